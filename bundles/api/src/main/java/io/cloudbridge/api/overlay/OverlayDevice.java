@@ -1,0 +1,24 @@
+package io.cloudbridge.api.overlay;
+
+import io.cloudbridge.api.net.IpPrefix;
+import java.util.List;
+import org.osgi.annotation.versioning.ProviderType;
+
+/** The node's overlay interface: a TUN device, or the userspace stand-in when there is no root. */
+@ProviderType
+public interface OverlayDevice {
+
+    /** The interface name, e.g. {@code cb0}. */
+    String name();
+
+    /** Whether packets stay in this process (no TUN device). */
+    boolean userspace();
+
+    int mtu();
+
+    /** The node's own overlay addresses, with their prefixes. */
+    List<IpPrefix> addresses();
+
+    /** The prefixes routed into the device. */
+    List<IpPrefix> routes();
+}

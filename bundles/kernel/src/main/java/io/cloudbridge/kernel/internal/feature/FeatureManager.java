@@ -1,0 +1,349 @@
+package io.cloudbridge.kernel.internal.feature;
+
+import io.cloudbridge.api.event.StateChangeEvent;
+import io.cloudbridge.api.event.StateChangePublisher;
+import io.cloudbridge.api.runtime.FeatureInfo;
+import io.cloudbridge.api.runtime.FeatureOperationException;
+import io.cloudbridge.api.runtime.FeatureService;
+import io.cloudbridge.api.runtime.HealthReport;
+import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.boot.feature.BundleJar;
+import io.cloudbridge.boot.feature.FeatureCatalog;
+import io.cloudbridge.boot.feature.FeatureDefinition;
+import io.cloudbridge.boot.feature.FeatureException;
+import io.cloudbridge.boot.feature.FeatureState;
+import io.cloudbridge.boot.feature.StartFailures;
+import io.cloudbridge.api.runtime.ConfigurationView;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
+import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.wiring.FrameworkWiring;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Installs and uninstalls features while the daemon runs. The features in force are the base
+ * features, the configured ones ({@code kernel.features}) and the operator's runtime changes, which
+ * are written to the state folder so the next start applies them too.
+ *
+ * <p>Bundles are matched by symbolic name against the distribution's catalog, so bundles this
+ * manager does not own (vendor bundles from {@code deploy/}, test probes) are never touched.
+ */
+@Component(service = FeatureService.class, configurationPid = "cloudbridge.kernel", immediate = true)
+@Designate(ocd = KernelConfig.class)
+public final class FeatureManager implements FeatureService {
+    private static final Logger LOG = LoggerFactory.getLogger(FeatureManager.class);
+    private static final long REFRESH_TIMEOUT_SECONDS = 30;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile StateChangePublisher events;
+
+    private BundleContext context;
+    private FeatureCatalog catalog;
+    private Path stateDir;
+    private List<String> configured;
+    private List<String> inForce = List.of();
+    /**
+     * Mandatory so that this manager activates after the configuration bridge: bundles it starts
+     * must find their configuration already in ConfigAdmin.
+     */
+    @Reference
+    private ConfigurationView configuration;
+
+    @Activate
+    void activate(BundleContext ctx, KernelConfig config) throws FeatureException {
+        this.context = ctx;
+        Path home = Path.of(require(ctx, RuntimeProperties.HOME));
+        this.stateDir = Path.of(require(ctx, RuntimeProperties.STATE));
+        this.catalog = FeatureCatalog.load(home.resolve("features"), home.resolve("bundles"));
+        this.configured = List.of(config.features());
+        synchronized (this) {
+            // The launcher installed and started these at boot (and recorded any failure): adopt
+            // them. Starting bundles from here would activate their components while this one is
+            // still activating, which DS reports as a circular reference.
+            inForce = catalog.effective(configured, FeatureState.read(stateDir));
+        }
+    }
+
+    private static String require(BundleContext ctx, String property) throws FeatureException {
+        String value = ctx.getProperty(property);
+        if (value == null) {
+            throw new FeatureException("the framework property " + property + " is not set; start through the launcher");
+        }
+        return value;
+    }
+
+    @Modified
+    void modified(KernelConfig config) {
+        List<String> newConfigured = List.of(config.features());
+        synchronized (this) {
+            if (newConfigured.equals(configured)) {
+                return;
+            }
+            try {
+                List<String> wanted = catalog.effective(newConfigured, FeatureState.read(stateDir));
+                configured = newConfigured;
+                reconcile(wanted);
+                LOG.info("configured features changed to {}; in force: {}", configured, inForce);
+            } catch (FeatureException e) {
+                LOG.error("the configured features {} cannot be applied: {}", newConfigured, e.getMessage());
+            }
+        }
+    }
+
+    @Override
+    public synchronized List<FeatureInfo> features() {
+        List<FeatureInfo> out = new ArrayList<>();
+        Map<String, Bundle> installed = managedBundles();
+        for (FeatureDefinition def : catalog.features().values()) {
+            out.add(info(def, installed));
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized FeatureInfo install(String name) throws FeatureOperationException {
+        FeatureDefinition def = definition(name);
+        if (inForce.contains(name)) {
+            throw new FeatureOperationException("feature '" + name + "' is already installed");
+        }
+        try {
+            FeatureState state = FeatureState.read(stateDir).withInstalled(name);
+            reconcile(catalog.effective(configured, state));
+            state.write(stateDir);
+        } catch (FeatureException | IOException e) {
+            throw new FeatureOperationException("installing '" + name + "' failed: " + e.getMessage(), e);
+        }
+        return info(def, managedBundles());
+    }
+
+    @Override
+    public synchronized FeatureInfo uninstall(String name) throws FeatureOperationException {
+        FeatureDefinition def = definition(name);
+        if (def.base()) {
+            throw new FeatureOperationException("feature '" + name + "' is a base feature and cannot be uninstalled");
+        }
+        if (!inForce.contains(name)) {
+            throw new FeatureOperationException("feature '" + name + "' is not installed");
+        }
+        for (String other : inForce) {
+            if (!other.equals(name) && catalog.features().get(other).requires().contains(name)) {
+                throw new FeatureOperationException("feature '" + name + "' is required by installed feature '"
+                        + other + "'; uninstall that first");
+            }
+        }
+        try {
+            FeatureState state = FeatureState.read(stateDir).withUninstalled(name);
+            reconcile(catalog.effective(configured, state));
+            state.write(stateDir);
+        } catch (FeatureException | IOException e) {
+            throw new FeatureOperationException("uninstalling '" + name + "' failed: " + e.getMessage(), e);
+        }
+        return info(def, managedBundles());
+    }
+
+    @Override
+    public synchronized List<FeatureInfo> reset() throws FeatureOperationException {
+        try {
+            reconcile(catalog.effective(configured, FeatureState.empty()));
+            FeatureState.delete(stateDir);
+        } catch (FeatureException | IOException e) {
+            throw new FeatureOperationException("reset failed: " + e.getMessage(), e);
+        }
+        return features();
+    }
+
+    @Override
+    public synchronized HealthReport health() {
+        List<String> problems = new ArrayList<>();
+        Map<String, Bundle> installed = managedBundles();
+        for (String name : inForce) {
+            FeatureInfo info = info(catalog.features().get(name), installed);
+            info.problems().forEach(p -> problems.add(name + ": " + p));
+        }
+        return new HealthReport(problems.isEmpty(), problems);
+    }
+
+    private FeatureDefinition definition(String name) throws FeatureOperationException {
+        try {
+            return catalog.feature(name);
+        } catch (FeatureException e) {
+            throw new FeatureOperationException(e.getMessage(), e);
+        }
+    }
+
+    private FeatureInfo info(FeatureDefinition def, Map<String, Bundle> installed) {
+        boolean isInstalled = inForce.contains(def.name());
+        List<String> problems = new ArrayList<>();
+        if (isInstalled) {
+            for (String bsn : def.bundles()) {
+                String problem = problemOf(bsn, installed.get(bsn));
+                if (problem != null) {
+                    problems.add(problem);
+                }
+            }
+        }
+        return new FeatureInfo(def.name(), def.description(), def.base(), isInstalled,
+                isInstalled && problems.isEmpty(), def.bundles(), problems);
+    }
+
+    /** Why a bundle is not in the state it should be, or {@code null} when it is. */
+    String problemOf(String bsn, Bundle bundle) {
+        if (bundle == null) {
+            return bsn + " is not installed";
+        }
+        BundleJar jar = catalog.bundles().get(bsn);
+        boolean fragment = jar != null && jar.fragment();
+        int state = bundle.getState();
+        if (fragment ? state == Bundle.RESOLVED || state == Bundle.ACTIVE : state == Bundle.ACTIVE) {
+            return null;
+        }
+        return bsn + " is " + stateName(state) + StartFailures.reason(bsn).map(r -> ": " + r).orElse("");
+    }
+
+    static String stateName(int state) {
+        return switch (state) {
+            case Bundle.INSTALLED -> "INSTALLED (unresolved)";
+            case Bundle.RESOLVED -> "RESOLVED (not started)";
+            case Bundle.STARTING -> "STARTING";
+            case Bundle.STOPPING -> "STOPPING";
+            case Bundle.ACTIVE -> "ACTIVE";
+            case Bundle.UNINSTALLED -> "UNINSTALLED";
+            default -> "in state " + state;
+        };
+    }
+
+    /** Our bundles that are installed now, by symbolic name. */
+    private Map<String, Bundle> managedBundles() {
+        Map<String, Bundle> out = new HashMap<>();
+        for (Bundle b : context.getBundles()) {
+            // A jar an operator dropped into deploy/ belongs to FileInstall even if it shares a name
+            // with one of ours.
+            if (b.getSymbolicName() != null && catalog.bundles().containsKey(b.getSymbolicName())
+                    && !b.getLocation().contains("/deploy/")) {
+                out.put(b.getSymbolicName(), b);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Brings the installed bundles to exactly those of {@code wanted}: uninstalls the bundles no
+     * wanted feature names, refreshes the wiring, installs the missing ones and starts everything.
+     */
+    private void reconcile(List<String> wanted) throws FeatureException {
+        List<BundleJar> wantedJars = catalog.bundlesOf(wanted);
+        Set<String> wantedNames = new HashSet<>();
+        wantedJars.forEach(j -> wantedNames.add(j.symbolicName()));
+        Map<String, Bundle> installed = managedBundles();
+
+        List<Bundle> removed = new ArrayList<>();
+        for (Map.Entry<String, Bundle> e : installed.entrySet()) {
+            if (!wantedNames.contains(e.getKey())) {
+                try {
+                    e.getValue().uninstall();
+                    removed.add(e.getValue());
+                    StartFailures.clear(e.getKey());
+                } catch (BundleException ex) {
+                    LOG.error("uninstalling {} failed", e.getKey(), ex);
+                }
+            }
+        }
+        if (!removed.isEmpty()) {
+            refresh(removed);
+        }
+        Map<String, Bundle> toStart = new LinkedHashMap<>();
+        for (BundleJar jar : wantedJars) {
+            Bundle b = installed.get(jar.symbolicName());
+            if (b == null) {
+                try {
+                    b = context.installBundle(jar.location());
+                } catch (BundleException ex) {
+                    StartFailures.record(jar.symbolicName(), ex.getMessage());
+                    LOG.error("installing {} failed: {}", jar.symbolicName(), ex.getMessage());
+                    continue;
+                }
+            }
+            if (!jar.fragment()) {
+                toStart.put(jar.symbolicName(), b);
+            }
+        }
+        for (Map.Entry<String, Bundle> e : toStart.entrySet()) {
+            if (e.getValue().getState() == Bundle.ACTIVE) {
+                continue;
+            }
+            try {
+                e.getValue().start();
+                StartFailures.clear(e.getKey());
+            } catch (BundleException | IllegalStateException ex) {
+                StartFailures.record(e.getKey(), ex.getMessage());
+                LOG.error("bundle {} did not start: {}", e.getKey(), ex.getMessage());
+            }
+        }
+        List<String> before = inForce;
+        inForce = List.copyOf(wanted);
+        announce(before, inForce);
+    }
+
+    private void announce(List<String> before, List<String> after) {
+        StateChangePublisher publisher = events;
+        Instant now = Instant.now();
+        for (String name : after) {
+            if (!before.contains(name)) {
+                LOG.info("feature {} installed", name);
+                if (publisher != null) {
+                    publisher.publish(new StateChangeEvent("feature", name, "uninstalled", "installed", "", now));
+                }
+            }
+        }
+        for (String name : before) {
+            if (!after.contains(name)) {
+                LOG.info("feature {} uninstalled", name);
+                if (publisher != null) {
+                    publisher.publish(new StateChangeEvent("feature", name, "installed", "uninstalled", "", now));
+                }
+            }
+        }
+    }
+
+    /** Rewires after uninstalling, waiting until the framework reports the refresh done. */
+    private void refresh(List<Bundle> removed) {
+        CountDownLatch done = new CountDownLatch(1);
+        context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(removed, event -> {
+            if (event.getType() == FrameworkEvent.PACKAGES_REFRESHED || event.getType() == FrameworkEvent.ERROR) {
+                done.countDown();
+            }
+        });
+        try {
+            if (!done.await(REFRESH_TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                LOG.warn("the framework did not finish refreshing {} within {} s", Arrays.toString(removed.toArray()),
+                        REFRESH_TIMEOUT_SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

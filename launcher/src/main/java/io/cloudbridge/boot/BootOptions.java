@@ -1,0 +1,85 @@
+package io.cloudbridge.boot;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The command line of {@code bin/cloudbridge}: a command, then options.
+ *
+ * @param command      run, exec, shell, help
+ * @param home         the distribution folder
+ * @param config       the YAML file
+ * @param stateDir     the state folder, or {@code null} to take it from the configuration
+ * @param socket       the admin socket for exec and shell, or {@code null} for the default
+ * @param overrides    {@code section.key=value} overrides from {@code --set}
+ * @param arguments    what follows the options (the command text of exec)
+ */
+record BootOptions(String command, Path home, Path config, Path stateDir, Path socket, List<String> overrides,
+        List<String> arguments) {
+
+    static final String USAGE = String.join("\n",
+            "Usage: cloudbridge <command> [options]",
+            "",
+            "Commands:",
+            "  run                 start the daemon in the foreground (features from the configuration)",
+            "  exec 'COMMAND'      run one shell command in the running daemon and print its result",
+            "  shell               attach an interactive shell to the running daemon",
+            "  help                print this text",
+            "",
+            "Options:",
+            "  --config FILE       the configuration file (default: etc/cloudbridge.yaml)",
+            "  --state DIR         the state folder (default: kernel.state, else state/)",
+            "  --socket FILE       the admin socket for exec and shell (default: shell.socket, else STATE/admin.sock)",
+            "  --set SECTION.KEY=VALUE   override one configuration value (repeatable; beats environment and file)",
+            "");
+
+    static BootOptions parse(String[] args, Path home) throws IllegalArgumentException {
+        if (args.length == 0) {
+            throw new IllegalArgumentException("no command given");
+        }
+        String command = args[0];
+        Path config = home.resolve("etc").resolve("cloudbridge.yaml");
+        Path state = null;
+        Path socket = null;
+        List<String> overrides = new ArrayList<>();
+        List<String> rest = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (!rest.isEmpty()) {
+                rest.add(a);
+                continue;
+            }
+            switch (a) {
+                case "--config" -> config = Path.of(value(args, ++i, a));
+                case "--state" -> state = Path.of(value(args, ++i, a));
+                case "--socket" -> socket = Path.of(value(args, ++i, a));
+                case "--set" -> overrides.add(value(args, ++i, a));
+                default -> {
+                    if (a.startsWith("--config=")) {
+                        config = Path.of(a.substring("--config=".length()));
+                    } else if (a.startsWith("--state=")) {
+                        state = Path.of(a.substring("--state=".length()));
+                    } else if (a.startsWith("--socket=")) {
+                        socket = Path.of(a.substring("--socket=".length()));
+                    } else if (a.startsWith("--set=")) {
+                        overrides.add(a.substring("--set=".length()));
+                    } else if (a.startsWith("--")) {
+                        throw new IllegalArgumentException("unknown option " + a);
+                    } else {
+                        rest.add(a);
+                    }
+                }
+            }
+        }
+        return new BootOptions(command, home, config.toAbsolutePath(), state == null ? null : state.toAbsolutePath(),
+                socket == null ? null : socket.toAbsolutePath(), List.copyOf(overrides), List.copyOf(rest));
+    }
+
+    private static String value(String[] args, int i, String option) {
+        if (i >= args.length) {
+            throw new IllegalArgumentException(option + " needs a value");
+        }
+        return args[i];
+    }
+}

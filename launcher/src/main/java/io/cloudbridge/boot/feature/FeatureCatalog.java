@@ -1,0 +1,222 @@
+package io.cloudbridge.boot.feature;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.jar.Attributes;
+import java.util.jar.JarFile;
+import java.util.jar.Manifest;
+import org.snakeyaml.engine.v2.api.Load;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+
+/**
+ * The features a distribution offers ({@code features/*.yaml}) and the bundle jars they name
+ * ({@code bundles/*.jar}, found by symbolic name so that jar file names carry no meaning).
+ * The launcher uses it at boot and the kernel's feature manager at run time: one reading of the
+ * same files.
+ */
+public final class FeatureCatalog {
+    private final Map<String, FeatureDefinition> features;
+    private final Map<String, BundleJar> bundles;
+
+    private FeatureCatalog(Map<String, FeatureDefinition> features, Map<String, BundleJar> bundles) {
+        this.features = features;
+        this.bundles = bundles;
+    }
+
+    public static FeatureCatalog load(Path featuresDir, Path bundlesDir) throws FeatureException {
+        Map<String, FeatureDefinition> features = new TreeMap<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(featuresDir, "*.yaml")) {
+            for (Path file : files) {
+                FeatureDefinition def = readFeature(file);
+                features.put(def.name(), def);
+            }
+        } catch (IOException e) {
+            throw new FeatureException("cannot read the features folder " + featuresDir + ": " + e, e);
+        }
+        Map<String, BundleJar> bundles = new LinkedHashMap<>();
+        try (DirectoryStream<Path> jars = Files.newDirectoryStream(bundlesDir, "*.jar")) {
+            for (Path jar : jars) {
+                BundleJar bundle = readBundle(jar);
+                if (bundle != null) {
+                    bundles.merge(bundle.symbolicName(), bundle,
+                            (a, b) -> compareVersions(a.version(), b.version()) >= 0 ? a : b);
+                }
+            }
+        } catch (IOException e) {
+            throw new FeatureException("cannot read the bundles folder " + bundlesDir + ": " + e, e);
+        }
+        FeatureCatalog catalog = new FeatureCatalog(features, bundles);
+        catalog.checkComplete();
+        return catalog;
+    }
+
+    private void checkComplete() throws FeatureException {
+        for (FeatureDefinition def : features.values()) {
+            for (String required : def.requires()) {
+                if (!features.containsKey(required)) {
+                    throw new FeatureException("feature '" + def.name() + "' requires unknown feature '" + required + "'");
+                }
+            }
+            for (String bsn : def.bundles()) {
+                if (!bundles.containsKey(bsn)) {
+                    throw new FeatureException("feature '" + def.name() + "' names bundle '" + bsn
+                            + "', which is not in the bundles folder");
+                }
+            }
+        }
+    }
+
+    static FeatureDefinition readFeature(Path file) throws FeatureException {
+        String fileName = file.getFileName().toString();
+        String name = fileName.substring(0, fileName.length() - ".yaml".length());
+        Object doc;
+        try (InputStream in = Files.newInputStream(file)) {
+            doc = new Load(LoadSettings.builder().setLabel(fileName).build()).loadFromInputStream(in);
+        } catch (IOException | YamlEngineException e) {
+            throw new FeatureException("feature file " + file + " cannot be read: " + e.getMessage(), e);
+        }
+        if (!(doc instanceof Map<?, ?> map)) {
+            throw new FeatureException("feature file " + file + " must be a map");
+        }
+        Object description = map.get("description");
+        Object base = map.get("base");
+        return new FeatureDefinition(name, description == null ? "" : description.toString(),
+                Boolean.TRUE.equals(base), strings(file, map.get("requires")), strings(file, map.get("bundles")));
+    }
+
+    private static List<String> strings(Path file, Object value) throws FeatureException {
+        if (value == null) {
+            return List.of();
+        }
+        if (!(value instanceof List<?> list)) {
+            throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists");
+        }
+        return list.stream().map(String::valueOf).toList();
+    }
+
+    static BundleJar readBundle(Path jar) throws IOException {
+        try (JarFile jarFile = new JarFile(jar.toFile(), false)) {
+            Manifest manifest = jarFile.getManifest();
+            if (manifest == null) {
+                return null;
+            }
+            Attributes main = manifest.getMainAttributes();
+            String bsn = main.getValue("Bundle-SymbolicName");
+            if (bsn == null) {
+                return null;
+            }
+            int semicolon = bsn.indexOf(';');
+            String name = (semicolon < 0 ? bsn : bsn.substring(0, semicolon)).trim();
+            String version = main.getValue("Bundle-Version");
+            return new BundleJar(name, version == null ? "0.0.0" : version.trim(), jar,
+                    main.getValue("Fragment-Host") != null);
+        }
+    }
+
+    /** Compares OSGi versions numerically by major, minor and micro, then by qualifier text. */
+    static int compareVersions(String a, String b) {
+        String[] pa = a.split("\\.", 4);
+        String[] pb = b.split("\\.", 4);
+        for (int i = 0; i < 3; i++) {
+            int c = Long.compare(number(pa, i), number(pb, i));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return (pa.length > 3 ? pa[3] : "").compareTo(pb.length > 3 ? pb[3] : "");
+    }
+
+    private static long number(String[] parts, int i) {
+        try {
+            return i < parts.length ? Long.parseLong(parts[i]) : 0;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    public Map<String, FeatureDefinition> features() {
+        return features;
+    }
+
+    public FeatureDefinition feature(String name) throws FeatureException {
+        FeatureDefinition def = features.get(name);
+        if (def == null) {
+            throw new FeatureException("no feature named '" + name + "'; known: " + String.join(", ", features.keySet()));
+        }
+        return def;
+    }
+
+    public Map<String, BundleJar> bundles() {
+        return bundles;
+    }
+
+    /** Names of the base features, which are always installed. */
+    public Set<String> baseFeatures() {
+        Set<String> base = new LinkedHashSet<>();
+        features.values().stream().filter(FeatureDefinition::base).forEach(f -> base.add(f.name()));
+        return base;
+    }
+
+    /** The features named plus everything they require, dependencies first. */
+    public List<String> closure(Collection<String> names) throws FeatureException {
+        LinkedHashSet<String> ordered = new LinkedHashSet<>();
+        for (String name : names) {
+            visit(name, ordered, new LinkedHashSet<>());
+        }
+        return new ArrayList<>(ordered);
+    }
+
+    private void visit(String name, Set<String> ordered, Set<String> path) throws FeatureException {
+        if (ordered.contains(name)) {
+            return;
+        }
+        if (!path.add(name)) {
+            throw new FeatureException("features require each other in a cycle: " + String.join(" -> ", path) + " -> " + name);
+        }
+        for (String required : feature(name).requires()) {
+            visit(required, ordered, path);
+        }
+        path.remove(name);
+        ordered.add(name);
+    }
+
+    /** The bundles of the given features, each once, in feature then declaration order. */
+    public List<BundleJar> bundlesOf(Collection<String> featureNames) throws FeatureException {
+        LinkedHashSet<BundleJar> out = new LinkedHashSet<>();
+        for (String name : featureNames) {
+            for (String bsn : feature(name).bundles()) {
+                out.add(bundles.get(bsn));
+            }
+        }
+        return new ArrayList<>(out);
+    }
+
+    /**
+     * The features to run: the base features, the configured ones, and the runtime changes recorded
+     * in the state, closed over {@code requires}. A runtime uninstall removes a configured feature,
+     * but never a base one or one that another remaining feature requires.
+     */
+    public List<String> effective(Collection<String> configured, FeatureState state) throws FeatureException {
+        LinkedHashSet<String> wanted = new LinkedHashSet<>(baseFeatures());
+        for (String name : configured) {
+            feature(name);
+            wanted.add(name);
+        }
+        wanted.addAll(state.added().stream().filter(features::containsKey).toList());
+        wanted.removeAll(state.removed());
+        wanted.addAll(baseFeatures());
+        return closure(wanted);
+    }
+}
