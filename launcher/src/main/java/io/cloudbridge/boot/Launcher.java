@@ -169,6 +169,7 @@ public final class Launcher {
         List<String> features;
         try {
             catalog = FeatureCatalog.load(home.resolve("features"), home.resolve("bundles"));
+            catalog.warnings().forEach(w -> log.warn("{}", w));
             features = catalog.effective(configured, FeatureState.read(state));
             bundles = catalog.bundlesOf(features);
         } catch (FeatureException e) {

@@ -29,10 +29,13 @@ import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 public final class FeatureCatalog {
     private final Map<String, FeatureDefinition> features;
     private final Map<String, BundleJar> bundles;
+    private final List<String> warnings;
 
-    private FeatureCatalog(Map<String, FeatureDefinition> features, Map<String, BundleJar> bundles) {
+    private FeatureCatalog(Map<String, FeatureDefinition> features, Map<String, BundleJar> bundles,
+            List<String> warnings) {
         this.features = features;
         this.bundles = bundles;
+        this.warnings = List.copyOf(warnings);
     }
 
     public static FeatureCatalog load(Path featuresDir, Path bundlesDir) throws FeatureException {
@@ -46,9 +49,17 @@ public final class FeatureCatalog {
             throw new FeatureException("cannot read the features folder " + featuresDir + ": " + e, e);
         }
         Map<String, BundleJar> bundles = new LinkedHashMap<>();
+        List<String> warnings = new ArrayList<>();
         try (DirectoryStream<Path> jars = Files.newDirectoryStream(bundlesDir, "*.jar")) {
             for (Path jar : jars) {
-                BundleJar bundle = readBundle(jar);
+                BundleJar bundle;
+                try {
+                    bundle = readBundle(jar);
+                } catch (IOException unreadable) {
+                    // One damaged jar must not stop the runtime; a feature that needs it fails below.
+                    warnings.add("skipped unreadable bundle " + jar.getFileName() + ": " + unreadable.getMessage());
+                    continue;
+                }
                 if (bundle != null) {
                     bundles.merge(bundle.symbolicName(), bundle,
                             (a, b) -> compareVersions(a.version(), b.version()) >= 0 ? a : b);
@@ -57,7 +68,7 @@ public final class FeatureCatalog {
         } catch (IOException e) {
             throw new FeatureException("cannot read the bundles folder " + bundlesDir + ": " + e, e);
         }
-        FeatureCatalog catalog = new FeatureCatalog(features, bundles);
+        FeatureCatalog catalog = new FeatureCatalog(features, bundles, warnings);
         catalog.checkComplete();
         return catalog;
     }
@@ -144,6 +155,11 @@ public final class FeatureCatalog {
         } catch (NumberFormatException e) {
             return 0;
         }
+    }
+
+    /** Jars that were skipped, and why. */
+    public List<String> warnings() {
+        return warnings;
     }
 
     public Map<String, FeatureDefinition> features() {

@@ -40,19 +40,28 @@ public final class FeatureState {
         return removed;
     }
 
-    public FeatureState withInstalled(String name) {
+    /**
+     * The state after installing {@code name}: re-installing a configured feature only cancels its
+     * earlier uninstall, so the state holds nothing the configuration already says.
+     */
+    public FeatureState withInstalled(String name, boolean configured) {
         Set<String> a = new TreeSet<>(added);
         Set<String> r = new TreeSet<>(removed);
-        a.add(name);
         r.remove(name);
+        if (!configured) {
+            a.add(name);
+        }
         return new FeatureState(a, r);
     }
 
-    public FeatureState withUninstalled(String name) {
+    /** The state after uninstalling {@code name}; the counterpart of {@link #withInstalled}. */
+    public FeatureState withUninstalled(String name, boolean configured) {
         Set<String> a = new TreeSet<>(added);
         Set<String> r = new TreeSet<>(removed);
         a.remove(name);
-        r.add(name);
+        if (configured) {
+            r.add(name);
+        }
         return new FeatureState(a, r);
     }
 

@@ -399,7 +399,7 @@ public final class ConfigBridge implements ConfigurationView {
                 for (ConfigEntry e : a.snapshot().section(section).values()) {
                     boolean secret = KeyNames.isSecretName(e.key());
                     out.add(new ConfigValue(section, e.key(), secret ? "***" : display(e.value()),
-                            e.origin().label() + " (feature not installed)", e.where(), secret));
+                            e.origin().label(), e.where() + " (feature not installed)", secret));
                 }
             }
         }

@@ -131,7 +131,7 @@ public final class FeatureManager implements FeatureService {
             throw new FeatureOperationException("feature '" + name + "' is already installed");
         }
         try {
-            FeatureState state = FeatureState.read(stateDir).withInstalled(name);
+            FeatureState state = FeatureState.read(stateDir).withInstalled(name, configured.contains(name));
             reconcile(catalog.effective(configured, state));
             state.write(stateDir);
         } catch (FeatureException | IOException e) {
@@ -156,7 +156,7 @@ public final class FeatureManager implements FeatureService {
             }
         }
         try {
-            FeatureState state = FeatureState.read(stateDir).withUninstalled(name);
+            FeatureState state = FeatureState.read(stateDir).withUninstalled(name, configured.contains(name));
             reconcile(catalog.effective(configured, state));
             state.write(stateDir);
         } catch (FeatureException | IOException e) {
