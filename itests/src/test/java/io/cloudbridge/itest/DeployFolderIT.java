@@ -1,0 +1,110 @@
+package io.cloudbridge.itest;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import aQute.bnd.osgi.Builder;
+import aQute.bnd.osgi.Jar;
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.Supplier;
+import javax.inject.Inject;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.InvalidSyntaxException;
+import org.osgi.framework.ServiceReference;
+
+/**
+ * A vendor bundle built here with bnd (a DS component from {@link io.cloudbridge.itest.vendor}),
+ * dropped into the deploy folder: it starts and its service appears; replaced, it is updated;
+ * deleted, it is gone.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class DeployFolderIT {
+    @Inject
+    BundleContext context;
+
+    @Configuration
+    public Option[] config() throws Exception {
+        // Built here, outside the framework, where bnd is on the class path; the test inside the
+        // framework finds the jars through a framework property.
+        Path vendorDir = Files.createTempDirectory("cloudbridge-vendor");
+        Files.write(vendorDir.resolve("greeter-1.0.0.jar"), vendorBundle("1.0.0"));
+        Files.write(vendorDir.resolve("greeter-1.1.0.jar"), vendorBundle("1.1.0"));
+        Option[] runtime = RuntimeTestSupport.runtime(List.of("core"),
+                RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]"));
+        Option[] all = java.util.Arrays.copyOf(runtime, runtime.length + 1);
+        all[runtime.length] = org.ops4j.pax.exam.CoreOptions.frameworkProperty("itest.vendor.dir")
+                .value(vendorDir.toString());
+        return all;
+    }
+
+    /** Builds the vendor bundle from this module's compiled test classes. */
+    static byte[] vendorBundle(String version) throws Exception {
+        File classes = new File(System.getProperty("cloudbridge.testClasses"));
+        try (Builder b = new Builder()) {
+            b.setProperty("Bundle-SymbolicName", "com.example.vendor.greeter");
+            b.setProperty("Bundle-Version", version);
+            b.setProperty("Private-Package", "io.cloudbridge.itest.vendor");
+            b.setProperty("-dsannotations", "*");
+            b.setProperty("Greeting-Version", version);
+            b.addClasspath(classes);
+            Jar jar = b.build();
+            assertTrue(String.valueOf(b.getErrors()), b.isOk());
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            jar.write(out);
+            return out.toByteArray();
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private String greeting() {
+        try {
+            ServiceReference<?>[] refs = context.getAllServiceReferences(Supplier.class.getName(), "(vendor=example)");
+            if (refs == null || refs.length == 0) {
+                return null;
+            }
+            Supplier<String> s = (Supplier<String>) context.getService(refs[0]);
+            try {
+                return s == null ? null : s.get();
+            } finally {
+                context.ungetService(refs[0]);
+            }
+        } catch (InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    public void aDroppedJarStartsAReplacedOneUpdatesADeletedOneGoes() throws Exception {
+        Path deploy = Path.of(context.getProperty("felix.fileinstall.dir"));
+        Path jar = deploy.resolve("greeter.jar");
+        Path vendorDir = Path.of(context.getProperty("itest.vendor.dir"));
+        Path staging = Files.createTempFile(deploy.getParent(), "greeter", ".tmp");
+
+        Files.copy(vendorDir.resolve("greeter-1.0.0.jar"), staging, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(staging, jar);
+        Await.until(Duration.ofSeconds(10), "the vendor service", () -> greeting() != null);
+        assertEquals("hello from 1.0.0", greeting());
+
+        Files.copy(vendorDir.resolve("greeter-1.1.0.jar"), staging, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(staging, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Await.until(Duration.ofSeconds(10), "the updated vendor service", () -> "hello from 1.1.0".equals(greeting()));
+
+        Files.delete(jar);
+        Await.until(Duration.ofSeconds(10), "the vendor service gone", () -> greeting() == null);
+        for (org.osgi.framework.Bundle b : context.getBundles()) {
+            assertTrue("uninstalled", !"com.example.vendor.greeter".equals(b.getSymbolicName()));
+        }
+    }
+}
