@@ -159,9 +159,13 @@ public final class ConfigLoader {
                     .setMaxAliasesForCollections(10).build();
             root = new Compose(settings).composeString(text).orElse(null);
         } catch (MarkedYamlEngineException e) {
-            int line = e.getProblemMark().map(m -> m.getLine() + 1).orElse(0);
-            throw new ConfigException(new ConfigProblem(fileName + ":" + line, null, null,
-                    "invalid YAML: " + e.getProblem()));
+            // Point at where the broken construct starts (an unclosed list, say), not at the end of
+            // the file where the parser gave up, and name both lines.
+            int problemLine = e.getProblemMark().map(m -> m.getLine() + 1).orElse(0);
+            int line = e.getContextMark().map(m -> m.getLine() + 1).orElse(problemLine);
+            String reason = "invalid YAML: " + (e.getContext() == null ? "" : e.getContext() + ": ") + e.getProblem()
+                    + (line != problemLine ? " (at line " + problemLine + ")" : "");
+            throw new ConfigException(new ConfigProblem(fileName + ":" + line, null, null, reason));
         } catch (YamlEngineException e) {
             throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: " + e.getMessage()));
         }

@@ -1,0 +1,122 @@
+package io.cloudbridge.itest;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** The assembled distribution run as a real process: {@code bin/cloudbridge run}, {@code exec}. */
+final class Daemon implements AutoCloseable {
+    static final Path DIST = RuntimeTestSupport.distribution();
+    static final Path SCRIPT = DIST.resolve("bin/cloudbridge");
+
+    final Path work;
+    final Path config;
+    final Path state;
+    final Path log;
+    private Process process;
+
+    /** The result of a client command. */
+    record Result(int exit, String out, String err) {
+    }
+
+    Daemon(Path work) throws IOException {
+        this.work = work;
+        this.config = work.resolve("cloudbridge.yaml");
+        this.state = work.resolve("state");
+        this.log = work.resolve("daemon.log");
+        if (!Files.exists(config)) {
+            RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML);
+        }
+    }
+
+    Path socket() {
+        return state.resolve("admin.sock");
+    }
+
+    /** Starts {@code bin/cloudbridge run} and waits until it answers {@code cb:status}. */
+    Daemon start(String... extraArgs) throws Exception {
+        process = launch(extraArgs);
+        Await.until(Duration.ofSeconds(20), "the daemon answering cb:status; log:\n" + logText(), () -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("the daemon exited with " + process.exitValue() + "; log:\n" + logText());
+            }
+            return Files.exists(socket()) && exec("cb:status").exit() == 0;
+        });
+        return this;
+    }
+
+    /** Starts {@code bin/cloudbridge run} without waiting. */
+    Process launch(String... extraArgs) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), "run", "--config", config.toString(), "--state",
+                state.toString()));
+        cmd.addAll(List.of(extraArgs));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().keySet().removeIf(k -> k.startsWith("CLOUDBRIDGE_"));
+        return pb.start();
+    }
+
+    Result exec(String... command) {
+        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), "exec", "--config", config.toString(), "--state",
+                state.toString()));
+        cmd.addAll(List.of(command));
+        return run(cmd);
+    }
+
+    static Result run(List<String> cmd) {
+        try {
+            Path out = Files.createTempFile("cb-out", ".txt");
+            Path err = Files.createTempFile("cb-err", ".txt");
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new AssertionError("client did not finish: " + cmd);
+            }
+            Result r = new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+            Files.delete(out);
+            Files.delete(err);
+            return r;
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Sends SIGTERM and returns how long the daemon took to exit. */
+    Duration stop() throws InterruptedException {
+        long start = System.nanoTime();
+        process.destroy(); // SIGTERM
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("the daemon ignored SIGTERM; log:\n" + logText());
+        }
+        return Duration.ofNanos(System.nanoTime() - start);
+    }
+
+    int exitValue() {
+        return process.exitValue();
+    }
+
+    String logText() {
+        try {
+            return Files.exists(log) ? Files.readString(log, StandardCharsets.UTF_8) : "";
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (process != null && process.isAlive()) {
+            stop();
+        }
+    }
+}
