@@ -27,8 +27,9 @@ public final class AdminClient implements AutoCloseable {
     }
 
     /** Connects, or explains why not in words an operator can act on. */
-    public static AdminClient connect(Path socket) throws NoDaemonException {
-        if (!Files.exists(socket)) {
+    public static AdminClient connect(Path socket) throws NoDaemonException, AccessDeniedException {
+        // notExists, not !exists: a socket in a folder this user may not enter is not "absent".
+        if (Files.notExists(socket)) {
             throw new NoDaemonException("no CloudBridge daemon is running: the admin socket " + socket
                     + " does not exist (start one with 'cloudbridge run')");
         }
@@ -46,13 +47,29 @@ public final class AdminClient implements AutoCloseable {
                 }
             }
             String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            if (e instanceof java.nio.file.AccessDeniedException || why.contains("Permission denied")) {
+                throw new AccessDeniedException("no permission to use the admin socket " + socket
+                        + ": run as the daemon's user or root");
+            }
             throw new NoDaemonException("no CloudBridge daemon answers on " + socket + " (" + why + ")");
         }
     }
 
     /** Runs one command in this connection's session. */
     public AdminProtocol.Response execute(String command) throws IOException {
-        AdminProtocol.writeRequest(channel, command);
+        try {
+            AdminProtocol.writeRequest(channel, command);
+        } catch (AdminProtocol.ProtocolException tooLong) {
+            throw tooLong;
+        } catch (IOException writeFailed) {
+            // The daemon may refuse a session before reading from it (a stranger, too many
+            // sessions) and close: its answer, if it sent one, says why better than "broken pipe".
+            try {
+                return AdminProtocol.readResponse(channel);
+            } catch (IOException noAnswer) {
+                throw writeFailed;
+            }
+        }
         return AdminProtocol.readResponse(channel);
     }
 
@@ -69,6 +86,9 @@ public final class AdminClient implements AutoCloseable {
         } catch (NoDaemonException e) {
             err.println("cloudbridge: " + e.getMessage());
             return EXIT_NO_DAEMON;
+        } catch (AccessDeniedException e) {
+            err.println("cloudbridge: " + e.getMessage());
+            return EXIT_PROTOCOL;
         } catch (IOException e) {
             err.println("cloudbridge: the admin connection failed: " + e.getMessage());
             return EXIT_PROTOCOL;
@@ -92,6 +112,15 @@ public final class AdminClient implements AutoCloseable {
                 err.println("cloudbridge: the daemon refused the request: " + text);
                 return EXIT_PROTOCOL;
             }
+        }
+    }
+
+    /** The socket exists but this user may not connect to it. */
+    public static final class AccessDeniedException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        public AccessDeniedException(String message) {
+            super(message);
         }
     }
 

@@ -47,6 +47,9 @@ public final class InteractiveShell {
         } catch (AdminClient.NoDaemonException e) {
             System.err.println("cloudbridge: " + e.getMessage());
             return AdminClient.EXIT_NO_DAEMON;
+        } catch (AdminClient.AccessDeniedException e) {
+            System.err.println("cloudbridge: " + e.getMessage());
+            return AdminClient.EXIT_PROTOCOL;
         } catch (IOException e) {
             System.err.println("cloudbridge: the admin connection failed: " + e.getMessage());
             return AdminClient.EXIT_PROTOCOL;
