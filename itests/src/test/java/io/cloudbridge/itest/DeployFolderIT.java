@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
+import io.cloudbridge.api.runtime.ConfigurationView;
+import io.cloudbridge.boot.RuntimeProperties;
 import javax.inject.Inject;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -33,6 +35,8 @@ import org.osgi.framework.ServiceReference;
 public class DeployFolderIT {
     @Inject
     BundleContext context;
+    @Inject
+    ConfigurationView view;
 
     @Configuration
     public Option[] config() throws Exception {
@@ -41,8 +45,9 @@ public class DeployFolderIT {
         Path vendorDir = Files.createTempDirectory("cloudbridge-vendor");
         Files.write(vendorDir.resolve("greeter-1.0.0.jar"), vendorBundle("1.0.0"));
         Files.write(vendorDir.resolve("greeter-1.1.0.jar"), vendorBundle("1.1.0"));
+        // The vendor's section is in the file before its bundle exists.
         Option[] runtime = RuntimeTestSupport.runtime(List.of("core"),
-                RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]"));
+                RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]") + "greeter:\n  greeting: hi\n");
         Option[] all = java.util.Arrays.copyOf(runtime, runtime.length + 1);
         all[runtime.length] = org.ops4j.pax.exam.CoreOptions.frameworkProperty("itest.vendor.dir")
                 .value(vendorDir.toString());
@@ -57,6 +62,7 @@ public class DeployFolderIT {
             b.setProperty("Bundle-Version", version);
             b.setProperty("Private-Package", "io.cloudbridge.itest.vendor");
             b.setProperty("-dsannotations", "*");
+            b.setProperty("-metatypeannotations", "*");
             b.setProperty("Greeting-Version", version);
             b.addClasspath(classes);
             Jar jar = b.build();
@@ -94,12 +100,25 @@ public class DeployFolderIT {
 
         Files.copy(vendorDir.resolve("greeter-1.0.0.jar"), staging, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Files.move(staging, jar);
-        Await.until(Duration.ofSeconds(10), "the vendor service", () -> greeting() != null);
-        assertEquals("hello from 1.0.0", greeting());
+        // Its section was kept as pending; now that its schema is installed it is checked and applied.
+        Await.until(Duration.ofSeconds(10), "the vendor service with its configuration",
+                () -> "hi from 1.0.0".equals(greeting()));
+        Await.until(Duration.ofSeconds(2), "no section pending", () -> view.status().pendingSections().isEmpty());
+
+        // Its section is checked against its schema like any other: out of range is refused.
+        Path config = Path.of(context.getProperty(RuntimeProperties.CONFIG));
+        long refused = view.status().rejected();
+        RuntimeTestSupport.writeOwnerOnly(config, "greeter:\n  greeting: hey\n  volume: 11\n");
+        Await.until(Duration.ofSeconds(2), "the bad vendor value refused", () -> view.status().rejected() > refused);
+        assertTrue(view.status().lastRejection().orElse(""),
+                view.status().lastRejection().orElse("").contains("cloudbridge.yaml:3: greeter.volume"));
+        assertEquals("hi from 1.0.0", greeting());
+        RuntimeTestSupport.writeOwnerOnly(config, "greeter:\n  greeting: hey\n  volume: 10\n");
+        Await.until(Duration.ofSeconds(1), "the good vendor value applied", () -> "hey from 1.0.0".equals(greeting()));
 
         Files.copy(vendorDir.resolve("greeter-1.1.0.jar"), staging, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Files.move(staging, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        Await.until(Duration.ofSeconds(10), "the updated vendor service", () -> "hello from 1.1.0".equals(greeting()));
+        Await.until(Duration.ofSeconds(10), "the updated vendor service", () -> "hey from 1.1.0".equals(greeting()));
 
         Files.delete(jar);
         Await.until(Duration.ofSeconds(10), "the vendor service gone", () -> greeting() == null);

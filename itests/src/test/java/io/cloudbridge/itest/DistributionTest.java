@@ -53,6 +53,17 @@ class DistributionTest {
             assertTrue(config.out().contains("[file cloudbridge.yaml:4]"), config.out());
             assertTrue(config.out().contains("shell.idleTimeoutSeconds  900  [default]"), config.out());
 
+            // The interactive shell, its input piped: one session across lines.
+            Path input = work.resolve("shell-input.txt");
+            Files.writeString(input, "cb:status\nfoo = bar\n$foo\nexit\n");
+            Process shell = new ProcessBuilder(Daemon.SCRIPT.toString(), "shell", "--state", d.state.toString())
+                    .redirectInput(input.toFile()).redirectErrorStream(true).start();
+            String transcript = new String(shell.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(shell.waitFor(20, TimeUnit.SECONDS));
+            assertEquals(0, shell.exitValue(), transcript);
+            assertTrue(transcript.contains("role:            daemon"), transcript);
+            assertTrue(transcript.contains("bar\n"), transcript);
+
             Daemon.Result failed = d.exec("no:such");
             assertEquals(1, failed.exit());
             assertTrue(failed.err().contains("Command not found: no:such"), failed.err());
