@@ -19,6 +19,8 @@ final class Daemon implements AutoCloseable {
     final Path state;
     final Path log;
     private Process process;
+    /** Environment variables for the daemon, beyond the test's own (whose CLOUDBRIDGE_* are dropped). */
+    final java.util.Map<String, String> env = new java.util.HashMap<>();
 
     /** The result of a client command. */
     record Result(int exit, String out, String err) {
@@ -58,6 +60,7 @@ final class Daemon implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().keySet().removeIf(k -> k.startsWith("CLOUDBRIDGE_"));
+        pb.environment().putAll(env);
         return pb.start();
     }
 

@@ -135,7 +135,11 @@ class DistributionTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        try (Daemon d = new Daemon(work).start("--set", "metrics.enabled=true", "--set", "metrics.port=" + port)) {
+        Daemon daemon = new Daemon(work);
+        // The port from the CLI beats the variable, which beats the file; the level from the variable beats the file.
+        daemon.env.put("CLOUDBRIDGE_METRICS_PORT", "1");
+        daemon.env.put("CLOUDBRIDGE_LOGGING_LEVEL", "warn");
+        try (Daemon d = daemon.start("--set", "metrics.enabled=true", "--set", "metrics.port=" + port)) {
             HttpClient http = HttpClient.newHttpClient();
             URI base = URI.create("http://127.0.0.1:" + port);
             HttpResponse<String> metrics = http.send(HttpRequest.newBuilder(base.resolve("/metrics")).build(),
@@ -153,7 +157,10 @@ class DistributionTest {
                     .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
             assertEquals(404, http.send(HttpRequest.newBuilder(base.resolve("/nope")).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode());
-            assertTrue(d.exec("cb:config").out().contains("metrics.port              " + port + "  [cli --set metrics.port]"));
+            String config = d.exec("cb:config").out();
+            assertTrue(config.contains("metrics.port              " + port + "  [cli --set metrics.port]"), config);
+            assertTrue(config.contains("logging.level             warn  [env CLOUDBRIDGE_LOGGING_LEVEL]"), config);
+            assertTrue(config.contains("logging.stdout            true  [default]"), config);
 
             // Garbage and an oversized header line get an error, and the endpoint keeps serving.
             assertTrue(RawHttp.send(port, "\u0000\u0001garbage\r\n\r\n").startsWith("HTTP/1.1 400"));

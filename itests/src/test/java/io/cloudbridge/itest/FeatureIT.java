@@ -83,6 +83,18 @@ public class FeatureIT {
     }
 
     @Test
+    public void editingTheConfiguredFeaturesAppliesTheDifference() throws Exception {
+        Await.until(Duration.ofSeconds(10), "lb", () -> command("lb"));
+        Path config = Path.of(context.getProperty(RuntimeProperties.CONFIG));
+        RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]"));
+        Await.until(Duration.ofSeconds(3), "shell uninstalled by the edit", () -> !command("lb"));
+        assertFalse(feature("shell").installed());
+        assertTrue("a configuration edit is not a runtime change", state().removed().isEmpty());
+        RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML);
+        Await.until(Duration.ofSeconds(3), "shell installed by the edit", () -> command("lb"));
+    }
+
+    @Test
     public void refusedChangesSayWhy() {
         expectRefusal(() -> features.uninstall("core"), "base feature");
         expectRefusal(() -> features.install("nonexistent"), "no feature named 'nonexistent'");

@@ -6,6 +6,7 @@ import io.cloudbridge.api.runtime.ConfigurationView;
 import io.cloudbridge.api.runtime.FeatureInfo;
 import io.cloudbridge.api.runtime.FeatureService;
 import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.kernel.internal.feature.FeatureManager;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -69,7 +70,7 @@ public final class RuntimeCommands {
             } else if (fragment && b.getState() == Bundle.RESOLVED) {
                 fragments++;
             } else if (problems.stream().noneMatch(p -> p.contains(" " + b.getSymbolicName() + " "))) {
-                problems.add("bundle " + b.getSymbolicName() + " is " + stateName(b.getState()));
+                problems.add("bundle " + b.getSymbolicName() + " is " + FeatureManager.stateName(b.getState()));
             }
         }
         row(out, "bundles", activeBundles + " active" + (fragments > 0 ? ", " + fragments + " fragments" : ""));
@@ -141,15 +142,5 @@ public final class RuntimeCommands {
 
     private static void row(StringBuilder out, String name, String value) {
         out.append(name).append(':').append(" ".repeat(Math.max(1, 16 - name.length()))).append(value).append('\n');
-    }
-
-    private static String stateName(int state) {
-        return switch (state) {
-            case Bundle.INSTALLED -> "INSTALLED (unresolved)";
-            case Bundle.RESOLVED -> "RESOLVED (not started)";
-            case Bundle.STARTING -> "STARTING";
-            case Bundle.STOPPING -> "STOPPING";
-            default -> "in state " + state;
-        };
     }
 }

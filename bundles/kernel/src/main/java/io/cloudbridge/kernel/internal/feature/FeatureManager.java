@@ -224,7 +224,8 @@ public final class FeatureManager implements FeatureService {
         return bsn + " is " + stateName(state) + StartFailures.reason(bsn).map(r -> ": " + r).orElse("");
     }
 
-    static String stateName(int state) {
+    /** A bundle state in words, with what it means for an operator. */
+    public static String stateName(int state) {
         return switch (state) {
             case Bundle.INSTALLED -> "INSTALLED (unresolved)";
             case Bundle.RESOLVED -> "RESOLVED (not started)";
