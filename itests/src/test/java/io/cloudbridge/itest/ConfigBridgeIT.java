@@ -95,6 +95,12 @@ public class ConfigBridgeIT {
         assertTrue(view.status().lastRejection().orElse("").contains("metrics.colour: unknown key"));
         assertEquals(LogLevel.DEBUG, LogControl.settings().level());
 
+        // A file caught empty mid-edit (truncate, then write) is refused, not read as "all defaults".
+        java.nio.file.Files.write(file(), new byte[0]);
+        Await.until(Duration.ofSeconds(2), "the empty file refused", () -> view.status().rejected() == refusedBefore + 4);
+        assertTrue(view.status().lastRejection().orElse("").contains("the file is empty"));
+        assertEquals(LogLevel.DEBUG, LogControl.settings().level());
+
         // Fixing the file applies it.
         edit("warn", "");
         Await.until(Duration.ofSeconds(1), "the fixed file applied", () -> LogControl.settings().level() == LogLevel.WARN);

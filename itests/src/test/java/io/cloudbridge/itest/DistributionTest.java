@@ -120,6 +120,14 @@ class DistributionTest {
         assertEquals(78, p.exitValue());
         assertTrue(d.logText().contains("cloudbridge.yaml:3"), d.logText());
 
+        // Well-formed YAML that a component's schema refuses: the daemon stops rather than run on
+        // defaults nobody chose.
+        RuntimeTestSupport.writeOwnerOnly(d.config, "metrics:\n  enabled: true\n  port: 70000\n");
+        p = d.launch();
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS));
+        assertEquals(78, p.exitValue());
+        assertTrue(d.logText().contains("cloudbridge.yaml:3: metrics.port: '70000' is not accepted"), d.logText());
+
         RuntimeTestSupport.writeOwnerOnly(d.config, "auth:\n  preAuthKey: tskey-123\n");
         Files.setPosixFilePermissions(d.config, PosixFilePermissions.fromString("rw-r--r--"));
         p = d.launch();
@@ -167,6 +175,12 @@ class DistributionTest {
             String longHeader = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + "a".repeat(1_000_000) + "\r\n\r\n";
             String answer = RawHttp.send(port, longHeader);
             assertTrue(answer.isEmpty() || answer.startsWith("HTTP/1.1 4"), answer);
+            assertEquals(200, http.send(HttpRequest.newBuilder(base.resolve("/health")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode());
+
+            // An address that cannot be bound leaves the endpoint where it was.
+            RuntimeTestSupport.writeOwnerOnly(d.config, RuntimeTestSupport.DEFAULT_YAML + "  bindAddress: 192.0.2.1\n");
+            Await.until(Duration.ofSeconds(3), "the edit applied", () -> d.logText().contains("cannot listen on 192.0.2.1"));
             assertEquals(200, http.send(HttpRequest.newBuilder(base.resolve("/health")).build(),
                     HttpResponse.BodyHandlers.ofString()).statusCode());
 

@@ -34,6 +34,8 @@ public class FeatureIT {
     BundleContext context;
     @Inject
     FeatureService features;
+    @Inject
+    io.cloudbridge.api.runtime.ConfigurationView view;
 
     @Configuration
     public Option[] config() throws Exception {
@@ -87,11 +89,21 @@ public class FeatureIT {
         Await.until(Duration.ofSeconds(10), "lb", () -> command("lb"));
         Path config = Path.of(context.getProperty(RuntimeProperties.CONFIG));
         RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]"));
-        Await.until(Duration.ofSeconds(3), "shell uninstalled by the edit", () -> !command("lb"));
-        assertFalse(feature("shell").installed());
+        Await.until(Duration.ofSeconds(3), "shell uninstalled by the edit",
+                () -> !command("lb") && !feature("shell").installed());
         assertTrue("a configuration edit is not a runtime change", state().removed().isEmpty());
         RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML);
-        Await.until(Duration.ofSeconds(3), "shell installed by the edit", () -> command("lb"));
+        Await.until(Duration.ofSeconds(3), "shell installed by the edit", () -> command("lb") && feature("shell").active());
+
+        // A feature name the distribution lacks: refused whole, nothing changes.
+        long refused = view.status().rejected();
+        RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core, nosuch]"));
+        Await.until(Duration.ofSeconds(2), "the unknown feature refused", () -> view.status().rejected() > refused);
+        assertTrue(view.status().lastRejection().orElse(""),
+                view.status().lastRejection().orElse("").contains("kernel: features: no feature named 'nosuch'"));
+        assertTrue(command("lb"));
+        RuntimeTestSupport.writeOwnerOnly(config, RuntimeTestSupport.DEFAULT_YAML);
+        Await.until(Duration.ofSeconds(2), "the good file applied again", () -> view.status().lastRejection().isEmpty());
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.cloudbridge.boot.admin.InteractiveShell;
 import io.cloudbridge.boot.config.ConfigException;
 import io.cloudbridge.boot.config.ConfigLoader;
 import io.cloudbridge.boot.config.ConfigSnapshot;
+import io.cloudbridge.boot.config.StartupRefusal;
 import io.cloudbridge.boot.feature.BundleJar;
 import io.cloudbridge.boot.feature.FeatureCatalog;
 import io.cloudbridge.boot.feature.FeatureException;
@@ -186,6 +187,7 @@ public final class Launcher {
         props.put(RuntimeProperties.CLI_OVERRIDES, String.join("\n", options.overrides()));
         props.put(RuntimeProperties.CONFIGURED_FEATURES, String.join(",", configured));
         props.put(RuntimeProperties.STARTED_AT, Instant.now().toString());
+        props.put(StartupRefusal.STRICT, "true");
         Map<String, Object> frameworkConfig = new java.util.HashMap<>(props);
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());
 
@@ -228,6 +230,11 @@ public final class Launcher {
                     String.join(",", features), installed.size(), failed, startupMillis);
             framework.waitForStop(0);
             log.info("runtime stopped");
+            if (StartupRefusal.problems().isPresent()) {
+                System.err.println("cloudbridge: configuration refused:");
+                StartupRefusal.problems().get().forEach(p -> System.err.println("  " + p));
+                return EXIT_CONFIG;
+            }
             return 0;
         } catch (BundleException | RuntimeException e) {
             log.error("the runtime failed to start", e);

@@ -6,9 +6,8 @@ package io.cloudbridge.boot.config;
  * @param section the YAML section, which names the ConfigAdmin PID {@code cloudbridge.<section>}
  * @param key     the key as written (in the file) or as given (an environment variable or CLI flag,
  *                matched against the component's attribute names by {@link KeyNames#normalize})
- * @param value   a {@code String}, {@code Long}, {@code Double}, {@code Boolean}, a
- *                {@code java.util.List} of those, or {@code null}; environment and CLI values are
- *                always strings, typed later against the component's metatype
+ * @param value   the text as written ({@code String}), a {@code java.util.List} of texts, or
+ *                {@code null}; typed later against the component's metatype
  * @param origin  where it came from
  * @param where   a human pointer to it: {@code file:line}, the variable name, or the flag
  * @param line    the line in the file, or 0 when it did not come from the file

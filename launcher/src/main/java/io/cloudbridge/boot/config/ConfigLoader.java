@@ -1,7 +1,6 @@
 package io.cloudbridge.boot.config;
 
 import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -53,7 +52,21 @@ public final class ConfigLoader {
      */
     public static ConfigSnapshot load(Path file, Map<String, String> env, List<String> cliOverrides)
             throws ConfigException {
-        Map<String, Map<String, ConfigEntry>> sections = readFile(file);
+        return load(file, env, cliOverrides, false);
+    }
+
+    /**
+     * As {@link #load(Path, Map, List)}; with {@code fileRequired} a missing or empty file is refused
+     * instead of read as "no settings" — once a daemon runs, such a file is a half-done edit (an
+     * editor's truncate-then-write, a delete-then-create), not a wish to return to the defaults.
+     */
+    public static ConfigSnapshot load(Path file, Map<String, String> env, List<String> cliOverrides,
+            boolean fileRequired) throws ConfigException {
+        Map<String, Map<String, ConfigEntry>> sections = readFile(file, fileRequired);
+        // Taken before any override replaces a value: a secret written in the file stays a reason
+        // to protect the file even when the environment overrides it.
+        List<ConfigEntry> fromFile = new ArrayList<>();
+        sections.values().forEach(m -> fromFile.addAll(m.values()));
         List<ConfigProblem> problems = new ArrayList<>();
         // Sorted so that the result does not depend on the environment's iteration order.
         for (Map.Entry<String, String> var : new TreeMap<>(env).entrySet()) {
@@ -71,17 +84,20 @@ public final class ConfigLoader {
             String section = rest.substring(0, split).toLowerCase(Locale.ROOT);
             overlay(sections, section, rest.substring(split + 1), var.getValue(), Origin.ENV, name);
         }
+        int position = 0;
         for (String override : cliOverrides) {
+            position++;
             int eq = override.indexOf('=');
             int dot = override.indexOf('.');
+            // Problems name the override by position and key only: its value may be a secret.
             if (eq < 0 || dot <= 0 || dot > eq || dot == eq - 1) {
-                problems.add(new ConfigProblem("--set " + override, null, null,
+                problems.add(new ConfigProblem("--set #" + position, null, null,
                         "a CLI override must read section.key=value"));
                 continue;
             }
             String section = override.substring(0, dot).trim();
             if (!KeyNames.isValidSection(section)) {
-                problems.add(new ConfigProblem("--set " + override, section, null,
+                problems.add(new ConfigProblem("--set " + override.substring(0, eq), null, null,
                         "a section name is lower-case letters and digits"));
                 continue;
             }
@@ -91,7 +107,7 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
         }
-        return new ConfigSnapshot(file, sections);
+        return new ConfigSnapshot(file, sections, fromFile);
     }
 
     private static void overlay(Map<String, Map<String, ConfigEntry>> sections, String section, String key,
@@ -131,7 +147,7 @@ public final class ConfigLoader {
         }
     }
 
-    static Map<String, Map<String, ConfigEntry>> readFile(Path file) throws ConfigException {
+    static Map<String, Map<String, ConfigEntry>> readFile(Path file, boolean required) throws ConfigException {
         if (file == null) {
             return new LinkedHashMap<>();
         }
@@ -144,9 +160,18 @@ public final class ConfigLoader {
             }
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (NoSuchFileException absent) {
+            if (required) {
+                throw new ConfigException(new ConfigProblem(name, null, null, "the file does not exist"));
+            }
             return new LinkedHashMap<>();
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new ConfigException(new ConfigProblem(name, null, null, "the file is not UTF-8 text"));
         } catch (IOException e) {
             throw new ConfigException(new ConfigProblem(name, null, null, "cannot be read: " + e));
+        }
+        if (required && text.isEmpty()) {
+            throw new ConfigException(new ConfigProblem(name, null, null,
+                    "the file is empty (write at least a comment to run on the defaults)"));
         }
         return parse(name, text);
     }
@@ -168,6 +193,9 @@ public final class ConfigLoader {
             throw new ConfigException(new ConfigProblem(fileName + ":" + line, null, null, reason));
         } catch (YamlEngineException e) {
             throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: " + e.getMessage()));
+        } catch (StackOverflowError deep) {
+            // The composer recurses per level; a hostile or broken file can nest deeper than the stack.
+            throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: nested too deeply"));
         }
         Map<String, Map<String, ConfigEntry>> sections = new LinkedHashMap<>();
         if (root == null) {
@@ -209,8 +237,11 @@ public final class ConfigLoader {
                     continue;
                 }
                 Node valueNode = kv.getValueNode();
-                if (entries.containsKey(key)) {
-                    problems.add(new ConfigProblem(where(fileName, kv.getKeyNode()), section, key, "the key appears twice"));
+                String sameKey = entries.keySet().stream()
+                        .filter(k -> KeyNames.normalize(k).equals(KeyNames.normalize(key))).findFirst().orElse(null);
+                if (sameKey != null) {
+                    problems.add(new ConfigProblem(where(fileName, kv.getKeyNode()), section, key,
+                            sameKey.equals(key) ? "the key appears twice" : "the key appears twice, also as '" + sameKey + "'"));
                     continue;
                 }
                 try {
@@ -253,26 +284,13 @@ public final class ConfigLoader {
         throw new IllegalArgumentException("a value must be a plain value or a list; nested maps are not supported");
     }
 
-    private static Object scalar(ScalarNode s) {
-        Tag tag = s.getTag();
-        String text = s.getValue();
-        if (tag.equals(Tag.NULL)) {
-            return null;
-        }
-        if (tag.equals(Tag.BOOL)) {
-            return Boolean.valueOf(text.toLowerCase(Locale.ROOT));
-        }
-        if (tag.equals(Tag.INT)) {
-            BigInteger big = new BigInteger(text.replace("_", "").replace("+", ""));
-            if (big.bitLength() > 63) {
-                throw new IllegalArgumentException("the number " + text + " is out of range");
-            }
-            return big.longValue();
-        }
-        if (tag.equals(Tag.FLOAT)) {
-            return Double.valueOf(text);
-        }
-        return text;
+    /**
+     * A scalar as the operator wrote it: its text, or {@code null} for YAML's null. Types come from
+     * the component's schema, not from YAML's guess, so a password {@code 1e3} stays "1e3" and a
+     * version {@code 1.10} stays "1.10".
+     */
+    private static String scalar(ScalarNode s) {
+        return s.getTag().equals(Tag.NULL) ? null : s.getValue();
     }
 
     private static int line(Node node) {

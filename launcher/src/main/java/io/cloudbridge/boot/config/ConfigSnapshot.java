@@ -14,9 +14,11 @@ import java.util.Optional;
 public final class ConfigSnapshot {
     private final Path file;
     private final Map<String, Map<String, ConfigEntry>> sections;
+    private final List<ConfigEntry> fileEntries;
 
-    ConfigSnapshot(Path file, Map<String, Map<String, ConfigEntry>> sections) {
+    ConfigSnapshot(Path file, Map<String, Map<String, ConfigEntry>> sections, List<ConfigEntry> fileEntries) {
         this.file = file;
+        this.fileEntries = List.copyOf(fileEntries);
         Map<String, Map<String, ConfigEntry>> copy = new LinkedHashMap<>();
         sections.forEach((name, entries) -> copy.put(name, Collections.unmodifiableMap(new LinkedHashMap<>(entries))));
         this.sections = Collections.unmodifiableMap(copy);
@@ -51,11 +53,15 @@ public final class ConfigSnapshot {
         return find(section, key).map(e -> ConfigValues.toStringList(e.value())).orElse(defaultValue);
     }
 
-    /** The entries that came from the file and are secrets by name. */
+    /** Every entry as the file wrote it, before environment and CLI overrides. */
+    public List<ConfigEntry> fileEntries() {
+        return fileEntries;
+    }
+
+    /** The file's entries that are secrets by name and have a value. */
     public List<ConfigEntry> fileSecrets() {
-        return sections.values().stream().flatMap(m -> m.values().stream())
-                .filter(e -> e.origin() == Origin.FILE && KeyNames.isSecretName(e.key()) && e.value() != null
-                        && !String.valueOf(e.value()).isEmpty())
+        return fileEntries.stream()
+                .filter(e -> KeyNames.isSecretName(e.key()) && e.value() != null && !String.valueOf(e.value()).isEmpty())
                 .toList();
     }
 }

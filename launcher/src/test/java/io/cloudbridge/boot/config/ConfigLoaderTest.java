@@ -25,13 +25,15 @@ class ConfigLoaderTest {
     }
 
     @Test
-    void readsTypedValuesWithTheirLines() throws Exception {
+    void readsValuesAsWrittenWithTheirLines() throws Exception {
         Path file = write("""
                 # comment
                 metrics:
                   enabled: true
                   port: 9464
                   ratio: 0.5
+                  version: 1.10
+                  password: 1e3
                   bindAddress: 127.0.0.1
                 kernel:
                   features: [core, shell]
@@ -39,12 +41,14 @@ class ConfigLoaderTest {
                 """);
         ConfigSnapshot s = ConfigLoader.load(file, Map.of(), List.of());
         ConfigEntry port = s.section("metrics").get("port");
-        assertEquals(9464L, port.value());
+        assertEquals("9464", port.value());
         assertEquals(4, port.line());
         assertEquals("cloudbridge.yaml:4", port.where());
         assertEquals(Origin.FILE, port.origin());
-        assertEquals(Boolean.TRUE, s.section("metrics").get("enabled").value());
-        assertEquals(0.5, s.section("metrics").get("ratio").value());
+        assertEquals("true", s.section("metrics").get("enabled").value());
+        assertEquals("0.5", s.section("metrics").get("ratio").value());
+        assertEquals("1.10", s.section("metrics").get("version").value(), "no float rounding");
+        assertEquals("1e3", s.section("metrics").get("password").value(), "no number reading of text");
         assertEquals("127.0.0.1", s.section("metrics").get("bindAddress").value());
         assertEquals(List.of("core", "shell"), s.list("kernel", "features", List.of()));
         assertTrue(s.sections().containsKey("empty"));
@@ -84,13 +88,50 @@ class ConfigLoaderTest {
 
     @Test
     void structuralProblemsNameLineSectionAndKey() throws Exception {
-        Path file = write("metrics:\n  port: 1\n  nested:\n    deep: 2\nlogging: 5\nmetrics2:\n  a: 1\n  a: 2\n");
+        Path file = write("metrics:\n  port: 1\n  nested:\n    deep: 2\nlogging: 5\nmetrics2:\n  a: 1\n  a: 2\n"
+                + "shell:\n  bindAddress: x\n  bind-address: y\n");
         ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(file, Map.of(), List.of()));
         List<String> problems = e.problems().stream().map(ConfigProblem::toString).toList();
         assertTrue(problems.contains("cloudbridge.yaml:4: metrics.nested: a value must be a plain value or a list;"
                 + " nested maps are not supported"), problems.toString());
         assertTrue(problems.contains("cloudbridge.yaml:5: logging: a section must be a map of keys"), problems.toString());
         assertTrue(problems.stream().anyMatch(p -> p.contains(":8") && p.contains("appears twice")), problems.toString());
+        assertTrue(problems.contains("cloudbridge.yaml:11: shell.bind-address: the key appears twice, also as 'bindAddress'"),
+                problems.toString());
+    }
+
+    @Test
+    void deepNestingIsRefusedNotAStackOverflow() throws Exception {
+        Path file = write("a: " + "[".repeat(20_000) + "]".repeat(20_000) + "\n");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(file, Map.of(), List.of()));
+        assertTrue(e.getMessage().contains("invalid YAML"), e.getMessage());
+    }
+
+    @Test
+    void aRequiredFileMustExistAndHaveContent() throws Exception {
+        Path missing = dir.resolve("gone.yaml");
+        assertTrue(ConfigLoader.load(missing, Map.of(), List.of()).sections().isEmpty());
+        assertThrows(ConfigException.class, () -> ConfigLoader.load(missing, Map.of(), List.of(), true));
+        Path empty = write("");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(empty, Map.of(), List.of(), true));
+        assertTrue(e.getMessage().contains("empty"), e.getMessage());
+        assertTrue(ConfigLoader.load(write("# defaults\n"), Map.of(), List.of(), true).sections().isEmpty());
+    }
+
+    @Test
+    void aSecretOverriddenFromTheEnvironmentStillProtectsTheFile() throws Exception {
+        Path file = write("auth:\n  clientSecret: in-the-file\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+        ConfigSnapshot s = ConfigLoader.load(file, Map.of("CLOUDBRIDGE_AUTH_CLIENT_SECRET", "from-env"), List.of());
+        assertEquals("from-env", s.string("auth", "clientSecret", null));
+        assertThrows(ConfigException.class, () -> ConfigLoader.checkPermissions(s, s.fileSecrets()));
+    }
+
+    @Test
+    void overrideProblemsNeverEchoTheValue() {
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> ConfigLoader.load(null, Map.of(), List.of("Auth.password=hunter2", "nodot=hunter3")));
+        assertTrue(!e.getMessage().contains("hunter"), e.getMessage());
     }
 
     @Test

@@ -11,4 +11,11 @@ public interface ConfigurationView {
     List<ConfigValue> effective();
 
     ConfigStatus status();
+
+    /**
+     * Reads the file again and applies it now, whole or not at all, returning when done. The
+     * feature manager calls it after installing bundles and before starting them, so that they
+     * start with their configuration rather than their defaults.
+     */
+    ConfigStatus reload();
 }

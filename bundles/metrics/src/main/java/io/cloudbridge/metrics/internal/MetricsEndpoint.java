@@ -41,34 +41,86 @@ public final class MetricsEndpoint {
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile FeatureService features;
 
-    private HttpServer server;
-    private ExecutorService executor;
+    private Listener listener;
     private MetricsConfig current;
 
     @Activate
-    void activate(MetricsConfig config) throws IOException {
+    void activate(MetricsConfig config) {
         apply(config);
     }
 
     @Modified
-    void modified(MetricsConfig config) throws IOException {
+    void modified(MetricsConfig config) {
         apply(config);
     }
 
-    private synchronized void apply(MetricsConfig config) throws IOException {
+    /** A listening server and the thread that serves it. */
+    private record Listener(HttpServer server, ExecutorService executor) {
+        void close() {
+            server.stop(0);
+            executor.shutdownNow();
+        }
+    }
+
+    /**
+     * Serves on the new address before letting go of the old one: a new address that cannot be
+     * bound (taken, not local) leaves the endpoint where it was, rather than dark.
+     */
+    private synchronized void apply(MetricsConfig config) {
         if (current != null && current.enabled() == config.enabled() && current.port() == config.port()
                 && current.bindAddress().equals(config.bindAddress())) {
             return;
         }
-        stop();
-        current = config;
         if (!config.enabled()) {
+            stop();
+            current = config;
             LOG.info("metrics endpoint off");
             return;
         }
+        Listener next;
+        try {
+            next = open(config);
+        } catch (java.net.BindException taken) {
+            if (listener == null || port() != config.port()) {
+                refuse(config, taken);
+                return;
+            }
+            // Perhaps taken by ourselves: another address on the port we hold. Let go and retry,
+            // and come back on the old address if the new one still fails.
+            MetricsConfig previous = current;
+            stop();
+            try {
+                next = open(config);
+            } catch (IOException stillFails) {
+                refuse(config, stillFails);
+                try {
+                    listener = open(previous);
+                } catch (IOException lost) {
+                    LOG.error("metrics endpoint cannot return to {}:{} ({}); it is off", previous.bindAddress(),
+                            previous.port(), lost.toString());
+                    current = null;
+                }
+                return;
+            }
+        } catch (IOException e) {
+            refuse(config, e);
+            return;
+        }
+        stop();
+        listener = next;
+        current = config;
+        LOG.info("metrics endpoint on http://{}:{}/metrics", config.bindAddress(), port());
+    }
+
+    private void refuse(MetricsConfig config, IOException why) {
+        LOG.error("metrics endpoint cannot listen on {}:{} ({}); {}", config.bindAddress(), config.port(), why,
+                listener == null ? "it stays off" : "it stays on port " + port());
+    }
+
+    private Listener open(MetricsConfig config) throws IOException {
         InetSocketAddress address = new InetSocketAddress(InetAddress.getByName(config.bindAddress()), config.port());
-        server = HttpServer.create(address, 16);
-        executor = Executors.newSingleThreadExecutor(r -> {
+        HttpServer server = HttpServer.create(address, 16);
+        ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "cloudbridge-metrics-http");
             t.setDaemon(true);
             return t;
@@ -78,20 +130,19 @@ public final class MetricsEndpoint {
         server.createContext("/health", this::health);
         server.createContext("/", exchange -> respond(exchange, 404, "not found: try /metrics or /health\n"));
         server.start();
-        LOG.info("metrics endpoint on http://{}:{}/metrics", config.bindAddress(), server.getAddress().getPort());
+        return new Listener(server, executor);
     }
 
     /** The bound port (for tests and status). */
     public synchronized int port() {
-        return server == null ? -1 : server.getAddress().getPort();
+        return listener == null ? -1 : listener.server().getAddress().getPort();
     }
 
     @Deactivate
     synchronized void stop() {
-        if (server != null) {
-            server.stop(0);
-            executor.shutdownNow();
-            server = null;
+        if (listener != null) {
+            listener.close();
+            listener = null;
         }
     }
 

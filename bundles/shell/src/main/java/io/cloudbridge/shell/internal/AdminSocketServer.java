@@ -2,7 +2,6 @@ package io.cloudbridge.shell.internal;
 
 import io.cloudbridge.boot.RuntimeProperties;
 import io.cloudbridge.boot.admin.AdminProtocol;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -149,35 +148,37 @@ public final class AdminSocketServer {
             SocketChannel channel;
             try {
                 channel = server.accept();
+            } catch (java.nio.channels.ClosedChannelException closed) {
+                return; // deactivated
             } catch (IOException e) {
-                if (running) {
-                    LOG.error("admin socket accept failed", e);
-                }
-                return;
+                // Transient (out of file descriptors, say): keep the operator's way in open.
+                LOG.error("admin socket accept failed; retrying", e);
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
+                continue;
             }
             if (!sessions.tryAcquire()) {
                 reply(channel, AdminProtocol.PROTOCOL_ERROR, "too many admin sessions; try again later");
                 closeQuietly(channel);
                 continue;
             }
+            String id = "admin-" + connectionIds.incrementAndGet();
             Thread t = new Thread(() -> {
                 try {
-                    serve(channel);
+                    serve(channel, id);
                 } finally {
                     sessions.release();
                 }
-            }, "cloudbridge-admin-" + connectionIds.incrementAndGet());
+            }, "cloudbridge-" + id);
             t.setDaemon(true);
             t.start();
         }
     }
 
-    private void serve(SocketChannel channel) {
+    private void serve(SocketChannel channel, String id) {
         open.add(channel);
-        String id = "admin-" + connectionIds.get();
         MDC.put("correlationId", id);
         try {
-            if (!authorised(channel)) {
+            if (!authorised(channel, socketPath)) {
                 refused.incrementAndGet();
                 reply(channel, AdminProtocol.PROTOCOL_ERROR, "permission denied: only the daemon's user or root may"
                         + " administer it");
@@ -191,17 +192,29 @@ public final class AdminSocketServer {
         }
     }
 
-    /** The peer's credentials, read by the kernel from the socket (SO_PEERCRED): the daemon's user or root only. */
-    private static boolean authorised(SocketChannel channel) {
+    /**
+     * The peer's credentials, read by the kernel from the socket (SO_PEERCRED): the daemon's user
+     * (the socket file's owner, compared by uid, so a uid without a passwd entry works) or root.
+     */
+    private static boolean authorised(SocketChannel channel, Path socket) {
+        UnixDomainPrincipal peer;
         try {
-            UnixDomainPrincipal peer = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
-            String self = System.getProperty("user.name");
-            String user = peer.user().getName();
-            return user.equals(self) || user.equals("root");
-        } catch (IOException | UnsupportedOperationException e) {
-            // Platforms without peer credentials rely on the socket file's mode alone.
-            return true;
+            peer = channel.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        } catch (UnsupportedOperationException noPeerCredentials) {
+            return true; // platforms without them rely on the socket file's mode alone
+        } catch (IOException e) {
+            LOG.warn("cannot read the admin peer's credentials; refusing: {}", e.toString());
+            return false;
         }
+        try {
+            if (peer.user().equals(Files.getOwner(socket))) {
+                return true;
+            }
+        } catch (IOException e) {
+            LOG.warn("cannot read the admin socket's owner; refusing: {}", e.toString());
+            return false;
+        }
+        return peer.user().getName().equals("root") || peer.user().getName().equals("0");
     }
 
     private void runSession(SocketChannel channel, String id) {
@@ -235,12 +248,12 @@ public final class AdminSocketServer {
                     return;
                 }
                 MDC.put("correlationId", id + "." + (++sequence));
-                ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+                BoundedBuffer buffer = new BoundedBuffer(AdminProtocol.MAX_RESPONSE_BYTES);
                 output.target(buffer);
                 byte status = execute(session, command, out);
                 out.flush();
                 output.target(null);
-                if (!reply(channel, status, buffer.toString(StandardCharsets.UTF_8))) {
+                if (!reply(channel, status, buffer.text())) {
                     return;
                 }
             }

@@ -12,7 +12,7 @@ public @interface ShellConfig {
             required = false)
     String socket() default "";
 
-    @AttributeDefinition(min = "1", max = "64", description = "Sessions served at once; more wait to connect.")
+    @AttributeDefinition(min = "1", max = "64", description = "Sessions served at once; more are refused with a reason.")
     int maxSessions() default 8;
 
     @AttributeDefinition(min = "1", max = "86400", description = "A session idle this many seconds is closed.")

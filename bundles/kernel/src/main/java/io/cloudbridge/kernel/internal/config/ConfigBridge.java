@@ -11,6 +11,8 @@ import io.cloudbridge.boot.config.ConfigProblem;
 import io.cloudbridge.boot.config.ConfigSnapshot;
 import io.cloudbridge.boot.config.KeyNames;
 import io.cloudbridge.boot.config.Origin;
+import io.cloudbridge.boot.config.StartupRefusal;
+import io.cloudbridge.api.runtime.ConfigurationValidator;
 import java.io.IOException;
 import java.lang.reflect.Array;
 import java.nio.file.ClosedWatchServiceException;
@@ -32,10 +34,11 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -46,6 +49,8 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.metatype.AttributeDefinition;
 import org.osgi.service.metatype.MetaTypeInformation;
 import org.osgi.service.metatype.MetaTypeService;
@@ -77,7 +82,12 @@ public final class ConfigBridge implements ConfigurationView {
     private Map<String, String> env;
     private List<String> cliOverrides;
     private ScheduledExecutorService executor;
-    private final AtomicBoolean reloadQueued = new AtomicBoolean();
+    /** The reload waiting for a burst of file events to end; re-armed by every event. */
+    private ScheduledFuture<?> pendingReload;
+    private volatile Thread executorThread;
+    private boolean strictStart;
+    private BundleContext context;
+    private final Map<ConfigurationValidator, String> validators = new ConcurrentHashMap<>();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong reloadIds = new AtomicLong();
@@ -95,8 +105,22 @@ public final class ConfigBridge implements ConfigurationView {
             Instant at) {
     }
 
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addValidator(ConfigurationValidator validator, Map<String, Object> properties) {
+        validators.put(validator, String.valueOf(properties.get(ConfigurationValidator.SECTION)));
+        if (executor != null) {
+            queueReload("validator for '" + properties.get(ConfigurationValidator.SECTION) + "' added");
+        }
+    }
+
+    void removeValidator(ConfigurationValidator validator) {
+        validators.remove(validator);
+    }
+
     @Activate
     void activate(BundleContext context) {
+        this.context = context;
+        this.strictStart = Boolean.parseBoolean(context.getProperty(StartupRefusal.STRICT));
         String configured = context.getProperty(RuntimeProperties.CONFIG);
         this.file = configured == null ? null : Path.of(configured).toAbsolutePath();
         this.env = System.getenv();
@@ -105,6 +129,7 @@ public final class ConfigBridge implements ConfigurationView {
         this.executor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cloudbridge-config");
             t.setDaemon(true);
+            executorThread = t;
             return t;
         });
         // A bundle that declares a cloudbridge.* schema arriving or leaving changes what can be
@@ -195,17 +220,32 @@ public final class ConfigBridge implements ConfigurationView {
         }
     }
 
-    private void queueReload(String trigger) {
-        if (reloadQueued.compareAndSet(false, true)) {
+    /** Schedules a reload once events stop arriving for {@link #SETTLE_MILLIS}. */
+    private synchronized void queueReload(String trigger) {
+        if (pendingReload != null) {
+            pendingReload.cancel(false);
+        }
+        try {
+            pendingReload = executor.schedule(() -> reload(trigger), SETTLE_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            pendingReload = null;
+        }
+    }
+
+    @Override
+    public ConfigStatus reload() {
+        if (Thread.currentThread() == executorThread) {
+            reload("requested");
+        } else {
             try {
-                executor.schedule(() -> {
-                    reloadQueued.set(false);
-                    reload(trigger);
-                }, SETTLE_MILLIS, TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
-                reloadQueued.set(false);
+                executor.submit(() -> reload("requested")).get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                LOG.error("a requested configuration reload did not finish", e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
+        return status();
     }
 
     /** Reads, checks and applies the configuration; runs only on the executor. */
@@ -222,14 +262,9 @@ public final class ConfigBridge implements ConfigurationView {
     }
 
     private void apply(String trigger) {
-        if (file != null && !Files.exists(file) && applied.snapshot() != null) {
-            reject(trigger, List.of(new ConfigProblem(file.getFileName().toString(), null, null,
-                    "the file was removed; the last good configuration stays in force")));
-            return;
-        }
         ConfigSnapshot snapshot;
         try {
-            snapshot = ConfigLoader.load(file, env, cliOverrides);
+            snapshot = ConfigLoader.load(file, env, cliOverrides, applied.snapshot() != null);
         } catch (ConfigException e) {
             reject(trigger, e.problems());
             return;
@@ -239,6 +274,15 @@ public final class ConfigBridge implements ConfigurationView {
         List<String> pending = new ArrayList<>();
         Map<String, Dictionary<String, Object>> wanted = new TreeMap<>();
         List<ConfigEntry> secrets = new ArrayList<>(snapshot.fileSecrets());
+        // Secrets by schema (PASSWORD attributes), judged on the file as written: an override
+        // from the environment does not make a secret in a readable file safe.
+        for (ConfigEntry e : snapshot.fileEntries()) {
+            SectionSchema schema = schemas.get(e.section());
+            if (e.value() != null && schema != null && schema.find(e.key()).map(schema::isSecret).orElse(false)
+                    && !secrets.contains(e)) {
+                secrets.add(e);
+            }
+        }
         for (Map.Entry<String, Map<String, ConfigEntry>> section : snapshot.sections().entrySet()) {
             SectionSchema schema = schemas.get(section.getKey());
             if (schema == null) {
@@ -262,10 +306,8 @@ public final class ConfigBridge implements ConfigurationView {
                 } catch (IllegalArgumentException e) {
                     problems.add(new ConfigProblem(entry.where(), entry.section(), entry.key(), e.getMessage()));
                 }
-                if (entry.origin() == Origin.FILE && schema.isSecret(ad.get()) && !secrets.contains(entry)) {
-                    secrets.add(entry);
-                }
             }
+            validate(section.getKey(), props, problems);
             wanted.put(KeyNames.pid(section.getKey()), props);
         }
         if (problems.isEmpty()) {
@@ -290,6 +332,26 @@ public final class ConfigBridge implements ConfigurationView {
         LOG.info("configuration applied ({}): changed {}", trigger, changed.isEmpty() ? "nothing" : changed);
     }
 
+    /** Runs the section's whiteboard validators over its typed values. */
+    private void validate(String section, Dictionary<String, Object> props, List<ConfigProblem> problems) {
+        Map<String, Object> values = new HashMap<>();
+        for (String key : java.util.Collections.list(props.keys())) {
+            values.put(key, props.get(key));
+        }
+        String where = file == null ? "configuration" : file.getFileName().toString();
+        validators.forEach((validator, forSection) -> {
+            if (forSection.equals(section)) {
+                try {
+                    validator.validate(values).forEach(p -> problems.add(new ConfigProblem(where, section, null, p)));
+                } catch (RuntimeException e) {
+                    LOG.error("validator {} for '{}' failed; the edit is refused", validator.getClass().getName(),
+                            section, e);
+                    problems.add(new ConfigProblem(where, section, null, "its validator failed: " + e));
+                }
+            }
+        });
+    }
+
     private void reject(String trigger, List<ConfigProblem> problems) {
         rejected.incrementAndGet();
         StringBuilder sb = new StringBuilder();
@@ -297,6 +359,21 @@ public final class ConfigBridge implements ConfigurationView {
             sb.append(sb.length() == 0 ? "" : "; ").append(p);
         }
         lastRejection = sb.toString();
+        if (applied.snapshot() == null && strictStart) {
+            // Nothing good was ever applied: rather than run on defaults the operator did not
+            // choose, stop, and let the launcher report why.
+            LOG.error("configuration refused at start ({}); stopping: {}", trigger, lastRejection);
+            StartupRefusal.record(problems);
+            Thread stopper = new Thread(() -> {
+                try {
+                    context.getBundle(0).stop();
+                } catch (org.osgi.framework.BundleException | IllegalStateException e) {
+                    LOG.error("cannot stop the runtime", e);
+                }
+            }, "cloudbridge-config-refused");
+            stopper.start();
+            return;
+        }
         LOG.error("configuration refused ({}); the last good configuration stays in force: {}", trigger, lastRejection);
     }
 

@@ -82,12 +82,15 @@ final class SectionSchema {
         if (multi && max != Integer.MAX_VALUE && items.size() > max) {
             throw new IllegalArgumentException("takes at most " + max + " values");
         }
+        // A refusal is logged and shown by cb:status: never quote a secret's value in it.
+        boolean secret = isSecret(ad);
         List<Object> typed = new ArrayList<>(items.size());
         for (String item : items) {
-            Object value = typeOne(ad, item);
+            String shown = secret ? "the value" : "'" + item + "'";
+            Object value = typeOne(ad, item, shown);
             String problem = ad.validate(item);
             if (problem != null && !problem.isEmpty()) {
-                throw new IllegalArgumentException(explain(ad, item, problem));
+                throw new IllegalArgumentException(explain(ad, shown, secret ? "out of range" : problem));
             }
             typed.add(value);
         }
@@ -101,15 +104,15 @@ final class SectionSchema {
         return array;
     }
 
-    private static String explain(AttributeDefinition ad, String item, String problem) {
+    private static String explain(AttributeDefinition ad, String shown, String problem) {
         String[] options = ad.getOptionValues();
         if (options != null && options.length > 0) {
-            return "'" + item + "' is not one of " + String.join(", ", options);
+            return shown + " is not one of " + String.join(", ", options);
         }
-        return "'" + item + "' is not accepted: " + problem;
+        return shown + " is not accepted: " + problem;
     }
 
-    private static Object typeOne(AttributeDefinition ad, String text) {
+    private static Object typeOne(AttributeDefinition ad, String text, String shown) {
         String t = text.trim();
         try {
             return switch (ad.getType()) {
@@ -121,21 +124,21 @@ final class SectionSchema {
                 case AttributeDefinition.FLOAT -> Float.valueOf(t);
                 case AttributeDefinition.CHARACTER -> {
                     if (text.length() != 1) {
-                        throw new IllegalArgumentException("expects a single character");
+                        throw new IllegalArgumentException("expects a single character, not " + shown);
                     }
                     yield text.charAt(0);
                 }
                 case AttributeDefinition.BOOLEAN -> {
                     String b = t.toLowerCase(Locale.ROOT);
                     if (!b.equals("true") && !b.equals("false")) {
-                        throw new IllegalArgumentException("expects true or false, not '" + text + "'");
+                        throw new IllegalArgumentException("expects true or false, not " + shown);
                     }
                     yield Boolean.valueOf(b);
                 }
                 default -> text;
             };
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("expects " + typeName(ad.getType()) + ", not '" + text + "'");
+            throw new IllegalArgumentException("expects " + typeName(ad.getType()) + ", not " + shown);
         }
     }
 

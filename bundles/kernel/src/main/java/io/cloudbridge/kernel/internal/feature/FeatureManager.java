@@ -25,7 +25,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.TimeUnit;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -34,6 +39,7 @@ import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.wiring.FrameworkWiring;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
@@ -56,6 +62,7 @@ import org.slf4j.LoggerFactory;
 public final class FeatureManager implements FeatureService {
     private static final Logger LOG = LoggerFactory.getLogger(FeatureManager.class);
     private static final long REFRESH_TIMEOUT_SECONDS = 30;
+    private static final long CHANGE_TIMEOUT_SECONDS = 120;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -64,8 +71,17 @@ public final class FeatureManager implements FeatureService {
     private BundleContext context;
     private FeatureCatalog catalog;
     private Path stateDir;
+    private String deployLocationPrefix;
+    /** Touched only on the feature thread, after activation. */
     private List<String> configured;
-    private List<String> inForce = List.of();
+    /** The features in force; written on the feature thread, read anywhere without a lock. */
+    private volatile List<String> inForce = List.of();
+    /**
+     * Every change runs here, one at a time: uninstalling, refreshing and starting bundles can take
+     * seconds, and neither ConfigAdmin's event thread nor a reader of {@link #health()} may wait
+     * for that.
+     */
+    private ExecutorService changes;
     /**
      * Mandatory so that this manager activates after the configuration bridge: bundles it starts
      * must find their configuration already in ConfigAdmin.
@@ -79,12 +95,43 @@ public final class FeatureManager implements FeatureService {
         Path home = Path.of(require(ctx, RuntimeProperties.HOME));
         this.stateDir = Path.of(require(ctx, RuntimeProperties.STATE));
         this.catalog = FeatureCatalog.load(home.resolve("features"), home.resolve("bundles"));
-        this.configured = List.of(config.features());
-        synchronized (this) {
-            // The launcher installed and started these at boot (and recorded any failure): adopt
-            // them. Starting bundles from here would activate their components while this one is
-            // still activating, which DS reports as a circular reference.
-            inForce = catalog.effective(configured, FeatureState.read(stateDir));
+        String deploy = ctx.getProperty("felix.fileinstall.dir");
+        this.deployLocationPrefix = deploy == null ? null : Path.of(deploy).toAbsolutePath().toUri().toString();
+        // What the launcher installed from: its reading of the file, environment and CLI. The
+        // component's own configuration is the same unless the bridge refused it at start.
+        String booted = ctx.getProperty(RuntimeProperties.CONFIGURED_FEATURES);
+        this.configured = booted != null ? List.of(booted.split(",")) : List.of(config.features());
+        this.changes = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "cloudbridge-features");
+            t.setDaemon(true);
+            return t;
+        });
+        // The launcher installed and started these at boot (and recorded any failure): adopt
+        // them. Starting bundles from here would activate their components while this one is
+        // still activating, which DS reports as a circular reference.
+        inForce = catalog.effective(configured, FeatureState.read(stateDir));
+    }
+
+    @Deactivate
+    void deactivate() {
+        changes.shutdownNow();
+    }
+
+    /** Runs a change on the feature thread and waits for it. */
+    private <T> T change(Callable<T> work) throws FeatureOperationException {
+        try {
+            return changes.submit(work).get(CHANGE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof FeatureOperationException f) {
+                throw f;
+            }
+            throw new FeatureOperationException("the feature change failed: " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new FeatureOperationException("the feature change did not finish within " + CHANGE_TIMEOUT_SECONDS
+                    + " s; see cb:status", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FeatureOperationException("interrupted", e);
         }
     }
 
@@ -99,7 +146,8 @@ public final class FeatureManager implements FeatureService {
     @Modified
     void modified(KernelConfig config) {
         List<String> newConfigured = List.of(config.features());
-        synchronized (this) {
+        // Off ConfigAdmin's event thread: the bridge has already checked the names.
+        changes.execute(() -> {
             if (newConfigured.equals(configured)) {
                 return;
             }
@@ -111,11 +159,11 @@ public final class FeatureManager implements FeatureService {
             } catch (FeatureException e) {
                 LOG.error("the configured features {} cannot be applied: {}", newConfigured, e.getMessage());
             }
-        }
+        });
     }
 
     @Override
-    public synchronized List<FeatureInfo> features() {
+    public List<FeatureInfo> features() {
         List<FeatureInfo> out = new ArrayList<>();
         Map<String, Bundle> installed = managedBundles();
         for (FeatureDefinition def : catalog.features().values()) {
@@ -125,7 +173,11 @@ public final class FeatureManager implements FeatureService {
     }
 
     @Override
-    public synchronized FeatureInfo install(String name) throws FeatureOperationException {
+    public FeatureInfo install(String name) throws FeatureOperationException {
+        return change(() -> installNow(name));
+    }
+
+    private FeatureInfo installNow(String name) throws FeatureOperationException {
         FeatureDefinition def = definition(name);
         if (inForce.contains(name)) {
             throw new FeatureOperationException("feature '" + name + "' is already installed");
@@ -141,7 +193,11 @@ public final class FeatureManager implements FeatureService {
     }
 
     @Override
-    public synchronized FeatureInfo uninstall(String name) throws FeatureOperationException {
+    public FeatureInfo uninstall(String name) throws FeatureOperationException {
+        return change(() -> uninstallNow(name));
+    }
+
+    private FeatureInfo uninstallNow(String name) throws FeatureOperationException {
         FeatureDefinition def = definition(name);
         if (def.base()) {
             throw new FeatureOperationException("feature '" + name + "' is a base feature and cannot be uninstalled");
@@ -166,18 +222,20 @@ public final class FeatureManager implements FeatureService {
     }
 
     @Override
-    public synchronized List<FeatureInfo> reset() throws FeatureOperationException {
-        try {
-            reconcile(catalog.effective(configured, FeatureState.empty()));
-            FeatureState.delete(stateDir);
-        } catch (FeatureException | IOException e) {
-            throw new FeatureOperationException("reset failed: " + e.getMessage(), e);
-        }
-        return features();
+    public List<FeatureInfo> reset() throws FeatureOperationException {
+        return change(() -> {
+            try {
+                reconcile(catalog.effective(configured, FeatureState.empty()));
+                FeatureState.delete(stateDir);
+            } catch (FeatureException | IOException e) {
+                throw new FeatureOperationException("reset failed: " + e.getMessage(), e);
+            }
+            return features();
+        });
     }
 
     @Override
-    public synchronized HealthReport health() {
+    public HealthReport health() {
         List<String> problems = new ArrayList<>();
         Map<String, Bundle> installed = managedBundles();
         for (String name : inForce) {
@@ -244,7 +302,7 @@ public final class FeatureManager implements FeatureService {
             // A jar an operator dropped into deploy/ belongs to FileInstall even if it shares a name
             // with one of ours.
             if (b.getSymbolicName() != null && catalog.bundles().containsKey(b.getSymbolicName())
-                    && !b.getLocation().contains("/deploy/")) {
+                    && (deployLocationPrefix == null || !b.getLocation().startsWith(deployLocationPrefix))) {
                 out.put(b.getSymbolicName(), b);
             }
         }
@@ -277,11 +335,13 @@ public final class FeatureManager implements FeatureService {
             refresh(removed);
         }
         Map<String, Bundle> toStart = new LinkedHashMap<>();
+        List<Bundle> added = new ArrayList<>();
         for (BundleJar jar : wantedJars) {
             Bundle b = installed.get(jar.symbolicName());
             if (b == null) {
                 try {
                     b = context.installBundle(jar.location());
+                    added.add(b);
                 } catch (BundleException ex) {
                     StartFailures.record(jar.symbolicName(), ex.getMessage());
                     LOG.error("installing {} failed: {}", jar.symbolicName(), ex.getMessage());
@@ -291,6 +351,12 @@ public final class FeatureManager implements FeatureService {
             if (!jar.fragment()) {
                 toStart.put(jar.symbolicName(), b);
             }
+        }
+        if (!added.isEmpty()) {
+            // Resolved bundles show their configuration schemas: have the bridge check and push
+            // their sections now, so their components start once, configured, not on defaults.
+            context.getBundle(0).adapt(FrameworkWiring.class).resolveBundles(added);
+            configuration.reload();
         }
         for (Map.Entry<String, Bundle> e : toStart.entrySet()) {
             if (e.getValue().getState() == Bundle.ACTIVE) {

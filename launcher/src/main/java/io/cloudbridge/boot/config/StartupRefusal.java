@@ -1,0 +1,27 @@
+package io.cloudbridge.boot.config;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * How the kernel's configuration bridge tells the launcher that the first configuration failed its
+ * components' schemas: a daemon must not come up quietly on defaults its operator did not choose.
+ * The bridge records the problems and stops the framework; the launcher reports them and exits
+ * with a configuration error.
+ */
+public final class StartupRefusal {
+    /** Framework property: when "true", a refused first configuration stops the runtime. */
+    public static final String STRICT = "cloudbridge.config.strictStart";
+    private static volatile List<ConfigProblem> problems;
+
+    private StartupRefusal() {
+    }
+
+    public static void record(List<ConfigProblem> refused) {
+        problems = List.copyOf(refused);
+    }
+
+    public static Optional<List<ConfigProblem>> problems() {
+        return Optional.ofNullable(problems);
+    }
+}
