@@ -1,0 +1,98 @@
+package io.cloudbridge.wireguard.internal.noise;
+
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.crypto.AEADBadTagException;
+
+/**
+ * The transport keys one handshake produced: a sending key with its counter, a receiving key with
+ * its replay window, and the two session indices that route messages to it.
+ */
+public final class Keypair {
+    private final byte[] sendKey;
+    private final byte[] receiveKey;
+    private final int localIndex;
+    private final int remoteIndex;
+    private final boolean initiator;
+    private final Instant created;
+    private final AtomicLong sendCounter = new AtomicLong();
+    private final ReplayWindow replay = new ReplayWindow();
+
+    Keypair(byte[] sendKey, byte[] receiveKey, int localIndex, int remoteIndex, boolean initiator, Instant created) {
+        this.sendKey = sendKey;
+        this.receiveKey = receiveKey;
+        this.localIndex = localIndex;
+        this.remoteIndex = remoteIndex;
+        this.initiator = initiator;
+        this.created = created;
+    }
+
+    public int localIndex() {
+        return localIndex;
+    }
+
+    public int remoteIndex() {
+        return remoteIndex;
+    }
+
+    public boolean initiator() {
+        return initiator;
+    }
+
+    public Instant created() {
+        return created;
+    }
+
+    public long messagesSent() {
+        return sendCounter.get();
+    }
+
+    /** Encrypts an IP packet (or nothing, a keepalive) into a transport message. */
+    public byte[] seal(byte[] plaintext) {
+        long counter = sendCounter.getAndIncrement();
+        if (Long.compareUnsigned(counter, ReplayWindow.REJECT_AFTER_MESSAGES) >= 0) {
+            throw new IllegalStateException("keypair exhausted; a new handshake is due");
+        }
+        // Padding to a multiple of 16 hides the exact length of the inner packet.
+        int padded = (plaintext.length + 15) & ~15;
+        byte[] body = new byte[padded];
+        System.arraycopy(plaintext, 0, body, 0, plaintext.length);
+        byte[] sealed = NoiseCrypto.seal(sendKey, counter, body, new byte[0]);
+        byte[] msg = new byte[Messages.TRANSPORT_HEADER_LENGTH + sealed.length];
+        msg[0] = Messages.TRANSPORT;
+        Messages.writeIndex(msg, 4, remoteIndex);
+        Messages.writeCounter(msg, 8, counter);
+        System.arraycopy(sealed, 0, msg, Messages.TRANSPORT_HEADER_LENGTH, sealed.length);
+        return msg;
+    }
+
+    /**
+     * Decrypts a transport message addressed to this keypair.
+     *
+     * @return the padded plaintext (empty for a keepalive)
+     * @throws AEADBadTagException when it does not authenticate
+     * @throws ReplayException when the counter was seen or is too old
+     */
+    public byte[] open(byte[] msg, int length) throws AEADBadTagException, ReplayException {
+        long counter = Messages.readCounter(msg, 8);
+        byte[] sealed = new byte[length - Messages.TRANSPORT_HEADER_LENGTH];
+        System.arraycopy(msg, Messages.TRANSPORT_HEADER_LENGTH, sealed, 0, sealed.length);
+        byte[] plain = NoiseCrypto.open(receiveKey, counter, sealed, new byte[0]);
+        // Only after authentication: an attacker cannot advance the window with forged counters.
+        synchronized (replay) {
+            if (!replay.accept(counter)) {
+                throw new ReplayException(counter);
+            }
+        }
+        return plain;
+    }
+
+    /** A transport counter seen before, or too far behind the newest. */
+    public static final class ReplayException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        ReplayException(long counter) {
+            super("replayed or too old: counter " + Long.toUnsignedString(counter));
+        }
+    }
+}
