@@ -237,13 +237,14 @@ public final class NoiseCrypto {
         return ByteBuffer.allocate(12).putLong(TAI64_BASE + now.getEpochSecond()).putInt(nanos).array();
     }
 
-    static byte[] random(int length) {
+    public static byte[] random(int length) {
         byte[] b = new byte[length];
         RANDOM.nextBytes(b);
         return b;
     }
 
-    static int randomIndex() {
+    /** A random 32-bit session index. */
+    public static int randomIndexForDevice() {
         return RANDOM.nextInt();
     }
 

@@ -1,0 +1,92 @@
+package io.cloudbridge.wireguard.internal.device;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.wireguard.internal.noise.Handshake;
+import io.cloudbridge.wireguard.internal.noise.Keypair;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** One peer of a device: its handshake, keypairs, endpoint and allowed IPs. */
+public final class Peer {
+    /** Packets held while a handshake completes; beyond this the oldest are dropped. */
+    static final int QUEUE_LIMIT = 1024;
+
+    final Handshake handshake;
+    final byte[] publicKey;
+    final List<IpPrefix> allowedIps;
+    volatile InetSocketAddress endpoint;
+    /** The keypair data is sent with. */
+    volatile Keypair current;
+    /** The keypair before the latest, still accepted for data in flight. */
+    volatile Keypair previous;
+    /** The responder's new keypair, used once the initiator's first data message confirms it. */
+    volatile Keypair next;
+    volatile Instant lastHandshakeSent = Instant.EPOCH;
+    volatile Instant lastHandshakeCompleted;
+    final Deque<byte[]> queue = new ArrayDeque<>();
+    final AtomicLong rxBytes = new AtomicLong();
+    final AtomicLong txBytes = new AtomicLong();
+
+    Peer(Handshake handshake, byte[] publicKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint) {
+        this.handshake = handshake;
+        this.publicKey = publicKey.clone();
+        this.allowedIps = List.copyOf(allowedIps);
+        this.endpoint = endpoint;
+    }
+
+    public byte[] publicKey() {
+        return publicKey.clone();
+    }
+
+    public InetSocketAddress endpoint() {
+        return endpoint;
+    }
+
+    public Instant lastHandshake() {
+        return lastHandshakeCompleted;
+    }
+
+    public long rxBytes() {
+        return rxBytes.get();
+    }
+
+    public long txBytes() {
+        return txBytes.get();
+    }
+
+    /** Cryptokey routing: whether {@code address} is one this peer may use. */
+    boolean allows(InetAddress address) {
+        if (address == null) {
+            return false;
+        }
+        for (IpPrefix p : allowedIps) {
+            if (p.contains(address)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The length of the longest allowed prefix that holds {@code address}, or -1. */
+    int longestMatch(InetAddress address) {
+        int best = -1;
+        for (IpPrefix p : allowedIps) {
+            if (p.length() > best && p.contains(address)) {
+                best = p.length();
+            }
+        }
+        return best;
+    }
+
+    /** Installs a fresh keypair as the one to send with. */
+    synchronized void rotate(Keypair fresh) {
+        previous = current;
+        current = fresh;
+        next = null;
+    }
+}

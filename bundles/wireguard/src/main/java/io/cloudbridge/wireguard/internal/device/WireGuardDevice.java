@@ -1,0 +1,384 @@
+package io.cloudbridge.wireguard.internal.device;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.wireguard.internal.noise.CookieChecker;
+import io.cloudbridge.wireguard.internal.noise.Handshake;
+import io.cloudbridge.wireguard.internal.noise.HandshakeException;
+import io.cloudbridge.wireguard.internal.noise.Identity;
+import io.cloudbridge.wireguard.internal.noise.Keypair;
+import io.cloudbridge.wireguard.internal.noise.Messages;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.DatagramChannel;
+import java.security.InvalidKeyException;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
+import javax.crypto.AEADBadTagException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A WireGuard interface in userspace: one UDP socket, one static identity, its peers. It performs
+ * handshakes on demand, encrypts what it is given for the peer whose allowed IPs hold the
+ * destination, and hands decrypted packets whose source the sending peer is allowed to use to a
+ * {@link PacketSink}. Every packet it refuses is counted by reason; nothing from the network can
+ * throw out of the receive loop.
+ *
+ * <p>Not yet here (later work on the overlay issue): the timer state machine (rekey, keepalives,
+ * key expiry), load detection that turns on cookie replies, the TUN device and the UAPI socket.
+ */
+public final class WireGuardDevice implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(WireGuardDevice.class);
+    private static final int MAX_PACKET = 65_535;
+    /** Retry a handshake no sooner than this (whitepaper REKEY_TIMEOUT). */
+    static final Duration REKEY_TIMEOUT = Duration.ofSeconds(5);
+
+    /** Where decrypted packets go: the TUN device, or the userspace stack. */
+    public interface PacketSink {
+        void deliver(Peer peer, byte[] packet, int length);
+    }
+
+    private final Identity identity;
+    private final CookieChecker cookies;
+    private final DatagramChannel channel;
+    private final PacketSink sink;
+    private final Clock clock;
+    private final List<Peer> peers = new CopyOnWriteArrayList<>();
+    /** Session index to the peer and keypair (or pending handshake) it names. */
+    private final Map<Integer, Peer> indices = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
+    private Thread receiver;
+    private volatile boolean running;
+
+    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
+        this.identity = identity;
+        this.cookies = new CookieChecker(identity);
+        this.channel = channel;
+        this.sink = sink;
+        this.clock = clock;
+    }
+
+    public Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
+            throws InvalidKeyException {
+        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, allowedIps, endpoint);
+        peers.add(peer);
+        return peer;
+    }
+
+    public List<Peer> peers() {
+        return List.copyOf(peers);
+    }
+
+    /** Dropped packets by reason, for {@code wg:show}, metrics and tests. */
+    public Map<String, Long> drops() {
+        Map<String, Long> out = new TreeMap<>();
+        drops.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    private void drop(String reason) {
+        drops.computeIfAbsent(reason, k -> new LongAdder()).increment();
+    }
+
+    public void start() {
+        running = true;
+        receiver = new Thread(this::receiveLoop, "wireguard-receive");
+        receiver.setDaemon(true);
+        receiver.start();
+    }
+
+    @Override
+    public void close() throws IOException {
+        running = false;
+        channel.close();
+        if (receiver != null) {
+            try {
+                receiver.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Sends an IP packet to the peer whose allowed IPs hold its destination (longest prefix). */
+    public boolean send(byte[] packet) {
+        InetAddress dst = IpPackets.destination(packet, packet.length);
+        Peer best = null;
+        int bestLength = -1;
+        for (Peer p : peers) {
+            int m = dst == null ? -1 : p.longestMatch(dst);
+            if (m > bestLength) {
+                best = p;
+                bestLength = m;
+            }
+        }
+        if (best == null) {
+            drop("no route");
+            return false;
+        }
+        return sendTo(best, packet);
+    }
+
+    private boolean sendTo(Peer peer, byte[] packet) {
+        Keypair keypair = peer.current;
+        if (keypair == null) {
+            synchronized (peer.queue) {
+                if (peer.queue.size() >= Peer.QUEUE_LIMIT) {
+                    peer.queue.pollFirst();
+                    drop("queue full");
+                }
+                peer.queue.addLast(packet);
+            }
+            initiateIfDue(peer);
+            return true;
+        }
+        return transmit(peer, keypair.seal(packet), packet.length);
+    }
+
+    private boolean transmit(Peer peer, byte[] message, int plainLength) {
+        InetSocketAddress to = peer.endpoint;
+        if (to == null) {
+            drop("no endpoint");
+            return false;
+        }
+        try {
+            channel.send(ByteBuffer.wrap(message), to);
+            peer.txBytes.addAndGet(plainLength);
+            return true;
+        } catch (IOException e) {
+            drop("send failed");
+            return false;
+        }
+    }
+
+    /** Starts a handshake unless one was sent within REKEY_TIMEOUT. */
+    public void initiateIfDue(Peer peer) {
+        Instant now = clock.instant();
+        synchronized (peer) {
+            if (Duration.between(peer.lastHandshakeSent, now).compareTo(REKEY_TIMEOUT) < 0) {
+                return;
+            }
+            peer.lastHandshakeSent = now;
+        }
+        int index = newIndex(peer);
+        byte[] initiation = peer.handshake.createInitiation(index, now);
+        transmit(peer, initiation, 0);
+    }
+
+    private int newIndex(Peer peer) {
+        while (true) {
+            int index = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.randomIndexForDevice();
+            if (indices.putIfAbsent(index, peer) == null) {
+                return index;
+            }
+        }
+    }
+
+    private void receiveLoop() {
+        ByteBuffer buffer = ByteBuffer.allocateDirect(MAX_PACKET);
+        byte[] bytes = new byte[MAX_PACKET];
+        while (running) {
+            InetSocketAddress from;
+            try {
+                buffer.clear();
+                from = (InetSocketAddress) channel.receive(buffer);
+            } catch (ClosedChannelException closed) {
+                return;
+            } catch (IOException e) {
+                drop("receive failed");
+                continue;
+            }
+            buffer.flip();
+            int length = buffer.remaining();
+            buffer.get(bytes, 0, length);
+            try {
+                handle(bytes, length, from);
+            } catch (RuntimeException e) {
+                // Hostile input must never end the loop; count it and keep serving.
+                drop("internal error");
+                LOG.warn("a packet from {} raised {}", from, e.toString());
+            }
+        }
+    }
+
+    void handle(byte[] bytes, int length, InetSocketAddress from) {
+        int type = Messages.type(bytes, length);
+        if (type < 0) {
+            drop("malformed");
+            return;
+        }
+        byte[] msg = java.util.Arrays.copyOf(bytes, length);
+        Instant now = clock.instant();
+        switch (type) {
+            case Messages.INITIATION -> onInitiation(msg, from, now);
+            case Messages.RESPONSE -> onResponse(msg, from, now);
+            case Messages.COOKIE_REPLY -> onCookieReply(msg, now);
+            default -> onTransport(msg, from);
+        }
+    }
+
+    private void onInitiation(byte[] msg, InetSocketAddress from, Instant now) {
+        if (!cookies.checkMac1(msg)) {
+            drop("bad mac1");
+            return;
+        }
+        Handshake.Initiation initiation;
+        try {
+            initiation = Handshake.decryptInitiation(identity, msg);
+        } catch (HandshakeException e) {
+            drop("bad initiation");
+            return;
+        }
+        Peer peer = peerByKey(initiation.remoteStatic());
+        if (peer == null) {
+            drop("unknown peer");
+            return;
+        }
+        try {
+            peer.handshake.acceptInitiation(initiation, now);
+            int index = newIndex(peer);
+            Handshake.Response response = peer.handshake.createResponse(index, now);
+            peer.endpoint = from;
+            peer.next = response.keypair();
+            peer.lastHandshakeCompleted = now;
+            transmit(peer, response.message(), 0);
+        } catch (HandshakeException e) {
+            drop(e.getMessage().startsWith("replayed") ? "replayed initiation" : "refused initiation");
+        }
+    }
+
+    private void onResponse(byte[] msg, InetSocketAddress from, Instant now) {
+        if (!cookies.checkMac1(msg)) {
+            drop("bad mac1");
+            return;
+        }
+        Peer peer = indices.get(Messages.receiverIndex(msg));
+        if (peer == null) {
+            drop("unknown index");
+            return;
+        }
+        try {
+            Keypair keypair = peer.handshake.consumeResponse(msg, now);
+            retire(peer.previous);
+            peer.rotate(keypair);
+            peer.endpoint = from;
+            peer.lastHandshakeCompleted = now;
+            flush(peer);
+        } catch (HandshakeException e) {
+            drop("refused response");
+        }
+    }
+
+    private void onCookieReply(byte[] msg, Instant now) {
+        Peer peer = indices.get(Messages.receiverIndex(msg));
+        if (peer == null) {
+            drop("unknown index");
+            return;
+        }
+        try {
+            peer.handshake.consumeCookieReply(msg, now);
+        } catch (HandshakeException e) {
+            drop("bad cookie reply");
+        }
+    }
+
+    private void onTransport(byte[] msg, InetSocketAddress from) {
+        int index = Messages.receiverIndex(msg);
+        Peer peer = indices.get(index);
+        if (peer == null) {
+            drop("unknown index");
+            return;
+        }
+        Keypair keypair = keypairFor(peer, index);
+        if (keypair == null) {
+            drop("unknown index");
+            return;
+        }
+        byte[] plain;
+        try {
+            plain = keypair.open(msg, msg.length);
+        } catch (AEADBadTagException e) {
+            drop("bad transport tag");
+            return;
+        } catch (Keypair.ReplayException e) {
+            drop("replayed");
+            return;
+        }
+        // Authenticated: the peer's endpoint follows its latest packet (roaming).
+        peer.endpoint = from;
+        if (keypair == peer.next) {
+            retire(peer.previous);
+            peer.rotate(keypair); // the initiator's first data message confirms the responder's keypair
+            flush(peer);
+        }
+        if (plain.length == 0) {
+            return; // keepalive
+        }
+        int declared = IpPackets.declaredLength(plain, plain.length);
+        if (declared < 0 || declared > plain.length) {
+            drop("bad inner packet");
+            return;
+        }
+        if (!peer.allows(IpPackets.source(plain, declared))) {
+            drop("source not allowed");
+            return;
+        }
+        peer.rxBytes.addAndGet(declared);
+        sink.deliver(peer, plain, declared);
+    }
+
+    private static Keypair keypairFor(Peer peer, int index) {
+        for (Keypair k : new Keypair[] {peer.current, peer.next, peer.previous}) {
+            if (k != null && k.localIndex() == index) {
+                return k;
+            }
+        }
+        return null;
+    }
+
+    private void retire(Keypair old) {
+        if (old != null) {
+            indices.remove(old.localIndex());
+        }
+    }
+
+    private void flush(Peer peer) {
+        Keypair keypair = peer.current;
+        byte[] packet;
+        boolean sent = false;
+        while (true) {
+            synchronized (peer.queue) {
+                packet = peer.queue.pollFirst();
+            }
+            if (packet == null) {
+                break;
+            }
+            transmit(peer, keypair.seal(packet), packet.length);
+            sent = true;
+        }
+        if (!sent && keypair.initiator()) {
+            // Confirms the new keypair to the responder, which may not send until it hears from us.
+            transmit(peer, keypair.seal(new byte[0]), 0);
+        }
+    }
+
+    private Peer peerByKey(byte[] publicKey) {
+        for (Peer p : peers) {
+            if (MessageDigest.isEqual(p.publicKey, publicKey)) {
+                return p;
+            }
+        }
+        return null;
+    }
+}
