@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -145,7 +146,7 @@ class WireGuardGoInteropTest {
         try (JavaEnd stranger = new JavaEnd("10.99.7.9", null, false);
                 JavaEnd java = new JavaEnd("10.99.7.5", null, true)) {
             stranger.ping("10.99.7.9", "10.99.7.2", 1);
-            assertTrue(stranger.peer.lastHandshakeSent.isAfter(java.time.Instant.EPOCH), "the stranger's initiation went out");
+            assertTrue(stranger.peer.lastHandshakeSent.isAfter(Instant.EPOCH), "the stranger's initiation went out");
             // wireguard-go takes handshakes in the order they arrive: once a known peer's, sent
             // after the stranger's, has completed, the stranger's has been dealt with — dropped
             // silently, with no response and no session.
