@@ -36,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * throw out of the receive loop.
  *
  * <p>Not yet here (later work on the overlay issue): the timer state machine (rekey, keepalives,
- * key expiry), load detection that turns on cookie replies, the TUN device and the UAPI socket.
+ * key expiry), the TUN device and the UAPI socket.
  */
 public final class WireGuardDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardDevice.class);
@@ -60,13 +60,68 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
     private Thread receiver;
     private volatile boolean running;
+    /** Handshake messages per second above which a valid MAC2 (a cookie) is required. */
+    private final int handshakeLoadThreshold;
+    private long loadSecond;
+    private int loadCount;
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
+        this(identity, channel, sink, clock, 1000);
+    }
+
+    /**
+     * @param handshakeLoadThreshold handshake messages per second beyond which the device is
+     *                               "under load" and answers handshakes without a valid cookie
+     *                               with a cookie reply instead of doing the Diffie-Hellman work
+     */
+    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+            int handshakeLoadThreshold) {
         this.identity = identity;
         this.cookies = new CookieChecker(identity);
         this.channel = channel;
         this.sink = sink;
         this.clock = clock;
+        this.handshakeLoadThreshold = handshakeLoadThreshold;
+    }
+
+    /** Counts one handshake message; true when this second has seen more than the threshold. */
+    private synchronized boolean underLoad(Instant now) {
+        long second = now.getEpochSecond();
+        if (second != loadSecond) {
+            loadSecond = second;
+            loadCount = 0;
+        }
+        return ++loadCount > handshakeLoadThreshold;
+    }
+
+    /** Address bytes then port, big-endian: what a cookie is bound to. */
+    private static byte[] sourceBytes(InetSocketAddress from) {
+        byte[] a = from.getAddress().getAddress();
+        byte[] out = java.util.Arrays.copyOf(a, a.length + 2);
+        out[a.length] = (byte) (from.getPort() >> 8);
+        out[a.length + 1] = (byte) from.getPort();
+        return out;
+    }
+
+    /**
+     * The MAC checks every handshake message passes before any Diffie-Hellman work: MAC1 always;
+     * under load also MAC2, and without a valid one the sender gets a cookie reply instead.
+     */
+    private boolean macsPass(byte[] msg, InetSocketAddress from, Instant now) {
+        if (!cookies.checkMac1(msg)) {
+            drop("bad mac1");
+            return false;
+        }
+        if (underLoad(now) && !cookies.checkMac2(msg, sourceBytes(from), now)) {
+            drop("under load: cookie sent");
+            try {
+                channel.send(ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)), from);
+            } catch (IOException e) {
+                drop("send failed");
+            }
+            return false;
+        }
+        return true;
     }
 
     public Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
@@ -212,6 +267,11 @@ public final class WireGuardDevice implements AutoCloseable {
         }
     }
 
+    /** The number of live session indices (bounded by peers: bad input must not grow it). */
+    public int indexCount() {
+        return indices.size();
+    }
+
     void handle(byte[] bytes, int length, InetSocketAddress from) {
         int type = Messages.type(bytes, length);
         if (type < 0) {
@@ -229,8 +289,7 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private void onInitiation(byte[] msg, InetSocketAddress from, Instant now) {
-        if (!cookies.checkMac1(msg)) {
-            drop("bad mac1");
+        if (!macsPass(msg, from, now)) {
             return;
         }
         Handshake.Initiation initiation;
@@ -259,8 +318,7 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private void onResponse(byte[] msg, InetSocketAddress from, Instant now) {
-        if (!cookies.checkMac1(msg)) {
-            drop("bad mac1");
+        if (!macsPass(msg, from, now)) {
             return;
         }
         Peer peer = indices.get(Messages.receiverIndex(msg));
