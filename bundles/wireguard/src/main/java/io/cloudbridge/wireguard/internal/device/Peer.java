@@ -18,7 +18,8 @@ public final class Peer {
 
     final Handshake handshake;
     final byte[] publicKey;
-    final List<IpPrefix> allowedIps;
+    /** Replaced whole on change, so the data path reads it without a lock. */
+    volatile List<IpPrefix> allowedIps;
     volatile InetSocketAddress endpoint;
     /** The keypair data is sent with. */
     volatile Keypair current;
@@ -81,6 +82,13 @@ public final class Peer {
             }
         }
         return best;
+    }
+
+    /** Adds an allowed prefix (the peer's routes grow, as {@code wg set ... allowed-ips} does). */
+    public synchronized void addAllowedIp(IpPrefix prefix) {
+        List<IpPrefix> grown = new java.util.ArrayList<>(allowedIps);
+        grown.add(prefix);
+        allowedIps = List.copyOf(grown);
     }
 
     /** Installs a fresh keypair as the one to send with. */

@@ -64,6 +64,8 @@ class WireGuardGoInteropTest {
         final Peer peer;
         final Map<Integer, byte[]> echoReplies = new ConcurrentHashMap<>();
         final int port;
+        /** Where decrypted packets go instead of the userspace echo responder (a TUN device). */
+        volatile WireGuardDevice.PacketSink sinkOverride;
 
         JavaEnd(String overlayAddress, byte[] presharedKey, boolean knownToGo) throws Exception {
             DatagramChannel channel = DatagramChannel.open().bind(new InetSocketAddress("10.250.7.1", 0));
@@ -88,7 +90,9 @@ class WireGuardGoInteropTest {
 
         /** Userspace mode: answer echo requests, record echo replies. */
         void deliver(Peer from, byte[] packet, int length) {
-            if (IcmpEcho.isRequest(packet, length)) {
+            if (sinkOverride != null) {
+                sinkOverride.deliver(from, packet, length);
+            } else if (IcmpEcho.isRequest(packet, length)) {
                 device.send(IcmpEcho.replyTo(packet, length));
             } else if (IcmpEcho.isReply(packet, length)) {
                 echoReplies.put(IcmpEcho.sequence(packet), java.util.Arrays.copyOf(packet, length));
@@ -98,6 +102,10 @@ class WireGuardGoInteropTest {
         void ping(String from, String to, int sequence) throws Exception {
             device.send(IcmpEcho.request((Inet4Address) InetAddress.getByName(from), (Inet4Address) InetAddress.getByName(to),
                     0x4242, sequence, ("ping " + sequence).getBytes(StandardCharsets.US_ASCII)));
+        }
+
+        void extraAllowed(IpPrefix prefix, Peer peer) {
+            peer.addAllowedIp(prefix);
         }
 
         @Override
@@ -128,6 +136,69 @@ class WireGuardGoInteropTest {
             assertTrue(out.contains("3 received"), out);
             assertTrue(java.peer.lastHandshake() != null, "wireguard-go's handshake reached the Java end");
             assertTrue(java.peer.rxBytes() >= 3 * 84, "three echo requests of 84 bytes: " + java.peer.rxBytes());
+        }
+    }
+
+    /**
+     * The Java engine behind a real TUN device: the host's own ping (IPv4 and IPv6) and a TCP
+     * transfer (iperf3) go through the kernel, the TUN device, the Java engine and wireguard-go.
+     */
+    @Test
+    void throughATunDevicePingBothFamiliesAndTcp() throws Exception {
+        lab.inLab("ip", "-6", "addr", "add", "fd99:7::2/64", "dev", IFACE);
+        try (JavaEnd node = new JavaEnd("10.99.7.21", null, true);
+                io.cloudbridge.tun.internal.LinuxTun tun = io.cloudbridge.tun.internal.LinuxTun.open("cbtun7")) {
+            String pub = Base64.getEncoder().encodeToString(node.identity.publicKey());
+            lab.inLab("wg", "set", IFACE, "peer", pub, "allowed-ips", "10.99.7.21/32,fd99:7::21/128");
+            WireGuardDevice device = node.device;
+            Peer v6 = device.peers().get(0);
+            tun.setMtu(1420);
+            tun.addAddress("10.99.7.21/32");
+            tun.addAddress("fd99:7::21/128");
+            tun.up();
+            tun.addRoute("10.99.7.2/32");
+            tun.addRoute("fd99:7::2/128");
+            node.sinkOverride = (peer, packet, length) -> {
+                try {
+                    tun.write(packet, length);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            Thread reader = new Thread(() -> {
+                byte[] buf = new byte[65_535];
+                try {
+                    int n;
+                    while ((n = tun.read(buf)) >= 0) {
+                        device.send(java.util.Arrays.copyOf(buf, n));
+                    }
+                } catch (java.io.IOException ignored) {
+                    // closed
+                }
+            }, "tun-reader");
+            reader.setDaemon(true);
+            reader.start();
+            node.extraAllowed(IpPrefix.parse("fd99:7::/64"), v6);
+
+            String ping4 = NamespaceLab.run(true, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.99.7.2");
+            assertTrue(ping4.contains("3 received"), ping4);
+            String ping6 = NamespaceLab.run(true, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd99:7::2");
+            assertTrue(ping6.contains("3 received"), ping6);
+
+            Process server = new ProcessBuilder("ip", "netns", "exec", lab.namespace, "iperf3", "-s", "-1", "-B", "10.99.7.2")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            try {
+                String iperf = "";
+                long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                while (!iperf.contains("receiver") && System.nanoTime() < end) {
+                    // the server may not listen yet on the first try
+                    iperf = NamespaceLab.run(false, "iperf3", "-c", "10.99.7.2", "-n", "20M", "-f", "m");
+                }
+                assertTrue(iperf.contains("receiver"), iperf);
+            } finally {
+                server.destroy();
+            }
+            assertEquals(0L, device.drops().getOrDefault("source not allowed", 0L), String.valueOf(device.drops()));
         }
     }
 

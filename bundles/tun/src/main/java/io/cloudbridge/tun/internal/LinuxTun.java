@@ -1,0 +1,203 @@
+package io.cloudbridge.tun.internal;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Native;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Linux TUN interface ({@code IFF_TUN | IFF_NO_PI}: whole IP packets, no extra header), opened
+ * through {@code /dev/net/tun} with JNA direct mapping. The interface exists while the file
+ * descriptor is open: closing it, or the process dying, removes the interface and its routes.
+ * Addresses, MTU and routes are set with iproute2.
+ */
+public final class LinuxTun implements AutoCloseable {
+    private static final int O_RDWR = 2;
+    private static final int IFF_TUN = 0x0001;
+    private static final int IFF_NO_PI = 0x1000;
+    /** _IOW('T', 202, int) */
+    private static final long TUNSETIFF = 0x400454caL;
+    private static final int IFNAMSIZ = 16;
+
+    /** libc, mapped directly: one native call per read or write, no reflection. */
+    static final class LibC {
+        static {
+            Native.register("c");
+        }
+
+        static native int open(String path, int flags) throws LastErrorException;
+
+        static native int ioctl(int fd, long request, byte[] ifreq) throws LastErrorException;
+
+        static native long read(int fd, byte[] buffer, long count) throws LastErrorException;
+
+        static native long write(int fd, byte[] buffer, long count) throws LastErrorException;
+
+        static native int close(int fd) throws LastErrorException;
+
+        static native int poll(byte[] fds, long nfds, int timeoutMillis) throws LastErrorException;
+
+        private LibC() {
+        }
+    }
+
+    private static final short POLLIN = 0x1;
+    /** How long a read waits before it looks again whether the device was closed. */
+    private static final int POLL_MILLIS = 200;
+
+    private final String name;
+    private final int fd;
+    private volatile boolean closed;
+    /**
+     * Reads and writes share it; close takes it alone. Closing a descriptor does not wake a
+     * thread blocked on it, and while one is blocked the interface would live on: so reads wait
+     * in poll() with a timeout, and close waits for them to notice before it closes.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
+
+    private LinuxTun(String name, int fd) {
+        this.name = name;
+        this.fd = fd;
+    }
+
+    /** Creates (or attaches to) the TUN interface {@code name}; needs CAP_NET_ADMIN. */
+    public static LinuxTun open(String name) throws IOException {
+        byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
+        if (nameBytes.length == 0 || nameBytes.length >= IFNAMSIZ || !name.matches("[A-Za-z0-9_.-]+")) {
+            throw new IOException("not an interface name: '" + name + "' (1-15 of A-Z a-z 0-9 _ . -)");
+        }
+        int fd;
+        try {
+            fd = LibC.open("/dev/net/tun", O_RDWR);
+        } catch (LastErrorException e) {
+            throw new IOException("cannot open /dev/net/tun (errno " + e.getErrorCode() + "); the TUN module and"
+                    + " CAP_NET_ADMIN are needed, or run in userspace mode", e);
+        }
+        // struct ifreq: char ifr_name[16]; short ifr_flags; padding to 40 bytes.
+        byte[] ifreq = new byte[40];
+        System.arraycopy(nameBytes, 0, ifreq, 0, nameBytes.length);
+        int flags = IFF_TUN | IFF_NO_PI;
+        ifreq[16] = (byte) flags;
+        ifreq[17] = (byte) (flags >> 8);
+        try {
+            LibC.ioctl(fd, TUNSETIFF, ifreq);
+        } catch (LastErrorException e) {
+            LibC.close(fd);
+            throw new IOException("TUNSETIFF " + name + " failed (errno " + e.getErrorCode() + ")", e);
+        }
+        return new LinuxTun(name, fd);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Reads one packet; blocks. Returns its length, or -1 once the device is closed. */
+    public int read(byte[] buffer) throws IOException {
+        byte[] pollfd = new byte[8]; // struct pollfd { int fd; short events; short revents; }
+        pollfd[0] = (byte) fd;
+        pollfd[1] = (byte) (fd >> 8);
+        pollfd[2] = (byte) (fd >> 16);
+        pollfd[3] = (byte) (fd >> 24);
+        pollfd[4] = (byte) POLLIN;
+        while (true) {
+            lock.readLock().lock();
+            try {
+                if (closed) {
+                    return -1;
+                }
+                pollfd[6] = 0;
+                pollfd[7] = 0;
+                int ready = LibC.poll(pollfd, 1, POLL_MILLIS);
+                if (ready > 0) {
+                    return (int) LibC.read(fd, buffer, buffer.length);
+                }
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() == 4) { // EINTR
+                    continue;
+                }
+                throw new IOException("TUN read failed (errno " + e.getErrorCode() + ")", e);
+            } finally {
+                lock.readLock().unlock();
+            }
+        }
+    }
+
+    /** Writes one packet to the kernel. */
+    public void write(byte[] packet, int length) throws IOException {
+        lock.readLock().lock();
+        try {
+            if (closed) {
+                throw new IOException("TUN device " + name + " is closed");
+            }
+            LibC.write(fd, packet, length);
+        } catch (LastErrorException e) {
+            throw new IOException("TUN write failed (errno " + e.getErrorCode() + ")", e);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Adds an address such as {@code 10.99.0.1/24} or {@code fd00::1/64}. */
+    public void addAddress(String cidr) throws IOException {
+        ip("addr", "add", cidr, "dev", name);
+    }
+
+    public void setMtu(int mtu) throws IOException {
+        ip("link", "set", "dev", name, "mtu", Integer.toString(mtu));
+    }
+
+    public void up() throws IOException {
+        ip("link", "set", "dev", name, "up");
+    }
+
+    /** Routes a prefix (a peer's allowed IPs) into the device. */
+    public void addRoute(String cidr) throws IOException {
+        ip("route", "replace", cidr, "dev", name);
+    }
+
+    private static void ip(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of("ip"));
+        if (args[0].equals("route") || args[0].equals("addr")) {
+            // iproute2 needs -6 for IPv6 routes given without a family hint in some versions.
+            for (String a : args) {
+                if (a.contains(":")) {
+                    cmd.add("-6");
+                    break;
+                }
+            }
+        }
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        try {
+            if (!p.waitFor(10, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IOException(String.join(" ", cmd) + " failed: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    /** Closes the descriptor, which removes the interface and its routes. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        lock.writeLock().lock(); // waits at most one poll interval for a reader
+        try {
+            LibC.close(fd);
+        } catch (LastErrorException ignored) {
+            // already gone
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+}
