@@ -29,6 +29,20 @@ public final class Peer {
     volatile Keypair next;
     volatile Instant lastHandshakeSent = Instant.EPOCH;
     volatile Instant lastHandshakeCompleted;
+    /** When the current run of handshake attempts began (null: none in progress). */
+    volatile Instant handshakeAttemptsSince;
+    /** When the next retry is due, jitter included (null: none). */
+    volatile Instant retryAt;
+    volatile Instant lastSent = Instant.EPOCH;
+    volatile Instant lastReceived = Instant.EPOCH;
+    /** When data (not a keepalive) was last sent, while no data has come back since (null: none pending). */
+    volatile Instant dataSentUnanswered;
+    /** When data was last received, while nothing has been sent since (null: none pending). */
+    volatile Instant dataReceivedUnanswered;
+    volatile Instant lastNewSession;
+    /** The session index of the initiation in flight, freed when the next one replaces it. */
+    volatile Integer pendingIndex;
+    final java.util.concurrent.atomic.AtomicInteger handshakesCompleted = new java.util.concurrent.atomic.AtomicInteger();
     final Deque<byte[]> queue = new ArrayDeque<>();
     final AtomicLong rxBytes = new AtomicLong();
     final AtomicLong txBytes = new AtomicLong();
@@ -58,6 +72,10 @@ public final class Peer {
 
     public long txBytes() {
         return txBytes.get();
+    }
+
+    public int handshakesCompleted() {
+        return handshakesCompleted.get();
     }
 
     /** Cryptokey routing: whether {@code address} is one this peer may use. */
@@ -96,5 +114,13 @@ public final class Peer {
         previous = current;
         current = fresh;
         next = null;
+    }
+
+    /** Forgets every session and the handshake in flight (keys zeroed after 3 x REJECT_AFTER_TIME). */
+    synchronized void eraseKeys() {
+        previous = null;
+        current = null;
+        next = null;
+        handshake.clear();
     }
 }

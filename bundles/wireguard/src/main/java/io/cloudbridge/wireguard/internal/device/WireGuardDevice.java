@@ -35,14 +35,14 @@ import org.slf4j.LoggerFactory;
  * {@link PacketSink}. Every packet it refuses is counted by reason; nothing from the network can
  * throw out of the receive loop.
  *
- * <p>Not yet here (later work on the overlay issue): the timer state machine (rekey, keepalives,
- * key expiry), the TUN device and the UAPI socket.
+ * <p>Timers (whitepaper section 6) run on one thread that looks at every peer each tick: handshake
+ * retries with jitter until REKEY_ATTEMPT_TIME, rekey after REKEY_AFTER_TIME (sending) or before
+ * REJECT_AFTER_TIME (receiving), passive and persistent keepalives, a new handshake when sent data
+ * goes unanswered, and erasing every key after 3 x REJECT_AFTER_TIME.
  */
 public final class WireGuardDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardDevice.class);
     private static final int MAX_PACKET = 65_535;
-    /** Retry a handshake no sooner than this (whitepaper REKEY_TIMEOUT). */
-    static final Duration REKEY_TIMEOUT = Duration.ofSeconds(5);
 
     /** Where decrypted packets go: the TUN device, or the userspace stack. */
     public interface PacketSink {
@@ -65,8 +65,11 @@ public final class WireGuardDevice implements AutoCloseable {
     private long loadSecond;
     private int loadCount;
 
+    private final Timers timers;
+    private java.util.concurrent.ScheduledExecutorService ticker;
+
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
-        this(identity, channel, sink, clock, 1000);
+        this(identity, channel, sink, clock, 1000, Timers.STANDARD);
     }
 
     /**
@@ -76,6 +79,12 @@ public final class WireGuardDevice implements AutoCloseable {
      */
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
             int handshakeLoadThreshold) {
+        this(identity, channel, sink, clock, handshakeLoadThreshold, Timers.STANDARD);
+    }
+
+    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+            int handshakeLoadThreshold, Timers timers) {
+        this.timers = timers;
         this.identity = identity;
         this.cookies = new CookieChecker(identity);
         this.channel = channel;
@@ -151,11 +160,21 @@ public final class WireGuardDevice implements AutoCloseable {
         receiver = new Thread(this::receiveLoop, "wireguard-receive");
         receiver.setDaemon(true);
         receiver.start();
+        ticker = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "wireguard-timers");
+            t.setDaemon(true);
+            return t;
+        });
+        long tick = timers.tick().toMillis();
+        ticker.scheduleWithFixedDelay(this::tick, tick, tick, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     @Override
     public void close() throws IOException {
         running = false;
+        if (ticker != null) {
+            ticker.shutdownNow();
+        }
         channel.close();
         if (receiver != null) {
             try {
@@ -187,7 +206,8 @@ public final class WireGuardDevice implements AutoCloseable {
 
     private boolean sendTo(Peer peer, byte[] packet) {
         Keypair keypair = peer.current;
-        if (keypair == null) {
+        Instant now = clock.instant();
+        if (keypair == null || !usable(keypair, now)) {
             synchronized (peer.queue) {
                 if (peer.queue.size() >= Peer.QUEUE_LIMIT) {
                     peer.queue.pollFirst();
@@ -198,7 +218,32 @@ public final class WireGuardDevice implements AutoCloseable {
             initiateIfDue(peer);
             return true;
         }
-        return transmit(peer, keypair.seal(packet), packet.length);
+        boolean sent = transmit(peer, keypair.seal(packet), packet.length);
+        if (sent) {
+            noteDataSent(peer, now);
+        }
+        // The initiator of a session renews it when it grows old or long (whitepaper 6.2).
+        if (keypair.initiator() && (age(keypair, now).compareTo(timers.rekeyAfterTime()) >= 0
+                || keypair.messagesSent() >= Timers.REKEY_AFTER_MESSAGES)) {
+            initiateIfDue(peer);
+        }
+        return sent;
+    }
+
+    private boolean usable(Keypair keypair, Instant now) {
+        return age(keypair, now).compareTo(timers.rejectAfterTime()) < 0;
+    }
+
+    private static Duration age(Keypair keypair, Instant now) {
+        return Duration.between(keypair.created(), now);
+    }
+
+    private static void noteDataSent(Peer peer, Instant now) {
+        peer.lastSent = now;
+        peer.dataReceivedUnanswered = null;
+        if (peer.dataSentUnanswered == null) {
+            peer.dataSentUnanswered = now;
+        }
     }
 
     private boolean transmit(Peer peer, byte[] message, int plainLength) {
@@ -217,18 +262,112 @@ public final class WireGuardDevice implements AutoCloseable {
         }
     }
 
-    /** Starts a handshake unless one was sent within REKEY_TIMEOUT. */
+    /** Starts a handshake unless attempts are already under way (their retries are the timer's). */
     public void initiateIfDue(Peer peer) {
         Instant now = clock.instant();
         synchronized (peer) {
-            if (Duration.between(peer.lastHandshakeSent, now).compareTo(REKEY_TIMEOUT) < 0) {
+            if (peer.handshakeAttemptsSince != null) {
                 return;
             }
-            peer.lastHandshakeSent = now;
+            peer.handshakeAttemptsSince = now;
         }
+        sendInitiation(peer, now);
+    }
+
+    private void sendInitiation(Peer peer, Instant now) {
+        peer.lastHandshakeSent = now;
+        long jitter = java.util.concurrent.ThreadLocalRandom.current().nextLong(Timers.REKEY_TIMEOUT_JITTER.toNanos());
+        peer.retryAt = now.plus(timers.rekeyTimeout()).plusNanos(jitter);
         int index = newIndex(peer);
+        Integer replaced = peer.pendingIndex;
+        if (replaced != null) {
+            indices.remove(replaced); // a retry replaces the initiation it retries
+        }
+        peer.pendingIndex = index;
         byte[] initiation = peer.handshake.createInitiation(index, now);
-        transmit(peer, initiation, 0);
+        if (transmit(peer, initiation, 0)) {
+            peer.lastSent = now;
+        }
+    }
+
+    /** A new session is in place: the handshake attempts are over. */
+    private static void sessionEstablished(Peer peer, Instant now) {
+        peer.handshakeAttemptsSince = null;
+        peer.retryAt = null;
+        peer.lastNewSession = now;
+        peer.lastHandshakeCompleted = now;
+        peer.handshakesCompleted.incrementAndGet();
+    }
+
+    /** The timer state machine of whitepaper section 6, evaluated for every peer each tick. */
+    private void tick() {
+        Instant now = clock.instant();
+        for (Peer peer : peers) {
+            try {
+                tick(peer, now);
+            } catch (RuntimeException e) {
+                LOG.warn("timer work for a peer failed: {}", e.toString());
+            }
+        }
+    }
+
+    private void tick(Peer peer, Instant now) {
+        Instant retry = peer.retryAt;
+        if (retry != null && !now.isBefore(retry)) {
+            Instant since = peer.handshakeAttemptsSince;
+            if (since != null && Duration.between(since, now).compareTo(timers.rekeyAttemptTime()) >= 0) {
+                // REKEY_ATTEMPT_TIME passed without a response: give up, and drop what waited.
+                peer.handshakeAttemptsSince = null;
+                peer.retryAt = null;
+                Integer pending = peer.pendingIndex;
+                if (pending != null) {
+                    indices.remove(pending);
+                    peer.pendingIndex = null;
+                }
+                synchronized (peer.queue) {
+                    for (int i = peer.queue.size(); i > 0; i--) {
+                        drop("handshake gave up");
+                    }
+                    peer.queue.clear();
+                }
+            } else {
+                sendInitiation(peer, now);
+            }
+        }
+        Keypair current = peer.current;
+        Instant received = peer.dataReceivedUnanswered;
+        if (received != null && current != null && Duration.between(received, now).compareTo(timers.keepaliveTimeout()) >= 0) {
+            sendKeepalive(peer, current, now); // passive keepalive
+        }
+        Instant sent = peer.dataSentUnanswered;
+        if (sent != null && Duration.between(sent, now).compareTo(timers.keepaliveTimeout().plus(timers.rekeyTimeout())) >= 0) {
+            // Data went out and nothing came back: the session may be dead on the other side.
+            peer.dataSentUnanswered = null;
+            initiateIfDue(peer);
+        }
+        Duration persistent = timers.persistentKeepalive();
+        if (!persistent.isZero() && Duration.between(peer.lastSent, now).compareTo(persistent) >= 0) {
+            if (current != null && usable(current, now)) {
+                sendKeepalive(peer, current, now);
+            } else {
+                initiateIfDue(peer);
+            }
+        }
+        Instant lastSession = peer.lastNewSession;
+        if (lastSession != null && Duration.between(lastSession, now).compareTo(timers.zeroKeysAfter()) >= 0) {
+            retire(peer.current);
+            retire(peer.previous);
+            retire(peer.next);
+            peer.eraseKeys();
+            peer.lastNewSession = null;
+        }
+    }
+
+    private void sendKeepalive(Peer peer, Keypair keypair, Instant now) {
+        peer.dataReceivedUnanswered = null;
+        if (transmit(peer, keypair.seal(new byte[0]), 0)) {
+            peer.lastSent = now;
+        }
     }
 
     private int newIndex(Peer peer) {
@@ -309,9 +448,12 @@ public final class WireGuardDevice implements AutoCloseable {
             int index = newIndex(peer);
             Handshake.Response response = peer.handshake.createResponse(index, now);
             peer.endpoint = from;
+            retire(peer.next);
             peer.next = response.keypair();
-            peer.lastHandshakeCompleted = now;
-            transmit(peer, response.message(), 0);
+            sessionEstablished(peer, now);
+            if (transmit(peer, response.message(), 0)) {
+                peer.lastSent = now;
+            }
         } catch (HandshakeException e) {
             drop(e.getMessage().startsWith("replayed") ? "replayed initiation" : "refused initiation");
         }
@@ -328,10 +470,12 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         try {
             Keypair keypair = peer.handshake.consumeResponse(msg, now);
+            peer.pendingIndex = null; // now the keypair's index
             retire(peer.previous);
             peer.rotate(keypair);
             peer.endpoint = from;
-            peer.lastHandshakeCompleted = now;
+            peer.lastReceived = now;
+            sessionEstablished(peer, now);
             flush(peer);
         } catch (HandshakeException e) {
             drop("refused response");
@@ -363,6 +507,11 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("unknown index");
             return;
         }
+        Instant now = clock.instant();
+        if (!usable(keypair, now)) {
+            drop("expired session");
+            return;
+        }
         byte[] plain;
         try {
             plain = keypair.open(msg, msg.length);
@@ -375,6 +524,13 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         // Authenticated: the peer's endpoint follows its latest packet (roaming).
         peer.endpoint = from;
+        peer.lastReceived = now;
+        peer.dataSentUnanswered = null;
+        if (keypair.initiator() && age(keypair, now).compareTo(
+                timers.rejectAfterTime().minus(timers.keepaliveTimeout()).minus(timers.rekeyTimeout())) >= 0) {
+            // Our session is about to expire while traffic still arrives: renew it from here.
+            initiateIfDue(peer);
+        }
         if (keypair == peer.next) {
             retire(peer.previous);
             peer.rotate(keypair); // the initiator's first data message confirms the responder's keypair
@@ -393,6 +549,9 @@ public final class WireGuardDevice implements AutoCloseable {
             return;
         }
         peer.rxBytes.addAndGet(declared);
+        if (peer.dataReceivedUnanswered == null) {
+            peer.dataReceivedUnanswered = now;
+        }
         sink.deliver(peer, plain, declared);
     }
 
@@ -422,12 +581,14 @@ public final class WireGuardDevice implements AutoCloseable {
             if (packet == null) {
                 break;
             }
-            transmit(peer, keypair.seal(packet), packet.length);
+            if (transmit(peer, keypair.seal(packet), packet.length)) {
+                noteDataSent(peer, clock.instant());
+            }
             sent = true;
         }
         if (!sent && keypair.initiator()) {
             // Confirms the new keypair to the responder, which may not send until it hears from us.
-            transmit(peer, keypair.seal(new byte[0]), 0);
+            sendKeepalive(peer, keypair, clock.instant());
         }
     }
 

@@ -68,9 +68,13 @@ class WireGuardGoInteropTest {
         volatile WireGuardDevice.PacketSink sinkOverride;
 
         JavaEnd(String overlayAddress, byte[] presharedKey, boolean knownToGo) throws Exception {
+            this(overlayAddress, presharedKey, knownToGo, Timers.STANDARD);
+        }
+
+        JavaEnd(String overlayAddress, byte[] presharedKey, boolean knownToGo, Timers timers) throws Exception {
             DatagramChannel channel = DatagramChannel.open().bind(new InetSocketAddress("10.250.7.1", 0));
             port = ((InetSocketAddress) channel.getLocalAddress()).getPort();
-            device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC());
+            device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC(), 1000, timers);
             peer = device.addPeer(Base64.getDecoder().decode(goPublic), presharedKey,
                     List.of(IpPrefix.parse("10.99.7.0/24")), new InetSocketAddress("10.250.7.2", 51820));
             device.start();
@@ -199,6 +203,21 @@ class WireGuardGoInteropTest {
                 server.destroy();
             }
             assertEquals(0L, device.drops().getOrDefault("source not allowed", 0L), String.valueOf(device.drops()));
+        }
+    }
+
+    /** The Java end renews its session every second (REKEY_AFTER_TIME shrunk) under a steady ping: no gap. */
+    @Test
+    void rekeyingCarriesTrafficWithoutAGap() throws Exception {
+        Timers rekeyEverySecond = new Timers(Duration.ofSeconds(1), Duration.ofSeconds(3), Duration.ofSeconds(10),
+                Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ZERO);
+        try (JavaEnd node = new JavaEnd("10.99.7.6", null, true, rekeyEverySecond)) {
+            node.ping("10.99.7.6", "10.99.7.2", 1); // the Java end initiates, so it is the one that renews
+            NamespaceLab.await(Duration.ofSeconds(5), "first session", () -> node.echoReplies.containsKey(1));
+            String out = lab.inLab("ping", "-c", "40", "-i", "0.1", "-W", "1", "10.99.7.6");
+            assertTrue(out.contains("40 received"), out);
+            assertTrue(node.peer.handshakesCompleted() >= 4, "4 s of traffic renewed every second: "
+                    + node.peer.handshakesCompleted() + " handshakes");
         }
     }
 
