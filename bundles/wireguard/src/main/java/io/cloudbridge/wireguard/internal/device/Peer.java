@@ -16,7 +16,11 @@ public final class Peer {
     /** Packets held while a handshake completes; beyond this the oldest are dropped. */
     static final int QUEUE_LIMIT = 1024;
 
-    final Handshake handshake;
+    /** Replaced when the pre-shared key changes; the handshake state starts over then. */
+    volatile Handshake handshake;
+    /** Per-peer persistent keepalive ({@code null}: the device's default). */
+    volatile java.time.Duration persistentKeepalive;
+    final byte[] presharedKey;
     final byte[] publicKey;
     /** Replaced whole on change, so the data path reads it without a lock. */
     volatile List<IpPrefix> allowedIps;
@@ -47,8 +51,9 @@ public final class Peer {
     final AtomicLong rxBytes = new AtomicLong();
     final AtomicLong txBytes = new AtomicLong();
 
-    Peer(Handshake handshake, byte[] publicKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint) {
+    Peer(Handshake handshake, byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint) {
         this.handshake = handshake;
+        this.presharedKey = presharedKey == null ? new byte[32] : presharedKey.clone();
         this.publicKey = publicKey.clone();
         this.allowedIps = List.copyOf(allowedIps);
         this.endpoint = endpoint;
@@ -100,6 +105,14 @@ public final class Peer {
             }
         }
         return best;
+    }
+
+    public List<IpPrefix> allowedIps() {
+        return allowedIps;
+    }
+
+    public synchronized void replaceAllowedIps(List<IpPrefix> prefixes) {
+        allowedIps = List.copyOf(prefixes);
     }
 
     /** Adds an allowed prefix (the peer's routes grow, as {@code wg set ... allowed-ips} does). */

@@ -135,9 +135,47 @@ public final class WireGuardDevice implements AutoCloseable {
 
     public Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
             throws InvalidKeyException {
-        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, allowedIps, endpoint);
+        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, allowedIps, endpoint);
         peers.add(peer);
         return peer;
+    }
+
+    /** The peer with this public key, or {@code null}. */
+    public Peer peer(byte[] publicKey) {
+        return peerByKey(publicKey);
+    }
+
+    /** Removes a peer and forgets its sessions. */
+    public boolean removePeer(byte[] publicKey) {
+        Peer peer = peerByKey(publicKey);
+        if (peer == null) {
+            return false;
+        }
+        peers.remove(peer);
+        indices.values().removeIf(p -> p == peer);
+        peer.eraseKeys();
+        return true;
+    }
+
+    /** Replaces a peer's pre-shared key: a new peer record with the same endpoint, allowed IPs and keepalive. */
+    public Peer setPresharedKey(Peer peer, byte[] presharedKey) throws InvalidKeyException {
+        removePeer(peer.publicKey);
+        Peer fresh = addPeer(peer.publicKey, presharedKey, peer.allowedIps, peer.endpoint);
+        fresh.persistentKeepalive = peer.persistentKeepalive;
+        return fresh;
+    }
+
+    public Identity identity() {
+        return identity;
+    }
+
+    /** The UDP port this device listens on. */
+    public int listenPort() {
+        try {
+            return ((InetSocketAddress) channel.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     public List<Peer> peers() {
@@ -345,7 +383,7 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.dataSentUnanswered = null;
             initiateIfDue(peer);
         }
-        Duration persistent = timers.persistentKeepalive();
+        Duration persistent = peer.persistentKeepalive != null ? peer.persistentKeepalive : timers.persistentKeepalive();
         if (!persistent.isZero() && Duration.between(peer.lastSent, now).compareTo(persistent) >= 0) {
             if (current != null && usable(current, now)) {
                 sendKeepalive(peer, current, now);

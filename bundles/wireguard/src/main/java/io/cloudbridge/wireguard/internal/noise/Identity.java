@@ -28,6 +28,11 @@ public final class Identity {
         return publicKey.clone();
     }
 
+    /** The private key, for the UAPI's {@code get} (served to root or the daemon's user only). */
+    public byte[] privateKeyForExport() {
+        return privateKey.clone();
+    }
+
     byte[] privateKey() {
         return privateKey;
     }

@@ -221,6 +221,64 @@ class WireGuardGoInteropTest {
         }
     }
 
+    /** The stock {@code wg} tool shows and changes the Java engine through its UAPI socket. */
+    @Test
+    void wgShowAndSetWorkOnTheJavaEngine() throws Exception {
+        try (JavaEnd node = new JavaEnd("10.99.7.7", null, true);
+                UapiServer uapi = new UapiServer(node.device, Path.of("/var/run/wireguard"), "cbjv0")) {
+            node.ping("10.99.7.7", "10.99.7.2", 1);
+            NamespaceLab.await(Duration.ofSeconds(5), "a session", () -> node.echoReplies.containsKey(1));
+            String shown = NamespaceLab.run(true, "wg", "show", "cbjv0");
+            assertTrue(shown.contains("peer: " + goPublic), shown);
+            assertTrue(shown.contains("endpoint: 10.250.7.2:51820"), shown);
+            assertTrue(shown.contains("allowed ips: 10.99.7.0/24"), shown);
+            assertTrue(shown.contains("latest handshake: "), shown);
+            assertTrue(shown.contains("listening port: " + node.port), shown);
+
+            String other = NamespaceLab.wg(NamespaceLab.wg(null, "genkey"), "pubkey");
+            NamespaceLab.run(true, "wg", "set", "cbjv0", "peer", other, "allowed-ips", "10.9.9.9/32,fd09::9/128",
+                    "endpoint", "127.0.0.1:4567", "persistent-keepalive", "25");
+            Peer added = node.device.peer(Base64.getDecoder().decode(other));
+            assertTrue(added != null, "wg set added the peer");
+            assertEquals(new InetSocketAddress("127.0.0.1", 4567), added.endpoint());
+            assertEquals(List.of(IpPrefix.parse("10.9.9.9/32"), IpPrefix.parse("fd09::9/128")), added.allowedIps());
+            assertEquals(Duration.ofSeconds(25), added.persistentKeepalive);
+            NamespaceLab.run(true, "wg", "set", "cbjv0", "peer", other, "remove");
+            assertEquals(null, node.device.peer(Base64.getDecoder().decode(other)));
+
+            // Bad requests get an errno and change nothing; the socket keeps serving.
+            assertEquals("errno=71\n\n", uapiExchange(uapi.socket(), "nonsense\n"));
+            assertEquals("errno=22\n\n", uapiExchange(uapi.socket(), "set=1\npublic_key=zz\n\n"));
+            assertEquals("errno=22\n\n", uapiExchange(uapi.socket(),
+                    "set=1\npublic_key=" + "11".repeat(32) + "\nendpoint=example.com:1\n\n"));
+            assertEquals(1, node.device.peers().size(), "the refused set added no peer");
+            assertEquals("", uapiExchange(uapi.socket(), "set=1\n" + "x".repeat(UapiServer.MAX_REQUEST_BYTES + 10) + "\n"));
+            assertTrue(uapiExchange(uapi.socket(), "get=1\n\n").endsWith("errno=0\n\n"));
+        }
+    }
+
+    private static String uapiExchange(Path socket, String request) throws Exception {
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            c.connect(java.net.UnixDomainSocketAddress.of(socket));
+            try {
+                c.write(java.nio.ByteBuffer.wrap(request.getBytes(StandardCharsets.US_ASCII)));
+                c.shutdownOutput();
+            } catch (java.io.IOException closedEarly) {
+                // an oversized request is cut off by the server
+            }
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4096);
+            try {
+                while (c.read(b.clear()) > 0) {
+                    out.write(b.array(), 0, b.position());
+                }
+            } catch (java.io.IOException reset) {
+                // closed by the server
+            }
+            return out.toString(StandardCharsets.US_ASCII);
+        }
+    }
+
     @Test
     void aPresharedKeyWorksBothWays() throws Exception {
         try (JavaEnd java = new JavaEnd("10.99.7.4", psk, true)) {
