@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# TCP throughput through a WireGuard tunnel between two network namespaces, for
+#   wireguard-go <-> wireguard-go   (the reference)
+#   Java <-> wireguard-go
+#   Java <-> Java
+# measured in one run with iperf3 (DURATION seconds each, default 10), each as a ratio to the
+# reference, plus the tunnel engines' CPU seconds per GB moved (both ends summed). The Java engine
+# runs on the default JDK and, when present, on Temurin 25.
+#
+# Needs root, wireguard-go, wireguard-tools and iperf3. Build first: ./mvnw -B -DskipTests install
+# Usage: sudo bench/wireguard-throughput.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+duration=${DURATION:-10}
+[ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN)" >&2; exit 1; }
+for tool in wireguard-go wg iperf3 ip; do
+  command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
+done
+
+cpfile=$(mktemp)
+(cd "$here" && ./mvnw -q -o dependency:build-classpath -pl bundles/wireguard -Dmdep.outputFile="$cpfile" \
+  -Dmdep.includeScope=compile >/dev/null)
+classpath="$here/bundles/wireguard/target/classes:$(cat "$cpfile")"
+rm -f "$cpfile"
+
+umask 077
+work=$(mktemp -d)
+cleanup() {
+  # Engines are started in command substitutions (subshells): their pids are kept in a file.
+  if [ -f "$work/pids" ]; then
+    while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+  fi
+  sleep 0.5
+  ip netns del cbbA 2>/dev/null || true
+  ip netns del cbbB 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add cbbA
+ip netns add cbbB
+ip link add cbbva type veth peer name cbbvb
+ip link set cbbva netns cbbA
+ip link set cbbvb netns cbbB
+ip -n cbbA addr add 10.201.0.1/24 dev cbbva
+ip -n cbbB addr add 10.201.0.2/24 dev cbbvb
+for n in cbbA cbbB; do ip -n $n link set lo up; done
+ip -n cbbA link set cbbva up
+ip -n cbbB link set cbbvb up
+
+wg genkey > "$work/a.key"; wg pubkey < "$work/a.key" > "$work/a.pub"
+wg genkey > "$work/b.key"; wg pubkey < "$work/b.key" > "$work/b.pub"
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# start_engine KIND NS SIDE JAVA_HOME -> prints the pid
+start_engine() {
+  local kind=$1 ns=$2 side=$3 jhome=$4 other self iface
+  if [ "$side" = a ]; then self=1; other=2; else self=2; other=1; fi
+  if [ "$kind" = go ]; then
+    iface=cbbg$side
+    rm -f "/var/run/wireguard/$iface.sock" # a stale one would look ready
+    ip netns exec "$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f "$iface" >/dev/null 2>&1 &
+    local pid=$!
+    echo "$pid" >> "$work/pids"
+    for _ in $(seq 100); do [ -S "/var/run/wireguard/$iface.sock" ] && ip -n "$ns" link show "$iface" >/dev/null 2>&1 && break; sleep 0.05; done
+    ip netns exec "$ns" wg set "$iface" private-key "$work/$side.key" listen-port 51820 \
+      peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" allowed-ips "10.202.0.$other/32" \
+      endpoint "10.201.0.$other:51820"
+    ip -n "$ns" addr add "10.202.0.$self/24" dev "$iface"
+    ip -n "$ns" link set "$iface" mtu 1420 up
+    echo "$pid"
+  else
+    iface=cbbj$side
+    ip netns exec "$ns" "$jhome/bin/java" -XX:+UseParallelGC -Xms256m -Xmx1g -cp "$classpath" \
+      io.cloudbridge.wireguard.internal.device.TunNode --tun "$iface" --address "10.202.0.$self/24" \
+      --listen "10.201.0.$self:51820" --private-key-file "$work/$side.key" \
+      --peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" --endpoint "10.201.0.$other:51820" \
+      --allowed "10.202.0.$other/32" >"$work/java-$side.log" 2>&1 &
+    local pid=$!
+    echo "$pid" >> "$work/pids"
+    for _ in $(seq 200); do ip -n "$ns" link show "$iface" 2>/dev/null | grep -q UP && break; sleep 0.05; done
+    echo "$pid"
+  fi
+}
+
+# run KIND_A KIND_B JAVA_HOME LABEL
+run() {
+  local a b
+  a=$(start_engine "$1" cbbA a "$3")
+  b=$(start_engine "$2" cbbB b "$3")
+  ip netns exec cbbB iperf3 -s -1 -B 10.202.0.2 >/dev/null 2>&1 &
+  local server=$!
+  sleep 0.3
+  ip netns exec cbbA ping -c 1 -W 5 10.202.0.2 >/dev/null || { echo "$4: no tunnel" >&2; cat "$work"/java-*.log >&2 2>/dev/null; ip -n cbbA addr >&2; exit 1; }
+  local c0a c0b
+  c0a=$(cpu_ticks "$a"); c0b=$(cpu_ticks "$b")
+  local out
+  out=$(ip netns exec cbbA iperf3 -c 10.202.0.2 -t "$duration" -f m)
+  local c1a c1b
+  c1a=$(cpu_ticks "$a"); c1b=$(cpu_ticks "$b")
+  wait "$server" 2>/dev/null || true
+  kill "$a" "$b" 2>/dev/null || true
+  # The engines are not this shell's children (started in a command substitution): wait for them
+  # to be gone, so the next pair finds no leftover interface.
+  for _ in $(seq 200); do [ -e "/proc/$a" ] || [ -e "/proc/$b" ] || break; sleep 0.05; done
+  local mbps bytes
+  mbps=$(echo "$out" | awk '/receiver/ {for (i = 1; i <= NF; i++) if ($(i) == "Mbits/sec") print $(i-1)}')
+  bytes=$(echo "$out" | awk '/receiver/ {for (i = 1; i <= NF; i++) if ($(i) == "MBytes") print $(i-1) * 1048576; else if ($(i) == "GBytes") print $(i-1) * 1073741824}')
+  local cpu=$(( (c1a - c0a) + (c1b - c0b) ))
+  echo "$4|$mbps|$(awk -v c="$cpu" -v t="$ticks" -v b="$bytes" 'BEGIN { printf "%.2f", (c / t) / (b / 1e9) }')"
+}
+
+results=()
+results+=("$(run go go "" "wireguard-go <-> wireguard-go")")
+jdks=("default:$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")")
+for t in /usr/lib/jvm/temurin-25-jdk-*; do [ -x "$t/bin/java" ] && jdks+=("temurin25:$t"); done
+for entry in "${jdks[@]}"; do
+  name=${entry%%:*}; home=${entry#*:}
+  results+=("$(run java go "$home" "Java ($name) <-> wireguard-go")")
+  results+=("$(run java java "$home" "Java ($name) <-> Java ($name)")")
+done
+
+reference=$(echo "${results[0]}" | cut -d'|' -f2)
+printf '%-42s %10s %8s %14s\n' pair Mbit/s ratio "CPU s per GB"
+for r in "${results[@]}"; do
+  IFS='|' read -r label mbps cpu <<<"$r"
+  printf '%-42s %10s %8.2f %14s\n' "$label" "$mbps" "$(awk -v m="$mbps" -v r="$reference" 'BEGIN { print m / r }')" "$cpu"
+done

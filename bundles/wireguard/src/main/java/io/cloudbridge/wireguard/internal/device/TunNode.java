@@ -1,0 +1,92 @@
+package io.cloudbridge.wireguard.internal.device;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.wireguard.internal.noise.Identity;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.DatagramChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The engine on its own, outside the framework: one TUN device, one peer. The throughput benchmark
+ * runs it inside network namespaces beside wireguard-go; {@code cloudbridge up} takes this role
+ * once the overlay is wired into the runtime.
+ *
+ * <pre>
+ * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
+ *         --peer BASE64 --endpoint 10.201.0.2:51820 --allowed 10.202.0.2/32 [--mtu 1420]
+ * </pre>
+ */
+public final class TunNode {
+    private TunNode() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> o = new HashMap<>();
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            o.put(args[i], args[i + 1]);
+        }
+        for (String required : List.of("--tun", "--address", "--listen", "--private-key-file", "--peer", "--allowed")) {
+            if (!o.containsKey(required)) {
+                System.err.println("missing " + required);
+                System.exit(2);
+            }
+        }
+        Identity identity = new Identity(Base64.getDecoder().decode(Files.readString(Path.of(o.get("--private-key-file"))).trim()));
+        LinuxTun tun = LinuxTun.open(o.get("--tun"));
+        tun.setMtu(Integer.parseInt(o.getOrDefault("--mtu", "1420")));
+        for (String a : o.get("--address").split(",")) {
+            tun.addAddress(a);
+        }
+        tun.up();
+        DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
+        WireGuardDevice[] device = new WireGuardDevice[1];
+        device[0] = new WireGuardDevice(identity, channel, (peer, packet, length) -> {
+            try {
+                tun.write(packet, length);
+            } catch (IOException e) {
+                // the device is closing
+            }
+        }, Clock.systemUTC());
+        List<IpPrefix> allowed = new ArrayList<>();
+        for (String a : o.get("--allowed").split(",")) {
+            allowed.add(IpPrefix.parse(a));
+            tun.addRoute(a);
+        }
+        device[0].addPeer(Base64.getDecoder().decode(o.get("--peer")), null, allowed,
+                o.containsKey("--endpoint") ? address(o.get("--endpoint")) : null);
+        device[0].start();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                device[0].close();
+            } catch (IOException ignored) {
+                // exiting
+            }
+            tun.close();
+            stopped.countDown();
+        }));
+        byte[] buf = new byte[65_535];
+        int n;
+        while ((n = tun.read(buf)) >= 0) {
+            device[0].send(Arrays.copyOf(buf, n));
+        }
+        stopped.await();
+    }
+
+    private static InetSocketAddress address(String text) throws IOException {
+        int colon = text.lastIndexOf(':');
+        return new InetSocketAddress(InetAddress.getByName(text.substring(0, colon)), Integer.parseInt(text.substring(colon + 1)));
+    }
+}
