@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
@@ -80,7 +79,7 @@ public final class TunNode {
         byte[] buf = new byte[65_535];
         int n;
         while ((n = tun.read(buf)) >= 0) {
-            device[0].send(Arrays.copyOf(buf, n));
+            device[0].send(buf, n);
         }
         stopped.await();
     }

@@ -225,7 +225,15 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /** Sends an IP packet to the peer whose allowed IPs hold its destination (longest prefix). */
     public boolean send(byte[] packet) {
-        InetAddress dst = IpPackets.destination(packet, packet.length);
+        return send(packet, packet.length);
+    }
+
+    /**
+     * Sends {@code packet[0, length)}; the array may be reused by the caller afterwards (it is
+     * copied only when the packet has to wait for a handshake).
+     */
+    public boolean send(byte[] packet, int length) {
+        InetAddress dst = IpPackets.destination(packet, length);
         Peer best = null;
         int bestLength = -1;
         for (Peer p : peers) {
@@ -239,10 +247,10 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("no route");
             return false;
         }
-        return sendTo(best, packet);
+        return sendTo(best, packet, length);
     }
 
-    private boolean sendTo(Peer peer, byte[] packet) {
+    private boolean sendTo(Peer peer, byte[] packet, int length) {
         Keypair keypair = peer.current;
         Instant now = clock.instant();
         if (keypair == null || !usable(keypair, now)) {
@@ -251,12 +259,12 @@ public final class WireGuardDevice implements AutoCloseable {
                     peer.queue.pollFirst();
                     drop("queue full");
                 }
-                peer.queue.addLast(packet);
+                peer.queue.addLast(java.util.Arrays.copyOf(packet, length));
             }
             initiateIfDue(peer);
             return true;
         }
-        boolean sent = transmit(peer, keypair.seal(packet), packet.length);
+        boolean sent = transmit(peer, keypair.seal(packet, length), length);
         if (sent) {
             noteDataSent(peer, now);
         }
@@ -455,13 +463,16 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("malformed");
             return;
         }
+        if (type == Messages.TRANSPORT) {
+            onTransport(bytes, length, from); // decrypted straight out of the receive buffer
+            return;
+        }
         byte[] msg = java.util.Arrays.copyOf(bytes, length);
         Instant now = clock.instant();
         switch (type) {
             case Messages.INITIATION -> onInitiation(msg, from, now);
             case Messages.RESPONSE -> onResponse(msg, from, now);
-            case Messages.COOKIE_REPLY -> onCookieReply(msg, now);
-            default -> onTransport(msg, from);
+            default -> onCookieReply(msg, now);
         }
     }
 
@@ -533,7 +544,7 @@ public final class WireGuardDevice implements AutoCloseable {
         }
     }
 
-    private void onTransport(byte[] msg, InetSocketAddress from) {
+    private void onTransport(byte[] msg, int length, InetSocketAddress from) {
         int index = Messages.receiverIndex(msg);
         Peer peer = indices.get(index);
         if (peer == null) {
@@ -552,7 +563,7 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         byte[] plain;
         try {
-            plain = keypair.open(msg, msg.length);
+            plain = keypair.open(msg, length);
         } catch (AEADBadTagException e) {
             drop("bad transport tag");
             return;

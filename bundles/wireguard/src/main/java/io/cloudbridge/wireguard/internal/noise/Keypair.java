@@ -9,8 +9,8 @@ import javax.crypto.AEADBadTagException;
  * its replay window, and the two session indices that route messages to it.
  */
 public final class Keypair {
-    private final byte[] sendKey;
-    private final byte[] receiveKey;
+    private final javax.crypto.SecretKey sendKey;
+    private final javax.crypto.SecretKey receiveKey;
     private final int localIndex;
     private final int remoteIndex;
     private final boolean initiator;
@@ -19,8 +19,8 @@ public final class Keypair {
     private final ReplayWindow replay = new ReplayWindow();
 
     Keypair(byte[] sendKey, byte[] receiveKey, int localIndex, int remoteIndex, boolean initiator, Instant created) {
-        this.sendKey = sendKey;
-        this.receiveKey = receiveKey;
+        this.sendKey = TransportCipher.key(sendKey);
+        this.receiveKey = TransportCipher.key(receiveKey);
         this.localIndex = localIndex;
         this.remoteIndex = remoteIndex;
         this.initiator = initiator;
@@ -49,22 +49,35 @@ public final class Keypair {
 
     /** Encrypts an IP packet (or nothing, a keepalive) into a transport message. */
     public byte[] seal(byte[] plaintext) {
+        return seal(plaintext, plaintext.length);
+    }
+
+    /** Encrypts {@code plaintext[0, length)} into a new transport message. */
+    public byte[] seal(byte[] plaintext, int length) {
         long counter = sendCounter.getAndIncrement();
         if (Long.compareUnsigned(counter, ReplayWindow.REJECT_AFTER_MESSAGES) >= 0) {
             throw new IllegalStateException("keypair exhausted; a new handshake is due");
         }
-        // Padding to a multiple of 16 hides the exact length of the inner packet.
-        int padded = (plaintext.length + 15) & ~15;
-        byte[] body = new byte[padded];
-        System.arraycopy(plaintext, 0, body, 0, plaintext.length);
-        byte[] sealed = NoiseCrypto.seal(sendKey, counter, body, new byte[0]);
-        byte[] msg = new byte[Messages.TRANSPORT_HEADER_LENGTH + sealed.length];
+        // Padding to a multiple of 16 hides the exact length of the inner packet. The padded
+        // plaintext is staged in the message itself, then encrypted into place after the header.
+        int padded = (length + 15) & ~15;
+        byte[] msg = new byte[Messages.TRANSPORT_HEADER_LENGTH + padded + NoiseCrypto.TAG_LENGTH];
+        byte[] body = STAGING.get();
+        if (body.length < padded) {
+            body = new byte[Math.max(padded, 2048)];
+            STAGING.set(body);
+        }
+        System.arraycopy(plaintext, 0, body, 0, length);
+        java.util.Arrays.fill(body, length, padded, (byte) 0);
         msg[0] = Messages.TRANSPORT;
         Messages.writeIndex(msg, 4, remoteIndex);
         Messages.writeCounter(msg, 8, counter);
-        System.arraycopy(sealed, 0, msg, Messages.TRANSPORT_HEADER_LENGTH, sealed.length);
+        TransportCipher.seal(sendKey, counter, body, 0, padded, msg, Messages.TRANSPORT_HEADER_LENGTH);
         return msg;
     }
+
+    /** Per-thread room for the padded plaintext, so sealing allocates only the message. */
+    private static final ThreadLocal<byte[]> STAGING = ThreadLocal.withInitial(() -> new byte[2048]);
 
     /**
      * Decrypts a transport message addressed to this keypair.
@@ -75,9 +88,14 @@ public final class Keypair {
      */
     public byte[] open(byte[] msg, int length) throws AEADBadTagException, ReplayException {
         long counter = Messages.readCounter(msg, 8);
-        byte[] sealed = new byte[length - Messages.TRANSPORT_HEADER_LENGTH];
-        System.arraycopy(msg, Messages.TRANSPORT_HEADER_LENGTH, sealed, 0, sealed.length);
-        byte[] plain = NoiseCrypto.open(receiveKey, counter, sealed, new byte[0]);
+        synchronized (replay) {
+            if (replay.refuses(counter)) {
+                throw new ReplayException(counter); // spare the decryption of a known replay
+            }
+        }
+        int sealedLength = length - Messages.TRANSPORT_HEADER_LENGTH;
+        byte[] plain = new byte[sealedLength - NoiseCrypto.TAG_LENGTH];
+        TransportCipher.open(receiveKey, counter, msg, Messages.TRANSPORT_HEADER_LENGTH, sealedLength, plain, 0);
         // Only after authentication: an attacker cannot advance the window with forged counters.
         synchronized (replay) {
             if (!replay.accept(counter)) {

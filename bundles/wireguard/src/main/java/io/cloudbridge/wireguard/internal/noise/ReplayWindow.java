@@ -16,6 +16,21 @@ final class ReplayWindow {
     private final long[] blocks = new long[BLOCKS];
     private long last;
 
+    /** Whether {@code counter} would be refused now (seen, too old, or past the limit); records nothing. */
+    boolean refuses(long counter) {
+        if (Long.compareUnsigned(counter, REJECT_AFTER_MESSAGES) >= 0) {
+            return true;
+        }
+        if (Long.compareUnsigned(counter, last) > 0) {
+            return false;
+        }
+        if (last - counter > WINDOW) {
+            return true;
+        }
+        long bit = 1L << (counter & (BLOCK_BITS - 1));
+        return (blocks[(int) ((counter >>> 6) & (BLOCKS - 1))] & bit) != 0;
+    }
+
     /** Accepts {@code counter} if it is new and inside the window; records it. */
     boolean accept(long counter) {
         if (Long.compareUnsigned(counter, REJECT_AFTER_MESSAGES) >= 0) {
