@@ -208,6 +208,7 @@ public final class Launcher {
             // configuration bridge runs and no component activates twice.
             framework.adapt(org.osgi.framework.wiring.FrameworkWiring.class).resolveBundles(null);
             log.debug("bundles resolved");
+            StartupRefusal.starting(true);
             int failed = 0;
             for (int i = 0; i < installed.size(); i++) {
                 if (bundles.get(i).fragment()) {
@@ -222,6 +223,8 @@ public final class Launcher {
                     log.error("bundle {} did not start: {}", bundles.get(i).symbolicName(), e.getMessage());
                 }
             }
+            recheckConfiguration(ctx, log);
+            StartupRefusal.starting(false);
             // The JVM's own start time: /proc's process start time is only as precise as the
             // kernel's boot-time second.
             long startupMillis = System.currentTimeMillis()
@@ -249,6 +252,27 @@ public final class Launcher {
             } catch (IOException ignored) {
                 // the process is ending
             }
+        }
+    }
+
+    /**
+     * Has the kernel's configuration bridge check the file once more, now that every bundle is
+     * active and every section's validators are registered (a section of a bundle that started
+     * after the kernel was only type-checked at first). Called by name: the launcher does not link
+     * against the API bundle.
+     */
+    private static void recheckConfiguration(BundleContext ctx, Logger log) {
+        org.osgi.framework.ServiceReference<?> ref = ctx.getServiceReference("io.cloudbridge.api.runtime.ConfigurationView");
+        if (ref == null) {
+            return;
+        }
+        Object view = ctx.getService(ref);
+        try {
+            view.getClass().getMethod("reload").invoke(view);
+        } catch (ReflectiveOperationException e) {
+            log.warn("could not re-check the configuration after start: {}", e.toString());
+        } finally {
+            ctx.ungetService(ref);
         }
     }
 

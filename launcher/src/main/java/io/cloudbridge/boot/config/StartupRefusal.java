@@ -13,8 +13,22 @@ public final class StartupRefusal {
     /** Framework property: when "true", a refused first configuration stops the runtime. */
     public static final String STRICT = "cloudbridge.config.strictStart";
     private static volatile List<ConfigProblem> problems;
+    private static volatile boolean starting;
 
     private StartupRefusal() {
+    }
+
+    /**
+     * Whether the runtime is still starting: until the launcher has started every bundle and had
+     * the configuration checked once more with every bundle's validators in place, a refusal stops
+     * the start even if an earlier, partial check passed.
+     */
+    public static boolean starting() {
+        return starting;
+    }
+
+    public static void starting(boolean value) {
+        starting = value;
     }
 
     public static void record(List<ConfigProblem> refused) {

@@ -147,6 +147,14 @@ public final class ConfigBridge implements ConfigurationView {
             }
 
             @Override
+            public void modifiedBundle(Bundle bundle, BundleEvent event, Bundle object) {
+                // Active now: its components (validators among them) are registered; check again.
+                if (bundle.getState() == Bundle.ACTIVE) {
+                    queueReload("bundle " + bundle.getSymbolicName() + " active");
+                }
+            }
+
+            @Override
             public void removedBundle(Bundle bundle, BundleEvent event, Bundle object) {
                 queueReload("bundle " + bundle.getSymbolicName() + " left");
             }
@@ -359,7 +367,7 @@ public final class ConfigBridge implements ConfigurationView {
             sb.append(sb.length() == 0 ? "" : "; ").append(p);
         }
         lastRejection = sb.toString();
-        if (applied.snapshot() == null && strictStart) {
+        if ((applied.snapshot() == null || StartupRefusal.starting()) && strictStart) {
             // Nothing good was ever applied: rather than run on defaults the operator did not
             // choose, stop, and let the launcher report why.
             LOG.error("configuration refused at start ({}); stopping: {}", trigger, lastRejection);

@@ -79,6 +79,14 @@ public final class Peer {
         return txBytes.get();
     }
 
+    public java.time.Duration persistentKeepalive() {
+        return persistentKeepalive;
+    }
+
+    public void setPersistentKeepalive(java.time.Duration interval) {
+        persistentKeepalive = interval;
+    }
+
     public int handshakesCompleted() {
         return handshakesCompleted.get();
     }

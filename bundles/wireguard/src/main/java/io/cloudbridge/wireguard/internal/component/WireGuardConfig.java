@@ -1,0 +1,40 @@
+package io.cloudbridge.wireguard.internal.component;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** The {@code wireguard} section: this node's interface and its static peers. */
+@ObjectClassDefinition(name = "WireGuard", description = "The userspace WireGuard engine and its interface.")
+public @interface WireGuardConfig {
+
+    @AttributeDefinition(description = "Interface name (also the UAPI socket's name); unique per host.")
+    String interfaceName() default "cb0";
+
+    @AttributeDefinition(description = "The private key file (Base64), relative to the distribution; created"
+            + " owner-only when missing.")
+    String privateKeyFile() default "state/wireguard.key";
+
+    @AttributeDefinition(description = "The address the UDP socket binds to.")
+    String listenAddress() default "0.0.0.0";
+
+    @AttributeDefinition(min = "0", max = "65535", description = "The UDP port; 0 for any free port.")
+    int listenPort() default 51820;
+
+    @AttributeDefinition(description = "This node's overlay addresses with prefix, e.g. 10.77.0.1/24.", required = false)
+    String[] addresses() default {};
+
+    @AttributeDefinition(min = "1280", max = "9000", description = "The interface MTU.")
+    int mtu() default 1420;
+
+    @AttributeDefinition(description = "No TUN device and no root: the engine keeps its sessions and answers"
+            + " pings to its own addresses in userspace.")
+    boolean userspace() default false;
+
+    @AttributeDefinition(description = "Peers, one per entry: 'publicKey=BASE64 endpoint=HOST:PORT"
+            + " allowedIps=CIDR[,CIDR] keepalive=SECONDS' (endpoint and keepalive optional).", required = false)
+    String[] peers() default {};
+
+    @AttributeDefinition(description = "Where the UAPI socket goes, for the stock wg tool; empty for none.",
+            required = false)
+    String uapiDirectory() default "/var/run/wireguard";
+}

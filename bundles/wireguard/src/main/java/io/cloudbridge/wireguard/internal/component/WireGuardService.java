@@ -1,0 +1,247 @@
+package io.cloudbridge.wireguard.internal.component;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.overlay.OverlayDevice;
+import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.wireguard.internal.device.IcmpEcho;
+import io.cloudbridge.wireguard.internal.device.Peer;
+import io.cloudbridge.wireguard.internal.device.UapiServer;
+import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
+import io.cloudbridge.wireguard.internal.noise.Identity;
+import io.cloudbridge.wireguard.internal.noise.NoiseCrypto;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.InvalidKeyException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node's WireGuard interface as a service: the engine, its UDP socket, a TUN device (or the
+ * userspace stand-in), the peers from the {@code wireguard} section, and the UAPI socket. A change
+ * to the section re-creates the interface (sessions start over); the peers' paths come later from
+ * the path manager without touching sessions.
+ */
+@Component(service = {OverlayDevice.class, WireGuardService.class}, configurationPid = "cloudbridge.wireguard",
+        immediate = true)
+@Designate(ocd = WireGuardConfig.class)
+public final class WireGuardService implements OverlayDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(WireGuardService.class);
+    /** The ICMP identifier of cb:ping's echo requests, so their replies are taken here. */
+    private static final int PING_ID = 0xcb01;
+
+    private WireGuardConfig config;
+    private WireGuardDevice device;
+    private LinuxTun tun;
+    private UapiServer uapi;
+    private Thread tunReader;
+    private final List<InetAddress> ownAddresses = new ArrayList<>();
+    private final List<IpPrefix> ownPrefixes = new ArrayList<>();
+    private final Map<Integer, CompletableFuture<Long>> pings = new ConcurrentHashMap<>();
+    private final AtomicInteger pingSequence = new AtomicInteger();
+
+    @Activate
+    void activate(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
+        this.config = c;
+        String home = ctx.getProperty(RuntimeProperties.HOME);
+        Path keyFile = (home == null ? Path.of("") : Path.of(home)).resolve(c.privateKeyFile());
+        Identity identity = new Identity(loadOrCreateKey(keyFile));
+        for (String a : c.addresses()) {
+            int slash = a.indexOf('/');
+            ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
+            ownPrefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
+        }
+        DatagramChannel channel = DatagramChannel.open()
+                .bind(new InetSocketAddress(InetAddress.getByName(c.listenAddress()), c.listenPort()));
+        device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC());
+        List<IpPrefix> routes = new ArrayList<>();
+        for (String entry : c.peers()) {
+            PeerSpec spec = PeerSpec.parse(entry);
+            Peer peer = device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
+            peer.setPersistentKeepalive(spec.keepalive());
+            routes.addAll(spec.allowedIps());
+        }
+        try {
+            if (!c.userspace()) {
+                tun = LinuxTun.open(c.interfaceName());
+                tun.setMtu(c.mtu());
+                for (String a : c.addresses()) {
+                    tun.addAddress(a);
+                }
+                tun.up();
+                for (IpPrefix r : routes) {
+                    tun.addRoute(r.toString());
+                }
+                tunReader = new Thread(this::readTun, "wireguard-tun-" + c.interfaceName());
+                tunReader.setDaemon(true);
+                tunReader.start();
+            }
+            device.start();
+            if (!c.uapiDirectory().isBlank()) {
+                try {
+                    uapi = new UapiServer(device, Path.of(c.uapiDirectory()), c.interfaceName());
+                } catch (IOException e) {
+                    LOG.warn("no UAPI socket in {} ({}); 'wg' cannot see this interface", c.uapiDirectory(), e.toString());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            deactivate();
+            throw e;
+        }
+        LOG.info("WireGuard interface {} up ({}), public key {}, UDP port {}, {} peers", c.interfaceName(),
+                c.userspace() ? "userspace" : "TUN", Base64.getEncoder().encodeToString(identity.publicKey()),
+                device.listenPort(), c.peers().length);
+    }
+
+    /** Reads the private key, or creates one readable by its owner only. */
+    static byte[] loadOrCreateKey(Path file) throws IOException {
+        if (Files.exists(file)) {
+            byte[] key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
+            if (key.length != 32) {
+                throw new IOException(file + " does not hold a 32-byte Base64 key");
+            }
+            return key;
+        }
+        Files.createDirectories(file.toAbsolutePath().getParent());
+        byte[] key = NoiseCrypto.generateKeyPair()[0];
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".wireguard", ".key",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, Base64.getEncoder().encodeToString(key) + "\n", StandardCharsets.US_ASCII);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+        return key;
+    }
+
+    @Deactivate
+    void deactivate() {
+        try {
+            if (uapi != null) {
+                uapi.close();
+            }
+            if (device != null) {
+                device.close();
+            }
+        } catch (IOException e) {
+            LOG.warn("closing the WireGuard interface: {}", e.toString());
+        }
+        if (tun != null) {
+            tun.close(); // removes the interface and its routes
+        }
+        pings.values().forEach(f -> f.cancel(false));
+    }
+
+    private void readTun() {
+        byte[] buf = new byte[65_535];
+        try {
+            int n;
+            while ((n = tun.read(buf)) >= 0) {
+                device.send(buf, n);
+            }
+        } catch (IOException e) {
+            LOG.warn("TUN read stopped: {}", e.toString());
+        }
+    }
+
+    /** Decrypted packets: cb:ping's replies are taken here; the rest go to the TUN device or the userspace stack. */
+    private void deliver(Peer peer, byte[] packet, int length) {
+        if (IcmpEcho.isReply(packet, length) && IcmpEcho.id(packet) == PING_ID) {
+            CompletableFuture<Long> f = pings.remove(IcmpEcho.sequence(packet));
+            if (f != null) {
+                f.complete(System.nanoTime());
+            }
+            return;
+        }
+        if (tun != null) {
+            try {
+                tun.write(packet, length);
+            } catch (IOException e) {
+                LOG.debug("TUN write failed: {}", e.toString());
+            }
+        } else if (IcmpEcho.isRequest(packet, length)
+                && ownAddresses.contains(io.cloudbridge.wireguard.internal.device.IpPackets.destination(packet, length))) {
+            device.send(IcmpEcho.replyTo(packet, length));
+        }
+    }
+
+    /** An ICMP echo through the tunnel; the round-trip time, or empty on timeout. */
+    public Optional<Duration> ping(InetAddress target, Duration timeout) throws IOException {
+        Inet4Address source = ownAddresses.stream().filter(a -> a instanceof Inet4Address).map(a -> (Inet4Address) a)
+                .findFirst().orElseThrow(() -> new IOException("this interface has no IPv4 overlay address"));
+        if (!(target instanceof Inet4Address v4)) {
+            throw new IOException("cb:ping speaks IPv4 for now");
+        }
+        int seq = pingSequence.incrementAndGet() & 0xffff;
+        CompletableFuture<Long> reply = new CompletableFuture<>();
+        pings.put(seq, reply);
+        long sent = System.nanoTime();
+        device.send(IcmpEcho.request(source, v4, PING_ID, seq, "cloudbridge".getBytes(StandardCharsets.US_ASCII)));
+        try {
+            return Optional.of(Duration.ofNanos(reply.get(timeout.toMillis(), TimeUnit.MILLISECONDS) - sent));
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (ExecutionException | java.util.concurrent.CancellationException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        } finally {
+            pings.remove(seq);
+        }
+    }
+
+    public WireGuardDevice device() {
+        return device;
+    }
+
+    @Override
+    public String name() {
+        return config.interfaceName();
+    }
+
+    @Override
+    public boolean userspace() {
+        return tun == null;
+    }
+
+    @Override
+    public int mtu() {
+        return config.mtu();
+    }
+
+    @Override
+    public List<IpPrefix> addresses() {
+        return List.copyOf(ownPrefixes);
+    }
+
+    @Override
+    public List<IpPrefix> routes() {
+        List<IpPrefix> out = new ArrayList<>();
+        device.peers().forEach(p -> out.addAll(p.allowedIps()));
+        return out;
+    }
+}
