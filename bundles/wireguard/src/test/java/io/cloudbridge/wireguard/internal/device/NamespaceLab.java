@@ -38,9 +38,9 @@ final class NamespaceLab implements AutoCloseable {
         run(true, "ip", "netns", "add", namespace);
         run(true, "ip", "link", "add", hostVeth, "type", "veth", "peer", "name", labVeth);
         run(true, "ip", "link", "set", labVeth, "netns", namespace);
-        run(true, "ip", "addr", "add", hostAddress + "/30", "dev", hostVeth);
+        run(true, "ip", "addr", "add", hostAddress + "/24", "dev", hostVeth);
         run(true, "ip", "link", "set", hostVeth, "up");
-        run(true, "ip", "-n", namespace, "addr", "add", labAddress + "/30", "dev", labVeth);
+        run(true, "ip", "-n", namespace, "addr", "add", labAddress + "/24", "dev", labVeth);
         run(true, "ip", "-n", namespace, "link", "set", labVeth, "up");
         run(true, "ip", "-n", namespace, "link", "set", "lo", "up");
     }
