@@ -83,6 +83,19 @@ final class NamespaceLab implements AutoCloseable {
         return out;
     }
 
+    /** Runs a command and returns its exit status, discarding its output. */
+    static int runQuietly(String... command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
+        } catch (IOException e) {
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
     /** Runs {@code wg} with a key given on standard input (genkey, pubkey). */
     static String wg(String stdin, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of("wg"));

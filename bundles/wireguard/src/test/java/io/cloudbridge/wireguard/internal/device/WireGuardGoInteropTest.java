@@ -255,6 +255,34 @@ class WireGuardGoInteropTest {
         }
     }
 
+    /** A crashed engine leaves no interface or route behind: the kernel removes a TUN device with its last descriptor. */
+    @Test
+    void aKilledEngineLeavesNoInterfaceBehind() throws Exception {
+        Path key = Files.createTempFile("crash", ".key");
+        Files.writeString(key, NamespaceLab.wg(null, "genkey") + "\n");
+        Process node = new ProcessBuilder("ip", "netns", "exec", lab.namespace,
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+                TunNode.class.getName(), "--tun", "cbcrash0", "--address", "10.98.0.1/24", "--listen", "127.0.0.1:0",
+                "--private-key-file", key.toString(), "--peer", goPublic, "--allowed", "10.98.0.2/32")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            NamespaceLab.await(Duration.ofSeconds(20), "the engine's TUN device with its route", () -> {
+                try {
+                    return lab.inLab("ip", "route", "show", "dev", "cbcrash0").contains("10.98.0.2");
+                } catch (Exception notYet) {
+                    return false;
+                }
+            });
+            node.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook runs
+            NamespaceLab.await(Duration.ofSeconds(5), "the interface gone with the process",
+                    () -> NamespaceLab.runQuietly("ip", "-n", lab.namespace, "link", "show", "cbcrash0") != 0);
+            String routes = lab.inLab("ip", "route", "show");
+            assertTrue(!routes.contains("cbcrash0") && !routes.contains("10.98.0."), "no route left: " + routes);
+        } finally {
+            node.destroyForcibly();
+        }
+    }
+
     /** The Java end renews its session every second (REKEY_AFTER_TIME shrunk) under a steady ping: no gap. */
     @Test
     void rekeyingCarriesTrafficWithoutAGap() throws Exception {
