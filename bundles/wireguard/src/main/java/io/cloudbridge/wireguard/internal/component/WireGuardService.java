@@ -1,7 +1,17 @@
 package io.cloudbridge.wireguard.internal.component;
 
 import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.mesh.PathManager;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.DatagramClaimer;
+import io.cloudbridge.api.overlay.EncryptedPacketInbound;
 import io.cloudbridge.api.overlay.OverlayDevice;
+import io.cloudbridge.api.overlay.OverlaySocket;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import io.cloudbridge.boot.RuntimeProperties;
 import io.cloudbridge.tun.internal.LinuxTun;
 import io.cloudbridge.wireguard.internal.device.IcmpEcho;
@@ -48,10 +58,10 @@ import org.slf4j.LoggerFactory;
  * to the section re-creates the interface (sessions start over); the peers' paths come later from
  * the path manager without touching sessions.
  */
-@Component(service = {OverlayDevice.class, WireGuardService.class}, configurationPid = "cloudbridge.wireguard",
-        immediate = true)
+@Component(service = {OverlayDevice.class, OverlaySocket.class, EncryptedPacketInbound.class, WireGuardService.class},
+        configurationPid = "cloudbridge.wireguard", immediate = true)
 @Designate(ocd = WireGuardConfig.class)
-public final class WireGuardService implements OverlayDevice {
+public final class WireGuardService implements OverlayDevice, OverlaySocket, EncryptedPacketInbound {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardService.class);
     /** The ICMP identifier of cb:ping's echo requests, so their replies are taken here. */
     private static final int PING_ID = 0xcb01;
@@ -65,6 +75,27 @@ public final class WireGuardService implements OverlayDevice {
     private final List<IpPrefix> ownPrefixes = new ArrayList<>();
     private final Map<Integer, CompletableFuture<Long>> pings = new ConcurrentHashMap<>();
     private final AtomicInteger pingSequence = new AtomicInteger();
+    private final List<DatagramClaimer> claimers = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The path manager, when one is installed; without it every peer goes over this socket. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile PathManager pathManager;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    synchronized void addClaimer(DatagramClaimer claimer) {
+        claimers.add(claimer);
+        if (device != null) {
+            device.addClaimer(claimer);
+        }
+    }
+
+    synchronized void removeClaimer(DatagramClaimer claimer) {
+        claimers.remove(claimer);
+        if (device != null) {
+            device.removeClaimer(claimer);
+        }
+    }
 
     @Activate
     void activate(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
@@ -80,6 +111,13 @@ public final class WireGuardService implements OverlayDevice {
         DatagramChannel channel = DatagramChannel.open()
                 .bind(new InetSocketAddress(InetAddress.getByName(c.listenAddress()), c.listenPort()));
         device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC());
+        synchronized (this) {
+            claimers.forEach(device::addClaimer);
+        }
+        device.setPathSelector(peer -> {
+            PathManager pm = pathManager;
+            return pm == null ? null : pm.pathFor(NodeKey.of(peer.publicKey())).orElse(null);
+        });
         List<IpPrefix> routes = new ArrayList<>();
         for (String entry : c.peers()) {
             PeerSpec spec = PeerSpec.parse(entry);
@@ -216,6 +254,23 @@ public final class WireGuardService implements OverlayDevice {
 
     public WireGuardDevice device() {
         return device;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return new InetSocketAddress(config.listenAddress(), device.listenPort());
+    }
+
+    @Override
+    public void send(InetSocketAddress to, java.nio.ByteBuffer datagram) throws IOException {
+        device.sendRaw(to, datagram);
+    }
+
+    @Override
+    public void receive(java.nio.ByteBuffer packet, PathKind via) {
+        byte[] copy = new byte[packet.remaining()];
+        packet.get(copy);
+        device.receiveEncrypted(copy, copy.length);
     }
 
     @Override

@@ -66,6 +66,10 @@ public final class WireGuardDevice implements AutoCloseable {
     private int loadCount;
 
     private final Timers timers;
+    /** Other bundles' claims on non-WireGuard datagrams of this socket (STUN). */
+    private final List<io.cloudbridge.api.overlay.DatagramClaimer> claimers = new CopyOnWriteArrayList<>();
+    /** Chooses each peer's path; {@code null} or a DIRECT answer means this socket and the peer's endpoint. */
+    private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
     private java.util.concurrent.ScheduledExecutorService ticker;
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
@@ -120,6 +124,10 @@ public final class WireGuardDevice implements AutoCloseable {
         if (!cookies.checkMac1(msg)) {
             drop("bad mac1");
             return false;
+        }
+        if (from == null) {
+            // Through a relay: the relay authenticated the sender's session and rate-limits it.
+            return true;
         }
         if (underLoad(now) && !cookies.checkMac2(msg, sourceBytes(from), now)) {
             drop("under load: cookie sent");
@@ -180,6 +188,34 @@ public final class WireGuardDevice implements AutoCloseable {
 
     public List<Peer> peers() {
         return List.copyOf(peers);
+    }
+
+    public void addClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
+        claimers.add(claimer);
+    }
+
+    public void removeClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
+        claimers.remove(claimer);
+    }
+
+    /** Sets who picks each peer's path (the path manager); the sessions do not change with the path. */
+    public void setPathSelector(java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector) {
+        this.pathSelector = selector;
+    }
+
+    /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple. */
+    public void sendRaw(InetSocketAddress to, ByteBuffer datagram) throws IOException {
+        channel.send(datagram, to);
+    }
+
+    /** An encrypted packet that arrived over another path (a relay session): routed by its index like any other. */
+    public void receiveEncrypted(byte[] packet, int length) {
+        try {
+            handle(packet, length, null);
+        } catch (RuntimeException e) {
+            drop("internal error");
+            LOG.warn("a relayed packet raised {}", e.toString());
+        }
     }
 
     /** Dropped packets by reason, for {@code wg:show}, metrics and tests. */
@@ -293,6 +329,16 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private boolean transmit(Peer peer, byte[] message, int plainLength) {
+        java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector = pathSelector;
+        io.cloudbridge.api.mesh.PeerPath path = selector == null ? null : selector.apply(peer);
+        if (path != null && path.kind() != io.cloudbridge.api.mesh.PathKind.DIRECT) {
+            if (path.send(ByteBuffer.wrap(message))) {
+                peer.txBytes.addAndGet(plainLength);
+                return true;
+            }
+            drop("path refused");
+            return false;
+        }
         InetSocketAddress to = peer.endpoint;
         if (to == null) {
             drop("no endpoint");
@@ -460,6 +506,17 @@ public final class WireGuardDevice implements AutoCloseable {
     void handle(byte[] bytes, int length, InetSocketAddress from) {
         int type = Messages.type(bytes, length);
         if (type < 0) {
+            // Not WireGuard: perhaps another bundle's (RFC 7983 demultiplexing; STUN carries its
+            // magic cookie where WireGuard has zero bytes and an index).
+            if (from != null && !claimers.isEmpty()) {
+                ByteBuffer datagram = ByteBuffer.wrap(bytes, 0, length).asReadOnlyBuffer();
+                for (io.cloudbridge.api.overlay.DatagramClaimer c : claimers) {
+                    if (c.claims(datagram.duplicate())) {
+                        c.receive(from, datagram.duplicate());
+                        return;
+                    }
+                }
+            }
             drop("malformed");
             return;
         }
@@ -496,7 +553,9 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.handshake.acceptInitiation(initiation, now);
             int index = newIndex(peer);
             Handshake.Response response = peer.handshake.createResponse(index, now);
-            peer.endpoint = from;
+            if (from != null) {
+                peer.endpoint = from;
+            }
             retire(peer.next);
             peer.next = response.keypair();
             sessionEstablished(peer, now);
@@ -522,7 +581,9 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.pendingIndex = null; // now the keypair's index
             retire(peer.previous);
             peer.rotate(keypair);
-            peer.endpoint = from;
+            if (from != null) {
+                peer.endpoint = from;
+            }
             peer.lastReceived = now;
             sessionEstablished(peer, now);
             flush(peer);
@@ -571,8 +632,11 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("replayed");
             return;
         }
-        // Authenticated: the peer's endpoint follows its latest packet (roaming).
-        peer.endpoint = from;
+        // Authenticated: the peer's endpoint follows its latest packet (roaming); relayed packets
+        // say nothing of the peer's UDP endpoint.
+        if (from != null) {
+            peer.endpoint = from;
+        }
         peer.lastReceived = now;
         peer.dataSentUnanswered = null;
         if (keypair.initiator() && age(keypair, now).compareTo(

@@ -1,0 +1,149 @@
+package io.cloudbridge.wireguard.internal.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.overlay.DatagramClaimer;
+import io.cloudbridge.wireguard.internal.noise.Identity;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The engine's pluggable paths: a peer moves from the direct socket to another path (here an
+ * in-process stand-in for a relay session) and back without its session starting over; and the
+ * socket is shared with a bundle that claims STUN datagrams.
+ */
+class PathsTest {
+    final Identity aliceId = Identity.generate();
+    final Identity bobId = Identity.generate();
+    final Set<Integer> replies = ConcurrentHashMap.newKeySet();
+    WireGuardDevice alice;
+    WireGuardDevice bob;
+    InetSocketAddress bobAddress;
+    volatile boolean relayed;
+    final AtomicInteger relayedPackets = new AtomicInteger();
+
+    /** A path that hands each packet straight to the other device's inbound, as a relay would. */
+    private PeerPath relayTo(WireGuardDevice target) {
+        return new PeerPath() {
+            @Override
+            public PathKind kind() {
+                return PathKind.RELAY;
+            }
+
+            @Override
+            public boolean send(ByteBuffer packet) {
+                relayedPackets.incrementAndGet();
+                byte[] copy = new byte[packet.remaining()];
+                packet.get(copy);
+                target.receiveEncrypted(copy, copy.length);
+                return true;
+            }
+        };
+    }
+
+    @BeforeEach
+    void devices() throws Exception {
+        DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        DatagramChannel b = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        bobAddress = (InetSocketAddress) b.getLocalAddress();
+        alice = new WireGuardDevice(aliceId, a, (peer, p, n) -> {
+            if (IcmpEcho.isReply(p, n)) {
+                replies.add(IcmpEcho.sequence(p));
+            }
+        }, Clock.systemUTC());
+        bob = new WireGuardDevice(bobId, b, (peer, p, n) -> {
+            if (IcmpEcho.isRequest(p, n)) {
+                bob.send(IcmpEcho.replyTo(p, n));
+            }
+        }, Clock.systemUTC());
+        alice.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.2/32")), bobAddress);
+        bob.addPeer(aliceId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.1/32")), null);
+        PeerPath toBob = relayTo(bob);
+        PeerPath toAlice = relayTo(alice);
+        alice.setPathSelector(peer -> relayed ? toBob : null);
+        bob.setPathSelector(peer -> relayed ? toAlice : null);
+        alice.start();
+        bob.start();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        alice.close();
+        bob.close();
+    }
+
+    private void ping(int seq) throws Exception {
+        alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, seq, new byte[4]));
+        NamespaceLab.await(Duration.ofSeconds(5), "reply " + seq, () -> replies.contains(seq));
+    }
+
+    @Test
+    void aPeerMovesBetweenPathsWithoutANewSession() throws Exception {
+        ping(1);
+        Peer bobAtAlice = alice.peers().get(0);
+        assertEquals(1, bobAtAlice.handshakesCompleted());
+        relayed = true;
+        ping(2);
+        ping(3);
+        assertTrue(relayedPackets.get() >= 4, "requests and replies took the relay path: " + relayedPackets.get());
+        relayed = false;
+        int before = relayedPackets.get();
+        ping(4);
+        assertEquals(before, relayedPackets.get(), "back on the direct path");
+        assertEquals(1, bobAtAlice.handshakesCompleted(), "one session throughout");
+        assertEquals(bobAddress, bobAtAlice.endpoint(), "relayed packets did not move the UDP endpoint");
+    }
+
+    @Test
+    void stunDatagramsAreClaimedAndAnsweredFromTheSameSocket() throws Exception {
+        byte[] cookie = {0x21, 0x12, (byte) 0xa4, 0x42};
+        AtomicInteger claimed = new AtomicInteger();
+        bob.addClaimer(new DatagramClaimer() {
+            @Override
+            public boolean claims(ByteBuffer d) {
+                return d.remaining() >= 20 && (d.get(0) & 0xc0) == 0 && d.get(4) == cookie[0] && d.get(5) == cookie[1]
+                        && d.get(6) == cookie[2] && d.get(7) == cookie[3];
+            }
+
+            @Override
+            public void receive(InetSocketAddress from, ByteBuffer d) {
+                claimed.incrementAndGet();
+                ByteBuffer answer = ByteBuffer.allocate(20).put(0, (byte) 0x01).put(1, (byte) 0x01);
+                answer.put(4, cookie[0]).put(5, cookie[1]).put(6, cookie[2]).put(7, cookie[3]);
+                try {
+                    bob.sendRaw(from, answer);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        try (DatagramChannel checker = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
+            ByteBuffer request = ByteBuffer.allocate(20).put(0, (byte) 0x00).put(1, (byte) 0x01);
+            request.put(4, cookie[0]).put(5, cookie[1]).put(6, cookie[2]).put(7, cookie[3]);
+            checker.send(request, bobAddress);
+            ByteBuffer answer = ByteBuffer.allocate(64);
+            InetSocketAddress from = (InetSocketAddress) checker.receive(answer);
+            assertEquals(bobAddress, from, "answered from WireGuard's own 5-tuple");
+            assertEquals(1, claimed.get());
+        }
+        ping(1); // WireGuard on the same socket is unaffected
+        assertEquals(0L, bob.drops().getOrDefault("malformed", 0L));
+    }
+}
