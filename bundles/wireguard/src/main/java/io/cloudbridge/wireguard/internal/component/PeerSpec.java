@@ -2,9 +2,7 @@ package io.cloudbridge.wireguard.internal.component;
 
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,22 +50,7 @@ record PeerSpec(NodeKey publicKey, InetSocketAddress endpoint, List<IpPrefix> al
     }
 
     private static InetSocketAddress endpoint(String text) {
-        int colon = text.lastIndexOf(':');
-        if (colon <= 0) {
-            throw new IllegalArgumentException("endpoint needs host:port");
-        }
-        String host = text.substring(0, colon).replace("[", "").replace("]", "");
-        if (!host.matches("[0-9a-fA-F:.]+")) {
-            throw new IllegalArgumentException("endpoint must be an IP address, not a name");
-        }
-        int port = Integer.parseInt(text.substring(colon + 1));
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("endpoint port out of range");
-        }
-        try {
-            return new InetSocketAddress(InetAddress.getByName(host), port);
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException("bad endpoint address", e);
-        }
+        // The same grammar as the UAPI's endpoint key: one parser for both.
+        return io.cloudbridge.wireguard.internal.device.UapiServer.endpoint(text);
     }
 }

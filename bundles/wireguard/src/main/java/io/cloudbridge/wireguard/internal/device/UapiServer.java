@@ -266,7 +266,7 @@ public final class UapiServer implements AutoCloseable {
     }
 
     /** {@code 1.2.3.4:51820} or {@code [fd00::1]:51820}; never a name lookup. */
-    static InetSocketAddress endpoint(String text) {
+    public static InetSocketAddress endpoint(String text) {
         int colon = text.lastIndexOf(':');
         if (colon <= 0) {
             throw new IllegalArgumentException("endpoint needs a port");
