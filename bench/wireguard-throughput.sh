@@ -7,8 +7,12 @@
 # reference, plus the tunnel engines' CPU seconds per GB moved (both ends summed). The Java engine
 # runs on the default JDK and, when present, on Temurin 25.
 #
+# With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
+# script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
+# recording's JSON).
+#
 # Needs root, wireguard-go, wireguard-tools and iperf3. Build first: ./mvnw -B -DskipTests install
-# Usage: sudo bench/wireguard-throughput.sh
+# Usage: sudo bench/wireguard-throughput.sh      or      sudo JFR=1 bench/wireguard-throughput.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -74,7 +78,11 @@ start_engine() {
     echo "$pid"
   else
     iface=cbbj$side
-    ip netns exec "$ns" "$jhome/bin/java" -XX:+UseParallelGC -Xms256m -Xmx1g -cp "$classpath" \
+    local jfr=()
+    if [ "${JFR:-0}" = 1 ]; then
+      jfr=("-XX:StartFlightRecording=filename=$work/java-$side.jfr,settings=default")
+    fi
+    ip netns exec "$ns" "$jhome/bin/java" -XX:+UseParallelGC -Xms256m -Xmx1g "${jfr[@]}" -cp "$classpath" \
       io.cloudbridge.wireguard.internal.device.TunNode --tun "$iface" --address "10.202.0.$self/24" \
       --listen "10.201.0.$self:51820" --private-key-file "$work/$side.key" \
       --peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" --endpoint "10.201.0.$other:51820" \
@@ -111,6 +119,35 @@ run() {
   bytes=$(echo "$out" | awk '/receiver/ {for (i = 1; i <= NF; i++) if ($(i) == "MBytes") print $(i-1) * 1048576; else if ($(i) == "GBytes") print $(i-1) * 1073741824}')
   local cpu=$(( (c1a - c0a) + (c1b - c0b) ))
   echo "$4|$mbps|$(awk -v c="$cpu" -v t="$ticks" -v b="$bytes" 'BEGIN { printf "%.2f", (c / t) / (b / 1e9) }')"
+  if [ "${JFR:-0}" = 1 ] && [ "$1" = java ] && [ "$2" = java ]; then
+    for side in a b; do
+      for _ in $(seq 100); do [ -s "$work/java-$side.jfr" ] && break; sleep 0.1; done
+      allocation_per_packet "$side" "$4" "$3" >&2
+    done
+  fi
+}
+
+# Bytes allocated per packet by the TUN reader (encrypt path, thread "main") and the UDP receiver
+# (decrypt path, "wireguard-receive"), from the last jdk.ThreadAllocationStatistics of each.
+allocation_per_packet() {
+  local side=$1 label=$2 jhome=$3
+  "$jhome/bin/jfr" print --json --events jdk.ThreadAllocationStatistics \
+      "$work/java-$side.jfr" > "$work/alloc-$side.json"
+  python3 - "$work/alloc-$side.json" "$work/java-$side.log" "$label" "$side" <<'PY'
+import json, re, sys
+events = json.load(open(sys.argv[1]))["recording"]["events"]
+last = {}
+for e in events:
+    v = e["values"]
+    last[v["thread"]["javaName"]] = v["allocated"]
+log = open(sys.argv[2]).read()
+m = re.search(r"packets: sent=(\d+) received=(\d+)", log)
+sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+enc = last.get("main", 0) / max(sent, 1)
+dec = last.get("wireguard-receive", 0) / max(received, 1)
+print(f"  {sys.argv[3]}, side {sys.argv[4]}: encrypt path {enc:.0f} B/packet over {sent} packets,"
+      f" decrypt path {dec:.0f} B/packet over {received} packets")
+PY
 }
 
 results=()

@@ -50,6 +50,8 @@ public final class Peer {
     final Deque<byte[]> queue = new ArrayDeque<>();
     final AtomicLong rxBytes = new AtomicLong();
     final AtomicLong txBytes = new AtomicLong();
+    final AtomicLong rxPackets = new AtomicLong();
+    final AtomicLong txPackets = new AtomicLong();
 
     Peer(Handshake handshake, byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint) {
         this.handshake = handshake;
@@ -85,6 +87,14 @@ public final class Peer {
 
     public void setPersistentKeepalive(java.time.Duration interval) {
         persistentKeepalive = interval;
+    }
+
+    public long rxPackets() {
+        return rxPackets.get();
+    }
+
+    public long txPackets() {
+        return txPackets.get();
     }
 
     public int handshakesCompleted() {

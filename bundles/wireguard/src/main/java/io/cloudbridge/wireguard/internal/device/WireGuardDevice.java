@@ -302,6 +302,7 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         boolean sent = transmit(peer, keypair.seal(packet, length), length);
         if (sent) {
+            peer.txPackets.incrementAndGet();
             noteDataSent(peer, now);
         }
         // The initiator of a session renews it when it grows old or long (whitepaper 6.2).
@@ -662,6 +663,7 @@ public final class WireGuardDevice implements AutoCloseable {
             return;
         }
         peer.rxBytes.addAndGet(declared);
+        peer.rxPackets.incrementAndGet();
         if (peer.dataReceivedUnanswered == null) {
             peer.dataReceivedUnanswered = now;
         }
