@@ -90,6 +90,14 @@ public final class WireGuardDevice implements AutoCloseable {
             int handshakeLoadThreshold, Timers timers) {
         this.timers = timers;
         this.identity = identity;
+        // Bursts arrive faster than one thread decrypts them: ask for deep socket buffers (the
+        // kernel grants up to net.core.rmem_max / wmem_max).
+        try {
+            channel.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
+            channel.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 4 << 20);
+        } catch (IOException | UnsupportedOperationException e) {
+            LOG.debug("socket buffers left at their defaults: {}", e.toString());
+        }
         this.cookies = new CookieChecker(identity);
         this.channel = channel;
         this.sink = sink;
