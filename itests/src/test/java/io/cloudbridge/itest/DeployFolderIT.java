@@ -3,9 +3,6 @@ package io.cloudbridge.itest;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
-import aQute.bnd.osgi.Builder;
-import aQute.bnd.osgi.Jar;
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,29 +45,13 @@ public class DeployFolderIT {
         // The vendor's section is in the file before its bundle exists.
         Option[] runtime = RuntimeTestSupport.runtime(List.of("core"),
                 RuntimeTestSupport.DEFAULT_YAML.replace("[core, shell]", "[core]") + "greeter:\n  greeting: hi\n");
-        Option[] all = java.util.Arrays.copyOf(runtime, runtime.length + 1);
-        all[runtime.length] = org.ops4j.pax.exam.CoreOptions.frameworkProperty("itest.vendor.dir")
-                .value(vendorDir.toString());
-        return all;
+        return TestBundles.with(runtime, "itest.vendor.dir", vendorDir.toString());
     }
 
     /** Builds the vendor bundle from this module's compiled test classes. */
     static byte[] vendorBundle(String version) throws Exception {
-        File classes = new File(System.getProperty("cloudbridge.testClasses"));
-        try (Builder b = new Builder()) {
-            b.setProperty("Bundle-SymbolicName", "com.example.vendor.greeter");
-            b.setProperty("Bundle-Version", version);
-            b.setProperty("Private-Package", "io.cloudbridge.itest.vendor");
-            b.setProperty("-dsannotations", "*");
-            b.setProperty("-metatypeannotations", "*");
-            b.setProperty("Greeting-Version", version);
-            b.addClasspath(classes);
-            Jar jar = b.build();
-            assertTrue(String.valueOf(b.getErrors()), b.isOk());
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            jar.write(out);
-            return out.toByteArray();
-        }
+        return TestBundles.build("com.example.vendor.greeter", "io.cloudbridge.itest.vendor",
+                java.util.Map.of("Bundle-Version", version, "Greeting-Version", version));
     }
 
     @SuppressWarnings("unchecked")

@@ -3,11 +3,8 @@ package io.cloudbridge.itest;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
-import aQute.bnd.osgi.Builder;
-import aQute.bnd.osgi.Jar;
 import io.cloudbridge.api.runtime.FeatureService;
 import java.io.ByteArrayOutputStream;
-import java.io.File;
 import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -23,7 +20,6 @@ import org.apache.felix.service.command.CommandSession;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.Configuration;
-import org.ops4j.pax.exam.CoreOptions;
 import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
@@ -49,15 +45,7 @@ public class StatusIT {
     @Configuration
     public Option[] config() throws Exception {
         Path dir = Files.createTempDirectory("cloudbridge-broken");
-        try (Builder b = new Builder()) {
-            b.setProperty("Bundle-SymbolicName", "com.example.lonely");
-            b.setProperty("Private-Package", "io.cloudbridge.itest.lonely");
-            b.setProperty("-dsannotations", "*");
-            b.addClasspath(new File(System.getProperty("cloudbridge.testClasses")));
-            Jar jar = b.build();
-            assertTrue(String.valueOf(b.getErrors()), b.isOk());
-            jar.write(dir.resolve("lonely.jar").toFile());
-        }
+        Files.write(dir.resolve("lonely.jar"), TestBundles.build("com.example.lonely", "io.cloudbridge.itest.lonely", java.util.Map.of()));
         Manifest m = new Manifest();
         Attributes a = m.getMainAttributes();
         a.put(Attributes.Name.MANIFEST_VERSION, "1.0");
@@ -68,9 +56,7 @@ public class StatusIT {
             out.flush();
         }
         Option[] runtime = RuntimeTestSupport.runtime(List.of("core", "shell"), RuntimeTestSupport.DEFAULT_YAML);
-        Option[] all = Arrays.copyOf(runtime, runtime.length + 1);
-        all[runtime.length] = CoreOptions.frameworkProperty("itest.broken.dir").value(dir.toString());
-        return all;
+        return TestBundles.with(runtime, "itest.broken.dir", dir.toString());
     }
 
     private String status() throws Exception {
