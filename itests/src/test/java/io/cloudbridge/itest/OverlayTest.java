@@ -74,6 +74,7 @@ class OverlayTest {
             Daemon.Result ping = da.exec("cb:ping", "10.77.0.2");
             assertEquals(0, ping.exit(), ping.out() + ping.err());
             assertTrue(ping.out().contains("3 sent, 3 received"), ping.out());
+            assertTrue(ping.out().contains("path=direct (UDP)"), "no path manager installed: " + ping.out());
             Daemon.Result back = db.exec("cb:ping", a[1], "2");
             assertEquals(0, back.exit(), back.out() + back.err());
             assertTrue(back.out().contains("reply from 10.77.0.1"), back.out());
@@ -81,6 +82,7 @@ class OverlayTest {
             assertTrue(show.contains("peer: " + a[1]), show);
             assertTrue(show.contains("latest handshake: 0 seconds ago") || show.contains("latest handshake: 1 seconds ago"), show);
             assertTrue(show.contains("interface: cbitb (userspace)"), show);
+            assertTrue(show.contains("path: direct (UDP)"), show);
             assertTrue(da.exec("cb:status").out().contains("features:        core, overlay, shell")
                     || da.exec("cb:status").out().contains("overlay"), da.exec("cb:status").out());
             Daemon.Result nobody = da.exec("cb:ping", "10.77.0.99", "1");

@@ -36,8 +36,8 @@ public final class PingCommand {
             Optional<Duration> rtt = wireguard.ping(target, Duration.ofSeconds(2));
             if (rtt.isPresent()) {
                 received++;
-                out.append(String.format(Locale.ROOT, "reply from %s: seq=%d time=%.2f ms path=direct%n",
-                        target.getHostAddress(), i, rtt.get().toNanos() / 1e6));
+                out.append(String.format(Locale.ROOT, "reply from %s: seq=%d time=%.2f ms path=%s%n",
+                        target.getHostAddress(), i, rtt.get().toNanos() / 1e6, wireguard.pathTo(target)));
             } else {
                 out.append("no reply from ").append(target.getHostAddress()).append(": seq=").append(i).append('\n');
             }

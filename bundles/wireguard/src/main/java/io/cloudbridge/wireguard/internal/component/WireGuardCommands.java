@@ -32,7 +32,7 @@ public final class WireGuardCommands {
             out.append("\npeer: ").append(Base64.getEncoder().encodeToString(p.publicKey())).append('\n');
             out.append("  endpoint: ").append(p.endpoint() == null ? "(none)" : p.endpoint().getAddress().getHostAddress()
                     + ":" + p.endpoint().getPort()).append('\n');
-            out.append("  path: direct UDP\n");
+            out.append("  path: ").append(wireguard.pathOf(p)).append('\n');
             out.append("  allowed ips: ").append(String.join(", ", p.allowedIps().stream().map(IpPrefix::toString).toList()))
                     .append('\n');
             Instant hs = p.lastHandshake();

@@ -256,6 +256,29 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         return device;
     }
 
+    /** The path a peer's packets take now, in words: the path manager's answer, else this socket. */
+    public String pathOf(Peer peer) {
+        PathManager pm = pathManager;
+        if (pm == null) {
+            return "direct (UDP)";
+        }
+        return pm.info(NodeKey.of(peer.publicKey())).map(info -> info.kind().name().toLowerCase(java.util.Locale.ROOT)
+                + info.rtt().map(r -> ", rtt " + r.toMillis() + " ms").orElse("")
+                + info.relayedReason().map(r -> ", relayed because " + r).orElse("")).orElse("direct (UDP)");
+    }
+
+    /** The path towards an overlay address: that of the peer whose allowed IPs hold it. */
+    public String pathTo(InetAddress target) {
+        for (Peer p : device.peers()) {
+            for (IpPrefix prefix : p.allowedIps()) {
+                if (prefix.contains(target)) {
+                    return pathOf(p);
+                }
+            }
+        }
+        return "none";
+    }
+
     @Override
     public InetSocketAddress localAddress() {
         return new InetSocketAddress(config.listenAddress(), device.listenPort());
