@@ -188,6 +188,11 @@ class WireGuardGoInteropTest {
             assertTrue(ping4.contains("3 received"), ping4);
             String ping6 = NamespaceLab.run(true, "ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd99:7::2");
             assertTrue(ping6.contains("3 received"), ping6);
+            // And the other way: wireguard-go's side pings the host's kernel behind the Java engine's TUN.
+            String back4 = lab.inLab("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.99.7.21");
+            assertTrue(back4.contains("2 received"), back4);
+            String back6 = lab.inLab("ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd99:7::21");
+            assertTrue(back6.contains("2 received"), back6);
 
             // 100 MB over TCP from the namespace to a receiver here, through the tunnel: same SHA-256.
             try (java.net.ServerSocket receiver = new java.net.ServerSocket(0, 1, InetAddress.getByName("10.99.7.21"))) {
