@@ -24,7 +24,7 @@ public record IpPrefix(InetAddress address, int length) {
     public static IpPrefix parse(String text) {
         int slash = text.indexOf('/');
         String host = slash < 0 ? text : text.substring(0, slash);
-        if (host.isEmpty() || !host.matches("[0-9a-fA-F:.]+")) {
+        if (!isAddressLiteral(host)) {
             throw new IllegalArgumentException("not an IP prefix: " + text); // never a DNS look-up
         }
         InetAddress address;
@@ -41,6 +41,14 @@ public record IpPrefix(InetAddress address, int length) {
             throw new IllegalArgumentException("not an IP prefix: " + text, e);
         }
         return new IpPrefix(address, length);
+    }
+
+    /**
+     * Whether {@code text} is an IP address literal (dotted-quad IPv4, or IPv6 with colons), so
+     * that resolving it can never turn into a name look-up ("dead.beef" is a name).
+     */
+    public static boolean isAddressLiteral(String text) {
+        return text.matches("\\d{1,3}(\\.\\d{1,3}){3}") || (text.contains(":") && text.matches("[0-9a-fA-F:.]+"));
     }
 
     public boolean contains(InetAddress candidate) {

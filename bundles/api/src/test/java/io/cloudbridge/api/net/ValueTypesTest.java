@@ -23,6 +23,8 @@ class ValueTypesTest {
     @Test
     void prefixRejectsNamesAndBadLengths() {
         assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("example.com/24"));
+        assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("dead.beef"), "hex-only names are names");
+        assertTrue(IpPrefix.isAddressLiteral("::ffff:10.0.0.1"));
         assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("10.0.0.0/33"));
         assertThrows(IllegalArgumentException.class, () -> IpPrefix.parse("10.0.0.0/x"));
     }

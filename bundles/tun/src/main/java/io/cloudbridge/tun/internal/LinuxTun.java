@@ -70,6 +70,7 @@ public final class LinuxTun implements AutoCloseable {
     private final String name;
     private final int fd;
     private volatile boolean closed;
+    private final java.util.concurrent.atomic.AtomicBoolean closing = new java.util.concurrent.atomic.AtomicBoolean();
     /**
      * Reads and writes share it; close takes it alone. Closing a descriptor does not wake a
      * thread blocked on it, and while one is blocked the interface would live on: so reads wait
@@ -211,8 +212,8 @@ public final class LinuxTun implements AutoCloseable {
     /** Closes the descriptor, which removes the interface and its routes. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        if (!closing.compareAndSet(false, true)) {
+            return; // closed once only: the descriptor's number may already belong to another file
         }
         closed = true;
         lock.writeLock().lock(); // waits at most one poll interval for a reader

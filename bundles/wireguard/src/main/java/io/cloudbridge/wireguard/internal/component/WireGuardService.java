@@ -198,7 +198,12 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         try {
             int n;
             while ((n = tun.read(buf)) >= 0) {
-                device.send(buf, n);
+                try {
+                    device.send(buf, n);
+                } catch (RuntimeException e) {
+                    // One packet's failure (a path plugin's bug, say) must not stop all outbound traffic.
+                    LOG.warn("sending a packet failed: {}", e.toString());
+                }
             }
         } catch (IOException e) {
             LOG.warn("TUN read stopped: {}", e.toString());

@@ -39,7 +39,9 @@ public final class IpPackets {
             return null;
         }
         try {
-            return InetAddress.getByAddress(a);
+            // Inet6Address explicitly: getByAddress would turn ::ffff:a.b.c.d into an IPv4 address
+            // and let an IPv6 packet pass for an IPv4 one in cryptokey routing.
+            return v == 6 ? java.net.Inet6Address.getByAddress(null, a, -1) : InetAddress.getByAddress(a);
         } catch (UnknownHostException impossible) {
             return null;
         }

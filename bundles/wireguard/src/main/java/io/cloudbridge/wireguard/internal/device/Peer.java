@@ -20,7 +20,8 @@ public final class Peer {
     volatile Handshake handshake;
     /** Per-peer persistent keepalive ({@code null}: the device's default). */
     volatile java.time.Duration persistentKeepalive;
-    final byte[] presharedKey;
+    /** As configured; the handshake holds its own copy. */
+    volatile byte[] presharedKey;
     final byte[] publicKey;
     /** Replaced whole on change, so the data path reads it without a lock. */
     volatile List<IpPrefix> allowedIps;
@@ -101,19 +102,6 @@ public final class Peer {
         return handshakesCompleted.get();
     }
 
-    /** Cryptokey routing: whether {@code address} is one this peer may use. */
-    boolean allows(InetAddress address) {
-        if (address == null) {
-            return false;
-        }
-        for (IpPrefix p : allowedIps) {
-            if (p.contains(address)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** The length of the longest allowed prefix that holds {@code address}, or -1. */
     int longestMatch(InetAddress address) {
         int best = -1;
@@ -129,15 +117,25 @@ public final class Peer {
         return allowedIps;
     }
 
-    public synchronized void replaceAllowedIps(List<IpPrefix> prefixes) {
+    synchronized void replaceAllowedIps(List<IpPrefix> prefixes) {
         allowedIps = List.copyOf(prefixes);
     }
 
-    /** Adds an allowed prefix (the peer's routes grow, as {@code wg set ... allowed-ips} does). */
-    public synchronized void addAllowedIp(IpPrefix prefix) {
-        List<IpPrefix> grown = new java.util.ArrayList<>(allowedIps);
-        grown.add(prefix);
-        allowedIps = List.copyOf(grown);
+    /** Adds an allowed prefix; the device moves it here from any other peer (see WireGuardDevice). */
+    synchronized void addAllowedIp(IpPrefix prefix) {
+        if (!allowedIps.contains(prefix)) {
+            List<IpPrefix> grown = new java.util.ArrayList<>(allowedIps);
+            grown.add(prefix);
+            allowedIps = List.copyOf(grown);
+        }
+    }
+
+    synchronized void removeAllowedIp(IpPrefix prefix) {
+        if (allowedIps.contains(prefix)) {
+            List<IpPrefix> shrunk = new java.util.ArrayList<>(allowedIps);
+            shrunk.remove(prefix);
+            allowedIps = List.copyOf(shrunk);
+        }
     }
 
     /** Installs a fresh keypair as the one to send with. */

@@ -137,16 +137,33 @@ public final class UapiServer implements AutoCloseable {
         return sb.append("errno=0\n\n").toString();
     }
 
+    /** One peer section of a set request, parsed and checked. */
+    private static final class PeerChange {
+        final byte[] key;
+        boolean remove;
+        boolean updateOnly;
+        byte[] presharedKey;
+        InetSocketAddress endpoint;
+        Integer keepaliveSeconds;
+        boolean replaceAllowedIps;
+        final List<IpPrefix> allowedIps = new ArrayList<>();
+
+        PeerChange(byte[] key) {
+            this.key = key;
+        }
+    }
+
     /**
-     * Applies a set request: validated whole first, so a bad line changes nothing.
+     * Applies a set request. Everything is parsed and checked first (keys, addresses, prefixes,
+     * numbers); only a request that passes whole changes anything.
      *
      * @return 0, or an errno
      */
     synchronized int set(List<String> lines) {
-        List<Runnable> changes = new ArrayList<>();
+        boolean replacePeers = false;
+        List<PeerChange> changes = new ArrayList<>();
+        PeerChange current = null;
         try {
-            Peer[] current = {null};
-            byte[][] currentKey = {null};
             for (String line : lines) {
                 int eq = line.indexOf('=');
                 if (eq <= 0) {
@@ -165,97 +182,89 @@ public final class UapiServer implements AutoCloseable {
                             return EINVAL; // the socket is shared with NAT traversal; the path manager owns it
                         }
                     }
-                    case "fwmark", "protocol_version" -> {
-                        if (key.equals("protocol_version") && !value.equals("1")) {
+                    case "fwmark" -> Integer.parseInt(value);
+                    case "protocol_version" -> {
+                        if (!value.equals("1")) {
                             return EINVAL;
                         }
                     }
-                    case "replace_peers" -> {
-                        if (value.equals("true")) {
-                            changes.add(() -> device.peers().forEach(p -> device.removePeer(p.publicKey)));
-                        }
-                    }
+                    case "replace_peers" -> replacePeers = flag(value);
                     case "public_key" -> {
                         byte[] pk = key32(value);
-                        currentKey[0] = pk;
-                        changes.add(() -> {
-                            Peer p = device.peer(pk);
-                            if (p == null) {
-                                try {
-                                    p = device.addPeer(pk, null, List.of(), null);
-                                } catch (InvalidKeyException e) {
-                                    throw new IllegalArgumentException(e);
-                                }
-                            }
-                            current[0] = p;
-                        });
+                        device.checkPeerKey(pk);
+                        current = new PeerChange(pk);
+                        changes.add(current);
                     }
-                    case "remove" -> {
-                        byte[] pk = requirePeer(currentKey[0]);
-                        if (value.equals("true")) {
-                            changes.add(() -> {
-                                device.removePeer(pk);
-                                current[0] = null;
-                            });
-                        }
-                    }
-                    case "update_only" -> requirePeer(currentKey[0]);
-                    case "preshared_key" -> {
-                        requirePeer(currentKey[0]);
-                        byte[] psk = key32(value);
-                        changes.add(() -> {
-                            try {
-                                current[0] = device.setPresharedKey(current[0], psk);
-                            } catch (InvalidKeyException e) {
-                                throw new IllegalArgumentException(e);
-                            }
-                        });
-                    }
-                    case "endpoint" -> {
-                        requirePeer(currentKey[0]);
-                        InetSocketAddress endpoint = endpoint(value);
-                        changes.add(() -> current[0].endpoint = endpoint);
-                    }
+                    case "remove" -> requirePeer(current).remove = flag(value);
+                    case "update_only" -> requirePeer(current).updateOnly = flag(value);
+                    case "preshared_key" -> requirePeer(current).presharedKey = key32(value);
+                    case "endpoint" -> requirePeer(current).endpoint = endpoint(value);
                     case "persistent_keepalive_interval" -> {
-                        requirePeer(currentKey[0]);
                         int seconds = Integer.parseInt(value);
                         if (seconds < 0 || seconds > 65535) {
                             return EINVAL;
                         }
-                        changes.add(() -> current[0].persistentKeepalive = seconds == 0 ? null : Duration.ofSeconds(seconds));
+                        requirePeer(current).keepaliveSeconds = seconds;
                     }
-                    case "replace_allowed_ips" -> {
-                        requirePeer(currentKey[0]);
-                        if (value.equals("true")) {
-                            changes.add(() -> current[0].replaceAllowedIps(List.of()));
-                        }
-                    }
-                    case "allowed_ip" -> {
-                        requirePeer(currentKey[0]);
-                        IpPrefix prefix = IpPrefix.parse(value);
-                        changes.add(() -> current[0].addAllowedIp(prefix));
-                    }
+                    case "replace_allowed_ips" -> requirePeer(current).replaceAllowedIps = flag(value);
+                    case "allowed_ip" -> requirePeer(current).allowedIps.add(IpPrefix.parse(value));
                     default -> {
                         return EINVAL;
                     }
                 }
             }
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | InvalidKeyException e) {
             return EINVAL;
         }
-        try {
-            changes.forEach(Runnable::run);
-        } catch (IllegalArgumentException e) {
-            return EINVAL;
+        if (replacePeers) {
+            device.peers().forEach(p -> device.removePeer(p.publicKey));
+        }
+        for (PeerChange c : changes) {
+            Peer peer = device.peer(c.key);
+            if (c.remove) {
+                device.removePeer(c.key);
+                continue;
+            }
+            if (peer == null) {
+                if (c.updateOnly) {
+                    continue;
+                }
+                try {
+                    peer = device.addPeer(c.key, c.presharedKey, List.of(), c.endpoint);
+                } catch (InvalidKeyException checkedAbove) {
+                    return EINVAL;
+                }
+            } else if (c.presharedKey != null) {
+                device.setPresharedKey(peer, c.presharedKey);
+            }
+            if (c.endpoint != null) {
+                peer.endpoint = c.endpoint;
+            }
+            if (c.keepaliveSeconds != null) {
+                peer.setPersistentKeepalive(c.keepaliveSeconds == 0 ? null : Duration.ofSeconds(c.keepaliveSeconds));
+            }
+            if (c.replaceAllowedIps) {
+                device.replaceAllowedIps(peer, List.of());
+            }
+            for (IpPrefix prefix : c.allowedIps) {
+                device.addAllowedIp(peer, prefix);
+            }
         }
         return 0;
     }
 
-    private static byte[] requirePeer(byte[] key) {
-        if (key == null) {
-            throw new IllegalArgumentException("a peer key must come first");
+    private static boolean flag(String value) {
+        if (!value.equals("true") && !value.equals("false")) {
+            throw new IllegalArgumentException("expected true or false");
         }
-        return key;
+        return value.equals("true");
+    }
+
+    private static PeerChange requirePeer(PeerChange current) {
+        if (current == null) {
+            throw new IllegalArgumentException("a peer's public_key must come first");
+        }
+        return current;
     }
 
     private static byte[] key32(String hex) {
@@ -275,8 +284,8 @@ public final class UapiServer implements AutoCloseable {
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);
         }
-        if (!host.matches("[0-9a-fA-F:.%]+")) {
-            throw new IllegalArgumentException("endpoint must be an address");
+        if (!IpPrefix.isAddressLiteral(host)) {
+            throw new IllegalArgumentException("endpoint must be an address"); // never a name lookup
         }
         int port = Integer.parseInt(text.substring(colon + 1));
         if (port < 1 || port > 65535) {

@@ -115,6 +115,22 @@ public final class WireGuardDevice implements AutoCloseable {
         return ++loadCount > handshakeLoadThreshold;
     }
 
+    private static final int PER_SOURCE_HANDSHAKES_PER_SECOND = 20;
+    private static final int RATE_TABLE_LIMIT = 8192;
+    private final Map<InetAddress, int[]> perSource = new java.util.HashMap<>();
+    private long perSourceSecond;
+
+    /** A handshake budget per source address and second, used only under load; the table is bounded. */
+    private synchronized boolean perSourceAllowance(InetAddress source, Instant now) {
+        long second = now.getEpochSecond();
+        if (second != perSourceSecond || perSource.size() >= RATE_TABLE_LIMIT) {
+            perSource.clear();
+            perSourceSecond = second;
+        }
+        int[] count = perSource.computeIfAbsent(source, a -> new int[1]);
+        return ++count[0] <= PER_SOURCE_HANDSHAKES_PER_SECOND;
+    }
+
     /** Address bytes then port, big-endian: what a cookie is bound to. */
     private static byte[] sourceBytes(InetSocketAddress from) {
         byte[] a = from.getAddress().getAddress();
@@ -137,7 +153,14 @@ public final class WireGuardDevice implements AutoCloseable {
             // Through a relay: the relay authenticated the sender's session and rate-limits it.
             return true;
         }
-        if (underLoad(now) && !cookies.checkMac2(msg, sourceBytes(from), now)) {
+        boolean loaded = underLoad(now);
+        if (loaded && cookies.checkMac2(msg, sourceBytes(from), now) && !perSourceAllowance(from.getAddress(), now)) {
+            // A valid cookie proves the address, not good manners: each address gets a few
+            // handshakes a second while the device is under load.
+            drop("under load: source over its rate");
+            return false;
+        }
+        if (loaded && !cookies.checkMac2(msg, sourceBytes(from), now)) {
             drop("under load: cookie sent");
             try {
                 channel.send(ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)), from);
@@ -151,9 +174,50 @@ public final class WireGuardDevice implements AutoCloseable {
 
     public Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
             throws InvalidKeyException {
-        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, allowedIps, endpoint);
+        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, List.of(), endpoint);
         peers.add(peer);
+        allowedIps.forEach(prefix -> addAllowedIp(peer, prefix));
         return peer;
+    }
+
+    /**
+     * Gives a prefix to a peer, taking it from whichever peer had it: a prefix belongs to one peer,
+     * so routing and the inbound source check agree.
+     */
+    public synchronized void addAllowedIp(Peer peer, IpPrefix prefix) {
+        for (Peer other : peers) {
+            if (other != peer) {
+                other.removeAllowedIp(prefix);
+            }
+        }
+        peer.addAllowedIp(prefix);
+    }
+
+    public synchronized void replaceAllowedIps(Peer peer, List<IpPrefix> prefixes) {
+        peer.replaceAllowedIps(List.of());
+        prefixes.forEach(p -> addAllowedIp(peer, p));
+    }
+
+    /** The peer an address routes to: the longest allowed prefix holding it across all peers. */
+    Peer route(InetAddress address) {
+        Peer best = null;
+        int bestLength = -1;
+        if (address == null) {
+            return null;
+        }
+        for (Peer p : peers) {
+            int m = p.longestMatch(address);
+            if (m > bestLength) {
+                best = p;
+                bestLength = m;
+            }
+        }
+        return best;
+    }
+
+    /** Checks a would-be peer key (a low-order point is refused) without adding anything. */
+    public void checkPeerKey(byte[] publicKey) throws InvalidKeyException {
+        new Handshake(identity, publicKey, null);
     }
 
     /** The peer with this public key, or {@code null}. */
@@ -173,12 +237,11 @@ public final class WireGuardDevice implements AutoCloseable {
         return true;
     }
 
-    /** Replaces a peer's pre-shared key: a new peer record with the same endpoint, allowed IPs and keepalive. */
-    public Peer setPresharedKey(Peer peer, byte[] presharedKey) throws InvalidKeyException {
-        removePeer(peer.publicKey);
-        Peer fresh = addPeer(peer.publicKey, presharedKey, peer.allowedIps, peer.endpoint);
-        fresh.persistentKeepalive = peer.persistentKeepalive;
-        return fresh;
+    /** Changes a peer's pre-shared key in place: its sessions and its replay protection stay. */
+    public Peer setPresharedKey(Peer peer, byte[] presharedKey) {
+        peer.handshake.setPresharedKey(presharedKey);
+        peer.presharedKey = presharedKey.clone();
+        return peer;
     }
 
     public Identity identity() {
@@ -277,16 +340,7 @@ public final class WireGuardDevice implements AutoCloseable {
      * copied only when the packet has to wait for a handshake).
      */
     public boolean send(byte[] packet, int length) {
-        InetAddress dst = IpPackets.destination(packet, length);
-        Peer best = null;
-        int bestLength = -1;
-        for (Peer p : peers) {
-            int m = dst == null ? -1 : p.longestMatch(dst);
-            if (m > bestLength) {
-                best = p;
-                bestLength = m;
-            }
-        }
+        Peer best = route(IpPackets.destination(packet, length));
         if (best == null) {
             drop("no route");
             return false;
@@ -376,22 +430,29 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private void sendInitiation(Peer peer, Instant now) {
-        peer.lastHandshakeSent = now;
-        long jitter = java.util.concurrent.ThreadLocalRandom.current().nextLong(Timers.REKEY_TIMEOUT_JITTER.toNanos());
-        peer.retryAt = now.plus(timers.rekeyTimeout()).plusNanos(jitter);
-        int index = newIndex(peer);
-        Integer replaced = peer.pendingIndex;
-        if (replaced != null) {
-            indices.remove(replaced); // a retry replaces the initiation it retries
+        byte[] initiation;
+        synchronized (peer) {
+            peer.lastHandshakeSent = now;
+            long jitter = java.util.concurrent.ThreadLocalRandom.current().nextLong(Timers.REKEY_TIMEOUT_JITTER.toNanos());
+            peer.retryAt = now.plus(timers.rekeyTimeout()).plusNanos(jitter);
+            if (peer.handshakeAttemptsSince == null) {
+                peer.handshakeAttemptsSince = now;
+            }
+            int index = newIndex(peer);
+            Integer replaced = peer.pendingIndex;
+            if (replaced != null) {
+                indices.remove(replaced); // a retry replaces the initiation it retries
+            }
+            peer.pendingIndex = index;
+            initiation = peer.handshake.createInitiation(index, now);
         }
-        peer.pendingIndex = index;
-        byte[] initiation = peer.handshake.createInitiation(index, now);
         if (transmit(peer, initiation, 0)) {
             peer.lastSent = now;
         }
     }
 
     /** A new session is in place: the handshake attempts are over. */
+    /** Holds the peer's lock. */
     private static void sessionEstablished(Peer peer, Instant now) {
         peer.handshakeAttemptsSince = null;
         peer.retryAt = null;
@@ -416,7 +477,9 @@ public final class WireGuardDevice implements AutoCloseable {
         Instant retry = peer.retryAt;
         if (retry != null && !now.isBefore(retry)) {
             Instant since = peer.handshakeAttemptsSince;
-            if (since != null && Duration.between(since, now).compareTo(timers.rekeyAttemptTime()) >= 0) {
+            if (since == null) {
+                peer.retryAt = null; // a session was established meanwhile
+            } else if (Duration.between(since, now).compareTo(timers.rekeyAttemptTime()) >= 0) {
                 // REKEY_ATTEMPT_TIME passed without a response: give up, and drop what waited.
                 peer.handshakeAttemptsSince = null;
                 peer.retryAt = null;
@@ -437,7 +500,8 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         Keypair current = peer.current;
         Instant received = peer.dataReceivedUnanswered;
-        if (received != null && current != null && Duration.between(received, now).compareTo(timers.keepaliveTimeout()) >= 0) {
+        if (received != null && current != null && usable(current, now)
+                && Duration.between(received, now).compareTo(timers.keepaliveTimeout()) >= 0) {
             sendKeepalive(peer, current, now); // passive keepalive
         }
         Instant sent = peer.dataSentUnanswered;
@@ -562,12 +626,14 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.handshake.acceptInitiation(initiation, now);
             int index = newIndex(peer);
             Handshake.Response response = peer.handshake.createResponse(index, now);
-            if (from != null) {
-                peer.endpoint = from;
+            synchronized (peer) {
+                if (from != null) {
+                    peer.endpoint = from;
+                }
+                retire(peer.next);
+                peer.next = response.keypair();
+                sessionEstablished(peer, now);
             }
-            retire(peer.next);
-            peer.next = response.keypair();
-            sessionEstablished(peer, now);
             if (transmit(peer, response.message(), 0)) {
                 peer.lastSent = now;
             }
@@ -587,14 +653,15 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         try {
             Keypair keypair = peer.handshake.consumeResponse(msg, now);
-            peer.pendingIndex = null; // now the keypair's index
-            retire(peer.previous);
-            peer.rotate(keypair);
-            if (from != null) {
-                peer.endpoint = from;
+            synchronized (peer) {
+                peer.pendingIndex = null; // now the keypair's index
+                promote(peer, keypair);
+                if (from != null) {
+                    peer.endpoint = from;
+                }
+                peer.lastReceived = now;
+                sessionEstablished(peer, now);
             }
-            peer.lastReceived = now;
-            sessionEstablished(peer, now);
             flush(peer);
         } catch (HandshakeException e) {
             drop("refused response");
@@ -653,9 +720,14 @@ public final class WireGuardDevice implements AutoCloseable {
             // Our session is about to expire while traffic still arrives: renew it from here.
             initiateIfDue(peer);
         }
-        if (keypair == peer.next) {
-            retire(peer.previous);
-            peer.rotate(keypair); // the initiator's first data message confirms the responder's keypair
+        boolean confirmed = false;
+        synchronized (peer) {
+            if (keypair == peer.next) {
+                promote(peer, keypair); // the initiator's first data message confirms the responder's keypair
+                confirmed = true;
+            }
+        }
+        if (confirmed) {
             flush(peer);
         }
         if (plain.length == 0) {
@@ -666,7 +738,8 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("bad inner packet");
             return;
         }
-        if (!peer.allows(IpPackets.source(plain, declared))) {
+        // Cryptokey routing, inbound: the source must route back to this very peer.
+        if (route(IpPackets.source(plain, declared)) != peer) {
             drop("source not allowed");
             return;
         }
@@ -685,6 +758,15 @@ public final class WireGuardDevice implements AutoCloseable {
             }
         }
         return null;
+    }
+
+    /** Makes {@code fresh} current; the old previous goes, and so does a pending next it replaces. Holds the peer's lock. */
+    private void promote(Peer peer, Keypair fresh) {
+        retire(peer.previous);
+        if (peer.next != null && peer.next != fresh) {
+            retire(peer.next);
+        }
+        peer.rotate(fresh);
     }
 
     private void retire(Keypair old) {

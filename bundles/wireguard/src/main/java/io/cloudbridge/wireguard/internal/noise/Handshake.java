@@ -117,17 +117,15 @@ public final class Handshake {
     }
 
     /**
-     * A decrypted initiation whose sender is known by its static key but not yet checked against
-     * that peer's state (replay, flood).
+     * An initiation decrypted as far as its sender's static key: enough to find the peer. Its
+     * timestamp is still sealed; the peer's own handshake opens it with the precomputed static
+     * Diffie-Hellman, so a stranger's initiation costs one X25519, not two.
      */
     public record Initiation(byte[] remoteStatic, int senderIndex, byte[] remoteEphemeral, byte[] chainingKey,
-            byte[] hash, byte[] timestamp) {
+            byte[] hash, byte[] sealedTimestamp) {
     }
 
-    /**
-     * Decrypts an initiation addressed to {@code local} (MACs already checked by the caller),
-     * learning who sent it.
-     */
+    /** Decrypts an initiation addressed to {@code local} (MACs already checked) up to its sender's static key. */
     public static Initiation decryptInitiation(Identity local, byte[] msg) throws HandshakeException {
         byte[] ck = initialChainingKey();
         byte[] h = initialHash(ck, local.publicKey());
@@ -140,12 +138,8 @@ public final class Handshake {
             byte[] encryptedStatic = Arrays.copyOfRange(msg, 40, 88);
             byte[] remoteStatic = NoiseCrypto.open(kk[1], 0, encryptedStatic, h);
             h = NoiseCrypto.hash(h, encryptedStatic);
-            kk = NoiseCrypto.kdf(2, ck, NoiseCrypto.dh(local.privateKey(), remoteStatic));
-            ck = kk[0];
-            byte[] encryptedTimestamp = Arrays.copyOfRange(msg, 88, 116);
-            byte[] timestamp = NoiseCrypto.open(kk[1], 0, encryptedTimestamp, h);
-            h = NoiseCrypto.hash(h, encryptedTimestamp);
-            return new Initiation(remoteStatic, Messages.senderIndex(msg), ephemeral, ck, h, timestamp);
+            return new Initiation(remoteStatic, Messages.senderIndex(msg), ephemeral, ck, h,
+                    Arrays.copyOfRange(msg, 88, 116));
         } catch (InvalidKeyException e) {
             throw new HandshakeException("initiation with a low-order key");
         } catch (AEADBadTagException e) {
@@ -154,26 +148,42 @@ public final class Handshake {
     }
 
     /**
-     * Takes a decrypted initiation from this peer: refuses a replayed timestamp and initiations
-     * faster than {@link #INITIATION_MIN_INTERVAL}.
+     * Takes an initiation from this peer: opens its timestamp, refuses a replayed one and
+     * initiations faster than {@link #INITIATION_MIN_INTERVAL}.
      */
     public synchronized void acceptInitiation(Initiation initiation, Instant now) throws HandshakeException {
         if (!MessageDigest.isEqual(initiation.remoteStatic(), remoteStatic)) {
             throw new HandshakeException("initiation from another peer");
         }
-        if (Arrays.compareUnsigned(initiation.timestamp(), greatestTimestamp) <= 0) {
+        byte[][] kk = NoiseCrypto.kdf(2, initiation.chainingKey(), staticStatic);
+        byte[] timestamp;
+        try {
+            timestamp = NoiseCrypto.open(kk[1], 0, initiation.sealedTimestamp(), initiation.hash());
+        } catch (AEADBadTagException e) {
+            throw new HandshakeException("initiation timestamp does not authenticate");
+        }
+        if (Arrays.compareUnsigned(timestamp, greatestTimestamp) <= 0) {
             throw new HandshakeException("replayed initiation (timestamp not newer)");
         }
         if (Duration.between(lastInitiationConsumed, now).compareTo(INITIATION_MIN_INTERVAL) < 0) {
             throw new HandshakeException("initiation flood");
         }
-        greatestTimestamp = initiation.timestamp();
+        greatestTimestamp = timestamp;
         lastInitiationConsumed = now;
-        chainingKey = initiation.chainingKey();
-        hash = initiation.hash();
+        chainingKey = kk[0];
+        hash = NoiseCrypto.hash(initiation.hash(), initiation.sealedTimestamp());
         remoteEphemeral = initiation.remoteEphemeral();
         remoteIndex = initiation.senderIndex();
         state = State.INITIATION_CONSUMED;
+    }
+
+    /** Changes the pre-shared key in place: the replay and flood state stay, as they must. */
+    public synchronized void setPresharedKey(byte[] key) {
+        byte[] k = key == null ? new byte[NoiseCrypto.KEY_LENGTH] : key;
+        if (k.length != NoiseCrypto.KEY_LENGTH) {
+            throw new IllegalArgumentException("a pre-shared key is 32 bytes");
+        }
+        System.arraycopy(k, 0, presharedKey, 0, NoiseCrypto.KEY_LENGTH);
     }
 
     /** A response message and the keypair it completes on this (the responder's) side. */

@@ -123,6 +123,40 @@ class BadInputTest {
         assertEquals(indices, bob.indexCount(), "bad input allocates no session");
     }
 
+    /** Cryptokey routing inbound: a peer allowed everything still may not speak for another peer's address. */
+    @Test
+    void aPeerCannotSendFromAnotherPeersAddress() throws Exception {
+        Identity carolId = Identity.generate();
+        DatagramChannel c = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
+        WireGuardDevice carol = new WireGuardDevice(carolId, c, (peer, p, n) -> { }, Clock.systemUTC());
+        try {
+            carol.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("0.0.0.0/0"), IpPrefix.parse("::/0")), bobAddress);
+            bob.addPeer(carolId.publicKey(), null, List.of(IpPrefix.parse("0.0.0.0/0")), null);
+            carol.start();
+            ping(1); // alice's own session: 10.0.0.1 is hers
+            // carol claims alice's address as her source
+            carol.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                    (Inet4Address) InetAddress.getByName("10.0.0.2"), 9, 99, new byte[1]));
+            NamespaceLab.await(Duration.ofSeconds(5), "carol's spoofed packet dropped", () -> dropped("source not allowed") == 1);
+            assertTrue(!bobGotEcho.containsKey(99));
+            // and an IPv6 packet whose source is IPv4-mapped is not taken for an IPv4 one
+            byte[] v6 = new byte[48];
+            v6[0] = 0x60;
+            v6[5] = 8; // payload length
+            v6[6] = 58; // ICMPv6
+            v6[7] = 64;
+            byte[] mapped = InetAddress.getByName("::ffff:10.0.0.9").getAddress(); // 4 bytes: Java maps it
+            v6[18] = (byte) 0xff;
+            v6[19] = (byte) 0xff;
+            System.arraycopy(mapped, 0, v6, 20, 4);
+            v6[39] = 2; // destination ::2, routed by carol's ::/0
+            carol.send(v6);
+            NamespaceLab.await(Duration.ofSeconds(5), "the mapped-source packet dropped", () -> dropped("source not allowed") == 2);
+        } finally {
+            carol.close();
+        }
+    }
+
     @Test
     void replayedTransportMessagesAreDropped() throws Exception {
         // Capture what alice sends by pointing her at the attacker first, then replay it to bob.

@@ -109,7 +109,7 @@ class WireGuardGoInteropTest {
         }
 
         void extraAllowed(IpPrefix prefix, Peer peer) {
-            peer.addAllowedIp(prefix);
+            device.addAllowedIp(peer, prefix);
         }
 
         @Override
@@ -334,6 +334,12 @@ class WireGuardGoInteropTest {
             assertEquals("errno=22\n\n", uapiExchange(uapi.socket(),
                     "set=1\npublic_key=" + "11".repeat(32) + "\nendpoint=example.com:1\n\n"));
             assertEquals(1, node.device.peers().size(), "the refused set added no peer");
+            assertEquals("errno=22\n\n", uapiExchange(uapi.socket(),
+                    "set=1\nreplace_peers=true\npublic_key=" + "00".repeat(32) + "\n\n"));
+            assertEquals(1, node.device.peers().size(), "a refused replace_peers removed nothing");
+            assertEquals("errno=0\n\n", uapiExchange(uapi.socket(),
+                    "set=1\npublic_key=" + "22".repeat(32) + "\nupdate_only=true\nallowed_ip=10.5.5.5/32\n\n"));
+            assertEquals(1, node.device.peers().size(), "update_only does not create a peer");
             assertEquals("", uapiExchange(uapi.socket(), "set=1\n" + "x".repeat(UapiServer.MAX_REQUEST_BYTES + 10) + "\n"));
             assertTrue(uapiExchange(uapi.socket(), "get=1\n\n").endsWith("errno=0\n\n"));
         }

@@ -91,6 +91,18 @@ class NoiseHandshakeTest {
     }
 
     @Test
+    void changingThePresharedKeyKeepsReplayProtection() throws Exception {
+        Handshake aliceSide = new Handshake(alice, bob.publicKey(), null);
+        Handshake bobSide = new Handshake(bob, alice.publicKey(), null);
+        byte[] initiation = aliceSide.createInitiation(1, t0);
+        bobSide.acceptInitiation(Handshake.decryptInitiation(bob, initiation), t0);
+        bobSide.setPresharedKey(NoiseCrypto.random(32));
+        HandshakeException e = assertThrows(HandshakeException.class,
+                () -> bobSide.acceptInitiation(Handshake.decryptInitiation(bob, initiation), t0.plusSeconds(10)));
+        assertTrue(e.getMessage().contains("replayed"), e.getMessage());
+    }
+
+    @Test
     void aStrangersInitiationDoesNotDecrypt() throws Exception {
         Identity mallory = Identity.generate();
         byte[] initiation = new Handshake(alice, mallory.publicKey(), null).createInitiation(1, t0);
