@@ -87,6 +87,18 @@ class OverlayTest {
                     || da.exec("cb:status").out().contains("overlay"), da.exec("cb:status").out());
             Daemon.Result nobody = da.exec("cb:ping", "10.77.0.99", "1");
             assertEquals(1, nobody.exit(), "no peer routes there: " + nobody.out());
+
+            // A peer added by a configuration edit joins in place: the interface and the running
+            // session with b stay (the interface is brought up once).
+            String[] c = keyPair();
+            String edited = Files.readString(nodeA.config).replace("allowedIps=10.77.0.2/32\"]",
+                    "allowedIps=10.77.0.2/32\", \"publicKey=" + c[1] + " allowedIps=10.77.0.3/32\"]");
+            RuntimeTestSupport.writeOwnerOnly(nodeA.config, edited);
+            Await.until(java.time.Duration.ofSeconds(5), "peers updated in place",
+                    () -> da.logText().contains("updated in place: 2 peers"));
+            assertTrue(da.exec("wg:show").out().contains("peer: " + c[1]));
+            assertEquals(0, da.exec("cb:ping", "10.77.0.2", "1").exit());
+            assertEquals(1, da.logText().split("WireGuard interface cbita up", -1).length - 1, "brought up once");
         }
     }
 

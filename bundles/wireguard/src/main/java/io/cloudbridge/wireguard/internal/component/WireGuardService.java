@@ -48,6 +48,7 @@ import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -173,6 +174,55 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         Files.writeString(tmp, Base64.getEncoder().encodeToString(key) + "\n", StandardCharsets.US_ASCII);
         Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
         return key;
+    }
+
+    /**
+     * A new {@code wireguard} section. When only the peers changed (the common case: the network
+     * map adds and removes nodes) they are changed in place and every other session keeps running;
+     * anything else about the interface re-creates it.
+     */
+    @Modified
+    void modified(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
+        WireGuardConfig old = config;
+        boolean onlyPeers = old.interfaceName().equals(c.interfaceName()) && old.privateKeyFile().equals(c.privateKeyFile())
+                && old.listenAddress().equals(c.listenAddress()) && old.listenPort() == c.listenPort()
+                && java.util.Arrays.equals(old.addresses(), c.addresses()) && old.mtu() == c.mtu()
+                && old.userspace() == c.userspace() && old.uapiDirectory().equals(c.uapiDirectory());
+        if (!onlyPeers) {
+            deactivate();
+            ownAddresses.clear();
+            ownPrefixes.clear();
+            activate(ctx, c);
+            return;
+        }
+        List<PeerSpec> wanted = new ArrayList<>();
+        for (String entry : c.peers()) {
+            wanted.add(PeerSpec.parse(entry));
+        }
+        for (Peer p : device.peers()) {
+            if (wanted.stream().noneMatch(w -> java.util.Arrays.equals(w.publicKey().toBytes(), p.publicKey()))) {
+                device.removePeer(p.publicKey());
+            }
+        }
+        for (PeerSpec spec : wanted) {
+            Peer peer = device.peer(spec.publicKey().toBytes());
+            if (peer == null) {
+                peer = device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
+            } else {
+                device.replaceAllowedIps(peer, spec.allowedIps());
+                if (spec.endpoint() != null) {
+                    peer.setEndpoint(spec.endpoint());
+                }
+            }
+            peer.setPersistentKeepalive(spec.keepalive());
+            if (tun != null) {
+                for (IpPrefix r : spec.allowedIps()) {
+                    tun.addRoute(r.toString());
+                }
+            }
+        }
+        config = c;
+        LOG.info("WireGuard peers of {} updated in place: {} peers", c.interfaceName(), wanted.size());
     }
 
     @Deactivate

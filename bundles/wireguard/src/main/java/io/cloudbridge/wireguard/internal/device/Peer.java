@@ -86,6 +86,11 @@ public final class Peer {
         return persistentKeepalive;
     }
 
+    /** A configured endpoint; authenticated packets from elsewhere move it again (roaming). */
+    public void setEndpoint(InetSocketAddress address) {
+        endpoint = address;
+    }
+
     public void setPersistentKeepalive(java.time.Duration interval) {
         persistentKeepalive = interval;
     }
