@@ -38,7 +38,43 @@ public final class FeatureCatalog {
         this.warnings = List.copyOf(warnings);
     }
 
+    /** The last catalog read, with the folder listing it was read from. */
+    private static volatile Object[] cached;
+
+    /**
+     * The catalog of these folders. The launcher, the feature manager and the validator all ask at
+     * start; the jars are read once and again only when a file in either folder changed.
+     */
     public static FeatureCatalog load(Path featuresDir, Path bundlesDir) throws FeatureException {
+        String fingerprint = fingerprint(featuresDir) + "|" + fingerprint(bundlesDir);
+        Object[] c = cached;
+        if (c != null && c[0].equals(fingerprint)) {
+            return (FeatureCatalog) c[1];
+        }
+        FeatureCatalog catalog = read(featuresDir, bundlesDir);
+        cached = new Object[] {fingerprint, catalog};
+        return catalog;
+    }
+
+    /** Names, sizes and modification times of a folder's files: cheap next to opening every jar. */
+    private static String fingerprint(Path dir) {
+        StringBuilder sb = new StringBuilder(dir.toAbsolutePath().toString());
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            files.sorted().forEach(f -> {
+                try {
+                    sb.append(';').append(f.getFileName()).append(',').append(Files.size(f)).append(',')
+                            .append(Files.getLastModifiedTime(f).toMillis());
+                } catch (IOException e) {
+                    sb.append(";?");
+                }
+            });
+        } catch (IOException e) {
+            sb.append(";unreadable");
+        }
+        return sb.toString();
+    }
+
+    private static FeatureCatalog read(Path featuresDir, Path bundlesDir) throws FeatureException {
         Map<String, FeatureDefinition> features = new TreeMap<>();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(featuresDir, "*.yaml")) {
             for (Path file : files) {
