@@ -185,6 +185,11 @@ public final class LinuxTun implements AutoCloseable {
         ip("route", "replace", cidr, "dev", name);
     }
 
+    /** Removes a route this device carried (a peer left). */
+    public void removeRoute(String cidr) throws IOException {
+        ip("route", "del", cidr, "dev", name);
+    }
+
     private static void ip(String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of("ip"));
         if (args[0].equals("route") || args[0].equals("addr")) {

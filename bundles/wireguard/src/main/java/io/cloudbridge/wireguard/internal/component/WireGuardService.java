@@ -202,6 +202,15 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         for (Peer p : device.peers()) {
             if (wanted.stream().noneMatch(w -> java.util.Arrays.equals(w.publicKey().toBytes(), p.publicKey()))) {
                 device.removePeer(p.publicKey());
+                if (tun != null) {
+                    for (IpPrefix r : p.allowedIps()) {
+                        try {
+                            tun.removeRoute(r.toString());
+                        } catch (IOException gone) {
+                            LOG.debug("route {} was already gone: {}", r, gone.toString());
+                        }
+                    }
+                }
             }
         }
         for (PeerSpec spec : wanted) {
