@@ -9,7 +9,7 @@
 #
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
-# recording's JSON).
+# recording's JSON); JFR_DIR=DIR keeps the recordings.
 #
 # Needs root, wireguard-go, wireguard-tools and iperf3. Build first: ./mvnw -B -DskipTests install
 # Usage: sudo bench/wireguard-throughput.sh      or      sudo JFR=1 bench/wireguard-throughput.sh
@@ -123,6 +123,10 @@ run() {
     for side in a b; do
       for _ in $(seq 100); do [ -s "$work/java-$side.jfr" ] && break; sleep 0.1; done
       allocation_per_packet "$side" "$4" "$3" >&2
+      if [ -n "${JFR_DIR:-}" ]; then
+        mkdir -p "$JFR_DIR"
+        cp "$work/java-$side.jfr" "$JFR_DIR/$(echo "$4" | tr -c 'A-Za-z0-9' '_')-$side.jfr"
+      fi
     done
   fi
 }

@@ -44,9 +44,21 @@ public final class WireGuardDevice implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardDevice.class);
     private static final int MAX_PACKET = 65_535;
 
-    /** Where decrypted packets go: the TUN device, or the userspace stack. */
+    /**
+     * Where decrypted packets go: the TUN device, or the userspace stack. The array is the receive
+     * path's own and is reused for the next packet: copy what must outlive the call.
+     */
     public interface PacketSink {
         void deliver(Peer peer, byte[] packet, int length);
+    }
+
+    /**
+     * The receive path's plaintext buffer. Only the thread that handles datagrams uses it; relayed
+     * packets ({@link #receiveEncrypted}) come in on other threads and get their own.
+     */
+    private final ThreadLocal<byte[]> plaintextBuffers = ThreadLocal.withInitial(() -> new byte[MAX_PACKET]);
+    private byte[] plaintextBuffer() {
+        return plaintextBuffers.get();
     }
 
     private final Identity identity;
@@ -698,9 +710,10 @@ public final class WireGuardDevice implements AutoCloseable {
             drop("expired session");
             return;
         }
-        byte[] plain;
+        byte[] plain = plaintextBuffer();
+        int plainLength;
         try {
-            plain = keypair.open(msg, length);
+            plainLength = keypair.open(msg, length, plain);
         } catch (AEADBadTagException e) {
             drop("bad transport tag");
             return;
@@ -730,11 +743,11 @@ public final class WireGuardDevice implements AutoCloseable {
         if (confirmed) {
             flush(peer);
         }
-        if (plain.length == 0) {
+        if (plainLength == 0) {
             return; // keepalive
         }
-        int declared = IpPackets.declaredLength(plain, plain.length);
-        if (declared < 0 || declared > plain.length) {
+        int declared = IpPackets.declaredLength(plain, plainLength);
+        if (declared < 0 || declared > plainLength) {
             drop("bad inner packet");
             return;
         }

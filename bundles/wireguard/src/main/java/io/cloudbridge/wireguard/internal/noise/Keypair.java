@@ -87,6 +87,18 @@ public final class Keypair {
      * @throws ReplayException when the counter was seen or is too old
      */
     public byte[] open(byte[] msg, int length) throws AEADBadTagException, ReplayException {
+        byte[] plain = new byte[length - Messages.TRANSPORT_MIN_LENGTH];
+        open(msg, length, plain);
+        return plain;
+    }
+
+    /**
+     * Decrypts into {@code out} (at least {@code length - 32} bytes), so that the receive path can
+     * reuse one buffer instead of allocating a packet's worth for each.
+     *
+     * @return the plaintext length (0 for a keepalive)
+     */
+    public int open(byte[] msg, int length, byte[] out) throws AEADBadTagException, ReplayException {
         long counter = Messages.readCounter(msg, 8);
         synchronized (replay) {
             if (replay.refuses(counter)) {
@@ -94,15 +106,15 @@ public final class Keypair {
             }
         }
         int sealedLength = length - Messages.TRANSPORT_HEADER_LENGTH;
-        byte[] plain = new byte[sealedLength - NoiseCrypto.TAG_LENGTH];
-        TransportCipher.open(receiveKey, counter, msg, Messages.TRANSPORT_HEADER_LENGTH, sealedLength, plain, 0);
+        int plainLength = TransportCipher.open(receiveKey, counter, msg, Messages.TRANSPORT_HEADER_LENGTH, sealedLength,
+                out, 0);
         // Only after authentication: an attacker cannot advance the window with forged counters.
         synchronized (replay) {
             if (!replay.accept(counter)) {
                 throw new ReplayException(counter);
             }
         }
-        return plain;
+        return plainLength;
     }
 
     /** A transport counter seen before, or too far behind the newest. */
