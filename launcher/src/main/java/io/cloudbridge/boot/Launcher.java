@@ -21,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -186,7 +185,6 @@ public final class Launcher {
         props.put(RuntimeProperties.ROLE, role);
         props.put(RuntimeProperties.CLI_OVERRIDES, String.join("\n", options.overrides()));
         props.put(RuntimeProperties.CONFIGURED_FEATURES, String.join(",", configured));
-        props.put(RuntimeProperties.STARTED_AT, Instant.now().toString());
         props.put(StartupRefusal.STRICT, "true");
         Map<String, Object> frameworkConfig = new java.util.HashMap<>(props);
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());

@@ -22,7 +22,6 @@ public final class RuntimeProperties {
     /** The {@code --set} overrides, one a line, so the kernel's bridge applies the same priority. */
     public static final String CLI_OVERRIDES = "cloudbridge.cli.overrides";
     public static final String CONFIGURED_FEATURES = "cloudbridge.features.configured";
-    public static final String STARTED_AT = "cloudbridge.startedAt";
 
     private RuntimeProperties() {
     }

@@ -16,6 +16,7 @@ import io.cloudbridge.boot.RuntimeProperties;
 import io.cloudbridge.tun.internal.LinuxTun;
 import io.cloudbridge.wireguard.internal.device.IcmpEcho;
 import io.cloudbridge.wireguard.internal.device.Peer;
+import io.cloudbridge.wireguard.internal.device.TunPump;
 import io.cloudbridge.wireguard.internal.device.UapiServer;
 import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
 import io.cloudbridge.wireguard.internal.noise.Identity;
@@ -71,7 +72,6 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private WireGuardDevice device;
     private LinuxTun tun;
     private UapiServer uapi;
-    private Thread tunReader;
     private final List<InetAddress> ownAddresses = new ArrayList<>();
     private final List<IpPrefix> ownPrefixes = new ArrayList<>();
     private final Map<Integer, CompletableFuture<Long>> pings = new ConcurrentHashMap<>();
@@ -128,18 +128,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         try {
             if (!c.userspace()) {
-                tun = LinuxTun.open(c.interfaceName());
-                tun.setMtu(c.mtu());
-                for (String a : c.addresses()) {
-                    tun.addAddress(a);
-                }
-                tun.up();
-                for (IpPrefix r : routes) {
-                    tun.addRoute(r.toString());
-                }
-                tunReader = new Thread(this::readTun, "wireguard-tun-" + c.interfaceName());
-                tunReader.setDaemon(true);
-                tunReader.start();
+                tun = TunPump.open(c.interfaceName(), c.mtu(), List.of(c.addresses()), routes);
+                TunPump.start(tun, device);
             }
             device.start();
             if (!c.uapiDirectory().isBlank()) {
@@ -250,23 +240,6 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             tun.close(); // removes the interface and its routes
         }
         pings.values().forEach(f -> f.cancel(false));
-    }
-
-    private void readTun() {
-        byte[] buf = new byte[65_535];
-        try {
-            int n;
-            while ((n = tun.read(buf)) >= 0) {
-                try {
-                    device.send(buf, n);
-                } catch (RuntimeException e) {
-                    // One packet's failure (a path plugin's bug, say) must not stop all outbound traffic.
-                    LOG.warn("sending a packet failed: {}", e.toString());
-                }
-            }
-        } catch (IOException e) {
-            LOG.warn("TUN read stopped: {}", e.toString());
-        }
     }
 
     /** Decrypted packets: cb:ping's replies are taken here; the rest go to the TUN device or the userspace stack. */

@@ -43,12 +43,12 @@ public final class TunNode {
             }
         }
         Identity identity = new Identity(Base64.getDecoder().decode(Files.readString(Path.of(o.get("--private-key-file"))).trim()));
-        LinuxTun tun = LinuxTun.open(o.get("--tun"));
-        tun.setMtu(Integer.parseInt(o.getOrDefault("--mtu", "1420")));
-        for (String a : o.get("--address").split(",")) {
-            tun.addAddress(a);
+        List<IpPrefix> allowed = new ArrayList<>();
+        for (String a : o.get("--allowed").split(",")) {
+            allowed.add(IpPrefix.parse(a));
         }
-        tun.up();
+        LinuxTun tun = TunPump.open(o.get("--tun"), Integer.parseInt(o.getOrDefault("--mtu", "1420")),
+                List.of(o.get("--address").split(",")), allowed);
         DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
         WireGuardDevice[] device = new WireGuardDevice[1];
         device[0] = new WireGuardDevice(identity, channel, (peer, packet, length) -> {
@@ -58,11 +58,6 @@ public final class TunNode {
                 // the device is closing
             }
         }, Clock.systemUTC());
-        List<IpPrefix> allowed = new ArrayList<>();
-        for (String a : o.get("--allowed").split(",")) {
-            allowed.add(IpPrefix.parse(a));
-            tun.addRoute(a);
-        }
         device[0].addPeer(Base64.getDecoder().decode(o.get("--peer")), null, allowed,
                 o.containsKey("--endpoint") ? address(o.get("--endpoint")) : null);
         device[0].start();
@@ -80,11 +75,7 @@ public final class TunNode {
             tun.close();
             stopped.countDown();
         }));
-        byte[] buf = new byte[65_535];
-        int n;
-        while ((n = tun.read(buf)) >= 0) {
-            device[0].send(buf, n);
-        }
+        TunPump.start(tun, device[0]);
         stopped.await();
     }
 

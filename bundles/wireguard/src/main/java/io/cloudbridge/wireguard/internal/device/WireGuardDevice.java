@@ -549,7 +549,7 @@ public final class WireGuardDevice implements AutoCloseable {
 
     private int newIndex(Peer peer) {
         while (true) {
-            int index = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.randomIndexForDevice();
+            int index = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.randomIndex();
             if (indices.putIfAbsent(index, peer) == null) {
                 return index;
             }

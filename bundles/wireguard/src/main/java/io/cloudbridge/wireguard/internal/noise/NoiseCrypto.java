@@ -244,7 +244,7 @@ public final class NoiseCrypto {
     }
 
     /** A random 32-bit session index. */
-    public static int randomIndexForDevice() {
+    public static int randomIndex() {
         return RANDOM.nextInt();
     }
 
