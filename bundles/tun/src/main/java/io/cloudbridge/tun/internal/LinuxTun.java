@@ -2,15 +2,19 @@ package io.cloudbridge.tun.internal;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;
+import com.sun.jna.Pointer;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A Linux TUN interface ({@code IFF_TUN | IFF_NO_PI}: whole IP packets, no extra header), opened
- * through {@code /dev/net/tun} with JNA direct mapping. The interface exists while the file
+ * A Linux TUN interface ({@code IFF_TUN | IFF_NO_PI}: whole IP packets), opened through
+ * {@code /dev/net/tun} with JNA direct mapping. Opened with offload, every frame also starts with a
+ * virtio-net header and the kernel may hand over (and take) TCP bursts of up to 64 KiB as one frame:
+ * {@link SegmentationOffload} and {@link ReceiveCoalescer} translate. The interface exists while the file
  * descriptor is open: closing it, or the process dying, removes the interface and its routes.
  * Addresses, MTU and routes are set with iproute2.
  */
@@ -21,6 +25,14 @@ public final class LinuxTun implements AutoCloseable {
     private static final int EAGAIN = 11;
     private static final int IFF_TUN = 0x0001;
     private static final int IFF_NO_PI = 0x1000;
+    private static final int IFF_VNET_HDR = 0x4000;
+    /** _IOW('T', 208, unsigned int); its argument is the flag word itself, not a pointer. */
+    private static final long TUNSETOFFLOAD = 0x400454d0L;
+    private static final int TUN_F_CSUM = 0x01;
+    private static final int TUN_F_TSO4 = 0x02;
+    private static final int TUN_F_TSO6 = 0x04;
+    /** The largest frame: a 64 KiB packet behind the virtio-net header. */
+    public static final int MAX_FRAME = 65_535 + SegmentationOffload.VIRTIO_HEADER_LENGTH;
     /** _IOW('T', 202, int) */
     private static final long TUNSETIFF = 0x400454caL;
     private static final int IFNAMSIZ = 16;
@@ -35,11 +47,9 @@ public final class LinuxTun implements AutoCloseable {
 
         static native int ioctl(int fd, long request, byte[] ifreq) throws LastErrorException;
 
-        static native long read(int fd, byte[] buffer, long count) throws LastErrorException;
-
-        static native long write(int fd, byte[] buffer, long count) throws LastErrorException;
-
         static native int close(int fd) throws LastErrorException;
+
+        static native long write(int fd, Pointer buffer, long count) throws LastErrorException;
 
         static native int poll(byte[] fds, long nfds, int timeoutMillis) throws LastErrorException;
 
@@ -61,7 +71,10 @@ public final class LinuxTun implements AutoCloseable {
             Native.register("c");
         }
 
-        static native long read(int fd, byte[] buffer, long count);
+        static native long read(int fd, Pointer buffer, long count);
+
+        /** For requests whose argument is a value ({@code TUNSETOFFLOAD}). */
+        static native int ioctl(int fd, long request, long value);
 
         private QuietLibC() {
         }
@@ -78,13 +91,52 @@ public final class LinuxTun implements AutoCloseable {
      */
     private final java.util.concurrent.locks.ReentrantReadWriteLock lock = new java.util.concurrent.locks.ReentrantReadWriteLock();
 
-    private LinuxTun(String name, int fd) {
+    private final boolean offload;
+    /*
+     * Reads and writes go through native memory the kernel copies into and out of directly; a Java
+     * array handed to native code would be copied whole on the way in and out. One buffer for the
+     * reading thread; writers (the receive thread, relay threads) each get their own.
+     */
+    private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(MAX_FRAME);
+    private final Pointer readPointer = Native.getDirectBufferPointer(readBuffer);
+    private static final ThreadLocal<ByteBuffer> WRITE_BUFFERS = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(MAX_FRAME));
+    private static final ThreadLocal<Pointer> WRITE_POINTERS = ThreadLocal.withInitial(() -> Native.getDirectBufferPointer(WRITE_BUFFERS.get()));
+
+    private LinuxTun(String name, int fd, boolean offload) {
         this.name = name;
         this.fd = fd;
+        this.offload = offload;
     }
 
-    /** Creates (or attaches to) the TUN interface {@code name}; needs CAP_NET_ADMIN. */
+    /**
+     * Whether frames carry a virtio-net header with segmentation offload (TCP bursts of up to 64 KiB
+     * each way): read frames go through {@link SegmentationOffload}, written ones come from a
+     * {@link ReceiveCoalescer}.
+     */
+    public boolean offload() {
+        return offload;
+    }
+
+    /** Creates (or attaches to) the TUN interface {@code name}, plain packets; needs CAP_NET_ADMIN. */
     public static LinuxTun open(String name) throws IOException {
+        return open(name, false);
+    }
+
+    /**
+     * Creates (or attaches to) the TUN interface {@code name}; with {@code offload}, asks for
+     * checksum and TCP segmentation offload, and falls back to plain packets where the kernel
+     * refuses it (the result's {@link #offload()} says which).
+     */
+    public static LinuxTun open(String name, boolean offload) throws IOException {
+        LinuxTun tun = openDevice(name, offload);
+        if (offload && !tun.offload) {
+            tun.close();
+            return openDevice(name, false);
+        }
+        return tun;
+    }
+
+    private static LinuxTun openDevice(String name, boolean offload) throws IOException {
         byte[] nameBytes = name.getBytes(StandardCharsets.US_ASCII);
         if (nameBytes.length == 0 || nameBytes.length >= IFNAMSIZ || !name.matches("[A-Za-z0-9_.-]+")) {
             throw new IOException("not an interface name: '" + name + "' (1-15 of A-Z a-z 0-9 _ . -)");
@@ -99,7 +151,7 @@ public final class LinuxTun implements AutoCloseable {
         // struct ifreq: char ifr_name[16]; short ifr_flags; padding to 40 bytes.
         byte[] ifreq = new byte[40];
         System.arraycopy(nameBytes, 0, ifreq, 0, nameBytes.length);
-        int flags = IFF_TUN | IFF_NO_PI;
+        int flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
         ifreq[16] = (byte) flags;
         ifreq[17] = (byte) (flags >> 8);
         try {
@@ -108,14 +160,18 @@ public final class LinuxTun implements AutoCloseable {
             LibC.close(fd);
             throw new IOException("TUNSETIFF " + name + " failed (errno " + e.getErrorCode() + ")", e);
         }
-        return new LinuxTun(name, fd);
+        boolean offloaded = offload && QuietLibC.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+        return new LinuxTun(name, fd, offloaded);
     }
 
     public String name() {
         return name;
     }
 
-    /** Reads one packet; blocks. Returns its length, or -1 once the device is closed. */
+    /**
+     * Reads one packet (with offload: one frame); blocks. Returns its length, or -1 once the device
+     * is closed. One thread reads.
+     */
     public int read(byte[] buffer) throws IOException {
         byte[] pollfd = new byte[8]; // struct pollfd { int fd; short events; short revents; }
         pollfd[0] = (byte) fd;
@@ -130,8 +186,9 @@ public final class LinuxTun implements AutoCloseable {
                     return -1;
                 }
                 // Under load a packet is usually waiting: one system call, not two.
-                long n = QuietLibC.read(fd, buffer, buffer.length);
+                long n = QuietLibC.read(fd, readPointer, Math.min(buffer.length, MAX_FRAME));
                 if (n >= 0) {
+                    readBuffer.get(0, buffer, 0, (int) n);
                     return (int) n;
                 }
                 int errno = Native.getLastError();
@@ -152,14 +209,15 @@ public final class LinuxTun implements AutoCloseable {
         }
     }
 
-    /** Writes one packet to the kernel. */
+    /** Writes one packet (with offload: one frame) to the kernel. */
     public void write(byte[] packet, int length) throws IOException {
         lock.readLock().lock();
         try {
             if (closed) {
                 throw new IOException("TUN device " + name + " is closed");
             }
-            LibC.write(fd, packet, length);
+            WRITE_BUFFERS.get().put(0, packet, 0, length);
+            LibC.write(fd, WRITE_POINTERS.get(), length);
         } catch (LastErrorException e) {
             throw new IOException("TUN write failed (errno " + e.getErrorCode() + ")", e);
         } finally {

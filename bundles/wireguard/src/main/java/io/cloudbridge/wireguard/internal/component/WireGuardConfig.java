@@ -23,8 +23,18 @@ public @interface WireGuardConfig {
     @AttributeDefinition(description = "This node's overlay addresses with prefix, e.g. 10.77.0.1/24.", required = false)
     String[] addresses() default {};
 
-    @AttributeDefinition(min = "1280", max = "9000", description = "The interface MTU.")
-    int mtu() default 1420;
+    @AttributeDefinition(min = "0", max = "9000", description = "The interface MTU; 0 derives it from the path:"
+            + " the MTU of the interface the peers' endpoints (or the default route) go through, less the 80 bytes"
+            + " WireGuard over IPv6 adds, and never below 1280.")
+    int mtu() default 0;
+
+    @AttributeDefinition(description = "Let the kernel hand over TCP bursts of up to 64 KiB as one frame each way"
+            + " (TUN segmentation and receive offload); off reads and writes packet by packet.")
+    boolean offload() default true;
+
+    @AttributeDefinition(min = "0", max = "256", description = "Threads that encrypt and decrypt each batch, the"
+            + " I/O thread included; 0 for one per core.")
+    int cryptoThreads() default 0;
 
     @AttributeDefinition(description = "No TUN device and no root: the engine keeps its sessions and answers"
             + " pings to its own addresses in userspace.")

@@ -16,7 +16,9 @@ import io.cloudbridge.boot.RuntimeProperties;
 import io.cloudbridge.tun.internal.LinuxTun;
 import io.cloudbridge.wireguard.internal.device.IcmpEcho;
 import io.cloudbridge.wireguard.internal.device.Peer;
+import io.cloudbridge.wireguard.internal.device.OverlayMtu;
 import io.cloudbridge.wireguard.internal.device.TunPump;
+import io.cloudbridge.wireguard.internal.device.TunSink;
 import io.cloudbridge.wireguard.internal.device.UapiServer;
 import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
 import io.cloudbridge.wireguard.internal.noise.Identity;
@@ -71,6 +73,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private WireGuardConfig config;
     private WireGuardDevice device;
     private LinuxTun tun;
+    private volatile TunSink tunSink;
     private UapiServer uapi;
     private final List<InetAddress> ownAddresses = new ArrayList<>();
     private final List<IpPrefix> ownPrefixes = new ArrayList<>();
@@ -111,7 +114,27 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         DatagramChannel channel = DatagramChannel.open()
                 .bind(new InetSocketAddress(InetAddress.getByName(c.listenAddress()), c.listenPort()));
-        device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC());
+        device = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+            @Override
+            public void deliver(Peer peer, byte[] packet, int length) {
+                WireGuardService.this.deliver(peer, packet, length);
+            }
+
+            @Override
+            public void flush() {
+                TunSink sink = tunSink;
+                if (sink != null) {
+                    try {
+                        sink.flush();
+                    } catch (IOException e) {
+                        LOG.debug("TUN write failed: {}", e.toString());
+                    }
+                }
+            }
+        }, Clock.systemUTC());
+        if (c.cryptoThreads() > 0) {
+            device.setCryptoThreads(c.cryptoThreads());
+        }
         synchronized (this) {
             claimers.forEach(device::addClaimer);
         }
@@ -128,7 +151,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         try {
             if (!c.userspace()) {
-                tun = TunPump.open(c.interfaceName(), c.mtu(), List.of(c.addresses()), routes);
+                int mtu = c.mtu() > 0 ? c.mtu() : OverlayMtu.derive(device.peers().stream().map(Peer::endpoint).toList());
+                tun = TunPump.open(c.interfaceName(), mtu, List.of(c.addresses()), routes, c.offload());
+                tunSink = new TunSink(tun);
+                LOG.info("TUN device {} up: MTU {}{}, segmentation offload {}", c.interfaceName(), mtu,
+                        c.mtu() > 0 ? "" : " (derived from the path)", tun.offload() ? "on" : "off");
                 TunPump.start(tun, device);
             }
             device.start();
@@ -251,9 +278,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             }
             return;
         }
-        if (tun != null) {
+        TunSink sink = tunSink;
+        if (sink != null) {
             try {
-                tun.write(packet, length);
+                sink.deliver(packet, length);
             } catch (IOException e) {
                 LOG.debug("TUN write failed: {}", e.toString());
             }

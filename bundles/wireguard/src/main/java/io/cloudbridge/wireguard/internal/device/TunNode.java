@@ -25,6 +25,7 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
  *         --peer BASE64 --endpoint 10.201.0.2:51820 --allowed 10.202.0.2/32 [--mtu 1420]
+ *         [--offload true|false] [--crypto-threads N]
  * </pre>
  */
 public final class TunNode {
@@ -48,16 +49,32 @@ public final class TunNode {
             allowed.add(IpPrefix.parse(a));
         }
         LinuxTun tun = TunPump.open(o.get("--tun"), Integer.parseInt(o.getOrDefault("--mtu", "1420")),
-                List.of(o.get("--address").split(",")), allowed);
+                List.of(o.get("--address").split(",")), allowed, !"false".equals(o.get("--offload")));
         DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
+        TunSink tunSink = new TunSink(tun);
         WireGuardDevice[] device = new WireGuardDevice[1];
-        device[0] = new WireGuardDevice(identity, channel, (peer, packet, length) -> {
-            try {
-                tun.write(packet, length);
-            } catch (IOException e) {
-                // the device is closing
+        device[0] = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+            @Override
+            public void deliver(Peer peer, byte[] packet, int length) {
+                try {
+                    tunSink.deliver(packet, length);
+                } catch (IOException e) {
+                    // the device is closing
+                }
+            }
+
+            @Override
+            public void flush() {
+                try {
+                    tunSink.flush();
+                } catch (IOException e) {
+                    // the device is closing
+                }
             }
         }, Clock.systemUTC());
+        if (o.containsKey("--crypto-threads")) {
+            device[0].setCryptoThreads(Integer.parseInt(o.get("--crypto-threads")));
+        }
         device[0].addPeer(Base64.getDecoder().decode(o.get("--peer")), null, allowed,
                 o.containsKey("--endpoint") ? address(o.get("--endpoint")) : null);
         device[0].start();

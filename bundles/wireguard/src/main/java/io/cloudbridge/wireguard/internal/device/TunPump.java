@@ -2,6 +2,8 @@ package io.cloudbridge.wireguard.internal.device;
 
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.tun.internal.PacketBatch;
+import io.cloudbridge.tun.internal.SegmentationOffload;
 import java.io.IOException;
 import java.util.List;
 import org.slf4j.Logger;
@@ -14,9 +16,19 @@ public final class TunPump {
     private TunPump() {
     }
 
-    /** Opens the device, sets its MTU and addresses (with prefix), brings it up and routes the prefixes into it. */
-    public static LinuxTun open(String name, int mtu, List<String> addresses, List<IpPrefix> routes) throws IOException {
-        LinuxTun tun = LinuxTun.open(name);
+    /** Packets the reader hands the engine at once (a 64 KiB TCP burst at the smallest common segment size). */
+    static final int SEND_BATCH = 128;
+
+    /**
+     * Opens the device (with segmentation offload when asked and the kernel grants it), sets its MTU
+     * and addresses (with prefix), brings it up and routes the prefixes into it.
+     */
+    public static LinuxTun open(String name, int mtu, List<String> addresses, List<IpPrefix> routes, boolean offload)
+            throws IOException {
+        LinuxTun tun = LinuxTun.open(name, offload);
+        if (offload && !tun.offload()) {
+            LOG.info("TUN device {}: the kernel refused segmentation offload; packets are read one by one", name);
+        }
         try {
             tun.setMtu(mtu);
             for (String a : addresses) {
@@ -33,19 +45,37 @@ public final class TunPump {
         }
     }
 
-    /** Starts a daemon thread that reads the device and sends each packet through the engine, until the device closes. */
+    /**
+     * Starts a daemon thread that reads the device and sends what it reads through the engine, a
+     * frame's packets as one batch, until the device closes.
+     */
     public static Thread start(LinuxTun tun, WireGuardDevice device) {
         Thread reader = new Thread(() -> {
-            byte[] buf = new byte[65_535];
-            try {
-                int n;
-                while ((n = tun.read(buf)) >= 0) {
+            byte[] frame = new byte[LinuxTun.MAX_FRAME];
+            PacketBatch batch = new PacketBatch(SEND_BATCH, 2048);
+            try (WireGuardDevice.BatchSender sender = device.newBatchSender(SEND_BATCH)) {
+                Runnable drain = () -> {
                     try {
-                        device.send(buf, n);
+                        sender.send(batch);
                     } catch (RuntimeException e) {
-                        // One packet's failure (a path plugin's bug, say) must not stop all outbound traffic.
-                        LOG.warn("sending a packet failed: {}", e.toString());
+                        // One batch's failure (a path plugin's bug, say) must not stop all outbound traffic.
+                        LOG.warn("sending packets failed: {}", e.toString());
                     }
+                    batch.clear();
+                };
+                int n;
+                while ((n = tun.read(frame)) >= 0) {
+                    if (tun.offload()) {
+                        try {
+                            SegmentationOffload.split(frame, n, batch, drain);
+                        } catch (SegmentationOffload.MalformedFrameException e) {
+                            device.drop("unsplittable TUN frame");
+                            LOG.debug("TUN frame refused: {}", e.getMessage());
+                        }
+                    } else {
+                        batch.add(frame, 0, n);
+                    }
+                    drain.run();
                 }
             } catch (IOException e) {
                 LOG.warn("TUN read stopped: {}", e.toString());

@@ -50,7 +50,22 @@ public final class WireGuardDevice implements AutoCloseable {
      */
     public interface PacketSink {
         void deliver(Peer peer, byte[] packet, int length);
+
+        /**
+         * The end of a batch: write out whatever {@link #deliver} held back (packets joined for the
+         * kernel). Called on the thread that delivered.
+         */
+        default void flush() {
+        }
     }
+
+    /** Datagrams the receive path takes from the socket before it decrypts them as one batch. */
+    static final int RECEIVE_BATCH = 64;
+    /** How long the receive thread waits for a datagram before it looks whether the device closed. */
+    private static final int POLL_MILLIS = 200;
+    /** A full socket send buffer is retried this many times, {@link #SEND_RETRY_NANOS} apart, before the datagram is dropped. */
+    private static final int SEND_RETRIES = 200;
+    private static final long SEND_RETRY_NANOS = 25_000;
 
     /**
      * The receive path's plaintext buffer. Only the thread that handles datagrams uses it; relayed
@@ -71,7 +86,10 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Map<Integer, Peer> indices = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
     private Thread receiver;
+    private java.nio.channels.Selector selector;
     private volatile boolean running;
+    /** Threads that do a batch's crypto on each data path, the path's own thread included. */
+    private volatile int cryptoThreads = Runtime.getRuntime().availableProcessors();
     /** Handshake messages per second above which a valid MAC2 (a cookie) is required. */
     private final int handshakeLoadThreshold;
     private long loadSecond;
@@ -175,7 +193,7 @@ public final class WireGuardDevice implements AutoCloseable {
         if (loaded && !cookies.checkMac2(msg, sourceBytes(from), now)) {
             drop("under load: cookie sent");
             try {
-                channel.send(ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)), from);
+                sendDatagram(ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)), from);
             } catch (IOException e) {
                 drop("send failed");
             }
@@ -288,13 +306,38 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple. */
     public void sendRaw(InetSocketAddress to, ByteBuffer datagram) throws IOException {
-        channel.send(datagram, to);
+        if (!sendDatagram(datagram, to)) {
+            throw new IOException("the socket's send buffer stayed full");
+        }
+    }
+
+    /**
+     * Sends one datagram. Once started the socket is non-blocking (the receive thread drains it in
+     * batches), so a full send buffer returns at once: wait briefly for the kernel to drain it, as a
+     * blocking send would, and give up after about 5 ms.
+     */
+    private boolean sendDatagram(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+        for (int attempt = 0;; attempt++) {
+            if (channel.send(datagram, to) > 0) {
+                return true;
+            }
+            if (attempt == SEND_RETRIES) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(SEND_RETRY_NANOS);
+        }
+    }
+
+    /** How many threads do each data path's crypto (1: the I/O threads alone); takes effect at {@link #start}. */
+    public void setCryptoThreads(int threads) {
+        this.cryptoThreads = Math.max(1, threads);
     }
 
     /** An encrypted packet that arrived over another path (a relay session): routed by its index like any other. */
     public void receiveEncrypted(byte[] packet, int length) {
         try {
             handle(packet, length, null);
+            sink.flush();
         } catch (RuntimeException e) {
             drop("internal error");
             LOG.warn("a relayed packet raised {}", e.toString());
@@ -308,11 +351,14 @@ public final class WireGuardDevice implements AutoCloseable {
         return out;
     }
 
-    private void drop(String reason) {
+    void drop(String reason) {
         drops.computeIfAbsent(reason, k -> new LongAdder()).increment();
     }
 
-    public void start() {
+    public void start() throws IOException {
+        channel.configureBlocking(false);
+        selector = java.nio.channels.Selector.open();
+        channel.register(selector, java.nio.channels.SelectionKey.OP_READ);
         running = true;
         receiver = new Thread(this::receiveLoop, "wireguard-receive");
         receiver.setDaemon(true);
@@ -340,6 +386,9 @@ public final class WireGuardDevice implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        if (selector != null) {
+            selector.close(); // completes the channel's close, which waits for its deregistration
+        }
     }
 
     /** Sends an IP packet to the peer whose allowed IPs hold its destination (longest prefix). */
@@ -363,18 +412,28 @@ public final class WireGuardDevice implements AutoCloseable {
     private boolean sendTo(Peer peer, byte[] packet, int length) {
         Keypair keypair = peer.current;
         Instant now = clock.instant();
-        if (keypair == null || !usable(keypair, now)) {
-            synchronized (peer.queue) {
-                if (peer.queue.size() >= Peer.QUEUE_LIMIT) {
-                    peer.queue.pollFirst();
-                    drop("queue full");
-                }
-                peer.queue.addLast(java.util.Arrays.copyOf(packet, length));
-            }
-            initiateIfDue(peer);
+        if (keypair == null || !usable(keypair, now) || keypair.exhausted()) {
+            enqueue(peer, packet, length);
             return true;
         }
-        boolean sent = transmit(peer, keypair.seal(packet, length), length);
+        boolean sent = transmit(peer, ByteBuffer.wrap(keypair.seal(packet, length)), length);
+        afterSend(peer, keypair, sent, now);
+        return sent;
+    }
+
+    /** Holds a packet until a handshake gives its peer a usable session. */
+    private void enqueue(Peer peer, byte[] packet, int length) {
+        synchronized (peer.queue) {
+            if (peer.queue.size() >= Peer.QUEUE_LIMIT) {
+                peer.queue.pollFirst();
+                drop("queue full");
+            }
+            peer.queue.addLast(java.util.Arrays.copyOf(packet, length));
+        }
+        initiateIfDue(peer);
+    }
+
+    private void afterSend(Peer peer, Keypair keypair, boolean sent, Instant now) {
         if (sent) {
             peer.txPackets.incrementAndGet();
             noteDataSent(peer, now);
@@ -384,7 +443,97 @@ public final class WireGuardDevice implements AutoCloseable {
                 || keypair.messagesSent() >= Timers.REKEY_AFTER_MESSAGES)) {
             initiateIfDue(peer);
         }
-        return sent;
+    }
+
+    /**
+     * A data path's sender for batches of packets (the TUN reader's): it routes every packet and
+     * takes its counter in order, seals the batch on {@link #setCryptoThreads} threads into
+     * messages it reuses, then sends them in the batch's order. One thread uses it.
+     */
+    public final class BatchSender implements AutoCloseable {
+        private final CryptoWorkers workers;
+        private final Peer[] peers;
+        private final Keypair[] keypairs;
+        private final long[] counters;
+        private final byte[][] messages;
+        private final ByteBuffer[] wrappers;
+        private final int[] messageLengths;
+        private io.cloudbridge.tun.internal.PacketBatch batch;
+        private final java.util.function.IntConsumer sealTask = this::seal;
+
+        BatchSender(int capacity) {
+            workers = new CryptoWorkers("wireguard-encrypt", cryptoThreads);
+            peers = new Peer[capacity];
+            keypairs = new Keypair[capacity];
+            counters = new long[capacity];
+            messages = new byte[capacity][];
+            wrappers = new ByteBuffer[capacity];
+            messageLengths = new int[capacity];
+            for (int i = 0; i < capacity; i++) {
+                messages[i] = new byte[2048];
+                wrappers[i] = ByteBuffer.wrap(messages[i]);
+            }
+        }
+
+        /** Sends every packet of the batch (routing, queueing for a handshake, sealing, sending). */
+        public void send(io.cloudbridge.tun.internal.PacketBatch packets) {
+            Instant now = clock.instant();
+            int n = packets.count();
+            batch = packets;
+            for (int i = 0; i < n; i++) {
+                byte[] packet = packets.slot(i);
+                int length = packets.length(i);
+                Peer peer = route(IpPackets.destination(packet, length));
+                if (peer == null) {
+                    drop("no route");
+                    continue;
+                }
+                Keypair keypair = peer.current;
+                if (keypair == null || !usable(keypair, now) || keypair.exhausted()) {
+                    enqueue(peer, packet, length);
+                    continue;
+                }
+                counters[i] = keypair.reserveCounter(); // in order: the messages leave in counter order
+                int size = Keypair.sealedLength(length);
+                if (messages[i].length < size) {
+                    messages[i] = new byte[size];
+                    wrappers[i] = ByteBuffer.wrap(messages[i]);
+                }
+                peers[i] = peer;
+                keypairs[i] = keypair;
+            }
+            workers.forEach(n, sealTask);
+            for (int i = 0; i < n; i++) {
+                Keypair keypair = keypairs[i];
+                if (keypair == null) {
+                    continue;
+                }
+                Peer peer = peers[i];
+                keypairs[i] = null;
+                peers[i] = null;
+                ByteBuffer message = wrappers[i];
+                message.clear().limit(messageLengths[i]);
+                afterSend(peer, keypair, transmit(peer, message, packets.length(i)), now);
+            }
+            batch = null;
+        }
+
+        private void seal(int i) {
+            Keypair keypair = keypairs[i];
+            if (keypair != null) {
+                messageLengths[i] = keypair.seal(counters[i], batch.slot(i), batch.length(i), messages[i]);
+            }
+        }
+
+        @Override
+        public void close() {
+            workers.close();
+        }
+    }
+
+    /** A sender for batches of up to {@code capacity} packets, for one thread's use. */
+    public BatchSender newBatchSender(int capacity) {
+        return new BatchSender(capacity);
     }
 
     private boolean usable(Keypair keypair, Instant now) {
@@ -404,10 +553,14 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private boolean transmit(Peer peer, byte[] message, int plainLength) {
+        return transmit(peer, ByteBuffer.wrap(message), plainLength);
+    }
+
+    private boolean transmit(Peer peer, ByteBuffer message, int plainLength) {
         java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector = pathSelector;
         io.cloudbridge.api.mesh.PeerPath path = selector == null ? null : selector.apply(peer);
         if (path != null && path.kind() != io.cloudbridge.api.mesh.PathKind.DIRECT) {
-            if (path.send(ByteBuffer.wrap(message))) {
+            if (path.send(message)) {
                 peer.txBytes.addAndGet(plainLength);
                 return true;
             }
@@ -420,7 +573,10 @@ public final class WireGuardDevice implements AutoCloseable {
             return false;
         }
         try {
-            channel.send(ByteBuffer.wrap(message), to);
+            if (!sendDatagram(message, to)) {
+                drop("send buffer full");
+                return false;
+            }
             peer.txBytes.addAndGet(plainLength);
             return true;
         } catch (IOException e) {
@@ -558,28 +714,162 @@ public final class WireGuardDevice implements AutoCloseable {
 
     private void receiveLoop() {
         ByteBuffer buffer = ByteBuffer.allocateDirect(MAX_PACKET);
-        byte[] bytes = new byte[MAX_PACKET];
-        while (running) {
-            InetSocketAddress from;
-            try {
-                buffer.clear();
-                from = (InetSocketAddress) channel.receive(buffer);
-            } catch (ClosedChannelException closed) {
-                return;
-            } catch (IOException e) {
-                drop("receive failed");
-                continue;
+        try (Inbound inbound = new Inbound()) {
+            while (running) {
+                InetSocketAddress from;
+                try {
+                    buffer.clear();
+                    from = (InetSocketAddress) channel.receive(buffer);
+                } catch (ClosedChannelException closed) {
+                    return;
+                } catch (IOException e) {
+                    drop("receive failed");
+                    continue;
+                }
+                if (from == null) {
+                    // The socket is drained: decrypt and deliver what came, or wait for more.
+                    if (inbound.count > 0) {
+                        inbound.process();
+                    } else {
+                        awaitDatagram();
+                    }
+                    continue;
+                }
+                buffer.flip();
+                inbound.add(buffer, from);
+                if (inbound.count == RECEIVE_BATCH) {
+                    inbound.process();
+                }
             }
-            buffer.flip();
-            int length = buffer.remaining();
-            buffer.get(bytes, 0, length);
+        }
+    }
+
+    private void awaitDatagram() {
+        try {
+            selector.select(POLL_MILLIS);
+            selector.selectedKeys().clear();
+        } catch (IOException | java.nio.channels.ClosedSelectorException e) {
+            running = false;
+        }
+    }
+
+    /** What the first step of a transport message found: its peer and keypair, or why it was refused. */
+    private static final class OpenedTransport {
+        Peer peer;
+        Keypair keypair;
+        int plainLength;
+        String refusal;
+    }
+
+    /**
+     * Step one of a transport message, safe on any thread: find its session and decrypt it into
+     * {@code plain} (authenticating it and checking the replay window). False, with the reason in
+     * {@code out.refusal}, when it is refused.
+     */
+    private boolean openTransport(byte[] msg, int length, byte[] plain, Instant now, OpenedTransport out) {
+        out.peer = null;
+        out.keypair = null;
+        int index = Messages.receiverIndex(msg);
+        Peer peer = indices.get(index);
+        Keypair keypair = peer == null ? null : keypairFor(peer, index);
+        if (keypair == null) {
+            out.refusal = "unknown index";
+            return false;
+        }
+        if (!usable(keypair, now)) {
+            out.refusal = "expired session";
+            return false;
+        }
+        try {
+            out.plainLength = keypair.open(msg, length, plain);
+        } catch (AEADBadTagException e) {
+            out.refusal = "bad transport tag";
+            return false;
+        } catch (Keypair.ReplayException e) {
+            out.refusal = "replayed";
+            return false;
+        }
+        out.peer = peer;
+        out.keypair = keypair;
+        return true;
+    }
+
+    /**
+     * The receive thread's batch: datagrams drained from the socket, decrypted on the crypto
+     * threads, then handled one by one in arrival order (timers, roaming, routing checks, delivery)
+     * on the receive thread, and the sink flushed once.
+     */
+    private final class Inbound implements AutoCloseable {
+        private final CryptoWorkers workers = new CryptoWorkers("wireguard-decrypt", cryptoThreads);
+        private final byte[][] datagrams = new byte[RECEIVE_BATCH][];
+        private final int[] lengths = new int[RECEIVE_BATCH];
+        private final InetSocketAddress[] sources = new InetSocketAddress[RECEIVE_BATCH];
+        private final byte[][] plaintexts = new byte[RECEIVE_BATCH][];
+        private final OpenedTransport[] opened = new OpenedTransport[RECEIVE_BATCH];
+        private final boolean[] transport = new boolean[RECEIVE_BATCH];
+        private final java.util.function.IntConsumer openTask = this::open;
+        private Instant now;
+        int count;
+
+        Inbound() {
+            for (int i = 0; i < RECEIVE_BATCH; i++) {
+                datagrams[i] = new byte[2048];
+                plaintexts[i] = new byte[2048];
+                opened[i] = new OpenedTransport();
+            }
+        }
+
+        void add(ByteBuffer datagram, InetSocketAddress from) {
+            int length = datagram.remaining();
+            if (datagrams[count].length < length) {
+                datagrams[count] = new byte[length];
+                plaintexts[count] = new byte[length];
+            }
+            datagram.get(datagrams[count], 0, length);
+            lengths[count] = length;
+            sources[count] = from;
+            count++;
+        }
+
+        private void open(int i) {
+            transport[i] = Messages.type(datagrams[i], lengths[i]) == Messages.TRANSPORT;
+            if (transport[i]) {
+                openTransport(datagrams[i], lengths[i], plaintexts[i], now, opened[i]);
+            }
+        }
+
+        void process() {
+            now = clock.instant();
+            workers.forEach(count, openTask);
+            for (int i = 0; i < count; i++) {
+                try {
+                    if (!transport[i]) {
+                        handle(datagrams[i], lengths[i], sources[i]);
+                    } else if (opened[i].keypair == null) {
+                        drop(opened[i].refusal);
+                    } else {
+                        accept(opened[i], plaintexts[i], sources[i], now);
+                    }
+                } catch (RuntimeException e) {
+                    // Hostile input must never end the loop; count it and keep serving.
+                    drop("internal error");
+                    LOG.warn("a packet from {} raised {}", sources[i], e.toString());
+                }
+                opened[i].peer = null;
+                opened[i].keypair = null;
+            }
+            count = 0;
             try {
-                handle(bytes, length, from);
+                sink.flush();
             } catch (RuntimeException e) {
-                // Hostile input must never end the loop; count it and keep serving.
                 drop("internal error");
-                LOG.warn("a packet from {} raised {}", from, e.toString());
+                LOG.warn("delivering a batch raised {}", e.toString());
             }
+        }
+
+        @Override
+        public void close() {
+            workers.close();
         }
     }
 
@@ -694,33 +984,21 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private void onTransport(byte[] msg, int length, InetSocketAddress from) {
-        int index = Messages.receiverIndex(msg);
-        Peer peer = indices.get(index);
-        if (peer == null) {
-            drop("unknown index");
-            return;
-        }
-        Keypair keypair = keypairFor(peer, index);
-        if (keypair == null) {
-            drop("unknown index");
-            return;
-        }
         Instant now = clock.instant();
-        if (!usable(keypair, now)) {
-            drop("expired session");
-            return;
-        }
+        OpenedTransport opened = new OpenedTransport();
         byte[] plain = plaintextBuffer();
-        int plainLength;
-        try {
-            plainLength = keypair.open(msg, length, plain);
-        } catch (AEADBadTagException e) {
-            drop("bad transport tag");
-            return;
-        } catch (Keypair.ReplayException e) {
-            drop("replayed");
-            return;
+        if (openTransport(msg, length, plain, now, opened)) {
+            accept(opened, plain, from, now);
+        } else {
+            drop(opened.refusal);
         }
+    }
+
+    /** Step two of an authenticated transport message, in arrival order: session state, then delivery. */
+    private void accept(OpenedTransport opened, byte[] plain, InetSocketAddress from, Instant now) {
+        Peer peer = opened.peer;
+        Keypair keypair = opened.keypair;
+        int plainLength = opened.plainLength;
         // Authenticated: the peer's endpoint follows its latest packet (roaming); relayed packets
         // say nothing of the peer's UDP endpoint.
         if (from != null) {
@@ -765,12 +1043,16 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private static Keypair keypairFor(Peer peer, int index) {
-        for (Keypair k : new Keypair[] {peer.current, peer.next, peer.previous}) {
-            if (k != null && k.localIndex() == index) {
-                return k;
-            }
+        Keypair k = peer.current;
+        if (k != null && k.localIndex() == index) {
+            return k;
         }
-        return null;
+        k = peer.next;
+        if (k != null && k.localIndex() == index) {
+            return k;
+        }
+        k = peer.previous;
+        return k != null && k.localIndex() == index ? k : null;
     }
 
     /** Makes {@code fresh} current; the old previous goes, and so does a pending next it replaces. Holds the peer's lock. */

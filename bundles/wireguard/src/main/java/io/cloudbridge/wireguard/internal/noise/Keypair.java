@@ -47,6 +47,11 @@ public final class Keypair {
         return sendCounter.get();
     }
 
+    /** Whether every counter this keypair may send with is used (a new handshake is due). */
+    public boolean exhausted() {
+        return Long.compareUnsigned(sendCounter.get(), ReplayWindow.REJECT_AFTER_MESSAGES) >= 0;
+    }
+
     /** Encrypts an IP packet (or nothing, a keepalive) into a transport message. */
     public byte[] seal(byte[] plaintext) {
         return seal(plaintext, plaintext.length);
@@ -54,14 +59,45 @@ public final class Keypair {
 
     /** Encrypts {@code plaintext[0, length)} into a new transport message. */
     public byte[] seal(byte[] plaintext, int length) {
+        byte[] msg = new byte[sealedLength(length)];
+        seal(plaintext, length, msg);
+        return msg;
+    }
+
+    /** The length of the transport message that carries {@code plainLength} bytes (padding included). */
+    public static int sealedLength(int plainLength) {
+        return Messages.TRANSPORT_HEADER_LENGTH + ((plainLength + 15) & ~15) + NoiseCrypto.TAG_LENGTH;
+    }
+
+    /**
+     * Encrypts {@code plaintext[0, length)} into {@code out} (at least {@link #sealedLength} bytes),
+     * so that the send path can seal into buffers it reuses.
+     *
+     * @return the message length
+     */
+    public int seal(byte[] plaintext, int length, byte[] out) {
+        return seal(reserveCounter(), plaintext, length, out);
+    }
+
+    /**
+     * Takes the next send counter. A batch takes its counters in order on one thread and seals on
+     * several, so that the messages leave in counter order.
+     *
+     * @throws IllegalStateException when the keypair has sent all it may (a new handshake is due)
+     */
+    public long reserveCounter() {
         long counter = sendCounter.getAndIncrement();
         if (Long.compareUnsigned(counter, ReplayWindow.REJECT_AFTER_MESSAGES) >= 0) {
             throw new IllegalStateException("keypair exhausted; a new handshake is due");
         }
+        return counter;
+    }
+
+    /** Seals with a counter from {@link #reserveCounter}; safe to call from several threads at once. */
+    public int seal(long counter, byte[] plaintext, int length, byte[] out) {
         // Padding to a multiple of 16 hides the exact length of the inner packet. The padded
-        // plaintext is staged in the message itself, then encrypted into place after the header.
+        // plaintext is staged per thread, then encrypted into place after the header.
         int padded = (length + 15) & ~15;
-        byte[] msg = new byte[Messages.TRANSPORT_HEADER_LENGTH + padded + NoiseCrypto.TAG_LENGTH];
         byte[] body = STAGING.get();
         if (body.length < padded) {
             body = new byte[Math.max(padded, 2048)];
@@ -69,14 +105,15 @@ public final class Keypair {
         }
         System.arraycopy(plaintext, 0, body, 0, length);
         java.util.Arrays.fill(body, length, padded, (byte) 0);
-        msg[0] = Messages.TRANSPORT;
-        Messages.writeIndex(msg, 4, remoteIndex);
-        Messages.writeCounter(msg, 8, counter);
-        TransportCipher.seal(sendKey, counter, body, 0, padded, msg, Messages.TRANSPORT_HEADER_LENGTH);
-        return msg;
+        java.util.Arrays.fill(out, 0, Messages.TRANSPORT_HEADER_LENGTH, (byte) 0);
+        out[0] = Messages.TRANSPORT;
+        Messages.writeIndex(out, 4, remoteIndex);
+        Messages.writeCounter(out, 8, counter);
+        return Messages.TRANSPORT_HEADER_LENGTH
+                + TransportCipher.seal(sendKey, counter, body, 0, padded, out, Messages.TRANSPORT_HEADER_LENGTH);
     }
 
-    /** Per-thread room for the padded plaintext, so sealing allocates only the message. */
+    /** Per-thread room for the padded plaintext. */
     private static final ThreadLocal<byte[]> STAGING = ThreadLocal.withInitial(() -> new byte[2048]);
 
     /**

@@ -74,7 +74,17 @@ class WireGuardGoInteropTest {
         JavaEnd(String overlayAddress, byte[] presharedKey, boolean knownToGo, Timers timers) throws Exception {
             DatagramChannel channel = DatagramChannel.open().bind(new InetSocketAddress("10.250.7.1", 0));
             port = ((InetSocketAddress) channel.getLocalAddress()).getPort();
-            device = new WireGuardDevice(identity, channel, this::deliver, Clock.systemUTC(), 1000, timers);
+            device = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+                @Override
+                public void deliver(Peer from, byte[] packet, int length) {
+                    JavaEnd.this.deliver(from, packet, length);
+                }
+
+                @Override
+                public void flush() {
+                    JavaEnd.this.flush();
+                }
+            }, Clock.systemUTC(), 1000, timers);
             peer = device.addPeer(Base64.getDecoder().decode(goPublic), presharedKey,
                     List.of(IpPrefix.parse("10.99.7.0/24")), new InetSocketAddress("10.250.7.2", 51820));
             device.start();
@@ -89,6 +99,13 @@ class WireGuardGoInteropTest {
                     lab.inLab("wg", "set", IFACE, "peer", pub, "preshared-key", pskFile.toString(), "allowed-ips",
                             overlayAddress + "/32", "endpoint", "10.250.7.1:" + port);
                 }
+            }
+        }
+
+        /** The end of a receive batch: a TUN sink writes what it joined. */
+        void flush() {
+            if (sinkOverride != null) {
+                sinkOverride.flush();
             }
         }
 
@@ -150,38 +167,37 @@ class WireGuardGoInteropTest {
     @Test
     void throughATunDevicePingBothFamiliesAndTcp() throws Exception {
         lab.inLab("ip", "-6", "addr", "add", "fd99:7::2/64", "dev", IFACE);
+        // The runtime's own TUN path: offload asked for, the reader thread, the coalescing sink.
         try (JavaEnd node = new JavaEnd("10.99.7.21", null, true);
-                io.cloudbridge.tun.internal.LinuxTun tun = io.cloudbridge.tun.internal.LinuxTun.open("cbtun7")) {
+                io.cloudbridge.tun.internal.LinuxTun tun = TunPump.open("cbtun7", 1420,
+                        List.of("10.99.7.21/32", "fd99:7::21/128"),
+                        List.of(IpPrefix.parse("10.99.7.2/32"), IpPrefix.parse("fd99:7::2/128")), true)) {
+            assertTrue(tun.offload(), "the kernel grants TUN segmentation offload");
             String pub = Base64.getEncoder().encodeToString(node.identity.publicKey());
             lab.inLab("wg", "set", IFACE, "peer", pub, "allowed-ips", "10.99.7.21/32,fd99:7::21/128");
             WireGuardDevice device = node.device;
             Peer v6 = device.peers().get(0);
-            tun.setMtu(1420);
-            tun.addAddress("10.99.7.21/32");
-            tun.addAddress("fd99:7::21/128");
-            tun.up();
-            tun.addRoute("10.99.7.2/32");
-            tun.addRoute("fd99:7::2/128");
-            node.sinkOverride = (peer, packet, length) -> {
-                try {
-                    tun.write(packet, length);
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
+            TunSink tunSink = new TunSink(tun);
+            node.sinkOverride = new WireGuardDevice.PacketSink() {
+                @Override
+                public void deliver(Peer peer, byte[] packet, int length) {
+                    try {
+                        tunSink.deliver(packet, length);
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }
+
+                @Override
+                public void flush() {
+                    try {
+                        tunSink.flush();
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
                 }
             };
-            Thread reader = new Thread(() -> {
-                byte[] buf = new byte[65_535];
-                try {
-                    int n;
-                    while ((n = tun.read(buf)) >= 0) {
-                        device.send(java.util.Arrays.copyOf(buf, n));
-                    }
-                } catch (java.io.IOException ignored) {
-                    // closed
-                }
-            }, "tun-reader");
-            reader.setDaemon(true);
-            reader.start();
+            TunPump.start(tun, device);
             node.extraAllowed(IpPrefix.parse("fd99:7::/64"), v6);
 
             String ping4 = NamespaceLab.run(true, "ping", "-c", "3", "-i", "0.2", "-W", "2", "10.99.7.2");
@@ -218,6 +234,9 @@ class WireGuardGoInteropTest {
                 String sent = new String(sender.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
                 assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
                 assertEquals(received, sent, "SHA-256 of what was sent and what arrived");
+                assertTrue(tunSink.packetsWritten() > tunSink.framesWritten(),
+                        "received segments were joined: " + tunSink.packetsWritten() + " packets in "
+                                + tunSink.framesWritten() + " frames");
             }
 
             Process server = new ProcessBuilder("ip", "netns", "exec", lab.namespace, "iperf3", "-s", "-1", "-B", "10.99.7.2")
