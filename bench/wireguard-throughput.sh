@@ -7,6 +7,10 @@
 # reference, plus the tunnel engines' CPU seconds per GB moved (both ends summed). The Java engine
 # runs on the default JDK and, when present, on Temurin 25.
 #
+# With ABLATION=1 the run adds Java <-> Java rows on the default JDK with parts of the data path
+# changed: TUN offload off (packets read and written one by one), and crypto spread over both
+# cores (the default on two cores is the I/O threads alone).
+#
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
 # recording's JSON); JFR_DIR=DIR keeps the recordings.
@@ -59,9 +63,11 @@ wg genkey > "$work/b.key"; wg pubkey < "$work/b.key" > "$work/b.pub"
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# start_engine KIND NS SIDE JAVA_HOME -> prints the pid
+# start_engine KIND NS SIDE JAVA_HOME [TunNode options...] -> prints the pid
 start_engine() {
   local kind=$1 ns=$2 side=$3 jhome=$4 other self iface
+  shift 4
+  local node_args=("$@")
   if [ "$side" = a ]; then self=1; other=2; else self=2; other=1; fi
   if [ "$kind" = go ]; then
     iface=cbbg$side
@@ -86,7 +92,7 @@ start_engine() {
       io.cloudbridge.wireguard.internal.device.TunNode --tun "$iface" --address "10.202.0.$self/24" \
       --listen "10.201.0.$self:51820" --private-key-file "$work/$side.key" \
       --peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" --endpoint "10.201.0.$other:51820" \
-      --allowed "10.202.0.$other/32" >"$work/java-$side.log" 2>&1 &
+      --allowed "10.202.0.$other/32" "${node_args[@]}" >"$work/java-$side.log" 2>&1 &
     local pid=$!
     echo "$pid" >> "$work/pids"
     for _ in $(seq 200); do ip -n "$ns" link show "$iface" 2>/dev/null | grep -q UP && break; sleep 0.05; done
@@ -94,11 +100,12 @@ start_engine() {
   fi
 }
 
-# run KIND_A KIND_B JAVA_HOME LABEL
+# run KIND_A KIND_B JAVA_HOME LABEL [TunNode options...]
 run() {
   local a b
-  a=$(start_engine "$1" cbbA a "$3")
-  b=$(start_engine "$2" cbbB b "$3")
+  local extra=("${@:5}")
+  a=$(start_engine "$1" cbbA a "$3" "${extra[@]}")
+  b=$(start_engine "$2" cbbB b "$3" "${extra[@]}")
   ip netns exec cbbB iperf3 -s -1 -B 10.202.0.2 >/dev/null 2>&1 &
   local server=$!
   sleep 0.3
@@ -131,8 +138,9 @@ run() {
   fi
 }
 
-# Bytes allocated per packet by the TUN reader (encrypt path, thread "main") and the UDP receiver
-# (decrypt path, "wireguard-receive"), from the last jdk.ThreadAllocationStatistics of each.
+# Bytes allocated per packet on the encrypt path (the TUN reader "wireguard-tun-*" and its crypto
+# helpers "wireguard-encrypt-*") and on the decrypt path ("wireguard-receive" and
+# "wireguard-decrypt-*"), from the last jdk.ThreadAllocationStatistics of each thread.
 allocation_per_packet() {
   local side=$1 label=$2 jhome=$3
   "$jhome/bin/jfr" print --json --events jdk.ThreadAllocationStatistics \
@@ -147,8 +155,10 @@ for e in events:
 log = open(sys.argv[2]).read()
 m = re.search(r"packets: sent=(\d+) received=(\d+)", log)
 sent, received = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-enc = last.get("main", 0) / max(sent, 1)
-dec = last.get("wireguard-receive", 0) / max(received, 1)
+def path(*prefixes):
+    return sum(v for k, v in last.items() if k and k.startswith(prefixes))
+enc = path("wireguard-tun-", "wireguard-encrypt-") / max(sent, 1)
+dec = path("wireguard-receive", "wireguard-decrypt-") / max(received, 1)
 print(f"  {sys.argv[3]}, side {sys.argv[4]}: encrypt path {enc:.0f} B/packet over {sent} packets,"
       f" decrypt path {dec:.0f} B/packet over {received} packets")
 PY
@@ -162,6 +172,10 @@ for entry in "${jdks[@]}"; do
   name=${entry%%:*}; home=${entry#*:}
   results+=("$(run java go "$home" "Java ($name) <-> wireguard-go")")
   results+=("$(run java java "$home" "Java ($name) <-> Java ($name)")")
+  if [ "${ABLATION:-0}" = 1 ] && [ "$name" = default ]; then
+    results+=("$(run java java "$home" "  same, TUN offload off" --offload false)")
+    results+=("$(run java java "$home" "  same, crypto on two threads a path" --crypto-threads 2)")
+  fi
 done
 
 reference=$(echo "${results[0]}" | cut -d'|' -f2)

@@ -33,7 +33,7 @@ public @interface WireGuardConfig {
     boolean offload() default true;
 
     @AttributeDefinition(min = "0", max = "256", description = "Threads that encrypt and decrypt each batch, the"
-            + " I/O thread included; 0 for one per core.")
+            + " I/O thread included; 0 for one per two cores.")
     int cryptoThreads() default 0;
 
     @AttributeDefinition(description = "No TUN device and no root: the engine keeps its sessions and answers"

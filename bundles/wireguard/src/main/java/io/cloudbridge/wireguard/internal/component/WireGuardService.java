@@ -204,7 +204,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         boolean onlyPeers = old.interfaceName().equals(c.interfaceName()) && old.privateKeyFile().equals(c.privateKeyFile())
                 && old.listenAddress().equals(c.listenAddress()) && old.listenPort() == c.listenPort()
                 && java.util.Arrays.equals(old.addresses(), c.addresses()) && old.mtu() == c.mtu()
-                && old.userspace() == c.userspace() && old.uapiDirectory().equals(c.uapiDirectory());
+                && old.userspace() == c.userspace() && old.uapiDirectory().equals(c.uapiDirectory())
+                && old.offload() == c.offload() && old.cryptoThreads() == c.cryptoThreads();
         if (!onlyPeers) {
             deactivate();
             ownAddresses.clear();
@@ -265,6 +266,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         if (tun != null) {
             tun.close(); // removes the interface and its routes
+            tun = null;
+            tunSink = null;
         }
         pings.values().forEach(f -> f.cancel(false));
     }

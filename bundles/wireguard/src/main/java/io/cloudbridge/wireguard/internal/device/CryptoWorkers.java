@@ -1,26 +1,37 @@
 package io.cloudbridge.wireguard.internal.device;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
  * Spreads one batch's packet crypto over the cores. The I/O thread that owns the batch calls
- * {@link #forEach}: the batch is cut into contiguous parts, helper threads take all but the first,
- * the caller does the first, and the call returns when every part is done. The caller then sends
- * or delivers the batch in its original order, so a peer's packets keep their order without any
- * per-packet hand-off: the only synchronisation is one wake-up per helper per batch.
+ * {@link #forEach}; it wakes the helper threads and then works through the batch itself, taking
+ * packets one at a time from a shared cursor, as the helpers do once they run. When the cursor is
+ * past the end the caller waits only for packets a helper has taken and not yet finished. The
+ * caller then sends or delivers the batch in its original order, so a peer's packets keep their
+ * order without a per-packet hand-off.
  *
- * <p>Each data-path thread has its own instance (helpers are not shared between the send and
- * receive paths, so neither waits behind the other's batch).
+ * <p>Taking work instead of being given a share matters on a busy machine: a helper whose core is
+ * taken by something else simply finds nothing left, and the caller never waits for a thread that
+ * is not running.
+ *
+ * <p>Each data-path thread has its own instance (the send and receive paths never wait behind each
+ * other's batch).
  */
 final class CryptoWorkers implements AutoCloseable {
-    /** Below this many packets per part, waking a helper costs more than it saves. */
-    static final int MIN_PART = 8;
+    /** Batches smaller than this are not worth waking a helper for. */
+    static final int MIN_PARALLEL = 8;
+    /** The cursor's index once a batch is over: past any batch's end. */
+    private static final long CLOSED = Integer.MAX_VALUE;
 
     private final Helper[] helpers;
-    private final AtomicInteger unfinished = new AtomicInteger();
-    private volatile Thread caller;
+    /** The batch's generation (high 32 bits) and the next packet to take (low 32 bits). */
+    private final AtomicLong cursor = new AtomicLong();
+    private final AtomicInteger finished = new AtomicInteger();
+    private volatile IntConsumer task;
+    private volatile int count;
     private volatile boolean closed;
 
     /** @param threads how many threads do crypto, the caller included (1: the caller alone) */
@@ -40,25 +51,53 @@ final class CryptoWorkers implements AutoCloseable {
     }
 
     /** Runs {@code task} for every index in {@code [0, count)}; the task must not throw. */
-    void forEach(int count, IntConsumer task) {
-        int parts = Math.min(helpers.length + 1, count / MIN_PART);
-        if (parts <= 1 || closed) {
-            for (int i = 0; i < count; i++) {
-                task.accept(i);
+    void forEach(int n, IntConsumer work) {
+        if (helpers.length == 0 || n < MIN_PARALLEL || closed) {
+            for (int i = 0; i < n; i++) {
+                work.accept(i);
             }
             return;
         }
-        caller = Thread.currentThread();
-        unfinished.set(parts - 1);
-        int per = count / parts;
-        for (int p = 1; p < parts; p++) {
-            helpers[p - 1].assign(task, p * per, p == parts - 1 ? count : (p + 1) * per);
+        long generation = (cursor.get() >>> 32) + 1;
+        task = work;
+        count = n;
+        finished.set(0);
+        cursor.set(generation << 32); // publishes the batch: helpers read task and count after this
+        for (Helper h : helpers) {
+            if (h.parked) {
+                LockSupport.unpark(h.thread);
+            }
         }
-        for (int i = 0; i < per; i++) {
-            task.accept(i);
+        int done = drain(generation, n, work);
+        if (finished.addAndGet(done) != n) {
+            // Only packets a running helper took are left: a few microseconds each.
+            for (int spins = 0; finished.get() != n; spins++) {
+                if (spins < 1000) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
+            }
         }
-        while (unfinished.get() != 0) {
-            LockSupport.park(this);
+        // Close the batch before the next one's task and count are written: a helper that saw this
+        // generation late and reads the next batch's task must find nothing left to take here.
+        cursor.set(generation << 32 | CLOSED);
+        task = null;
+    }
+
+    /** Takes and runs packets of this generation until none are left; returns how many it ran. */
+    private int drain(long generation, int n, IntConsumer work) {
+        int done = 0;
+        while (true) {
+            long c = cursor.get();
+            int index = (int) c;
+            if ((c >>> 32) != generation || index >= n) {
+                return done;
+            }
+            if (cursor.compareAndSet(c, c + 1)) {
+                work.accept(index);
+                done++;
+            }
         }
     }
 
@@ -72,34 +111,29 @@ final class CryptoWorkers implements AutoCloseable {
 
     private final class Helper implements Runnable {
         Thread thread;
-        private volatile IntConsumer task;
-        private int from;
-        private int to;
-
-        void assign(IntConsumer work, int start, int end) {
-            from = start;
-            to = end;
-            task = work; // the volatile write publishes the range
-            LockSupport.unpark(thread);
-        }
+        volatile boolean parked;
+        private long seen;
 
         @Override
         public void run() {
-            while (true) {
-                IntConsumer work = task;
-                if (work == null) {
-                    if (closed) {
-                        return;
+            while (!closed) {
+                long generation = cursor.get() >>> 32;
+                if (generation == seen) {
+                    parked = true;
+                    if ((cursor.get() >>> 32) == seen && !closed) {
+                        LockSupport.park(this);
                     }
-                    LockSupport.park(this);
+                    parked = false;
                     continue;
                 }
-                for (int i = from; i < to; i++) {
-                    work.accept(i);
-                }
-                task = null;
-                if (unfinished.decrementAndGet() == 0) {
-                    LockSupport.unpark(caller);
+                seen = generation;
+                IntConsumer work = task;
+                int n = count;
+                if (work != null) {
+                    int done = drain(generation, n, work);
+                    if (done > 0) {
+                        finished.addAndGet(done);
+                    }
                 }
             }
         }

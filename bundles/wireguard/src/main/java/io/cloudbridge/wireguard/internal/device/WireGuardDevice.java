@@ -88,8 +88,17 @@ public final class WireGuardDevice implements AutoCloseable {
     private Thread receiver;
     private java.nio.channels.Selector selector;
     private volatile boolean running;
-    /** Threads that do a batch's crypto on each data path, the path's own thread included. */
-    private volatile int cryptoThreads = Runtime.getRuntime().availableProcessors();
+    /**
+     * Threads that do a batch's crypto on each data path, the path's own thread included. One per
+     * two cores by default: the two directions' I/O threads and the kernel's packet work already
+     * keep two cores busy under load, and on a two-core machine helpers cost more (wake-ups,
+     * waiting) than they save (docs/performance.md has the figures).
+     */
+    private volatile int cryptoThreads = defaultCryptoThreads();
+
+    static int defaultCryptoThreads() {
+        return Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
+    }
     /** Handshake messages per second above which a valid MAC2 (a cookie) is required. */
     private final int handshakeLoadThreshold;
     private long loadSecond;
