@@ -25,6 +25,8 @@ public final class Peer {
     final byte[] publicKey;
     /** Replaced whole on change, so the data path reads it without a lock. */
     volatile List<IpPrefix> allowedIps;
+    /** The same prefixes as raw bytes, which the data path matches packet headers against without allocating. */
+    private volatile PrefixTable prefixTable = new PrefixTable(List.of());
     volatile InetSocketAddress endpoint;
     /** The keypair data is sent with. */
     volatile Keypair current;
@@ -58,7 +60,7 @@ public final class Peer {
         this.handshake = handshake;
         this.presharedKey = presharedKey == null ? new byte[32] : presharedKey.clone();
         this.publicKey = publicKey.clone();
-        this.allowedIps = List.copyOf(allowedIps);
+        setAllowedIps(allowedIps);
         this.endpoint = endpoint;
     }
 
@@ -109,13 +111,58 @@ public final class Peer {
 
     /** The length of the longest allowed prefix that holds {@code address}, or -1. */
     int longestMatch(InetAddress address) {
-        int best = -1;
-        for (IpPrefix p : allowedIps) {
-            if (p.length() > best && p.contains(address)) {
-                best = p.length();
+        byte[] a = address.getAddress();
+        return prefixTable.longestMatch(a, 0, a.length);
+    }
+
+    /** The same for the address at {@code bytes[offset, offset + addressLength)} (4 or 16 bytes): a packet's header. */
+    int longestMatch(byte[] bytes, int offset, int addressLength) {
+        return prefixTable.longestMatch(bytes, offset, addressLength);
+    }
+
+    private void setAllowedIps(List<IpPrefix> prefixes) {
+        allowedIps = List.copyOf(prefixes);
+        prefixTable = new PrefixTable(allowedIps);
+    }
+
+    /** Allowed prefixes as network bytes and lengths. */
+    private static final class PrefixTable {
+        private final byte[][] networks;
+        private final int[] lengths;
+
+        PrefixTable(List<IpPrefix> prefixes) {
+            networks = new byte[prefixes.size()][];
+            lengths = new int[prefixes.size()];
+            for (int i = 0; i < networks.length; i++) {
+                networks[i] = prefixes.get(i).address().getAddress();
+                lengths[i] = prefixes.get(i).length();
             }
         }
-        return best;
+
+        int longestMatch(byte[] bytes, int offset, int addressLength) {
+            int best = -1;
+            for (int i = 0; i < networks.length; i++) {
+                if (networks[i].length == addressLength && lengths[i] > best && matches(networks[i], lengths[i], bytes, offset)) {
+                    best = lengths[i];
+                }
+            }
+            return best;
+        }
+
+        private static boolean matches(byte[] network, int bits, byte[] bytes, int offset) {
+            int whole = bits >>> 3;
+            for (int i = 0; i < whole; i++) {
+                if (network[i] != bytes[offset + i]) {
+                    return false;
+                }
+            }
+            int rest = bits & 7;
+            if (rest == 0) {
+                return true;
+            }
+            int mask = (0xFF << (8 - rest)) & 0xFF;
+            return (bytes[offset + whole] & mask) == (network[whole] & 0xFF);
+        }
     }
 
     public List<IpPrefix> allowedIps() {
@@ -123,7 +170,7 @@ public final class Peer {
     }
 
     synchronized void replaceAllowedIps(List<IpPrefix> prefixes) {
-        allowedIps = List.copyOf(prefixes);
+        setAllowedIps(prefixes);
     }
 
     /** Adds an allowed prefix; the device moves it here from any other peer (see WireGuardDevice). */
@@ -131,7 +178,7 @@ public final class Peer {
         if (!allowedIps.contains(prefix)) {
             List<IpPrefix> grown = new java.util.ArrayList<>(allowedIps);
             grown.add(prefix);
-            allowedIps = List.copyOf(grown);
+            setAllowedIps(grown);
         }
     }
 
@@ -139,7 +186,7 @@ public final class Peer {
         if (allowedIps.contains(prefix)) {
             List<IpPrefix> shrunk = new java.util.ArrayList<>(allowedIps);
             shrunk.remove(prefix);
-            allowedIps = List.copyOf(shrunk);
+            setAllowedIps(shrunk);
         }
     }
 

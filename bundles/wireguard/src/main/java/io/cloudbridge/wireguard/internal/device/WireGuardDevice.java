@@ -239,13 +239,30 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /** The peer an address routes to: the longest allowed prefix holding it across all peers. */
     Peer route(InetAddress address) {
-        Peer best = null;
-        int bestLength = -1;
         if (address == null) {
             return null;
         }
+        byte[] a = address.getAddress();
+        return route(a, 0, a.length);
+    }
+
+    /** The peer a packet's destination (or, for the inbound check, source) address routes to; null for no route or no IP packet. */
+    private Peer routePacket(byte[] packet, int length, boolean source) {
+        int version = IpPackets.version(packet, length);
+        if (version == 4) {
+            return route(packet, source ? 12 : 16, 4);
+        }
+        if (version == 6) {
+            return route(packet, source ? 8 : 24, 16);
+        }
+        return null;
+    }
+
+    private Peer route(byte[] bytes, int offset, int addressLength) {
+        Peer best = null;
+        int bestLength = -1;
         for (Peer p : peers) {
-            int m = p.longestMatch(address);
+            int m = p.longestMatch(bytes, offset, addressLength);
             if (m > bestLength) {
                 best = p;
                 bestLength = m;
@@ -410,7 +427,7 @@ public final class WireGuardDevice implements AutoCloseable {
      * copied only when the packet has to wait for a handshake).
      */
     public boolean send(byte[] packet, int length) {
-        Peer best = route(IpPackets.destination(packet, length));
+        Peer best = routePacket(packet, length, false);
         if (best == null) {
             drop("no route");
             return false;
@@ -492,7 +509,7 @@ public final class WireGuardDevice implements AutoCloseable {
             for (int i = 0; i < n; i++) {
                 byte[] packet = packets.slot(i);
                 int length = packets.length(i);
-                Peer peer = route(IpPackets.destination(packet, length));
+                Peer peer = routePacket(packet, length, false);
                 if (peer == null) {
                     drop("no route");
                     continue;
@@ -1039,7 +1056,7 @@ public final class WireGuardDevice implements AutoCloseable {
             return;
         }
         // Cryptokey routing, inbound: the source must route back to this very peer.
-        if (route(IpPackets.source(plain, declared)) != peer) {
+        if (routePacket(plain, declared, true) != peer) {
             drop("source not allowed");
             return;
         }
