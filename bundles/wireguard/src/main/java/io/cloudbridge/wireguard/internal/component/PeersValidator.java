@@ -6,7 +6,10 @@ import java.util.List;
 import java.util.Map;
 import org.osgi.service.component.annotations.Component;
 
-/** Refuses a {@code wireguard} edit whose peer entries or addresses do not parse, before it applies. */
+/**
+ * Refuses a {@code wireguard} edit whose peer entries or addresses do not parse, or whose MTU is
+ * neither 0 (derived) nor one an IPv6 overlay can use, before it applies.
+ */
 @Component(property = ConfigurationValidator.SECTION + "=wireguard")
 public final class PeersValidator implements ConfigurationValidator {
 
@@ -30,6 +33,9 @@ public final class PeersValidator implements ConfigurationValidator {
                     problems.add("addresses: '" + a + "' is not an address with prefix");
                 }
             }
+        }
+        if (values.get("mtu") instanceof Integer mtu && mtu != 0 && mtu < 1280) {
+            problems.add("mtu: " + mtu + " is below 1280, the least IPv6 allows; 0 derives it from the path");
         }
         return problems;
     }
