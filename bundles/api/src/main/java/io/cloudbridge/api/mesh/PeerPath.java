@@ -9,6 +9,10 @@ public interface PeerPath {
 
     PathKind kind();
 
-    /** Sends one encrypted packet; never blocks; {@code false} when it was dropped. */
+    /**
+     * Sends one encrypted packet; never blocks; {@code false} when it was dropped. The buffer is
+     * the caller's again when the call returns (the engine reuses it for its next batch): an
+     * implementation that sends later copies what it keeps.
+     */
     boolean send(ByteBuffer packet);
 }

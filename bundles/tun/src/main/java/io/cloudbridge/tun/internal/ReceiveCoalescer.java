@@ -37,20 +37,28 @@ public final class ReceiveCoalescer {
     private long nextSeq;
     private boolean closed; // a short or PSH segment ends what may follow
     private boolean push;
-    private long framesWritten;
-    private long segmentsWritten;
+    private final java.util.concurrent.atomic.LongAdder framesWritten;
+    private final java.util.concurrent.atomic.LongAdder segmentsWritten;
 
     public ReceiveCoalescer(FrameWriter writer) {
+        this(writer, new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder());
+    }
+
+    /** Counts frames written and the segments they carried into the given counters (shared by a device's coalescers). */
+    public ReceiveCoalescer(FrameWriter writer, java.util.concurrent.atomic.LongAdder frames,
+            java.util.concurrent.atomic.LongAdder segments) {
         this.writer = writer;
+        this.framesWritten = frames;
+        this.segmentsWritten = segments;
     }
 
     /** Frames written and segments they carried, for the engine's counters. */
     public long framesWritten() {
-        return framesWritten;
+        return framesWritten.sum();
     }
 
     public long segmentsWritten() {
-        return segmentsWritten;
+        return segmentsWritten.sum();
     }
 
     /** Takes the next packet of the batch; it may be held until {@link #flush}. */
@@ -114,8 +122,8 @@ public final class ReceiveCoalescer {
     }
 
     private void write(int frameLength, int carried) throws IOException {
-        framesWritten++;
-        segmentsWritten += carried;
+        framesWritten.increment();
+        segmentsWritten.add(carried);
         writer.write(frame, frameLength);
     }
 
@@ -138,6 +146,9 @@ public final class ReceiveCoalescer {
         if (version == 4) {
             if ((p[0] & 0xF) != 5 || p[9] != TCP || InternetChecksum.readShort(p, 2) != length) {
                 return false;
+            }
+            if (InternetChecksum.fold(InternetChecksum.add(0, p, 0, 20)) != 0xFFFF) {
+                return false; // a bad header stays alone, for the kernel to drop, as its own GRO would
             }
             int fragment = InternetChecksum.readShort(p, 6);
             if ((fragment & 0x3FFF) != 0) {

@@ -64,8 +64,10 @@ public final class SegmentationOffload {
             System.arraycopy(frame, p, slot, 0, length);
             if ((flags & F_NEEDS_CSUM) != 0) {
                 // The field holds the pseudo-header sum; the checksum covers it and what follows.
-                long sum = InternetChecksum.add(0, slot, csumStart, length - csumStart);
-                InternetChecksum.writeShort(slot, csumStart + csumOffset, InternetChecksum.finish(sum));
+                int checksum = InternetChecksum.finish(InternetChecksum.add(0, slot, csumStart, length - csumStart));
+                // A sum of zero is sent as 0xFFFF, as the kernel does: a UDP checksum of 0 means "none"
+                // over IPv4 and is dropped over IPv6.
+                InternetChecksum.writeShort(slot, csumStart + csumOffset, checksum == 0 ? 0xFFFF : checksum);
             }
             out.commit(length);
             return;

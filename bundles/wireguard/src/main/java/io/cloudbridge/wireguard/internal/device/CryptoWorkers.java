@@ -31,6 +31,8 @@ final class CryptoWorkers implements AutoCloseable {
     private final AtomicLong cursor = new AtomicLong();
     private final AtomicInteger finished = new AtomicInteger();
     private volatile IntConsumer task;
+    /** The first failure of the running batch's tasks. */
+    private volatile RuntimeException failed;
     private volatile int count;
     private volatile boolean closed;
 
@@ -50,15 +52,33 @@ final class CryptoWorkers implements AutoCloseable {
         return helpers.length + 1;
     }
 
-    /** Runs {@code task} for every index in {@code [0, count)}; the task must not throw. */
+    /**
+     * Runs {@code task} for every index in {@code [0, count)}. A task should not throw; if one
+     * does, every other index still runs, the batch still ends cleanly, and the first failure is
+     * thrown here afterwards.
+     */
     void forEach(int n, IntConsumer work) {
         if (helpers.length == 0 || n < MIN_PARALLEL || closed) {
+            RuntimeException failure = null;
             for (int i = 0; i < n; i++) {
-                work.accept(i);
+                try {
+                    work.accept(i);
+                } catch (RuntimeException e) {
+                    failure = failure == null ? e : failure;
+                }
+            }
+            if (failure != null) {
+                throw failure;
             }
             return;
         }
-        long generation = (cursor.get() >>> 32) + 1;
+        // 32 bits of generation; zero is skipped so that a wrapped generation never equals the
+        // closed cursor's of the batch before.
+        long generation = ((cursor.get() >>> 32) + 1) & 0xFFFF_FFFFL;
+        if (generation == 0) {
+            generation = 1;
+        }
+        failed = null;
         task = work;
         count = n;
         finished.set(0);
@@ -83,6 +103,10 @@ final class CryptoWorkers implements AutoCloseable {
         // generation late and reads the next batch's task must find nothing left to take here.
         cursor.set(generation << 32 | CLOSED);
         task = null;
+        RuntimeException failure = failed;
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     /** Takes and runs packets of this generation until none are left; returns how many it ran. */
@@ -95,7 +119,14 @@ final class CryptoWorkers implements AutoCloseable {
                 return done;
             }
             if (cursor.compareAndSet(c, c + 1)) {
-                work.accept(index);
+                try {
+                    work.accept(index);
+                } catch (RuntimeException e) {
+                    // Counted as done all the same: the batch must end, and a helper must live on.
+                    if (failed == null) {
+                        failed = e;
+                    }
+                }
                 done++;
             }
         }

@@ -11,26 +11,27 @@ import java.io.IOException;
  */
 public final class TunSink {
     private final LinuxTun tun;
+    /*
+     * One coalescer per delivering thread (the receive thread, relay transports' threads), each
+     * gone with its thread; the counters are shared.
+     */
     private final ThreadLocal<ReceiveCoalescer> coalescers;
-    private final java.util.List<ReceiveCoalescer> all = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.LongAdder frames = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder packets = new java.util.concurrent.atomic.LongAdder();
 
     public TunSink(LinuxTun tun) {
         this.tun = tun;
-        this.coalescers = ThreadLocal.withInitial(() -> {
-            ReceiveCoalescer c = new ReceiveCoalescer(tun::write);
-            all.add(c);
-            return c;
-        });
+        this.coalescers = ThreadLocal.withInitial(() -> new ReceiveCoalescer(tun::write, frames, packets));
     }
 
-    /** Frames written through offload so far (approximate while writing goes on). */
+    /** Frames written through offload so far. */
     public long framesWritten() {
-        return all.stream().mapToLong(ReceiveCoalescer::framesWritten).sum();
+        return frames.sum();
     }
 
     /** Packets those frames carried: more than the frames when segments were joined. */
     public long packetsWritten() {
-        return all.stream().mapToLong(ReceiveCoalescer::segmentsWritten).sum();
+        return packets.sum();
     }
 
     public void deliver(byte[] packet, int length) throws IOException {

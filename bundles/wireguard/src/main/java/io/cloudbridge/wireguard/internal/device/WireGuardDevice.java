@@ -506,7 +506,20 @@ public final class WireGuardDevice implements AutoCloseable {
             Instant now = clock.instant();
             int n = packets.count();
             batch = packets;
+            try {
+                sendBatch(packets, n, now);
+            } finally {
+                // Nothing of this batch may be sealed or sent with the next one, whatever failed.
+                java.util.Arrays.fill(keypairs, 0, n, null);
+                java.util.Arrays.fill(peers, 0, n, null);
+                batch = null;
+            }
+        }
+
+        private void sendBatch(io.cloudbridge.tun.internal.PacketBatch packets, int n, Instant now) {
             for (int i = 0; i < n; i++) {
+                keypairs[i] = null;
+                peers[i] = null;
                 byte[] packet = packets.slot(i);
                 int length = packets.length(i);
                 Peer peer = routePacket(packet, length, false);
@@ -537,17 +550,25 @@ public final class WireGuardDevice implements AutoCloseable {
                 Peer peer = peers[i];
                 keypairs[i] = null;
                 peers[i] = null;
+                if (messageLengths[i] < 0) {
+                    drop("internal error");
+                    continue;
+                }
                 ByteBuffer message = wrappers[i];
                 message.clear().limit(messageLengths[i]);
                 afterSend(peer, keypair, transmit(peer, message, packets.length(i)), now);
             }
-            batch = null;
         }
 
         private void seal(int i) {
             Keypair keypair = keypairs[i];
             if (keypair != null) {
-                messageLengths[i] = keypair.seal(counters[i], batch.slot(i), batch.length(i), messages[i]);
+                try {
+                    messageLengths[i] = keypair.seal(counters[i], batch.slot(i), batch.length(i), messages[i]);
+                } catch (RuntimeException e) {
+                    messageLengths[i] = -1; // counted and skipped when the batch is sent
+                    LOG.warn("sealing a packet failed: {}", e.toString());
+                }
             }
         }
 
@@ -860,13 +881,23 @@ public final class WireGuardDevice implements AutoCloseable {
         private void open(int i) {
             transport[i] = Messages.type(datagrams[i], lengths[i]) == Messages.TRANSPORT;
             if (transport[i]) {
-                openTransport(datagrams[i], lengths[i], plaintexts[i], now, opened[i]);
+                try {
+                    openTransport(datagrams[i], lengths[i], plaintexts[i], now, opened[i]);
+                } catch (RuntimeException e) {
+                    opened[i].keypair = null;
+                    opened[i].refusal = "internal error";
+                    LOG.warn("opening a packet from {} raised {}", sources[i], e.toString());
+                }
             }
         }
 
         void process() {
             now = clock.instant();
-            workers.forEach(count, openTask);
+            try {
+                workers.forEach(count, openTask);
+            } catch (RuntimeException e) {
+                LOG.warn("decrypting a batch raised {}", e.toString()); // each packet says below what became of it
+            }
             for (int i = 0; i < count; i++) {
                 try {
                     if (!transport[i]) {
