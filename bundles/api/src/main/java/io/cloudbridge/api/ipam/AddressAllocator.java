@@ -1,5 +1,6 @@
 package io.cloudbridge.api.ipam;
 
+import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
 import java.util.List;
 import java.util.Optional;
@@ -21,4 +22,12 @@ public interface AddressAllocator {
 
     /** Returns whether the node held a lease. */
     boolean release(String tenant, NodeKey node);
+
+    /**
+     * The tenant's own prefixes (IPv4 and IPv6), which its nodes' addresses are in and which its
+     * overlay routes; empty when the tenant has none yet.
+     */
+    default List<IpPrefix> prefixes(String tenant) {
+        return List.of();
+    }
 }

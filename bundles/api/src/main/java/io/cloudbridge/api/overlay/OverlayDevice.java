@@ -11,6 +11,9 @@ public interface OverlayDevice {
     /** The interface name, e.g. {@code cb0}. */
     String name();
 
+    /** The device's WireGuard public key: who this node is to its peers and its relay. */
+    io.cloudbridge.api.net.NodeKey publicKey();
+
     /** Whether packets stay in this process (no TUN device). */
     boolean userspace();
 

@@ -365,6 +365,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     }
 
     @Override
+    public io.cloudbridge.api.net.NodeKey publicKey() {
+        return io.cloudbridge.api.net.NodeKey.of(device.identity().publicKey());
+    }
+
+    @Override
     public String name() {
         return config.interfaceName();
     }

@@ -1,0 +1,349 @@
+package io.cloudbridge.control.node.internal;
+
+import com.google.protobuf.ByteString;
+import io.cloudbridge.api.overlay.OverlayDevice;
+import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.HeartbeatRequest;
+import io.cloudbridge.control.v1.HeartbeatResponse;
+import io.cloudbridge.control.v1.NetworkMapUpdate;
+import io.cloudbridge.control.v1.NodeInfo;
+import io.cloudbridge.control.v1.NodeStatus;
+import io.cloudbridge.control.v1.NodeToken;
+import io.cloudbridge.control.v1.Peer;
+import io.cloudbridge.control.v1.RefreshTokenRequest;
+import io.cloudbridge.control.v1.RegisterRequest;
+import io.cloudbridge.control.v1.RegisterResponse;
+import io.cloudbridge.control.v1.WatchNetworkMapRequest;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * This node's session with its relay: sign-in (the stored refresh token, else a pre-auth key),
+ * registration under the overlay's WireGuard key, the tenant's network map kept current from the
+ * relay's deltas, the node token renewed when two thirds of its life are gone, and heartbeats. A
+ * lost connection is retried with jittered, growing waits; a node the relay removed stops.
+ *
+ * <p>All of it runs on one scheduler thread, so the state below changes in one place.
+ */
+@Component(service = NodeControlClient.class, configurationPid = "cloudbridge.control", immediate = true)
+@Designate(ocd = NodeControlConfig.class)
+public final class NodeControlClient {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeControlClient.class);
+    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+
+    @Reference
+    private OverlayDevice overlay;
+
+    private NodeControlConfig config;
+    private Path stateFolder;
+    private RelayPin pin;
+    private ManagedChannel channel;
+    private ScheduledExecutorService scheduler;
+    private final Map<String, Peer> peers = new ConcurrentHashMap<>();
+    private volatile RegisterResponse registration;
+    private volatile String jwt;
+    private volatile Instant tokenExpires;
+    private volatile long mapVersion;
+    private volatile String status = "starting";
+    private volatile int renewals;
+    private int failures;
+
+    @Activate
+    void activate(BundleContext ctx, NodeControlConfig c) throws IOException {
+        config = c;
+        String home = ctx.getProperty(RuntimeProperties.HOME);
+        stateFolder = (home == null ? Path.of("") : Path.of(home)).resolve("state").resolve("control");
+        if (c.relay().isBlank()) {
+            status = "no relay configured (control.relay)";
+            return;
+        }
+        int colon = c.relay().lastIndexOf(':');
+        if (colon <= 0) {
+            throw new IOException("control.relay must be host:port, not '" + c.relay() + "'");
+        }
+        pin = new RelayPin(c.relayFingerprint(), stateFolder.resolve("relay-pin"));
+        channel = NettyChannelBuilder.forAddress(c.relay().substring(0, colon), Integer.parseInt(c.relay().substring(colon + 1)))
+                .sslContext(GrpcSslContexts.forClient().trustManager(pin).protocols("TLSv1.3").build())
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .build();
+        scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "control-node");
+            t.setDaemon(true);
+            return t;
+        });
+        scheduler.execute(this::signIn);
+    }
+
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        if (scheduler != null) {
+            scheduler.shutdownNow();
+        }
+        if (channel != null) {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private CallCredentials bearer() {
+        return new CallCredentials() {
+            @Override
+            public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+                Metadata m = new Metadata();
+                m.put(AUTHORIZATION, "Bearer " + jwt); // the newest token at each call
+                applier.apply(m);
+            }
+        };
+    }
+
+    private ControlServiceGrpc.ControlServiceBlockingStub blocking() {
+        return ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(15, TimeUnit.SECONDS);
+    }
+
+    // ---- sign-in and registration ----
+
+    private void signIn() {
+        try {
+            RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo());
+            String refresh = readSecret(stateFolder.resolve("refresh-token"));
+            if (refresh != null) {
+                try {
+                    NodeToken renewed = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
+                    saveToken(renewed);
+                    request.setNodeToken(renewed.getJwt());
+                } catch (StatusRuntimeException e) {
+                    if (e.getStatus().getCode() != Status.Code.UNAUTHENTICATED) {
+                        throw e;
+                    }
+                    LOG.warn("the stored refresh token was refused ({}); signing in afresh", e.getStatus().getDescription());
+                    Files.deleteIfExists(stateFolder.resolve("refresh-token"));
+                }
+            }
+            if (request.getCredentialCase() == RegisterRequest.CredentialCase.CREDENTIAL_NOT_SET) {
+                String key = config.preAuthKeyFile().isBlank() ? null : readSecret(Path.of(config.preAuthKeyFile()));
+                if (key == null) {
+                    status = "not signed in: no credential (set control.preAuthKeyFile)";
+                    LOG.warn(status);
+                    return;
+                }
+                request.setPreAuthKey(key);
+            }
+            RegisterResponse r = blocking().register(request.build());
+            registration = r;
+            saveToken(r.getToken());
+            failures = 0;
+            status = "registered";
+            LOG.info("registered with the relay as node {} in tenant {}: {} {}", r.getNodeId(), r.getTenant(),
+                    r.getIpv4Address(), r.getIpv6Address());
+            watchMap();
+            scheduler.schedule(this::heartbeat, 1, TimeUnit.SECONDS);
+        } catch (StatusRuntimeException e) {
+            retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED);
+        } catch (IOException e) {
+            status = "not signed in: " + e.getMessage();
+            LOG.warn(status);
+        }
+    }
+
+    private NodeInfo nodeInfo() throws IOException {
+        String host = config.hostname().isBlank() ? InetAddress.getLocalHost().getHostName() : config.hostname();
+        return NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(overlay.publicKey().toBytes()))
+                .setHostname(host.replaceAll("[^A-Za-z0-9._-]", "-"))
+                .setOs(System.getProperty("os.name", "").toLowerCase().replace(' ', '-') + "/" + System.getProperty("os.arch", ""))
+                .build();
+    }
+
+    /** Keeps the new token; the refresh token goes to an owner-only file (the OS keyring comes with the credentials bundle). */
+    private void saveToken(NodeToken token) throws IOException {
+        jwt = token.getJwt();
+        Instant expires = Instant.ofEpochSecond(token.getExpiresAtEpochSeconds());
+        tokenExpires = expires;
+        writeSecret(stateFolder.resolve("refresh-token"), token.getRefreshToken());
+        Duration life = Duration.between(Instant.now(), expires);
+        long renewIn = Math.max(1, life.toMillis() * 2 / 3);
+        scheduler.schedule(this::renew, renewIn, TimeUnit.MILLISECONDS);
+    }
+
+    private void renew() {
+        if (registration == null || !status.equals("registered")) {
+            return;
+        }
+        try {
+            String refresh = readSecret(stateFolder.resolve("refresh-token"));
+            NodeToken token = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
+            renewals++;
+            saveToken(token);
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
+                registration = null;
+                status = "signed out: " + e.getStatus().getDescription();
+                LOG.warn("the relay refused to renew this node's token ({}); signing in again", e.getStatus().getDescription());
+                scheduler.execute(this::signIn);
+            } else {
+                scheduler.schedule(this::renew, 2, TimeUnit.SECONDS); // the token has a third of its life left
+            }
+        } catch (IOException e) {
+            status = "cannot keep the refresh token: " + e.getMessage();
+            LOG.error(status);
+        }
+    }
+
+    // ---- the map ----
+
+    private void watchMap() {
+        ControlServiceGrpc.newStub(channel).withCallCredentials(bearer()).watchNetworkMap(
+                WatchNetworkMapRequest.newBuilder().setKnownVersion(mapVersion).build(), new StreamObserver<>() {
+                    @Override
+                    public void onNext(NetworkMapUpdate u) {
+                        switch (u.getChangeCase()) {
+                            case FULL -> {
+                                peers.clear();
+                                u.getFull().getPeersList().forEach(p -> peers.put(p.getNodeId(), p));
+                            }
+                            case UPSERT -> peers.put(u.getUpsert().getNodeId(), u.getUpsert());
+                            case REMOVED -> peers.remove(u.getRemoved().getNodeId());
+                            default -> LOG.debug("a map update of a kind this node does not know: ignored");
+                        }
+                        mapVersion = u.getVersion();
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        Status s = Status.fromThrowable(t);
+                        if (s.getCode() == Status.Code.UNAUTHENTICATED && "node removed".equals(s.getDescription())) {
+                            registration = null;
+                            status = "removed by the relay";
+                            LOG.warn("the relay removed this node; it stays signed out until it gets a new credential");
+                            return;
+                        }
+                        scheduler.execute(() -> retry("map stream ended: " + describe(s), () -> watchMap(), false));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        scheduler.execute(() -> retry("map stream ended by the relay", () -> watchMap(), false));
+                    }
+                });
+    }
+
+    private void heartbeat() {
+        if (registration == null) {
+            return;
+        }
+        try {
+            HeartbeatResponse r = blocking().withCallCredentials(bearer()).heartbeat(
+                    HeartbeatRequest.newBuilder().setStatus(NodeStatus.newBuilder().putCounters("peers", peers.size())).build());
+            scheduler.schedule(this::heartbeat, Math.max(1, r.getNextHeartbeatSeconds()), TimeUnit.SECONDS);
+        } catch (StatusRuntimeException e) {
+            scheduler.schedule(this::heartbeat, 5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Tries again after a jittered wait that doubles with each failure, up to control.maxBackoffSeconds. */
+    private void retry(String why, Runnable again, boolean credentialProblem) {
+        failures++;
+        long cap = Duration.ofSeconds(config.maxBackoffSeconds()).toMillis();
+        long wait = Math.min(cap, 500L << Math.min(failures, 10));
+        wait = wait / 2 + ThreadLocalRandom.current().nextLong(wait / 2 + 1);
+        status = why + (credentialProblem ? "" : "; retrying");
+        LOG.warn("{}; next attempt in {} ms", why, wait);
+        if (!credentialProblem) {
+            scheduler.schedule(again, wait, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private static String describe(StatusRuntimeException e) {
+        return describe(e.getStatus());
+    }
+
+    private static String describe(Status s) {
+        return s.getCode() + (s.getDescription() == null ? "" : " (" + s.getDescription() + ")")
+                + (s.getCause() == null ? "" : ": " + s.getCause().getMessage());
+    }
+
+    private static String readSecret(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return null;
+        }
+        String s = Files.readString(file, StandardCharsets.UTF_8).trim();
+        return s.isEmpty() ? null : s;
+    }
+
+    private static void writeSecret(Path file, String secret) throws IOException {
+        Files.createDirectories(file.getParent());
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.deleteIfExists(tmp);
+        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, secret, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    // ---- for the commands ----
+
+    String whoami() throws IOException {
+        RegisterResponse r = registration;
+        StringBuilder out = new StringBuilder();
+        out.append("status:   ").append(status).append('\n');
+        if (r != null) {
+            out.append("node:     ").append(r.getNodeId()).append('\n');
+            out.append("tenant:   ").append(r.getTenant()).append('\n');
+            out.append("address:  ").append(r.getIpv4Address()).append(' ').append(r.getIpv6Address()).append('\n');
+            out.append("token:    expires ").append(tokenExpires).append(" (renewed automatically; ").append(renewals)
+                    .append(" renewals)\n");
+            out.append("map:      version ").append(mapVersion).append(", ").append(peers.size()).append(" peers\n");
+        }
+        if (config != null && !config.relay().isBlank()) {
+            out.append("relay:    ").append(config.relay()).append(" (pinned ").append(pin.expected().isEmpty() ? "on first use" : pin.expected())
+                    .append(")\n");
+        }
+        out.append("key:      ").append(overlay.publicKey().toBase64()).append('\n');
+        return out.toString();
+    }
+
+    String peerTable() {
+        StringBuilder out = new StringBuilder(String.format("%-20s %-36s %-34s %s%n", "HOSTNAME", "NODE", "ADDRESSES", "ENDPOINTS"));
+        Map<String, Peer> sorted = new TreeMap<>();
+        peers.values().forEach(p -> sorted.put(p.getHostname() + " " + p.getNodeId(), p));
+        for (Peer p : sorted.values()) {
+            out.append(String.format("%-20s %-36s %-34s %s%n", p.getHostname(), p.getNodeId(),
+                    String.join(" ", p.getOverlayAddressesList()), String.join(" ", p.getEndpointsList())));
+        }
+        return out.toString();
+    }
+
+    List<Peer> peers() {
+        return List.copyOf(peers.values());
+    }
+}

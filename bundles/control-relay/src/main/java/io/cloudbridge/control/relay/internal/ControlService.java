@@ -1,0 +1,467 @@
+package io.cloudbridge.control.relay.internal;
+
+import com.google.protobuf.ByteString;
+import io.cloudbridge.api.ipam.AddressAllocator;
+import io.cloudbridge.api.ipam.AddressPoolExhaustedException;
+import io.cloudbridge.api.ipam.Lease;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.HeartbeatRequest;
+import io.cloudbridge.control.v1.HeartbeatResponse;
+import io.cloudbridge.control.v1.NetworkMapUpdate;
+import io.cloudbridge.control.v1.NodeInfo;
+import io.cloudbridge.control.v1.NodeToken;
+import io.cloudbridge.control.v1.Peer;
+import io.cloudbridge.control.v1.RefreshTokenRequest;
+import io.cloudbridge.control.v1.RefreshTokenResponse;
+import io.cloudbridge.control.v1.RegisterRequest;
+import io.cloudbridge.control.v1.RegisterResponse;
+import io.cloudbridge.control.v1.SignalMessage;
+import io.cloudbridge.control.v1.WatchNetworkMapRequest;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's side of {@code cloudbridge.control.v1.ControlService}. Registration takes a
+ * credential from the request; every other call is authenticated by {@link #authenticator()} from
+ * the node's own token, and acts on that node and its tenant only.
+ */
+final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
+    private static final Logger LOG = LoggerFactory.getLogger(ControlService.class);
+    /** Refused credentials and other security-relevant events, for whoever watches for attacks. */
+    static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
+    static final Context.Key<NodeTokens.Claims> NODE = Context.key("cloudbridge-node");
+    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final int MAX_ENDPOINTS = 16;
+    static final int MAX_SIGNAL_PAYLOAD = 16 * 1024;
+
+    private final RelayState state;
+    private final NodeTokens tokens;
+    private final AddressAllocator ipam;
+    private final NetworkMaps maps;
+    private final Clock clock;
+    private final RelayConfig config;
+    private final String homeRelay;
+    private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
+    private final Map<String, int[]> keyFailures = new HashMap<>();
+    private long keyFailureMinute;
+
+    ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay) {
+        this.state = state;
+        this.tokens = tokens;
+        this.ipam = ipam;
+        this.clock = clock;
+        this.config = config;
+        this.homeRelay = homeRelay;
+        this.maps = new NetworkMaps(this::storedPeers);
+    }
+
+    NetworkMaps maps() {
+        return maps;
+    }
+
+    /** Refusals by reason, for relay:status and tests. */
+    Map<String, Long> refusals() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        refusals.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    private StatusRuntimeException refuse(Status status, String reason, String remote) {
+        refusals.computeIfAbsent(reason, r -> new LongAdder()).increment();
+        SECURITY.warn("control request refused: {} (from {})", reason, remote);
+        return status.withDescription(reason).asRuntimeException();
+    }
+
+    // ---- registration ----
+
+    @Override
+    public void register(RegisterRequest request, StreamObserver<RegisterResponse> reply) {
+        String remote = remote(Context.current());
+        try {
+            NodeInfo info = request.getNode();
+            String problem = invalid(info);
+            if (problem != null) {
+                throw refuse(Status.INVALID_ARGUMENT, "bad node info: " + problem, remote);
+            }
+            Instant now = clock.instant();
+            String tenant = switch (request.getCredentialCase()) {
+                case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now);
+                case OIDC_ACCESS_TOKEN -> throw refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay", remote);
+                case NODE_TOKEN -> tenantOfNodeToken(request.getNodeToken(), info, remote, now);
+                default -> throw refuse(Status.UNAUTHENTICATED, "no credential", remote);
+            };
+            NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
+            RelayState.Node node = state.upsertNode(tenant, key.toBase64(), info.getHostname(), info.getOs(), info.getEndpointsList(), now);
+            Lease lease;
+            try {
+                lease = ipam.allocate(tenant, key);
+            } catch (AddressPoolExhaustedException e) {
+                throw refuse(Status.RESOURCE_EXHAUSTED, e.getMessage(), remote);
+            }
+            List<IpPrefix> prefixes = ipam.prefixes(tenant);
+            RegisterResponse response = RegisterResponse.newBuilder().setNodeId(node.id()).setTenant(tenant)
+                    .setIpv4Address(lease.ipv4().getHostAddress() + "/" + prefixLength(prefixes, 4, 32))
+                    .setIpv6Address(lease.ipv6().getHostAddress() + "/" + prefixLength(prefixes, 6, 128))
+                    .setToken(token(node.id(), tenant, key.toBase64(), now)).build();
+            maps.upsert(tenant, peer(node, lease));
+            LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
+            reply.onNext(response);
+            reply.onCompleted();
+        } catch (StatusRuntimeException e) {
+            reply.onError(e);
+        } catch (SQLException e) {
+            LOG.error("registration failed in the database: {}", e.toString());
+            reply.onError(Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+        }
+    }
+
+    private String tenantOfPreAuthKey(String presented, String remote, Instant now) throws SQLException {
+        if (overFailureBudget(remote, now, false)) {
+            throw refuse(Status.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute", remote);
+        }
+        RelayState.KeyVerdict verdict = state.usePreAuthKey(presented, now);
+        if (verdict.check() != RelayState.KeyCheck.ACCEPTED) {
+            overFailureBudget(remote, now, true);
+            throw refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
+        }
+        return verdict.tenant();
+    }
+
+    /** Re-registration with the node's own token: only for the node the token names (same key). */
+    private String tenantOfNodeToken(String token, NodeInfo info, String remote, Instant now) throws SQLException {
+        NodeTokens.Claims claims;
+        try {
+            claims = tokens.verify(token, now);
+        } catch (NodeTokens.Refused e) {
+            throw refuse(Status.UNAUTHENTICATED, e.getMessage(), remote);
+        }
+        Optional<RelayState.Node> node = state.node(claims.nodeId());
+        if (node.isEmpty()) {
+            throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
+        }
+        String key = NodeKey.of(info.getWireguardPublicKey().toByteArray()).toBase64();
+        if (!node.get().key().equals(key) || !claims.nodeKey().equals(key)) {
+            throw refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
+        }
+        return claims.tenant();
+    }
+
+    /** Guessing keys costs: failures per source address and minute are bounded (the table too). */
+    private synchronized boolean overFailureBudget(String remote, Instant now, boolean failed) {
+        long minute = now.getEpochSecond() / 60;
+        if (minute != keyFailureMinute || keyFailures.size() > 10_000) {
+            keyFailures.clear();
+            keyFailureMinute = minute;
+        }
+        int[] count = keyFailures.computeIfAbsent(host(remote), h -> new int[1]);
+        if (failed) {
+            count[0]++;
+        }
+        return count[0] >= config.preAuthFailuresPerMinute();
+    }
+
+    private static String host(String remote) {
+        int colon = remote.lastIndexOf(':');
+        return colon > 0 ? remote.substring(0, colon) : remote;
+    }
+
+    private static int prefixLength(List<IpPrefix> prefixes, int family, int fallback) {
+        for (IpPrefix p : prefixes) {
+            if ((p.address() instanceof java.net.Inet4Address) == (family == 4)) {
+                return p.length();
+            }
+        }
+        return fallback;
+    }
+
+    /** What is wrong with a node's self-description, or null. */
+    static String invalid(NodeInfo info) {
+        if (info.getWireguardPublicKey().size() != NodeKey.LENGTH) {
+            return "wireguard_public_key must be 32 bytes";
+        }
+        if (info.getHostname().isEmpty() || info.getHostname().length() > 255 || !info.getHostname().matches("[A-Za-z0-9._-]+")) {
+            return "hostname must be 1-255 of A-Z a-z 0-9 . _ -";
+        }
+        if (info.getOs().length() > 64) {
+            return "os is longer than 64";
+        }
+        if (info.getEndpointsCount() > MAX_ENDPOINTS) {
+            return "more than " + MAX_ENDPOINTS + " endpoints";
+        }
+        for (String e : info.getEndpointsList()) {
+            if (e.length() > 64 || !e.matches("[0-9A-Za-z.:\\[\\]-]+:[0-9]{1,5}") || e.contains(",")) {
+                return "endpoint '" + e.substring(0, Math.min(e.length(), 64)) + "' is not host:port";
+            }
+        }
+        return null;
+    }
+
+    private NodeToken token(String nodeId, String tenant, String nodeKey, Instant now) throws SQLException {
+        StringBuilder jwt = new StringBuilder();
+        Instant expires = tokens.issue(nodeId, tenant, nodeKey, now, jwt);
+        String refresh = state.createRefreshToken(nodeId, now.plusSeconds(config.refreshLifetimeSeconds()));
+        return NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
+                .setRefreshToken(refresh).build();
+    }
+
+    @Override
+    public void refreshToken(RefreshTokenRequest request, StreamObserver<RefreshTokenResponse> reply) {
+        String remote = remote(Context.current());
+        try {
+            Instant now = clock.instant();
+            Optional<RelayState.Node> node = state.useRefreshToken(request.getRefreshToken(), now).flatMap(this::nodeOrEmpty);
+            if (node.isEmpty()) {
+                throw refuse(Status.UNAUTHENTICATED, "refresh token unknown, used or expired", remote);
+            }
+            RelayState.Node n = node.get();
+            reply.onNext(RefreshTokenResponse.newBuilder().setToken(token(n.id(), n.tenant(), n.key(), now)).build());
+            reply.onCompleted();
+        } catch (StatusRuntimeException e) {
+            reply.onError(e);
+        } catch (SQLException e) {
+            reply.onError(Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+        }
+    }
+
+    private Optional<RelayState.Node> nodeOrEmpty(String id) {
+        try {
+            return state.node(id);
+        } catch (SQLException e) {
+            throw Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException();
+        }
+    }
+
+    // ---- the network map ----
+
+    @Override
+    public void watchNetworkMap(WatchNetworkMapRequest request, StreamObserver<NetworkMapUpdate> updates) {
+        NodeTokens.Claims node = NODE.get();
+        maps.watch(node.tenant(), node.nodeId(), (ServerCallStreamObserver<NetworkMapUpdate>) updates);
+    }
+
+    private List<Peer> storedPeers(String tenant) {
+        try {
+            Map<String, Lease> leases = new HashMap<>();
+            for (Lease l : ipam.leases(tenant)) {
+                leases.put(l.node().toBase64(), l);
+            }
+            List<Peer> out = new ArrayList<>();
+            for (RelayState.Node n : state.nodes(tenant)) {
+                out.add(peer(n, leases.get(n.key())));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException();
+        }
+    }
+
+    private Peer peer(RelayState.Node n, Lease lease) {
+        Peer.Builder p = Peer.newBuilder().setNodeId(n.id()).setWireguardPublicKey(ByteString.copyFrom(NodeKey.parse(n.key()).toBytes()))
+                .setHostname(n.hostname()).addAllEndpoints(n.endpoints()).setHomeRelay(homeRelay);
+        if (lease != null) {
+            p.addOverlayAddresses(lease.ipv4().getHostAddress() + "/32").addOverlayAddresses(lease.ipv6().getHostAddress() + "/128");
+        }
+        return p.build();
+    }
+
+    // ---- heartbeat ----
+
+    @Override
+    public void heartbeat(HeartbeatRequest request, StreamObserver<HeartbeatResponse> reply) {
+        NodeTokens.Claims claims = NODE.get();
+        try {
+            List<String> endpoints = request.getStatus().getEndpointsList();
+            NodeInfo probe = NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(new byte[NodeKey.LENGTH]))
+                    .setHostname("x").addAllEndpoints(endpoints).build();
+            String problem = invalid(probe);
+            if (problem != null) {
+                throw refuse(Status.INVALID_ARGUMENT, "bad status: " + problem, remote(Context.current()));
+            }
+            Instant now = clock.instant();
+            RelayState.Node node = state.node(claims.nodeId()).orElseThrow(
+                    () -> refuse(Status.UNAUTHENTICATED, "node removed", remote(Context.current())));
+            state.updateEndpoints(node.id(), endpoints, now);
+            if (!node.endpoints().equals(endpoints)) {
+                Lease lease = ipam.lease(node.tenant(), NodeKey.parse(node.key())).orElse(null);
+                maps.upsert(node.tenant(), peer(new RelayState.Node(node.id(), node.tenant(), node.key(), node.hostname(), node.os(),
+                        endpoints, node.created(), now), lease));
+            }
+            reply.onNext(HeartbeatResponse.newBuilder().setServerTimeEpochMillis(now.toEpochMilli())
+                    .setNextHeartbeatSeconds(config.heartbeatSeconds()).build());
+            reply.onCompleted();
+        } catch (StatusRuntimeException e) {
+            reply.onError(e);
+        } catch (SQLException e) {
+            reply.onError(Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+        }
+    }
+
+    // ---- signalling ----
+
+    private static final class SignalStream {
+        final String tenant;
+        final ServerCallStreamObserver<SignalMessage> out;
+
+        SignalStream(String tenant, ServerCallStreamObserver<SignalMessage> out) {
+            this.tenant = tenant;
+            this.out = out;
+        }
+
+        synchronized void send(SignalMessage m) {
+            out.onNext(m);
+        }
+    }
+
+    @Override
+    public StreamObserver<SignalMessage> signal(StreamObserver<SignalMessage> responses) {
+        NodeTokens.Claims me = NODE.get();
+        ServerCallStreamObserver<SignalMessage> out = (ServerCallStreamObserver<SignalMessage>) responses;
+        SignalStream mine = new SignalStream(me.tenant(), out);
+        SignalStream replaced = signalStreams.put(me.nodeId(), mine);
+        if (replaced != null) {
+            replaced.out.onError(Status.ABORTED.withDescription("replaced by a newer signalling stream").asRuntimeException());
+        }
+        out.setOnCancelHandler(() -> signalStreams.remove(me.nodeId(), mine));
+        return new StreamObserver<>() {
+            @Override
+            public void onNext(SignalMessage m) {
+                if (m.getPayload().size() > MAX_SIGNAL_PAYLOAD || m.getPayloadType().length() > 64 || m.getToNodeId().isEmpty()) {
+                    refusals.computeIfAbsent("bad signal message", r -> new LongAdder()).increment();
+                    return;
+                }
+                SignalStream to = signalStreams.get(m.getToNodeId());
+                // Only within the tenant: a node of another tenant is as unknown as one that does not exist.
+                if (to == null || !to.tenant.equals(me.tenant())) {
+                    refusals.computeIfAbsent("signal recipient not connected", r -> new LongAdder()).increment();
+                    return;
+                }
+                try {
+                    to.send(m.toBuilder().setFromNodeId(me.nodeId()).build());
+                } catch (RuntimeException e) {
+                    refusals.computeIfAbsent("signal recipient gone", r -> new LongAdder()).increment();
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                signalStreams.remove(me.nodeId(), mine);
+            }
+
+            @Override
+            public void onCompleted() {
+                signalStreams.remove(me.nodeId(), mine);
+                synchronized (mine) {
+                    out.onCompleted();
+                }
+            }
+        };
+    }
+
+    // ---- revocation ----
+
+    /** Removes a node: its token stops working at once, its streams end now, its addresses are released. */
+    Optional<RelayState.Node> deleteNode(String nodeId) throws SQLException {
+        Optional<RelayState.Node> node = state.deleteNode(nodeId);
+        node.ifPresent(n -> {
+            ipam.release(n.tenant(), NodeKey.parse(n.key()));
+            maps.remove(n.tenant(), n.id());
+            Status removed = Status.UNAUTHENTICATED.withDescription("node removed");
+            maps.disconnect(n.tenant(), n.id(), removed);
+            SignalStream s = signalStreams.remove(n.id());
+            if (s != null) {
+                synchronized (s) {
+                    try {
+                        s.out.onError(removed.asRuntimeException());
+                    } catch (RuntimeException alreadyClosed) {
+                        // ended by itself
+                    }
+                }
+            }
+            SECURITY.info("node {} of tenant {} removed; its token is void", n.id(), n.tenant());
+        });
+        return node;
+    }
+
+    // ---- authentication of everything but Register and RefreshToken ----
+
+    ServerInterceptor authenticator() {
+        return new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+                String method = call.getMethodDescriptor().getBareMethodName();
+                String remote = address(call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
+                Context context = Context.current().withValue(REMOTE, remote);
+                if ("Register".equals(method) || "RefreshToken".equals(method)) {
+                    return Contexts.interceptCall(context, call, headers, next);
+                }
+                String header = headers.get(AUTHORIZATION);
+                try {
+                    if (header == null || !header.startsWith("Bearer ")) {
+                        throw new NodeTokens.Refused("no bearer token");
+                    }
+                    NodeTokens.Claims claims = tokens.verify(header.substring(7).trim(), clock.instant());
+                    Optional<RelayState.Node> node = state.node(claims.nodeId());
+                    if (node.isEmpty()) {
+                        throw new NodeTokens.Refused("node removed");
+                    }
+                    if (!node.get().tenant().equals(claims.tenant()) || !node.get().key().equals(claims.nodeKey())) {
+                        throw new NodeTokens.Refused("token does not match the node");
+                    }
+                    return Contexts.interceptCall(context.withValue(NODE, claims), call, headers, next);
+                } catch (NodeTokens.Refused e) {
+                    refusals.computeIfAbsent(e.getMessage(), r -> new LongAdder()).increment();
+                    SECURITY.warn("control call {} refused: {} (from {})", method, e.getMessage(), remote);
+                    call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
+                } catch (SQLException e) {
+                    call.close(Status.UNAVAILABLE.withDescription("the relay's database failed; try again"), new Metadata());
+                }
+                return new ServerCall.Listener<>() { };
+            }
+        };
+    }
+
+    static final Context.Key<String> REMOTE = Context.key("cloudbridge-remote");
+
+    private static String remote(Context context) {
+        String r = REMOTE.get(context);
+        return r == null ? "unknown" : r;
+    }
+
+    private static String address(SocketAddress a) {
+        if (a instanceof InetSocketAddress i) {
+            return i.getAddress().getHostAddress() + ":" + i.getPort();
+        }
+        return String.valueOf(a);
+    }
+
+    Duration tokenLifetime() {
+        return Duration.ofSeconds(config.tokenLifetimeSeconds());
+    }
+}

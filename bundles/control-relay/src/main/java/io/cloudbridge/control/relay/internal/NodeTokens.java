@@ -1,0 +1,172 @@
+package io.cloudbridge.control.relay.internal;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.JOSEObjectType;
+import com.nimbusds.jose.crypto.ECDSASigner;
+import com.nimbusds.jose.crypto.ECDSAVerifier;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import java.sql.SQLException;
+import java.text.ParseException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The relay's own node tokens: short-lived ES256 JWTs naming the node ({@code sub}), its tenant and
+ * its WireGuard key, signed with a key that is replaced on a schedule. A replaced key keeps
+ * verifying for one token lifetime, so tokens issued just before a rotation stay good; keys are
+ * kept in the database so that a restarted relay honours what it issued.
+ */
+final class NodeTokens {
+    static final String AUDIENCE = "cloudbridge-node";
+    static final String TENANT_CLAIM = "tenant";
+    static final String KEY_CLAIM = "node_key";
+    /** Clocks of nodes and relay may differ this much. */
+    static final Duration CLOCK_SKEW = Duration.ofSeconds(30);
+    /** Anything longer is not one of ours (and is not parsed). */
+    static final int MAX_TOKEN_LENGTH = 4096;
+
+    private final RelayState state;
+    private final String issuer;
+    private final Duration lifetime;
+    private final Duration rotation;
+    private volatile List<ECKey> keys = List.of(); // newest first
+
+    NodeTokens(RelayState state, String issuer, Duration lifetime, Duration rotation) throws SQLException {
+        this.state = state;
+        this.issuer = issuer;
+        this.lifetime = lifetime;
+        this.rotation = rotation;
+        load();
+    }
+
+    /** A verified token's content. */
+    record Claims(String nodeId, String tenant, String nodeKey, Instant expires) {
+    }
+
+    /** Why a token was refused: said in the security log and the gRPC status, never with the token. */
+    static final class Refused extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Refused(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    private synchronized void load() throws SQLException {
+        List<ECKey> loaded = new ArrayList<>();
+        for (RelayState.SigningKey k : state.signingKeys()) {
+            try {
+                loaded.add(ECKey.parse(k.privateJwk()));
+            } catch (ParseException e) {
+                throw new SQLException("signing key " + k.kid() + " in the database does not parse", e);
+            }
+        }
+        keys = List.copyOf(loaded);
+    }
+
+    /** Makes a new signing key when the newest is older than the rotation period; drops keys no token can need. */
+    synchronized void rotateIfDue(Instant now) throws SQLException {
+        List<RelayState.SigningKey> stored = state.signingKeys();
+        if (stored.isEmpty() || !stored.get(0).created().plus(rotation).isAfter(now)) {
+            try {
+                ECKey key = new ECKeyGenerator(Curve.P_256).keyID(UUID.randomUUID().toString())
+                        .algorithm(JWSAlgorithm.ES256).generate();
+                state.addSigningKey(new RelayState.SigningKey(key.getKeyID(), key.toJSONString(), now));
+            } catch (JOSEException e) {
+                throw new IllegalStateException("EC P-256 key generation failed", e);
+            }
+            // A key replaced more than a token lifetime ago has no live token left.
+            state.deleteSigningKeysBefore(now.minus(rotation).minus(lifetime).minus(CLOCK_SKEW));
+            load();
+        }
+    }
+
+    /** The public keys, for the relay's JWKS. */
+    String jwks() {
+        return new JWKSet(new ArrayList<>(keys)).toPublicJWKSet().toString();
+    }
+
+    Instant issue(String nodeId, String tenant, String nodeKey, Instant now, StringBuilder out) throws SQLException {
+        rotateIfDue(now);
+        ECKey key = keys.get(0);
+        Instant expires = now.plus(lifetime);
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(issuer).audience(AUDIENCE).subject(nodeId)
+                .claim(TENANT_CLAIM, tenant).claim(KEY_CLAIM, nodeKey).issueTime(Date.from(now))
+                .notBeforeTime(Date.from(now)).expirationTime(Date.from(expires)).jwtID(UUID.randomUUID().toString()).build();
+        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(key.getKeyID()).type(JOSEObjectType.JWT).build(), claims);
+        try {
+            jwt.sign(new ECDSASigner(key));
+        } catch (JOSEException e) {
+            throw new IllegalStateException("signing with our own EC key failed", e);
+        }
+        out.append(jwt.serialize());
+        return expires;
+    }
+
+    /** Verifies a presented token: our signature (ES256 only, known key id), issuer, audience, times. */
+    Claims verify(String token, Instant now) throws Refused {
+        if (token == null || token.isEmpty()) {
+            throw new Refused("no token");
+        }
+        if (token.length() > MAX_TOKEN_LENGTH) {
+            throw new Refused("token too long");
+        }
+        SignedJWT jwt;
+        try {
+            jwt = SignedJWT.parse(token);
+        } catch (ParseException e) {
+            throw new Refused("malformed token"); // includes unsigned ("alg": "none") tokens
+        }
+        // Only the algorithm we sign with: no "none", no HS256 keyed with our public key.
+        if (!JWSAlgorithm.ES256.equals(jwt.getHeader().getAlgorithm())) {
+            throw new Refused("algorithm not allowed: " + jwt.getHeader().getAlgorithm());
+        }
+        String kid = jwt.getHeader().getKeyID();
+        ECKey key = keys.stream().filter(k -> k.getKeyID().equals(kid)).findFirst().orElse(null);
+        if (key == null) {
+            throw new Refused("unknown key id");
+        }
+        try {
+            if (!jwt.verify(new ECDSAVerifier(key.toECPublicKey()))) {
+                throw new Refused("bad signature");
+            }
+        } catch (JOSEException e) {
+            throw new Refused("bad signature");
+        }
+        JWTClaimsSet c;
+        try {
+            c = jwt.getJWTClaimsSet();
+        } catch (ParseException e) {
+            throw new Refused("malformed claims");
+        }
+        if (!issuer.equals(c.getIssuer())) {
+            throw new Refused("wrong issuer");
+        }
+        if (c.getAudience() == null || !c.getAudience().contains(AUDIENCE)) {
+            throw new Refused("wrong audience");
+        }
+        if (c.getExpirationTime() == null || !now.minus(CLOCK_SKEW).isBefore(c.getExpirationTime().toInstant())) {
+            throw new Refused("expired");
+        }
+        if (c.getNotBeforeTime() != null && now.plus(CLOCK_SKEW).isBefore(c.getNotBeforeTime().toInstant())) {
+            throw new Refused("not yet valid");
+        }
+        Object tenant = c.getClaim(TENANT_CLAIM);
+        Object nodeKey = c.getClaim(KEY_CLAIM);
+        if (c.getSubject() == null || !(tenant instanceof String t) || !(nodeKey instanceof String k)) {
+            throw new Refused("claims missing");
+        }
+        return new Claims(c.getSubject(), t, k, c.getExpirationTime().toInstant());
+    }
+}

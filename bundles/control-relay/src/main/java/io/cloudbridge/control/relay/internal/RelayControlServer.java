@@ -1,0 +1,114 @@
+package io.cloudbridge.control.relay.internal;
+
+import io.cloudbridge.api.ipam.AddressAllocator;
+import io.cloudbridge.boot.RuntimeProperties;
+import io.grpc.Server;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's control plane: the gRPC {@link ControlService} over TLS 1.3 with the relay's own
+ * certificate, its state in the relay database, addresses from IPAM. A change of the {@code relay}
+ * section restarts the listener; registered nodes, keys and tokens live in the database and stay.
+ */
+@Component(service = RelayControlServer.class, configurationPid = "cloudbridge.relay", immediate = true)
+@Designate(ocd = RelayConfig.class)
+public final class RelayControlServer {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayControlServer.class);
+    /** The largest control message: far above any real one, far below what would hurt. */
+    static final int MAX_MESSAGE_BYTES = 64 * 1024;
+    /** Headers, the bearer token among them. */
+    static final int MAX_METADATA_BYTES = 16 * 1024;
+
+    @Reference(target = "(cloudbridge.database=relay)")
+    private DataSource database;
+    @Reference
+    private AddressAllocator ipam;
+
+    private RelayState state;
+    private ControlService service;
+    private RelayCertificate certificate;
+    private Server server;
+
+    @Activate
+    void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
+        String home = ctx.getProperty(RuntimeProperties.HOME);
+        Path base = home == null ? Path.of("") : Path.of(home);
+        start(base, config);
+    }
+
+    void start(Path home, RelayConfig config) throws IOException, SQLException {
+        state = new RelayState(database);
+        Clock clock = Clock.systemUTC();
+        NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
+                Duration.ofSeconds(config.signingKeyRotationSeconds()));
+        tokens.rotateIfDue(clock.instant());
+        certificate = config.certificateFile().isBlank()
+                ? RelayCertificate.loadOrCreate(home.resolve("state").resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
+                : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
+        service = new ControlService(state, tokens, ipam, clock, config, config.issuer());
+        SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
+                SslProvider.JDK).protocols("TLSv1.3").build();
+        server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))
+                .sslContext(tls)
+                .maxInboundMessageSize(MAX_MESSAGE_BYTES)
+                .maxInboundMetadataSize(MAX_METADATA_BYTES)
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
+                .intercept(service.authenticator())
+                .addService(service)
+                .build()
+                .start();
+        LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it)",
+                config.listenAddress(), server.getPort(), certificate.fingerprint());
+    }
+
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        if (server != null) {
+            server.shutdownNow();
+            server.awaitTermination(5, TimeUnit.SECONDS);
+        }
+    }
+
+    void bind(DataSource db, AddressAllocator allocator) {
+        this.database = db;
+        this.ipam = allocator;
+    }
+
+    int port() {
+        return server.getPort();
+    }
+
+    String fingerprint() {
+        return certificate.fingerprint();
+    }
+
+    RelayState state() {
+        return state;
+    }
+
+    ControlService service() {
+        return service;
+    }
+}

@@ -1,0 +1,375 @@
+package io.cloudbridge.control.relay.internal;
+
+import io.cloudbridge.store.Migrations;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * The relay's records in its database: nodes, pre-auth keys, refresh tokens and token-signing
+ * keys. Secrets handed out (pre-auth keys, refresh tokens) are kept only as SHA-256 hashes.
+ */
+final class RelayState {
+    static final String SCHEMA = "relay";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final DataSource db;
+
+    RelayState(DataSource db) throws SQLException {
+        this.db = db;
+        Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql"));
+    }
+
+    /** A registered node. */
+    record Node(String id, String tenant, String key, String hostname, String os, List<String> endpoints, Instant created,
+            Instant lastSeen) {
+    }
+
+    /** A pre-auth key's record; the secret itself is never stored. */
+    record PreAuthKey(String id, String tenant, boolean reusable, Instant expires, Instant created, Instant used, boolean revoked) {
+    }
+
+    /** What a presented pre-auth key turned out to be. */
+    enum KeyCheck { ACCEPTED, UNKNOWN, EXPIRED, USED, REVOKED }
+
+    record KeyVerdict(KeyCheck check, String tenant) {
+    }
+
+    static String sha256(String secret) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String randomSecret() {
+        byte[] b = new byte[32];
+        RANDOM.nextBytes(b);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+    }
+
+    // ---- nodes ----
+
+    /** Creates the node, or updates the one this tenant already has for this key (same id). */
+    Node upsertNode(String tenant, String key, String hostname, String os, List<String> endpoints, Instant now) throws SQLException {
+        try (Connection c = db.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Optional<Node> existing = nodeByKey(c, tenant, key);
+                String id = existing.map(Node::id).orElseGet(() -> UUID.randomUUID().toString());
+                if (existing.isPresent()) {
+                    try (PreparedStatement u = c.prepareStatement(
+                            "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ? WHERE node_id = ?")) {
+                        u.setString(1, hostname);
+                        u.setString(2, os);
+                        u.setString(3, String.join(",", endpoints));
+                        u.setTimestamp(4, Timestamp.from(now));
+                        u.setString(5, id);
+                        u.executeUpdate();
+                    }
+                } else {
+                    try (PreparedStatement i = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
+                            + " endpoints, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+                        i.setString(1, id);
+                        i.setString(2, tenant);
+                        i.setString(3, key);
+                        i.setString(4, hostname);
+                        i.setString(5, os);
+                        i.setString(6, String.join(",", endpoints));
+                        i.setTimestamp(7, Timestamp.from(now));
+                        i.setTimestamp(8, Timestamp.from(now));
+                        i.executeUpdate();
+                    }
+                }
+                c.commit();
+                return new Node(id, tenant, key, hostname, os, List.copyOf(endpoints),
+                        existing.map(Node::created).orElse(now), now);
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    private static Optional<Node> nodeByKey(Connection c, String tenant, String key) throws SQLException {
+        try (PreparedStatement q = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?")) {
+            q.setString(1, tenant);
+            q.setString(2, key);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(node(r)) : Optional.empty();
+            }
+        }
+    }
+
+    Optional<Node> node(String id) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement("SELECT * FROM relay_node WHERE node_id = ?")) {
+            q.setString(1, id);
+            try (ResultSet r = q.executeQuery()) {
+                return r.next() ? Optional.of(node(r)) : Optional.empty();
+            }
+        }
+    }
+
+    /** The tenant's nodes; all nodes for {@code null}. */
+    List<Node> nodes(String tenant) throws SQLException {
+        String sql = "SELECT * FROM relay_node" + (tenant == null ? "" : " WHERE tenant = ?") + " ORDER BY tenant, created_at";
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(sql)) {
+            if (tenant != null) {
+                q.setString(1, tenant);
+            }
+            List<Node> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(node(r));
+                }
+            }
+            return out;
+        }
+    }
+
+    List<String> tenants() throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT tenant FROM relay_node UNION SELECT tenant FROM relay_preauth_key ORDER BY 1")) {
+            List<String> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(r.getString(1));
+                }
+            }
+            return out;
+        }
+    }
+
+    void updateEndpoints(String id, List<String> endpoints, Instant now) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement(
+                "UPDATE relay_node SET endpoints = ?, last_seen = ? WHERE node_id = ?")) {
+            u.setString(1, String.join(",", endpoints));
+            u.setTimestamp(2, Timestamp.from(now));
+            u.setString(3, id);
+            u.executeUpdate();
+        }
+    }
+
+    /** Deletes a node and its refresh tokens; returns it if there was one. */
+    Optional<Node> deleteNode(String id) throws SQLException {
+        try (Connection c = db.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                Optional<Node> node;
+                try (PreparedStatement q = c.prepareStatement("SELECT * FROM relay_node WHERE node_id = ?")) {
+                    q.setString(1, id);
+                    try (ResultSet r = q.executeQuery()) {
+                        node = r.next() ? Optional.of(node(r)) : Optional.empty();
+                    }
+                }
+                for (String sql : List.of("DELETE FROM relay_refresh_token WHERE node_id = ?", "DELETE FROM relay_node WHERE node_id = ?")) {
+                    try (PreparedStatement d = c.prepareStatement(sql)) {
+                        d.setString(1, id);
+                        d.executeUpdate();
+                    }
+                }
+                c.commit();
+                return node;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
+        }
+    }
+
+    private static Node node(ResultSet r) throws SQLException {
+        String endpoints = r.getString("endpoints");
+        return new Node(r.getString("node_id"), r.getString("tenant"), r.getString("node_key"), r.getString("hostname"),
+                r.getString("os"), endpoints.isEmpty() ? List.of() : List.of(endpoints.split(",")),
+                r.getTimestamp("created_at").toInstant(), r.getTimestamp("last_seen").toInstant());
+    }
+
+    // ---- pre-auth keys ----
+
+    /** Makes a key; returns the secret form, shown once: {@code cbk_<id>_<secret>}. */
+    String createPreAuthKey(String tenant, boolean reusable, Instant expires, Instant now) throws SQLException {
+        byte[] idBytes = new byte[6];
+        RANDOM.nextBytes(idBytes);
+        String id = HexFormat.of().formatHex(idBytes);
+        String secret = randomSecret();
+        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement("INSERT INTO relay_preauth_key"
+                + " (key_id, tenant, secret_hash, reusable, expires_at, created_at, used_at, revoked) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)")) {
+            i.setString(1, id);
+            i.setString(2, tenant);
+            i.setString(3, sha256(secret));
+            i.setBoolean(4, reusable);
+            i.setTimestamp(5, Timestamp.from(expires));
+            i.setTimestamp(6, Timestamp.from(now));
+            i.setBoolean(7, false);
+            i.executeUpdate();
+        }
+        return "cbk_" + id + "_" + secret;
+    }
+
+    /**
+     * Checks a presented key and, for a one-time key, uses it up in the same step: of two nodes
+     * racing with one one-time key, one wins.
+     */
+    KeyVerdict usePreAuthKey(String presented, Instant now) throws SQLException {
+        if (presented == null || !presented.matches("cbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")) {
+            return new KeyVerdict(KeyCheck.UNKNOWN, null);
+        }
+        String id = presented.substring(4, 16);
+        String hash = sha256(presented.substring(17));
+        try (Connection c = db.getConnection()) {
+            PreAuthKey key;
+            String storedHash;
+            try (PreparedStatement q = c.prepareStatement("SELECT * FROM relay_preauth_key WHERE key_id = ?")) {
+                q.setString(1, id);
+                try (ResultSet r = q.executeQuery()) {
+                    if (!r.next()) {
+                        return new KeyVerdict(KeyCheck.UNKNOWN, null);
+                    }
+                    key = preAuthKey(r);
+                    storedHash = r.getString("secret_hash");
+                }
+            }
+            if (!MessageDigest.isEqual(storedHash.getBytes(StandardCharsets.US_ASCII), hash.getBytes(StandardCharsets.US_ASCII))) {
+                return new KeyVerdict(KeyCheck.UNKNOWN, null);
+            }
+            if (key.revoked()) {
+                return new KeyVerdict(KeyCheck.REVOKED, key.tenant());
+            }
+            if (!now.isBefore(key.expires())) {
+                return new KeyVerdict(KeyCheck.EXPIRED, key.tenant());
+            }
+            if (key.reusable()) {
+                return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant());
+            }
+            try (PreparedStatement u = c.prepareStatement(
+                    "UPDATE relay_preauth_key SET used_at = ? WHERE key_id = ? AND used_at IS NULL")) {
+                u.setTimestamp(1, Timestamp.from(now));
+                u.setString(2, id);
+                return new KeyVerdict(u.executeUpdate() == 1 ? KeyCheck.ACCEPTED : KeyCheck.USED, key.tenant());
+            }
+        }
+    }
+
+    List<PreAuthKey> preAuthKeys() throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT * FROM relay_preauth_key ORDER BY created_at")) {
+            List<PreAuthKey> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(preAuthKey(r));
+                }
+            }
+            return out;
+        }
+    }
+
+    boolean revokePreAuthKey(String id) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement(
+                "UPDATE relay_preauth_key SET revoked = ? WHERE key_id = ?")) {
+            u.setBoolean(1, true);
+            u.setString(2, id);
+            return u.executeUpdate() == 1;
+        }
+    }
+
+    private static PreAuthKey preAuthKey(ResultSet r) throws SQLException {
+        Timestamp used = r.getTimestamp("used_at");
+        return new PreAuthKey(r.getString("key_id"), r.getString("tenant"), r.getBoolean("reusable"),
+                r.getTimestamp("expires_at").toInstant(), r.getTimestamp("created_at").toInstant(),
+                used == null ? null : used.toInstant(), r.getBoolean("revoked"));
+    }
+
+    // ---- refresh tokens ----
+
+    String createRefreshToken(String nodeId, Instant expires) throws SQLException {
+        String secret = randomSecret();
+        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
+                "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
+            i.setString(1, sha256(secret));
+            i.setString(2, nodeId);
+            i.setTimestamp(3, Timestamp.from(expires));
+            i.executeUpdate();
+        }
+        return secret;
+    }
+
+    /** Uses a refresh token up (each is good once); returns its node when it was valid. */
+    Optional<String> useRefreshToken(String secret, Instant now) throws SQLException {
+        if (secret == null || secret.isEmpty() || secret.length() > 64) {
+            return Optional.empty();
+        }
+        String hash = sha256(secret);
+        try (Connection c = db.getConnection()) {
+            String node;
+            Instant expires;
+            try (PreparedStatement q = c.prepareStatement("SELECT node_id, expires_at FROM relay_refresh_token WHERE token_hash = ?")) {
+                q.setString(1, hash);
+                try (ResultSet r = q.executeQuery()) {
+                    if (!r.next()) {
+                        return Optional.empty();
+                    }
+                    node = r.getString(1);
+                    expires = r.getTimestamp(2).toInstant();
+                }
+            }
+            try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE token_hash = ?")) {
+                d.setString(1, hash);
+                if (d.executeUpdate() != 1) {
+                    return Optional.empty(); // used by a racing call
+                }
+            }
+            return now.isBefore(expires) ? Optional.of(node) : Optional.empty();
+        }
+    }
+
+    // ---- signing keys ----
+
+    record SigningKey(String kid, String privateJwk, Instant created) {
+    }
+
+    List<SigningKey> signingKeys() throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT kid, private_jwk, created_at FROM relay_signing_key ORDER BY created_at DESC")) {
+            List<SigningKey> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(new SigningKey(r.getString(1), r.getString(2), r.getTimestamp(3).toInstant()));
+                }
+            }
+            return out;
+        }
+    }
+
+    void addSigningKey(SigningKey key) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
+                "INSERT INTO relay_signing_key (kid, private_jwk, created_at) VALUES (?, ?, ?)")) {
+            i.setString(1, key.kid());
+            i.setString(2, key.privateJwk());
+            i.setTimestamp(3, Timestamp.from(key.created()));
+            i.executeUpdate();
+        }
+    }
+
+    void deleteSigningKeysBefore(Instant cutoff) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement d = c.prepareStatement(
+                "DELETE FROM relay_signing_key WHERE created_at < ?")) {
+            d.setTimestamp(1, Timestamp.from(cutoff));
+            d.executeUpdate();
+        }
+    }
+}

@@ -1,0 +1,337 @@
+package io.cloudbridge.control.relay.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.ECDSASigner;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.PlainJWT;
+import com.nimbusds.jwt.SignedJWT;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.HeartbeatRequest;
+import io.cloudbridge.control.v1.NetworkMapUpdate;
+import io.cloudbridge.control.v1.NodeStatus;
+import io.cloudbridge.control.v1.RefreshTokenRequest;
+import io.cloudbridge.control.v1.RegisterResponse;
+import io.cloudbridge.control.v1.SignalMessage;
+import io.cloudbridge.control.v1.WatchNetworkMapRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Date;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/** The relay's control service end to end over TLS: registration, map deltas, tokens, revocation, bad input. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class RelayControlTest {
+    RelayFixture relay;
+    ManagedChannel channel;
+
+    @BeforeAll
+    void start() throws Exception {
+        relay = new RelayFixture();
+        channel = relay.channel();
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        relay.close();
+    }
+
+    private ControlServiceGrpc.ControlServiceBlockingStub as(String token) {
+        return ControlServiceGrpc.newBlockingStub(channel).withCallCredentials(RelayFixture.bearer(token))
+                .withDeadlineAfter(10, TimeUnit.SECONDS);
+    }
+
+    /** Collects a map stream's updates. */
+    private static final class MapWatch implements StreamObserver<NetworkMapUpdate> {
+        final BlockingQueue<NetworkMapUpdate> updates = new LinkedBlockingQueue<>();
+        final BlockingQueue<Throwable> ended = new LinkedBlockingQueue<>();
+
+        @Override
+        public void onNext(NetworkMapUpdate u) {
+            updates.add(u);
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            ended.add(t);
+        }
+
+        @Override
+        public void onCompleted() {
+            ended.add(new IllegalStateException("completed"));
+        }
+
+        NetworkMapUpdate next() throws InterruptedException {
+            NetworkMapUpdate u = updates.poll(5, TimeUnit.SECONDS);
+            if (u == null) {
+                throw new AssertionError("no map update within 5 s");
+            }
+            return u;
+        }
+    }
+
+    private MapWatch watch(String token) {
+        MapWatch w = new MapWatch();
+        ControlServiceGrpc.newStub(channel).withCallCredentials(RelayFixture.bearer(token))
+                .watchNetworkMap(WatchNetworkMapRequest.getDefaultInstance(), w);
+        return w;
+    }
+
+    @Test
+    void registrationMapDeltasAndTenantIsolation() throws Exception {
+        String key = relay.preAuthKey("acme", true);
+        byte[] aliceKey = RelayFixture.randomKey();
+        RegisterResponse alice = RelayFixture.register(channel, key, aliceKey, "alice");
+        assertEquals("acme", alice.getTenant());
+        assertTrue(alice.getIpv4Address().startsWith("100.") && alice.getIpv4Address().endsWith("/18"), alice.getIpv4Address());
+        assertTrue(alice.getIpv6Address().startsWith("fd") && alice.getIpv6Address().endsWith("/64"), alice.getIpv6Address());
+
+        // The same key again: the same node, the same addresses.
+        RegisterResponse again = RelayFixture.register(channel, key, aliceKey, "alice");
+        assertEquals(alice.getNodeId(), again.getNodeId());
+        assertEquals(alice.getIpv4Address(), again.getIpv4Address());
+
+        MapWatch aliceMap = watch(alice.getToken().getJwt());
+        NetworkMapUpdate full = aliceMap.next();
+        assertTrue(full.hasFull());
+        assertTrue(full.getFull().getPeersList().stream().noneMatch(p -> p.getNodeId().equals(alice.getNodeId())), "not itself");
+
+        long start = System.nanoTime();
+        RegisterResponse bob = RelayFixture.register(channel, key, RelayFixture.randomKey(), "bob");
+        NetworkMapUpdate delta = aliceMap.next();
+        assertTrue(System.nanoTime() - start < Duration.ofSeconds(1).toNanos(), "delta within a second");
+        assertEquals(bob.getNodeId(), delta.getUpsert().getNodeId());
+        assertEquals(List.of(bob.getIpv4Address().replaceAll("/.*", "/32"), bob.getIpv6Address().replaceAll("/.*", "/128")),
+                delta.getUpsert().getOverlayAddressesList());
+        assertTrue(delta.getVersion() > full.getVersion());
+
+        // Another tenant: its own prefix, and nothing of acme's.
+        RegisterResponse eve = RelayFixture.register(channel, relay.preAuthKey("other", false), RelayFixture.randomKey(), "eve");
+        assertNotEquals(alice.getIpv4Address().substring(0, 8), eve.getIpv4Address().substring(0, 8));
+        MapWatch eveMap = watch(eve.getToken().getJwt());
+        assertEquals(0, eveMap.next().getFull().getPeersCount());
+        RelayFixture.register(channel, key, RelayFixture.randomKey(), "carol");
+        assertEquals("carol", aliceMap.next().getUpsert().getHostname());
+        assertTrue(eveMap.updates.poll(300, TimeUnit.MILLISECONDS) == null, "no delta of acme reaches other");
+
+        // Heartbeat with new endpoints: a delta for the others.
+        as(bob.getToken().getJwt()).heartbeat(HeartbeatRequest.newBuilder()
+                .setStatus(NodeStatus.newBuilder().addEndpoints("198.51.100.7:41641")).build());
+        assertEquals(List.of("198.51.100.7:41641"), aliceMap.next().getUpsert().getEndpointsList());
+    }
+
+    @Test
+    void signallingStaysInsideTheTenant() throws Exception {
+        String key = relay.preAuthKey("signals", true);
+        RegisterResponse a = RelayFixture.register(channel, key, RelayFixture.randomKey(), "sa");
+        RegisterResponse b = RelayFixture.register(channel, key, RelayFixture.randomKey(), "sb");
+        RegisterResponse x = RelayFixture.register(channel, relay.preAuthKey("elsewhere", true), RelayFixture.randomKey(), "sx");
+        BlockingQueue<SignalMessage> toB = new LinkedBlockingQueue<>();
+        BlockingQueue<SignalMessage> toX = new LinkedBlockingQueue<>();
+        StreamObserver<SignalMessage> bStream = ControlServiceGrpc.newStub(channel).withCallCredentials(RelayFixture.bearer(b.getToken().getJwt()))
+                .signal(collector(toB));
+        StreamObserver<SignalMessage> xStream = ControlServiceGrpc.newStub(channel).withCallCredentials(RelayFixture.bearer(x.getToken().getJwt()))
+                .signal(collector(toX));
+        StreamObserver<SignalMessage> aStream = ControlServiceGrpc.newStub(channel).withCallCredentials(RelayFixture.bearer(a.getToken().getJwt()))
+                .signal(collector(new LinkedBlockingQueue<>()));
+        // The recipients' streams are open once a message sent on them arrives anywhere; send until one lands.
+        SignalMessage offer = SignalMessage.newBuilder().setToNodeId(b.getNodeId()).setPayloadType("ice.offer").setPayloadVersion(1)
+                .setPayload(com.google.protobuf.ByteString.copyFromUtf8("v=0")).setFromNodeId("forged").build();
+        SignalMessage got = null;
+        for (int i = 0; i < 50 && got == null; i++) {
+            aStream.onNext(offer);
+            got = toB.poll(100, TimeUnit.MILLISECONDS);
+        }
+        assertTrue(got != null, "b got a's offer");
+        assertEquals(a.getNodeId(), got.getFromNodeId(), "the relay sets the sender, whatever the message says");
+        assertEquals("ice.offer", got.getPayloadType());
+        aStream.onNext(offer.toBuilder().setToNodeId(x.getNodeId()).build());
+        assertTrue(toX.poll(300, TimeUnit.MILLISECONDS) == null, "another tenant's node is unreachable");
+        aStream.onCompleted();
+        bStream.onCompleted();
+        xStream.onCompleted();
+    }
+
+    private static StreamObserver<SignalMessage> collector(BlockingQueue<SignalMessage> q) {
+        return new StreamObserver<>() {
+            public void onNext(SignalMessage m) {
+                q.add(m);
+            }
+
+            public void onError(Throwable t) {
+            }
+
+            public void onCompleted() {
+            }
+        };
+    }
+
+    @Test
+    void refreshTokensWorkOnceAndRenewedTokensWork() throws Exception {
+        RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("refresh", false), RelayFixture.randomKey(), "r1");
+        var stub = ControlServiceGrpc.newBlockingStub(channel);
+        var renewed = stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(n.getToken().getRefreshToken()).build());
+        as(renewed.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance());
+        StatusRuntimeException reused = assertThrows(StatusRuntimeException.class,
+                () -> stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(n.getToken().getRefreshToken()).build()));
+        assertEquals(Status.Code.UNAUTHENTICATED, reused.getStatus().getCode());
+    }
+
+    @Test
+    void removingANodeVoidsItsTokenAndEndsItsStreamsWithinASecond() throws Exception {
+        RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("revoke", true), RelayFixture.randomKey(), "gone");
+        MapWatch w = watch(n.getToken().getJwt());
+        w.next(); // the full map: the stream is open
+        long start = System.nanoTime();
+        relay.relay.service().deleteNode(n.getNodeId());
+        Throwable ended = w.ended.poll(1, TimeUnit.SECONDS);
+        assertTrue(ended != null, "stream ended within a second");
+        assertTrue(System.nanoTime() - start < Duration.ofSeconds(1).toNanos());
+        assertEquals(Status.Code.UNAUTHENTICATED, Status.fromThrowable(ended).getCode());
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                () -> as(n.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance()));
+        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+        assertEquals("node removed", e.getStatus().getDescription());
+    }
+
+    @Test
+    void forgedTamperedAndStaleTokensAreRefusedEachWithItsReason() throws Exception {
+        RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("forgery", true), RelayFixture.randomKey(), "victim");
+        String good = n.getToken().getJwt();
+        SignedJWT parsed = SignedJWT.parse(good);
+        JWTClaimsSet claims = parsed.getJWTClaimsSet();
+        ECKey foreign = new ECKeyGenerator(Curve.P_256).keyID(parsed.getHeader().getKeyID()).generate();
+        NodeTokens verifierOfRecord = new NodeTokens(relay.relay.state(), "test-relay", Duration.ofSeconds(900), Duration.ofDays(1));
+        JWKSet jwks = JWKSet.parse(verifierOfRecord.jwks());
+        byte[] publicKeyBytes = jwks.getKeyByKeyId(parsed.getHeader().getKeyID()).toJSONString().getBytes();
+
+        String none = new PlainJWT(claims).serialize();
+        String hs256 = sign(new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.HS256).keyID(parsed.getHeader().getKeyID()).build(), claims),
+                new MACSigner(java.util.Arrays.copyOf(publicKeyBytes, Math.max(32, publicKeyBytes.length))));
+        String wrongKey = sign(new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(parsed.getHeader().getKeyID()).build(), claims),
+                new ECDSASigner(foreign));
+        String unknownKid = sign(new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID("not-ours").build(), claims),
+                new ECDSASigner(foreign));
+        String[] parts = good.split("\\.");
+        String tamperedClaims = new JWTClaimsSet.Builder(claims).claim("tenant", "someone-else").build().toString();
+        String tampered = parts[0] + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(tamperedClaims.getBytes()) + "." + parts[2];
+        StringBuilder expired = new StringBuilder();
+        verifierOfRecord.issue(n.getNodeId(), "forgery", claims.getStringClaim("node_key"), Instant.now().minus(Duration.ofHours(2)), expired);
+        String wrongIssuer = reissue(relay, claims, b -> b.issuer("someone-else"));
+        String wrongAudience = reissue(relay, claims, b -> b.audience("another-service"));
+        String notYet = reissue(relay, claims, b -> b.notBeforeTime(Date.from(Instant.now().plus(Duration.ofHours(1)))));
+        String otherTenant = reissue(relay, claims, b -> b.claim("tenant", "acme"));
+
+        assertRefused(none, "malformed token");
+        assertRefused(hs256, "algorithm not allowed: HS256");
+        assertRefused(wrongKey, "bad signature");
+        assertRefused(unknownKid, "unknown key id");
+        assertRefused(tampered, "bad signature");
+        assertRefused(expired.toString(), "expired");
+        assertRefused(wrongIssuer, "wrong issuer");
+        assertRefused(wrongAudience, "wrong audience");
+        assertRefused(notYet, "not yet valid");
+        assertRefused(otherTenant, "token does not match the node");
+        assertRefused("x".repeat(5000), "token too long");
+        // A megabyte token: gRPC's own header limit stops it before any of our code runs.
+        StatusRuntimeException huge = assertThrows(StatusRuntimeException.class,
+                () -> as("y".repeat(1 << 20)).heartbeat(HeartbeatRequest.getDefaultInstance()));
+        assertFalse(huge.getStatus().isOk());
+        // The good one still works.
+        as(good).heartbeat(HeartbeatRequest.getDefaultInstance());
+    }
+
+    private static String sign(SignedJWT jwt, com.nimbusds.jose.JWSSigner signer) throws Exception {
+        jwt.sign(signer);
+        return jwt.serialize();
+    }
+
+    /** A token signed with the relay's real key but with a claim changed: only the check of that claim can refuse it. */
+    private static String reissue(RelayFixture relay, JWTClaimsSet claims, java.util.function.UnaryOperator<JWTClaimsSet.Builder> change)
+            throws Exception {
+        RelayState.SigningKey key = relay.relay.state().signingKeys().get(0);
+        ECKey ec = ECKey.parse(key.privateJwk());
+        return sign(new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(ec.getKeyID()).build(),
+                change.apply(new JWTClaimsSet.Builder(claims)).build()), new ECDSASigner(ec));
+    }
+
+    private void assertRefused(String token, String reason) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> as(token).heartbeat(HeartbeatRequest.getDefaultInstance()));
+        assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode(), reason);
+        assertEquals(reason, e.getStatus().getDescription());
+        assertTrue(relay.relay.service().refusals().getOrDefault(reason, 0L) > 0, "counted: " + reason);
+    }
+
+    @Test
+    void badPreAuthKeysAndBadNodeInfoAreRefused() throws Exception {
+        // A relay of its own: the guessing budget it uses up is per source address, and every test here is 127.0.0.1.
+        RelayFixture relay = new RelayFixture();
+        ManagedChannel channel = relay.channel();
+        try {
+            refusals(relay, channel);
+        } finally {
+            channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            relay.close();
+        }
+    }
+
+    private static void refusals(RelayFixture relay, ManagedChannel channel) throws Exception {
+        String once = relay.preAuthKey("keys", false);
+        RelayFixture.register(channel, once, RelayFixture.randomKey(), "first");
+        assertCode(Status.Code.UNAUTHENTICATED, "pre-auth key used", () -> RelayFixture.register(channel, once, RelayFixture.randomKey(), "second"));
+        String revoked = relay.preAuthKey("keys", true);
+        relay.relay.state().revokePreAuthKey(revoked.substring(4, 16));
+        assertCode(Status.Code.UNAUTHENTICATED, "pre-auth key revoked", () -> RelayFixture.register(channel, revoked, RelayFixture.randomKey(), "r"));
+        String expired = relay.relay.state().createPreAuthKey("keys", true, Instant.now().minusSeconds(1), Instant.now().minusSeconds(60));
+        assertCode(Status.Code.UNAUTHENTICATED, "pre-auth key expired", () -> RelayFixture.register(channel, expired, RelayFixture.randomKey(), "e"));
+        String good = relay.preAuthKey("keys", true);
+        assertCode(Status.Code.INVALID_ARGUMENT, "bad node info: wireguard_public_key must be 32 bytes",
+                () -> RelayFixture.register(channel, good, new byte[31], "short"));
+        assertCode(Status.Code.INVALID_ARGUMENT, "bad node info: hostname must be 1-255 of A-Z a-z 0-9 . _ -",
+                () -> RelayFixture.register(channel, good, RelayFixture.randomKey(), "bad host; name"));
+        // A message larger than the relay takes: gRPC refuses it before our code.
+        assertCode(Status.Code.RESOURCE_EXHAUSTED, null, () -> RelayFixture.register(channel, good, RelayFixture.randomKey(), "h".repeat(70_000)));
+        // Guessing: after the budget of failures per minute, even a right key waits.
+        for (int i = 0; i < 10; i++) {
+            try {
+                RelayFixture.register(channel, "cbk_000000000000_" + "A".repeat(43), RelayFixture.randomKey(), "guess");
+            } catch (StatusRuntimeException expectedRefusal) {
+                // counted
+            }
+        }
+        assertCode(Status.Code.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute",
+                () -> RelayFixture.register(channel, good, RelayFixture.randomKey(), "patient"));
+    }
+
+    private static void assertCode(Status.Code code, String description, Runnable call) {
+        StatusRuntimeException e = assertThrows(StatusRuntimeException.class, call::run);
+        assertEquals(code, e.getStatus().getCode(), String.valueOf(e.getStatus()));
+        if (description != null) {
+            assertEquals(description, e.getStatus().getDescription());
+        }
+    }
+}

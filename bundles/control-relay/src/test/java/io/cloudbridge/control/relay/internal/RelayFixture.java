@@ -1,0 +1,152 @@
+package io.cloudbridge.control.relay.internal;
+
+import com.google.protobuf.ByteString;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.NodeInfo;
+import io.cloudbridge.control.v1.RegisterRequest;
+import io.cloudbridge.control.v1.RegisterResponse;
+import io.cloudbridge.ipam.internal.JdbcAddressAllocator;
+import io.grpc.CallCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import java.lang.annotation.Annotation;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.concurrent.Executor;
+import org.h2.jdbcx.JdbcConnectionPool;
+
+/**
+ * A real relay control service for tests: TLS 1.3 on loopback, an embedded H2 database in a fresh
+ * folder, the real IPAM allocator, and clients that trust exactly the relay's own certificate.
+ */
+final class RelayFixture implements AutoCloseable {
+    final Path home;
+    final JdbcConnectionPool pool;
+    final JdbcAddressAllocator ipam;
+    final RelayControlServer relay = new RelayControlServer();
+    final RelayConfig config;
+
+    RelayFixture(RelayConfig config) throws Exception {
+        this.config = config;
+        home = Files.createTempDirectory("relay-test");
+        pool = JdbcConnectionPool.create("jdbc:h2:file:" + home.resolve("relay").toAbsolutePath(), "", "");
+        ipam = new JdbcAddressAllocator(pool, new io.cloudbridge.ipam.internal.IpamConfig() {
+            @Override
+            public Class<? extends Annotation> annotationType() {
+                return io.cloudbridge.ipam.internal.IpamConfig.class;
+            }
+
+            public String ipv4Pool() {
+                return "100.64.0.0/10";
+            }
+
+            public int tenantIpv4PrefixLength() {
+                return 18;
+            }
+
+            public String ipv6Pool() {
+                return "";
+            }
+        });
+        relay.bind(pool, ipam);
+        relay.start(home, config);
+    }
+
+    RelayFixture() throws Exception {
+        this(config(900));
+    }
+
+    static RelayConfig config(int tokenLifetimeSeconds) {
+        return new RelayConfig() {
+            @Override
+            public Class<? extends Annotation> annotationType() {
+                return RelayConfig.class;
+            }
+
+            public String listenAddress() {
+                return "127.0.0.1";
+            }
+
+            public int controlPort() {
+                return 0;
+            }
+
+            public String certificateFile() {
+                return "";
+            }
+
+            public String privateKeyFile() {
+                return "";
+            }
+
+            public String issuer() {
+                return "test-relay";
+            }
+
+            public int tokenLifetimeSeconds() {
+                return tokenLifetimeSeconds;
+            }
+
+            public int refreshLifetimeSeconds() {
+                return 3600;
+            }
+
+            public int signingKeyRotationSeconds() {
+                return 86_400;
+            }
+
+            public int heartbeatSeconds() {
+                return 30;
+            }
+
+            public int preAuthFailuresPerMinute() {
+                return 10;
+            }
+        };
+    }
+
+    ManagedChannel channel() throws Exception {
+        java.security.cert.X509Certificate cert = RelayCertificate.load(home.resolve("state/relay/tls/relay.crt"),
+                home.resolve("state/relay/tls/relay.key")).certificate();
+        return NettyChannelBuilder.forAddress("127.0.0.1", relay.port()).overrideAuthority("localhost")
+                .sslContext(GrpcSslContexts.forClient().trustManager(cert).protocols("TLSv1.3").build()).build();
+    }
+
+    static byte[] randomKey() {
+        byte[] k = new byte[32];
+        new SecureRandom().nextBytes(k);
+        return k;
+    }
+
+    String preAuthKey(String tenant, boolean reusable) throws Exception {
+        return relay.state().createPreAuthKey(tenant, reusable, Instant.now().plusSeconds(3600), Instant.now());
+    }
+
+    static RegisterResponse register(ManagedChannel channel, String key, byte[] nodeKey, String hostname) {
+        return ControlServiceGrpc.newBlockingStub(channel).register(RegisterRequest.newBuilder().setPreAuthKey(key)
+                .setNode(NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey)).setHostname(hostname)
+                        .setOs("linux/amd64").addEndpoints("192.0.2.1:51820"))
+                .build());
+    }
+
+    static CallCredentials bearer(String token) {
+        return new CallCredentials() {
+            @Override
+            public void applyRequestMetadata(RequestInfo info, Executor executor, MetadataApplier applier) {
+                Metadata m = new Metadata();
+                m.put(ControlService.AUTHORIZATION, "Bearer " + token);
+                applier.apply(m);
+            }
+        };
+    }
+
+    @Override
+    public void close() throws Exception {
+        relay.deactivate();
+        pool.dispose();
+    }
+}

@@ -1,0 +1,77 @@
+package io.cloudbridge.store.internal;
+
+import io.cloudbridge.boot.RuntimeProperties;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Dictionary;
+import java.util.Hashtable;
+import javax.sql.DataSource;
+import org.h2.jdbcx.JdbcConnectionPool;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.ConfigurationPolicy;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens the relay's database and offers it as a {@link DataSource} service
+ * ({@code cloudbridge.database=relay}) once a connection works. The default is an embedded H2 file
+ * in the state folder, opened by this process alone; a configured JDBC URL points elsewhere, with
+ * the driver as a bundle of its own. A change of the section closes the pool and opens a new one
+ * (DS re-activates the component), so the components using it re-bind.
+ */
+@Component(configurationPid = "cloudbridge.database", configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true)
+@Designate(ocd = DatabaseConfig.class)
+public final class RelayDatabase {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayDatabase.class);
+    public static final String PROPERTY = "cloudbridge.database";
+
+    private JdbcConnectionPool pool;
+    private ServiceRegistration<DataSource> registration;
+
+    @Activate
+    void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
+        String url = config.url();
+        if (url.isBlank()) {
+            String home = ctx.getProperty(RuntimeProperties.HOME);
+            Path folder = (home == null ? Path.of("") : Path.of(home)).resolve("state").resolve("relay");
+            Files.createDirectories(folder);
+            // FILE_LOCK=FS: one process owns the file; a second relay on the same state fails loudly.
+            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
+        }
+        String password = config.passwordFile().isBlank() ? "" : Files.readString(Path.of(config.passwordFile())).trim();
+        pool = JdbcConnectionPool.create(url, config.user(), password);
+        pool.setMaxConnections(config.maxConnections());
+        try (Connection c = pool.getConnection()) {
+            LOG.info("relay database open: {} ({})", c.getMetaData().getDatabaseProductName(), redact(url));
+        } catch (SQLException e) {
+            pool.dispose();
+            throw new SQLException("cannot open the relay database " + redact(url) + ": " + e.getMessage(), e);
+        }
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(PROPERTY, "relay");
+        registration = ctx.registerService(DataSource.class, pool, props);
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (registration != null) {
+            registration.unregister();
+        }
+        if (pool != null) {
+            pool.dispose();
+        }
+    }
+
+    /** A URL without what may be a password in it. */
+    static String redact(String url) {
+        return url.replaceAll("(?i)(password=)[^;&]*", "$1***");
+    }
+}
