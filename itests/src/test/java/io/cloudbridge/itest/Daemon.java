@@ -104,6 +104,11 @@ final class Daemon implements AutoCloseable {
         return Duration.ofNanos(System.nanoTime() - start);
     }
 
+    /** The daemon's process id (the launcher script execs the JVM). */
+    long pid() {
+        return process.pid();
+    }
+
     int exitValue() {
         return process.exitValue();
     }

@@ -40,11 +40,16 @@ public final class RelayDatabase {
     void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
         String url = config.url();
         if (url.isBlank()) {
+            String state = ctx.getProperty(RuntimeProperties.STATE);
             String home = ctx.getProperty(RuntimeProperties.HOME);
-            Path folder = (home == null ? Path.of("") : Path.of(home)).resolve("state").resolve("relay");
+            Path folder = (state != null ? Path.of(state) : (home == null ? Path.of("") : Path.of(home)).resolve("state"))
+                    .resolve("relay");
             Files.createDirectories(folder);
             // FILE_LOCK=FS: one process owns the file; a second relay on the same state fails loudly.
-            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
+            // WRITE_DELAY=0: a commit reaches the file before the relay answers; with H2's default
+            // delay a relay killed right after telling a node its address forgot it (the control
+            // plane test caught a node given another address after a SIGKILL).
+            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS;WRITE_DELAY=0";
         }
         String password = config.passwordFile().isBlank() ? "" : Files.readString(Path.of(config.passwordFile())).trim();
         pool = JdbcConnectionPool.create(url, config.user(), password);

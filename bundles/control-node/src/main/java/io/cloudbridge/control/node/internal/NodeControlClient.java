@@ -85,7 +85,9 @@ public final class NodeControlClient {
     void activate(BundleContext ctx, NodeControlConfig c) throws IOException {
         config = c;
         String home = ctx.getProperty(RuntimeProperties.HOME);
-        stateFolder = (home == null ? Path.of("") : Path.of(home)).resolve("state").resolve("control");
+        String state = ctx.getProperty(RuntimeProperties.STATE);
+        stateFolder = (state != null ? Path.of(state) : (home == null ? Path.of("") : Path.of(home)).resolve("state"))
+                .resolve("control");
         if (c.relay().isBlank()) {
             status = "no relay configured (control.relay)";
             return;

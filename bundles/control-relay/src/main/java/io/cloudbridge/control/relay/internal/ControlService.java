@@ -127,8 +127,8 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             }
             List<IpPrefix> prefixes = ipam.prefixes(tenant);
             RegisterResponse response = RegisterResponse.newBuilder().setNodeId(node.id()).setTenant(tenant)
-                    .setIpv4Address(lease.ipv4().getHostAddress() + "/" + prefixLength(prefixes, 4, 32))
-                    .setIpv6Address(lease.ipv6().getHostAddress() + "/" + prefixLength(prefixes, 6, 128))
+                    .setIpv4Address(addr(lease.ipv4()) + "/" + prefixLength(prefixes, 4, 32))
+                    .setIpv6Address(addr(lease.ipv6()) + "/" + prefixLength(prefixes, 6, 128))
                     .setToken(token(node.id(), tenant, key.toBase64(), now)).build();
             maps.upsert(tenant, peer(node, lease));
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
@@ -190,6 +190,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private static String host(String remote) {
         int colon = remote.lastIndexOf(':');
         return colon > 0 ? remote.substring(0, colon) : remote;
+    }
+
+    /** An address as people write it (RFC 5952 for IPv6: fd12::7, not fd12:0:0:0:0:0:0:7). */
+    static String addr(java.net.InetAddress a) {
+        return com.google.common.net.InetAddresses.toAddrString(a);
     }
 
     private static int prefixLength(List<IpPrefix> prefixes, int family, int fallback) {
@@ -286,7 +291,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         Peer.Builder p = Peer.newBuilder().setNodeId(n.id()).setWireguardPublicKey(ByteString.copyFrom(NodeKey.parse(n.key()).toBytes()))
                 .setHostname(n.hostname()).addAllEndpoints(n.endpoints()).setHomeRelay(homeRelay);
         if (lease != null) {
-            p.addOverlayAddresses(lease.ipv4().getHostAddress() + "/32").addOverlayAddresses(lease.ipv6().getHostAddress() + "/128");
+            p.addOverlayAddresses(addr(lease.ipv4()) + "/32").addOverlayAddresses(addr(lease.ipv6()) + "/128");
         }
         return p.build();
     }

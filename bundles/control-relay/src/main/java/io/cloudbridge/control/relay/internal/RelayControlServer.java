@@ -53,18 +53,20 @@ public final class RelayControlServer {
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
         String home = ctx.getProperty(RuntimeProperties.HOME);
+        String stateDir = ctx.getProperty(RuntimeProperties.STATE);
         Path base = home == null ? Path.of("") : Path.of(home);
-        start(base, config);
+        start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
     }
 
-    void start(Path home, RelayConfig config) throws IOException, SQLException {
+    /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */
+    void start(Path home, Path stateDir, RelayConfig config) throws IOException, SQLException {
         state = new RelayState(database);
         Clock clock = Clock.systemUTC();
         NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
         certificate = config.certificateFile().isBlank()
-                ? RelayCertificate.loadOrCreate(home.resolve("state").resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
+                ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer());
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),

@@ -53,7 +53,7 @@ final class RelayFixture implements AutoCloseable {
             }
         });
         relay.bind(pool, ipam);
-        relay.start(home, config);
+        relay.start(home, home.resolve("state"), config);
     }
 
     RelayFixture() throws Exception {
