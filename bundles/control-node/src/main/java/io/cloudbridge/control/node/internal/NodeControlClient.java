@@ -66,12 +66,32 @@ public final class NodeControlClient {
 
     @Reference
     private OverlayDevice overlay;
+    /** OIDC sign-in (device flow or client credentials), when the oidc section configures it. */
+    private volatile io.cloudbridge.api.auth.TokenProvider tokens;
+
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    void bindTokens(io.cloudbridge.api.auth.TokenProvider provider) {
+        tokens = provider;
+        ScheduledExecutorService s = scheduler;
+        // A sign-in that found no credential tries again with the one that just arrived.
+        if (s != null && registration == null && status.startsWith("not signed in")) {
+            s.execute(this::signIn);
+        }
+    }
+
+    void unbindTokens(io.cloudbridge.api.auth.TokenProvider provider) {
+        if (tokens == provider) {
+            tokens = null;
+        }
+    }
 
     private NodeControlConfig config;
     private Path stateFolder;
     private RelayPin pin;
     private ManagedChannel channel;
-    private ScheduledExecutorService scheduler;
+    private volatile ScheduledExecutorService scheduler;
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
     private volatile RegisterResponse registration;
     private volatile String jwt;
@@ -155,12 +175,26 @@ public final class NodeControlClient {
             }
             if (request.getCredentialCase() == RegisterRequest.CredentialCase.CREDENTIAL_NOT_SET) {
                 String key = config.preAuthKeyFile().isBlank() ? null : readSecret(Path.of(config.preAuthKeyFile()));
-                if (key == null) {
-                    status = "not signed in: no credential (set control.preAuthKeyFile)";
+                io.cloudbridge.api.auth.TokenProvider oidc = tokens;
+                if (key != null) {
+                    request.setPreAuthKey(key);
+                } else if (oidc != null) {
+                    try {
+                        request.setOidcAccessToken(oidc.currentToken().toCompletableFuture().get(30, TimeUnit.SECONDS).value());
+                    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                        // Not signed in yet (cb:login pending): look again shortly, without counting it as a failure.
+                        status = "not signed in: " + (e.getCause() != null ? e.getCause().getMessage() : "the provider is slow");
+                        scheduler.schedule(this::signIn, 2, TimeUnit.SECONDS);
+                        return;
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                } else {
+                    status = "not signed in: no credential (set control.preAuthKeyFile, or configure oidc and run cb:login)";
                     LOG.warn(status);
                     return;
                 }
-                request.setPreAuthKey(key);
             }
             RegisterResponse r = blocking().register(request.build());
             registration = r;
@@ -172,6 +206,15 @@ public final class NodeControlClient {
             watchMap();
             scheduler.schedule(this::heartbeat, 1, TimeUnit.SECONDS);
         } catch (StatusRuntimeException e) {
+            io.cloudbridge.api.auth.TokenProvider oidc = tokens;
+            if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED && oidc != null) {
+                // The provider's token was refused: forget it and wait for a new sign-in (cb:login).
+                oidc.invalidate();
+                status = "not signed in: the relay refused the sign-in: " + e.getStatus().getDescription();
+                LOG.warn(status);
+                scheduler.schedule(this::signIn, 2, TimeUnit.SECONDS);
+                return;
+            }
             retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED);
         } catch (IOException e) {
             status = "not signed in: " + e.getMessage();

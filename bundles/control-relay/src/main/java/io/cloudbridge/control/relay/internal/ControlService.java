@@ -67,12 +67,16 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final Clock clock;
     private final RelayConfig config;
     private final String homeRelay;
+    /** The identity provider's verifier, when the relay has one (it comes and goes with its configuration). */
+    private final java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity;
     private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
     private final Map<String, int[]> keyFailures = new HashMap<>();
     private long keyFailureMinute;
 
-    ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay) {
+    ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
+            java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity) {
+        this.identity = identity;
         this.state = state;
         this.tokens = tokens;
         this.ipam = ipam;
@@ -113,7 +117,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             Instant now = clock.instant();
             String tenant = switch (request.getCredentialCase()) {
                 case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now);
-                case OIDC_ACCESS_TOKEN -> throw refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay", remote);
+                case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
                 case NODE_TOKEN -> tenantOfNodeToken(request.getNodeToken(), info, remote, now);
                 default -> throw refuse(Status.UNAUTHENTICATED, "no credential", remote);
             };
@@ -152,6 +156,21 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             throw refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
         }
         return verdict.tenant();
+    }
+
+    /** Sign-in at the tenant's OpenID Provider: its access token, verified against its keys, names the tenant. */
+    private String tenantOfAccessToken(String token, String remote) {
+        io.cloudbridge.api.auth.IdentityVerifier verifier = identity.get();
+        if (verifier == null) {
+            throw refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay (section identity)", remote);
+        }
+        try {
+            io.cloudbridge.api.auth.VerifiedIdentity who = verifier.verify(token);
+            LOG.info("OIDC sign-in of {} from {} for tenant {}", who.subject(), who.issuer(), who.tenant());
+            return who.tenant();
+        } catch (io.cloudbridge.api.auth.CredentialRejectedException e) {
+            throw refuse(Status.UNAUTHENTICATED, "access token: " + e.getMessage(), remote);
+        }
     }
 
     /** Re-registration with the node's own token: only for the node the token names (same key). */

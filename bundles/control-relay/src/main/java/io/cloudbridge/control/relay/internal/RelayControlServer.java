@@ -44,6 +44,11 @@ public final class RelayControlServer {
     private DataSource database;
     @Reference
     private AddressAllocator ipam;
+    /** OIDC sign-in, when the identity section configures a provider. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.auth.IdentityVerifier identity;
 
     private RelayState state;
     private ControlService service;
@@ -68,7 +73,7 @@ public final class RelayControlServer {
         certificate = config.certificateFile().isBlank()
                 ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
-        service = new ControlService(state, tokens, ipam, clock, config, config.issuer());
+        service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))

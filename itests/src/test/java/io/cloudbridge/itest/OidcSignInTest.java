@@ -1,0 +1,242 @@
+package io.cloudbridge.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.protobuf.ByteString;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.NodeInfo;
+import io.cloudbridge.control.v1.RegisterRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.CookieManager;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.StringJoiner;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Sign-in at a real OpenID Provider (the certified npm oidc-provider, started here): a node with
+ * client credentials and a node with the device authorization grant, approved through the
+ * provider's own login and consent pages as a browser would, both admitted by a relay that verifies
+ * the provider's access tokens against its JWKS; forged and tampered tokens refused.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class OidcSignInTest {
+    static final Path PROVIDER = Path.of("oidc").toAbsolutePath();
+
+    @TempDir
+    static Path work;
+    Process provider;
+    String issuer;
+    int relayPort;
+    Daemon relay;
+
+    private static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    @BeforeAll
+    void start() throws Exception {
+        assertTrue(Files.isDirectory(PROVIDER.resolve("node_modules/oidc-provider")),
+                "the OpenID Provider is installed: (cd itests/oidc && npm ci), as .ci/run does");
+        int port = freePort();
+        issuer = "http://127.0.0.1:" + port;
+        ProcessBuilder pb = new ProcessBuilder("node", "provider.mjs").directory(PROVIDER.toFile()).redirectErrorStream(true);
+        pb.environment().put("PORT", Integer.toString(port));
+        provider = pb.start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(provider.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        StringBuilder seen = new StringBuilder();
+        while ((line = out.readLine()) != null && !line.equals("listening")) {
+            seen.append(line).append('\n');
+        }
+        assertTrue(line != null, "the provider started: " + seen);
+        Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "oidc-provider-output");
+        drain.setDaemon(true);
+        drain.start();
+
+        relayPort = freePort();
+        relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "kernel:", "  features: [core, shell, relay]",
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + relayPort,
+                "identity:", "  issuer: " + issuer, "  audience: urn:cloudbridge:relay", "  tenantClaim: tenant",
+                ""));
+        relay.start();
+        Await.until(Duration.ofSeconds(20), "the relay listening", () -> relay.logText().contains("relay control service listening"));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        if (relay != null) {
+            relay.close();
+        }
+        if (provider != null) {
+            provider.destroy();
+            provider.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private Daemon node(String name, String... oidc) throws Exception {
+        Path dir = Files.createDirectories(work.resolve(name));
+        Daemon node = new Daemon(dir);
+        StringJoiner yaml = new StringJoiner("\n");
+        yaml.add("kernel:").add("  features: [core, shell, client]")
+                .add("wireguard:").add("  interfaceName: cbod" + name).add("  privateKeyFile: " + dir.resolve("wg.key"))
+                .add("  listenAddress: 127.0.0.1").add("  listenPort: 0").add("  userspace: true").add("  uapiDirectory: \"\"")
+                .add("control:").add("  relay: 127.0.0.1:" + relayPort).add("  hostname: " + name)
+                .add("oidc:").add("  issuer: " + issuer);
+        for (String o : oidc) {
+            yaml.add("  " + o);
+        }
+        RuntimeTestSupport.writeOwnerOnly(node.config, yaml + "\n");
+        return node;
+    }
+
+    private static String field(Daemon d, String name) {
+        for (String line : d.exec("cb:whoami").out().split("\n")) {
+            if (line.startsWith(name + ":")) {
+                return line.substring(name.length() + 1).trim();
+            }
+        }
+        return "";
+    }
+
+    @Test
+    void serviceAccountsAndPeopleSignInAndLandInTheirTenants() throws Exception {
+        Path acmeSecret = work.resolve("svc-acme.secret");
+        RuntimeTestSupport.writeOwnerOnly(acmeSecret, "svc-acme-secret\n");
+        Path betaSecret = work.resolve("svc-beta.secret");
+        RuntimeTestSupport.writeOwnerOnly(betaSecret, "svc-beta-secret\n");
+        try (Daemon service = node("service", "flow: client-credentials", "clientId: svc-acme", "clientSecretFile: " + acmeSecret).start();
+                Daemon other = node("other", "flow: client-credentials", "clientId: svc-beta", "clientSecretFile: " + betaSecret).start();
+                Daemon person = node("person", "flow: device", "clientId: cloudbridge-node").start()) {
+            Await.until(Duration.ofSeconds(20), "the service account registered", () -> field(service, "status").equals("registered"));
+            assertEquals("acme", field(service, "tenant"));
+            Await.until(Duration.ofSeconds(20), "the beta service registered", () -> field(other, "status").equals("registered"));
+            assertEquals("beta", field(other, "tenant"));
+
+            // The person: cb:login shows where to approve, and the node waits by itself.
+            Await.until(Duration.ofSeconds(20), "the person's node up, not signed in",
+                    () -> field(person, "status").startsWith("not signed in"));
+            Daemon.Result login = person.exec("cb:login");
+            assertEquals(0, login.exit(), login.out() + login.err());
+            Matcher code = Pattern.compile("enter the code\\s+(\\S+)").matcher(login.out());
+            Matcher uri = Pattern.compile("open\\s+(http\\S+)").matcher(login.out());
+            assertTrue(code.find() && uri.find(), login.out());
+            assertTrue(login.out().contains("█"), "a QR code is drawn: " + login.out());
+            assertTrue(person.exec("cb:login", "status").out().startsWith("waiting for approval"));
+            approveInBrowser(uri.group(1) + "?user_code=" + URLEncoder.encode(code.group(1), StandardCharsets.UTF_8), "alice");
+            Await.until(Duration.ofSeconds(30), "the person's node registered after approval",
+                    () -> field(person, "status").equals("registered"));
+            assertEquals("acme", field(person, "tenant"));
+            assertEquals("signed in\n", person.exec("cb:login", "status").out());
+
+            Await.until(Duration.ofSeconds(5), "the person's node sees the service in acme",
+                    () -> person.exec("cb:peers").out().contains("service"));
+            assertTrue(!person.exec("cb:peers").out().contains("other"), "nothing of tenant beta");
+            assertTrue(!other.exec("cb:peers").out().contains("service"), "nothing of tenant acme");
+        }
+    }
+
+    /** Forged and altered provider tokens: each a clear refusal. */
+    @Test
+    void forgedProviderTokensAreRefused() throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        String form = "grant_type=client_credentials&resource=" + URLEncoder.encode("urn:cloudbridge:relay", StandardCharsets.UTF_8);
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(issuer + "/token"))
+                .header("Authorization", "Basic " + Base64.getEncoder().encodeToString("svc-acme:svc-acme-secret".getBytes()))
+                .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(form)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        Matcher m = Pattern.compile("\"access_token\":\"([^\"]+)\"").matcher(r.body());
+        assertTrue(m.find(), r.body());
+        String good = m.group(1);
+        String[] parts = good.split("\\.");
+        Base64.Decoder d = Base64.getUrlDecoder();
+        Base64.Encoder e = Base64.getUrlEncoder().withoutPadding();
+        String payload = new String(d.decode(parts[1]), StandardCharsets.UTF_8);
+        String tampered = parts[0] + "." + e.encodeToString(payload.replace("\"acme\"", "\"beta\"").getBytes()) + "." + parts[2];
+        String none = e.encodeToString("{\"alg\":\"none\",\"typ\":\"at+jwt\"}".getBytes()) + "." + parts[1] + ".";
+        String hs256 = e.encodeToString("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"test-es256\"}".getBytes()) + "." + parts[1] + "."
+                + parts[2];
+        String unknownKid = e.encodeToString("{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"nobody\"}".getBytes()) + "." + parts[1] + "."
+                + parts[2];
+        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", relayPort)
+                .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()).build();
+        try {
+            Map<String, String> expected = new LinkedHashMap<>();
+            expected.put(tampered, "access token: bad signature");
+            expected.put(none, "access token: ");
+            expected.put(hs256, "access token: ");
+            expected.put(unknownKid, "access token: ");
+            expected.put("not-a-jwt", "access token: malformed token");
+            for (Map.Entry<String, String> c : expected.entrySet()) {
+                StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+                        () -> ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).register(
+                                RegisterRequest.newBuilder().setOidcAccessToken(c.getKey()).setNode(NodeInfo.newBuilder()
+                                        .setWireguardPublicKey(ByteString.copyFrom(new byte[32])).setHostname("forger")).build()));
+                assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode());
+                assertTrue(refused.getStatus().getDescription().startsWith(c.getValue()), refused.getStatus().getDescription());
+            }
+            assertTrue(relay.logText().contains("control request refused: access token"), "security log events");
+        } finally {
+            channel.shutdownNow();
+        }
+    }
+
+    /** Walks the provider's pages as a browser does: each page's form submitted, the login filled in, consent given. */
+    static void approveInBrowser(String start, String user) throws Exception {
+        HttpClient browser = HttpClient.newBuilder().cookieHandler(new CookieManager()).followRedirects(HttpClient.Redirect.ALWAYS).build();
+        String page = browser.send(HttpRequest.newBuilder(URI.create(start)).GET().build(), HttpResponse.BodyHandlers.ofString()).body();
+        URI base = URI.create(start);
+        for (int step = 0; step < 10; step++) {
+            Matcher form = Pattern.compile("<form[^>]*action=\"([^\"]*)\"").matcher(page);
+            if (!form.find()) {
+                assertTrue(page.contains("Sign-in Success"), "the provider's pages end in success: " + page);
+                return;
+            }
+            Map<String, String> fields = new LinkedHashMap<>();
+            Matcher input = Pattern.compile("<input[^>]*name=\"([^\"]+)\"(?:[^>]*value=\"([^\"]*)\")?").matcher(page);
+            while (input.find()) {
+                fields.put(input.group(1), input.group(2) == null ? "" : input.group(2));
+            }
+            fields.computeIfPresent("login", (k, v) -> user);
+            fields.computeIfPresent("password", (k, v) -> "any password");
+            if (page.contains("name=\"confirm\"") || page.contains("Confirm")) {
+                fields.putIfAbsent("confirm", "yes");
+            }
+            StringJoiner body = new StringJoiner("&");
+            fields.forEach((k, v) -> body.add(URLEncoder.encode(k, StandardCharsets.UTF_8) + "=" + URLEncoder.encode(v, StandardCharsets.UTF_8)));
+            page = browser.send(HttpRequest.newBuilder(base.resolve(form.group(1))).header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString()).body();
+        }
+        throw new AssertionError("the provider's pages did not end: " + page);
+    }
+}
