@@ -143,17 +143,30 @@ class OidcSignInTest {
             Await.until(Duration.ofSeconds(20), "the beta service registered", () -> field(other, "status").equals("registered"));
             assertEquals("beta", field(other, "tenant"));
 
-            // The person: cb:login shows where to approve, and the node waits by itself.
+            // The person: 'cloudbridge login' shows where to approve, and waits until the node is signed in.
             Await.until(Duration.ofSeconds(20), "the person's node up, not signed in",
                     () -> field(person, "status").startsWith("not signed in"));
-            Daemon.Result login = person.exec("cb:login");
-            assertEquals(0, login.exit(), login.out() + login.err());
-            Matcher code = Pattern.compile("enter the code\\s+(\\S+)").matcher(login.out());
-            Matcher uri = Pattern.compile("open\\s+(http\\S+)").matcher(login.out());
-            assertTrue(code.find() && uri.find(), login.out());
-            assertTrue(login.out().contains("█"), "a QR code is drawn: " + login.out());
+            Process login = new ProcessBuilder(Daemon.SCRIPT.toString(), "login", "--config", person.config.toString(), "--state",
+                    person.state.toString()).redirectErrorStream(true).start();
+            BufferedReader loginOut = new BufferedReader(new InputStreamReader(login.getInputStream(), StandardCharsets.UTF_8));
+            StringBuilder shown = new StringBuilder();
+            String l;
+            while ((l = loginOut.readLine()) != null) {
+                shown.append(l).append('\n');
+                if (l.startsWith("The code is good until")) {
+                    break;
+                }
+            }
+            Matcher code = Pattern.compile("enter the code\\s+(\\S+)").matcher(shown);
+            Matcher uri = Pattern.compile("open\\s+(http\\S+)").matcher(shown);
+            assertTrue(code.find() && uri.find(), shown.toString());
+            assertTrue(shown.toString().contains("█"), "a QR code is drawn: " + shown);
             assertTrue(person.exec("cb:login", "status").out().startsWith("waiting for approval"));
             approveInBrowser(uri.group(1) + "?user_code=" + URLEncoder.encode(code.group(1), StandardCharsets.UTF_8), "alice");
+            String rest = loginOut.lines().collect(java.util.stream.Collectors.joining("\n")); // until it exits
+            assertTrue(login.waitFor(60, TimeUnit.SECONDS), "cloudbridge login returns once approved");
+            assertEquals(0, login.exitValue(), shown + rest);
+            assertTrue(rest.contains("signed in"), rest);
             Await.until(Duration.ofSeconds(30), "the person's node registered after approval",
                     () -> field(person, "status").equals("registered"));
             assertEquals("acme", field(person, "tenant"));

@@ -25,6 +25,7 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
             "  run                 start the daemon in the foreground (features from the configuration)",
             "  exec 'COMMAND'      run one shell command in the running daemon and print its result",
             "  shell               attach an interactive shell to the running daemon",
+            "  login               sign the running node in at its OpenID Provider (device code, QR code) and wait",
             "  help                print this text",
             "",
             "Options:",

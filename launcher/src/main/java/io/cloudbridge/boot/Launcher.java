@@ -67,6 +67,7 @@ public final class Launcher {
                 }
                 yield AdminClient.exec(socket(options), String.join(" ", options.arguments()), System.out, System.err);
             }
+            case "login" -> login(socket(options));
             case "shell" -> InteractiveShell.run(socket(options),
                     Path.of(System.getProperty("user.home"), ".cloudbridge_history"));
             case "help", "--help", "-h" -> {
@@ -79,6 +80,38 @@ public final class Launcher {
                 yield EXIT_USAGE;
             }
         };
+    }
+
+    /**
+     * {@code cloudbridge login}: starts the device sign-in in the running node ({@code cb:login}),
+     * shows where to approve it, and waits until the node reports it approved, declined or expired.
+     */
+    static int login(Path socket) {
+        int started = AdminClient.exec(socket, "cb:login", System.out, System.err);
+        if (started != 0) {
+            return started;
+        }
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(30);
+        while (System.nanoTime() < deadline) {
+            try (AdminClient client = AdminClient.connect(socket)) {
+                String status = client.execute("cb:login status").output();
+                if (!status.startsWith("waiting")) {
+                    System.out.print(status);
+                    return status.startsWith("signed in") ? 0 : 1;
+                }
+            } catch (IOException | RuntimeException | AdminClient.NoDaemonException | AdminClient.AccessDeniedException e) {
+                System.err.println("cloudbridge: lost the daemon while waiting: " + e.getMessage());
+                return EXIT_FAILED;
+            }
+            try {
+                Thread.sleep(2000); // the provider's own polling interval is seconds, too
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return EXIT_FAILED;
+            }
+        }
+        System.err.println("cloudbridge: no answer within 30 minutes");
+        return 1;
     }
 
     /** The distribution folder: set by the start script, else the folder above this jar's. */
