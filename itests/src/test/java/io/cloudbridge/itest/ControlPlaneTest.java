@@ -49,7 +49,7 @@ class ControlPlaneTest {
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [core, shell, relay]",
-                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + port,
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + port, "  jwksPort: 0",
                 // short-lived tokens, so that renewal across expiry happens within the test
                 "  tokenLifetimeSeconds: 10",
                 ""));

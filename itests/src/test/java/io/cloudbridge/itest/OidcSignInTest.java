@@ -86,7 +86,7 @@ class OidcSignInTest {
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [core, shell, relay]",
-                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + relayPort,
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + relayPort, "  jwksPort: 0",
                 "identity:", "  issuer: " + issuer, "  audience: urn:cloudbridge:relay", "  tenantClaim: tenant",
                 ""));
         relay.start();

@@ -12,6 +12,10 @@ public @interface RelayConfig {
     @AttributeDefinition(min = "0", max = "65535", description = "The control service's TCP port (TLS 1.3); 0 for any free port.")
     int controlPort() default 7443;
 
+    @AttributeDefinition(min = "0", max = "65535", description = "The port of the HTTPS endpoint that publishes the"
+            + " token-signing keys (/.well-known/jwks.json); 0 for any free port.")
+    int jwksPort() default 7444;
+
     @AttributeDefinition(description = "The certificate (PEM); empty: a self-signed one made on first start and kept"
             + " in state/relay/tls, whose fingerprint nodes pin.", required = false)
     String certificateFile() default "";

@@ -54,6 +54,7 @@ public final class RelayControlServer {
     private ControlService service;
     private RelayCertificate certificate;
     private Server server;
+    private JwksEndpoint jwks;
 
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
@@ -86,12 +87,18 @@ public final class RelayControlServer {
                 .addService(service)
                 .build()
                 .start();
-        LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it)",
-                config.listenAddress(), server.getPort(), certificate.fingerprint());
+        jwks = new JwksEndpoint(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.jwksPort()), certificate,
+                tokens::jwks);
+        LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it);"
+                + " token keys at https://{}:{}{}", config.listenAddress(), server.getPort(), certificate.fingerprint(),
+                config.listenAddress(), jwks.port(), JwksEndpoint.PATH);
     }
 
     @Deactivate
     void deactivate() throws InterruptedException {
+        if (jwks != null) {
+            jwks.close();
+        }
         if (server != null) {
             server.shutdownNow();
             server.awaitTermination(5, TimeUnit.SECONDS);
@@ -105,6 +112,10 @@ public final class RelayControlServer {
 
     int port() {
         return server.getPort();
+    }
+
+    int jwksPort() {
+        return jwks.port();
     }
 
     String fingerprint() {

@@ -191,6 +191,66 @@ class RelayControlTest {
     }
 
     @Test
+    void theRelaysJwksVerifiesItsNodeTokens() throws Exception {
+        RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("jwks", true), RelayFixture.randomKey(), "j1");
+        javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        trust.setCertificateEntry("relay", RelayCertificate.load(relay.home.resolve("state/relay/tls/relay.crt"),
+                relay.home.resolve("state/relay/tls/relay.key")).certificate());
+        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        tls.init(null, tmf.getTrustManagers(), null);
+        java.net.http.HttpClient http = java.net.http.HttpClient.newBuilder().sslContext(tls).build();
+        java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("https://localhost:" + relay.relay.jwksPort() + "/.well-known/jwks.json")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        JWKSet keys = JWKSet.parse(r.body());
+        assertTrue(keys.getKeys().stream().noneMatch(com.nimbusds.jose.jwk.JWK::isPrivate), "public keys only");
+        SignedJWT token = SignedJWT.parse(n.getToken().getJwt());
+        ECKey key = (ECKey) keys.getKeyByKeyId(token.getHeader().getKeyID());
+        assertTrue(token.verify(new com.nimbusds.jose.crypto.ECDSAVerifier(key)), "the published key verifies the node's token");
+        assertEquals(404, http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("https://localhost:" + relay.relay.jwksPort()
+                + "/other")).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+
+    /** Bytes that are no protobuf message, and a truncated real one: a clear status, nothing stored. */
+    @Test
+    void malformedAndTruncatedMessagesAreRefused() throws Exception {
+        io.grpc.MethodDescriptor.Marshaller<byte[]> raw = new io.grpc.MethodDescriptor.Marshaller<>() {
+            public java.io.InputStream stream(byte[] value) {
+                return new java.io.ByteArrayInputStream(value);
+            }
+
+            public byte[] parse(java.io.InputStream in) {
+                try {
+                    return in.readAllBytes();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
+        io.grpc.MethodDescriptor<byte[], byte[]> register = io.grpc.MethodDescriptor.<byte[], byte[]>newBuilder()
+                .setType(io.grpc.MethodDescriptor.MethodType.UNARY)
+                .setFullMethodName("cloudbridge.control.v1.ControlService/Register").setRequestMarshaller(raw).setResponseMarshaller(raw).build();
+        int before = relay.relay.state().nodes(null).size();
+        byte[] real = io.cloudbridge.control.v1.RegisterRequest.newBuilder().setPreAuthKey(relay.preAuthKey("raw", true))
+                .setNode(io.cloudbridge.control.v1.NodeInfo.newBuilder().setHostname("raw")
+                        .setWireguardPublicKey(com.google.protobuf.ByteString.copyFrom(RelayFixture.randomKey()))).build().toByteArray();
+        for (byte[] bad : List.of(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f}, java.util.Arrays.copyOf(real, real.length / 2))) {
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                    () -> io.grpc.stub.ClientCalls.blockingUnaryCall(channel, register, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), bad));
+            // gRPC itself refuses what does not parse, before any of the relay's code runs: INTERNAL when
+            // the frame is refused early, UNKNOWN when the unary call's message is parsed at half-close.
+            assertTrue(e.getStatus().getCode() == Status.Code.INTERNAL || e.getStatus().getCode() == Status.Code.UNKNOWN,
+                    String.valueOf(e.getStatus()));
+        }
+        assertEquals(before, relay.relay.state().nodes(null).size(), "nothing stored");
+        RelayFixture.register(channel, relay.preAuthKey("raw", true), RelayFixture.randomKey(), "still-serving");
+    }
+
+    @Test
     void refreshTokensWorkOnceAndRenewedTokensWork() throws Exception {
         RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("refresh", false), RelayFixture.randomKey(), "r1");
         var stub = ControlServiceGrpc.newBlockingStub(channel);

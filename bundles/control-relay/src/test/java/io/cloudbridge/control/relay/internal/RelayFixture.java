@@ -75,6 +75,10 @@ final class RelayFixture implements AutoCloseable {
                 return 0;
             }
 
+            public int jwksPort() {
+                return 0;
+            }
+
             public String certificateFile() {
                 return "";
             }
