@@ -12,7 +12,6 @@ import io.grpc.ManagedChannel;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -39,12 +38,6 @@ class ControlPlaneTest {
     @TempDir
     Path work;
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     private Daemon relay(int port) throws Exception {
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
@@ -61,28 +54,13 @@ class ControlPlaneTest {
         Path keyFile = dir.resolve("preauth.key");
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
         Daemon node = new Daemon(dir);
-        RuntimeTestSupport.writeOwnerOnly(node.config, String.join("\n",
-                "kernel:", "  features: [core, shell, client]",
-                "wireguard:", "  interfaceName: cbcp" + name, "  privateKeyFile: " + dir.resolve("wg.key"),
-                "  listenAddress: 127.0.0.1", "  listenPort: 0", "  userspace: true", "  uapiDirectory: \"\"",
-                "control:", "  relay: 127.0.0.1:" + relayPort, "  preAuthKeyFile: " + keyFile, "  hostname: " + name,
-                "  maxBackoffSeconds: 2",
-                ""));
+        RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, relayPort, "  preAuthKeyFile: " + keyFile));
         return node;
-    }
-
-    private static String field(Daemon d, String name) {
-        for (String line : d.exec("cb:whoami").out().split("\n")) {
-            if (line.startsWith(name + ":")) {
-                return line.substring(name.length() + 1).trim();
-            }
-        }
-        return "";
     }
 
     @Test
     void nodesRegisterSeeEachOtherRenewTokensAndAreRemoved() throws Exception {
-        int port = freePort();
+        int port = RuntimeTestSupport.freeTcpPort();
         try (Daemon relay = relay(port).start()) {
             Await.until(Duration.ofSeconds(20), "the relay listening", () -> relay.logText().contains("relay control service listening"));
             String fingerprint = relay.exec("relay:fingerprint").out().trim();
@@ -93,23 +71,23 @@ class ControlPlaneTest {
             assertTrue(!relay.logText().contains(key.substring(17)), "the key's secret is never logged");
 
             try (Daemon a = node("alpha", port, key).start(); Daemon b = node("bravo", port, key).start()) {
-                Await.until(Duration.ofSeconds(15), "both registered", () -> field(a, "status").equals("registered")
-                        && field(b, "status").equals("registered"));
-                assertEquals("acme", field(a, "tenant"));
-                String address = field(a, "address");
+                Await.until(Duration.ofSeconds(15), "both registered", () -> a.whoami("status").equals("registered")
+                        && b.whoami("status").equals("registered"));
+                assertEquals("acme", a.whoami("tenant"));
+                String address = a.whoami("address");
                 assertTrue(address.startsWith("100.64.") && address.contains("/18 fd"), address);
                 Await.until(Duration.ofSeconds(5), "alpha sees bravo", () -> a.exec("cb:peers").out().contains("bravo"));
-                assertTrue(field(a, "relay").contains("pinned " + fingerprint), "trust on first use pinned the relay: " + field(a, "relay"));
+                assertTrue(a.whoami("relay").contains("pinned " + fingerprint), "trust on first use pinned the relay: " + a.whoami("relay"));
 
                 // Token renewal across expiry: 10 s tokens, renewed at two thirds of their life.
                 Await.until(Duration.ofSeconds(25), "alpha renewed its token twice",
-                        () -> field(a, "token").matches(".*; [2-9]\\d* renewals\\)"));
-                assertEquals("registered", field(a, "status"));
+                        () -> a.whoami("token").matches(".*; [2-9]\\d* renewals\\)"));
+                assertEquals("registered", a.whoami("status"));
 
                 // Removal on the relay: bravo's stream ends, alpha's map loses it, within a second or two.
-                String bravoId = field(b, "node");
+                String bravoId = b.whoami("node");
                 assertTrue(relay.exec("relay:node", "delete", bravoId).out().contains("removed"));
-                Await.until(Duration.ofSeconds(3), "bravo told it was removed", () -> field(b, "status").equals("removed by the relay"));
+                Await.until(Duration.ofSeconds(3), "bravo told it was removed", () -> b.whoami("status").equals("removed by the relay"));
                 Await.until(Duration.ofSeconds(3), "alpha no longer sees bravo", () -> !a.exec("cb:peers").out().contains("bravo"));
             }
         }
@@ -117,7 +95,7 @@ class ControlPlaneTest {
 
     @Test
     void aRelayKilledMidRegistrationLosesAndDuplicatesNoAddress() throws Exception {
-        int port = freePort();
+        int port = RuntimeTestSupport.freeTcpPort();
         Daemon relay = relay(port).start();
         Await.until(Duration.ofSeconds(20), "the relay listening", () -> relay.logText().contains("relay control service listening"));
         String key = relay.exec("relay:key", "create", "--tenant", "burst", "--reusable").out().trim();

@@ -104,6 +104,16 @@ final class Daemon implements AutoCloseable {
         return Duration.ofNanos(System.nanoTime() - start);
     }
 
+    /** A line of {@code cb:whoami} ("status", "tenant", ...), empty when absent. */
+    String whoami(String field) {
+        for (String line : exec("cb:whoami").out().split("\n")) {
+            if (line.startsWith(field + ":")) {
+                return line.substring(field.length() + 1).trim();
+            }
+        }
+        return "";
+    }
+
     /** The daemon's process id (the launcher script execs the JVM). */
     long pid() {
         return process.pid();

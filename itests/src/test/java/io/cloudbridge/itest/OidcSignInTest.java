@@ -16,7 +16,6 @@ import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.CookieManager;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -27,7 +26,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
@@ -56,17 +57,11 @@ class OidcSignInTest {
     int relayPort;
     Daemon relay;
 
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
     @BeforeAll
     void start() throws Exception {
         assertTrue(Files.isDirectory(PROVIDER.resolve("node_modules/oidc-provider")),
                 "the OpenID Provider is installed: (cd itests/oidc && npm ci), as .ci/run does");
-        int port = freePort();
+        int port = RuntimeTestSupport.freeTcpPort();
         issuer = "http://127.0.0.1:" + port;
         ProcessBuilder pb = new ProcessBuilder("node", "provider.mjs").directory(PROVIDER.toFile()).redirectErrorStream(true);
         pb.environment().put("PORT", Integer.toString(port));
@@ -82,7 +77,7 @@ class OidcSignInTest {
         drain.setDaemon(true);
         drain.start();
 
-        relayPort = freePort();
+        relayPort = RuntimeTestSupport.freeTcpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [core, shell, relay]",
@@ -107,26 +102,12 @@ class OidcSignInTest {
     private Daemon node(String name, String... oidc) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
         Daemon node = new Daemon(dir);
-        StringJoiner yaml = new StringJoiner("\n");
-        yaml.add("kernel:").add("  features: [core, shell, client]")
-                .add("wireguard:").add("  interfaceName: cbod" + name).add("  privateKeyFile: " + dir.resolve("wg.key"))
-                .add("  listenAddress: 127.0.0.1").add("  listenPort: 0").add("  userspace: true").add("  uapiDirectory: \"\"")
-                .add("control:").add("  relay: 127.0.0.1:" + relayPort).add("  hostname: " + name)
-                .add("oidc:").add("  issuer: " + issuer);
+        List<String> sections = new ArrayList<>(List.of("oidc:", "  issuer: " + issuer));
         for (String o : oidc) {
-            yaml.add("  " + o);
+            sections.add("  " + o);
         }
-        RuntimeTestSupport.writeOwnerOnly(node.config, yaml + "\n");
+        RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, relayPort, sections.toArray(new String[0])));
         return node;
-    }
-
-    private static String field(Daemon d, String name) {
-        for (String line : d.exec("cb:whoami").out().split("\n")) {
-            if (line.startsWith(name + ":")) {
-                return line.substring(name.length() + 1).trim();
-            }
-        }
-        return "";
     }
 
     @Test
@@ -138,14 +119,14 @@ class OidcSignInTest {
         try (Daemon service = node("service", "flow: client-credentials", "clientId: svc-acme", "clientSecretFile: " + acmeSecret).start();
                 Daemon other = node("other", "flow: client-credentials", "clientId: svc-beta", "clientSecretFile: " + betaSecret).start();
                 Daemon person = node("person", "flow: device", "clientId: cloudbridge-node").start()) {
-            Await.until(Duration.ofSeconds(20), "the service account registered", () -> field(service, "status").equals("registered"));
-            assertEquals("acme", field(service, "tenant"));
-            Await.until(Duration.ofSeconds(20), "the beta service registered", () -> field(other, "status").equals("registered"));
-            assertEquals("beta", field(other, "tenant"));
+            Await.until(Duration.ofSeconds(20), "the service account registered", () -> service.whoami("status").equals("registered"));
+            assertEquals("acme", service.whoami("tenant"));
+            Await.until(Duration.ofSeconds(20), "the beta service registered", () -> other.whoami("status").equals("registered"));
+            assertEquals("beta", other.whoami("tenant"));
 
             // The person: 'cloudbridge login' shows where to approve, and waits until the node is signed in.
             Await.until(Duration.ofSeconds(20), "the person's node up, not signed in",
-                    () -> field(person, "status").startsWith("not signed in"));
+                    () -> person.whoami("status").startsWith("not signed in"));
             Process login = new ProcessBuilder(Daemon.SCRIPT.toString(), "login", "--config", person.config.toString(), "--state",
                     person.state.toString()).redirectErrorStream(true).start();
             BufferedReader loginOut = new BufferedReader(new InputStreamReader(login.getInputStream(), StandardCharsets.UTF_8));
@@ -168,8 +149,8 @@ class OidcSignInTest {
             assertEquals(0, login.exitValue(), shown + rest);
             assertTrue(rest.contains("signed in"), rest);
             Await.until(Duration.ofSeconds(30), "the person's node registered after approval",
-                    () -> field(person, "status").equals("registered"));
-            assertEquals("acme", field(person, "tenant"));
+                    () -> person.whoami("status").equals("registered"));
+            assertEquals("acme", person.whoami("tenant"));
             assertEquals("signed in\n", person.exec("cb:login", "status").out());
 
             Await.until(Duration.ofSeconds(5), "the person's node sees the service in acme",

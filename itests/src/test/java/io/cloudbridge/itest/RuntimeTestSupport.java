@@ -66,6 +66,29 @@ public final class RuntimeTestSupport {
         return options.toArray(new Option[0]);
     }
 
+    /** A free TCP port on loopback (for a daemon's listener). */
+    public static int freeTcpPort() throws IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /**
+     * A node daemon's configuration (features core, shell, client; the overlay in userspace on
+     * loopback) signing in at the relay on {@code relayPort}; {@code sections} adds lines (control
+     * keys first, then whole sections).
+     */
+    public static String nodeYaml(Path dir, String name, int relayPort, String... sections) {
+        List<String> lines = new ArrayList<>(List.of(
+                "kernel:", "  features: [core, shell, client]",
+                "wireguard:", "  interfaceName: cbn" + name, "  privateKeyFile: " + dir.resolve("wg.key"),
+                "  listenAddress: 127.0.0.1", "  listenPort: 0", "  userspace: true", "  uapiDirectory: \"\"",
+                "control:", "  relay: 127.0.0.1:" + relayPort, "  hostname: " + name, "  maxBackoffSeconds: 2"));
+        lines.addAll(List.of(sections));
+        lines.add("");
+        return String.join("\n", lines);
+    }
+
     public static void writeOwnerOnly(Path file, String text) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, text);

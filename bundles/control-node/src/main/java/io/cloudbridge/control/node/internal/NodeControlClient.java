@@ -69,6 +69,49 @@ public final class NodeControlClient {
     /** OIDC sign-in (device flow or client credentials), when the oidc section configures it. */
     private volatile io.cloudbridge.api.auth.TokenProvider tokens;
 
+    /**
+     * The OS keyring (or its owner-only file fallback), when the credentials bundle runs: the
+     * refresh token goes there; without it, to an owner-only file of this bundle's own.
+     */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.auth.CredentialStore credentials;
+    static final String CREDENTIAL_SERVICE = "cloudbridge";
+
+    private String refreshAccount() {
+        return "refresh-token/" + config.relay();
+    }
+
+    private String readRefreshToken() throws IOException {
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        if (store != null) {
+            java.util.Optional<String> kept = store.read(CREDENTIAL_SERVICE, refreshAccount());
+            if (kept.isPresent()) {
+                return kept.get();
+            }
+        }
+        return readSecret(stateFolder.resolve("refresh-token"));
+    }
+
+    private void writeRefreshToken(String token) throws IOException {
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        if (store != null) {
+            store.write(CREDENTIAL_SERVICE, refreshAccount(), token);
+            Files.deleteIfExists(stateFolder.resolve("refresh-token")); // one place only
+        } else {
+            writeSecret(stateFolder.resolve("refresh-token"), token);
+        }
+    }
+
+    private void forgetRefreshToken() throws IOException {
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        if (store != null) {
+            store.delete(CREDENTIAL_SERVICE, refreshAccount());
+        }
+        Files.deleteIfExists(stateFolder.resolve("refresh-token"));
+    }
+
     @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
@@ -159,7 +202,7 @@ public final class NodeControlClient {
     private void signIn() {
         try {
             RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo());
-            String refresh = readSecret(stateFolder.resolve("refresh-token"));
+            String refresh = readRefreshToken();
             if (refresh != null) {
                 try {
                     NodeToken renewed = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
@@ -170,7 +213,7 @@ public final class NodeControlClient {
                         throw e;
                     }
                     LOG.warn("the stored refresh token was refused ({}); signing in afresh", e.getStatus().getDescription());
-                    Files.deleteIfExists(stateFolder.resolve("refresh-token"));
+                    forgetRefreshToken();
                 }
             }
             if (request.getCredentialCase() == RegisterRequest.CredentialCase.CREDENTIAL_NOT_SET) {
@@ -235,7 +278,7 @@ public final class NodeControlClient {
         jwt = token.getJwt();
         Instant expires = Instant.ofEpochSecond(token.getExpiresAtEpochSeconds());
         tokenExpires = expires;
-        writeSecret(stateFolder.resolve("refresh-token"), token.getRefreshToken());
+        writeRefreshToken(token.getRefreshToken());
         Duration life = Duration.between(Instant.now(), expires);
         long renewIn = Math.max(1, life.toMillis() * 2 / 3);
         scheduler.schedule(this::renew, renewIn, TimeUnit.MILLISECONDS);
@@ -246,7 +289,7 @@ public final class NodeControlClient {
             return;
         }
         try {
-            String refresh = readSecret(stateFolder.resolve("refresh-token"));
+            String refresh = readRefreshToken();
             NodeToken token = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
             renewals++;
             saveToken(token);
@@ -374,6 +417,8 @@ public final class NodeControlClient {
                     .append(")\n");
         }
         out.append("key:      ").append(overlay.publicKey().toBase64()).append('\n');
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        out.append("secrets:  ").append(store != null ? store.backend() : "file (" + stateFolder + ")").append('\n');
         return out.toString();
     }
 

@@ -35,6 +35,11 @@ public final class RuntimeCommands {
     private ConfigurationView configuration;
     @Reference
     private ServiceComponentRuntime scr;
+    /** Where secrets are kept, when the credentials bundle runs. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.auth.CredentialStore credentials;
     private BundleContext context;
 
     @Activate
@@ -60,6 +65,10 @@ public final class RuntimeCommands {
             }
         }
         row(out, "features", String.join(", ", active));
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        if (store != null) {
+            row(out, "credentials", store.backend());
+        }
 
         int activeBundles = 0;
         int fragments = 0;

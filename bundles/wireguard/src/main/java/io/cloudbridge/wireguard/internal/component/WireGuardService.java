@@ -81,6 +81,13 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private final AtomicInteger pingSequence = new AtomicInteger();
     private final List<DatagramClaimer> claimers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
+    /**
+     * The OS keyring, when the credentials bundle runs: new keys are kept there. Static and greedy:
+     * a store that arrives later re-creates the interface, which then reads its key from it.
+     */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policyOption = ReferencePolicyOption.GREEDY)
+    private io.cloudbridge.api.auth.CredentialStore credentials;
+
     /** The path manager, when one is installed; without it every peer goes over this socket. */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -106,7 +113,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         this.config = c;
         String home = ctx.getProperty(RuntimeProperties.HOME);
         Path keyFile = (home == null ? Path.of("") : Path.of(home)).resolve(c.privateKeyFile());
-        Identity identity = new Identity(loadOrCreateKey(keyFile));
+        Identity identity = new Identity(privateKey(keyFile, c.interfaceName()));
         for (String a : c.addresses()) {
             int slash = a.indexOf('/');
             ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
@@ -176,6 +183,31 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     }
 
     /** Reads the private key, or creates one readable by its owner only. */
+    /**
+     * The interface's private key: from its file when there is one (an existing installation keeps
+     * its key where it is); else from the OS keyring when the credentials bundle offers one, made
+     * there on first start; else from the file, made on first start.
+     */
+    private byte[] privateKey(Path file, String interfaceName) throws IOException {
+        io.cloudbridge.api.auth.CredentialStore store = credentials;
+        if (Files.exists(file) || store == null || "file".equals(store.backend())) {
+            return loadOrCreateKey(file);
+        }
+        String account = "wireguard-private-key/" + interfaceName;
+        java.util.Optional<String> kept = store.read("cloudbridge", account);
+        if (kept.isPresent()) {
+            byte[] key = Base64.getDecoder().decode(kept.get().trim());
+            if (key.length != 32) {
+                throw new IOException("the " + store.backend() + " entry " + account + " does not hold a 32-byte key");
+            }
+            return key;
+        }
+        byte[] key = NoiseCrypto.generateKeyPair()[0];
+        store.write("cloudbridge", account, Base64.getEncoder().encodeToString(key));
+        LOG.info("a new private key for {} is kept in {}", interfaceName, store.backend());
+        return key;
+    }
+
     static byte[] loadOrCreateKey(Path file) throws IOException {
         if (Files.exists(file)) {
             byte[] key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
