@@ -37,6 +37,10 @@ public @interface RelayConfig {
             + " seconds; the old one keeps verifying for a token lifetime after.")
     int signingKeyRotationSeconds() default 86_400;
 
+    @AttributeDefinition(min = "0", max = "31536000", description = "A node not heard from (registration, heartbeat)"
+            + " for this many seconds expires: it is removed and its addresses released; 0: nodes stay until deleted.")
+    int nodeExpirySeconds() default 0;
+
     @AttributeDefinition(min = "1", max = "3600", description = "How often nodes report, in seconds.")
     int heartbeatSeconds() default 30;
 

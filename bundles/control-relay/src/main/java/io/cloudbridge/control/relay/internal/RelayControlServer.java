@@ -55,6 +55,7 @@ public final class RelayControlServer {
     private RelayCertificate certificate;
     private Server server;
     private JwksEndpoint jwks;
+    private java.util.concurrent.ScheduledExecutorService expiry;
 
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
@@ -87,6 +88,16 @@ public final class RelayControlServer {
                 .addService(service)
                 .build()
                 .start();
+        if (config.nodeExpirySeconds() > 0) {
+            Duration silence = Duration.ofSeconds(config.nodeExpirySeconds());
+            long every = Math.max(1, Math.min(60, config.nodeExpirySeconds() / 4));
+            expiry = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "relay-node-expiry");
+                t.setDaemon(true);
+                return t;
+            });
+            expiry.scheduleWithFixedDelay(() -> expire(clock, silence), every, every, TimeUnit.SECONDS);
+        }
         jwks = new JwksEndpoint(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.jwksPort()), certificate,
                 tokens::jwks);
         LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it);"
@@ -94,8 +105,23 @@ public final class RelayControlServer {
                 config.listenAddress(), jwks.port(), JwksEndpoint.PATH);
     }
 
+    /** Removes the nodes silent for longer than the expiry, as relay:node delete would. */
+    private void expire(Clock clock, Duration silence) {
+        try {
+            for (String id : state.nodesSilentSince(clock.instant().minus(silence))) {
+                service.deleteNode(id).ifPresent(n -> LOG.info("node {} ({}) expired after {} s of silence", id, n.hostname(),
+                        silence.toSeconds()));
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("expiring silent nodes failed: {}", e.toString());
+        }
+    }
+
     @Deactivate
     void deactivate() throws InterruptedException {
+        if (expiry != null) {
+            expiry.shutdownNow();
+        }
         if (jwks != null) {
             jwks.close();
         }

@@ -155,6 +155,21 @@ final class RelayState {
         }
     }
 
+    /** Nodes last heard from before {@code cutoff}. */
+    List<String> nodesSilentSince(Instant cutoff) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT node_id FROM relay_node WHERE last_seen < ?")) {
+            q.setTimestamp(1, Timestamp.from(cutoff));
+            List<String> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(r.getString(1));
+                }
+            }
+            return out;
+        }
+    }
+
     void updateEndpoints(String id, List<String> endpoints, Instant now) throws SQLException {
         try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement(
                 "UPDATE relay_node SET endpoints = ?, last_seen = ? WHERE node_id = ?")) {

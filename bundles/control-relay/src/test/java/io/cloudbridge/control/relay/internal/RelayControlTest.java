@@ -256,6 +256,34 @@ class RelayControlTest {
         RelayFixture.register(channel, relay.preAuthKey("raw", true), RelayFixture.randomKey(), "still-serving");
     }
 
+    /** A node silent past the expiry is removed and its address released; a node that reports stays. */
+    @Test
+    void silentNodesExpireAndFreeTheirAddresses() throws Exception {
+        RelayFixture expiring = new RelayFixture(RelayFixture.config(900, 2));
+        ManagedChannel ch = expiring.channel();
+        try {
+            String key = expiring.preAuthKey("ephemeral", true);
+            RegisterResponse silent = RelayFixture.register(ch, key, RelayFixture.randomKey(), "silent");
+            RegisterResponse chatty = RelayFixture.register(ch, key, RelayFixture.randomKey(), "chatty");
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            // Until the node is gone and its lease too (removal takes the node first, then the lease).
+            while ((expiring.relay.state().node(silent.getNodeId()).isPresent() || expiring.ipam.leases("ephemeral").size() > 1)
+                    && System.nanoTime() < deadline) {
+                ControlServiceGrpc.newBlockingStub(ch).withCallCredentials(RelayFixture.bearer(chatty.getToken().getJwt()))
+                        .heartbeat(HeartbeatRequest.getDefaultInstance());
+                Thread.onSpinWait();
+            }
+            assertFalse(expiring.relay.state().node(silent.getNodeId()).isPresent(), "the silent node expired");
+            assertTrue(expiring.relay.state().node(chatty.getNodeId()).isPresent(), "the reporting node stays");
+            assertTrue(expiring.ipam.lease("ephemeral", io.cloudbridge.api.net.NodeKey.parse(
+                    expiring.relay.state().node(chatty.getNodeId()).get().key())).isPresent());
+            assertEquals(1, expiring.ipam.leases("ephemeral").size(), "the silent node's address was released");
+        } finally {
+            ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            expiring.close();
+        }
+    }
+
     @Test
     void refreshTokensWorkOnceAndRenewedTokensWork() throws Exception {
         RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("refresh", false), RelayFixture.randomKey(), "r1");

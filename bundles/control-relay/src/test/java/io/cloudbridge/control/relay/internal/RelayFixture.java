@@ -61,6 +61,10 @@ final class RelayFixture implements AutoCloseable {
     }
 
     static RelayConfig config(int tokenLifetimeSeconds) {
+        return config(tokenLifetimeSeconds, 0);
+    }
+
+    static RelayConfig config(int tokenLifetimeSeconds, int nodeExpirySeconds) {
         return new RelayConfig() {
             @Override
             public Class<? extends Annotation> annotationType() {
@@ -101,6 +105,10 @@ final class RelayFixture implements AutoCloseable {
 
             public int signingKeyRotationSeconds() {
                 return 86_400;
+            }
+
+            public int nodeExpirySeconds() {
+                return nodeExpirySeconds;
             }
 
             public int heartbeatSeconds() {
