@@ -1,6 +1,7 @@
 package io.cloudbridge.store.internal;
 
 import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.store.Durability;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,6 +36,7 @@ public final class RelayDatabase {
 
     private JdbcConnectionPool pool;
     private ServiceRegistration<DataSource> registration;
+    private ServiceRegistration<Durability> durability;
 
     @Activate
     void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
@@ -46,10 +48,10 @@ public final class RelayDatabase {
                     .resolve("relay");
             Files.createDirectories(folder);
             // FILE_LOCK=FS: one process owns the file; a second relay on the same state fails loudly.
-            // WRITE_DELAY=0: a commit reaches the file before the relay answers; with H2's default
-            // delay a relay killed right after telling a node its address forgot it (the control
-            // plane test caught a node given another address after a SIGKILL).
-            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS;WRITE_DELAY=0";
+            // Commits are made durable by Durability.sync before the relay answers (group commit):
+            // with H2's delayed writes alone a relay killed right after telling a node its address
+            // forgot it (the control plane test caught a node given another address after a SIGKILL).
+            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
         }
         String password = config.passwordFile().isBlank() ? "" : Files.readString(Path.of(config.passwordFile())).trim();
         pool = JdbcConnectionPool.create(url, config.user(), password);
@@ -63,10 +65,17 @@ public final class RelayDatabase {
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(PROPERTY, "relay");
         registration = ctx.registerService(DataSource.class, pool, props);
+        // An embedded H2 file needs its writes forced; a database server's commits are durable.
+        boolean embeddedH2 = url.startsWith("jdbc:h2:") && !url.startsWith("jdbc:h2:tcp:") && !url.startsWith("jdbc:h2:ssl:")
+                && !url.startsWith("jdbc:h2:mem:");
+        durability = ctx.registerService(Durability.class, embeddedH2 ? new GroupCommit(pool) : GroupCommit.COMMITS_ARE_DURABLE, props);
     }
 
     @Deactivate
     void deactivate() {
+        if (durability != null) {
+            durability.unregister();
+        }
         if (registration != null) {
             registration.unregister();
         }

@@ -69,14 +69,17 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final String homeRelay;
     /** The identity provider's verifier, when the relay has one (it comes and goes with its configuration). */
     private final java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity;
+    /** Answers go out only once what they report is in the database's file (group commit). */
+    private final io.cloudbridge.store.Durability durability;
     private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
     private final Map<String, int[]> keyFailures = new HashMap<>();
     private long keyFailureMinute;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
-            java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity) {
+            java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability) {
         this.identity = identity;
+        this.durability = durability;
         this.state = state;
         this.tokens = tokens;
         this.ipam = ipam;
@@ -134,6 +137,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                     .setIpv4Address(addr(lease.ipv4()) + "/" + prefixLength(prefixes, 4, 32))
                     .setIpv6Address(addr(lease.ipv6()) + "/" + prefixLength(prefixes, 6, 128))
                     .setToken(token(node.id(), tenant, key.toBase64(), now)).build();
+            durability.sync(); // the node, its lease and its refresh token outlive a crash from here on
             maps.upsert(tenant, peer(node, lease));
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
             reply.onNext(response);
@@ -265,7 +269,9 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 throw refuse(Status.UNAUTHENTICATED, "refresh token unknown, used or expired", remote);
             }
             RelayState.Node n = node.get();
-            reply.onNext(RefreshTokenResponse.newBuilder().setToken(token(n.id(), n.tenant(), n.key(), now)).build());
+            NodeToken renewed = token(n.id(), n.tenant(), n.key(), now);
+            durability.sync(); // the new refresh token is kept, the used one gone, before the node hears of it
+            reply.onNext(RefreshTokenResponse.newBuilder().setToken(renewed).build());
             reply.onCompleted();
         } catch (StatusRuntimeException e) {
             reply.onError(e);
@@ -415,6 +421,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         Optional<RelayState.Node> node = state.deleteNode(nodeId);
         node.ifPresent(n -> {
             ipam.release(n.tenant(), NodeKey.parse(n.key()));
+            try {
+                durability.sync();
+            } catch (SQLException e) {
+                LOG.warn("the removal of node {} may not outlive a crash: {}", n.id(), e.toString());
+            }
             maps.remove(n.tenant(), n.id());
             Status removed = Status.UNAUTHENTICATED.withDescription("node removed");
             maps.disconnect(n.tenant(), n.id(), removed);

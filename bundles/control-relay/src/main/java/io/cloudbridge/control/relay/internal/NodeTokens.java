@@ -4,7 +4,6 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
 import com.nimbusds.jose.JOSEObjectType;
-import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.crypto.ECDSAVerifier;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
@@ -41,6 +40,21 @@ final class NodeTokens {
     private final Duration lifetime;
     private final Duration rotation;
     private volatile List<ECKey> keys = List.of(); // newest first
+    /** When the newest key is due for replacement: until then issuing a token touches no database and takes no lock. */
+    private volatile Instant rotateAt = Instant.MIN;
+    /**
+     * Signatures per thread, in the IEEE P1363 form JWS uses: looking a Signature up costs more than
+     * what it signs, and the DER form would need transcoding (what nimbus's signer does per token).
+     */
+    private static final ThreadLocal<java.security.Signature> SIGNERS = ThreadLocal.withInitial(() -> {
+        try {
+            return java.security.Signature.getInstance("SHA256withECDSAinP1363Format");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java 11+ runtime has ECDSA in P1363 form", e);
+        }
+    });
+    private volatile java.security.interfaces.ECPrivateKey signingKey;
+    private volatile String signingHeader;
 
     NodeTokens(RelayState state, String issuer, Duration lifetime, Duration rotation) throws SQLException {
         this.state = state;
@@ -77,6 +91,9 @@ final class NodeTokens {
 
     /** Makes a new signing key when the newest is older than the rotation period; drops keys no token can need. */
     synchronized void rotateIfDue(Instant now) throws SQLException {
+        if (now.isBefore(rotateAt)) {
+            return; // another thread rotated meanwhile
+        }
         List<RelayState.SigningKey> stored = state.signingKeys();
         if (stored.isEmpty() || !stored.get(0).created().plus(rotation).isAfter(now)) {
             try {
@@ -89,7 +106,18 @@ final class NodeTokens {
             // A key replaced more than a token lifetime ago has no live token left.
             state.deleteSigningKeysBefore(now.minus(rotation).minus(lifetime).minus(CLOCK_SKEW));
             load();
+            stored = state.signingKeys();
         }
+        rotateAt = stored.get(0).created().plus(rotation);
+        ECKey newest = keys.get(0);
+        try {
+            signingKey = newest.toECPrivateKey();
+        } catch (JOSEException e) {
+            throw new IllegalStateException("our own EC key does not convert", e);
+        }
+        signingHeader = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(newest.getKeyID()).type(JOSEObjectType.JWT).build().toString()
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** The public keys, for the relay's JWKS. */
@@ -98,19 +126,24 @@ final class NodeTokens {
     }
 
     Instant issue(String nodeId, String tenant, String nodeKey, Instant now, StringBuilder out) throws SQLException {
-        rotateIfDue(now);
-        ECKey key = keys.get(0);
+        if (!now.isBefore(rotateAt)) {
+            rotateIfDue(now);
+        }
         Instant expires = now.plus(lifetime);
         JWTClaimsSet claims = new JWTClaimsSet.Builder().issuer(issuer).audience(AUDIENCE).subject(nodeId)
                 .claim(TENANT_CLAIM, tenant).claim(KEY_CLAIM, nodeKey).issueTime(Date.from(now))
                 .notBeforeTime(Date.from(now)).expirationTime(Date.from(expires)).jwtID(UUID.randomUUID().toString()).build();
-        SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(key.getKeyID()).type(JOSEObjectType.JWT).build(), claims);
+        // header.payload.signature (RFC 7515 compact form), signed as RFC 7518 3.4 says for ES256.
+        String signingInput = signingHeader + "." + java.util.Base64.getUrlEncoder().withoutPadding()
+                .encodeToString(claims.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         try {
-            jwt.sign(new ECDSASigner(key));
-        } catch (JOSEException e) {
+            java.security.Signature signer = SIGNERS.get();
+            signer.initSign(signingKey);
+            signer.update(signingInput.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.append(signingInput).append('.').append(java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(signer.sign()));
+        } catch (java.security.GeneralSecurityException e) {
             throw new IllegalStateException("signing with our own EC key failed", e);
         }
-        out.append(jwt.serialize());
         return expires;
     }
 

@@ -44,6 +44,9 @@ public final class RelayControlServer {
     private DataSource database;
     @Reference
     private AddressAllocator ipam;
+    /** What makes an answer's writes survive a crash before the answer goes out. */
+    @Reference(target = "(cloudbridge.database=relay)")
+    private io.cloudbridge.store.Durability durability;
     /** OIDC sign-in, when the identity section configures a provider. */
     @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
@@ -75,7 +78,7 @@ public final class RelayControlServer {
         certificate = config.certificateFile().isBlank()
                 ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
-        service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity);
+        service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))
@@ -131,9 +134,10 @@ public final class RelayControlServer {
         }
     }
 
-    void bind(DataSource db, AddressAllocator allocator) {
+    void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync) {
         this.database = db;
         this.ipam = allocator;
+        this.durability = sync;
     }
 
     int port() {

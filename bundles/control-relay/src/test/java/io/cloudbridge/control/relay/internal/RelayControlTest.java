@@ -355,6 +355,7 @@ class RelayControlTest {
         StatusRuntimeException huge = assertThrows(StatusRuntimeException.class,
                 () -> as("y".repeat(1 << 20)).heartbeat(HeartbeatRequest.getDefaultInstance()));
         assertFalse(huge.getStatus().isOk());
+        System.out.println("A 1 MB token: " + huge.getStatus());
         // The good one still works.
         as(good).heartbeat(HeartbeatRequest.getDefaultInstance());
     }

@@ -52,7 +52,11 @@ final class RelayFixture implements AutoCloseable {
                 return "";
             }
         });
-        relay.bind(pool, ipam);
+        relay.bind(pool, ipam, () -> {
+            try (java.sql.Connection c = pool.getConnection(); java.sql.Statement s = c.createStatement()) {
+                s.execute("CHECKPOINT");
+            }
+        });
         relay.start(home, home.resolve("state"), config);
     }
 
