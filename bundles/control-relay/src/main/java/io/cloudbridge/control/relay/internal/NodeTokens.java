@@ -43,17 +43,21 @@ final class NodeTokens {
     /** When the newest key is due for replacement: until then issuing a token touches no database and takes no lock. */
     private volatile Instant rotateAt = Instant.MIN;
     /**
-     * Signatures per thread, in the IEEE P1363 form JWS uses: looking a Signature up costs more than
-     * what it signs, and the DER form would need transcoding (what nimbus's signer does per token).
+     * ECDSA signers per thread, from BouncyCastle: its P-256 code signs in about a fifth of the time
+     * JDK 17's takes (the signature was 44 % of the relay's CPU per registration), with a
+     * deterministic nonce (RFC 6979). Not thread-safe, hence one per thread.
      */
-    private static final ThreadLocal<java.security.Signature> SIGNERS = ThreadLocal.withInitial(() -> {
-        try {
-            return java.security.Signature.getInstance("SHA256withECDSAinP1363Format");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java 11+ runtime has ECDSA in P1363 form", e);
-        }
-    });
-    private volatile java.security.interfaces.ECPrivateKey signingKey;
+    private static final ThreadLocal<org.bouncycastle.crypto.signers.ECDSASigner> SIGNERS = ThreadLocal.withInitial(
+            () -> new org.bouncycastle.crypto.signers.ECDSASigner(new org.bouncycastle.crypto.signers.HMacDSAKCalculator(
+                    new org.bouncycastle.crypto.digests.SHA256Digest())));
+    private static final org.bouncycastle.crypto.params.ECDomainParameters P256;
+
+    static {
+        org.bouncycastle.asn1.x9.X9ECParameters curve = org.bouncycastle.crypto.ec.CustomNamedCurves.getByName("secp256r1");
+        P256 = new org.bouncycastle.crypto.params.ECDomainParameters(curve.getCurve(), curve.getG(), curve.getN(), curve.getH());
+    }
+
+    private volatile org.bouncycastle.crypto.params.ECPrivateKeyParameters signingKey;
     private volatile String signingHeader;
 
     NodeTokens(RelayState state, String issuer, Duration lifetime, Duration rotation) throws SQLException {
@@ -111,7 +115,7 @@ final class NodeTokens {
         rotateAt = stored.get(0).created().plus(rotation);
         ECKey newest = keys.get(0);
         try {
-            signingKey = newest.toECPrivateKey();
+            signingKey = new org.bouncycastle.crypto.params.ECPrivateKeyParameters(newest.toECPrivateKey().getS(), P256);
         } catch (JOSEException e) {
             throw new IllegalStateException("our own EC key does not convert", e);
         }
@@ -136,14 +140,19 @@ final class NodeTokens {
         // header.payload.signature (RFC 7515 compact form), signed as RFC 7518 3.4 says for ES256.
         String signingInput = signingHeader + "." + java.util.Base64.getUrlEncoder().withoutPadding()
                 .encodeToString(claims.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        try {
-            java.security.Signature signer = SIGNERS.get();
-            signer.initSign(signingKey);
-            signer.update(signingInput.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-            out.append(signingInput).append('.').append(java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(signer.sign()));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("signing with our own EC key failed", e);
-        }
+        org.bouncycastle.crypto.digests.SHA256Digest sha = new org.bouncycastle.crypto.digests.SHA256Digest();
+        byte[] input = signingInput.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        byte[] digest = new byte[32];
+        sha.update(input, 0, input.length);
+        sha.doFinal(digest, 0);
+        org.bouncycastle.crypto.signers.ECDSASigner signer = SIGNERS.get();
+        signer.init(true, signingKey);
+        java.math.BigInteger[] rs = signer.generateSignature(digest);
+        // JWS's form of an ES256 signature: r and s, 32 bytes each, big-endian (RFC 7518 3.4).
+        byte[] signature = new byte[64];
+        System.arraycopy(org.bouncycastle.util.BigIntegers.asUnsignedByteArray(32, rs[0]), 0, signature, 0, 32);
+        System.arraycopy(org.bouncycastle.util.BigIntegers.asUnsignedByteArray(32, rs[1]), 0, signature, 32, 32);
+        out.append(signingInput).append('.').append(java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(signature));
         return expires;
     }
 
