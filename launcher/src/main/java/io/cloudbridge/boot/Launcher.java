@@ -223,7 +223,17 @@ public final class Launcher {
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());
 
         Framework framework = new FrameworkFactory().newFramework(frameworkConfig);
-        Thread stopper = new Thread(() -> stop(framework, log), "cloudbridge-shutdown");
+        // SIGTERM runs the hook while the main thread waits for the framework to stop; the JVM halts
+        // once the hook returns, so the hook waits (briefly) for the main thread's last words.
+        java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
+        Thread stopper = new Thread(() -> {
+            stop(framework, log);
+            try {
+                finished.await(2, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "cloudbridge-shutdown");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             framework.init();
@@ -283,6 +293,7 @@ public final class Launcher {
             } catch (IOException ignored) {
                 // the process is ending
             }
+            finished.countDown();
         }
     }
 
