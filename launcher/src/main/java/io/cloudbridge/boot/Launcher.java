@@ -91,27 +91,15 @@ public final class Launcher {
         if (started != 0) {
             return started;
         }
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(30);
-        while (System.nanoTime() < deadline) {
-            try (AdminClient client = AdminClient.connect(socket)) {
-                String status = client.execute("cb:login status").output();
-                if (!status.startsWith("waiting")) {
-                    System.out.print(status);
-                    return status.startsWith("signed in") ? 0 : 1;
-                }
-            } catch (IOException | RuntimeException | AdminClient.NoDaemonException | AdminClient.AccessDeniedException e) {
-                System.err.println("cloudbridge: lost the daemon while waiting: " + e.getMessage());
-                return EXIT_FAILED;
-            }
-            try {
-                Thread.sleep(2000); // the provider's own polling interval is seconds, too
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return EXIT_FAILED;
-            }
+        // The node waits for the outcome itself; this asks it to answer once there is one.
+        try (AdminClient client = AdminClient.connect(socket)) {
+            String status = client.execute("cb:login wait").output();
+            System.out.print(status);
+            return status.startsWith("signed in") ? 0 : 1;
+        } catch (IOException | RuntimeException | AdminClient.NoDaemonException | AdminClient.AccessDeniedException e) {
+            System.err.println("cloudbridge: lost the daemon while waiting: " + e.getMessage());
+            return EXIT_FAILED;
         }
-        System.err.println("cloudbridge: no answer within 30 minutes");
-        return 1;
     }
 
     /** The distribution folder: set by the start script, else the folder above this jar's. */

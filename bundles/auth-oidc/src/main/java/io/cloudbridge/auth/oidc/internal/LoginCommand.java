@@ -7,7 +7,7 @@ import org.osgi.service.component.annotations.Reference;
 /**
  * {@code cb:login}: starts a device sign-in and shows where to approve it (URL, code, QR code); the
  * node goes on polling by itself, and registers once approved ({@code cb:whoami} follows it).
- * {@code cb:login status} tells how the last one went.
+ * {@code cb:login status} tells how the last one went; {@code cb:login wait} returns when it is over.
  */
 @Component(service = LoginCommand.class, property = {"osgi.command.scope=cb", "osgi.command.function=login"})
 public final class LoginCommand {
@@ -23,12 +23,23 @@ public final class LoginCommand {
     }
 
     public String login(String what) {
-        if (!"status".equals(what)) {
-            return "usage: cb:login | cb:login status\n";
+        if (!"status".equals(what) && !"wait".equals(what)) {
+            return "usage: cb:login | cb:login status | cb:login wait\n";
         }
         OidcTokenProvider.DeviceLogin l = provider.currentLogin();
         if (l == null) {
             return "no sign-in started\n";
+        }
+        if ("wait".equals(what)) {
+            // Until approved, declined or expired: the poller ends the outcome by the code's expiry.
+            try {
+                l.outcome().get(java.time.Duration.between(java.time.Instant.now(), l.expires()).toMillis() + 30_000,
+                        java.util.concurrent.TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                // told below
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         if (!l.outcome().isDone()) {
             return "waiting for approval of code " + l.userCode() + " (until " + l.expires() + ")\n";
