@@ -81,7 +81,10 @@ public class ControlPlaneBench {
         for (ManagedChannel c : regChannels) { // TLS handshakes before the clock starts
             c.getState(true);
         }
-        Thread.sleep(200);
+        long ready = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (regChannels.stream().anyMatch(c -> c.getState(false) != io.grpc.ConnectivityState.READY) && System.nanoTime() < ready) {
+            Thread.onSpinWait();
+        }
         String[] nodeIds = new String[nodes];
         String[] jwts = new String[nodes];
         long[] callNanos = new long[nodes];
@@ -272,7 +275,7 @@ public class ControlPlaneBench {
                 }
                 all[r] = complete ? last : Long.MAX_VALUE;
                 spread[r] = complete ? last - first : Long.MAX_VALUE;
-                Thread.sleep(20);
+                Thread.sleep(20); // a pause between changes, so that each is timed on a quiet relay
             }
             long[] lat = perWatcher.stream().mapToLong(Long::longValue).sorted().toArray();
             Arrays.sort(all);
