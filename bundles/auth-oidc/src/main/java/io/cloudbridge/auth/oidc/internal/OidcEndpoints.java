@@ -46,7 +46,7 @@ final class OidcEndpoints {
         }
         boolean loopback = "127.0.0.1".equals(u.getHost()) || "localhost".equals(u.getHost()) || "[::1]".equals(u.getHost());
         if (!"https".equals(u.getScheme()) && !("http".equals(u.getScheme()) && loopback)) {
-            throw new IOException("the OIDC issuer must be an https URL (http only on loopback): " + issuer);
+            throw new IOException("an OIDC URL must be https (http only on loopback): " + issuer);
         }
     }
 
@@ -71,6 +71,8 @@ final class OidcEndpoints {
         if (!(v instanceof String s)) {
             throw new IOException("the discovery document has no " + name);
         }
+        // The same rule as the issuer's: keys or secrets over plain HTTP could be read or replaced.
+        checkIssuer(s);
         return URI.create(s);
     }
 

@@ -142,6 +142,7 @@ public final class NodeControlClient {
     private volatile long mapVersion;
     private volatile String status = "starting";
     private volatile int renewals;
+    private volatile java.util.concurrent.ScheduledFuture<?> renewal;
     private int failures;
 
     @Activate
@@ -281,7 +282,11 @@ public final class NodeControlClient {
         writeRefreshToken(token.getRefreshToken());
         Duration life = Duration.between(Instant.now(), expires);
         long renewIn = Math.max(1, life.toMillis() * 2 / 3);
-        scheduler.schedule(this::renew, renewIn, TimeUnit.MILLISECONDS);
+        java.util.concurrent.ScheduledFuture<?> previous = renewal;
+        if (previous != null) {
+            previous.cancel(false); // one renewal chain, whatever signed in last
+        }
+        renewal = scheduler.schedule(this::renew, renewIn, TimeUnit.MILLISECONDS);
     }
 
     private void renew() {

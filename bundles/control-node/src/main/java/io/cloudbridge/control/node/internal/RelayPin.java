@@ -50,10 +50,18 @@ final class RelayPin extends X509ExtendedTrustManager {
         if (!configured.isEmpty()) {
             return configured;
         }
-        return Files.exists(pinFile) ? Files.readString(pinFile, StandardCharsets.US_ASCII).trim() : "";
+        if (!Files.exists(pinFile)) {
+            return "";
+        }
+        String pinned = Files.readString(pinFile, StandardCharsets.US_ASCII).trim();
+        if (!pinned.matches("sha256:[0-9a-f]{64}")) {
+            // Never trust on first use again because a pin went missing or bad: that is an attack's shape too.
+            throw new IOException(pinFile + " holds no fingerprint; fix or remove it on purpose to trust the relay anew");
+        }
+        return pinned;
     }
 
-    void check(X509Certificate[] chain) throws CertificateException {
+    synchronized void check(X509Certificate[] chain) throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("the relay presented no certificate");
         }

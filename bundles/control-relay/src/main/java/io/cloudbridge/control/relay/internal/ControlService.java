@@ -101,9 +101,22 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     }
 
     private StatusRuntimeException refuse(Status status, String reason, String remote) {
-        refusals.computeIfAbsent(reason, r -> new LongAdder()).increment();
+        count(reason);
         SECURITY.warn("control request refused: {} (from {})", reason, remote);
         return status.withDescription(reason).asRuntimeException();
+    }
+
+    /**
+     * Counts a refusal by its kind: the reason up to its first ':' (what follows may be the caller's
+     * own text, e.g. a token's "alg"), in a table of bounded size, so that no input grows it.
+     */
+    void count(String reason) {
+        int colon = reason.indexOf(':');
+        String kind = colon < 0 ? reason : reason.substring(0, colon);
+        if (kind.length() > 64 || refusals.size() >= 128 && !refusals.containsKey(kind)) {
+            kind = "other";
+        }
+        refusals.computeIfAbsent(kind, r -> new LongAdder()).increment();
     }
 
     // ---- registration ----
@@ -125,6 +138,13 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 default -> throw refuse(Status.UNAUTHENTICATED, "no credential", remote);
             };
             NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
+            // Public keys are in every peer's map: a credential for the tenant must not make its
+            // holder an existing node. That node signs in again with its own token only.
+            if (request.getCredentialCase() != RegisterRequest.CredentialCase.NODE_TOKEN
+                    && state.nodeIdByKey(tenant, key.toBase64()).isPresent()) {
+                throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
+                        + " or an administrator removes it (relay:node delete)", remote);
+            }
             RelayState.Node node = state.upsertNode(tenant, key.toBase64(), info.getHostname(), info.getOs(), info.getEndpointsList(), now);
             Lease lease;
             try {
@@ -376,26 +396,37 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         SignalStream mine = new SignalStream(me.tenant(), out);
         SignalStream replaced = signalStreams.put(me.nodeId(), mine);
         if (replaced != null) {
-            replaced.out.onError(Status.ABORTED.withDescription("replaced by a newer signalling stream").asRuntimeException());
+            synchronized (replaced) {
+                try {
+                    replaced.out.onError(Status.ABORTED.withDescription("replaced by a newer signalling stream").asRuntimeException());
+                } catch (RuntimeException alreadyClosed) {
+                    // it ended by itself
+                }
+            }
         }
         out.setOnCancelHandler(() -> signalStreams.remove(me.nodeId(), mine));
         return new StreamObserver<>() {
             @Override
             public void onNext(SignalMessage m) {
                 if (m.getPayload().size() > MAX_SIGNAL_PAYLOAD || m.getPayloadType().length() > 64 || m.getToNodeId().isEmpty()) {
-                    refusals.computeIfAbsent("bad signal message", r -> new LongAdder()).increment();
+                    count("bad signal message");
                     return;
                 }
                 SignalStream to = signalStreams.get(m.getToNodeId());
                 // Only within the tenant: a node of another tenant is as unknown as one that does not exist.
-                if (to == null || !to.tenant.equals(me.tenant())) {
-                    refusals.computeIfAbsent("signal recipient not connected", r -> new LongAdder()).increment();
+                if (to == null || !to.tenant.equals(me.tenant()) || to == mine) {
+                    count("signal recipient not connected");
+                    return;
+                }
+                // A recipient that does not read is not buffered for: its messages are dropped.
+                if (!to.out.isReady()) {
+                    count("signal recipient not reading");
                     return;
                 }
                 try {
                     to.send(m.toBuilder().setFromNodeId(me.nodeId()).build());
                 } catch (RuntimeException e) {
-                    refusals.computeIfAbsent("signal recipient gone", r -> new LongAdder()).increment();
+                    count("signal recipient gone");
                 }
             }
 
@@ -471,7 +502,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                     }
                     return Contexts.interceptCall(context.withValue(NODE, claims), call, headers, next);
                 } catch (NodeTokens.Refused e) {
-                    refusals.computeIfAbsent(e.getMessage(), r -> new LongAdder()).increment();
+                    count(e.getMessage());
                     SECURITY.warn("control call {} refused: {} (from {})", method, e.getMessage(), remote);
                     call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
                 } catch (SQLException e) {

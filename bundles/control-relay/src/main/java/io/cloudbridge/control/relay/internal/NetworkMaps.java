@@ -49,6 +49,14 @@ final class NetworkMaps {
         TenantMap map = tenant(tenant);
         Watcher w = new Watcher(nodeId, stream);
         stream.setOnCancelHandler(() -> map.watchers.remove(w));
+        // One map stream per node: a newer one replaces the older (a node that reconnects, or one
+        // that opens streams to make the relay hold maps for it).
+        for (Watcher old : List.copyOf(map.watchers.keySet())) {
+            if (old.nodeId.equals(nodeId)) {
+                map.watchers.remove(old);
+                old.end(Status.ABORTED.withDescription("replaced by a newer map stream"));
+            }
+        }
         map.subscribe(w);
     }
 

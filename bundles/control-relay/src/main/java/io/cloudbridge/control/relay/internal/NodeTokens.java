@@ -57,8 +57,11 @@ final class NodeTokens {
         P256 = new org.bouncycastle.crypto.params.ECDomainParameters(curve.getCurve(), curve.getG(), curve.getN(), curve.getH());
     }
 
-    private volatile org.bouncycastle.crypto.params.ECPrivateKeyParameters signingKey;
-    private volatile String signingHeader;
+    /** The key that signs and the header that names it, replaced together: a token never mixes two keys. */
+    private record Signing(org.bouncycastle.crypto.params.ECPrivateKeyParameters key, String header) {
+    }
+
+    private volatile Signing signing;
 
     NodeTokens(RelayState state, String issuer, Duration lifetime, Duration rotation) throws SQLException {
         this.state = state;
@@ -115,13 +118,13 @@ final class NodeTokens {
         rotateAt = stored.get(0).created().plus(rotation);
         ECKey newest = keys.get(0);
         try {
-            signingKey = new org.bouncycastle.crypto.params.ECPrivateKeyParameters(newest.toECPrivateKey().getS(), P256);
+            signing = new Signing(new org.bouncycastle.crypto.params.ECPrivateKeyParameters(newest.toECPrivateKey().getS(), P256),
+                    java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
+                            new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(newest.getKeyID()).type(JOSEObjectType.JWT).build()
+                                    .toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         } catch (JOSEException e) {
             throw new IllegalStateException("our own EC key does not convert", e);
         }
-        signingHeader = java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(
-                new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(newest.getKeyID()).type(JOSEObjectType.JWT).build().toString()
-                        .getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** The public keys, for the relay's JWKS. */
@@ -138,7 +141,8 @@ final class NodeTokens {
                 .claim(TENANT_CLAIM, tenant).claim(KEY_CLAIM, nodeKey).issueTime(Date.from(now))
                 .notBeforeTime(Date.from(now)).expirationTime(Date.from(expires)).jwtID(UUID.randomUUID().toString()).build();
         // header.payload.signature (RFC 7515 compact form), signed as RFC 7518 3.4 says for ES256.
-        String signingInput = signingHeader + "." + java.util.Base64.getUrlEncoder().withoutPadding()
+        Signing with = signing;
+        String signingInput = with.header() + "." + java.util.Base64.getUrlEncoder().withoutPadding()
                 .encodeToString(claims.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         org.bouncycastle.crypto.digests.SHA256Digest sha = new org.bouncycastle.crypto.digests.SHA256Digest();
         byte[] input = signingInput.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -146,7 +150,7 @@ final class NodeTokens {
         sha.update(input, 0, input.length);
         sha.doFinal(digest, 0);
         org.bouncycastle.crypto.signers.ECDSASigner signer = SIGNERS.get();
-        signer.init(true, signingKey);
+        signer.init(true, with.key());
         java.math.BigInteger[] rs = signer.generateSignature(digest);
         // JWS's form of an ES256 signature: r and s, 32 bytes each, big-endian (RFC 7518 3.4).
         byte[] signature = new byte[64];

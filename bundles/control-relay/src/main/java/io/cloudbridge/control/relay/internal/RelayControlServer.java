@@ -87,6 +87,8 @@ public final class RelayControlServer {
                 .maxInboundMetadataSize(MAX_METADATA_BYTES)
                 .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .permitKeepAliveWithoutCalls(true)
+                // A node needs a handful of calls at once (map, signalling, heartbeat, renewal).
+                .maxConcurrentCallsPerConnection(16)
                 .intercept(service.authenticator())
                 .addService(service)
                 .build()

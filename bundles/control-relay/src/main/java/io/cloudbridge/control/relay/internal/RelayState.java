@@ -106,6 +106,13 @@ final class RelayState {
         }
     }
 
+    /** The id of the tenant's node with this key, if there is one. */
+    Optional<String> nodeIdByKey(String tenant, String key) throws SQLException {
+        try (Connection c = db.getConnection()) {
+            return nodeByKey(c, tenant, key).map(Node::id);
+        }
+    }
+
     private static Optional<Node> nodeByKey(Connection c, String tenant, String key) throws SQLException {
         try (PreparedStatement q = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?")) {
             q.setString(1, tenant);

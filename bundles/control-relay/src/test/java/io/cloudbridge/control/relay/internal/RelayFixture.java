@@ -149,6 +149,14 @@ final class RelayFixture implements AutoCloseable {
                 .build());
     }
 
+    /** Registration again with the node's own token (how a node signs in after a restart). */
+    static RegisterResponse registerWithToken(ManagedChannel channel, String jwt, byte[] nodeKey, String hostname) {
+        return ControlServiceGrpc.newBlockingStub(channel).register(RegisterRequest.newBuilder().setNodeToken(jwt)
+                .setNode(NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey)).setHostname(hostname)
+                        .setOs("linux/amd64").addEndpoints("192.0.2.1:51820"))
+                .build());
+    }
+
     static CallCredentials bearer(String token) {
         return new CallCredentials() {
             @Override
