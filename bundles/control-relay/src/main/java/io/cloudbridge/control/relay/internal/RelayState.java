@@ -31,7 +31,7 @@ final class RelayState {
 
     RelayState(DataSource db) throws SQLException {
         this.db = db;
-        Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql"));
+        Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql"));
     }
 
     /** A registered node. */
@@ -318,14 +318,31 @@ final class RelayState {
 
     // ---- refresh tokens ----
 
+    /**
+     * A new refresh token for the node, replacing any it had: one live refresh token per node, so
+     * that sign-ins and restarts leave no valid token behind that nobody holds.
+     */
     String createRefreshToken(String nodeId, Instant expires) throws SQLException {
         String secret = randomSecret();
-        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
-                "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
-            i.setString(1, sha256(secret));
-            i.setString(2, nodeId);
-            i.setTimestamp(3, Timestamp.from(expires));
-            i.executeUpdate();
+        try (Connection c = db.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?")) {
+                    d.setString(1, nodeId);
+                    d.executeUpdate();
+                }
+                try (PreparedStatement i = c.prepareStatement(
+                        "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
+                    i.setString(1, sha256(secret));
+                    i.setString(2, nodeId);
+                    i.setTimestamp(3, Timestamp.from(expires));
+                    i.executeUpdate();
+                }
+                c.commit();
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
+            }
         }
         return secret;
     }

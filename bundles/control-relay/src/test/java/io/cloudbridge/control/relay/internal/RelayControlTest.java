@@ -301,6 +301,13 @@ class RelayControlTest {
         StatusRuntimeException reused = assertThrows(StatusRuntimeException.class,
                 () -> stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(n.getToken().getRefreshToken()).build()));
         assertEquals(Status.Code.UNAUTHENTICATED, reused.getStatus().getCode());
+        // One live refresh token per node: signing in again replaces the last one.
+        RegisterResponse again = RelayFixture.registerWithToken(channel, renewed.getToken().getJwt(),
+                java.util.Base64.getDecoder().decode(relay.relay.state().node(n.getNodeId()).get().key()), "r1");
+        assertEquals(Status.Code.UNAUTHENTICATED, assertThrows(StatusRuntimeException.class,
+                () -> stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(renewed.getToken().getRefreshToken()).build()))
+                .getStatus().getCode());
+        stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(again.getToken().getRefreshToken()).build());
     }
 
     @Test
