@@ -43,6 +43,13 @@ public final class OidcTokenVerifier implements IdentityVerifier {
 
     private IdentityConfig config;
     private volatile DefaultJWTProcessor<SecurityContext> processor;
+    /**
+     * Until when a failed discovery is not tried again: while the provider is down, sign-ins are
+     * refused at once instead of each waiting for a connection (serialised, up to 10 s each).
+     */
+    private volatile long retryDiscoveryAt;
+    private volatile boolean discoveryFailed;
+    static final long DISCOVERY_RETRY_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
 
     @Activate
     void activate(IdentityConfig c) throws IOException {
@@ -62,9 +69,15 @@ public final class OidcTokenVerifier implements IdentityVerifier {
         if (p != null) {
             return p;
         }
+        if (discoveryFailed && System.nanoTime() - retryDiscoveryAt < 0) {
+            throw new CredentialRejectedException("the identity provider is unreachable");
+        }
         synchronized (this) {
             if (processor != null) {
                 return processor;
+            }
+            if (discoveryFailed && System.nanoTime() - retryDiscoveryAt < 0) {
+                throw new CredentialRejectedException("the identity provider is unreachable");
             }
             OidcEndpoints endpoints;
             try {
@@ -88,6 +101,8 @@ public final class OidcTokenVerifier implements IdentityVerifier {
                 p.setJWTClaimsSetVerifier(claims);
             } catch (IOException e) {
                 LOG.warn("cannot reach the OpenID Provider {}: {}", config.issuer(), e.getMessage());
+                retryDiscoveryAt = System.nanoTime() + DISCOVERY_RETRY_NANOS;
+                discoveryFailed = true;
                 throw new CredentialRejectedException("the identity provider is unreachable");
             }
             processor = p;
