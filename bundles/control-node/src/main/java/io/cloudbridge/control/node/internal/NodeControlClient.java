@@ -28,8 +28,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -100,7 +98,7 @@ public final class NodeControlClient {
             store.write(CREDENTIAL_SERVICE, refreshAccount(), token);
             Files.deleteIfExists(stateFolder.resolve("refresh-token")); // one place only
         } else {
-            writeSecret(stateFolder.resolve("refresh-token"), token);
+            io.cloudbridge.boot.config.SecretFiles.writeOwnerOnly(stateFolder.resolve("refresh-token"), token);
         }
     }
 
@@ -392,15 +390,6 @@ public final class NodeControlClient {
         }
         String s = Files.readString(file, StandardCharsets.UTF_8).trim();
         return s.isEmpty() ? null : s;
-    }
-
-    private static void writeSecret(Path file, String secret) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, secret, StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
     }
 
     // ---- for the commands ----

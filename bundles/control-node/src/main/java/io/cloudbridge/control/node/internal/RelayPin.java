@@ -5,8 +5,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.cert.CertificateException;
@@ -89,12 +87,7 @@ final class RelayPin extends X509ExtendedTrustManager {
     }
 
     private void pin(String fingerprint) throws IOException {
-        Files.createDirectories(pinFile.getParent());
-        Path tmp = pinFile.resolveSibling(pinFile.getFileName() + ".tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, fingerprint + "\n", StandardCharsets.US_ASCII);
-        Files.move(tmp, pinFile, StandardCopyOption.ATOMIC_MOVE);
+        io.cloudbridge.boot.config.SecretFiles.writeOwnerOnly(pinFile, fingerprint + "\n");
     }
 
     @Override

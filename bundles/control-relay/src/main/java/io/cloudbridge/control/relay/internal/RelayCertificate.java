@@ -1,5 +1,6 @@
 package io.cloudbridge.control.relay.internal;
 
+import io.cloudbridge.boot.config.SecretFiles;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -7,8 +8,6 @@ import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -84,10 +83,9 @@ public record RelayCertificate(X509Certificate certificate, PrivateKey privateKe
         if (Files.exists(cert) && Files.exists(key)) {
             return load(cert, key);
         }
-        Files.createDirectories(folder);
         RelayCertificate made = selfSigned(hostName);
-        writeOwnerOnly(key, pem(made.privateKey));
-        writeOwnerOnly(cert, pem(made.certificate));
+        SecretFiles.writeOwnerOnly(key, pem(made.privateKey));
+        SecretFiles.writeOwnerOnly(cert, pem(made.certificate));
         return made;
     }
 
@@ -124,13 +122,5 @@ public record RelayCertificate(X509Certificate certificate, PrivateKey privateKe
             w.writeObject(o);
         }
         return out.toString();
-    }
-
-    private static void writeOwnerOnly(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.deleteIfExists(tmp);
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, text, StandardCharsets.US_ASCII);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
     }
 }

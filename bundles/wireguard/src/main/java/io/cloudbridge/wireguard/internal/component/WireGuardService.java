@@ -31,8 +31,6 @@ import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.InvalidKeyException;
 import java.time.Clock;
 import java.time.Duration;
@@ -216,12 +214,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             }
             return key;
         }
-        Files.createDirectories(file.toAbsolutePath().getParent());
         byte[] key = NoiseCrypto.generateKeyPair()[0];
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".wireguard", ".key",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, Base64.getEncoder().encodeToString(key) + "\n", StandardCharsets.US_ASCII);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
+        io.cloudbridge.boot.config.SecretFiles.writeOwnerOnly(file, Base64.getEncoder().encodeToString(key) + "\n");
         return key;
     }
 
