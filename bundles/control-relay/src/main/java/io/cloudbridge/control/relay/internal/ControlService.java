@@ -73,8 +73,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final io.cloudbridge.store.Durability durability;
     private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
-    private final Map<String, int[]> keyFailures = new HashMap<>();
-    private long keyFailureMinute;
+    private final Map<String, java.util.ArrayDeque<Long>> keyFailures = new HashMap<>();
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability) {
@@ -216,18 +215,36 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         return claims.tenant();
     }
 
-    /** Guessing keys costs: failures per source address and minute are bounded (the table too). */
+    /**
+     * Guessing keys costs: at most {@code preAuthFailuresPerMinute} failures per source address in
+     * any 60 seconds (a sliding window: a burst across a minute's turn gets no second budget). The
+     * table is bounded; sources silent for a minute leave it first.
+     */
     private synchronized boolean overFailureBudget(String remote, Instant now, boolean failed) {
-        long minute = now.getEpochSecond() / 60;
-        if (minute != keyFailureMinute || keyFailures.size() > 10_000) {
-            keyFailures.clear();
-            keyFailureMinute = minute;
+        long cutoff = now.getEpochSecond() - 60;
+        java.util.ArrayDeque<Long> times = keyFailures.get(host(remote));
+        if (times != null) {
+            while (!times.isEmpty() && times.peekFirst() <= cutoff) {
+                times.pollFirst();
+            }
         }
-        int[] count = keyFailures.computeIfAbsent(host(remote), h -> new int[1]);
         if (failed) {
-            count[0]++;
+            if (times == null) {
+                if (keyFailures.size() >= 10_000) {
+                    keyFailures.values().removeIf(t -> t.isEmpty() || t.peekLast() <= cutoff);
+                }
+                if (keyFailures.size() >= 10_000) {
+                    return false; // full of live sources: this one is refused by its key alone
+                }
+                times = new java.util.ArrayDeque<>();
+                keyFailures.put(host(remote), times);
+            }
+            times.addLast(now.getEpochSecond());
+            while (times.size() > config.preAuthFailuresPerMinute()) {
+                times.pollFirst();
+            }
         }
-        return count[0] >= config.preAuthFailuresPerMinute();
+        return times != null && times.size() >= config.preAuthFailuresPerMinute();
     }
 
     private static String host(String remote) {
