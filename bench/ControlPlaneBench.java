@@ -2,7 +2,7 @@
 // Run by the script with the JDK's single-file source launcher; see the script for what it measures.
 //
 //   java -cp CLASSPATH bench/ControlPlaneBench.java --port P --key cbk_... --relay-pid PID
-//        [--nodes 10000] [--watchers 250,500,1000] [--rounds 20] [--warmup 5] [--concurrency 16] [--full-maps 8]
+//        [--nodes 10000] [--watchers 250,500,1000] [--rounds 20] [--warmup 5] [--concurrency 64] [--full-maps 8]
 
 import com.google.protobuf.ByteString;
 import io.cloudbridge.control.v1.ControlServiceGrpc;
@@ -41,11 +41,13 @@ import java.util.concurrent.atomic.AtomicReference;
 
 public class ControlPlaneBench {
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
-    static final int REGISTER_CHANNELS = 4;
+    /** The relay takes 16 calls at once per connection: registrations use as many connections as that needs. */
+    static final int CALLS_PER_CHANNEL = 16;
     static final int WATCH_CHANNELS = 8;
     /** Full maps being delivered at once while watchers connect (--full-maps): bounds the relay's outbound buffers. */
     static int FULL_MAPS_IN_FLIGHT = 8;
     static final long TICKS = Long.getLong("clk.tck", 100);
+    static long RELAY_PID;
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new HashMap<>();
@@ -55,12 +57,15 @@ public class ControlPlaneBench {
         int port = Integer.parseInt(a.get("port"));
         String key = a.get("key");
         long relayPid = Long.parseLong(a.get("relay-pid"));
+        RELAY_PID = relayPid;
+        String warmKey = a.get("warm-key");
+        int warmNodes = warmKey == null ? 0 : Integer.parseInt(a.getOrDefault("warm-nodes", "0"));
         int nodes = Integer.parseInt(a.getOrDefault("nodes", "10000"));
         int[] watcherCounts = Arrays.stream(a.getOrDefault("watchers", "250,500,1000").split(",")).mapToInt(Integer::parseInt)
                 .sorted().toArray();
         int rounds = Integer.parseInt(a.getOrDefault("rounds", "20"));
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "5"));
-        int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "16"));
+        int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "64"));
         FULL_MAPS_IN_FLIGHT = Integer.parseInt(a.getOrDefault("full-maps", "8"));
         int maxWatchers = watcherCounts[watcherCounts.length - 1];
         if (maxWatchers >= nodes) {
@@ -69,82 +74,32 @@ public class ControlPlaneBench {
         SslContext tls = GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
 
         // ---- 1. registration ----
-        SecureRandom random = new SecureRandom();
-        byte[][] keys = new byte[nodes][32];
-        for (byte[] k : keys) {
-            random.nextBytes(k);
+        // A relay that has run a while: WARM_NODES registrations in a tenant of their own first, so
+        // that the measured run is not the JIT compiler's (it took a third of a cold relay's CPU).
+        if (warmNodes > 0) {
+            Registrations warm = registerAll(port, tls, warmKey, randomKeys(warmNodes), concurrency);
+            System.out.printf("%nwarm-up: %d registrations in another tenant, %.0f/s, relay CPU %.2f ms/reg%n",
+                    warmNodes - warm.failed, warm.rate(), warm.relayCpuMs(relayPid));
+            if (warm.failed > 0) {
+                System.out.printf("  FAILED: %d registrations; first: %s%n", warm.failed, warm.firstFailure);
+                System.exit(2);
+            }
         }
-        List<ManagedChannel> regChannels = new ArrayList<>();
-        for (int i = 0; i < Math.min(REGISTER_CHANNELS, concurrency); i++) {
-            regChannels.add(NettyChannelBuilder.forAddress("127.0.0.1", port).sslContext(tls).build());
-        }
-        for (ManagedChannel c : regChannels) { // TLS handshakes before the clock starts
-            c.getState(true);
-        }
-        long ready = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (regChannels.stream().anyMatch(c -> c.getState(false) != io.grpc.ConnectivityState.READY) && System.nanoTime() < ready) {
-            Thread.onSpinWait();
-        }
-        String[] nodeIds = new String[nodes];
-        String[] jwts = new String[nodes];
-        long[] callNanos = new long[nodes];
-        AtomicInteger failed = new AtomicInteger();
-        AtomicReference<Throwable> firstFailure = new AtomicReference<>();
-        Semaphore inFlight = new Semaphore(concurrency);
-        CountDownLatch registered = new CountDownLatch(nodes);
-        long cpu0 = cpuTicks(relayPid);
-        long self0 = cpuTicks(ProcessHandle.current().pid());
-        long start = System.nanoTime();
-        for (int i = 0; i < nodes; i++) {
-            inFlight.acquire();
-            int n = i;
-            long t0 = System.nanoTime();
-            RegisterRequest req = RegisterRequest.newBuilder().setPreAuthKey(key).setNode(NodeInfo.newBuilder()
-                    .setWireguardPublicKey(ByteString.copyFrom(keys[n])).setHostname("n" + n).setOs("linux/amd64")).build();
-            ControlServiceGrpc.newStub(regChannels.get(n % regChannels.size())).withDeadlineAfter(60, TimeUnit.SECONDS)
-                    .register(req, new StreamObserver<RegisterResponse>() {
-                        @Override
-                        public void onNext(RegisterResponse r) {
-                            nodeIds[n] = r.getNodeId();
-                            jwts[n] = r.getToken().getJwt();
-                        }
-
-                        @Override
-                        public void onError(Throwable t) {
-                            failed.incrementAndGet();
-                            firstFailure.compareAndSet(null, t);
-                            done();
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            done();
-                        }
-
-                        private void done() {
-                            callNanos[n] = System.nanoTime() - t0;
-                            inFlight.release();
-                            registered.countDown();
-                        }
-                    });
-        }
-        registered.await();
-        long regNanos = System.nanoTime() - start;
-        long regCpu = cpuTicks(relayPid) - cpu0;
-        long selfCpu = cpuTicks(ProcessHandle.current().pid()) - self0;
-        regChannels.forEach(ManagedChannel::shutdownNow);
-        double rate = nodes / (regNanos / 1e9);
-        long[] sortedCalls = callNanos.clone();
+        Registrations reg = registerAll(port, tls, key, randomKeys(nodes), concurrency);
+        String[] nodeIds = reg.nodeIds;
+        String[] jwts = reg.jwts;
+        long[] sortedCalls = reg.callNanos.clone();
         Arrays.sort(sortedCalls);
         System.out.println();
-        System.out.printf("registration: %d nodes, %d in flight over %d channels%n", nodes, concurrency, regChannels.size());
+        System.out.printf("registration: %d nodes, %d in flight over %d channels%n", nodes, concurrency,
+                channelsFor(concurrency));
         System.out.printf("  %-12s %10s %12s %12s %12s %16s %17s %10s%n", "registered", "seconds", "per second", "call p50 ms",
                 "call p99 ms", "relay CPU ms/reg", "client CPU ms/reg", "rate/1000");
-        System.out.printf("  %-12d %10.2f %12.0f %12.1f %12.1f %16.2f %17.2f %10.2f%n", nodes - failed.get(), regNanos / 1e9, rate,
-                pct(sortedCalls, 0.50) / 1e6, pct(sortedCalls, 0.99) / 1e6, regCpu * 1000.0 / TICKS / nodes,
-                selfCpu * 1000.0 / TICKS / nodes, rate / 1000);
-        if (failed.get() > 0) {
-            System.out.printf("  FAILED: %d registrations; first: %s%n", failed.get(), firstFailure.get());
+        System.out.printf("  %-12d %10.2f %12.0f %12.1f %12.1f %16.2f %17.2f %10.2f%n", nodes - reg.failed, reg.nanos / 1e9, reg.rate(),
+                pct(sortedCalls, 0.50) / 1e6, pct(sortedCalls, 0.99) / 1e6, reg.relayCpuMs(relayPid),
+                reg.selfCpuTicks * 1000.0 / TICKS / nodes, reg.rate() / 1000);
+        if (reg.failed > 0) {
+            System.out.printf("  FAILED: %d registrations; first: %s%n", reg.failed, reg.firstFailure);
             System.exit(2);
         }
 
@@ -351,6 +306,110 @@ public class ControlPlaneBench {
                 done.countDown();
             }
         }
+    }
+
+    static byte[][] randomKeys(int count) {
+        SecureRandom random = new SecureRandom();
+        byte[][] keys = new byte[count][32];
+        for (byte[] k : keys) {
+            random.nextBytes(k);
+        }
+        return keys;
+    }
+
+    /** One registration run: what each node got, and what it cost. */
+    static final class Registrations {
+        String[] nodeIds;
+        String[] jwts;
+        long[] callNanos;
+        long nanos;
+        long relayCpuTicks;
+        long selfCpuTicks;
+        int failed;
+        Throwable firstFailure;
+
+        double rate() {
+            return (nodeIds.length - failed) / (nanos / 1e9);
+        }
+
+        double relayCpuMs(long relayPid) {
+            return relayCpuTicks * 1000.0 / TICKS / nodeIds.length;
+        }
+    }
+
+    static int channelsFor(int concurrency) {
+        return (concurrency + CALLS_PER_CHANNEL - 1) / CALLS_PER_CHANNEL;
+    }
+
+    /** Registers one node per key with the pre-auth key, {@code concurrency} calls in flight over a few channels. */
+    static Registrations registerAll(int port, SslContext tls, String key, byte[][] keys, int concurrency) throws Exception {
+        int nodes = keys.length;
+        List<ManagedChannel> regChannels = new ArrayList<>();
+        for (int i = 0; i < channelsFor(concurrency); i++) {
+            // directExecutor: the load generator's callbacks only record and release, so they run on
+            // the transport thread instead of costing a thread handoff each (the client shares the cores).
+            regChannels.add(NettyChannelBuilder.forAddress("127.0.0.1", port).sslContext(tls).directExecutor().build());
+        }
+        for (ManagedChannel c : regChannels) { // TLS handshakes before the clock starts
+            c.getState(true);
+        }
+        long ready = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (regChannels.stream().anyMatch(c -> c.getState(false) != io.grpc.ConnectivityState.READY) && System.nanoTime() < ready) {
+            Thread.onSpinWait();
+        }
+        Registrations out = new Registrations();
+        out.nodeIds = new String[nodes];
+        out.jwts = new String[nodes];
+        out.callNanos = new long[nodes];
+        AtomicInteger failed = new AtomicInteger();
+        AtomicReference<Throwable> firstFailure = new AtomicReference<>();
+        Semaphore inFlight = new Semaphore(concurrency);
+        CountDownLatch registered = new CountDownLatch(nodes);
+        long relayPid = RELAY_PID;
+        long cpu0 = cpuTicks(relayPid);
+        long self0 = cpuTicks(ProcessHandle.current().pid());
+        long start = System.nanoTime();
+        for (int i = 0; i < nodes; i++) {
+            inFlight.acquire();
+            int n = i;
+            long t0 = System.nanoTime();
+            RegisterRequest req = RegisterRequest.newBuilder().setPreAuthKey(key).setNode(NodeInfo.newBuilder()
+                    .setWireguardPublicKey(ByteString.copyFrom(keys[n])).setHostname("n" + n).setOs("linux/amd64")).build();
+            ControlServiceGrpc.newStub(regChannels.get(n % regChannels.size())).withDeadlineAfter(60, TimeUnit.SECONDS)
+                    .register(req, new StreamObserver<RegisterResponse>() {
+                        @Override
+                        public void onNext(RegisterResponse r) {
+                            out.nodeIds[n] = r.getNodeId();
+                            out.jwts[n] = r.getToken().getJwt();
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            failed.incrementAndGet();
+                            firstFailure.compareAndSet(null, t);
+                            done();
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            done();
+                        }
+
+                        private void done() {
+                            out.callNanos[n] = System.nanoTime() - t0;
+                            inFlight.release();
+                            registered.countDown();
+                        }
+                    });
+        }
+        registered.await();
+        out.nanos = System.nanoTime() - start;
+        out.relayCpuTicks = cpuTicks(relayPid) - cpu0;
+        out.selfCpuTicks = cpuTicks(ProcessHandle.current().pid()) - self0;
+        out.failed = failed.get();
+        out.firstFailure = firstFailure.get();
+        regChannels.forEach(ManagedChannel::shutdownNow);
+        return out;
     }
 
     static CallCredentials bearer(String jwt) {

@@ -4,9 +4,11 @@
 # driven over gRPC/TLS on loopback by bench/ControlPlaneBench.java (the JDK's single-file source
 # launcher, with the itests module's test classpath: gRPC, Netty, the generated control API).
 #
+#   warm-up       WARM_NODES registrations (default 15000) in a tenant of their own, unmeasured: a
+#                 relay that has been running, not the JIT compiler's first seconds (WARM_NODES=0: cold).
 #   registration  NODES nodes (default 10000; random WireGuard keys, hostnames n0..) register in one
-#                 tenant with one reusable pre-auth key, CONCURRENCY calls in flight (default 16)
-#                 over 4 channels: registrations per second over the whole run (target >= 1000/s),
+#                 tenant with one reusable pre-auth key, CONCURRENCY calls in flight (default 64)
+#                 over one connection per 16 (the relay's limit per connection): registrations per second over the whole run (target >= 1000/s),
 #                 call latency, the relay's CPU per registration.
 #   fan-out       WATCHERS/4, WATCHERS/2 and WATCHERS of those nodes (default 1000) watch the map,
 #                 each with its own node token, over 8 channels; each first receives its full map
@@ -20,7 +22,7 @@
 #                 then what each added watcher costs a change: it should grow with the watchers, not
 #                 with watchers x peers (a full map per watcher per change).
 #
-# Sizes come from the environment: NODES=10000 WATCHERS=1000 ROUNDS=20 WARMUP=5 CONCURRENCY=16
+# Sizes come from the environment: WARM_NODES=15000 NODES=10000 WATCHERS=1000 ROUNDS=20 WARMUP=5 CONCURRENCY=64
 # FULLMAPS=8. RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay on that JDK.
 # The relay runs as shipped (its -Xmx512m heap, H2 database); the client runs in its own JVM on
 # the same machine.
@@ -36,8 +38,9 @@ nodes=${NODES:-10000}
 watchers=${WATCHERS:-1000}
 rounds=${ROUNDS:-20}
 warmup=${WARMUP:-5}
-concurrency=${CONCURRENCY:-16}
+concurrency=${CONCURRENCY:-64}
 full_maps=${FULLMAPS:-8}
+warm_nodes=${WARM_NODES:-15000}
 
 [ -x "$dist/bin/cloudbridge" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
 [ "$watchers" -lt "$nodes" ] || { echo "WATCHERS ($watchers) must be fewer than NODES ($nodes)" >&2; exit 1; }
@@ -92,6 +95,9 @@ port=$(grep -o 'relay control service listening on [^ ]*' "$log" | head -1 | sed
 key=$(relay_env "$dist/bin/cloudbridge" exec --config "$work/cloudbridge.yaml" --state "$work/state" \
   relay:key create --tenant bench --reusable --expires 2h | tr -d '[:space:]')
 [[ "$key" == cbk_* ]] || { echo "no pre-auth key: $key" >&2; exit 1; }
+warm_key=$(relay_env "$dist/bin/cloudbridge" exec --config "$work/cloudbridge.yaml" --state "$work/state" \
+  relay:key create --tenant bench-warm-up --reusable --expires 2h | tr -d '[:space:]')
+[[ "$warm_key" == cbk_* ]] || { echo "no pre-auth key: $warm_key" >&2; exit 1; }
 
 java_version=$(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')
 relay_jdk=$(tr '\0' ' ' < "/proc/$relay_pid/cmdline" | awk '{print $1}')
@@ -100,7 +106,7 @@ echo "nodes $nodes, watchers $((watchers / 4)),$((watchers / 2)),$watchers, roun
 
 status=0
 java -Xms1g -Xmx4g -Dclk.tck="$(getconf CLK_TCK)" -cp "$classpath" "$here/bench/ControlPlaneBench.java" \
-  --port "$port" --key "$key" --relay-pid "$relay_pid" --nodes "$nodes" \
+  --port "$port" --key "$key" --warm-key "$warm_key" --warm-nodes "$warm_nodes" --relay-pid "$relay_pid" --nodes "$nodes" \
   --watchers "$((watchers / 4)),$((watchers / 2)),$watchers" --rounds "$rounds" --warmup "$warmup" \
   --concurrency "$concurrency" --full-maps "$full_maps" || status=$?
 

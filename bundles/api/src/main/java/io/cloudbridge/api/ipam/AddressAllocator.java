@@ -16,6 +16,20 @@ public interface AddressAllocator {
     /** The node's lease, granting one if it has none. */
     Lease allocate(String tenant, NodeKey node) throws AddressPoolExhaustedException;
 
+    /**
+     * Leases for several nodes of one tenant at once, in the order given: what {@link #allocate}
+     * does for each, in one step where the implementation can (one transaction for a burst of
+     * registrations instead of one each). When the tenant's pool runs out part-way, nothing is
+     * granted and the exception says so; the caller then asks node by node to learn which fit.
+     */
+    default List<Lease> allocateAll(String tenant, List<NodeKey> nodes) throws AddressPoolExhaustedException {
+        List<Lease> out = new java.util.ArrayList<>(nodes.size());
+        for (NodeKey node : nodes) {
+            out.add(allocate(tenant, node));
+        }
+        return out;
+    }
+
     Optional<Lease> lease(String tenant, NodeKey node);
 
     List<Lease> leases(String tenant);

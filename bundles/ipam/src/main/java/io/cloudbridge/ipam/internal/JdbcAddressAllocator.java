@@ -47,6 +47,11 @@ public final class JdbcAddressAllocator implements AddressAllocator {
 
     private final DataSource dataSource;
     private final AddressPlan plan;
+    /**
+     * Tenants' slots as read: a tenant keeps its slot for good (no tenant row is ever deleted or
+     * renumbered), so a registration's prefixes need no query.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, Integer> slots = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** What the component needs from its configuration, so tests can build one without DS. */
     record Settings(String ipv4Pool, int tenantIpv4PrefixLength, String ipv6Pool) {
@@ -194,6 +199,106 @@ public final class JdbcAddressAllocator implements AddressAllocator {
         return lease(tenant, node, t.slot(), host, granted);
     }
 
+    /**
+     * One transaction for a burst: the tenant's lock taken once, each statement prepared once, the
+     * leases inserted as one JDBC batch and the host counter moved once.
+     */
+    @Override
+    public List<Lease> allocateAll(String tenant, List<NodeKey> nodes) throws AddressPoolExhaustedException {
+        checkTenant(tenant);
+        nodes.forEach(n -> Objects.requireNonNull(n, "node"));
+        if (nodes.isEmpty()) {
+            return List.of();
+        }
+        return transaction(c -> allocateAll(c, tenant, nodes));
+    }
+
+    private List<Lease> allocateAll(Connection c, String tenant, List<NodeKey> nodes) throws SQLException, AddressPoolExhaustedException {
+        TenantRow t = lockOrCreateTenant(c, tenant);
+        Lease[] out = new Lease[nodes.size()];
+        // Nodes without a lease, each once (a key may come twice in a burst), in the order given.
+        java.util.LinkedHashMap<NodeKey, List<Integer>> missing = new java.util.LinkedHashMap<>();
+        try (PreparedStatement q = c.prepareStatement("SELECT host, granted_at FROM ipam_lease WHERE tenant = ? AND node_key = ?")) {
+            for (int i = 0; i < out.length; i++) {
+                NodeKey node = nodes.get(i);
+                List<Integer> waiting = missing.get(node);
+                if (waiting != null) {
+                    waiting.add(i);
+                    continue;
+                }
+                q.setString(1, tenant);
+                q.setString(2, node.toBase64());
+                try (ResultSet r = q.executeQuery()) {
+                    if (r.next()) {
+                        out[i] = lease(tenant, node, t.slot(), r.getInt(1), granted(r, 2));
+                    } else {
+                        missing.computeIfAbsent(node, k -> new ArrayList<>()).add(i);
+                    }
+                }
+            }
+        }
+        if (missing.isEmpty()) {
+            return List.of(out);
+        }
+        // Released hosts first, lowest first, then the counter.
+        List<Integer> hosts = new ArrayList<>(missing.size());
+        try (PreparedStatement q = c.prepareStatement("SELECT host FROM ipam_free_host WHERE tenant = ? ORDER BY host")) {
+            q.setMaxRows(missing.size());
+            q.setString(1, tenant);
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    hosts.add(r.getInt(1));
+                }
+            }
+        }
+        if (!hosts.isEmpty()) {
+            try (PreparedStatement d = c.prepareStatement("DELETE FROM ipam_free_host WHERE tenant = ? AND host = ?")) {
+                for (int host : hosts) {
+                    d.setString(1, tenant);
+                    d.setInt(2, host);
+                    d.addBatch();
+                }
+                d.executeBatch();
+            }
+        }
+        int next = t.nextHost();
+        while (hosts.size() < missing.size()) {
+            if (next > plan.hostsPerTenant()) {
+                throw new AddressPoolExhaustedException("tenant '" + tenant + "' has no free address left: its block "
+                        + plan.ipv4Block(t.slot()) + " (and " + plan.ipv6Subnet(t.slot()) + ") holds "
+                        + plan.hostsPerTenant() + " nodes and all are leased");
+            }
+            hosts.add(next++);
+        }
+        if (next != t.nextHost()) {
+            try (PreparedStatement u = c.prepareStatement("UPDATE ipam_tenant SET next_host = ? WHERE tenant = ?")) {
+                u.setInt(1, next);
+                u.setString(2, tenant);
+                u.executeUpdate();
+            }
+        }
+        Instant granted = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        OffsetDateTime grantedAt = OffsetDateTime.ofInstant(granted, ZoneOffset.UTC);
+        try (PreparedStatement i = c.prepareStatement(
+                "INSERT INTO ipam_lease (tenant, node_key, host, granted_at) VALUES (?, ?, ?, ?)")) {
+            int h = 0;
+            for (var e : missing.entrySet()) {
+                int host = hosts.get(h++);
+                i.setString(1, tenant);
+                i.setString(2, e.getKey().toBase64());
+                i.setInt(3, host);
+                i.setObject(4, grantedAt);
+                i.addBatch();
+                Lease lease = lease(tenant, e.getKey(), t.slot(), host, granted);
+                for (int index : e.getValue()) {
+                    out[index] = lease;
+                }
+            }
+            i.executeBatch();
+        }
+        return List.of(out);
+    }
+
     private record TenantRow(int slot, int nextHost) {
     }
 
@@ -287,14 +392,22 @@ public final class JdbcAddressAllocator implements AddressAllocator {
     @Override
     public List<IpPrefix> prefixes(String tenant) {
         checkTenant(tenant);
-        return read(c -> {
-            try (PreparedStatement q = c.prepareStatement("SELECT slot FROM ipam_tenant WHERE tenant = ?")) {
-                q.setString(1, tenant);
-                try (ResultSet r = q.executeQuery()) {
-                    return r.next() ? List.of(plan.ipv4Block(r.getInt(1)), plan.ipv6Subnet(r.getInt(1))) : List.<IpPrefix>of();
+        Integer slot = slots.get(tenant);
+        if (slot == null) {
+            slot = read(c -> {
+                try (PreparedStatement q = c.prepareStatement("SELECT slot FROM ipam_tenant WHERE tenant = ?")) {
+                    q.setString(1, tenant);
+                    try (ResultSet r = q.executeQuery()) {
+                        return r.next() ? r.getInt(1) : null;
+                    }
                 }
+            });
+            if (slot == null) {
+                return List.of();
             }
-        });
+            slots.put(tenant, slot);
+        }
+        return List.of(plan.ipv4Block(slot), plan.ipv6Subnet(slot));
     }
 
     @Override

@@ -151,6 +151,42 @@ class JdbcAddressAllocatorTest {
     }
 
     @Test
+    void aBurstGetsWhatOneByOneWouldGive() throws Exception {
+        JdbcAddressAllocator ipam = new JdbcAddressAllocator(open(), DEFAULTS);
+        Lease one = ipam.allocate("acme", key(1));
+        ipam.allocate("acme", key(2));
+        ipam.allocate("acme", key(3));
+        assertTrue(ipam.release("acme", key(2)));
+        // A node that has a lease, a new node twice, released host 2 reused first, then the counter.
+        List<Lease> burst = ipam.allocateAll("acme", List.of(key(1), key(10), key(11), key(10), key(12)));
+        assertEquals(one, burst.get(0));
+        assertEquals(burst.get(1), burst.get(3));
+        assertEquals(InetAddress.getByName("100.64.0.2"), burst.get(1).ipv4());
+        assertEquals(InetAddress.getByName("100.64.0.4"), burst.get(2).ipv4());
+        assertEquals(InetAddress.getByName("100.64.0.5"), burst.get(4).ipv4());
+        for (int i : new int[] {1, 10, 11, 12}) {
+            assertEquals(ipam.lease("acme", key(i)).orElseThrow(), ipam.allocate("acme", key(i)));
+        }
+        assertEquals(5, ipam.leases("acme").size());
+        assertEquals(InetAddress.getByName("100.64.0.6"), ipam.allocate("acme", key(13)).ipv4());
+        // A first burst creates the tenant.
+        assertEquals(InetAddress.getByName("100.64.64.1"), ipam.allocateAll("fresh", List.of(key(1))).get(0).ipv4());
+        assertEquals(List.of(), ipam.allocateAll("acme", List.of()));
+    }
+
+    @Test
+    void aBurstThatDoesNotFitGrantsNothing() throws Exception {
+        JdbcAddressAllocator ipam = new JdbcAddressAllocator(open(), new JdbcAddressAllocator.Settings("100.64.0.0/10", 30, ""));
+        ipam.allocate("tiny", key(1));
+        AddressPoolExhaustedException e = assertThrows(AddressPoolExhaustedException.class,
+                () -> ipam.allocateAll("tiny", List.of(key(2), key(3))));
+        assertTrue(e.getMessage().contains("'tiny'"), e.getMessage());
+        assertEquals(1, ipam.leases("tiny").size());
+        // One by one, the one that fits still does.
+        assertEquals(InetAddress.getByName("100.64.0.2"), ipam.allocate("tiny", key(2)).ipv4());
+    }
+
+    @Test
     void aFullPoolRefusesANewTenant() throws Exception {
         JdbcAddressAllocator ipam = new JdbcAddressAllocator(open(), new JdbcAddressAllocator.Settings("10.0.0.0/29", 30, ""));
         ipam.allocate("one", key(1));

@@ -74,6 +74,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
     private final Map<String, java.util.ArrayDeque<Long>> keyFailures = new HashMap<>();
+    private final RegistrationWriter registrations;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability) {
@@ -86,6 +87,28 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         this.config = config;
         this.homeRelay = homeRelay;
         this.maps = new NetworkMaps(this::storedPeers);
+        this.registrations = new RegistrationWriter(state, ipam, durability);
+    }
+
+    /** Stops the registration writer; registrations still queued fail as UNAVAILABLE. */
+    void close() throws InterruptedException {
+        registrations.close();
+    }
+
+    /** The written registration, or the database's failure as the SQLException it is. */
+    private static RegistrationWriter.Outcome await(java.util.concurrent.CompletableFuture<RegistrationWriter.Outcome> pending)
+            throws SQLException {
+        try {
+            return pending.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SQLException("interrupted while the registration was written", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof SQLException sql) {
+                throw sql;
+            }
+            throw new SQLException("writing the registration failed: " + e.getCause(), e.getCause());
+        }
     }
 
     NetworkMaps maps() {
@@ -130,33 +153,42 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 throw refuse(Status.INVALID_ARGUMENT, "bad node info: " + problem, remote);
             }
             Instant now = clock.instant();
+            NodeTokens.Claims own = request.getCredentialCase() == RegisterRequest.CredentialCase.NODE_TOKEN
+                    ? ownNodeToken(request.getNodeToken(), info, remote, now) : null;
             String tenant = switch (request.getCredentialCase()) {
                 case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now);
                 case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
-                case NODE_TOKEN -> tenantOfNodeToken(request.getNodeToken(), info, remote, now);
+                case NODE_TOKEN -> own.tenant();
                 default -> throw refuse(Status.UNAUTHENTICATED, "no credential", remote);
             };
             NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
             // Public keys are in every peer's map: a credential for the tenant must not make its
-            // holder an existing node. That node signs in again with its own token only.
-            if (request.getCredentialCase() != RegisterRequest.CredentialCase.NODE_TOKEN
-                    && state.nodeIdByKey(tenant, key.toBase64()).isPresent()) {
+            // holder an existing node (the writer refuses a known key). That node signs in again
+            // with its own token only.
+            String ownNodeId = own == null ? null : own.nodeId();
+            RegistrationWriter.Outcome outcome = await(registrations.submit(new RelayState.Registration(tenant, key.toBase64(),
+                    info.getHostname(), info.getOs(), info.getEndpointsList(), ownNodeId, now,
+                    now.plusSeconds(config.refreshLifetimeSeconds()))));
+            if (outcome.exhausted() != null) {
+                throw refuse(Status.RESOURCE_EXHAUSTED, outcome.exhausted(), remote);
+            }
+            if (outcome.refusal() == RelayState.Refusal.KEY_TAKEN) {
                 throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
                         + " or an administrator removes it (relay:node delete)", remote);
             }
-            RelayState.Node node = state.upsertNode(tenant, key.toBase64(), info.getHostname(), info.getOs(), info.getEndpointsList(), now);
-            Lease lease;
-            try {
-                lease = ipam.allocate(tenant, key);
-            } catch (AddressPoolExhaustedException e) {
-                throw refuse(Status.RESOURCE_EXHAUSTED, e.getMessage(), remote);
+            if (outcome.refusal() == RelayState.Refusal.NODE_REMOVED) {
+                throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
             }
+            RelayState.Node node = outcome.node();
+            Lease lease = outcome.lease();
             List<IpPrefix> prefixes = ipam.prefixes(tenant);
+            StringBuilder jwt = new StringBuilder();
+            Instant expires = tokens.issue(node.id(), tenant, key.toBase64(), now, jwt);
             RegisterResponse response = RegisterResponse.newBuilder().setNodeId(node.id()).setTenant(tenant)
                     .setIpv4Address(addr(lease.ipv4()) + "/" + prefixLength(prefixes, 4, 32))
                     .setIpv6Address(addr(lease.ipv6()) + "/" + prefixLength(prefixes, 6, 128))
-                    .setToken(token(node.id(), tenant, key.toBase64(), now)).build();
-            durability.sync(); // the node, its lease and its refresh token outlive a crash from here on
+                    .setToken(NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
+                            .setRefreshToken(outcome.refreshToken())).build();
             maps.upsert(tenant, peer(node, lease));
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
             reply.onNext(response);
@@ -197,7 +229,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     }
 
     /** Re-registration with the node's own token: only for the node the token names (same key). */
-    private String tenantOfNodeToken(String token, NodeInfo info, String remote, Instant now) throws SQLException {
+    private NodeTokens.Claims ownNodeToken(String token, NodeInfo info, String remote, Instant now) throws SQLException {
         NodeTokens.Claims claims;
         try {
             claims = tokens.verify(token, now);
@@ -212,7 +244,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         if (!node.get().key().equals(key) || !claims.nodeKey().equals(key)) {
             throw refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
         }
-        return claims.tenant();
+        return claims;
     }
 
     /**

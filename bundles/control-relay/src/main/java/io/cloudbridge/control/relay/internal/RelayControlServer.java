@@ -134,6 +134,9 @@ public final class RelayControlServer {
             server.shutdownNow();
             server.awaitTermination(5, TimeUnit.SECONDS);
         }
+        if (service != null) {
+            service.close();
+        }
     }
 
     void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync) {

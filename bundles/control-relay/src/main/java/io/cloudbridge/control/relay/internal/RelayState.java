@@ -29,6 +29,20 @@ final class RelayState {
 
     private final DataSource db;
 
+    /**
+     * Reusable pre-auth keys found good, by key id, so that a burst of nodes signing in with one
+     * key does not read it for each (a tenth of a registration's cost). Only keys that matched are
+     * kept, so guessing fills nothing; an entry is trusted for a second, after which the record is
+     * read again (another relay sharing the database may have revoked it); this relay's own
+     * revocation drops it at once.
+     */
+    private final java.util.concurrent.ConcurrentHashMap<String, AcceptedKey> acceptedKeys = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final java.time.Duration ACCEPTED_KEY_RECHECK = java.time.Duration.ofSeconds(1);
+    private static final int MAX_ACCEPTED_KEYS = 1024;
+
+    private record AcceptedKey(String hash, String tenant, Instant expires, Instant checkedAt) {
+    }
+
     RelayState(DataSource db) throws SQLException {
         this.db = db;
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql"));
@@ -65,60 +79,93 @@ final class RelayState {
 
     // ---- nodes ----
 
-    /** Creates the node, or updates the one this tenant already has for this key (same id). */
-    Node upsertNode(String tenant, String key, String hostname, String os, List<String> endpoints, Instant now) throws SQLException {
+    /**
+     * One node's registration as the writer applies it. {@code ownNodeId} is set when the node
+     * signed in with its own token: then it must still be that node; otherwise the key must be new
+     * to the tenant (a tenant credential does not make its holder an existing node).
+     */
+    record Registration(String tenant, String key, String hostname, String os, List<String> endpoints, String ownNodeId,
+            Instant now, Instant refreshExpires) {
+    }
+
+    /** What became of a registration: the node and its new refresh token, or why not. */
+    record Registered(Node node, String refreshToken, Refusal refusal) {
+    }
+
+    enum Refusal { KEY_TAKEN, NODE_REMOVED }
+
+    /**
+     * Writes a burst of registrations in one transaction, each statement prepared once: the node
+     * (created, or updated when it signed in with its own token) and its one live refresh token.
+     * Later entries see earlier ones, so a key twice in a burst is registered once.
+     */
+    List<Registered> register(List<Registration> burst) throws SQLException {
+        List<Registered> out = new ArrayList<>(burst.size());
         try (Connection c = db.getConnection()) {
             c.setAutoCommit(false);
-            try {
-                Optional<Node> existing = nodeByKey(c, tenant, key);
-                String id = existing.map(Node::id).orElseGet(() -> UUID.randomUUID().toString());
-                if (existing.isPresent()) {
-                    try (PreparedStatement u = c.prepareStatement(
-                            "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ? WHERE node_id = ?")) {
-                        u.setString(1, hostname);
-                        u.setString(2, os);
-                        u.setString(3, String.join(",", endpoints));
-                        u.setTimestamp(4, Timestamp.from(now));
-                        u.setString(5, id);
-                        u.executeUpdate();
+            try (PreparedStatement byKey = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?");
+                 PreparedStatement update = c.prepareStatement(
+                         "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ? WHERE node_id = ?");
+                 PreparedStatement insert = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
+                         + " endpoints, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                 PreparedStatement dropRefresh = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?");
+                 PreparedStatement addRefresh = c.prepareStatement(
+                         "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
+                for (Registration r : burst) {
+                    byKey.setString(1, r.tenant());
+                    byKey.setString(2, r.key());
+                    Optional<Node> existing;
+                    try (ResultSet rows = byKey.executeQuery()) {
+                        existing = rows.next() ? Optional.of(node(rows)) : Optional.empty();
                     }
-                } else {
-                    try (PreparedStatement i = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
-                            + " endpoints, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
-                        i.setString(1, id);
-                        i.setString(2, tenant);
-                        i.setString(3, key);
-                        i.setString(4, hostname);
-                        i.setString(5, os);
-                        i.setString(6, String.join(",", endpoints));
-                        i.setTimestamp(7, Timestamp.from(now));
-                        i.setTimestamp(8, Timestamp.from(now));
-                        i.executeUpdate();
+                    String endpoints = String.join(",", r.endpoints());
+                    Node node;
+                    if (r.ownNodeId() != null) {
+                        if (existing.isEmpty() || !existing.get().id().equals(r.ownNodeId())) {
+                            out.add(new Registered(null, null, Refusal.NODE_REMOVED));
+                            continue;
+                        }
+                        update.setString(1, r.hostname());
+                        update.setString(2, r.os());
+                        update.setString(3, endpoints);
+                        update.setTimestamp(4, Timestamp.from(r.now()));
+                        update.setString(5, r.ownNodeId());
+                        update.executeUpdate();
+                        node = new Node(r.ownNodeId(), r.tenant(), r.key(), r.hostname(), r.os(), List.copyOf(r.endpoints()),
+                                existing.get().created(), r.now());
+                        dropRefresh.setString(1, node.id());
+                        dropRefresh.executeUpdate();
+                    } else {
+                        if (existing.isPresent()) {
+                            out.add(new Registered(null, null, Refusal.KEY_TAKEN));
+                            continue;
+                        }
+                        node = new Node(UUID.randomUUID().toString(), r.tenant(), r.key(), r.hostname(), r.os(),
+                                List.copyOf(r.endpoints()), r.now(), r.now());
+                        insert.setString(1, node.id());
+                        insert.setString(2, r.tenant());
+                        insert.setString(3, r.key());
+                        insert.setString(4, r.hostname());
+                        insert.setString(5, r.os());
+                        insert.setString(6, endpoints);
+                        insert.setTimestamp(7, Timestamp.from(r.now()));
+                        insert.setTimestamp(8, Timestamp.from(r.now()));
+                        insert.executeUpdate();
                     }
+                    String secret = randomSecret();
+                    addRefresh.setString(1, sha256(secret));
+                    addRefresh.setString(2, node.id());
+                    addRefresh.setTimestamp(3, Timestamp.from(r.refreshExpires()));
+                    addRefresh.executeUpdate();
+                    out.add(new Registered(node, secret, null));
                 }
                 c.commit();
-                return new Node(id, tenant, key, hostname, os, List.copyOf(endpoints),
-                        existing.map(Node::created).orElse(now), now);
-            } catch (SQLException e) {
+                return out;
+            } catch (SQLException | RuntimeException e) {
                 c.rollback();
                 throw e;
-            }
-        }
-    }
-
-    /** The id of the tenant's node with this key, if there is one. */
-    Optional<String> nodeIdByKey(String tenant, String key) throws SQLException {
-        try (Connection c = db.getConnection()) {
-            return nodeByKey(c, tenant, key).map(Node::id);
-        }
-    }
-
-    private static Optional<Node> nodeByKey(Connection c, String tenant, String key) throws SQLException {
-        try (PreparedStatement q = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?")) {
-            q.setString(1, tenant);
-            q.setString(2, key);
-            try (ResultSet r = q.executeQuery()) {
-                return r.next() ? Optional.of(node(r)) : Optional.empty();
+            } finally {
+                c.setAutoCommit(true); // pooled connections go back as they came
             }
         }
     }
@@ -253,6 +300,11 @@ final class RelayState {
         }
         String id = presented.substring(4, 16);
         String hash = sha256(presented.substring(17));
+        AcceptedKey known = acceptedKeys.get(id);
+        if (known != null && now.isBefore(known.checkedAt().plus(ACCEPTED_KEY_RECHECK)) && now.isBefore(known.expires())
+                && MessageDigest.isEqual(known.hash().getBytes(StandardCharsets.US_ASCII), hash.getBytes(StandardCharsets.US_ASCII))) {
+            return new KeyVerdict(KeyCheck.ACCEPTED, known.tenant());
+        }
         try (Connection c = db.getConnection()) {
             PreAuthKey key;
             String storedHash;
@@ -276,6 +328,10 @@ final class RelayState {
                 return new KeyVerdict(KeyCheck.EXPIRED, key.tenant());
             }
             if (key.reusable()) {
+                if (acceptedKeys.size() >= MAX_ACCEPTED_KEYS) {
+                    acceptedKeys.clear();
+                }
+                acceptedKeys.put(id, new AcceptedKey(storedHash, key.tenant(), key.expires(), now));
                 return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant());
             }
             try (PreparedStatement u = c.prepareStatement(
@@ -301,6 +357,7 @@ final class RelayState {
     }
 
     boolean revokePreAuthKey(String id) throws SQLException {
+        acceptedKeys.remove(id);
         try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement(
                 "UPDATE relay_preauth_key SET revoked = ? WHERE key_id = ?")) {
             u.setBoolean(1, true);

@@ -421,6 +421,7 @@ class RelayControlTest {
         RelayFixture.register(channel, once, RelayFixture.randomKey(), "first");
         assertCode(Status.Code.UNAUTHENTICATED, "pre-auth key used", () -> RelayFixture.register(channel, once, RelayFixture.randomKey(), "second"));
         String revoked = relay.preAuthKey("keys", true);
+        RelayFixture.register(channel, revoked, RelayFixture.randomKey(), "before-revocation"); // the relay now holds it as good
         relay.relay.state().revokePreAuthKey(revoked.substring(4, 16));
         assertCode(Status.Code.UNAUTHENTICATED, "pre-auth key revoked", () -> RelayFixture.register(channel, revoked, RelayFixture.randomKey(), "r"));
         String expired = relay.relay.state().createPreAuthKey("keys", true, Instant.now().minusSeconds(1), Instant.now().minusSeconds(60));

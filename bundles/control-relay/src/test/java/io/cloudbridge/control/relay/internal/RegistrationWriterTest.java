@@ -1,0 +1,166 @@
+package io.cloudbridge.control.relay.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cloudbridge.ipam.internal.IpamConfig;
+import io.cloudbridge.ipam.internal.JdbcAddressAllocator;
+import io.cloudbridge.store.Durability;
+import java.lang.annotation.Annotation;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.h2.jdbcx.JdbcConnectionPool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Registrations written in bursts, against a real H2 file and the real address allocator. The
+ * first registration's flush is held until the rest are queued, so that they form one burst.
+ */
+class RegistrationWriterTest {
+    @TempDir
+    Path dir;
+    private JdbcConnectionPool pool;
+    private RegistrationWriter writer;
+    private final AtomicInteger flushes = new AtomicInteger();
+    private final CountDownLatch release = new CountDownLatch(1);
+    private final CountDownLatch firstFlushBegun = new CountDownLatch(1);
+
+    @AfterEach
+    void close() throws Exception {
+        release.countDown();
+        if (writer != null) {
+            writer.close();
+        }
+        pool.dispose();
+    }
+
+    private RelayState open(int tenantPrefixLength) throws Exception {
+        pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay").toAbsolutePath(), "", "");
+        RelayState state = new RelayState(pool);
+        JdbcAddressAllocator ipam = new JdbcAddressAllocator(pool, ipamConfig(tenantPrefixLength));
+        Durability heldOnce = () -> {
+            if (flushes.getAndIncrement() == 0) {
+                firstFlushBegun.countDown();
+                try {
+                    assertTrue(release.await(10, TimeUnit.SECONDS));
+                } catch (InterruptedException e) {
+                    throw new java.sql.SQLException(e);
+                }
+            }
+            try (Connection c = pool.getConnection(); Statement s = c.createStatement()) {
+                s.execute("CHECKPOINT");
+            }
+        };
+        writer = new RegistrationWriter(state, ipam, heldOnce);
+        return state;
+    }
+
+    private static RelayState.Registration registration(String tenant, int key, String ownNodeId) {
+        byte[] b = new byte[32];
+        b[0] = (byte) key;
+        b[31] = 7;
+        Instant now = Instant.now();
+        return new RelayState.Registration(tenant, Base64.getEncoder().encodeToString(b), "host-" + key, "linux/amd64",
+                List.of("192.0.2.1:51820"), ownNodeId, now, now.plusSeconds(3600));
+    }
+
+    /** Submits the first alone and holds its flush; the rest queue behind it and form the next burst. */
+    private List<RegistrationWriter.Outcome> burst(RelayState.Registration first, List<RelayState.Registration> rest)
+            throws Exception {
+        CompletableFuture<RegistrationWriter.Outcome> head = writer.submit(first);
+        assertTrue(firstFlushBegun.await(10, TimeUnit.SECONDS));
+        List<CompletableFuture<RegistrationWriter.Outcome>> tail = new ArrayList<>();
+        for (RelayState.Registration r : rest) {
+            tail.add(writer.submit(r));
+        }
+        release.countDown();
+        List<RegistrationWriter.Outcome> out = new ArrayList<>();
+        out.add(head.get(10, TimeUnit.SECONDS));
+        for (CompletableFuture<RegistrationWriter.Outcome> f : tail) {
+            out.add(f.get(10, TimeUnit.SECONDS));
+        }
+        return out;
+    }
+
+    @Test
+    void aBurstIsWrittenOnceAndEachGetsItsOwnAnswer() throws Exception {
+        RelayState state = open(18);
+        List<RegistrationWriter.Outcome> out = burst(registration("acme", 1, null), List.of(
+                registration("acme", 2, null),
+                registration("acme", 2, null), // the same key again with a tenant credential: taken
+                registration("acme", 3, "no-such-node"), // a node token whose node is gone
+                registration("other", 2, null))); // the same key in another tenant is another node
+        assertEquals(2, flushes.get(), "one flush for the first, one for the burst of four");
+
+        RegistrationWriter.Outcome one = out.get(0);
+        RegistrationWriter.Outcome two = out.get(1);
+        assertNotNull(one.node());
+        assertNotNull(two.node());
+        assertNotEquals(one.lease().ipv4(), two.lease().ipv4());
+        assertNotNull(two.refreshToken());
+        assertEquals(RelayState.Refusal.KEY_TAKEN, out.get(2).refusal());
+        assertNull(out.get(2).node());
+        assertEquals(RelayState.Refusal.NODE_REMOVED, out.get(3).refusal());
+        assertNotNull(out.get(4).node());
+        assertNotEquals(two.node().id(), out.get(4).node().id());
+
+        assertEquals(2, state.nodes("acme").size());
+        assertEquals(1, state.nodes("other").size());
+        // The refresh tokens were kept: each is good once.
+        assertEquals(two.node().id(), state.useRefreshToken(two.refreshToken(), Instant.now()).orElseThrow());
+
+        // The node signs in again with its own token: same node, same address, a new refresh token.
+        RegistrationWriter.Outcome again = writer.submit(registration("acme", 2, two.node().id())).get(10, TimeUnit.SECONDS);
+        assertEquals(two.node().id(), again.node().id());
+        assertEquals(two.lease(), again.lease());
+        assertTrue(state.useRefreshToken(again.refreshToken(), Instant.now()).isPresent());
+    }
+
+    @Test
+    void aBurstTooBigForItsTenantGivesTheAddressesThatAreLeft() throws Exception {
+        RelayState state = open(30); // two hosts per tenant
+        List<RegistrationWriter.Outcome> out = burst(registration("tiny", 1, null), List.of(
+                registration("tiny", 2, null),
+                registration("tiny", 3, null)));
+        assertNotNull(out.get(0).node());
+        assertNotNull(out.get(1).node());
+        assertNull(out.get(2).node());
+        assertTrue(out.get(2).exhausted().contains("'tiny'"), out.get(2).exhausted());
+        assertEquals(2, state.nodes("tiny").size(), "the node that got no address was not written");
+    }
+
+    private static IpamConfig ipamConfig(int tenantPrefixLength) {
+        return new IpamConfig() {
+            @Override
+            public Class<? extends Annotation> annotationType() {
+                return IpamConfig.class;
+            }
+
+            public String ipv4Pool() {
+                return "100.64.0.0/10";
+            }
+
+            public int tenantIpv4PrefixLength() {
+                return tenantPrefixLength;
+            }
+
+            public String ipv6Pool() {
+                return "";
+            }
+        };
+    }
+}
