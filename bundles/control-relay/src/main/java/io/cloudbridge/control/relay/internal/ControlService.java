@@ -524,6 +524,58 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         return node;
     }
 
+    // ---- what gRPC refuses before the service sees it ----
+
+    /**
+     * Watches every call's end for the refusals gRPC makes itself, before any of the relay's code
+     * runs: a message over the size limit (a megabyte token in a registration, say) and bytes that
+     * do not parse as the method's message. They are counted and logged as security events like
+     * the relay's own refusals.
+     */
+    io.grpc.ServerStreamTracer.Factory refusalWatcher() {
+        return new io.grpc.ServerStreamTracer.Factory() {
+            @Override
+            public io.grpc.ServerStreamTracer newServerStreamTracer(String method, Metadata headers) {
+                return new io.grpc.ServerStreamTracer() {
+                    private volatile String remote = "unknown";
+
+                    @Override
+                    public void serverCallStarted(ServerCallInfo<?, ?> call) {
+                        SocketAddress a = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+                        remote = a == null ? "unknown" : a.toString();
+                    }
+
+                    @Override
+                    public void streamClosed(Status status) {
+                        String kind = grpcRefusal(status);
+                        if (kind != null) {
+                            count(kind);
+                            SECURITY.warn("control request refused: {} in {} ({}) (from {})", kind, method, status.getCode(), remote);
+                        }
+                    }
+                };
+            }
+        };
+    }
+
+    /** The kind of refusal gRPC made itself, or null for any other end of a call (the relay's own refusals are counted where made). */
+    static String grpcRefusal(Status status) {
+        String description = status.getDescription() == null ? "" : status.getDescription();
+        if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && description.startsWith("gRPC message exceeds maximum size")) {
+            return "oversized message";
+        }
+        for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof com.google.protobuf.InvalidProtocolBufferException) {
+                return "malformed message";
+            }
+        }
+        if ((status.getCode() == Status.Code.INTERNAL || status.getCode() == Status.Code.UNKNOWN)
+                && description.contains("protobuf")) {
+            return "malformed message";
+        }
+        return null;
+    }
+
     // ---- authentication of everything but Register and RefreshToken ----
 
     ServerInterceptor authenticator() {

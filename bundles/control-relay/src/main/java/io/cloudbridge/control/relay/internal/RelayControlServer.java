@@ -90,6 +90,7 @@ public final class RelayControlServer {
                 // A node needs a handful of calls at once (map, signalling, heartbeat, renewal).
                 .maxConcurrentCallsPerConnection(16)
                 .intercept(service.authenticator())
+                .addStreamTracerFactory(service.refusalWatcher())
                 .addService(service)
                 .build()
                 .start();

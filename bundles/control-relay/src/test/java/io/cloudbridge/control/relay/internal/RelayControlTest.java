@@ -260,6 +260,7 @@ class RelayControlTest {
             assertTrue(e.getStatus().getCode() == Status.Code.INTERNAL || e.getStatus().getCode() == Status.Code.UNKNOWN,
                     String.valueOf(e.getStatus()));
         }
+        assertEquals(2L, relay.relay.service().refusals().get("malformed message"), "counted: " + relay.relay.service().refusals());
         assertEquals(before, relay.relay.state().nodes(null).size(), "nothing stored");
         RelayFixture.register(channel, relay.preAuthKey("raw", true), RelayFixture.randomKey(), "still-serving");
     }
@@ -366,11 +367,19 @@ class RelayControlTest {
         assertRefused(notYet, "not yet valid");
         assertRefused(otherTenant, "token does not match the node");
         assertRefused("x".repeat(5000), "token too long");
-        // A megabyte token: gRPC's own header limit stops it before any of our code runs.
+        // A megabyte token as a header: the relay advertises a 16 KiB header list (HTTP/2 SETTINGS),
+        // so the gRPC client refuses to send it and nothing reaches the relay to be counted.
         StatusRuntimeException huge = assertThrows(StatusRuntimeException.class,
                 () -> as("y".repeat(1 << 20)).heartbeat(HeartbeatRequest.getDefaultInstance()));
         assertFalse(huge.getStatus().isOk());
-        System.out.println("A 1 MB token: " + huge.getStatus());
+        // In a registration the token travels in the message: the relay's message limit stops it,
+        // gRPC refuses it before any of the relay's code, and the relay still counts it.
+        StatusRuntimeException hugeInBody = assertThrows(StatusRuntimeException.class, () -> ControlServiceGrpc.newBlockingStub(channel)
+                .register(io.cloudbridge.control.v1.RegisterRequest.newBuilder().setOidcAccessToken("z".repeat(1 << 20))
+                        .setNode(io.cloudbridge.control.v1.NodeInfo.newBuilder().setHostname("huge")
+                                .setWireguardPublicKey(com.google.protobuf.ByteString.copyFrom(RelayFixture.randomKey()))).build()));
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, hugeInBody.getStatus().getCode(), String.valueOf(hugeInBody.getStatus()));
+        assertEquals(1L, relay.relay.service().refusals().get("oversized message"), "counted: " + relay.relay.service().refusals());
         // Refusals whose text the caller chooses do not grow the relay's counters.
         for (int i = 0; i < 300; i++) {
             String header = Base64.getUrlEncoder().withoutPadding().encodeToString(("{\"alg\":\"X" + i + "\"}").getBytes());
