@@ -43,7 +43,13 @@ public class ControlPlaneBench {
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     /** The relay takes 16 calls at once per connection: registrations use as many connections as that needs. */
     static final int CALLS_PER_CHANNEL = 16;
-    static final int WATCH_CHANNELS = 8;
+    /**
+     * Watchers per connection: the relay takes 16 calls at once per connection (a node needs a
+     * handful), so the watchers, each a long-lived stream, share connections 16 to one. (Before
+     * the relay had that limit the bench put all watchers on 8 connections.)
+     */
+    static final int WATCHERS_PER_CHANNEL = CALLS_PER_CHANNEL;
+    static int WATCH_CHANNELS;
     /** Full maps being delivered at once while watchers connect (--full-maps): bounds the relay's outbound buffers. */
     static int FULL_MAPS_IN_FLIGHT = 8;
     static final long TICKS = Long.getLong("clk.tck", 100);
@@ -68,6 +74,7 @@ public class ControlPlaneBench {
         int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "64"));
         FULL_MAPS_IN_FLIGHT = Integer.parseInt(a.getOrDefault("full-maps", "8"));
         int maxWatchers = watcherCounts[watcherCounts.length - 1];
+        WATCH_CHANNELS = (maxWatchers + WATCHERS_PER_CHANNEL - 1) / WATCHERS_PER_CHANNEL;
         if (maxWatchers >= nodes) {
             throw new IllegalArgumentException("watchers (" + maxWatchers + ") must be fewer than nodes (" + nodes + ")");
         }
@@ -135,7 +142,7 @@ public class ControlPlaneBench {
                 int idx = w;
                 String self = nodeIds[w];
                 String changerId = nodeIds[changer];
-                ControlServiceGrpc.newStub(watchChannels.get(w % WATCH_CHANNELS)).withCallCredentials(bearer(jwts[w]))
+                ControlServiceGrpc.newStub(watchChannels.get(w / WATCHERS_PER_CHANNEL)).withCallCredentials(bearer(jwts[w]))
                         .watchNetworkMap(WatchNetworkMapRequest.newBuilder().setKnownVersion(0).build(),
                                 new StreamObserver<NetworkMapUpdate>() {
                                     boolean gotFull;

@@ -11,8 +11,8 @@
 #                 over one connection per 16 (the relay's limit per connection): registrations per second over the whole run (target >= 1000/s),
 #                 call latency, the relay's CPU per registration.
 #   fan-out       WATCHERS/4, WATCHERS/2 and WATCHERS of those nodes (default 1000) watch the map,
-#                 each with its own node token, over 8 channels; each first receives its full map
-#                 (NODES - 1 peers), FULLMAPS (default 8) watchers connecting at a time (FULLMAPS=1000:
+#                 each with its own node token, 16 to a connection (the relay's limit of calls per
+#                 connection); each first receives its full map (NODES - 1 peers), FULLMAPS (default 8) watchers connecting at a time (FULLMAPS=1000:
 #                 all at once, as after a relay restart). Then ROUNDS times (default 20, after WARMUP=5
 #                 unmeasured) one node that is not watching sends a heartbeat with a new endpoint, and
 #                 the relay sends the upsert to every watcher. Reported per watcher count: per-watcher
@@ -29,7 +29,7 @@
 #
 # Usage: bench/control-plane.sh [DIST]   (DIST defaults to runtime/target/cloudbridge; build it
 #        first: ./mvnw -B -DskipTests install)
-#        quick check: NODES=500 WATCHERS=50 ROUNDS=5 bench/control-plane.sh
+#        quick check: WARM_NODES=2000 NODES=500 WATCHERS=50 ROUNDS=5 bench/control-plane.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -51,10 +51,7 @@ public final class RelayDatabase {
             // Commits are made durable by Durability.sync before the relay answers (group commit):
             // with H2's delayed writes alone a relay killed right after telling a node its address
             // forgot it (the control plane test caught a node given another address after a SIGKILL).
-            // QUERY_CACHE_SIZE: each pooled session keeps its parsed statements; H2's default of 8 is
-            // fewer than the relay's registration path uses (about a dozen), so with 8 they pushed
-            // each other out and every use parsed its SQL again.
-            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS;QUERY_CACHE_SIZE=128";
+            url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
         }
         String password = config.passwordFile().isBlank() ? "" : Files.readString(Path.of(config.passwordFile())).trim();
         pool = JdbcConnectionPool.create(url, config.user(), password);
