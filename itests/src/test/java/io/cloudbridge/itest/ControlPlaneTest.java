@@ -163,7 +163,7 @@ class ControlPlaneTest {
     }
 
     /** A raw client of the relay: the test is not a node, and checks addresses, not the certificate. */
-    private static ManagedChannel channel(int port) throws Exception {
+    static ManagedChannel channel(int port) throws Exception {
         return NettyChannelBuilder.forAddress("127.0.0.1", port)
                 .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()).build();
     }
@@ -174,7 +174,7 @@ class ControlPlaneTest {
                         .setHostname("burst").setOs("linux/amd64")).build());
     }
 
-    private static RegisterResponse register(ManagedChannel channel, String key, byte[] nodeKey) {
+    static RegisterResponse register(ManagedChannel channel, String key, byte[] nodeKey) {
         return ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS).register(RegisterRequest.newBuilder()
                 .setPreAuthKey(key).setNode(NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey))
                         .setHostname("burst").setOs("linux/amd64")).build());

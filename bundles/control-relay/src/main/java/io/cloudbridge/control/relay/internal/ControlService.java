@@ -75,9 +75,13 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
     private final Map<String, java.util.ArrayDeque<Long>> keyFailures = new HashMap<>();
     private final RegistrationWriter registrations;
+    /** The data plane's switch, when it runs. */
+    private final java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
-            java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability) {
+            java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability,
+            java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane) {
+        this.dataPlane = dataPlane;
         this.identity = identity;
         this.durability = durability;
         this.state = state;
@@ -507,6 +511,10 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 LOG.warn("the removal of node {} may not outlive a crash: {}", n.id(), e.toString());
             }
             maps.remove(n.tenant(), n.id());
+            io.cloudbridge.api.relay.PacketSwitch relaySwitch = dataPlane.get();
+            if (relaySwitch != null) {
+                relaySwitch.disconnect(n.tenant(), NodeKey.parse(n.key()), "node removed");
+            }
             Status removed = Status.UNAUTHENTICATED.withDescription("node removed");
             maps.disconnect(n.tenant(), n.id(), removed);
             SignalStream s = signalStreams.remove(n.id());
@@ -522,6 +530,39 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             SECURITY.info("node {} of tenant {} removed; its token is void", n.id(), n.tenant());
         });
         return node;
+    }
+
+    // ---- the data plane's sessions ----
+
+    /**
+     * Authenticates a transport session by the node's token, as the control calls are: the
+     * relay's own signature, unexpired, and the node still registered with that key.
+     */
+    io.cloudbridge.api.relay.NodeSessionAuthenticator sessionAuthenticator() {
+        return token -> {
+            NodeTokens.Claims claims;
+            try {
+                claims = tokens.verify(token, clock.instant());
+            } catch (NodeTokens.Refused e) {
+                throw sessionRefused(e.getMessage());
+            }
+            Optional<RelayState.Node> node;
+            try {
+                node = state.node(claims.nodeId());
+            } catch (SQLException e) {
+                throw new io.cloudbridge.api.auth.CredentialRejectedException("the relay's database failed; try again");
+            }
+            if (node.isEmpty() || !node.get().key().equals(claims.nodeKey())) {
+                throw sessionRefused("node removed");
+            }
+            return new io.cloudbridge.api.relay.AuthenticatedNode(claims.nodeId(), claims.tenant(), NodeKey.parse(claims.nodeKey()));
+        };
+    }
+
+    private io.cloudbridge.api.auth.CredentialRejectedException sessionRefused(String reason) {
+        count(reason);
+        SECURITY.warn("relay session refused: {}", reason);
+        return new io.cloudbridge.api.auth.CredentialRejectedException(reason);
     }
 
     // ---- what gRPC refuses before the service sees it ----

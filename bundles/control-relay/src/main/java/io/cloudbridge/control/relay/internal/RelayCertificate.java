@@ -40,9 +40,10 @@ import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
  * first start and kept (owner-only) for every start after. Nodes trust it by its SHA-256
  * fingerprint, not by a certificate authority.
  */
-public record RelayCertificate(X509Certificate certificate, PrivateKey privateKey) {
+public record RelayCertificate(X509Certificate certificate, PrivateKey privateKey) implements io.cloudbridge.api.relay.RelayIdentity {
 
     /** {@code sha256:} and the hex SHA-256 of the certificate's DER encoding: what nodes pin. */
+    @Override
     public String fingerprint() {
         return fingerprint(certificate);
     }

@@ -53,8 +53,16 @@ public final class RelayControlServer {
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
     private volatile io.cloudbridge.api.auth.IdentityVerifier identity;
 
+    /** The relay's data plane, when its bundle runs: removing a node closes its transport sessions too. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.relay.PacketSwitch packetSwitch;
+
     private RelayState state;
     private ControlService service;
+    /** The TLS identity and the session authenticator, for the data plane's listeners. */
+    private final java.util.List<org.osgi.framework.ServiceRegistration<?>> published = new java.util.ArrayList<>();
     private RelayCertificate certificate;
     private Server server;
     private JwksEndpoint jwks;
@@ -66,6 +74,8 @@ public final class RelayControlServer {
         String stateDir = ctx.getProperty(RuntimeProperties.STATE);
         Path base = home == null ? Path.of("") : Path.of(home);
         start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
+        published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
+        published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
     }
 
     /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */
@@ -78,7 +88,8 @@ public final class RelayControlServer {
         certificate = config.certificateFile().isBlank()
                 ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
-        service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability);
+        service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
+                () -> packetSwitch);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))
@@ -125,6 +136,8 @@ public final class RelayControlServer {
 
     @Deactivate
     void deactivate() throws InterruptedException {
+        published.forEach(org.osgi.framework.ServiceRegistration::unregister);
+        published.clear();
         if (expiry != null) {
             expiry.shutdownNow();
         }

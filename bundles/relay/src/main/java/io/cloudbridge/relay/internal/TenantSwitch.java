@@ -1,0 +1,183 @@
+package io.cloudbridge.relay.internal;
+
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.ForwardResult;
+import io.cloudbridge.api.relay.PacketSwitch;
+import io.cloudbridge.api.relay.PortSink;
+import io.cloudbridge.api.relay.SwitchPort;
+import java.nio.ByteBuffer;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's packet switch: one port per connected node, found by tenant and WireGuard key, so
+ * a packet can only reach a node of its sender's tenant. Packets are handed straight to the
+ * destination's session (its sink copies or drops); nothing waits here, so a node that is slow
+ * or gone costs the others nothing but a counted drop. The relay reads only the WireGuard
+ * message type, to refuse what is not WireGuard; the rest stays encrypted end to end.
+ */
+@Component(service = {PacketSwitch.class, TenantSwitch.class}, configurationPid = "cloudbridge.forwarding")
+@Designate(ocd = ForwardingConfig.class)
+public final class TenantSwitch implements PacketSwitch {
+    private static final Logger LOG = LoggerFactory.getLogger(TenantSwitch.class);
+    static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
+    /** The smallest WireGuard message (a keepalive: 16 bytes of header, 16 of tag). */
+    static final int MIN_PACKET = 32;
+    /** No WireGuard message over an IP path is larger. */
+    static final int MAX_PACKET = 65_535;
+
+    private final Map<String, Map<NodeKey, Port>> tenants = new ConcurrentHashMap<>();
+    private final Map<String, TokenBucket> tenantRates = new ConcurrentHashMap<>();
+    private final Map<ForwardResult, LongAdder> outcomes = new EnumMap<>(ForwardResult.class);
+    private final LongAdder bytesForwarded = new LongAdder();
+    private final ForwardingConfig config;
+    private final LongSupplier nanoClock;
+
+    @Activate
+    public TenantSwitch(ForwardingConfig config) {
+        this(config, System::nanoTime);
+    }
+
+    TenantSwitch(ForwardingConfig config, LongSupplier nanoClock) {
+        this.config = config;
+        this.nanoClock = nanoClock;
+        for (ForwardResult r : ForwardResult.values()) {
+            outcomes.put(r, new LongAdder());
+        }
+    }
+
+    @Override
+    public SwitchPort attach(AuthenticatedNode node, String transport, PortSink sink) {
+        Port port = new Port(node, transport, sink, new TokenBucket(config.nodePacketsPerSecond(), config.nodeBytesPerSecond(),
+                nanoClock.getAsLong()));
+        Port replaced = tenants.computeIfAbsent(node.tenant(), t -> new ConcurrentHashMap<>()).put(node.key(), port);
+        tenantRates.computeIfAbsent(node.tenant(),
+                t -> new TokenBucket(config.tenantPacketsPerSecond(), config.tenantBytesPerSecond(), nanoClock.getAsLong()));
+        if (replaced != null) {
+            replaced.open = false;
+            replaced.sink.closed("replaced by a newer session of the same node (" + transport + ")");
+        }
+        LOG.info("node {} of tenant {} connected over {}", node.nodeId(), node.tenant(), transport);
+        return port;
+    }
+
+    @Override
+    public boolean disconnect(String tenant, NodeKey node, String reason) {
+        Map<NodeKey, Port> ports = tenants.get(tenant);
+        Port port = ports == null ? null : ports.remove(node);
+        if (port == null) {
+            return false;
+        }
+        port.open = false;
+        port.sink.closed(reason);
+        SECURITY.info("relay session of node {} in tenant {} closed: {}", port.node.nodeId(), tenant, reason);
+        return true;
+    }
+
+    /** The sessions now attached, for relay:sessions. */
+    List<Port> ports() {
+        return tenants.values().stream().flatMap(m -> m.values().stream()).toList();
+    }
+
+    /** Packets by outcome since the relay started. */
+    Map<ForwardResult, Long> outcomes() {
+        Map<ForwardResult, Long> out = new EnumMap<>(ForwardResult.class);
+        outcomes.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    long bytesForwarded() {
+        return bytesForwarded.sum();
+    }
+
+    private ForwardResult count(ForwardResult result) {
+        outcomes.get(result).increment();
+        return result;
+    }
+
+    /** A WireGuard message: types 1 to 4, then three reserved zero bytes (whitepaper section 5.4). */
+    static boolean looksLikeWireGuard(ByteBuffer packet) {
+        int n = packet.remaining();
+        if (n < MIN_PACKET || n > MAX_PACKET) {
+            return false;
+        }
+        int p = packet.position();
+        int type = packet.get(p) & 0xff;
+        return type >= 1 && type <= 4 && packet.get(p + 1) == 0 && packet.get(p + 2) == 0 && packet.get(p + 3) == 0;
+    }
+
+    final class Port implements SwitchPort {
+        final AuthenticatedNode node;
+        final String transport;
+        final PortSink sink;
+        final TokenBucket rate;
+        final LongAdder sent = new LongAdder();
+        final LongAdder received = new LongAdder();
+        final long attachedNanos = nanoClock.getAsLong();
+        volatile boolean open = true;
+
+        Port(AuthenticatedNode node, String transport, PortSink sink, TokenBucket rate) {
+            this.node = node;
+            this.transport = transport;
+            this.sink = sink;
+            this.rate = rate;
+        }
+
+        @Override
+        public AuthenticatedNode node() {
+            return node;
+        }
+
+        @Override
+        public ForwardResult forward(NodeKey destination, ByteBuffer packet) {
+            if (!open) {
+                return count(ForwardResult.PORT_CLOSED);
+            }
+            if (!looksLikeWireGuard(packet)) {
+                return count(ForwardResult.MALFORMED);
+            }
+            int size = packet.remaining();
+            long now = nanoClock.getAsLong();
+            TokenBucket tenantRate = tenantRates.get(node.tenant());
+            if (!rate.take(size, now) || tenantRate != null && !tenantRate.take(size, now)) {
+                return count(ForwardResult.RATE_LIMITED);
+            }
+            Map<NodeKey, Port> ports = tenants.get(node.tenant());
+            Port to = ports == null ? null : ports.get(destination);
+            if (to == null || !to.open) {
+                return count(ForwardResult.NOT_CONNECTED);
+            }
+            if (!to.sink.deliver(node.key(), packet.duplicate())) {
+                return count(ForwardResult.DESTINATION_BUSY);
+            }
+            sent.increment();
+            to.received.increment();
+            bytesForwarded.add(size);
+            return count(ForwardResult.FORWARDED);
+        }
+
+        @Override
+        public boolean isOpen() {
+            return open;
+        }
+
+        @Override
+        public void close() {
+            open = false;
+            Map<NodeKey, Port> ports = tenants.get(node.tenant());
+            if (ports != null && ports.remove(node.key(), this)) {
+                LOG.info("node {} of tenant {} disconnected from {}", node.nodeId(), node.tenant(), transport);
+            }
+        }
+    }
+}

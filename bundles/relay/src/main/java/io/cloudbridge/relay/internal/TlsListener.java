@@ -1,0 +1,174 @@
+package io.cloudbridge.relay.internal;
+
+import io.cloudbridge.api.relay.RelayIdentity;
+import io.cloudbridge.relay.spi.HttpRoute;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's TLS listener (TCP): TLS 1.3 with the relay's certificate, then the first HTTP
+ * request of each connection picks the route that takes the connection over, by path. Routes come
+ * and go with their plugins; the port stays. An unknown path is answered 404, a malformed request
+ * 400, a request head over 8 KiB 431, a silent connection is closed after firstRequestSeconds.
+ */
+@Component(service = TlsListener.class, configurationPid = "cloudbridge.listeners", immediate = true)
+@Designate(ocd = ListenerConfig.class)
+public final class TlsListener {
+    private static final Logger LOG = LoggerFactory.getLogger(TlsListener.class);
+    static final int MAX_REQUEST_HEAD = 8 * 1024;
+    /** Upgrade requests have no body; a little room for routes that take a small one. */
+    static final int MAX_REQUEST_BODY = 16 * 1024;
+
+    private final Map<String, HttpRoute> routes = new ConcurrentHashMap<>();
+    private EventLoopGroup boss;
+    private EventLoopGroup workers;
+    private Channel server;
+
+    @Reference
+    private RelayIdentity identity;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addRoute(HttpRoute route) {
+        HttpRoute previous = routes.putIfAbsent(route.path(), route);
+        if (previous != null && previous != route) {
+            LOG.warn("two routes claim {}: keeping {}, ignoring {}", route.path(), previous.getClass().getName(),
+                    route.getClass().getName());
+        } else {
+            LOG.info("relay route {} served by {}", route.path(), route.getClass().getName());
+        }
+    }
+
+    void removeRoute(HttpRoute route) {
+        if (routes.remove(route.path(), route)) {
+            LOG.info("relay route {} removed", route.path());
+        }
+    }
+
+    @Activate
+    void activate(ListenerConfig config) throws Exception {
+        start(identity, config);
+    }
+
+    /** Starts with the given identity; for tests that run without DS. */
+    void start(RelayIdentity id, ListenerConfig config) throws Exception {
+        SslContext tls = SslContextBuilder.forServer(id.privateKey(), id.certificate()).sslProvider(SslProvider.JDK)
+                .protocols("TLSv1.3").build();
+        boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        workers = new MultiThreadIoEventLoopGroup(0, NioIoHandler.newFactory());
+        int firstRequestSeconds = Math.max(1, config.firstRequestSeconds());
+        server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()))
+                                .addLast("first-request-timeout", new ReadTimeoutHandler(firstRequestSeconds, TimeUnit.SECONDS))
+                                .addLast("http", new HttpServerCodec(4096, MAX_REQUEST_HEAD, 8192))
+                                .addLast("aggregator", new HttpObjectAggregator(MAX_REQUEST_BODY))
+                                .addLast("dispatch", new Dispatch());
+                    }
+                })
+                .bind(new InetSocketAddress(config.address(), config.tlsPort())).sync().channel();
+        LOG.info("relay TLS listener on {} (TLS 1.3, certificate fingerprint {})", server.localAddress(), id.fingerprint());
+    }
+
+    int port() {
+        return ((InetSocketAddress) server.localAddress()).getPort();
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (server != null) {
+            server.close().syncUninterruptibly();
+        }
+        if (boss != null) {
+            boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Reads the first request and hands the connection to its route. */
+    private final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            DecoderResult result = request.decoderResult();
+            if (result.isFailure()) {
+                String why = String.valueOf(result.cause());
+                boolean tooLarge = why.contains("TooLongHttpHeaderException") || why.contains("TooLongHttpLineException")
+                        || why.contains("larger than");
+                refuse(ctx, tooLarge ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE : HttpResponseStatus.BAD_REQUEST,
+                        tooLarge ? "request head too large" : "malformed request");
+                return;
+            }
+            String path = new QueryStringDecoder(request.uri()).path();
+            HttpRoute route = routes.get(path);
+            if (route == null) {
+                refuse(ctx, HttpResponseStatus.NOT_FOUND, "no such path on this relay");
+                return;
+            }
+            ctx.pipeline().remove("first-request-timeout");
+            ctx.pipeline().remove(this);
+            try {
+                route.accept(ctx, request);
+            } catch (RuntimeException e) {
+                LOG.warn("route {} failed on a request: {}", path, e.toString());
+                refuse(ctx, HttpResponseStatus.INTERNAL_SERVER_ERROR, "the route failed");
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // TLS failures, timeouts and resets: the connection ends, the listener goes on.
+            LOG.debug("relay connection from {} ended: {}", ctx.channel().remoteAddress(), cause.toString());
+            ctx.close();
+        }
+    }
+
+    /** Answers with a status and a one-line reason, then closes. */
+    static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes())
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+}

@@ -1,0 +1,266 @@
+package io.cloudbridge.transport.websocket.internal;
+
+import io.cloudbridge.api.auth.CredentialRejectedException;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.NodeSessionAuthenticator;
+import io.cloudbridge.api.relay.PacketSwitch;
+import io.cloudbridge.api.relay.PortSink;
+import io.cloudbridge.api.relay.SwitchPort;
+import io.cloudbridge.relay.spi.HttpRoute;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's side of the WebSocket transport, on the relay's TLS listener at {@link Frames#PATH}.
+ * The upgrade request carries the node's token ({@code Authorization: Bearer}); a session that
+ * proves nothing gets 401 and no WebSocket. An authenticated session becomes the node's port in
+ * the packet switch. Removing this bundle closes its sessions (close code 1001, going away), and
+ * the nodes move to another transport.
+ */
+@Component(service = HttpRoute.class, immediate = true)
+public final class WebSocketRoute implements HttpRoute {
+    private static final Logger LOG = LoggerFactory.getLogger(WebSocketRoute.class);
+    static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
+    /** A session that sends nothing (not even the node's keepalive pings) for this long is closed. */
+    static final int IDLE_SECONDS = 60;
+
+    private final PacketSwitch packetSwitch;
+    private final NodeSessionAuthenticator authenticator;
+    /** Token checks read the database: off the event loop, a few at a time, a bounded queue. */
+    private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
+        Thread t = new Thread(r, "relay-websocket-auth");
+        t.setDaemon(true);
+        return t;
+    });
+    private final java.util.Set<Channel> sessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    final LongAdder refused = new LongAdder();
+    final LongAdder malformedFrames = new LongAdder();
+
+    @Activate
+    public WebSocketRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator) {
+        this.packetSwitch = packetSwitch;
+        this.authenticator = authenticator;
+    }
+
+    @Override
+    public String path() {
+        return Frames.PATH;
+    }
+
+    @Override
+    public void accept(ChannelHandlerContext ctx, FullHttpRequest request) {
+        Channel channel = ctx.channel();
+        String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            refuse(ctx, HttpResponseStatus.UNAUTHORIZED, "no node token (Authorization: Bearer)", channel);
+            return;
+        }
+        if (!request.headers().containsValue(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)) {
+            refuse(ctx, HttpResponseStatus.BAD_REQUEST, "not a WebSocket upgrade", channel);
+            return;
+        }
+        String token = authorization.substring(7).trim();
+        FullHttpRequest kept = request.retainedDuplicate();
+        channel.config().setAutoRead(false); // nothing more is read until the node is known
+        try {
+            checks.execute(() -> {
+                AuthenticatedNode node;
+                try {
+                    node = authenticator.authenticate(token);
+                } catch (CredentialRejectedException e) {
+                    channel.eventLoop().execute(() -> {
+                        kept.release();
+                        refuse(ctx, HttpResponseStatus.UNAUTHORIZED, e.getMessage(), channel);
+                    });
+                    return;
+                } catch (RuntimeException e) {
+                    LOG.warn("authenticating a WebSocket session failed: {}", e.toString());
+                    channel.eventLoop().execute(() -> {
+                        kept.release();
+                        refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the relay cannot check tokens now", channel);
+                    });
+                    return;
+                }
+                channel.eventLoop().execute(() -> {
+                    try {
+                        upgrade(ctx, kept, node);
+                    } finally {
+                        kept.release();
+                    }
+                });
+            });
+        } catch (RejectedExecutionException busy) {
+            kept.release();
+            refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many sessions signing in; try again", channel);
+        }
+    }
+
+    private void upgrade(ChannelHandlerContext ctx, FullHttpRequest request, AuthenticatedNode node) {
+        Channel channel = ctx.channel();
+        if (!channel.isActive()) {
+            return;
+        }
+        String url = "wss://" + request.headers().get(HttpHeaderNames.HOST, "relay") + Frames.PATH;
+        WebSocketServerHandshakerFactory factory = new WebSocketServerHandshakerFactory(url, Frames.SUBPROTOCOL,
+                WebSocketDecoderConfig.newBuilder().maxFramePayloadLength(Frames.MAX_FRAME).allowExtensions(false)
+                        .allowMaskMismatch(false).build());
+        WebSocketServerHandshaker handshaker = factory.newHandshaker(request);
+        if (handshaker == null) {
+            WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(channel).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        Session session = new Session(channel, node);
+        channel.pipeline().remove("aggregator");
+        handshaker.handshake(channel, request).addListener(done -> {
+            if (!done.isSuccess()) {
+                LOG.debug("WebSocket handshake with node {} failed: {}", node.nodeId(), done.cause().toString());
+                channel.close();
+                return;
+            }
+            channel.pipeline().addLast("idle", new IdleStateHandler(IDLE_SECONDS, 0, 0)).addLast("session", session);
+            session.port = packetSwitch.attach(node, "websocket", session);
+            sessions.add(channel);
+            channel.closeFuture().addListener(f -> {
+                sessions.remove(channel);
+                session.port.close();
+                session.outbox.discard();
+            });
+            channel.config().setAutoRead(true);
+        });
+    }
+
+    private void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason, Channel channel) {
+        refused.increment();
+        SECURITY.warn("WebSocket relay session refused: {} (from {})", reason, channel.remoteAddress());
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes())
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Sessions are closed with 1001 (going away): the nodes reconnect over another transport. */
+    @Deactivate
+    void deactivate() {
+        checks.shutdownNow();
+        for (Channel c : sessions) {
+            c.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "transport removed"))
+                    .addListener(ChannelFutureListener.CLOSE);
+        }
+        sessions.clear();
+    }
+
+    /** One node's session: frames in to the switch, the switch's packets out as frames. */
+    private final class Session extends SimpleChannelInboundHandler<WebSocketFrame> implements PortSink {
+        private final Channel channel;
+        private final AuthenticatedNode node;
+        final Outbox outbox;
+        volatile SwitchPort port;
+        private final byte[] keyBytes = new byte[Frames.KEY_LENGTH];
+
+        Session(Channel channel, AuthenticatedNode node) {
+            this.channel = channel;
+            this.node = node;
+            this.outbox = new Outbox(channel);
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
+            if (frame instanceof BinaryWebSocketFrame && frame.isFinalFragment()) {
+                ByteBuf content = frame.content();
+                if (content.readableBytes() <= Frames.KEY_LENGTH) {
+                    malformedFrames.increment();
+                    return; // counted; one bad frame does not end the session
+                }
+                content.readBytes(keyBytes);
+                NodeKey destination = NodeKey.of(keyBytes);
+                ByteBuffer packet = content.nioBuffer(content.readerIndex(), content.readableBytes());
+                port.forward(destination, packet);
+            } else if (frame instanceof PingWebSocketFrame) {
+                ctx.writeAndFlush(new PongWebSocketFrame(frame.content().retain()));
+            } else if (frame instanceof PongWebSocketFrame) {
+                // the answer to a ping of ours: the session is alive
+            } else if (frame instanceof CloseWebSocketFrame) {
+                ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE, "bye"))
+                        .addListener(ChannelFutureListener.CLOSE);
+            } else {
+                malformedFrames.increment();
+                ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.INVALID_MESSAGE_TYPE,
+                        "binary frames only, one packet each")).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+            if (event instanceof IdleStateEvent) {
+                ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, "idle"))
+                        .addListener(ChannelFutureListener.CLOSE);
+            } else {
+                super.userEventTriggered(ctx, event);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // Oversized or malformed frames, resets: the session ends, the relay goes on.
+            LOG.debug("WebSocket session of node {} failed: {}", node.nodeId(), cause.toString());
+            malformedFrames.increment();
+            ctx.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.PROTOCOL_ERROR, "protocol error"))
+                    .addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public boolean deliver(NodeKey source, ByteBuffer packet) {
+            return outbox.offer(source, packet);
+        }
+
+        @Override
+        public void closed(String reason) {
+            channel.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, truncate(reason)))
+                    .addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** A close frame's reason must fit 123 bytes. */
+    static String truncate(String reason) {
+        return reason.length() > 100 ? reason.substring(0, 100) : reason;
+    }
+}

@@ -1,0 +1,279 @@
+package io.cloudbridge.transport.websocket.internal;
+
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.transport.PacketReceiver;
+import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.api.transport.RelayEndpoint;
+import io.cloudbridge.api.transport.SessionCredentials;
+import io.cloudbridge.api.transport.TransportCounters;
+import io.cloudbridge.api.transport.TransportState;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientHandshakeException;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
+import io.netty.handler.codec.http.websocketx.WebSocketFrame;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import javax.net.ssl.SSLException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's session with its relay over WebSocket on TLS. After the first connection it keeps
+ * itself connected: a lost connection is dialled again with jittered exponential backoff, with the
+ * token the node holds at that moment. It ends for good when closed, when the relay says the node
+ * was removed or its token is refused (close code 1008, HTTP 401), or when a newer session of the
+ * same node replaced it.
+ */
+final class WebSocketSession implements PacketSession {
+    private static final Logger LOG = LoggerFactory.getLogger(WebSocketSession.class);
+    /** A ping this often keeps NATs and proxies from forgetting the connection, and the relay's idle timer at bay. */
+    static final int PING_SECONDS = 20;
+
+    private final EventLoopGroup group;
+    private final RelayEndpoint relay;
+    private final SessionCredentials credentials;
+    private final PacketReceiver receiver;
+    private final URI uri;
+    private final SslContext tls;
+    private final long minBackoffMillis;
+    private final long maxBackoffMillis;
+    private final CompletableFuture<PacketSession> opened = new CompletableFuture<>();
+    private final LongAdder packetsReceived = new LongAdder();
+    private final LongAdder bytesReceived = new LongAdder();
+    private final LongAdder droppedNotConnected = new LongAdder();
+    private volatile TransportState state = TransportState.CONNECTING;
+    private volatile Channel channel;
+    private volatile Outbox outbox;
+    private volatile String failure = "";
+    private int attempts;
+
+    WebSocketSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
+            long minBackoffMillis, long maxBackoffMillis) throws SSLException {
+        this.group = group;
+        this.relay = relay;
+        this.credentials = credentials;
+        this.receiver = receiver;
+        this.minBackoffMillis = minBackoffMillis;
+        this.maxBackoffMillis = maxBackoffMillis;
+        URI u = relay.uri();
+        String path = u.getPath() == null || u.getPath().isEmpty() || u.getPath().equals("/") ? Frames.PATH : u.getPath();
+        this.uri = URI.create("wss://" + u.getHost() + ":" + port(u) + path);
+        SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3");
+        if (relay.certificateSha256().isPresent()) {
+            builder.trustManager(new PinnedTrust(relay.certificateSha256().get()));
+        }
+        this.tls = builder.build();
+    }
+
+    static int port(URI u) {
+        return u.getPort() > 0 ? u.getPort() : 443;
+    }
+
+    CompletableFuture<PacketSession> open() {
+        dial();
+        return opened;
+    }
+
+    private void dial() {
+        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
+            return;
+        }
+        DefaultHttpHeaders headers = new DefaultHttpHeaders();
+        headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + credentials.token().get());
+        WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder().webSocketUri(uri)
+                .subprotocol(Frames.SUBPROTOCOL).customHeaders(headers).maxFramePayloadLength(Frames.MAX_FRAME)
+                .handshakeTimeoutMillis(10_000).handleCloseFrames(false).dropPongFrames(true).build();
+        new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast("tls", tls.newHandler(ch.alloc(), uri.getHost(), port(uri)))
+                                .addLast("http", new HttpClientCodec())
+                                .addLast("aggregator", new HttpObjectAggregator(16 * 1024))
+                                .addLast("websocket", new WebSocketClientProtocolHandler(config))
+                                .addLast("keepalive", new IdleStateHandler(0, PING_SECONDS, 0))
+                                .addLast("session", new Handler());
+                    }
+                })
+                .connect(uri.getHost(), port(uri)).addListener(f -> {
+                    if (!f.isSuccess()) {
+                        lost("cannot connect: " + f.cause().getMessage(), false);
+                    }
+                });
+    }
+
+    /** The connection is gone: try again later, or give up for good when {@code terminal}. */
+    private void lost(String reason, boolean terminal) {
+        Outbox o = outbox;
+        outbox = null;
+        channel = null;
+        if (o != null) {
+            o.discard();
+        }
+        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
+            return;
+        }
+        if (terminal || !opened.isDone()) {
+            // The first connection decides: the caller learns why it failed and picks another transport.
+            failure = reason;
+            state = TransportState.FAILED;
+            opened.completeExceptionally(new java.io.IOException(reason));
+            receiver.onStateChanged(this, TransportState.FAILED, reason);
+            return;
+        }
+        state = TransportState.RECONNECTING;
+        receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
+        long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
+        long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+        LOG.info("relay session {} over WebSocket lost ({}); again in {} ms", relay.name(), reason, delay);
+        group.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
+    }
+
+    private final class Handler extends SimpleChannelInboundHandler<WebSocketFrame> {
+        private final byte[] keyBytes = new byte[Frames.KEY_LENGTH];
+        private String closeReason;
+        private boolean closeTerminal;
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+            if (event == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
+                channel = ctx.channel();
+                outbox = new Outbox(ctx.channel());
+                attempts = 0;
+                state = TransportState.CONNECTED;
+                LOG.info("relay session {} connected over WebSocket ({})", relay.name(), ctx.channel().remoteAddress());
+                if (!opened.complete(WebSocketSession.this)) {
+                    receiver.onStateChanged(WebSocketSession.this, TransportState.CONNECTED, "");
+                }
+            } else if (event instanceof IdleStateEvent) {
+                ctx.writeAndFlush(new PingWebSocketFrame());
+            } else {
+                super.userEventTriggered(ctx, event);
+            }
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
+            if (frame instanceof BinaryWebSocketFrame && frame.isFinalFragment()) {
+                ByteBuf content = frame.content();
+                if (content.readableBytes() <= Frames.KEY_LENGTH) {
+                    return;
+                }
+                content.readBytes(keyBytes);
+                int length = content.readableBytes();
+                packetsReceived.increment();
+                bytesReceived.add(length);
+                receiver.onPacket(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), length));
+            } else if (frame instanceof CloseWebSocketFrame close) {
+                int code = close.statusCode();
+                closeReason = "relay closed the session: " + close.reasonText() + " (" + code + ")";
+                // 1008: the relay refused the node (removed, replaced by a newer session): dialling again would not help.
+                closeTerminal = code == WebSocketCloseStatus.POLICY_VIOLATION.code();
+                ctx.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof WebSocketClientHandshakeException h) {
+                int status = h.response() == null ? 0 : h.response().status().code();
+                closeReason = "relay refused the session: HTTP " + status;
+                closeTerminal = status == 401 || status == 403 || status == 404;
+            } else if (closeReason == null) {
+                closeReason = cause.getClass().getSimpleName() + ": " + cause.getMessage();
+            }
+            ctx.close();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
+        }
+    }
+
+    @Override
+    public String transportName() {
+        return WebSocketTransport.NAME;
+    }
+
+    @Override
+    public RelayEndpoint relay() {
+        return relay;
+    }
+
+    @Override
+    public TransportState state() {
+        return state;
+    }
+
+    /** Why the session failed, when it did. */
+    String failure() {
+        return failure;
+    }
+
+    @Override
+    public TransportCounters counters() {
+        Outbox o = outbox;
+        return new TransportCounters(o == null ? 0 : o.packets.sum(), o == null ? 0 : o.bytes.sum(), packetsReceived.sum(),
+                bytesReceived.sum(), droppedNotConnected.sum() + (o == null ? 0 : o.dropped.sum()));
+    }
+
+    @Override
+    public int maxPacketSize() {
+        return Frames.MAX_FRAME - Frames.KEY_LENGTH;
+    }
+
+    @Override
+    public boolean send(NodeKey destination, ByteBuffer packet) {
+        Outbox o = outbox;
+        if (o == null || packet.remaining() > maxPacketSize()) {
+            droppedNotConnected.increment();
+            return false;
+        }
+        return o.offer(destination, packet);
+    }
+
+    @Override
+    public void close() {
+        if (state == TransportState.CLOSED) {
+            return;
+        }
+        state = TransportState.CLOSED;
+        opened.completeExceptionally(new java.io.IOException("closed"));
+        Channel c = channel;
+        if (c != null) {
+            c.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE, "node leaving"))
+                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+        }
+        receiver.onStateChanged(this, TransportState.CLOSED, "");
+    }
+}
