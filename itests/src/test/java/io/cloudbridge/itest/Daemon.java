@@ -21,6 +21,8 @@ final class Daemon implements AutoCloseable {
     private Process process;
     /** Environment variables for the daemon, beyond the test's own (whose CLOUDBRIDGE_* are dropped). */
     final java.util.Map<String, String> env = new java.util.HashMap<>();
+    /** The launcher command that starts it: {@code run}, or a role ({@code relay}, {@code up}). */
+    String command = "run";
 
     /** The result of a client command. */
     record Result(int exit, String out, String err) {
@@ -54,7 +56,7 @@ final class Daemon implements AutoCloseable {
 
     /** Starts {@code bin/cloudbridge run} without waiting. */
     Process launch(String... extraArgs) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), "run", "--config", config.toString(), "--state",
+        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), command, "--config", config.toString(), "--state",
                 state.toString()));
         cmd.addAll(List.of(extraArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)

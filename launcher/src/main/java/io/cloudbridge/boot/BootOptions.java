@@ -23,6 +23,9 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
             "",
             "Commands:",
             "  run                 start the daemon in the foreground (features from the configuration)",
+            "  relay               run as a relay: control plane, data plane and its transports, besides the configured features",
+            "  up                  run as a node: sign in, register, bring the overlay up and reach every peer through the relay",
+            "                      (--relay HOST:PORT, --pre-auth-key-file FILE, --userspace: no TUN device, no root needed)",
             "  exec 'COMMAND'      run one shell command in the running daemon and print its result",
             "  shell               attach an interactive shell to the running daemon",
             "  login               sign the running node in at its OpenID Provider (device code, QR code) and wait",
@@ -56,6 +59,10 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
                 case "--state" -> state = Path.of(value(args, ++i, a));
                 case "--socket" -> socket = Path.of(value(args, ++i, a));
                 case "--set" -> overrides.add(value(args, ++i, a));
+                // bin/cloudbridge up: the node's usual settings without editing the file
+                case "--relay" -> overrides.add("control.relay=" + value(args, ++i, a));
+                case "--pre-auth-key-file" -> overrides.add("control.preAuthKeyFile=" + Path.of(value(args, ++i, a)).toAbsolutePath());
+                case "--userspace" -> overrides.add("wireguard.userspace=true");
                 default -> {
                     if (a.startsWith("--config=")) {
                         config = Path.of(a.substring("--config=".length()));

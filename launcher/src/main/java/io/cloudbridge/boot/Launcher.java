@@ -59,7 +59,7 @@ public final class Launcher {
             return EXIT_USAGE;
         }
         return switch (options.command()) {
-            case "run" -> runDaemon(options, "daemon");
+            case "run", "relay", "up" -> runDaemon(options, "daemon");
             case "exec" -> {
                 if (options.arguments().isEmpty()) {
                     System.err.println("cloudbridge: exec needs a command, e.g. cloudbridge exec cb:status");
@@ -100,6 +100,18 @@ public final class Launcher {
             System.err.println("cloudbridge: lost the daemon while waiting: " + e.getMessage());
             return EXIT_FAILED;
         }
+    }
+
+    /**
+     * What {@code relay} and {@code up} bring besides the configured features: a relay's control
+     * and data plane with its transports; a node's overlay, control plane, paths and transports.
+     */
+    static List<String> roleFeatures(String command) {
+        return switch (command) {
+            case "relay" -> List.of("shell", "relay", "transport-websocket");
+            case "up" -> List.of("shell", "client", "transport-websocket");
+            default -> List.of();
+        };
     }
 
     /** The distribution folder: set by the start script, else the folder above this jar's. */
@@ -184,7 +196,12 @@ public final class Launcher {
             return EXIT_FAILED;
         }
 
-        List<String> configured = config.list("kernel", "features", List.of("core", "shell"));
+        List<String> configured = new java.util.ArrayList<>(config.list("kernel", "features", List.of("core", "shell")));
+        for (String roleFeature : roleFeatures(options.command())) {
+            if (!configured.contains(roleFeature)) {
+                configured.add(roleFeature);
+            }
+        }
         FeatureCatalog catalog;
         List<BundleJar> bundles;
         List<String> features;

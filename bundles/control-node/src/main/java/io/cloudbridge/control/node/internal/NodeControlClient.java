@@ -128,7 +128,17 @@ public final class NodeControlClient {
         }
     }
 
+    /** The overlay's control-plane membership: this node's addresses and its tenant's peers. */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.overlay.OverlayPeers overlayPeers;
+
     private NodeControlConfig config;
+    private BundleContext context;
+    /** The home relay for transport selection, published while registered. */
+    private volatile org.osgi.framework.ServiceRegistration<io.cloudbridge.api.transport.HomeRelay> homeRelay;
+    private final java.util.concurrent.atomic.AtomicBoolean overlayUpdateQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private Path stateFolder;
     private RelayPin pin;
     private ManagedChannel channel;
@@ -146,6 +156,7 @@ public final class NodeControlClient {
     @Activate
     void activate(BundleContext ctx, NodeControlConfig c) throws IOException {
         config = c;
+        context = ctx;
         String home = ctx.getProperty(RuntimeProperties.HOME);
         String state = ctx.getProperty(RuntimeProperties.STATE);
         stateFolder = (state != null ? Path.of(state) : (home == null ? Path.of("") : Path.of(home)).resolve("state"))
@@ -173,6 +184,7 @@ public final class NodeControlClient {
 
     @Deactivate
     void deactivate() throws InterruptedException {
+        withdrawHomeRelay();
         if (scheduler != null) {
             scheduler.shutdownNow();
         }
@@ -245,6 +257,8 @@ public final class NodeControlClient {
             status = "registered";
             LOG.info("registered with the relay as node {} in tenant {}: {} {}", r.getNodeId(), r.getTenant(),
                     r.getIpv4Address(), r.getIpv6Address());
+            publishHomeRelay();
+            queueOverlayUpdate();
             watchMap();
             scheduler.schedule(this::heartbeat, 1, TimeUnit.SECONDS);
         } catch (StatusRuntimeException e) {
@@ -328,6 +342,7 @@ public final class NodeControlClient {
                             default -> LOG.debug("a map update of a kind this node does not know: ignored");
                         }
                         mapVersion = u.getVersion();
+                        queueOverlayUpdate();
                     }
 
                     @Override
@@ -336,6 +351,11 @@ public final class NodeControlClient {
                         if (s.getCode() == Status.Code.UNAUTHENTICATED && "node removed".equals(s.getDescription())) {
                             registration = null;
                             status = "removed by the relay";
+                            withdrawHomeRelay();
+                            io.cloudbridge.api.overlay.OverlayPeers o = overlayPeers;
+                            if (o != null) {
+                                o.clear();
+                            }
                             LOG.warn("the relay removed this node; it stays signed out until it gets a new credential");
                             return;
                         }
@@ -347,6 +367,96 @@ public final class NodeControlClient {
                         scheduler.execute(() -> retry("map stream ended by the relay", () -> watchMap(), false));
                     }
                 });
+    }
+
+    // ---- what the rest of the node learns from the control plane ----
+
+    /** The relay's transports, as configured or at port 8443 of the control relay's host. */
+    private List<io.cloudbridge.api.transport.RelayEndpoint> transportEndpoints() throws IOException {
+        String host = config.relay().substring(0, config.relay().lastIndexOf(':'));
+        List<String> uris = config.transports().length > 0 ? List.of(config.transports())
+                : List.of("quic://" + host + ":8443", "wss://" + host + ":8443");
+        java.util.Optional<String> fingerprint = java.util.Optional.ofNullable(pin.expected());
+        List<io.cloudbridge.api.transport.RelayEndpoint> out = new java.util.ArrayList<>();
+        for (String u : uris) {
+            out.add(new io.cloudbridge.api.transport.RelayEndpoint(config.relay(), java.net.URI.create(u.trim()), fingerprint));
+        }
+        return out;
+    }
+
+    /** Tells the node's transports where its relay is and how to prove who it is (its newest token at each connect). */
+    private void publishHomeRelay() throws IOException {
+        if (homeRelay != null) {
+            return;
+        }
+        List<io.cloudbridge.api.transport.RelayEndpoint> endpoints = transportEndpoints();
+        io.cloudbridge.api.transport.SessionCredentials credentials = new io.cloudbridge.api.transport.SessionCredentials(
+                overlay.publicKey(), () -> jwt);
+        homeRelay = context.registerService(io.cloudbridge.api.transport.HomeRelay.class, new io.cloudbridge.api.transport.HomeRelay() {
+            @Override
+            public List<io.cloudbridge.api.transport.RelayEndpoint> endpoints() {
+                return endpoints;
+            }
+
+            @Override
+            public io.cloudbridge.api.transport.SessionCredentials credentials() {
+                return credentials;
+            }
+        }, null);
+    }
+
+    private void withdrawHomeRelay() {
+        org.osgi.framework.ServiceRegistration<?> r = homeRelay;
+        homeRelay = null;
+        if (r != null) {
+            try {
+                r.unregister();
+            } catch (IllegalStateException alreadyGone) {
+                // the bundle is stopping
+            }
+        }
+    }
+
+    /** Brings the overlay in line with the registration and the map, once for a burst of map changes. */
+    private void queueOverlayUpdate() {
+        if (overlayUpdateQueued.compareAndSet(false, true)) {
+            scheduler.schedule(() -> {
+                overlayUpdateQueued.set(false);
+                applyOverlay();
+            }, 50, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void applyOverlay() {
+        io.cloudbridge.api.overlay.OverlayPeers o = overlayPeers;
+        RegisterResponse r = registration;
+        if (o == null || r == null) {
+            return;
+        }
+        String self = r.getNodeId();
+        List<io.cloudbridge.api.overlay.OverlayPeer> wanted = new java.util.ArrayList<>();
+        for (Peer p : peers.values()) {
+            if (p.getNodeId().equals(self) || p.getWireguardPublicKey().size() != 32) {
+                continue;
+            }
+            List<io.cloudbridge.api.net.IpPrefix> allowed = new java.util.ArrayList<>();
+            for (String a : p.getOverlayAddressesList()) {
+                try {
+                    io.cloudbridge.api.overlay.OverlayAddress addr = io.cloudbridge.api.overlay.OverlayAddress.parse(a);
+                    allowed.add(new io.cloudbridge.api.net.IpPrefix(addr.address(), addr.address().getAddress().length * 8));
+                } catch (IllegalArgumentException e) {
+                    LOG.debug("peer {} has an address this node cannot read: {}", p.getNodeId(), a);
+                }
+            }
+            wanted.add(new io.cloudbridge.api.overlay.OverlayPeer(io.cloudbridge.api.net.NodeKey.of(p.getWireguardPublicKey().toByteArray()),
+                    allowed, java.util.Optional.empty()));
+        }
+        try {
+            o.apply(List.of(io.cloudbridge.api.overlay.OverlayAddress.parse(r.getIpv4Address()),
+                    io.cloudbridge.api.overlay.OverlayAddress.parse(r.getIpv6Address())), wanted);
+        } catch (RuntimeException e) {
+            LOG.warn("the overlay did not take the network map: {}", e.toString());
+        }
     }
 
     private void heartbeat() {

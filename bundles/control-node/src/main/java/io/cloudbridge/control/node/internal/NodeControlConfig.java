@@ -22,4 +22,8 @@ public @interface NodeControlConfig {
 
     @AttributeDefinition(min = "1", max = "300", description = "The longest wait between reconnection attempts, in seconds.")
     int maxBackoffSeconds() default 30;
+
+    @AttributeDefinition(description = "The relay's data-plane transports, e.g. quic://relay.example:8443 and"
+            + " wss://relay.example:8443; empty: both at port 8443 of the control relay's host.", required = false)
+    String[] transports() default {};
 }

@@ -60,10 +60,12 @@ import org.slf4j.LoggerFactory;
  * to the section re-creates the interface (sessions start over); the peers' paths come later from
  * the path manager without touching sessions.
  */
-@Component(service = {OverlayDevice.class, OverlaySocket.class, EncryptedPacketInbound.class, WireGuardService.class},
+@Component(service = {OverlayDevice.class, OverlaySocket.class, EncryptedPacketInbound.class, io.cloudbridge.api.overlay.OverlayPeers.class,
+        WireGuardService.class},
         configurationPid = "cloudbridge.wireguard", immediate = true)
 @Designate(ocd = WireGuardConfig.class)
-public final class WireGuardService implements OverlayDevice, OverlaySocket, EncryptedPacketInbound {
+public final class WireGuardService implements OverlayDevice, OverlaySocket, EncryptedPacketInbound,
+        io.cloudbridge.api.overlay.OverlayPeers {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardService.class);
     /** The ICMP identifier of cb:ping's echo requests, so their replies are taken here. */
     private static final int PING_ID = 0xcb01;
@@ -78,6 +80,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private final Map<Integer, CompletableFuture<Long>> pings = new ConcurrentHashMap<>();
     private final AtomicInteger pingSequence = new AtomicInteger();
     private final List<DatagramClaimer> claimers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The control plane's part of the membership (its address, the network map's peers), beside the section's. */
+    private List<io.cloudbridge.api.overlay.OverlayAddress> controlAddresses = List.of();
+    private List<PeerSpec> controlPeers = List.of();
+    private BundleContext context;
 
     /**
      * The OS keyring, when the credentials bundle runs: new keys are kept there. Static and greedy:
@@ -109,10 +115,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     @Activate
     void activate(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
         this.config = c;
+        this.context = ctx;
         String home = ctx.getProperty(RuntimeProperties.HOME);
         Path keyFile = (home == null ? Path.of("") : Path.of(home)).resolve(c.privateKeyFile());
         Identity identity = new Identity(privateKey(keyFile, c.interfaceName()));
-        for (String a : c.addresses()) {
+        for (String a : addresses(c)) {
             int slash = a.indexOf('/');
             ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
             ownPrefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
@@ -148,8 +155,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             return pm == null ? null : pm.pathFor(NodeKey.of(peer.publicKey())).orElse(null);
         });
         List<IpPrefix> routes = new ArrayList<>();
-        for (String entry : c.peers()) {
-            PeerSpec spec = PeerSpec.parse(entry);
+        for (PeerSpec spec : peers(c)) {
             Peer peer = device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
             peer.setPersistentKeepalive(spec.keepalive());
             routes.addAll(spec.allowedIps());
@@ -157,7 +163,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         try {
             if (!c.userspace()) {
                 int mtu = c.mtu() > 0 ? c.mtu() : OverlayMtu.derive(device.peers().stream().map(Peer::endpoint).toList());
-                tun = TunPump.open(c.interfaceName(), mtu, List.of(c.addresses()), routes, c.offload());
+                tun = TunPump.open(c.interfaceName(), mtu, addresses(c), routes, c.offload());
                 tunSink = new TunSink(tun);
                 LOG.info("TUN device {} up: MTU {}{}, segmentation offload {}", c.interfaceName(), mtu,
                         c.mtu() > 0 ? "" : " (derived from the path)", tun.offload() ? "on" : "off");
@@ -177,7 +183,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         LOG.info("WireGuard interface {} up ({}), public key {}, UDP port {}, {} peers", c.interfaceName(),
                 c.userspace() ? "userspace" : "TUN", Base64.getEncoder().encodeToString(identity.publicKey()),
-                device.listenPort(), c.peers().length);
+                device.listenPort(), device.peers().size());
     }
 
     /** Reads the private key, or creates one readable by its owner only. */
@@ -225,7 +231,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
      * anything else about the interface re-creates it.
      */
     @Modified
-    void modified(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
+    synchronized void modified(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
         WireGuardConfig old = config;
         boolean onlyPeers = old.interfaceName().equals(c.interfaceName()) && old.privateKeyFile().equals(c.privateKeyFile())
                 && old.listenAddress().equals(c.listenAddress()) && old.listenPort() == c.listenPort()
@@ -239,10 +245,12 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             activate(ctx, c);
             return;
         }
-        List<PeerSpec> wanted = new ArrayList<>();
-        for (String entry : c.peers()) {
-            wanted.add(PeerSpec.parse(entry));
-        }
+        config = c;
+        applyPeers(peers(c));
+    }
+
+    /** Makes the device's peers exactly {@code wanted}: those that stay keep their sessions. */
+    private void applyPeers(List<PeerSpec> wanted) throws IOException, InvalidKeyException {
         for (Peer p : device.peers()) {
             if (wanted.stream().noneMatch(w -> java.util.Arrays.equals(w.publicKey().toBytes(), p.publicKey()))) {
                 device.removePeer(p.publicKey());
@@ -274,9 +282,63 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
                 }
             }
         }
-        config = c;
-        LOG.info("WireGuard peers of {} updated in place: {} peers", c.interfaceName(), wanted.size());
+        LOG.info("WireGuard peers of {} updated in place: {} peers", config.interfaceName(), wanted.size());
     }
+
+    /** The section's addresses, then the control plane's. */
+    private synchronized List<String> addresses(WireGuardConfig c) {
+        List<String> out = new ArrayList<>(List.of(c.addresses()));
+        for (io.cloudbridge.api.overlay.OverlayAddress a : controlAddresses) {
+            if (!out.contains(a.toString())) {
+                out.add(a.toString());
+            }
+        }
+        return out;
+    }
+
+    /** The section's peers, then the control plane's (the section wins for a key named in both). */
+    private synchronized List<PeerSpec> peers(WireGuardConfig c) {
+        List<PeerSpec> out = new ArrayList<>();
+        for (String entry : c.peers()) {
+            out.add(PeerSpec.parse(entry));
+        }
+        for (PeerSpec p : controlPeers) {
+            if (out.stream().noneMatch(o -> o.publicKey().equals(p.publicKey()))) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized void apply(List<io.cloudbridge.api.overlay.OverlayAddress> nodeAddresses, List<io.cloudbridge.api.overlay.OverlayPeer> peers) {
+        List<PeerSpec> specs = new ArrayList<>();
+        for (io.cloudbridge.api.overlay.OverlayPeer p : peers) {
+            // A keepalive every 25 s keeps the relay's and any NAT's state of the path warm.
+            specs.add(new PeerSpec(p.key(), p.endpoint().orElse(null), p.allowedIps(), Duration.ofSeconds(25)));
+        }
+        boolean readdress;
+        synchronized (this) {
+            readdress = !controlAddresses.equals(List.copyOf(nodeAddresses));
+            controlAddresses = List.copyOf(nodeAddresses);
+            controlPeers = List.copyOf(specs);
+        }
+        try {
+            if (readdress && device != null) {
+                // A new address is a new interface (rare: the first registration, a changed lease).
+                LOG.info("overlay addresses of {} now {}: re-creating the interface", config.interfaceName(), addresses(config));
+                deactivate();
+                ownAddresses.clear();
+                ownPrefixes.clear();
+                activate(context, config);
+            } else if (device != null) {
+                applyPeers(peers(config));
+            }
+        } catch (IOException | InvalidKeyException e) {
+            throw new IllegalStateException("applying the control plane's overlay membership failed: " + e.getMessage(), e);
+        }
+    }
+
 
     @Deactivate
     void deactivate() {

@@ -1,0 +1,18 @@
+package io.cloudbridge.mesh.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** The 'paths' section: how the node picks its relay transport. */
+@ObjectClassDefinition(name = "Paths", description = "How the node reaches its peers")
+public @interface PathsConfig {
+
+    @AttributeDefinition(description = "Milliseconds a better transport has to connect before the next one is tried beside it")
+    long raceMillis() default 1000;
+
+    @AttributeDefinition(description = "First wait before a transport that failed is tried again, in milliseconds")
+    long minRetryMillis() default 1000;
+
+    @AttributeDefinition(description = "Longest wait before a transport that keeps failing is tried again, in milliseconds")
+    long maxRetryMillis() default 30_000;
+}

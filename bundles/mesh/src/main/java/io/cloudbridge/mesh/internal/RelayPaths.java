@@ -1,0 +1,389 @@
+package io.cloudbridge.mesh.internal;
+
+import io.cloudbridge.api.mesh.PathInfo;
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.mesh.PathManager;
+import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.EncryptedPacketInbound;
+import io.cloudbridge.api.transport.HomeRelay;
+import io.cloudbridge.api.transport.PacketReceiver;
+import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.api.transport.RelayEndpoint;
+import io.cloudbridge.api.transport.RelayTransport;
+import io.cloudbridge.api.transport.TransportState;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every peer through the home relay, over the best transport there is. Transports are tried by
+ * priority, the next one raced in when the better has not connected within {@code raceMillis};
+ * the node keeps the best connected session and moves to a better one as soon as it connects (a
+ * transport plugin installed while traffic flows), and to the next one when its session is lost
+ * for longer than the race delay or its plugin goes away. The WireGuard engine sends through the
+ * path it is given and never notices the move: its sessions stay, only the carrier changes.
+ *
+ * <p>All decisions run on one thread, so the state needs no locks; the data path reads one
+ * volatile reference per packet.
+ */
+@Component(service = {PathManager.class, RelayPaths.class}, configurationPid = "cloudbridge.paths", immediate = true)
+@Designate(ocd = PathsConfig.class)
+public final class RelayPaths implements PathManager {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayPaths.class);
+
+    /** One transport's attempt or session. */
+    final class Attempt implements PacketReceiver {
+        final RelayTransport transport;
+        final long startedNanos = System.nanoTime();
+        volatile PacketSession session;
+        volatile boolean ended;
+
+        Attempt(RelayTransport transport) {
+            this.transport = transport;
+        }
+
+        @Override
+        public void onPacket(NodeKey source, ByteBuffer packet) {
+            EncryptedPacketInbound in = inbound;
+            if (in != null) {
+                in.receive(packet, PathKind.RELAY);
+            }
+        }
+
+        @Override
+        public void onStateChanged(PacketSession s, TransportState state, String reason) {
+            decide("session over " + transport.name() + " " + state.name().toLowerCase(java.util.Locale.ROOT)
+                    + (reason.isEmpty() ? "" : ": " + reason));
+        }
+
+        boolean connected() {
+            PacketSession s = session;
+            return !ended && s != null && s.state() == TransportState.CONNECTED;
+        }
+    }
+
+    private final ScheduledExecutorService decisions = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "relay-path-selection");
+        t.setDaemon(true);
+        return t;
+    });
+    private final List<RelayTransport> transports = new CopyOnWriteArrayList<>();
+    /** Attempts and sessions by transport; touched on the decisions thread only. */
+    private final Map<RelayTransport, Attempt> attempts = new HashMap<>();
+    /** When each transport may be tried again after a failed attempt; decisions thread only. */
+    private final Map<RelayTransport, Long> retryAt = new HashMap<>();
+    private final Map<RelayTransport, Integer> failures = new HashMap<>();
+    private final Map<NodeKey, PeerPath> paths = new ConcurrentHashMap<>();
+    private volatile Attempt active;
+    private volatile HomeRelay home;
+    private volatile EncryptedPacketInbound inbound;
+    private volatile PathsConfig config;
+    private volatile String lastChange = "no relay yet";
+
+    @Activate
+    public RelayPaths(PathsConfig config) {
+        this.config = config;
+        decisions.scheduleWithFixedDelay(() -> decide(null), 1, 1, TimeUnit.SECONDS);
+    }
+
+    @Modified
+    void modified(PathsConfig c) {
+        this.config = c;
+        decide("configuration changed");
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addTransport(RelayTransport transport) {
+        transports.add(transport);
+        decide("transport " + transport.name() + " added");
+    }
+
+    void removeTransport(RelayTransport transport) {
+        transports.remove(transport);
+        decide("transport " + transport.name() + " removed");
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void setHomeRelay(HomeRelay relay) {
+        home = relay;
+        decide("registered with the relay");
+    }
+
+    void unsetHomeRelay(HomeRelay relay) {
+        if (home == relay) {
+            home = null;
+            decide("no longer registered");
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void setInbound(EncryptedPacketInbound in) {
+        inbound = in;
+    }
+
+    void unsetInbound(EncryptedPacketInbound in) {
+        if (inbound == in) {
+            inbound = null;
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        decisions.shutdownNow();
+        try {
+            decisions.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        attempts.values().forEach(this::end);
+        attempts.clear();
+        active = null;
+    }
+
+    private void decide(String why) {
+        try {
+            decisions.execute(() -> {
+                try {
+                    reselect(why);
+                } catch (RuntimeException e) {
+                    LOG.warn("relay path selection failed: {}", e.toString());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // deactivated
+        }
+    }
+
+    /** The transports that can reach the home relay, best first. */
+    private List<RelayTransport> candidates(HomeRelay relay) {
+        List<RelayTransport> out = new ArrayList<>();
+        for (RelayTransport t : transports) {
+            if (endpointFor(t, relay).isPresent()) {
+                out.add(t);
+            }
+        }
+        out.sort(Comparator.comparingInt(RelayTransport::priority).thenComparing(RelayTransport::name));
+        return out;
+    }
+
+    private static Optional<RelayEndpoint> endpointFor(RelayTransport t, HomeRelay relay) {
+        return relay.endpoints().stream().filter(t::supports).findFirst();
+    }
+
+    /** Decisions thread only. */
+    private void reselect(String why) {
+        HomeRelay relay = home;
+        // Sessions that ended, or whose plugin is gone, are dropped (a plugin closes its own on removal).
+        for (var it = attempts.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<RelayTransport, Attempt> e = it.next();
+            Attempt a = e.getValue();
+            PacketSession s = a.session;
+            boolean gone = !transports.contains(e.getKey()) || relay == null || a.ended
+                    || s != null && (s.state() == TransportState.CLOSED || s.state() == TransportState.FAILED);
+            if (gone) {
+                end(a);
+                it.remove();
+                if (s != null && s.state() == TransportState.FAILED) {
+                    backOff(e.getKey());
+                }
+            }
+        }
+        if (relay == null) {
+            switchTo(null, why);
+            return;
+        }
+        List<RelayTransport> ranked = candidates(relay);
+        // The best connected session carries the peers; better ones still connecting may replace it.
+        Attempt best = null;
+        for (RelayTransport t : ranked) {
+            Attempt a = attempts.get(t);
+            if (a != null && a.connected()) {
+                best = a;
+                break;
+            }
+        }
+        if (best != active) {
+            switchTo(best, why);
+        }
+        // Close sessions worse than the one in use: they are not needed once it carries the peers.
+        if (best != null) {
+            int bestRank = ranked.indexOf(best.transport);
+            for (var it = attempts.entrySet().iterator(); it.hasNext(); ) {
+                Map.Entry<RelayTransport, Attempt> e = it.next();
+                if (ranked.indexOf(e.getKey()) > bestRank && e.getValue().connected()) {
+                    end(e.getValue());
+                    it.remove();
+                }
+            }
+        }
+        // Start attempts on transports better than the one in use: the best first, the next one
+        // when the better has been trying for longer than the race delay without connecting.
+        long now = System.nanoTime();
+        long race = TimeUnit.MILLISECONDS.toNanos(config.raceMillis());
+        for (RelayTransport t : ranked) {
+            if (best != null && t == best.transport) {
+                break;
+            }
+            Attempt a = attempts.get(t);
+            if (a == null) {
+                Long at = retryAt.get(t);
+                if (at != null && now < at) {
+                    continue; // failed recently: the next one gets its chance meanwhile
+                }
+                start(t, endpointFor(t, relay).orElseThrow(), relay);
+                break;
+            }
+            if (now - a.startedNanos < race) {
+                break; // still within its head start
+            }
+        }
+    }
+
+    private void start(RelayTransport t, RelayEndpoint endpoint, HomeRelay relay) {
+        Attempt a = new Attempt(t);
+        attempts.put(t, a);
+        LOG.info("opening a relay session over {} to {}", t.name(), endpoint.uri());
+        t.open(endpoint, relay.credentials(), a).whenComplete((session, failure) -> decisions.execute(() -> {
+            if (failure != null) {
+                LOG.info("relay session over {} failed: {}", t.name(), rootMessage(failure));
+                a.ended = true;
+                backOff(t);
+            } else {
+                a.session = session;
+                if (attempts.get(t) != a) {
+                    session.close(); // superseded meanwhile
+                } else {
+                    failures.remove(t);
+                    retryAt.remove(t);
+                }
+            }
+            reselect(failure == null ? "session over " + t.name() + " connected" : "session over " + t.name() + " failed");
+        }));
+    }
+
+    private void backOff(RelayTransport t) {
+        int n = failures.merge(t, 1, Integer::sum);
+        long delay = Math.min(config.maxRetryMillis(), config.minRetryMillis() << Math.min(n - 1, 16));
+        retryAt.put(t, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(delay));
+    }
+
+    private void end(Attempt a) {
+        a.ended = true;
+        PacketSession s = a.session;
+        if (s != null) {
+            s.close();
+        }
+    }
+
+    private void switchTo(Attempt next, String why) {
+        Attempt previous = active;
+        if (previous == next) {
+            return;
+        }
+        active = next;
+        lastChange = why;
+        if (next == null) {
+            LOG.info("peers unreachable through the relay ({})", why);
+        } else {
+            LOG.info("peers now through the relay over {} ({}){}", next.transport.name(), why,
+                    previous == null ? "" : ", was " + previous.transport.name());
+        }
+    }
+
+    // ---- what the WireGuard engine and the commands see ----
+
+    @Override
+    public Optional<PeerPath> pathFor(NodeKey peer) {
+        Attempt a = active;
+        if (a == null || !a.connected()) {
+            return Optional.empty();
+        }
+        return Optional.of(paths.computeIfAbsent(peer, RelayPeerPath::new));
+    }
+
+    @Override
+    public Optional<PathInfo> info(NodeKey peer) {
+        Attempt a = active;
+        if (a == null) {
+            return Optional.empty();
+        }
+        return Optional.of(new PathInfo(PathKind.RELAY, Optional.empty(), Optional.empty(),
+                Optional.of("no direct path yet (relay over " + a.transport.name() + ")")));
+    }
+
+    /** The transport carrying the peers now, if any. */
+    Optional<String> activeTransport() {
+        Attempt a = active;
+        return a == null || !a.connected() ? Optional.empty() : Optional.of(a.transport.name());
+    }
+
+    /** A line per transport for cb:paths. */
+    List<String> describe() {
+        List<String> out = new ArrayList<>();
+        Attempt a = active;
+        out.add("relay path: " + (a == null ? "none" : a.transport.name()) + " (" + lastChange + ")");
+        for (RelayTransport t : transports) {
+            Attempt at = attempts.get(t);
+            PacketSession s = at == null ? null : at.session;
+            out.add(String.format("  %-10s priority %3d  %s", t.name(), t.priority(),
+                    s == null ? (at == null ? "idle" : "connecting") : s.state().name().toLowerCase(java.util.Locale.ROOT) + ", "
+                            + s.counters().packetsSent() + " sent, " + s.counters().packetsReceived() + " received, "
+                            + s.counters().packetsDropped() + " dropped"));
+        }
+        return out;
+    }
+
+    Duration raceDelay() {
+        return Duration.ofMillis(config.raceMillis());
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    /** One peer through whichever session is active at the moment of each packet. */
+    private final class RelayPeerPath implements PeerPath {
+        private final NodeKey peer;
+
+        RelayPeerPath(NodeKey peer) {
+            this.peer = peer;
+        }
+
+        @Override
+        public PathKind kind() {
+            return PathKind.RELAY;
+        }
+
+        @Override
+        public boolean send(ByteBuffer packet) {
+            Attempt a = active;
+            PacketSession s = a == null ? null : a.session;
+            return s != null && s.send(peer, packet);
+        }
+    }
+}
