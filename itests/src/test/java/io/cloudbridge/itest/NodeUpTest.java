@@ -11,7 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@code bin/cloudbridge relay} and two {@code bin/cloudbridge up} nodes in userspace mode: they
  * sign in with a pre-auth key, take their addresses and peers from the relay, and ping each other
- * over WireGuard carried by the relay's WebSocket transport.
+ * over WireGuard carried by the relay: over QUIC first; over WebSocket while the QUIC transport is
+ * uninstalled on a node, and back over QUIC when it is installed again, the WireGuard session kept.
  */
 class NodeUpTest {
     @TempDir
@@ -21,20 +22,22 @@ class NodeUpTest {
     void twoNodesPingEachOtherThroughTheRelay() throws Exception {
         int controlPort = RuntimeTestSupport.freeTcpPort();
         int tlsPort = RuntimeTestSupport.freeTcpPort();
+        int quicPort = RuntimeTestSupport.freeUdpPort();
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
-                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, ""));
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, ""));
         try (Daemon r = relay.start()) {
-            Await.until(Duration.ofSeconds(20), "the relay's WebSocket route", () -> r.logText().contains("relay route /cloudbridge/v1/ws"));
+            Await.until(Duration.ofSeconds(20), "the relay's routes", () -> r.logText().contains("relay route /cloudbridge/v1/ws")
+                    && r.logText().contains("relay QUIC protocol cloudbridge/1"));
             String key = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
-            try (Daemon a = node("alpha", controlPort, tlsPort, key); Daemon b = node("bravo", controlPort, tlsPort, key)) {
+            try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key); Daemon b = node("bravo", controlPort, quicPort, tlsPort, key)) {
                 Await.until(Duration.ofSeconds(20), "both registered",
                         () -> a.whoami("status").equals("registered") && b.whoami("status").equals("registered"));
-                Await.until(Duration.ofSeconds(10), "both on the relay over WebSocket",
-                        () -> a.exec("cb:paths").out().startsWith("relay path: websocket")
-                                && b.exec("cb:paths").out().startsWith("relay path: websocket"));
+                Await.until(Duration.ofSeconds(10), "both on the relay over QUIC",
+                        () -> a.exec("cb:paths").out().startsWith("relay path: quic")
+                                && b.exec("cb:paths").out().startsWith("relay path: quic"));
                 String bravo = b.whoami("address").split("/")[0];
                 Await.until(Duration.ofSeconds(10), "alpha has bravo as a peer", () -> a.exec("wg:show").out().contains(
                         bravo + "/32"));
@@ -44,19 +47,42 @@ class NodeUpTest {
                 String alpha = a.whoami("address").split("/")[0];
                 Daemon.Result back = b.exec("cb:ping", alpha);
                 assertTrue(back.exit() == 0 && back.out().contains("reply from " + alpha), back.out() + back.err());
-                assertTrue(r.exec("relay:sessions").out().contains("acme"), r.exec("relay:sessions").out());
+                assertTrue(r.exec("relay:sessions").out().contains("quic"), r.exec("relay:sessions").out());
+                long handshakeAt = handshakeEpochSecond(a.exec("wg:show").out());
+
+                // Live replacement on a node: without QUIC it moves to WebSocket, and back when QUIC returns.
+                for (int cycle = 0; cycle < 3; cycle++) {
+                    assertTrue(a.exec("feature:uninstall", "transport-quic").exit() == 0);
+                    Await.until(Duration.ofSeconds(5), "alpha over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket"));
+                    Daemon.Result over = a.exec("cb:ping", bravo);
+                    assertTrue(over.exit() == 0, over.out() + over.err());
+                    assertTrue(a.exec("feature:install", "transport-quic").exit() == 0);
+                    Await.until(Duration.ofSeconds(5), "alpha over QUIC again", () -> a.exec("cb:paths").out().startsWith("relay path: quic"));
+                    Daemon.Result again = a.exec("cb:ping", bravo);
+                    assertTrue(again.exit() == 0, again.out() + again.err());
+                }
+                // The WireGuard session carried on: no handshake since (one would come only after 2 minutes).
+                long after = handshakeEpochSecond(a.exec("wg:show").out());
+                assertTrue(Math.abs(after - handshakeAt) <= 1, "handshake at " + handshakeAt + ", then at " + after);
             }
         }
     }
 
-    private Daemon node(String name, int controlPort, int tlsPort, String key) throws Exception {
+    /** When the peer's latest handshake was, from wg:show's "latest handshake: N seconds ago". */
+    private static long handshakeEpochSecond(String wgShow) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("latest handshake: (\\d+) seconds? ago").matcher(wgShow);
+        assertTrue(m.find(), wgShow);
+        return java.time.Instant.now().getEpochSecond() - Long.parseLong(m.group(1));
+    }
+
+    private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
         Path keyFile = dir.resolve("preauth.key");
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
         Daemon node = new Daemon(dir);
         node.command = "up";
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
-                "  transports: [wss://127.0.0.1:" + tlsPort + "]"));
+                "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]"));
         return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
     }
 }

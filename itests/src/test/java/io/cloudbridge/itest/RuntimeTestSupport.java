@@ -73,6 +73,12 @@ public final class RuntimeTestSupport {
         }
     }
 
+    public static int freeUdpPort() throws IOException {
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
     /**
      * A node daemon's configuration (features core, shell, client; the overlay in userspace on
      * loopback) signing in at the relay on {@code relayPort}; {@code sections} adds lines (control

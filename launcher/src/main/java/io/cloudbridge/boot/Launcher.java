@@ -108,8 +108,8 @@ public final class Launcher {
      */
     static List<String> roleFeatures(String command) {
         return switch (command) {
-            case "relay" -> List.of("shell", "relay", "transport-websocket");
-            case "up" -> List.of("shell", "client", "transport-websocket");
+            case "relay" -> List.of("shell", "relay", "transport-quic", "transport-websocket");
+            case "up" -> List.of("shell", "client", "transport-quic", "transport-websocket");
             default -> List.of();
         };
     }

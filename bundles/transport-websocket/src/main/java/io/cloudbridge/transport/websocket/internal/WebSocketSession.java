@@ -87,7 +87,7 @@ final class WebSocketSession implements PacketSession {
         this.uri = URI.create("wss://" + u.getHost() + ":" + port(u) + path);
         SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3");
         if (relay.certificateSha256().isPresent()) {
-            builder.trustManager(new PinnedTrust(relay.certificateSha256().get()));
+            builder.trustManager(relay.pinnedTrust());
         }
         this.tls = builder.build();
     }

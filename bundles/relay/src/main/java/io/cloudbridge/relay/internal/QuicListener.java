@@ -1,0 +1,162 @@
+package io.cloudbridge.relay.internal;
+
+import io.cloudbridge.api.relay.RelayIdentity;
+import io.cloudbridge.relay.spi.QuicRoute;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.quic.Quic;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicServerCodecBuilder;
+import io.netty.handler.codec.quic.QuicSslContext;
+import io.netty.handler.codec.quic.QuicSslContextBuilder;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's QUIC listener (UDP): TLS 1.3 with the relay's certificate, a Retry for address
+ * validation, and each connection handed by its ALPN to the route that serves it
+ * ({@code cloudbridge/1}: the QUIC transport; {@code h3}: MASQUE). A protocol without a route
+ * is closed at once with the reason. Routes come and go with their plugins; the port stays.
+ */
+// The 'listeners' section's description is designated once, by TlsListener; both read it.
+@Component(service = QuicListener.class, configurationPid = "cloudbridge.listeners", immediate = true)
+public final class QuicListener {
+    private static final Logger LOG = LoggerFactory.getLogger(QuicListener.class);
+    /** The protocols the relay speaks over QUIC: its transport, and HTTP/3 for MASQUE. */
+    static final String[] PROTOCOLS = {"cloudbridge/1", "h3"};
+    /** The largest UDP payload received: jumbo paths and loopback carry more than 1,500. */
+    static final int MAX_RECV_UDP_PAYLOAD = 65_527;
+    /** Sent datagrams start here and grow with path MTU discovery. */
+    static final int MAX_SEND_UDP_PAYLOAD = 1_472;
+
+    private final Map<String, QuicRoute> routes = new ConcurrentHashMap<>();
+    private EventLoopGroup group;
+    private Channel socket;
+
+    @Reference
+    private RelayIdentity identity;
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void addRoute(QuicRoute route) {
+        if (routes.putIfAbsent(route.alpn(), route) == null) {
+            LOG.info("relay QUIC protocol {} served by {}", route.alpn(), route.getClass().getName());
+        }
+    }
+
+    void removeRoute(QuicRoute route) {
+        if (routes.remove(route.alpn(), route)) {
+            LOG.info("relay QUIC protocol {} removed", route.alpn());
+        }
+    }
+
+    @Activate
+    void activate(ListenerConfig config) throws Exception {
+        start(identity, config);
+    }
+
+    void start(RelayIdentity id, ListenerConfig config) throws Exception {
+        if (config.quicPort() < 0) {
+            LOG.info("no QUIC listener (listeners.quicPort is {})", config.quicPort());
+            return;
+        }
+        if (!Quic.isAvailable()) {
+            LOG.warn("no QUIC listener: QUIC's native code is not available here ({})", String.valueOf(Quic.unavailabilityCause()));
+            return;
+        }
+        QuicSslContext tls = QuicSslContextBuilder.forServer(id.privateKey(), null, id.certificate())
+                .applicationProtocols(PROTOCOLS).build();
+        ChannelHandler codec = new QuicServerCodecBuilder().sslContext(tls)
+                .maxIdleTimeout(Math.max(5, config.quicIdleSeconds()), TimeUnit.SECONDS)
+                .maxRecvUdpPayloadSize(MAX_RECV_UDP_PAYLOAD)
+                .maxSendUdpPayloadSize(MAX_SEND_UDP_PAYLOAD)
+                .discoverPmtu(true)
+                .initialMaxData(1 << 20)
+                .initialMaxStreamDataBidirectionalRemote(64 * 1024)
+                .initialMaxStreamDataBidirectionalLocal(64 * 1024)
+                .initialMaxStreamsBidirectional(4)
+                .initialMaxStreamsUnidirectional(0)
+                .datagram(4096, 4096)
+                .tokenHandler(new AddressTokens())
+                .handler(new Dispatch())
+                .streamHandler(new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicStreamChannel>() {
+                    @Override
+                    protected void initChannel(io.netty.handler.codec.quic.QuicStreamChannel stream) {
+                        java.util.function.Supplier<ChannelHandler> handler = stream.parent().attr(QuicRoute.STREAM_HANDLER).get();
+                        if (handler == null) {
+                            stream.close(); // no route took the connection (yet): not ours to serve
+                        } else {
+                            stream.pipeline().addLast(handler.get());
+                        }
+                    }
+                })
+                .build();
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        socket = new Bootstrap().group(group).channel(NioDatagramChannel.class).handler(codec)
+                .bind(new InetSocketAddress(config.address(), config.quicPort())).sync().channel();
+        LOG.info("relay QUIC listener on {} (ALPN {}, certificate fingerprint {})", socket.localAddress(),
+                String.join(", ", PROTOCOLS), id.fingerprint());
+    }
+
+    int port() {
+        return socket == null ? -1 : ((InetSocketAddress) socket.localAddress()).getPort();
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (socket != null) {
+            socket.close().syncUninterruptibly();
+        }
+        if (group != null) {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Hands each connection, once its handshake is done, to the route of its ALPN. */
+    @ChannelHandler.Sharable
+    private final class Dispatch extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            QuicChannel connection = (QuicChannel) ctx.channel();
+            String alpn = connection.sslEngine() == null ? null : connection.sslEngine().getApplicationProtocol();
+            QuicRoute route = alpn == null ? null : routes.get(alpn);
+            ctx.pipeline().remove(this);
+            if (route == null) {
+                LOG.debug("QUIC connection from {} for {}: no route", connection.remoteSocketAddress(), alpn);
+                connection.close(true, 0x100, io.netty.buffer.Unpooled.copiedBuffer("no handler for ALPN " + alpn,
+                        StandardCharsets.UTF_8));
+                return;
+            }
+            try {
+                route.accept(connection);
+            } catch (RuntimeException e) {
+                LOG.warn("QUIC route {} failed: {}", alpn, e.toString());
+                connection.close(true, 0x101, io.netty.buffer.Unpooled.copiedBuffer("the route failed", StandardCharsets.UTF_8));
+            }
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.debug("QUIC connection ended: {}", cause.toString());
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,264 @@
+package io.cloudbridge.transport.quic.internal;
+
+import io.cloudbridge.api.auth.CredentialRejectedException;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.NodeSessionAuthenticator;
+import io.cloudbridge.api.relay.PacketSwitch;
+import io.cloudbridge.api.relay.PortSink;
+import io.cloudbridge.api.relay.SwitchPort;
+import io.cloudbridge.relay.spi.QuicRoute;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicDatagramExtensionEvent;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's side of the QUIC transport, on the relay's QUIC listener for ALPN
+ * {@value QuicWire#ALPN}. A connection proves its node on its control stream within
+ * {@value #AUTH_SECONDS} s, or is closed; until then its datagrams are dropped. Then it is the
+ * node's port in the packet switch. Removing this bundle closes its sessions ("going away") and
+ * the nodes move to another transport.
+ */
+@Component(service = QuicRoute.class, immediate = true)
+public final class QuicRelayRoute implements QuicRoute {
+    private static final Logger LOG = LoggerFactory.getLogger(QuicRelayRoute.class);
+    static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
+    static final int AUTH_SECONDS = 10;
+
+    private final PacketSwitch packetSwitch;
+    private final NodeSessionAuthenticator authenticator;
+    private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
+        Thread t = new Thread(r, "relay-quic-auth");
+        t.setDaemon(true);
+        return t;
+    });
+    private final Set<QuicChannel> connections = ConcurrentHashMap.newKeySet();
+    final LongAdder refused = new LongAdder();
+    final LongAdder malformed = new LongAdder();
+
+    @Activate
+    public QuicRelayRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator) {
+        this.packetSwitch = packetSwitch;
+        this.authenticator = authenticator;
+    }
+
+    @Override
+    public String alpn() {
+        return QuicWire.ALPN;
+    }
+
+    @Override
+    public void accept(QuicChannel connection) {
+        Session session = new Session(connection);
+        connection.attr(STREAM_HANDLER).set(session::streamHandler);
+        connection.pipeline().addLast("cloudbridge-session", session);
+        connections.add(connection);
+        connection.closeFuture().addListener(f -> {
+            connections.remove(connection);
+            session.ended();
+        });
+        connection.eventLoop().schedule(() -> {
+            if (session.port == null && connection.isActive()) {
+                session.refuse("no AUTH within " + AUTH_SECONDS + " s");
+            }
+        }, AUTH_SECONDS, TimeUnit.SECONDS);
+    }
+
+    @Deactivate
+    void deactivate() {
+        checks.shutdownNow();
+        for (QuicChannel c : connections) {
+            c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8));
+        }
+        connections.clear();
+    }
+
+    static void send(QuicStreamChannel stream, String line) {
+        stream.writeAndFlush(Unpooled.copiedBuffer(line + "\n", StandardCharsets.UTF_8));
+    }
+
+    /** One node's QUIC connection: datagrams to the switch, the switch's packets out as datagrams. */
+    private final class Session extends ChannelInboundHandlerAdapter implements PortSink {
+        private final QuicChannel connection;
+        private final byte[] keyBytes = new byte[QuicWire.KEY_LENGTH];
+        private volatile SwitchPort port;
+        private volatile DatagramOutbox outbox;
+        private volatile int peerMaxDatagram = 0;
+        private volatile QuicStreamChannel control;
+        private boolean authenticating;
+
+        Session(QuicChannel connection) {
+            this.connection = connection;
+        }
+
+        /** The control stream: the first the node opens; any other is refused. */
+        ChannelHandler streamHandler() {
+            return new ChannelInitializer<QuicStreamChannel>() {
+                @Override
+                protected void initChannel(QuicStreamChannel stream) {
+                    if (control != null) {
+                        stream.close();
+                        return;
+                    }
+                    control = stream;
+                    stream.pipeline().addLast(new LineBasedFrameDecoder(QuicWire.MAX_LINE, true, true))
+                            .addLast(new ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                                    String line;
+                                    try {
+                                        line = ((ByteBuf) msg).toString(StandardCharsets.UTF_8);
+                                    } finally {
+                                        ((ByteBuf) msg).release();
+                                    }
+                                    onLine(stream, line);
+                                }
+
+                                @Override
+                                public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                    malformed.increment();
+                                    refuse("malformed control stream: " + cause.getClass().getSimpleName());
+                                }
+                            });
+                }
+            };
+        }
+
+        private void onLine(QuicStreamChannel stream, String line) {
+            if (line.equals("PING")) {
+                send(stream, "PONG");
+            } else if (line.startsWith("AUTH ") && port == null && !authenticating) {
+                authenticating = true;
+                String token = line.substring(5).trim();
+                try {
+                    checks.execute(() -> authenticate(stream, token));
+                } catch (RejectedExecutionException busy) {
+                    refuse("too many sessions signing in; try again");
+                }
+            } else {
+                malformed.increment();
+                refuse("unexpected control message");
+            }
+        }
+
+        private void authenticate(QuicStreamChannel stream, String token) {
+            AuthenticatedNode node;
+            try {
+                node = authenticator.authenticate(token);
+            } catch (CredentialRejectedException e) {
+                connection.eventLoop().execute(() -> refuse(e.getMessage()));
+                return;
+            } catch (RuntimeException e) {
+                LOG.warn("authenticating a QUIC session failed: {}", e.toString());
+                connection.eventLoop().execute(() -> refuse("the relay cannot check tokens now"));
+                return;
+            }
+            connection.eventLoop().execute(() -> {
+                if (!connection.isActive()) {
+                    return;
+                }
+                int max = peerMaxDatagram > 0 ? peerMaxDatagram : QuicWire.MAX_SEND_UDP_PAYLOAD - 60;
+                outbox = new DatagramOutbox(connection, max);
+                port = packetSwitch.attach(node, "quic", this);
+                send(stream, "OK " + max);
+            });
+        }
+
+        void refuse(String reason) {
+            refused.increment();
+            SECURITY.warn("QUIC relay session refused: {} (from {})", reason, connection.remoteSocketAddress());
+            QuicStreamChannel c = control;
+            if (c != null && c.isActive()) {
+                send(c, "ERR " + reason);
+            }
+            close(reason);
+        }
+
+        void close(String reason) {
+            byte[] phrase = reason.getBytes(StandardCharsets.UTF_8);
+            connection.close(true, QuicWire.POLICY_CLOSE, Unpooled.wrappedBuffer(phrase, 0, Math.min(phrase.length, 200)));
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!(msg instanceof ByteBuf datagram)) {
+                ctx.fireChannelRead(msg);
+                return;
+            }
+            try {
+                SwitchPort p = port;
+                if (p == null || datagram.readableBytes() <= QuicWire.KEY_LENGTH) {
+                    malformed.increment(); // before AUTH, or no room for a packet: dropped, counted
+                    return;
+                }
+                datagram.readBytes(keyBytes);
+                ByteBuffer packet = datagram.nioBuffer(datagram.readerIndex(), datagram.readableBytes());
+                p.forward(NodeKey.of(keyBytes), packet);
+            } finally {
+                datagram.release();
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
+            if (event instanceof QuicDatagramExtensionEvent e) {
+                peerMaxDatagram = e.maxLength();
+                DatagramOutbox o = outbox;
+                if (o != null) {
+                    o.maxDatagram = e.maxLength();
+                }
+            }
+            super.userEventTriggered(ctx, event);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            LOG.debug("QUIC session from {} failed: {}", connection.remoteSocketAddress(), cause.toString());
+        }
+
+        void ended() {
+            SwitchPort p = port;
+            if (p != null) {
+                p.close();
+            }
+            DatagramOutbox o = outbox;
+            if (o != null) {
+                o.discard();
+            }
+        }
+
+        @Override
+        public boolean deliver(NodeKey source, ByteBuffer packet) {
+            DatagramOutbox o = outbox;
+            return o != null && o.offer(source, packet);
+        }
+
+        @Override
+        public void closed(String reason) {
+            close(reason);
+        }
+    }
+}

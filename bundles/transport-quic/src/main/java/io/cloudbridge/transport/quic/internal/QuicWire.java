@@ -1,0 +1,35 @@
+package io.cloudbridge.transport.quic.internal;
+
+/**
+ * The QUIC transport's protocol, ALPN {@value #ALPN}. Each overlay packet is one QUIC DATAGRAM
+ * frame (RFC 9221): {@code [32-byte WireGuard public key][encrypted WireGuard message]}, the key
+ * naming the destination from node to relay and the source from relay to node. The node opens one
+ * bidirectional stream for the session's control messages, lines of UTF-8:
+ * <pre>
+ *   node  → relay   AUTH &lt;node token&gt;      relay → node   OK &lt;largest datagram the relay takes&gt;
+ *   node  → relay   PING                    relay → node   PONG
+ *                                           relay → node   ERR &lt;reason&gt;   (then the connection closes)
+ * </pre>
+ * A relay closes a session for a reason of policy (token refused, node removed, replaced by a
+ * newer session) with the application error {@link #POLICY_CLOSE} and the reason as its phrase:
+ * the node does not dial again. Any other loss is dialled again with backoff.
+ */
+final class QuicWire {
+    static final String ALPN = "cloudbridge/1";
+    static final int KEY_LENGTH = 32;
+    /** A control line, at most. */
+    static final int MAX_LINE = 8 * 1024;
+    /** The application error of a close for a reason of policy. */
+    static final int POLICY_CLOSE = 0x108;
+    /** The application error of a close because the transport is going away (plugin removed, relay stopping). */
+    static final int GOING_AWAY = 0x101;
+    /** Seconds between the node's PINGs on the control stream (QUIC's idle timeout is 30 s). */
+    static final int PING_SECONDS = 10;
+    /** The largest UDP payload the transport receives (loopback and jumbo links carry more than 1,500). */
+    static final int MAX_RECV_UDP_PAYLOAD = 65_527;
+    /** The largest it sends before path MTU discovery finds more: a 1,500-byte IPv4 link. */
+    static final int MAX_SEND_UDP_PAYLOAD = 1_472;
+
+    private QuicWire() {
+    }
+}
