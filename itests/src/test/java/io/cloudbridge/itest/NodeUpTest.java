@@ -25,7 +25,9 @@ class NodeUpTest {
         int quicPort = RuntimeTestSupport.freeUdpPort();
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
+        Files.createDirectories(relay.work.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "kernel:", "  deploy: " + relay.work.resolve("deploy"),
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
                 "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, ""));
         try (Daemon r = relay.start()) {
@@ -64,6 +66,24 @@ class NodeUpTest {
                 // The WireGuard session carried on: no handshake since (one would come only after 2 minutes).
                 long after = handshakeEpochSecond(a.exec("wg:show").out());
                 assertTrue(Math.abs(after - handshakeAt) <= 1, "handshake at " + handshakeAt + ", then at " + after);
+
+                // A vendor's transport dropped into deploy/ (alpha ranks it first: tcp.priority 5) takes
+                // over alpha's peers, the relay forwarding between its session and bravo's QUIC one;
+                // removed, it hands them back.
+                Path jar = sampleTransport();
+                Files.copy(jar, r.work.resolve("deploy").resolve(jar.getFileName()));
+                Await.until(Duration.ofSeconds(10), "the relay's vendor route", () -> r.logText().contains("relay route /example/tcp/v1"));
+                Files.copy(jar, a.work.resolve("deploy").resolve(jar.getFileName()));
+                Await.until(Duration.ofSeconds(10), "alpha over the vendor transport",
+                        () -> a.exec("cb:paths").out().startsWith("relay path: example-tcp"));
+                Daemon.Result vendor = a.exec("cb:ping", bravo);
+                assertTrue(vendor.exit() == 0, vendor.out() + vendor.err());
+                assertTrue(a.exec("transport:list").out().contains("example-tcp"), a.exec("transport:list").out());
+                Files.delete(a.work.resolve("deploy").resolve(jar.getFileName()));
+                Await.until(Duration.ofSeconds(10), "alpha back over QUIC", () -> a.exec("cb:paths").out().startsWith("relay path: quic"));
+                Daemon.Result home = a.exec("cb:ping", bravo);
+                assertTrue(home.exit() == 0, home.out() + home.err());
+                assertTrue(Math.abs(handshakeEpochSecond(a.exec("wg:show").out()) - handshakeAt) <= 1, "no new handshake");
             }
         }
     }
@@ -75,14 +95,25 @@ class NodeUpTest {
         return java.time.Instant.now().getEpochSecond() - Long.parseLong(m.group(1));
     }
 
+    /** The sample vendor transport's bundle, built by the reactor before these tests. */
+    private static Path sampleTransport() throws java.io.IOException {
+        Path target = Path.of("").toAbsolutePath().getParent().resolve("samples/transport-tcp/target");
+        try (var jars = Files.list(target)) {
+            return jars.filter(p -> p.getFileName().toString().matches("com\\.example\\.cloudbridge\\.tcp-.*\\.jar")).findFirst()
+                    .orElseThrow(() -> new AssertionError("no sample transport jar in " + target));
+        }
+    }
+
     private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
         Path keyFile = dir.resolve("preauth.key");
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
         Daemon node = new Daemon(dir);
         node.command = "up";
+        Files.createDirectories(dir.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
-                "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]"));
+                "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]",
+                "tcp:", "  priority: 5").replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
         return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
     }
 }

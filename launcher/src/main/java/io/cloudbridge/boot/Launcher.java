@@ -217,7 +217,8 @@ public final class Launcher {
         }
 
         long pollMillis = parseLong(config.string("kernel", "deployPollMillis", "1000"), 1000);
-        Map<String, String> props = RuntimeProperties.base(state, home.resolve("deploy"), pollMillis);
+        Path deploy = home.resolve(config.string("kernel", "deploy", "deploy")).toAbsolutePath();
+        Map<String, String> props = RuntimeProperties.base(state, deploy, pollMillis);
         props.put(RuntimeProperties.HOME, home.toString());
         props.put(RuntimeProperties.CONFIG, options.config().toString());
         props.put(RuntimeProperties.ROLE, role);

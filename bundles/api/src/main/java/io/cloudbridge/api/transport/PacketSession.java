@@ -29,6 +29,11 @@ public interface PacketSession extends AutoCloseable {
      */
     boolean send(NodeKey destination, ByteBuffer packet);
 
+    /** The last round trip measured to the relay (a keepalive answered), if any. */
+    default java.util.Optional<java.time.Duration> rtt() {
+        return java.util.Optional.empty();
+    }
+
     /** Closes the session; idempotent. */
     @Override
     void close();

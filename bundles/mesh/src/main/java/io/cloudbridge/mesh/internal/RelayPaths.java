@@ -90,8 +90,8 @@ public final class RelayPaths implements PathManager {
         return t;
     });
     private final List<RelayTransport> transports = new CopyOnWriteArrayList<>();
-    /** Attempts and sessions by transport; touched on the decisions thread only. */
-    private final Map<RelayTransport, Attempt> attempts = new HashMap<>();
+    /** Attempts and sessions by transport: changed on the decisions thread only, read by the commands too. */
+    private final Map<RelayTransport, Attempt> attempts = new ConcurrentHashMap<>();
     /** When each transport may be tried again after a failed attempt; decisions thread only. */
     private final Map<RelayTransport, Long> retryAt = new HashMap<>();
     private final Map<RelayTransport, Integer> failures = new HashMap<>();
@@ -351,6 +351,50 @@ public final class RelayPaths implements PathManager {
                     s == null ? (at == null ? "idle" : "connecting") : s.state().name().toLowerCase(java.util.Locale.ROOT) + ", "
                             + s.counters().packetsSent() + " sent, " + s.counters().packetsReceived() + " received, "
                             + s.counters().packetsDropped() + " dropped"));
+        }
+        return out;
+    }
+
+    /** transport:list: each installed transport, its session to the home relay, and what went through it. */
+    List<String> transportTable() {
+        List<String> out = new ArrayList<>();
+        out.add(String.format("%-10s %4s %-13s %-28s %9s %6s %10s %12s %10s %12s %8s", "TRANSPORT", "PRIO", "STATE", "RELAY",
+                "RTT ms", "MTU", "PKTS OUT", "BYTES OUT", "PKTS IN", "BYTES IN", "DROPS"));
+        Attempt in = active;
+        List<RelayTransport> sorted = new ArrayList<>(transports);
+        sorted.sort(Comparator.comparingInt(RelayTransport::priority).thenComparing(RelayTransport::name));
+        for (RelayTransport t : sorted) {
+            Attempt a = attempts.get(t);
+            PacketSession s = a == null ? null : a.session;
+            String state = s == null ? (a == null ? "idle" : "connecting") : s.state().name().toLowerCase(java.util.Locale.ROOT);
+            if (in != null && in.transport == t && a != null && a.connected()) {
+                state = state + " *";
+            }
+            var c = s == null ? io.cloudbridge.api.transport.TransportCounters.ZERO : s.counters();
+            out.add(String.format(java.util.Locale.ROOT, "%-10s %4d %-13s %-28s %9s %6s %10d %12d %10d %12d %8d", t.name(),
+                    t.priority(), state, s == null ? "-" : s.relay().uri().toString(),
+                    s == null ? "-" : s.rtt().map(d -> String.format(java.util.Locale.ROOT, "%.2f", d.toNanos() / 1e6)).orElse("-"),
+                    s == null ? "-" : String.valueOf(s.maxPacketSize()), c.packetsSent(), c.bytesSent(), c.packetsReceived(),
+                    c.bytesReceived(), c.packetsDropped()));
+        }
+        out.add("* carries the peers now; MTU: the largest WireGuard packet the session takes");
+        return out;
+    }
+
+    /** cb:relays: the home relay, where its transports listen, and the pinned certificate. */
+    List<String> relayTable() {
+        HomeRelay relay = home;
+        if (relay == null) {
+            return List.of("no home relay (not registered)");
+        }
+        List<String> out = new ArrayList<>();
+        Attempt a = active;
+        String pin = relay.endpoints().stream().map(e -> e.certificateSha256().orElse("")).filter(p -> !p.isEmpty()).findFirst()
+                .orElse("(none)");
+        String name = relay.endpoints().isEmpty() ? "-" : relay.endpoints().get(0).name();
+        out.add(String.format("%-24s home, over %s; certificate %s", name, a == null ? "nothing yet" : a.transport.name(), pin));
+        for (RelayEndpoint e : relay.endpoints()) {
+            out.add("  " + e.uri());
         }
         return out;
     }

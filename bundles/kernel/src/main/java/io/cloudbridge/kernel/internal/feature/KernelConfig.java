@@ -16,6 +16,10 @@ public @interface KernelConfig {
             + " relative to the distribution; read at start only.")
     String state() default "state";
 
+    @AttributeDefinition(description = "The deploy folder, where vendor bundles are dropped, relative to the"
+            + " distribution; read at start only. Several daemons of one installation each need their own.")
+    String deploy() default "deploy";
+
     @AttributeDefinition(min = "100", max = "60000", description = "How often, in milliseconds, the deploy"
             + " folder is scanned for vendor bundles; read at start only.")
     long deployPollMillis() default 1000;

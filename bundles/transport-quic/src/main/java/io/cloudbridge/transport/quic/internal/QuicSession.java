@@ -289,9 +289,11 @@ final class QuicSession implements PacketSession {
         return state;
     }
 
-    /** The round trip of the last PING on the control stream, in nanoseconds; 0 before the first. */
-    long rttNanos() {
-        return lastRttNanos;
+    /** The round trip of the last PING on the control stream. */
+    @Override
+    public java.util.Optional<java.time.Duration> rtt() {
+        long n = lastRttNanos;
+        return n <= 0 ? java.util.Optional.empty() : java.util.Optional.of(java.time.Duration.ofNanos(n));
     }
 
     @Override

@@ -72,6 +72,8 @@ final class WebSocketSession implements PacketSession {
     private volatile Channel channel;
     private volatile Outbox outbox;
     private volatile String failure = "";
+    private volatile long pingSentNanos;
+    private volatile long lastRttNanos;
     private int attempts;
 
     WebSocketSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
@@ -109,7 +111,7 @@ final class WebSocketSession implements PacketSession {
         headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + credentials.token().get());
         WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder().webSocketUri(uri)
                 .subprotocol(Frames.SUBPROTOCOL).customHeaders(headers).maxFramePayloadLength(Frames.MAX_FRAME)
-                .handshakeTimeoutMillis(10_000).handleCloseFrames(false).dropPongFrames(true).build();
+                .handshakeTimeoutMillis(10_000).handleCloseFrames(false).dropPongFrames(false).build();
         new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -175,6 +177,7 @@ final class WebSocketSession implements PacketSession {
                     receiver.onStateChanged(WebSocketSession.this, TransportState.CONNECTED, "");
                 }
             } else if (event instanceof IdleStateEvent) {
+                pingSentNanos = System.nanoTime();
                 ctx.writeAndFlush(new PingWebSocketFrame());
             } else {
                 super.userEventTriggered(ctx, event);
@@ -193,6 +196,10 @@ final class WebSocketSession implements PacketSession {
                 packetsReceived.increment();
                 bytesReceived.add(length);
                 receiver.onPacket(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), length));
+            } else if (frame instanceof io.netty.handler.codec.http.websocketx.PongWebSocketFrame) {
+                if (pingSentNanos != 0) {
+                    lastRttNanos = System.nanoTime() - pingSentNanos;
+                }
             } else if (frame instanceof CloseWebSocketFrame close) {
                 int code = close.statusCode();
                 closeReason = "relay closed the session: " + close.reasonText() + " (" + code + ")";
@@ -233,6 +240,13 @@ final class WebSocketSession implements PacketSession {
     @Override
     public TransportState state() {
         return state;
+    }
+
+    /** The round trip of the last keepalive ping. */
+    @Override
+    public java.util.Optional<java.time.Duration> rtt() {
+        long n = lastRttNanos;
+        return n <= 0 ? java.util.Optional.empty() : java.util.Optional.of(java.time.Duration.ofNanos(n));
     }
 
     /** Why the session failed, when it did. */
