@@ -62,6 +62,9 @@ final class Daemon implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().keySet().removeIf(k -> k.startsWith("CLOUDBRIDGE_"));
+        // The machine's proxy settings are not the test's: a test that wants a proxy sets them in env.
+        pb.environment().keySet().removeIf(k -> k.equalsIgnoreCase("HTTPS_PROXY") || k.equalsIgnoreCase("NO_PROXY")
+                || k.equalsIgnoreCase("HTTP_PROXY"));
         pb.environment().putAll(env);
         return pb.start();
     }

@@ -34,6 +34,7 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
@@ -75,9 +76,11 @@ final class WebSocketSession implements PacketSession {
     private volatile long pingSentNanos;
     private volatile long lastRttNanos;
     private int attempts;
+    /** The HTTP proxy to go through (HTTPS_PROXY, unless NO_PROXY names the relay), if any. */
+    private final java.util.Optional<ProxySettings> proxy;
 
     WebSocketSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
-            long minBackoffMillis, long maxBackoffMillis) throws SSLException {
+            long minBackoffMillis, long maxBackoffMillis, java.util.Map<String, String> environment) throws SSLException {
         this.group = group;
         this.relay = relay;
         this.credentials = credentials;
@@ -87,6 +90,8 @@ final class WebSocketSession implements PacketSession {
         URI u = relay.uri();
         String path = u.getPath() == null || u.getPath().isEmpty() || u.getPath().equals("/") ? Frames.PATH : u.getPath();
         this.uri = URI.create("wss://" + u.getHost() + ":" + port(u) + path);
+        this.proxy = ProxySettings.forHost(u.getHost(), environment);
+        proxy.ifPresent(p -> LOG.info("relay {} over WebSocket through the {}", relay.name(), p));
         SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3");
         if (relay.certificateSha256().isPresent()) {
             builder.trustManager(relay.pinnedTrust());
@@ -118,6 +123,13 @@ final class WebSocketSession implements PacketSession {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        // Through a proxy: an HTTP CONNECT tunnel first, then TLS to the relay inside it.
+                        // The proxy's own name is resolved here, at each dial; the relay's by the proxy.
+                        proxy.ifPresent(p -> {
+                            InetSocketAddress at = new InetSocketAddress(p.proxy().getHostString(), p.proxy().getPort());
+                            ch.pipeline().addLast("proxy", p.username() == null ? new io.netty.handler.proxy.HttpProxyHandler(at)
+                                    : new io.netty.handler.proxy.HttpProxyHandler(at, p.username(), p.password()));
+                        });
                         ch.pipeline().addLast("tls", tls.newHandler(ch.alloc(), uri.getHost(), port(uri)))
                                 .addLast("http", new HttpClientCodec())
                                 .addLast("aggregator", new HttpObjectAggregator(16 * 1024))
@@ -126,9 +138,11 @@ final class WebSocketSession implements PacketSession {
                                 .addLast("session", new Handler());
                     }
                 })
-                .connect(uri.getHost(), port(uri)).addListener(f -> {
+                // Unresolved through a proxy: the proxy resolves the relay's name, as corporate proxies must.
+                .connect(proxy.isPresent() ? InetSocketAddress.createUnresolved(uri.getHost(), port(uri))
+                        : new InetSocketAddress(uri.getHost(), port(uri))).addListener(f -> {
                     if (!f.isSuccess()) {
-                        lost("cannot connect: " + f.cause().getMessage(), false);
+                        lost("cannot connect: " + f.cause(), false);
                     }
                 });
     }

@@ -21,7 +21,9 @@ import org.osgi.service.metatype.annotations.Designate;
 /**
  * The node's WebSocket transport: its relay sessions over TLS on TCP, for networks that let no
  * UDP out. Tried after QUIC ({@link #priority()} 20 against QUIC's 10). Relays are named
- * {@code wss://HOST:PORT}; the path defaults to the relay's {@value Frames#PATH}.
+ * {@code wss://HOST:PORT}; the path defaults to the relay's {@value Frames#PATH}. Where the
+ * environment names an HTTP proxy ({@code HTTPS_PROXY}, {@code NO_PROXY}) sessions tunnel through it
+ * with HTTP CONNECT.
  */
 @Component(service = RelayTransport.class, configurationPid = "cloudbridge.websocket", immediate = true)
 @Designate(ocd = WebSocketTransportConfig.class)
@@ -64,8 +66,9 @@ public final class WebSocketTransport implements RelayTransport {
         }
         WebSocketSession session;
         try {
-            session = new WebSocketSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis());
-        } catch (SSLException e) {
+            session = new WebSocketSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis(),
+                    System.getenv());
+        } catch (SSLException | IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
         sessions.add(session);
