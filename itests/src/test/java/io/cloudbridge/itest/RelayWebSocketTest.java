@@ -246,7 +246,7 @@ class RelayWebSocketTest {
         return closed.get(10, TimeUnit.SECONDS);
     }
 
-    private static SSLContext trustAll() throws Exception {
+    static SSLContext trustAll() throws Exception {
         SSLContext tls = SSLContext.getInstance("TLSv1.3");
         tls.init(null, new TrustManager[] {new X509TrustManager() {
             public void checkClientTrusted(X509Certificate[] chain, String authType) {

@@ -38,18 +38,19 @@ import org.slf4j.LoggerFactory;
 /**
  * The relay's side of the QUIC transport, on the relay's QUIC listener for ALPN
  * {@value QuicWire#ALPN}. A connection proves its node on its control stream within
- * {@value #AUTH_SECONDS} s, or is closed; until then its datagrams are dropped. Then it is the
+ * {@code quic.authSeconds}, or is closed; until then its datagrams are dropped. Then it is the
  * node's port in the packet switch. Removing this bundle closes its sessions ("going away") and
  * the nodes move to another transport.
  */
-@Component(service = QuicRoute.class, immediate = true)
+// Configured by the 'quic' section (authSeconds), whose description QuicTransport designates.
+@Component(service = QuicRoute.class, configurationPid = "cloudbridge.quic", immediate = true)
 public final class QuicRelayRoute implements QuicRoute {
     private static final Logger LOG = LoggerFactory.getLogger(QuicRelayRoute.class);
     static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
-    static final int AUTH_SECONDS = 10;
 
     private final PacketSwitch packetSwitch;
     private final NodeSessionAuthenticator authenticator;
+    private final int authSeconds;
     private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
         Thread t = new Thread(r, "relay-quic-auth");
         t.setDaemon(true);
@@ -60,7 +61,9 @@ public final class QuicRelayRoute implements QuicRoute {
     final LongAdder malformed = new LongAdder();
 
     @Activate
-    public QuicRelayRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator) {
+    public QuicRelayRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator,
+            QuicTransportConfig config) {
+        this.authSeconds = config.authSeconds();
         this.packetSwitch = packetSwitch;
         this.authenticator = authenticator;
     }
@@ -82,9 +85,9 @@ public final class QuicRelayRoute implements QuicRoute {
         });
         connection.eventLoop().schedule(() -> {
             if (session.port == null && connection.isActive()) {
-                session.refuse("no AUTH within " + AUTH_SECONDS + " s");
+                session.refuse("no AUTH within " + authSeconds + " s");
             }
-        }, AUTH_SECONDS, TimeUnit.SECONDS);
+        }, authSeconds, TimeUnit.SECONDS);
     }
 
     @Deactivate

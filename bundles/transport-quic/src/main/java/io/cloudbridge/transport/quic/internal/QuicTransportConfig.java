@@ -3,7 +3,7 @@ package io.cloudbridge.transport.quic.internal;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
-/** The 'quic' section: the node's QUIC transport. */
+/** The 'quic' section: the QUIC transport, on a node (how it is chosen and dialled) and on a relay. */
 @ObjectClassDefinition(name = "QUIC transport", description = "Relay sessions over QUIC, packets in DATAGRAM frames")
 public @interface QuicTransportConfig {
 
@@ -15,4 +15,7 @@ public @interface QuicTransportConfig {
 
     @AttributeDefinition(description = "Longest wait between attempts, in milliseconds")
     long maxBackoffMillis() default 30_000;
+
+    @AttributeDefinition(min = "1", max = "300", description = "On a relay: seconds a QUIC session has to prove its node before it is closed")
+    int authSeconds() default 10;
 }

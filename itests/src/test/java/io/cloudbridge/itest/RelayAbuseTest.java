@@ -1,0 +1,249 @@
+package io.cloudbridge.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cloudbridge.control.v1.RegisterResponse;
+import io.grpc.ManagedChannel;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.quic.QuicChannel;
+import io.netty.handler.codec.quic.QuicClientCodecBuilder;
+import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
+import io.netty.handler.codec.quic.QuicSslContextBuilder;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.handler.codec.quic.QuicStreamType;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.io.InputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSocket;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A relay's transports fed what strangers send: QUIC connections for a protocol nobody serves,
+ * that never sign in, that sign in with a forged or a removed node's token, that say what the
+ * protocol does not; datagrams too short or for another tenant; a WebSocket handshake that never
+ * ends (slowloris); 10,000 connection attempts. Each has a bounded cost and a clear close reason,
+ * and the relay goes on serving.
+ */
+class RelayAbuseTest {
+    @TempDir
+    Path work;
+
+    /** A QUIC connection made by hand, with what it is told. */
+    static final class RawQuic implements AutoCloseable {
+        final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        final CompletableFuture<String> closed = new CompletableFuture<>();
+        final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        QuicChannel connection;
+        QuicStreamChannel control;
+
+        RawQuic(int port, String alpn) throws Exception {
+            Channel udp = new Bootstrap().group(group).channel(NioDatagramChannel.class).handler(new QuicClientCodecBuilder()
+                    .sslContext(QuicSslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE)
+                            .applicationProtocols(alpn).build())
+                    .maxIdleTimeout(30, TimeUnit.SECONDS).initialMaxData(1 << 20).initialMaxStreamDataBidirectionalLocal(1 << 16)
+                    .datagram(64, 64).build()).bind(0).sync().channel();
+            connection = QuicChannel.newBootstrap(udp).remoteAddress(new InetSocketAddress("127.0.0.1", port))
+                    .handler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                            if (evt instanceof QuicConnectionCloseEvent e) {
+                                closed.complete(e.error() + " " + new String(e.reason(), StandardCharsets.UTF_8));
+                            }
+                        }
+
+                        @Override
+                        public void channelInactive(ChannelHandlerContext ctx) {
+                            closed.complete("closed");
+                        }
+                    }).connect().get(10, TimeUnit.SECONDS);
+        }
+
+        void openControl() throws Exception {
+            control = connection.createStream(QuicStreamType.BIDIRECTIONAL, new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    ByteBuf b = (ByteBuf) msg;
+                    b.toString(StandardCharsets.UTF_8).lines().forEach(lines::add);
+                    b.release();
+                }
+            }).get(10, TimeUnit.SECONDS);
+        }
+
+        void send(String line) {
+            control.writeAndFlush(Unpooled.copiedBuffer(line + "\n", StandardCharsets.UTF_8));
+        }
+
+        void datagram(byte[] bytes) {
+            connection.writeAndFlush(Unpooled.wrappedBuffer(bytes));
+        }
+
+        String closeReason() throws Exception {
+            return closed.get(10, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public void close() {
+            connection.close();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void strangersCostLittleAndLearnWhy() throws Exception {
+        int controlPort = RuntimeTestSupport.freeTcpPort();
+        int tlsPort = RuntimeTestSupport.freeTcpPort();
+        int quicPort = RuntimeTestSupport.freeUdpPort();
+        Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+        relay.command = "relay";
+        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, "  firstRequestSeconds: 2",
+                "quic:", "  authSeconds: 2", ""));
+        try (Daemon r = relay.start()) {
+            Await.until(Duration.ofSeconds(20), "the relay's QUIC route", () -> r.logText().contains("relay QUIC protocol cloudbridge/1"));
+            String acme = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
+            String other = r.exec("relay:key", "create", "--tenant", "other", "--reusable").out().trim();
+            RegisterResponse node;
+            RegisterResponse removed;
+            RegisterResponse stranger;
+            ManagedChannel channel = ControlPlaneTest.channel(controlPort);
+            try {
+                node = ControlPlaneTest.register(channel, acme, randomKey());
+                removed = ControlPlaneTest.register(channel, acme, randomKey());
+                stranger = ControlPlaneTest.register(channel, other, randomKey());
+            } finally {
+                channel.shutdownNow();
+            }
+            assertTrue(r.exec("relay:node", "delete", removed.getNodeId()).out().contains("removed"));
+
+            // A protocol nobody serves: closed at once, saying so.
+            try (RawQuic h3 = new RawQuic(quicPort, "h3")) {
+                assertTrue(h3.closeReason().contains("no handler for ALPN h3"), h3.closed.getNow(""));
+            }
+            // Never signing in: closed after quic.authSeconds.
+            try (RawQuic silent = new RawQuic(quicPort, "cloudbridge/1")) {
+                long start = System.nanoTime();
+                assertTrue(silent.closeReason().contains("no AUTH within 2 s"), silent.closed.getNow(""));
+                assertTrue(System.nanoTime() - start < Duration.ofSeconds(5).toNanos());
+            }
+            // A forged token, a removed node's token, a message the protocol does not have.
+            assertTrue(refusal(quicPort, "AUTH not.a.token").contains("malformed token"));
+            assertTrue(refusal(quicPort, "AUTH " + removed.getToken().getJwt()).contains("node removed"));
+            assertTrue(refusal(quicPort, "HELLO").contains("unexpected control message"));
+
+            // Signed in: datagrams too short, and for another tenant's node, are dropped and counted.
+            try (RawQuic good = new RawQuic(quicPort, "cloudbridge/1")) {
+                good.openControl();
+                good.send("AUTH " + node.getToken().getJwt());
+                String ok = good.lines.poll(10, TimeUnit.SECONDS);
+                assertTrue(ok != null && ok.startsWith("OK "), String.valueOf(ok));
+                good.datagram(new byte[5]);
+                byte[] toStranger = new byte[32 + 64];
+                System.arraycopy(io.cloudbridge.api.net.NodeKey.parse(keyOf(stranger, r)).toBytes(), 0, toStranger, 0, 32);
+                toStranger[32] = 4; // a WireGuard transport message
+                good.datagram(toStranger);
+                good.send("PING");
+                assertEquals("PONG", good.lines.poll(10, TimeUnit.SECONDS), "the session survives what it sent");
+                Await.until(Duration.ofSeconds(5), "the drop counted", () -> r.exec("relay:sessions").out().contains("not_connected=1"));
+            }
+
+            // Slowloris: a request head that never ends is cut off after listeners.firstRequestSeconds.
+            try (SSLSocket slow = (SSLSocket) RelayWebSocketTest.trustAll().getSocketFactory().createSocket("127.0.0.1", tlsPort)) {
+                slow.setSoTimeout(10_000);
+                slow.getOutputStream().write("GET /cloudbridge/v1/ws HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+                slow.getOutputStream().flush();
+                long start = System.nanoTime();
+                InputStream in = slow.getInputStream();
+                int read;
+                try {
+                    read = in.read();
+                } catch (java.net.SocketException reset) {
+                    read = -1;
+                }
+                assertEquals(-1, read, "the relay closed the connection");
+                long took = System.nanoTime() - start;
+                assertTrue(took > Duration.ofMillis(1500).toNanos() && took < Duration.ofSeconds(6).toNanos(), "closed after " + took / 1e6 + " ms");
+            }
+
+            // 10,000 connection attempts (TCP) and 10,000 stray datagrams (UDP): the relay's threads stay few.
+            int threadsBefore = threads(r.pid());
+            for (int i = 0; i < 10_000; i++) {
+                try (Socket s = new Socket()) {
+                    s.connect(new InetSocketAddress("127.0.0.1", tlsPort), 5_000);
+                }
+            }
+            try (DatagramSocket udp = new DatagramSocket()) {
+                byte[] junk = new byte[1200];
+                new SecureRandom().nextBytes(junk);
+                for (int i = 0; i < 10_000; i++) {
+                    udp.send(new DatagramPacket(junk, junk.length, new InetSocketAddress("127.0.0.1", quicPort)));
+                }
+            }
+            int threadsAfter = threads(r.pid());
+            assertTrue(threadsAfter <= threadsBefore + 8, "threads " + threadsBefore + " -> " + threadsAfter);
+            // And it still serves.
+            try (RawQuic again = new RawQuic(quicPort, "cloudbridge/1")) {
+                again.openControl();
+                again.send("AUTH " + node.getToken().getJwt());
+                String ok = again.lines.poll(10, TimeUnit.SECONDS);
+                assertTrue(ok != null && ok.startsWith("OK "), String.valueOf(ok));
+            }
+        }
+    }
+
+    /** Signs in with {@code line} on a fresh connection and returns how the relay closed it. */
+    private static String refusal(int port, String line) throws Exception {
+        try (RawQuic q = new RawQuic(port, "cloudbridge/1")) {
+            q.openControl();
+            q.send(line);
+            return q.closeReason();
+        }
+    }
+
+    private static String keyOf(RegisterResponse node, Daemon relay) {
+        for (String row : relay.exec("relay:nodes").out().split("\n")) {
+            if (row.startsWith(node.getNodeId())) {
+                String[] cols = row.trim().split("\\s+");
+                return cols[3];
+            }
+        }
+        throw new AssertionError("no node " + node.getNodeId());
+    }
+
+    private static int threads(long pid) throws Exception {
+        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (line.startsWith("Threads:")) {
+                return Integer.parseInt(line.substring(8).trim());
+            }
+        }
+        throw new AssertionError("no thread count for " + pid);
+    }
+
+    static byte[] randomKey() {
+        byte[] k = new byte[32];
+        new SecureRandom().nextBytes(k);
+        return k;
+    }
+}
