@@ -63,6 +63,14 @@ class NodeUpTest {
                     Daemon.Result again = a.exec("cb:ping", bravo);
                     assertTrue(again.exit() == 0, again.out() + again.err());
                 }
+                // bundle update of the QUIC bundle: its sessions end, the node carries on over WebSocket,
+                // and is back over QUIC once the updated bundle's transport connects.
+                Daemon.Result update = a.exec("update", "io.cloudbridge.transport.quic");
+                assertTrue(update.exit() == 0, update.out() + update.err());
+                Await.until(Duration.ofSeconds(10), "alpha over QUIC after the update", () -> a.exec("cb:paths").out().startsWith("relay path: quic")
+                        && a.exec("transport:list").out().contains("connected *"));
+                Daemon.Result updated = a.exec("cb:ping", bravo);
+                assertTrue(updated.exit() == 0, updated.out() + updated.err());
                 // The WireGuard session carried on: no handshake since (one would come only after 2 minutes).
                 long after = handshakeEpochSecond(a.exec("wg:show").out());
                 assertTrue(Math.abs(after - handshakeAt) <= 1, "handshake at " + handshakeAt + ", then at " + after);
