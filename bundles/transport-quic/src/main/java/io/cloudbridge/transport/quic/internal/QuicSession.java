@@ -59,6 +59,8 @@ final class QuicSession implements PacketSession {
     private final LongAdder bytesReceived = new LongAdder();
     private final LongAdder droppedNotConnected = new LongAdder();
     private volatile TransportState state = TransportState.CONNECTING;
+    /** Told once when the session ends for good (closed or failed): the transport forgets it. */
+    volatile Runnable whenEnded = () -> { };
     private volatile Channel socket;
     private volatile QuicChannel connection;
     private volatile DatagramOutbox outbox;
@@ -150,6 +152,7 @@ final class QuicSession implements PacketSession {
         }
         if (terminal || !opened.isDone()) {
             state = TransportState.FAILED;
+            whenEnded.run();
             opened.completeExceptionally(new java.io.IOException(reason));
             receiver.onStateChanged(this, TransportState.FAILED, reason);
             return;
@@ -324,6 +327,7 @@ final class QuicSession implements PacketSession {
             return;
         }
         state = TransportState.CLOSED;
+        whenEnded.run();
         opened.completeExceptionally(new java.io.IOException("closed"));
         QuicChannel c = connection;
         if (c != null) {

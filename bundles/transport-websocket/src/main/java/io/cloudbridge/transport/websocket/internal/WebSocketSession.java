@@ -70,6 +70,8 @@ final class WebSocketSession implements PacketSession {
     private final LongAdder bytesReceived = new LongAdder();
     private final LongAdder droppedNotConnected = new LongAdder();
     private volatile TransportState state = TransportState.CONNECTING;
+    /** Told once when the session ends for good (closed or failed): the transport forgets it. */
+    volatile Runnable whenEnded = () -> { };
     private volatile Channel channel;
     private volatile Outbox outbox;
     private volatile String failure = "";
@@ -162,6 +164,7 @@ final class WebSocketSession implements PacketSession {
             // The first connection decides: the caller learns why it failed and picks another transport.
             failure = reason;
             state = TransportState.FAILED;
+            whenEnded.run();
             opened.completeExceptionally(new java.io.IOException(reason));
             receiver.onStateChanged(this, TransportState.FAILED, reason);
             return;
@@ -296,6 +299,7 @@ final class WebSocketSession implements PacketSession {
             return;
         }
         state = TransportState.CLOSED;
+        whenEnded.run();
         opened.completeExceptionally(new java.io.IOException("closed"));
         Channel c = channel;
         if (c != null) {

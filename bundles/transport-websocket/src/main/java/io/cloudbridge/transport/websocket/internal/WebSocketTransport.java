@@ -72,11 +72,8 @@ public final class WebSocketTransport implements RelayTransport {
             return CompletableFuture.failedFuture(e);
         }
         sessions.add(session);
-        return session.open().whenComplete((s, e) -> {
-            if (e != null) {
-                sessions.remove(session);
-            }
-        });
+        session.whenEnded = () -> sessions.remove(session);
+        return session.open();
     }
 
     /** Removing the plugin closes its sessions: the node moves its peers to another transport. */
