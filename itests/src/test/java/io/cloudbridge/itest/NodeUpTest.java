@@ -1,5 +1,6 @@
 package io.cloudbridge.itest;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -52,17 +53,28 @@ class NodeUpTest {
                 assertTrue(r.exec("relay:sessions").out().contains("quic"), r.exec("relay:sessions").out());
                 long handshakeAt = handshakeEpochSecond(a.exec("wg:show").out());
 
-                // Live replacement on a node: without QUIC it moves to WebSocket, and back when QUIC returns.
-                for (int cycle = 0; cycle < 3; cycle++) {
+                // Live replacement on a node, 20 times: without QUIC it moves to WebSocket, and back when
+                // QUIC returns. While uninstalled the bundle is gone and so is its UDP socket.
+                int threadsBefore = threads(a.pid());
+                int udpBefore = udpSockets(a.pid());
+                for (int cycle = 0; cycle < 20; cycle++) {
                     assertTrue(a.exec("feature:uninstall", "transport-quic").exit() == 0);
-                    Await.until(Duration.ofSeconds(5), "alpha over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket"));
-                    Daemon.Result over = a.exec("cb:ping", bravo);
+                    assertTrue(a.exec("cb:paths").out().startsWith("relay path: websocket"), "moved before QUIC left: "
+                            + a.exec("cb:paths").out());
+                    Daemon.Result over = a.exec("cb:ping", bravo, "1");
                     assertTrue(over.exit() == 0, over.out() + over.err());
+                    if (cycle == 0) {
+                        assertTrue(!a.exec("lb").out().contains("CloudBridge QUIC transport"), "the QUIC bundle is gone");
+                        assertEquals(udpBefore - 1, udpSockets(a.pid()), "no QUIC socket while it is uninstalled");
+                    }
                     assertTrue(a.exec("feature:install", "transport-quic").exit() == 0);
                     Await.until(Duration.ofSeconds(5), "alpha over QUIC again", () -> a.exec("cb:paths").out().startsWith("relay path: quic"));
-                    Daemon.Result again = a.exec("cb:ping", bravo);
+                    Daemon.Result again = a.exec("cb:ping", bravo, "1");
                     assertTrue(again.exit() == 0, again.out() + again.err());
                 }
+                assertEquals(udpBefore, udpSockets(a.pid()), "no UDP socket left behind");
+                int threadsAfter = threads(a.pid());
+                assertTrue(threadsAfter <= threadsBefore + 4, "threads " + threadsBefore + " -> " + threadsAfter);
                 // bundle update of the QUIC bundle: its sessions end, the node carries on over WebSocket,
                 // and is back over QUIC once the updated bundle's transport connects.
                 Daemon.Result update = a.exec("update", "io.cloudbridge.transport.quic");
@@ -94,6 +106,19 @@ class NodeUpTest {
                 assertTrue(Math.abs(handshakeEpochSecond(a.exec("wg:show").out()) - handshakeAt) <= 1, "no new handshake");
             }
         }
+    }
+
+    private static int threads(long pid) throws java.io.IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Threads:"))
+                .mapToInt(l -> Integer.parseInt(l.substring(8).trim())).findFirst().orElseThrow();
+    }
+
+    /** The process's UDP sockets, as ss lists them. */
+    private static int udpSockets(long pid) throws Exception {
+        Process ss = new ProcessBuilder("ss", "-uanp").redirectErrorStream(true).start();
+        String out = new String(ss.getInputStream().readAllBytes());
+        ss.waitFor();
+        return (int) out.lines().filter(l -> l.contains("pid=" + pid + ",")).count();
     }
 
     /** When the peer's latest handshake was, from wg:show's "latest handshake: N seconds ago". */

@@ -15,4 +15,7 @@ public @interface PathsConfig {
 
     @AttributeDefinition(description = "Longest wait before a transport that keeps failing is tried again, in milliseconds")
     long maxRetryMillis() default 30_000;
+
+    @AttributeDefinition(description = "Milliseconds a transport that is going away waits for the next one to take its peers")
+    long handoverMillis() default 3000;
 }

@@ -96,6 +96,9 @@ public final class RelayPaths implements PathManager {
     private final Map<RelayTransport, Long> retryAt = new HashMap<>();
     private final Map<RelayTransport, Integer> failures = new HashMap<>();
     private final Map<NodeKey, PeerPath> paths = new ConcurrentHashMap<>();
+    /** removeTransport calls waiting until the peers have left the transport going away. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<java.util.concurrent.CompletableFuture<Void>> handovers =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
     private volatile Attempt active;
     private volatile HomeRelay home;
     private volatile EncryptedPacketInbound inbound;
@@ -120,9 +123,33 @@ public final class RelayPaths implements PathManager {
         decide("transport " + transport.name() + " added");
     }
 
+    /**
+     * A transport is going away (its plugin uninstalled, updated or stopped). DS calls this before
+     * the plugin's own deactivation closes its sessions, so when it carries the peers the next
+     * transport is brought up first and the peers moved to it, waiting up to
+     * {@code paths.handoverMillis}: make before break, so no packet is lost in a gap between the two.
+     */
     void removeTransport(RelayTransport transport) {
         transports.remove(transport);
-        decide("transport " + transport.name() + " removed");
+        Attempt a = active;
+        if (a == null || a.transport != transport || !a.connected()) {
+            decide("transport " + transport.name() + " removed");
+            return;
+        }
+        java.util.concurrent.CompletableFuture<Void> moved = new java.util.concurrent.CompletableFuture<>();
+        handovers.add(moved);
+        decide("transport " + transport.name() + " going away");
+        try {
+            moved.get(config.handoverMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warn("no other transport took the peers within {} ms; {} goes away with them", config.handoverMillis(),
+                    transport.name());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            // not completed exceptionally
+        }
+        handovers.remove(moved);
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
@@ -195,14 +222,17 @@ public final class RelayPaths implements PathManager {
     /** Decisions thread only. */
     private void reselect(String why) {
         HomeRelay relay = home;
-        // Sessions that ended, or whose plugin is gone, are dropped (a plugin closes its own on removal).
+        Attempt current = active;
+        // Sessions that ended are dropped. One whose plugin is going away is kept while it still
+        // carries the peers and nothing else can yet: make before break (see removeTransport).
         for (var it = attempts.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<RelayTransport, Attempt> e = it.next();
             Attempt a = e.getValue();
             PacketSession s = a.session;
-            boolean gone = !transports.contains(e.getKey()) || relay == null || a.ended
+            boolean ended = relay == null || a.ended
                     || s != null && (s.state() == TransportState.CLOSED || s.state() == TransportState.FAILED);
-            if (gone) {
+            boolean leaving = !transports.contains(e.getKey());
+            if (ended || leaving && !(a == current && a.connected())) {
                 end(a);
                 it.remove();
                 if (s != null && s.state() == TransportState.FAILED) {
@@ -212,6 +242,7 @@ public final class RelayPaths implements PathManager {
         }
         if (relay == null) {
             switchTo(null, why);
+            handedOver();
             return;
         }
         List<RelayTransport> ranked = candidates(relay);
@@ -224,20 +255,24 @@ public final class RelayPaths implements PathManager {
                 break;
             }
         }
-        if (best != active) {
+        boolean keepLeaving = best == null && current != null && current.connected() && attempts.get(current.transport) == current;
+        if (!keepLeaving && best != active) {
             switchTo(best, why);
         }
-        // Close sessions worse than the one in use: they are not needed once it carries the peers.
+        // Close sessions worse than the one in use, and one whose plugin is leaving once another
+        // carries the peers: they are not needed any more.
         if (best != null) {
             int bestRank = ranked.indexOf(best.transport);
             for (var it = attempts.entrySet().iterator(); it.hasNext(); ) {
                 Map.Entry<RelayTransport, Attempt> e = it.next();
-                if (ranked.indexOf(e.getKey()) > bestRank && e.getValue().connected()) {
+                int rank = ranked.indexOf(e.getKey());
+                if ((rank < 0 || rank > bestRank) && e.getValue().connected()) {
                     end(e.getValue());
                     it.remove();
                 }
             }
         }
+        handedOver();
         // Start attempts on transports better than the one in use: the best first, the next one
         // when the better has been trying for longer than the race delay without connecting.
         long now = System.nanoTime();
@@ -257,6 +292,16 @@ public final class RelayPaths implements PathManager {
             }
             if (now - a.startedNanos < race) {
                 break; // still within its head start
+            }
+        }
+    }
+
+    /** Releases removeTransport calls waiting for the peers to leave their transport. */
+    private void handedOver() {
+        Attempt a = active;
+        if (a == null || transports.contains(a.transport)) {
+            for (java.util.concurrent.CompletableFuture<Void> w; (w = handovers.poll()) != null; ) {
+                w.complete(null);
             }
         }
     }

@@ -36,6 +36,10 @@ public final class TenantSwitch implements PacketSwitch {
     /** No WireGuard message over an IP path is larger. */
     static final int MAX_PACKET = 65_535;
 
+    /** How long a replaced session may still send (see attach). */
+    private static final java.util.concurrent.Executor REPLACED_GRACE =
+            java.util.concurrent.CompletableFuture.delayedExecutor(2, java.util.concurrent.TimeUnit.SECONDS);
+
     private final Map<String, Map<NodeKey, Port>> tenants = new ConcurrentHashMap<>();
     private final Map<String, TokenBucket> tenantRates = new ConcurrentHashMap<>();
     private final Map<ForwardResult, LongAdder> outcomes = new EnumMap<>(ForwardResult.class);
@@ -64,8 +68,16 @@ public final class TenantSwitch implements PacketSwitch {
         tenantRates.computeIfAbsent(node.tenant(),
                 t -> new TokenBucket(config.tenantPacketsPerSecond(), config.tenantBytesPerSecond(), nanoClock.getAsLong()));
         if (replaced != null) {
-            replaced.open = false;
-            replaced.sink.closed("replaced by a newer session of the same node (" + transport + ")");
+            // Nothing is delivered to the older session from now on, but what the node still sends
+            // on it is forwarded for a short grace: a node moving between transports switches its
+            // sending a moment after the relay switched delivery, and loses nothing in between.
+            // Then the older session is told, unless the node closed it meanwhile.
+            REPLACED_GRACE.execute(() -> {
+                if (replaced.open) {
+                    replaced.open = false;
+                    replaced.sink.closed("replaced by a newer session of the same node (" + transport + ")");
+                }
+            });
         }
         LOG.info("node {} of tenant {} connected over {}", node.nodeId(), node.tenant(), transport);
         return port;

@@ -8,6 +8,7 @@ import io.cloudbridge.api.relay.PacketSwitch;
 import io.cloudbridge.api.relay.PortSink;
 import io.cloudbridge.api.relay.SwitchPort;
 import io.cloudbridge.relay.spi.QuicRoute;
+import io.cloudbridge.transport.support.Outbox;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
@@ -108,7 +109,7 @@ public final class QuicRelayRoute implements QuicRoute {
         private final QuicChannel connection;
         private final byte[] keyBytes = new byte[QuicWire.KEY_LENGTH];
         private volatile SwitchPort port;
-        private volatile DatagramOutbox outbox;
+        private volatile Outbox outbox;
         private volatile int peerMaxDatagram = 0;
         private volatile QuicStreamChannel control;
         private boolean authenticating;
@@ -184,7 +185,7 @@ public final class QuicRelayRoute implements QuicRoute {
                     return;
                 }
                 int max = peerMaxDatagram > 0 ? peerMaxDatagram : QuicWire.MAX_SEND_UDP_PAYLOAD - 60;
-                outbox = new DatagramOutbox(connection, max);
+                outbox = new Outbox(connection, b -> b, max - QuicWire.KEY_LENGTH);
                 port = packetSwitch.attach(node, "quic", this);
                 send(stream, "OK " + max);
             });
@@ -229,9 +230,9 @@ public final class QuicRelayRoute implements QuicRoute {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event instanceof QuicDatagramExtensionEvent e) {
                 peerMaxDatagram = e.maxLength();
-                DatagramOutbox o = outbox;
+                Outbox o = outbox;
                 if (o != null) {
-                    o.maxDatagram = e.maxLength();
+                    o.maxPacket(e.maxLength() - QuicWire.KEY_LENGTH);
                 }
             }
             super.userEventTriggered(ctx, event);
@@ -247,7 +248,7 @@ public final class QuicRelayRoute implements QuicRoute {
             if (p != null) {
                 p.close();
             }
-            DatagramOutbox o = outbox;
+            Outbox o = outbox;
             if (o != null) {
                 o.discard();
             }
@@ -255,7 +256,7 @@ public final class QuicRelayRoute implements QuicRoute {
 
         @Override
         public boolean deliver(NodeKey source, ByteBuffer packet) {
-            DatagramOutbox o = outbox;
+            Outbox o = outbox;
             return o != null && o.offer(source, packet);
         }
 

@@ -2,11 +2,10 @@ package io.cloudbridge.transport.quic.internal;
 
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
-import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.transport.support.Outbox;
+import io.cloudbridge.transport.support.RelaySession;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.SessionCredentials;
-import io.cloudbridge.api.transport.TransportCounters;
-import io.cloudbridge.api.transport.TransportState;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -27,15 +26,9 @@ import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.handler.codec.quic.QuicStreamType;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A node's session with its relay over QUIC: one connection, overlay packets in DATAGRAM frames,
@@ -43,39 +36,20 @@ import org.slf4j.LoggerFactory;
  * connected, dialling again with jittered exponential backoff; it ends for good when closed or
  * when the relay closes it for a reason of policy.
  */
-final class QuicSession implements PacketSession {
-    private static final Logger LOG = LoggerFactory.getLogger(QuicSession.class);
-
+final class QuicSession extends RelaySession {
     private final EventLoopGroup group;
-    private final RelayEndpoint relay;
     private final SessionCredentials credentials;
-    private final PacketReceiver receiver;
     private final InetSocketAddress address;
     private final QuicSslContext tls;
-    private final long minBackoffMillis;
-    private final long maxBackoffMillis;
-    private final CompletableFuture<PacketSession> opened = new CompletableFuture<>();
-    private final LongAdder packetsReceived = new LongAdder();
-    private final LongAdder bytesReceived = new LongAdder();
-    private final LongAdder droppedNotConnected = new LongAdder();
-    private volatile TransportState state = TransportState.CONNECTING;
-    /** Told once when the session ends for good (closed or failed): the transport forgets it. */
-    volatile Runnable whenEnded = () -> { };
     private volatile Channel socket;
     private volatile QuicChannel connection;
-    private volatile DatagramOutbox outbox;
     private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - 60;
-    private volatile long lastRttNanos;
-    private int attempts;
 
     QuicSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
             long minBackoffMillis, long maxBackoffMillis) {
+        super(relay, receiver, group, minBackoffMillis, maxBackoffMillis);
         this.group = group;
-        this.relay = relay;
         this.credentials = credentials;
-        this.receiver = receiver;
-        this.minBackoffMillis = minBackoffMillis;
-        this.maxBackoffMillis = maxBackoffMillis;
         URI u = relay.uri();
         this.address = new InetSocketAddress(u.getHost(), u.getPort() > 0 ? u.getPort() : 443);
         QuicSslContextBuilder builder = QuicSslContextBuilder.forClient().applicationProtocols(QuicWire.ALPN);
@@ -85,13 +59,9 @@ final class QuicSession implements PacketSession {
         this.tls = builder.build();
     }
 
-    CompletableFuture<PacketSession> open() {
-        dial();
-        return opened;
-    }
-
-    private void dial() {
-        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
+    @Override
+    protected void dial() {
+        if (!wanted()) {
             return;
         }
         ChannelHandler codec = new QuicClientCodecBuilder().sslContext(tls)
@@ -107,7 +77,7 @@ final class QuicSession implements PacketSession {
                 .build();
         new Bootstrap().group(group).channel(NioDatagramChannel.class).handler(codec).bind(0).addListener(bound -> {
             if (!bound.isSuccess()) {
-                lost("no UDP socket: " + bound.cause().getMessage(), false);
+                lost("no UDP socket: " + bound.cause(), false);
                 return;
             }
             Channel udp = ((io.netty.channel.ChannelFuture) bound).channel();
@@ -116,7 +86,7 @@ final class QuicSession implements PacketSession {
             QuicChannel.newBootstrap(udp).handler(handler).remoteAddress(address).connect().addListener(f -> {
                 if (!f.isSuccess()) {
                     udp.close();
-                    lost("cannot connect: " + f.cause().getMessage(), false);
+                    lost("cannot connect: " + f.cause(), false);
                     return;
                 }
                 QuicChannel quic = (QuicChannel) f.getNow();
@@ -127,48 +97,15 @@ final class QuicSession implements PacketSession {
                         return;
                     }
                     QuicStreamChannel stream = (QuicStreamChannel) s.getNow();
-                    handler.stream = stream;
                     stream.writeAndFlush(Unpooled.copiedBuffer("AUTH " + credentials.token().get() + "\n", StandardCharsets.UTF_8));
                 });
             });
         });
     }
 
-    /** The connection is gone: try again later, or give up for good when {@code terminal}. */
-    private void lost(String reason, boolean terminal) {
-        DatagramOutbox o = outbox;
-        outbox = null;
-        connection = null;
-        if (o != null) {
-            o.discard();
-        }
-        Channel udp = socket;
-        socket = null;
-        if (udp != null) {
-            udp.close();
-        }
-        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
-            return;
-        }
-        if (terminal || !opened.isDone()) {
-            state = TransportState.FAILED;
-            whenEnded.run();
-            opened.completeExceptionally(new java.io.IOException(reason));
-            receiver.onStateChanged(this, TransportState.FAILED, reason);
-            return;
-        }
-        state = TransportState.RECONNECTING;
-        receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
-        long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
-        long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
-        LOG.info("relay session {} over QUIC lost ({}); again in {} ms", relay.name(), reason, delay);
-        group.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
-    }
-
     /** The connection's handler: datagrams in, its close, and the control stream. */
     private final class Connection extends ChannelInboundHandlerAdapter {
         private final byte[] keyBytes = new byte[QuicWire.KEY_LENGTH];
-        volatile QuicStreamChannel stream;
         private ScheduledFuture<?> pings;
         private long pingSentNanos;
         private String closeReason;
@@ -197,21 +134,15 @@ final class QuicSession implements PacketSession {
         private void onLine(QuicStreamChannel ch, String line) {
             if (line.startsWith("OK")) {
                 QuicChannel quic = (QuicChannel) ch.parent();
-                int relayTakes = parseInt(line.substring(2).trim(), maxDatagram);
-                maxDatagram = Math.min(maxDatagram, relayTakes);
-                outbox = new DatagramOutbox(quic, maxDatagram);
-                attempts = 0;
-                state = TransportState.CONNECTED;
+                maxDatagram = Math.min(maxDatagram, parseInt(line.substring(2).trim(), maxDatagram));
                 pings = quic.eventLoop().scheduleAtFixedRate(() -> {
                     pingSentNanos = System.nanoTime();
                     ch.writeAndFlush(Unpooled.copiedBuffer("PING\n", StandardCharsets.UTF_8));
                 }, QuicWire.PING_SECONDS, QuicWire.PING_SECONDS, TimeUnit.SECONDS);
-                LOG.info("relay session {} connected over QUIC ({}, datagrams up to {} bytes)", relay.name(), address, maxDatagram);
-                if (!opened.complete(QuicSession.this)) {
-                    receiver.onStateChanged(QuicSession.this, TransportState.CONNECTED, "");
-                }
+                connected(new Outbox(quic, b -> b, maxDatagram - QuicWire.KEY_LENGTH),
+                        address + ", datagrams up to " + maxDatagram + " bytes");
             } else if (line.equals("PONG")) {
-                lastRttNanos = System.nanoTime() - pingSentNanos;
+                measuredRtt(System.nanoTime() - pingSentNanos);
             } else if (line.startsWith("ERR ")) {
                 closeReason = "relay refused the session: " + line.substring(4);
                 closeTerminal = true;
@@ -225,14 +156,10 @@ final class QuicSession implements PacketSession {
                 return;
             }
             try {
-                if (datagram.readableBytes() <= QuicWire.KEY_LENGTH) {
-                    return;
+                if (datagram.readableBytes() > QuicWire.KEY_LENGTH) {
+                    datagram.readBytes(keyBytes);
+                    received(NodeKey.of(keyBytes), datagram.nioBuffer(datagram.readerIndex(), datagram.readableBytes()));
                 }
-                datagram.readBytes(keyBytes);
-                int length = datagram.readableBytes();
-                packetsReceived.increment();
-                bytesReceived.add(length);
-                receiver.onPacket(NodeKey.of(keyBytes), datagram.nioBuffer(datagram.readerIndex(), length));
             } finally {
                 datagram.release();
             }
@@ -242,6 +169,7 @@ final class QuicSession implements PacketSession {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event instanceof QuicDatagramExtensionEvent e) {
                 maxDatagram = Math.min(maxDatagram, e.maxLength());
+                outbox().ifPresent(o -> o.maxPacket(maxDatagram - QuicWire.KEY_LENGTH));
             } else if (event instanceof QuicConnectionCloseEvent e) {
                 String phrase = new String(e.reason(), StandardCharsets.UTF_8);
                 if (closeReason == null) {
@@ -265,6 +193,12 @@ final class QuicSession implements PacketSession {
             if (pings != null) {
                 pings.cancel(false);
             }
+            connection = null;
+            Channel udp = socket;
+            socket = null;
+            if (udp != null) {
+                udp.close();
+            }
             lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
         }
     }
@@ -283,52 +217,12 @@ final class QuicSession implements PacketSession {
     }
 
     @Override
-    public RelayEndpoint relay() {
-        return relay;
-    }
-
-    @Override
-    public TransportState state() {
-        return state;
-    }
-
-    /** The round trip of the last PING on the control stream. */
-    @Override
-    public java.util.Optional<java.time.Duration> rtt() {
-        long n = lastRttNanos;
-        return n <= 0 ? java.util.Optional.empty() : java.util.Optional.of(java.time.Duration.ofNanos(n));
-    }
-
-    @Override
-    public TransportCounters counters() {
-        DatagramOutbox o = outbox;
-        return new TransportCounters(o == null ? 0 : o.packets.sum(), o == null ? 0 : o.bytes.sum(), packetsReceived.sum(),
-                bytesReceived.sum(), droppedNotConnected.sum() + (o == null ? 0 : o.dropped.sum()));
-    }
-
-    @Override
     public int maxPacketSize() {
         return maxDatagram - QuicWire.KEY_LENGTH;
     }
 
     @Override
-    public boolean send(NodeKey destination, ByteBuffer packet) {
-        DatagramOutbox o = outbox;
-        if (o == null) {
-            droppedNotConnected.increment();
-            return false;
-        }
-        return o.offer(destination, packet);
-    }
-
-    @Override
-    public void close() {
-        if (state == TransportState.CLOSED) {
-            return;
-        }
-        state = TransportState.CLOSED;
-        whenEnded.run();
-        opened.completeExceptionally(new java.io.IOException("closed"));
+    protected void disconnect() {
         QuicChannel c = connection;
         if (c != null) {
             c.close(true, 0, Unpooled.copiedBuffer("node leaving", StandardCharsets.UTF_8));
@@ -337,6 +231,5 @@ final class QuicSession implements PacketSession {
         if (udp != null) {
             udp.close();
         }
-        receiver.onStateChanged(this, TransportState.CLOSED, "");
     }
 }

@@ -71,7 +71,7 @@ public final class QuicTransport implements RelayTransport {
             return CompletableFuture.failedFuture(e);
         }
         sessions.add(session);
-        session.whenEnded = () -> sessions.remove(session);
+        session.whenEnded(() -> sessions.remove(session));
         return session.open();
     }
 

@@ -192,14 +192,15 @@ public final class WebSocketRoute implements HttpRoute {
     private final class Session extends SimpleChannelInboundHandler<WebSocketFrame> implements PortSink {
         private final Channel channel;
         private final AuthenticatedNode node;
-        final Outbox outbox;
+        final io.cloudbridge.transport.support.Outbox outbox;
         volatile SwitchPort port;
         private final byte[] keyBytes = new byte[Frames.KEY_LENGTH];
 
         Session(Channel channel, AuthenticatedNode node) {
             this.channel = channel;
             this.node = node;
-            this.outbox = new Outbox(channel);
+            this.outbox = new io.cloudbridge.transport.support.Outbox(channel, BinaryWebSocketFrame::new,
+                    Frames.MAX_FRAME - Frames.KEY_LENGTH);
         }
 
         @Override

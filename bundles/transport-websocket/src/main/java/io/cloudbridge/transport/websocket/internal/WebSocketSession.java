@@ -2,11 +2,10 @@ package io.cloudbridge.transport.websocket.internal;
 
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
-import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.transport.support.Outbox;
+import io.cloudbridge.transport.support.RelaySession;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.SessionCredentials;
-import io.cloudbridge.api.transport.TransportCounters;
-import io.cloudbridge.api.transport.TransportState;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -36,11 +35,6 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.ByteBuffer;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,43 +46,25 @@ import org.slf4j.LoggerFactory;
  * was removed or its token is refused (close code 1008, HTTP 401), or when a newer session of the
  * same node replaced it.
  */
-final class WebSocketSession implements PacketSession {
+final class WebSocketSession extends RelaySession {
     private static final Logger LOG = LoggerFactory.getLogger(WebSocketSession.class);
     /** A ping this often keeps NATs and proxies from forgetting the connection, and the relay's idle timer at bay. */
     static final int PING_SECONDS = 20;
 
     private final EventLoopGroup group;
-    private final RelayEndpoint relay;
     private final SessionCredentials credentials;
-    private final PacketReceiver receiver;
     private final URI uri;
     private final SslContext tls;
-    private final long minBackoffMillis;
-    private final long maxBackoffMillis;
-    private final CompletableFuture<PacketSession> opened = new CompletableFuture<>();
-    private final LongAdder packetsReceived = new LongAdder();
-    private final LongAdder bytesReceived = new LongAdder();
-    private final LongAdder droppedNotConnected = new LongAdder();
-    private volatile TransportState state = TransportState.CONNECTING;
-    /** Told once when the session ends for good (closed or failed): the transport forgets it. */
-    volatile Runnable whenEnded = () -> { };
     private volatile Channel channel;
-    private volatile Outbox outbox;
-    private volatile String failure = "";
     private volatile long pingSentNanos;
-    private volatile long lastRttNanos;
-    private int attempts;
     /** The HTTP proxy to go through (HTTPS_PROXY, unless NO_PROXY names the relay), if any. */
     private final java.util.Optional<ProxySettings> proxy;
 
     WebSocketSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
             long minBackoffMillis, long maxBackoffMillis, java.util.Map<String, String> environment) throws SSLException {
+        super(relay, receiver, group, minBackoffMillis, maxBackoffMillis);
         this.group = group;
-        this.relay = relay;
         this.credentials = credentials;
-        this.receiver = receiver;
-        this.minBackoffMillis = minBackoffMillis;
-        this.maxBackoffMillis = maxBackoffMillis;
         URI u = relay.uri();
         String path = u.getPath() == null || u.getPath().isEmpty() || u.getPath().equals("/") ? Frames.PATH : u.getPath();
         this.uri = URI.create("wss://" + u.getHost() + ":" + port(u) + path);
@@ -105,13 +81,9 @@ final class WebSocketSession implements PacketSession {
         return u.getPort() > 0 ? u.getPort() : 443;
     }
 
-    CompletableFuture<PacketSession> open() {
-        dial();
-        return opened;
-    }
-
-    private void dial() {
-        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
+    @Override
+    protected void dial() {
+        if (!wanted()) {
             return;
         }
         DefaultHttpHeaders headers = new DefaultHttpHeaders();
@@ -149,34 +121,6 @@ final class WebSocketSession implements PacketSession {
                 });
     }
 
-    /** The connection is gone: try again later, or give up for good when {@code terminal}. */
-    private void lost(String reason, boolean terminal) {
-        Outbox o = outbox;
-        outbox = null;
-        channel = null;
-        if (o != null) {
-            o.discard();
-        }
-        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
-            return;
-        }
-        if (terminal || !opened.isDone()) {
-            // The first connection decides: the caller learns why it failed and picks another transport.
-            failure = reason;
-            state = TransportState.FAILED;
-            whenEnded.run();
-            opened.completeExceptionally(new java.io.IOException(reason));
-            receiver.onStateChanged(this, TransportState.FAILED, reason);
-            return;
-        }
-        state = TransportState.RECONNECTING;
-        receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
-        long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
-        long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
-        LOG.info("relay session {} over WebSocket lost ({}); again in {} ms", relay.name(), reason, delay);
-        group.schedule(this::dial, delay, TimeUnit.MILLISECONDS);
-    }
-
     private final class Handler extends SimpleChannelInboundHandler<WebSocketFrame> {
         private final byte[] keyBytes = new byte[Frames.KEY_LENGTH];
         private String closeReason;
@@ -186,13 +130,8 @@ final class WebSocketSession implements PacketSession {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
                 channel = ctx.channel();
-                outbox = new Outbox(ctx.channel());
-                attempts = 0;
-                state = TransportState.CONNECTED;
-                LOG.info("relay session {} connected over WebSocket ({})", relay.name(), ctx.channel().remoteAddress());
-                if (!opened.complete(WebSocketSession.this)) {
-                    receiver.onStateChanged(WebSocketSession.this, TransportState.CONNECTED, "");
-                }
+                connected(new Outbox(ctx.channel(), BinaryWebSocketFrame::new, Frames.MAX_FRAME - Frames.KEY_LENGTH),
+                        String.valueOf(ctx.channel().remoteAddress()));
             } else if (event instanceof IdleStateEvent) {
                 pingSentNanos = System.nanoTime();
                 ctx.writeAndFlush(new PingWebSocketFrame());
@@ -209,13 +148,10 @@ final class WebSocketSession implements PacketSession {
                     return;
                 }
                 content.readBytes(keyBytes);
-                int length = content.readableBytes();
-                packetsReceived.increment();
-                bytesReceived.add(length);
-                receiver.onPacket(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), length));
+                received(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), content.readableBytes()));
             } else if (frame instanceof io.netty.handler.codec.http.websocketx.PongWebSocketFrame) {
                 if (pingSentNanos != 0) {
-                    lastRttNanos = System.nanoTime() - pingSentNanos;
+                    measuredRtt(System.nanoTime() - pingSentNanos);
                 }
             } else if (frame instanceof CloseWebSocketFrame close) {
                 int code = close.statusCode();
@@ -240,6 +176,7 @@ final class WebSocketSession implements PacketSession {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            channel = null;
             lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
         }
     }
@@ -250,62 +187,16 @@ final class WebSocketSession implements PacketSession {
     }
 
     @Override
-    public RelayEndpoint relay() {
-        return relay;
-    }
-
-    @Override
-    public TransportState state() {
-        return state;
-    }
-
-    /** The round trip of the last keepalive ping. */
-    @Override
-    public java.util.Optional<java.time.Duration> rtt() {
-        long n = lastRttNanos;
-        return n <= 0 ? java.util.Optional.empty() : java.util.Optional.of(java.time.Duration.ofNanos(n));
-    }
-
-    /** Why the session failed, when it did. */
-    String failure() {
-        return failure;
-    }
-
-    @Override
-    public TransportCounters counters() {
-        Outbox o = outbox;
-        return new TransportCounters(o == null ? 0 : o.packets.sum(), o == null ? 0 : o.bytes.sum(), packetsReceived.sum(),
-                bytesReceived.sum(), droppedNotConnected.sum() + (o == null ? 0 : o.dropped.sum()));
-    }
-
-    @Override
     public int maxPacketSize() {
         return Frames.MAX_FRAME - Frames.KEY_LENGTH;
     }
 
     @Override
-    public boolean send(NodeKey destination, ByteBuffer packet) {
-        Outbox o = outbox;
-        if (o == null || packet.remaining() > maxPacketSize()) {
-            droppedNotConnected.increment();
-            return false;
-        }
-        return o.offer(destination, packet);
-    }
-
-    @Override
-    public void close() {
-        if (state == TransportState.CLOSED) {
-            return;
-        }
-        state = TransportState.CLOSED;
-        whenEnded.run();
-        opened.completeExceptionally(new java.io.IOException("closed"));
+    protected void disconnect() {
         Channel c = channel;
         if (c != null) {
             c.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.NORMAL_CLOSURE, "node leaving"))
                     .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
         }
-        receiver.onStateChanged(this, TransportState.CLOSED, "");
     }
 }

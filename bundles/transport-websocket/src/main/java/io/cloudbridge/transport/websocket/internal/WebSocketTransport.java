@@ -72,7 +72,7 @@ public final class WebSocketTransport implements RelayTransport {
             return CompletableFuture.failedFuture(e);
         }
         sessions.add(session);
-        session.whenEnded = () -> sessions.remove(session);
+        session.whenEnded(() -> sessions.remove(session));
         return session.open();
     }
 

@@ -456,7 +456,7 @@ public final class WireGuardDevice implements AutoCloseable {
             }
             peer.queue.addLast(java.util.Arrays.copyOf(packet, length));
         }
-        initiateIfDue(peer);
+        initiateIfDue(peer, "a packet waits for a session");
     }
 
     private void afterSend(Peer peer, Keypair keypair, boolean sent, Instant now) {
@@ -467,7 +467,7 @@ public final class WireGuardDevice implements AutoCloseable {
         // The initiator of a session renews it when it grows old or long (whitepaper 6.2).
         if (keypair.initiator() && (age(keypair, now).compareTo(timers.rekeyAfterTime()) >= 0
                 || keypair.messagesSent() >= Timers.REKEY_AFTER_MESSAGES)) {
-            initiateIfDue(peer);
+            initiateIfDue(peer, "the session is old: rekey");
         }
     }
 
@@ -634,12 +634,20 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /** Starts a handshake unless attempts are already under way (their retries are the timer's). */
     public void initiateIfDue(Peer peer) {
+        initiateIfDue(peer, "asked for");
+    }
+
+    /** Starts a handshake unless attempts are already under way; {@code why} is logged (debug). */
+    public void initiateIfDue(Peer peer, String why) {
         Instant now = clock.instant();
         synchronized (peer) {
             if (peer.handshakeAttemptsSince != null) {
                 return;
             }
             peer.handshakeAttemptsSince = now;
+        }
+        if (LOG.isDebugEnabled()) {
+            LOG.debug("handshake with {} begins: {}", java.util.Base64.getEncoder().encodeToString(peer.publicKey()), why);
         }
         sendInitiation(peer, now);
     }
@@ -723,14 +731,14 @@ public final class WireGuardDevice implements AutoCloseable {
         if (sent != null && Duration.between(sent, now).compareTo(timers.keepaliveTimeout().plus(timers.rekeyTimeout())) >= 0) {
             // Data went out and nothing came back: the session may be dead on the other side.
             peer.dataSentUnanswered = null;
-            initiateIfDue(peer);
+            initiateIfDue(peer, "data sent and nothing came back: the session may be dead");
         }
         Duration persistent = peer.persistentKeepalive != null ? peer.persistentKeepalive : timers.persistentKeepalive();
         if (!persistent.isZero() && Duration.between(peer.lastSent, now).compareTo(persistent) >= 0) {
             if (current != null && usable(current, now)) {
                 sendKeepalive(peer, current, now);
             } else {
-                initiateIfDue(peer);
+                initiateIfDue(peer, "persistent keepalive without a usable session");
             }
         }
         Instant lastSession = peer.lastNewSession;
@@ -1066,7 +1074,7 @@ public final class WireGuardDevice implements AutoCloseable {
         if (keypair.initiator() && age(keypair, now).compareTo(
                 timers.rejectAfterTime().minus(timers.keepaliveTimeout()).minus(timers.rekeyTimeout())) >= 0) {
             // Our session is about to expire while traffic still arrives: renew it from here.
-            initiateIfDue(peer);
+            initiateIfDue(peer, "the session nears its end");
         }
         boolean confirmed = false;
         synchronized (peer) {

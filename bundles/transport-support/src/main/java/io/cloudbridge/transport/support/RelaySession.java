@@ -1,0 +1,179 @@
+package io.cloudbridge.transport.support;
+
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.transport.PacketReceiver;
+import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.api.transport.RelayEndpoint;
+import io.cloudbridge.api.transport.TransportCounters;
+import io.cloudbridge.api.transport.TransportState;
+import io.netty.util.concurrent.EventExecutorGroup;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node's session with its relay that keeps itself connected. The first connection decides:
+ * {@link #open()} completes when it is up and the relay accepted the node, or fails with the
+ * reason. After that a lost connection is dialled again with jittered exponential backoff; a loss
+ * for a reason of policy (the relay refused or removed the node, or a newer session of it took
+ * over) ends the session for good, as does {@link #close()}.
+ *
+ * <p>A transport supplies {@link #dial()} (one connection attempt, which reports back with
+ * {@link #connected}, {@link #received} and {@link #lost}) and {@link #disconnect()}.
+ */
+public abstract class RelaySession implements PacketSession {
+    private static final Logger LOG = LoggerFactory.getLogger(RelaySession.class);
+
+    protected final RelayEndpoint relay;
+    private final PacketReceiver receiver;
+    private final EventExecutorGroup timers;
+    private final long minBackoffMillis;
+    private final long maxBackoffMillis;
+    private final CompletableFuture<PacketSession> opened = new CompletableFuture<>();
+    private final LongAdder packetsReceived = new LongAdder();
+    private final LongAdder bytesReceived = new LongAdder();
+    private final LongAdder droppedNotConnected = new LongAdder();
+    private volatile TransportState state = TransportState.CONNECTING;
+    private volatile Outbox outbox;
+    private volatile long rttNanos;
+    private volatile Runnable whenEnded = () -> { };
+    private int attempts;
+
+    protected RelaySession(RelayEndpoint relay, PacketReceiver receiver, EventExecutorGroup timers, long minBackoffMillis,
+            long maxBackoffMillis) {
+        this.relay = relay;
+        this.receiver = receiver;
+        this.timers = timers;
+        this.minBackoffMillis = minBackoffMillis;
+        this.maxBackoffMillis = maxBackoffMillis;
+    }
+
+    /** Starts one connection attempt. */
+    protected abstract void dial();
+
+    /** Closes the current connection, if any, saying the node is leaving. */
+    protected abstract void disconnect();
+
+    /** Called once when the session ends for good, e.g. so that its transport forgets it. */
+    public final void whenEnded(Runnable action) {
+        this.whenEnded = action;
+    }
+
+    public final CompletableFuture<PacketSession> open() {
+        dial();
+        return opened;
+    }
+
+    /** The connection is up and the relay accepted the node: packets go out through {@code out}. */
+    protected final void connected(Outbox out, String description) {
+        outbox = out;
+        attempts = 0;
+        state = TransportState.CONNECTED;
+        LOG.info("relay session {} connected over {} ({})", relay.name(), transportName(), description);
+        if (!opened.complete(this)) {
+            receiver.onStateChanged(this, TransportState.CONNECTED, "");
+        }
+    }
+
+    /** A packet from {@code source}, delivered to the node. */
+    protected final void received(NodeKey source, ByteBuffer packet) {
+        packetsReceived.increment();
+        bytesReceived.add(packet.remaining());
+        receiver.onPacket(source, packet);
+    }
+
+    /** A keepalive's round trip. */
+    protected final void measuredRtt(long nanos) {
+        rttNanos = nanos;
+    }
+
+    /** The connection is gone: dial again later, or give up for good when {@code terminal}. */
+    protected final void lost(String reason, boolean terminal) {
+        Outbox o = outbox;
+        outbox = null;
+        if (o != null) {
+            o.discard();
+        }
+        if (state == TransportState.CLOSED || state == TransportState.FAILED) {
+            return;
+        }
+        if (terminal || !opened.isDone()) {
+            // The first connection decides: the caller learns why it failed and picks another transport.
+            state = TransportState.FAILED;
+            whenEnded.run();
+            opened.completeExceptionally(new java.io.IOException(reason));
+            receiver.onStateChanged(this, TransportState.FAILED, reason);
+            return;
+        }
+        state = TransportState.RECONNECTING;
+        receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
+        long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
+        long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+        LOG.info("relay session {} over {} lost ({}); again in {} ms", relay.name(), transportName(), reason, delay);
+        timers.schedule(() -> {
+            if (state == TransportState.RECONNECTING) {
+                dial();
+            }
+        }, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** Whether the session still wants to be connected (neither closed nor failed). */
+    protected final boolean wanted() {
+        return state != TransportState.CLOSED && state != TransportState.FAILED;
+    }
+
+    protected final Optional<Outbox> outbox() {
+        return Optional.ofNullable(outbox);
+    }
+
+    @Override
+    public final RelayEndpoint relay() {
+        return relay;
+    }
+
+    @Override
+    public final TransportState state() {
+        return state;
+    }
+
+    @Override
+    public final Optional<Duration> rtt() {
+        long n = rttNanos;
+        return n <= 0 ? Optional.empty() : Optional.of(Duration.ofNanos(n));
+    }
+
+    @Override
+    public final TransportCounters counters() {
+        Outbox o = outbox;
+        return new TransportCounters(o == null ? 0 : o.packets(), o == null ? 0 : o.bytes(), packetsReceived.sum(),
+                bytesReceived.sum(), droppedNotConnected.sum() + (o == null ? 0 : o.dropped()));
+    }
+
+    @Override
+    public final boolean send(NodeKey destination, ByteBuffer packet) {
+        Outbox o = outbox;
+        if (o == null) {
+            droppedNotConnected.increment();
+            return false;
+        }
+        return o.offer(destination, packet);
+    }
+
+    @Override
+    public final void close() {
+        if (state == TransportState.CLOSED) {
+            return;
+        }
+        state = TransportState.CLOSED;
+        whenEnded.run();
+        opened.completeExceptionally(new java.io.IOException("closed"));
+        disconnect();
+        receiver.onStateChanged(this, TransportState.CLOSED, "");
+    }
+}

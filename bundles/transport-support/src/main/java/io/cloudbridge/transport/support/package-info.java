@@ -1,0 +1,11 @@
+/**
+ * Building blocks for relay transports, on Netty: {@link io.cloudbridge.transport.support.RelaySession}
+ * (a node's session that keeps itself connected) and {@link io.cloudbridge.transport.support.Outbox}
+ * (packets from any thread, written in bursts on the connection's event loop, bounded).
+ */
+@Export
+@Version("1.0.0")
+package io.cloudbridge.transport.support;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
