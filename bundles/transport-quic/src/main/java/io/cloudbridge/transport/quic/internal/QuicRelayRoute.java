@@ -120,6 +120,10 @@ public final class QuicRelayRoute implements QuicRoute {
 
         /** The control stream: the first the node opens; any other is refused. */
         ChannelHandler streamHandler() {
+            ChannelHandler lines = QuicWire.lines(this::onLine, cause -> {
+                malformed.increment();
+                refuse("malformed control stream: " + cause.getClass().getSimpleName());
+            });
             return new ChannelInitializer<QuicStreamChannel>() {
                 @Override
                 protected void initChannel(QuicStreamChannel stream) {
@@ -128,25 +132,7 @@ public final class QuicRelayRoute implements QuicRoute {
                         return;
                     }
                     control = stream;
-                    stream.pipeline().addLast(new LineBasedFrameDecoder(QuicWire.MAX_LINE, true, true))
-                            .addLast(new ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                    String line;
-                                    try {
-                                        line = ((ByteBuf) msg).toString(StandardCharsets.UTF_8);
-                                    } finally {
-                                        ((ByteBuf) msg).release();
-                                    }
-                                    onLine(stream, line);
-                                }
-
-                                @Override
-                                public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                                    malformed.increment();
-                                    refuse("malformed control stream: " + cause.getClass().getSimpleName());
-                                }
-                            });
+                    stream.pipeline().addLast(lines);
                 }
             };
         }

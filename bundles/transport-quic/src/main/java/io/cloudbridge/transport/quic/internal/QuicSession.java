@@ -112,23 +112,13 @@ final class QuicSession extends RelaySession {
         private boolean closeTerminal;
 
         ChannelHandler control() {
-            return new io.netty.channel.ChannelInitializer<QuicStreamChannel>() {
-                @Override
-                protected void initChannel(QuicStreamChannel ch) {
-                    ch.pipeline().addLast(new LineBasedFrameDecoder(QuicWire.MAX_LINE, true, true)).addLast(new ChannelInboundHandlerAdapter() {
-                        @Override
-                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                            String line;
-                            try {
-                                line = ((ByteBuf) msg).toString(StandardCharsets.UTF_8);
-                            } finally {
-                                ((ByteBuf) msg).release();
-                            }
-                            onLine(ch, line);
-                        }
-                    });
+            return QuicWire.lines(this::onLine, cause -> {
+                closeReason = "control stream failed: " + cause;
+                QuicChannel c = connection;
+                if (c != null) {
+                    c.close();
                 }
-            };
+            });
         }
 
         private void onLine(QuicStreamChannel ch, String line) {

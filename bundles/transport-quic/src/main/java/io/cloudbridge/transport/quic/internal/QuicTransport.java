@@ -1,19 +1,11 @@
 package io.cloudbridge.transport.quic.internal;
 
 import io.cloudbridge.api.transport.PacketReceiver;
-import io.cloudbridge.api.transport.PacketSession;
 import io.cloudbridge.api.transport.RelayEndpoint;
-import io.cloudbridge.api.transport.RelayTransport;
 import io.cloudbridge.api.transport.SessionCredentials;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
+import io.cloudbridge.transport.support.RelaySession;
+import io.cloudbridge.transport.support.SessionTransport;
 import io.netty.handler.codec.quic.Quic;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -25,13 +17,11 @@ import org.osgi.service.metatype.annotations.Designate;
  * {@code quic://HOST:PORT}. Where QUIC's native code cannot load, it reaches no relay and the node
  * uses the next transport.
  */
-@Component(service = RelayTransport.class, configurationPid = "cloudbridge.quic", immediate = true)
+@Component(service = io.cloudbridge.api.transport.RelayTransport.class, configurationPid = "cloudbridge.quic", immediate = true)
 @Designate(ocd = QuicTransportConfig.class)
-public final class QuicTransport implements RelayTransport {
+public final class QuicTransport extends SessionTransport {
     static final String NAME = "quic";
 
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    private final Set<QuicSession> sessions = ConcurrentHashMap.newKeySet();
     private volatile QuicTransportConfig config;
 
     @Activate
@@ -60,26 +50,13 @@ public final class QuicTransport implements RelayTransport {
     }
 
     @Override
-    public CompletionStage<PacketSession> open(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) {
-        if (!supports(relay)) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("not a quic:// relay, or no QUIC here: " + relay.uri()));
-        }
-        QuicSession session;
-        try {
-            session = new QuicSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis());
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        sessions.add(session);
-        session.whenEnded(() -> sessions.remove(session));
-        return session.open();
+    protected RelaySession newSession(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) {
+        return new QuicSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis());
     }
 
     /** Removing the plugin closes its sessions: the node moves its peers to another transport. */
     @Deactivate
     public void deactivate() {
-        sessions.forEach(QuicSession::close);
-        sessions.clear();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        close();
     }
 }

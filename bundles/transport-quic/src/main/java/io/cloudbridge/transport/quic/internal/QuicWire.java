@@ -32,4 +32,33 @@ final class QuicWire {
 
     private QuicWire() {
     }
+
+    /** A control stream's handler: lines of UTF-8, at most {@link #MAX_LINE} bytes each, handed to {@code onLine}. */
+    static io.netty.channel.ChannelHandler lines(java.util.function.BiConsumer<io.netty.handler.codec.quic.QuicStreamChannel, String> onLine,
+            java.util.function.Consumer<Throwable> onError) {
+        return new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicStreamChannel>() {
+            @Override
+            protected void initChannel(io.netty.handler.codec.quic.QuicStreamChannel stream) {
+                stream.pipeline().addLast(new io.netty.handler.codec.LineBasedFrameDecoder(MAX_LINE, true, true))
+                        .addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                                io.netty.buffer.ByteBuf line = (io.netty.buffer.ByteBuf) msg;
+                                String text;
+                                try {
+                                    text = line.toString(java.nio.charset.StandardCharsets.UTF_8);
+                                } finally {
+                                    line.release();
+                                }
+                                onLine.accept(stream, text);
+                            }
+
+                            @Override
+                            public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+                                onError.accept(cause);
+                            }
+                        });
+            }
+        };
+    }
 }

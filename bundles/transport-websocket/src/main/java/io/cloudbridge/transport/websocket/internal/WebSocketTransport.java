@@ -1,16 +1,10 @@
 package io.cloudbridge.transport.websocket.internal;
 
 import io.cloudbridge.api.transport.PacketReceiver;
-import io.cloudbridge.api.transport.PacketSession;
 import io.cloudbridge.api.transport.RelayEndpoint;
-import io.cloudbridge.api.transport.RelayTransport;
 import io.cloudbridge.api.transport.SessionCredentials;
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
+import io.cloudbridge.transport.support.RelaySession;
+import io.cloudbridge.transport.support.SessionTransport;
 import javax.net.ssl.SSLException;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -25,13 +19,11 @@ import org.osgi.service.metatype.annotations.Designate;
  * environment names an HTTP proxy ({@code HTTPS_PROXY}, {@code NO_PROXY}) sessions tunnel through it
  * with HTTP CONNECT.
  */
-@Component(service = RelayTransport.class, configurationPid = "cloudbridge.websocket", immediate = true)
+@Component(service = io.cloudbridge.api.transport.RelayTransport.class, configurationPid = "cloudbridge.websocket", immediate = true)
 @Designate(ocd = WebSocketTransportConfig.class)
-public final class WebSocketTransport implements RelayTransport {
+public final class WebSocketTransport extends SessionTransport {
     static final String NAME = "websocket";
 
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    private final java.util.Set<WebSocketSession> sessions = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile WebSocketTransportConfig config;
 
     @Activate
@@ -60,27 +52,14 @@ public final class WebSocketTransport implements RelayTransport {
     }
 
     @Override
-    public CompletionStage<PacketSession> open(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) {
-        if (!supports(relay)) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("not a wss:// relay: " + relay.uri()));
-        }
-        WebSocketSession session;
-        try {
-            session = new WebSocketSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis(),
-                    System.getenv());
-        } catch (SSLException | IllegalArgumentException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        sessions.add(session);
-        session.whenEnded(() -> sessions.remove(session));
-        return session.open();
+    protected RelaySession newSession(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) throws SSLException {
+        return new WebSocketSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis(),
+                System.getenv());
     }
 
     /** Removing the plugin closes its sessions: the node moves its peers to another transport. */
     @Deactivate
     public void deactivate() {
-        sessions.forEach(WebSocketSession::close);
-        sessions.clear();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        close();
     }
 }
