@@ -23,6 +23,8 @@ final class Daemon implements AutoCloseable {
     final java.util.Map<String, String> env = new java.util.HashMap<>();
     /** The launcher command that starts it: {@code run}, or a role ({@code relay}, {@code up}). */
     String command = "run";
+    /** What the daemon runs under, e.g. {@code ip netns exec NS} to start it in a network namespace. */
+    List<String> prefix = List.of();
 
     /** The result of a client command. */
     record Result(int exit, String out, String err) {
@@ -56,8 +58,8 @@ final class Daemon implements AutoCloseable {
 
     /** Starts {@code bin/cloudbridge run} without waiting. */
     Process launch(String... extraArgs) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(SCRIPT.toString(), command, "--config", config.toString(), "--state",
-                state.toString()));
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(List.of(SCRIPT.toString(), command, "--config", config.toString(), "--state", state.toString()));
         cmd.addAll(List.of(extraArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

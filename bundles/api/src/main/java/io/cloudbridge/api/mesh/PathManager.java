@@ -14,6 +14,16 @@ public interface PathManager {
     /** The path to use for the next packet to {@code peer}; empty when the peer is unreachable now. */
     Optional<PeerPath> pathFor(NodeKey peer);
 
+    /**
+     * The largest WireGuard message the paths carry, as far as they have told: the overlay's MTU
+     * leaves room for it (a QUIC datagram holds less than a 1,500-byte link). Empty while no path
+     * has said. It only ever shrinks while the node runs, so the MTU does not swing with each move
+     * between transports.
+     */
+    default java.util.OptionalInt packetLimit() {
+        return java.util.OptionalInt.empty();
+    }
+
     /** What is known of the path to {@code peer}. */
     Optional<PathInfo> info(NodeKey peer);
 }

@@ -104,6 +104,8 @@ public final class RelayPaths implements PathManager {
     private volatile EncryptedPacketInbound inbound;
     private volatile PathsConfig config;
     private volatile String lastChange = "no relay yet";
+    /** The smallest packet limit a connected session has had (Integer.MAX_VALUE: none yet). */
+    private volatile int lowestLimit = Integer.MAX_VALUE;
 
     @Activate
     public RelayPaths(PathsConfig config) {
@@ -343,6 +345,9 @@ public final class RelayPaths implements PathManager {
     }
 
     private void switchTo(Attempt next, String why) {
+        if (next != null && next.session != null) {
+            lowestLimit = Math.min(lowestLimit, next.session.maxPacketSize());
+        }
         Attempt previous = active;
         if (previous == next) {
             return;
@@ -366,6 +371,12 @@ public final class RelayPaths implements PathManager {
             return Optional.empty();
         }
         return Optional.of(paths.computeIfAbsent(peer, RelayPeerPath::new));
+    }
+
+    @Override
+    public java.util.OptionalInt packetLimit() {
+        int limit = lowestLimit;
+        return limit == Integer.MAX_VALUE ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(limit);
     }
 
     @Override

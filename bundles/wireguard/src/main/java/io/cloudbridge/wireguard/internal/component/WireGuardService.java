@@ -84,6 +84,9 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private List<io.cloudbridge.api.overlay.OverlayAddress> controlAddresses = List.of();
     private List<PeerSpec> controlPeers = List.of();
     private BundleContext context;
+    /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
+    private volatile int tunMtu;
+    private java.util.concurrent.ScheduledExecutorService mtuWatch;
 
     /**
      * The OS keyring, when the credentials bundle runs: new keys are kept there. Static and greedy:
@@ -163,11 +166,21 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         try {
             if (!c.userspace()) {
                 int mtu = c.mtu() > 0 ? c.mtu() : OverlayMtu.derive(device.peers().stream().map(Peer::endpoint).toList());
+                tunMtu = mtu;
                 tun = TunPump.open(c.interfaceName(), mtu, addresses(c), routes, c.offload());
                 tunSink = new TunSink(tun);
                 LOG.info("TUN device {} up: MTU {}{}, segmentation offload {}", c.interfaceName(), mtu,
                         c.mtu() > 0 ? "" : " (derived from the path)", tun.offload() ? "on" : "off");
                 TunPump.start(tun, device);
+                if (c.mtu() == 0) {
+                    int derived = tunMtu;
+                    mtuWatch = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                        Thread t = new Thread(r, "wireguard-mtu-" + c.interfaceName());
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    mtuWatch.scheduleWithFixedDelay(() -> followPathLimit(derived), 1, 1, java.util.concurrent.TimeUnit.SECONDS);
+                }
             }
             device.start();
             if (!c.uapiDirectory().isBlank()) {
@@ -340,8 +353,47 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     }
 
 
+    /**
+     * A derived MTU leaves room for what the paths carry: a relay's QUIC datagram holds less than a
+     * 1,500-byte link, and a WireGuard packet too large for its path is lost whole (TCP would stall
+     * on it). The paths' limit only shrinks, so the MTU does not swing with moves between transports.
+     */
+    private void followPathLimit(int derived) {
+        PathManager pm = pathManager;
+        LinuxTun device = tun;
+        if (pm == null || device == null) {
+            return;
+        }
+        java.util.OptionalInt limit = pm.packetLimit();
+        if (limit.isEmpty()) {
+            return;
+        }
+        // A transport message is the packet padded to a multiple of 16, plus WireGuard's 16-byte
+        // header and 16-byte tag: an MTU that is a multiple of 16 pads to no more than itself.
+        int wanted = Math.min(derived, (limit.getAsInt() - 32) & ~15);
+        if (wanted < OverlayMtu.MINIMUM) {
+            LOG.warn("the relay path carries WireGuard packets of {} bytes only: the overlay MTU stays at the minimum {}",
+                    limit.getAsInt(), OverlayMtu.MINIMUM);
+            wanted = OverlayMtu.MINIMUM;
+        }
+        if (wanted != tunMtu) {
+            try {
+                device.setMtu(wanted);
+                LOG.info("overlay MTU of {} now {}: its paths carry WireGuard packets of at most {} bytes", device.name(), wanted,
+                        limit.getAsInt());
+                tunMtu = wanted;
+            } catch (IOException e) {
+                LOG.warn("cannot set the MTU of {} to {}: {}", device.name(), wanted, e.toString());
+            }
+        }
+    }
+
     @Deactivate
     void deactivate() {
+        if (mtuWatch != null) {
+            mtuWatch.shutdownNow();
+            mtuWatch = null;
+        }
         try {
             if (uapi != null) {
                 uapi.close();
@@ -469,7 +521,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
 
     @Override
     public int mtu() {
-        return config.mtu();
+        int now = tunMtu;
+        return now > 0 ? now : config.mtu();
     }
 
     @Override

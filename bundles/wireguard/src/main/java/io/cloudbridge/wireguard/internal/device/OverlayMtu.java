@@ -22,7 +22,7 @@ public final class OverlayMtu {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayMtu.class);
     /** Outer IPv6 header 40, UDP 8, WireGuard's transport header 16 and tag 16. */
     static final int WIREGUARD_OVERHEAD = 80;
-    static final int MINIMUM = 1280;
+    public static final int MINIMUM = 1280;
     /** When no route can be asked (no endpoints and no default route): Ethernet's. */
     static final int ASSUMED_PATH_MTU = 1500;
 

@@ -1,0 +1,148 @@
+package io.cloudbridge.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two nodes with real TUN devices, each in its own network namespace behind a 1,500-byte veth
+ * link, and a relay in the host's: `bin/cloudbridge up` and `relay` as they run on machines. The
+ * overlay's MTU shrinks to what a QUIC datagram carries; a ping of that full size with don't-
+ * fragment set crosses, and 100 MB of TCP (iperf3) go through the relay over QUIC, then over
+ * WebSocket with QUIC uninstalled on both nodes. Needs root (CI runs as root).
+ */
+class NodeTunnelTest {
+    @TempDir
+    Path work;
+
+    @Test
+    void fullSizePacketsAndTcpCrossTheRelayOverEachTransport() throws Exception {
+        String[] ns = {"cbtA", "cbtB"};
+        List<String[]> links = List.of(new String[] {"cbtvA", "cbtvA0", "10.211.1.1", "10.211.1.2"},
+                new String[] {"cbtvB", "cbtvB0", "10.211.2.1", "10.211.2.2"});
+        try {
+            for (int i = 0; i < 2; i++) {
+                String[] l = links.get(i);
+                sh(false, "ip", "netns", "del", ns[i]);
+                sh(false, "ip", "link", "del", l[0]);
+                sh(true, "ip", "netns", "add", ns[i]);
+                sh(true, "ip", "link", "add", l[0], "type", "veth", "peer", "name", l[1]);
+                sh(true, "ip", "link", "set", l[1], "netns", ns[i]);
+                sh(true, "ip", "addr", "add", l[2] + "/24", "dev", l[0]);
+                sh(true, "ip", "link", "set", l[0], "up");
+                sh(true, "ip", "-n", ns[i], "addr", "add", l[3] + "/24", "dev", l[1]);
+                sh(true, "ip", "-n", ns[i], "link", "set", l[1], "up");
+                sh(true, "ip", "-n", ns[i], "link", "set", "lo", "up");
+            }
+            int controlPort = RuntimeTestSupport.freeTcpPort();
+            int tlsPort = RuntimeTestSupport.freeTcpPort();
+            int quicPort = RuntimeTestSupport.freeUdpPort();
+            Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+            relay.command = "relay";
+            RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                    "relay:", "  listenAddress: 0.0.0.0", "  controlPort: " + controlPort, "  jwksPort: 0",
+                    "listeners:", "  address: 0.0.0.0", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, ""));
+            try (Daemon r = relay.start()) {
+                Await.until(Duration.ofSeconds(20), "the relay's routes", () -> r.logText().contains("relay QUIC protocol cloudbridge/1"));
+                String key = r.exec("relay:key", "create", "--tenant", "lab", "--reusable").out().trim();
+                try (Daemon a = node("alpha", ns[0], links.get(0)[2], controlPort, quicPort, tlsPort, key);
+                     Daemon b = node("bravo", ns[1], links.get(1)[2], controlPort, quicPort, tlsPort, key)) {
+                    Await.until(Duration.ofSeconds(20), "both on the relay over QUIC",
+                            () -> a.exec("cb:paths").out().startsWith("relay path: quic") && b.exec("cb:paths").out().startsWith("relay path: quic"));
+                    String bravo = b.whoami("address").split("/")[0];
+                    // The MTU follows what a QUIC datagram carries on a 1,500-byte link.
+                    Await.until(Duration.ofSeconds(10), "alpha's MTU fitted to QUIC", () -> mtu(ns[0], "cbna") < 1420);
+                    Await.until(Duration.ofSeconds(10), "bravo's MTU fitted to QUIC", () -> mtu(ns[1], "cbnb") < 1420);
+                    int mtu = mtu(ns[0], "cbna");
+                    assertTrue(a.logText().contains("overlay MTU of cbna now " + mtu), a.logText());
+                    Await.until(Duration.ofSeconds(10), "alpha has bravo as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32"));
+
+                    transfer(ns, bravo, mtu, "quic");
+                    for (Daemon d : List.of(a, b)) {
+                        assertEquals(0, d.exec("feature:uninstall", "transport-quic").exit());
+                    }
+                    Await.until(Duration.ofSeconds(10), "both over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket")
+                            && b.exec("cb:paths").out().startsWith("relay path: websocket"));
+                    assertEquals(mtu, mtu(ns[0], "cbna"), "the MTU does not swing with the transport");
+                    transfer(ns, bravo, mtu, "websocket");
+                }
+            }
+        } finally {
+            for (int i = 0; i < 2; i++) {
+                sh(false, "ip", "netns", "del", ns[i]);
+                sh(false, "ip", "link", "del", links.get(i)[0]);
+            }
+        }
+    }
+
+    /** A don't-fragment ping of the full MTU, then 100 MB of TCP from alpha's namespace to bravo's. */
+    private static void transfer(String[] ns, String bravo, int mtu, String over) throws Exception {
+        String ping = sh(true, "ip", "netns", "exec", ns[0], "ping", "-M", "do", "-s", String.valueOf(mtu - 28), "-c", "3", "-W", "3", bravo);
+        assertTrue(ping.contains("3 received"), over + ": " + ping);
+        Process server = new ProcessBuilder("ip", "netns", "exec", ns[1], "iperf3", "-s", "-1", "-B", bravo).redirectErrorStream(true).start();
+        try {
+            String client = null;
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (System.nanoTime() < deadline) { // until the server listens
+                client = sh(false, "ip", "netns", "exec", ns[0], "iperf3", "-c", bravo, "-n", "100M", "-J");
+                if (client.contains("\"sum_received\"")) {
+                    break;
+                }
+                Thread.onSpinWait();
+            }
+            Matcher bytes = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(String.valueOf(client));
+            assertTrue(bytes.find(), over + ": " + client);
+            assertTrue(Long.parseLong(bytes.group(1)) >= 100_000_000L, over + ": " + bytes.group(1) + " bytes");
+            Matcher rate = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bits_per_second\":\\s*([0-9.e+]+)").matcher(client);
+            System.out.println("100 MB over " + over + ": " + (rate.find() ? String.format("%.0f Mbit/s", Double.parseDouble(rate.group(1)) / 1e6) : "?"));
+        } finally {
+            server.destroy();
+            server.waitFor();
+        }
+    }
+
+    private Daemon node(String name, String namespace, String relayAddress, int controlPort, int quicPort, int tlsPort, String key)
+            throws Exception {
+        Path dir = Files.createDirectories(work.resolve(name));
+        Path keyFile = dir.resolve("preauth.key");
+        RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
+        Daemon node = new Daemon(dir);
+        node.command = "up";
+        node.prefix = List.of("ip", "netns", "exec", namespace);
+        String yaml = RuntimeTestSupport.nodeYaml(dir, name.substring(0, 1), controlPort,
+                "  transports: [quic://" + relayAddress + ":" + quicPort + ", wss://" + relayAddress + ":" + tlsPort + "]")
+                .replace("127.0.0.1:" + controlPort, relayAddress + ":" + controlPort)
+                .replace("  listenAddress: 127.0.0.1\n", "  listenAddress: 0.0.0.0\n")
+                .replace("  userspace: true\n", "  userspace: false\n");
+        RuntimeTestSupport.writeOwnerOnly(node.config, yaml);
+        return node.start("--pre-auth-key-file", keyFile.toString());
+    }
+
+    private static int mtu(String namespace, String device) {
+        try {
+            Matcher m = Pattern.compile(" mtu (\\d+) ").matcher(sh(false, "ip", "-n", namespace, "link", "show", device));
+            return m.find() ? Integer.parseInt(m.group(1)) : Integer.MAX_VALUE;
+        } catch (Exception e) {
+            return Integer.MAX_VALUE;
+        }
+    }
+
+    private static String sh(boolean check, String... command) throws Exception {
+        Process p = new ProcessBuilder(new ArrayList<>(List.of(command))).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int exit = p.waitFor();
+        if (check && exit != 0) {
+            throw new AssertionError(String.join(" ", command) + " failed (" + exit + "): " + out);
+        }
+        return out;
+    }
+}
