@@ -74,6 +74,54 @@ class NodeTunnelTest {
                             && b.exec("cb:paths").out().startsWith("relay path: websocket"));
                     assertEquals(mtu, mtu(ns[0], "cbna"), "the MTU does not swing with the transport");
                     transfer(ns, bravo, mtu, "websocket");
+
+                    // Live replacement under load: one TCP connection runs for 30 s while alpha's QUIC
+                    // transport is installed, uninstalled and updated over and over. It never breaks.
+                    assertEquals(0, b.exec("feature:install", "transport-quic").exit());
+                    assertEquals(0, a.exec("feature:install", "transport-quic").exit());
+                    Await.until(Duration.ofSeconds(10), "both over QUIC again", () -> a.exec("cb:paths").out().startsWith("relay path: quic")
+                            && b.exec("cb:paths").out().startsWith("relay path: quic"));
+                    Process server = new ProcessBuilder("ip", "netns", "exec", ns[1], "iperf3", "-s", "-1", "-B", bravo)
+                            .redirectErrorStream(true).start();
+                    Process client = null;
+                    try {
+                        long listenBy = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                        while (System.nanoTime() < listenBy && !sh(false, "ip", "netns", "exec", ns[1], "ss", "-tln").contains(bravo + ":5201")) {
+                            Thread.onSpinWait();
+                        }
+                        client = new ProcessBuilder("ip", "netns", "exec", ns[0], "iperf3", "-c", bravo, "-t", "30", "-J")
+                                .redirectErrorStream(true).start();
+                        Process running = client;
+                        Await.until(Duration.ofSeconds(5), "the TCP connection up",
+                                () -> { try { return sh(false, "ip", "netns", "exec", ns[0], "ss", "-tn").contains(bravo + ":5201"); }
+                                        catch (Exception e) { return false; } });
+                        int cycles = 0;
+                        while (running.isAlive() && cycles < 8) {
+                            assertEquals(0, a.exec("feature:uninstall", "transport-quic").exit());
+                            assertEquals(0, a.exec("feature:install", "transport-quic").exit());
+                            Await.until(Duration.ofSeconds(5), "alpha over QUIC", () -> a.exec("cb:paths").out().startsWith("relay path: quic"));
+                            if (cycles % 4 == 3) {
+                                assertEquals(0, a.exec("update", "io.cloudbridge.transport.quic").exit());
+                                Await.until(Duration.ofSeconds(5), "alpha over QUIC after the update",
+                                        () -> a.exec("transport:list").out().contains("connected *"));
+                            }
+                            cycles++;
+                        }
+                        assertTrue(cycles >= 4, "only " + cycles + " cycles while the transfer ran");
+                        assertTrue(client.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
+                        String json = new String(client.getInputStream().readAllBytes());
+                        assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+                        Matcher received = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(json);
+                        assertTrue(received.find() && Long.parseLong(received.group(1)) > 0, json);
+                        System.out.println("30 s of TCP across " + cycles + " uninstall/install cycles (every fourth with an update): "
+                                + received.group(1) + " bytes, no break");
+                    } finally {
+                        if (client != null) {
+                            client.destroy();
+                        }
+                        server.destroy();
+                        server.waitFor();
+                    }
                 }
             }
         } finally {
