@@ -134,7 +134,9 @@ public final class RelayPaths implements PathManager {
     void removeTransport(RelayTransport transport) {
         transports.remove(transport);
         Attempt a = active;
-        if (a == null || a.transport != transport || !a.connected()) {
+        HomeRelay relay = home;
+        // Worth waiting for only when the peers are on this transport and another can reach the relay.
+        if (a == null || a.transport != transport || !a.connected() || relay == null || candidates(relay).isEmpty()) {
             decide("transport " + transport.name() + " removed");
             return;
         }
