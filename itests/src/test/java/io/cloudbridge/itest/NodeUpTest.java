@@ -56,6 +56,7 @@ class NodeUpTest {
                 // Live replacement on a node, 20 times: without QUIC it moves to WebSocket, and back when
                 // QUIC returns. While uninstalled the bundle is gone and so is its UDP socket.
                 int threadsBefore = threads(a.pid());
+                long nativeBefore = nativeCommittedKb(a.pid());
                 int udpBefore = udpSockets(a.pid());
                 for (int cycle = 0; cycle < 20; cycle++) {
                     assertTrue(a.exec("feature:uninstall", "transport-quic").exit() == 0);
@@ -75,6 +76,11 @@ class NodeUpTest {
                 assertEquals(udpBefore, udpSockets(a.pid()), "no UDP socket left behind");
                 int threadsAfter = threads(a.pid());
                 assertTrue(threadsAfter <= threadsBefore + 4, "threads " + threadsBefore + " -> " + threadsAfter);
+                // Native memory (NMT, heap excluded) stays flat: what the cycles allocate outside the
+                // heap (Netty's direct buffers, QUIC's native state) goes when the transport goes.
+                long nativeAfter = nativeCommittedKb(a.pid());
+                System.out.println("native memory committed (without the heap) across 20 cycles: " + nativeBefore + " KB -> " + nativeAfter + " KB");
+                assertTrue(nativeAfter - nativeBefore < 48 * 1024, "native memory " + nativeBefore + " KB -> " + nativeAfter + " KB");
                 // bundle update of the QUIC bundle: its sessions end, the node carries on over WebSocket,
                 // and is back over QUIC once the updated bundle's transport connects.
                 Daemon.Result update = a.exec("update", "io.cloudbridge.transport.quic");
@@ -106,6 +112,18 @@ class NodeUpTest {
                 assertTrue(Math.abs(handshakeEpochSecond(a.exec("wg:show").out()) - handshakeAt) <= 1, "no new handshake");
             }
         }
+    }
+
+    /** NMT's committed total less the Java heap, in KB (the daemon runs with -XX:NativeMemoryTracking=summary). */
+    private static long nativeCommittedKb(long pid) throws Exception {
+        Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), String.valueOf(pid),
+                "VM.native_memory", "summary").redirectErrorStream(true).start();
+        String out = new String(jcmd.getInputStream().readAllBytes());
+        jcmd.waitFor();
+        java.util.regex.Matcher total = java.util.regex.Pattern.compile("Total: reserved=\\d+KB, committed=(\\d+)KB").matcher(out);
+        java.util.regex.Matcher heap = java.util.regex.Pattern.compile("Java Heap \\(reserved=\\d+KB, committed=(\\d+)KB\\)").matcher(out);
+        assertTrue(total.find() && heap.find(), out);
+        return Long.parseLong(total.group(1)) - Long.parseLong(heap.group(1));
     }
 
     private static int threads(long pid) throws java.io.IOException {
@@ -143,6 +161,7 @@ class NodeUpTest {
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
         Daemon node = new Daemon(dir);
         node.command = "up";
+        node.env.put("CLOUDBRIDGE_JAVA_OPTS", "-XX:NativeMemoryTracking=summary");
         Files.createDirectories(dir.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
                 "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]",
