@@ -67,6 +67,26 @@ class NodeTunnelTest {
                     Await.until(Duration.ofSeconds(10), "alpha has bravo as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32"));
 
                     transfer(ns, bravo, mtu, "quic");
+
+                    // Handover: alpha's address changes under its QUIC session (another address on its
+                    // link); the overlay carries on within 2 s, the WireGuard session the same.
+                    String before = a.exec("wg:show").out();
+                    // The new address is a secondary one until the old goes: promoted then, not removed with it.
+                    sh(true, "ip", "netns", "exec", ns[0], "sysctl", "-q", "-w", "net.ipv4.conf." + links.get(0)[1] + ".promote_secondaries=1");
+                    sh(true, "ip", "-n", ns[0], "addr", "add", "10.211.1.3/24", "dev", links.get(0)[1]);
+                    sh(true, "ip", "-n", ns[0], "addr", "del", links.get(0)[3] + "/24", "dev", links.get(0)[1]);
+                    long moved = System.nanoTime();
+                    boolean answered = false;
+                    while (!answered && System.nanoTime() - moved < Duration.ofSeconds(5).toNanos()) {
+                        answered = sh(false, "ip", "netns", "exec", ns[0], "ping", "-c", "1", "-W", "1", bravo).contains("1 received");
+                    }
+                    long took = (System.nanoTime() - moved) / 1_000_000;
+                    System.out.println("after alpha's address changed, the overlay answered again after " + took + " ms; paths: "
+                            + a.exec("cb:paths").out().lines().findFirst().orElse(""));
+                    assertTrue(answered && took < 2000, "the overlay answered again after " + took + " ms; alpha's log:\n"
+                            + a.logText().lines().filter(l -> l.contains("RelayPaths") || l.contains("RelaySession") || l.contains("WARN"))
+                                    .reduce("", (x, y) -> x + y + "\n"));
+                    System.out.println("wg:show before the move:\n" + before + "after:\n" + a.exec("wg:show").out());
                     for (Daemon d : List.of(a, b)) {
                         assertEquals(0, d.exec("feature:uninstall", "transport-quic").exit());
                     }

@@ -111,6 +111,51 @@ public final class RelayPaths implements PathManager {
     public RelayPaths(PathsConfig config) {
         this.config = config;
         decisions.scheduleWithFixedDelay(() -> decide(null), 1, 1, TimeUnit.SECONDS);
+        decisions.scheduleWithFixedDelay(this::watchAddresses, 500, 500, TimeUnit.MILLISECONDS);
+    }
+
+    /** The overlay's own interface, whose addresses are the overlay's, not the node's way out. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.overlay.OverlayDevice overlay;
+
+    private java.util.Set<java.net.InetAddress> localAddresses;
+
+    /**
+     * Handover: when the node's own addresses change (another network, a new lease), its relay
+     * sessions are bound to a way out that may be gone, and a connection would only notice at its
+     * idle timeout. Every session is dialled afresh at once instead; WireGuard's session stays.
+     */
+    private void watchAddresses() {
+        java.util.Set<java.net.InetAddress> now = new java.util.HashSet<>();
+        try {
+            io.cloudbridge.api.overlay.OverlayDevice device = overlay;
+            String own = device == null ? null : device.name();
+            for (java.net.NetworkInterface nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+                if (nic.isUp() && !nic.isLoopback() && !nic.getName().equals(own)) {
+                    for (java.net.InetAddress a : java.util.Collections.list(nic.getInetAddresses())) {
+                        if (!a.isLinkLocalAddress()) {
+                            now.add(a);
+                        }
+                    }
+                }
+            }
+        } catch (java.net.SocketException e) {
+            return;
+        }
+        java.util.Set<java.net.InetAddress> before = localAddresses;
+        localAddresses = now;
+        if (before == null || before.equals(now) || attempts.isEmpty()) {
+            return;
+        }
+        LOG.info("the node's addresses changed ({} -> {}): relay sessions dialled afresh", before, now);
+        for (Attempt a : attempts.values()) {
+            end(a);
+        }
+        attempts.clear();
+        retryAt.clear();
+        failures.clear();
+        switchTo(null, "the node's addresses changed");
+        reselect("the node's addresses changed");
     }
 
     @Modified
