@@ -156,8 +156,10 @@ class RelayWebSocketTest {
             assertTrue(http(tlsPort, "GET /cloudbridge/v1/ws HTTP/1.1\r\nHost: x\r\n").isEmpty(), "a truncated request is dropped");
             // Frames the transport does not speak: a text frame, a frame over the size limit, one too short.
             assertTrue(webSocketClosed(tlsPort, n4.getToken().getJwt(), ws -> ws.sendText("hello", true)).contains("1003"));
-            assertTrue(webSocketClosed(tlsPort, n4.getToken().getJwt(), ws -> ws.sendBinary(ByteBuffer.allocate(70_000), true))
-                    .contains("1009"));
+            // Over the limit: the relay answers 1009 and closes; when the close crosses the rest of the
+            // client's 70 KB still in flight, the client may see the reset before the close frame.
+            String oversized = webSocketClosed(tlsPort, n4.getToken().getJwt(), ws -> ws.sendBinary(ByteBuffer.allocate(70_000), true));
+            assertTrue(oversized.contains("1009") || oversized.startsWith("error"), oversized);
             s1.send(NodeKey.of(k2), packet("still-serving"));
             assertEquals(NodeKey.of(k1).toBase64() + " still-serving", in2.packets.poll(10, TimeUnit.SECONDS));
             assertTrue(r.exec("relay:sessions").out().contains("websocket"), r.exec("relay:sessions").out());
