@@ -12,8 +12,10 @@
 # 4 client pairs sending as fast as the tool does (-z 0). Same measures: Mbit/s received over the
 # tool's wall time, and turnserver's CPU per Gbit.
 #
-# Usage: bench/relay-throughput.sh [DIST]  (SECONDS=10 per case; build first: ./mvnw -B -DskipTests install)
+# Usage: bench/relay-throughput.sh [DIST]  (SECONDS_PER_CASE=10 per case after WARMUP_SECONDS=5; build first: ./mvnw -B -DskipTests install)
 #        RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay on that JDK.
+#        TRANSPORTS=quic SIZES=full REFERENCE=0 narrows the run (for profiling: CLOUDBRIDGE_JAVA_OPTS
+#        reaches the relay's JVM).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,8 +74,10 @@ echo "relay pid $relay_pid, JDK $("$(tr '\0' ' ' < /proc/$relay_pid/cmdline | aw
 echo
 echo "CloudBridge relay (${seconds} s per case):"
 java -Xmx1g -Dclk.tck="$(getconf CLK_TCK)" -cp "$classpath" "$here/bench/RelayBench.java" --control-port "$control" \
-  --tls-port "$tls" --quic-port "$quic" --key "$key" --fingerprint "$fingerprint" --relay-pid "$relay_pid" --seconds "$seconds"
+  --tls-port "$tls" --quic-port "$quic" --key "$key" --fingerprint "$fingerprint" --relay-pid "$relay_pid" --seconds "$seconds" --warmup "${WARMUP_SECONDS:-5}" \
+  --sizes "${SIZES:-full,100}" --transports "${TRANSPORTS:-quic,websocket}"
 kill -TERM "$relay_pid"; wait "$relay_pid" 2>/dev/null || true; relay_pid=
+[ "${REFERENCE:-1}" = 0 ] && exit 0
 
 # The reference: coturn on loopback, UDP and DTLS, with a throwaway certificate.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/turn.key" -out "$work/turn.crt" \

@@ -187,18 +187,24 @@ class RelayAbuseTest {
                 assertTrue(took > Duration.ofMillis(1500).toNanos() && took < Duration.ofSeconds(6).toNanos(), "closed after " + took / 1e6 + " ms");
             }
 
-            // 10,000 connection attempts (TCP) and 10,000 stray datagrams (UDP): the relay's threads stay few.
+            // 10,000 connection attempts (TCP) and 10,000 stray datagrams (UDP) of every size: the relay's threads stay few.
             int threadsBefore = threads(r.pid());
             for (int i = 0; i < 10_000; i++) {
                 try (Socket s = new Socket()) {
                     s.connect(new InetSocketAddress("127.0.0.1", tlsPort), 5_000);
                 }
             }
+            // Of every size: empty, truncated below any QUIC header, the 1,200 an Initial needs, and
+            // beyond what the listener reads in one slot (it is cut there and fails to parse).
             try (DatagramSocket udp = new DatagramSocket()) {
-                byte[] junk = new byte[1200];
+                udp.setSendBufferSize(1 << 20);
+                int[] sizes = {0, 1, 20, 1_200, 2_049, 9_000, 65_000};
+                byte[] junk = new byte[65_000];
                 new SecureRandom().nextBytes(junk);
+                junk[0] = (byte) 0xc0; // a long header, as an Initial starts
                 for (int i = 0; i < 10_000; i++) {
-                    udp.send(new DatagramPacket(junk, junk.length, new InetSocketAddress("127.0.0.1", quicPort)));
+                    int size = sizes[i % sizes.length];
+                    udp.send(new DatagramPacket(junk, size, new InetSocketAddress("127.0.0.1", quicPort)));
                 }
             }
             int threadsAfter = threads(r.pid());
