@@ -3,7 +3,7 @@
 // Run by the script with the JDK's single-file source launcher; see the script for what it measures.
 //
 //   java -cp CLASSPATH bench/RelayBench.java --control-port P --tls-port P --quic-port P --key cbk_...
-//        --fingerprint sha256:... --relay-pid PID [--seconds 10] [--warmup 5] [--sizes full,100]
+//        --fingerprint sha256:... --relay-pid PID [--seconds 10] [--warmup 5] [--rate PPS] [--sizes full,100]
 //        [--transports quic,websocket]
 
 import com.google.protobuf.ByteString;
@@ -32,7 +32,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.atomic.LongAdder;
 
 public class RelayBench {
@@ -51,6 +53,8 @@ public class RelayBench {
         Optional<String> pin = Optional.of(a.get("fingerprint"));
         int seconds = Integer.parseInt(a.getOrDefault("seconds", "10"));
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "5"));
+        // 0: as fast as the relay takes them; else packets per second, paced, to compare relays at one load.
+        long rate = Long.parseLong(a.getOrDefault("rate", "0"));
         List<String> sizes = List.of(a.getOrDefault("sizes", "full,100").split(","));
         List<String> transports = List.of(a.getOrDefault("transports", "quic,websocket").split(","));
         ManagedChannel control = NettyChannelBuilder.forAddress("127.0.0.1", controlPort)
@@ -72,9 +76,10 @@ public class RelayBench {
                 String tb = register(control, key, kb).getToken().getJwt();
                 LongAdder got = new LongAdder();
                 LongAdder gotBytes = new LongAdder();
-                PacketReceiver ignore = receiver(new LongAdder(), new LongAdder());
+                Semaphore window = new Semaphore(WINDOW);
+                PacketReceiver ignore = receiver(new LongAdder(), new LongAdder(), new Semaphore(0));
                 PacketSession sa = t.open(relay, new SessionCredentials(NodeKey.of(ka), () -> ta), ignore).toCompletableFuture().get(20, TimeUnit.SECONDS);
-                PacketSession sb = t.open(relay, new SessionCredentials(NodeKey.of(kb), () -> tb), receiver(got, gotBytes))
+                PacketSession sb = t.open(relay, new SessionCredentials(NodeKey.of(kb), () -> tb), receiver(got, gotBytes, window))
                         .toCompletableFuture().get(20, TimeUnit.SECONDS);
                 int length = size.equals("full") ? Math.min(FULL, sa.maxPacketSize()) : Integer.parseInt(size);
                 ByteBuffer packet = ByteBuffer.allocateDirect(length);
@@ -83,17 +88,14 @@ public class RelayBench {
                 // Warm up, then measure: a relay runs for days, so what counts is its steady state, not
                 // the seconds its JIT compiler works through the new code paths (a quarter of the
                 // relay's CPU in a 12-second case after a 1-second warm-up).
-                blast(sa, to, packet, warmup, got);
+                blast(sa, to, packet, warmup, rate, window);
                 long r0 = got.sum();
                 long b0 = gotBytes.sum();
                 long cpu0 = cpuTicks(relayPid);
                 long t0 = System.nanoTime();
-                long sent = blast(sa, to, packet, seconds, got);
+                long sent = blast(sa, to, packet, seconds, rate, window);
                 long elapsed = System.nanoTime() - t0;
-                long drainUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
-                while (System.nanoTime() < drainUntil) {
-                    Thread.onSpinWait();
-                }
+                Thread.sleep(500); // what is still on its way arrives
                 long received = got.sum() - r0;
                 long bytes = gotBytes.sum() - b0;
                 double cpu = (cpuTicks(relayPid) - cpu0) / (double) TICKS;
@@ -117,32 +119,31 @@ public class RelayBench {
      * Sends for {@code seconds} with at most {@link #WINDOW} packets on their way (sent, not yet
      * received), so that the figure is what the relay sustains, not what an overdriven queue drops.
      * Packets that do not arrive within 20 ms are written off, so a loss never stalls the sender.
+     * The sender blocks while the window is full or it is ahead of its pace, never spins: the
+     * relay shares the machine's cores with it, and a spinning client would take them from the
+     * relay it measures (coturn's client blocks too).
      */
-    static long blast(PacketSession s, NodeKey to, ByteBuffer packet, int seconds, LongAdder received) {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        long base = received.sum();
+    static long blast(PacketSession s, NodeKey to, ByteBuffer packet, int seconds, long rate, Semaphore window) throws InterruptedException {
+        long start = System.nanoTime();
+        long end = start + TimeUnit.SECONDS.toNanos(seconds);
         long sent = 0;
-        long writtenOff = 0;
-        long lastProgress = System.nanoTime();
-        long lastReceived = 0;
         while (System.nanoTime() < end && s.state() == TransportState.CONNECTED) {
-            long got = received.sum() - base;
-            if (got != lastReceived) {
-                lastReceived = got;
-                lastProgress = System.nanoTime();
-            }
-            if (sent - got - writtenOff >= WINDOW) {
-                if (System.nanoTime() - lastProgress > TimeUnit.MILLISECONDS.toNanos(20)) {
-                    writtenOff = sent - got;
-                    lastProgress = System.nanoTime();
+            if (rate > 0) {
+                long due = (System.nanoTime() - start) * rate / 1_000_000_000L;
+                if (sent >= due) {
+                    LockSupport.parkNanos(100_000); // ahead of the pace: due packets go out in bursts
+                    continue;
                 }
-                Thread.onSpinWait();
+            }
+            if (!window.tryAcquire(20, TimeUnit.MILLISECONDS)) {
+                window.release(WINDOW - window.availablePermits()); // lost on the way: written off
                 continue;
             }
             if (s.send(to, packet.duplicate())) {
                 sent++;
             } else {
-                Thread.yield(); // the session's queue is full: let its event loop drain it
+                window.release();
+                LockSupport.parkNanos(50_000); // the session's queue is full: let its event loop drain it
             }
         }
         return sent;
@@ -151,11 +152,14 @@ public class RelayBench {
     /** Packets on their way at most. */
     static final int WINDOW = 512;
 
-    static PacketReceiver receiver(LongAdder packets, LongAdder bytes) {
+    static PacketReceiver receiver(LongAdder packets, LongAdder bytes, Semaphore window) {
         return new PacketReceiver() {
             public void onPacket(NodeKey source, ByteBuffer packet) {
                 packets.increment();
                 bytes.add(packet.remaining());
+                if (window.availablePermits() < WINDOW) {
+                    window.release();
+                }
             }
 
             public void onStateChanged(PacketSession session, TransportState state, String reason) {

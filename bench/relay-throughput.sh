@@ -74,7 +74,7 @@ echo "relay pid $relay_pid, JDK $("$(tr '\0' ' ' < /proc/$relay_pid/cmdline | aw
 echo
 echo "CloudBridge relay (${seconds} s per case):"
 java -Xmx1g -Dclk.tck="$(getconf CLK_TCK)" -cp "$classpath" "$here/bench/RelayBench.java" --control-port "$control" \
-  --tls-port "$tls" --quic-port "$quic" --key "$key" --fingerprint "$fingerprint" --relay-pid "$relay_pid" --seconds "$seconds" --warmup "${WARMUP_SECONDS:-5}" \
+  --tls-port "$tls" --quic-port "$quic" --key "$key" --fingerprint "$fingerprint" --relay-pid "$relay_pid" --seconds "$seconds" --warmup "${WARMUP_SECONDS:-5}" --rate "${RATE:-0}" \
   --sizes "${SIZES:-full,100}" --transports "${TRANSPORTS:-quic,websocket}"
 kill -TERM "$relay_pid"; wait "$relay_pid" 2>/dev/null || true; relay_pid=
 [ "${REFERENCE:-1}" = 0 ] && exit 0

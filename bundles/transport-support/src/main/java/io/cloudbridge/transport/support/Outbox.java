@@ -3,6 +3,7 @@ package io.cloudbridge.transport.support;
 import io.cloudbridge.api.net.NodeKey;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -31,6 +32,13 @@ public final class Outbox {
     private final LongAdder packets = new LongAdder();
     private final LongAdder bytes = new LongAdder();
     private final LongAdder dropped = new LongAdder();
+    // Made once: a relay writes tens of thousands of packets a second through here.
+    private final Runnable drainTask = this::drain;
+    private final ChannelFutureListener countFailure = f -> {
+        if (!f.isSuccess()) {
+            dropped.increment(); // e.g. larger than the path takes now
+        }
+    };
 
     /**
      * @param frame     wraps the {@code [key][packet]} buffer as the transport's message (it owns the buffer)
@@ -66,7 +74,7 @@ public final class Outbox {
         packets.increment();
         bytes.add(length);
         if (drainScheduled.compareAndSet(false, true)) {
-            channel.eventLoop().execute(this::drain);
+            channel.eventLoop().execute(drainTask);
         }
         return true;
     }
@@ -78,11 +86,7 @@ public final class Outbox {
         for (Object m; (m = queue.poll()) != null; ) {
             queued.decrementAndGet();
             if (channel.isActive()) {
-                channel.write(m).addListener(f -> {
-                    if (!f.isSuccess()) {
-                        dropped.increment(); // e.g. larger than the path takes now
-                    }
-                });
+                channel.write(m).addListener(countFailure);
                 wrote = true;
             } else {
                 io.netty.util.ReferenceCountUtil.release(m);
