@@ -55,6 +55,7 @@ class RelayAbuseTest {
         final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         final CompletableFuture<String> closed = new CompletableFuture<>();
         final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        final LinkedBlockingQueue<String> mtuLines = new LinkedBlockingQueue<>();
         QuicChannel connection;
         QuicStreamChannel control;
 
@@ -85,7 +86,8 @@ class RelayAbuseTest {
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
                     ByteBuf b = (ByteBuf) msg;
-                    b.toString(StandardCharsets.UTF_8).lines().forEach(lines::add);
+                    // MTU lines come whenever the relay's path MTU discovery moves: kept apart from the answers.
+                    b.toString(StandardCharsets.UTF_8).lines().forEach(l -> (l.startsWith("MTU ") ? mtuLines : lines).add(l));
                     b.release();
                 }
             }).get(10, TimeUnit.SECONDS);
@@ -166,6 +168,8 @@ class RelayAbuseTest {
                 good.datagram(toStranger);
                 good.send("PING");
                 assertEquals("PONG", good.lines.poll(10, TimeUnit.SECONDS), "the session survives what it sent");
+                String mtu = good.mtuLines.poll(10, TimeUnit.SECONDS);
+                assertTrue(mtu != null && mtu.matches("MTU \\d+"), "the relay tells the datagram size its path carries: " + mtu);
                 Await.until(Duration.ofSeconds(5), "the drop counted", () -> r.exec("relay:sessions").out().contains("not_connected=1"));
             }
 

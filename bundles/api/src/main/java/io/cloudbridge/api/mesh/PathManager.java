@@ -17,8 +17,9 @@ public interface PathManager {
     /**
      * The largest WireGuard message the paths carry, as far as they have told: the overlay's MTU
      * leaves room for it (a QUIC datagram holds less than a 1,500-byte link). Empty while no path
-     * has said. It only ever shrinks while the node runs, so the MTU does not swing with each move
-     * between transports.
+     * has said. It follows what each kind of path last carried (a QUIC path's discovery of its MTU
+     * raises it a few seconds after connecting), and is the smallest of them, so the MTU does not
+     * swing with each move between transports.
      */
     default java.util.OptionalInt packetLimit() {
         return java.util.OptionalInt.empty();

@@ -24,6 +24,17 @@ public interface PacketSession extends AutoCloseable {
     int maxPacketSize();
 
     /**
+     * Whether {@link #maxPacketSize()} is what the path carries for good, rather than a first
+     * cautious value while the session is still finding out (QUIC's path MTU discovery starts at
+     * 1,200 bytes and searches up for a second or two after connecting). The node moves its peers
+     * onto a session that is not settled only when it has no other path, and does not size its
+     * overlay MTU from it.
+     */
+    default boolean packetSizeSettled() {
+        return true;
+    }
+
+    /**
      * Queues an encrypted packet for {@code destination}. Never blocks: returns {@code false} and
      * counts a drop when the session is not connected, the packet is too large, or the queue is full.
      */

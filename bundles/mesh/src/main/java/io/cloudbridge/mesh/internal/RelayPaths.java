@@ -105,7 +105,8 @@ public final class RelayPaths implements PathManager {
     private volatile PathsConfig config;
     private volatile String lastChange = "no relay yet";
     /** The smallest packet limit a connected session has had (Integer.MAX_VALUE: none yet). */
-    private volatile int lowestLimit = Integer.MAX_VALUE;
+    /** Per transport, the largest packet its session last carried. */
+    private final Map<String, Integer> limits = new ConcurrentHashMap<>();
 
     @Activate
     public RelayPaths(PathsConfig config) {
@@ -296,13 +297,28 @@ public final class RelayPaths implements PathManager {
         }
         List<RelayTransport> ranked = candidates(relay);
         // The best connected session carries the peers; better ones still connecting may replace it.
+        // One still finding its packet size (QUIC's path MTU discovery) takes the peers only from
+        // no path at all, or from a worse one once it has found it: moving onto it earlier would
+        // lose their full-size packets meanwhile.
         Attempt best = null;
+        Attempt bestConnected = null;
         for (RelayTransport t : ranked) {
             Attempt a = attempts.get(t);
             if (a != null && a.connected()) {
-                best = a;
-                break;
+                if (bestConnected == null) {
+                    bestConnected = a;
+                }
+                if (a.session.packetSizeSettled()) {
+                    best = a;
+                    break;
+                }
             }
+        }
+        if (best == null) {
+            best = bestConnected;
+        } else if (current != null && current != best && current.connected() && attempts.get(current.transport) == current
+                && ranked.indexOf(current.transport) >= 0 && ranked.indexOf(current.transport) < ranked.indexOf(best.transport)) {
+            best = current; // better than the settled one, and carrying the peers already
         }
         boolean keepLeaving = best == null && current != null && current.connected() && attempts.get(current.transport) == current;
         if (!keepLeaving && best != active) {
@@ -392,8 +408,8 @@ public final class RelayPaths implements PathManager {
     }
 
     private void switchTo(Attempt next, String why) {
-        if (next != null && next.session != null) {
-            lowestLimit = Math.min(lowestLimit, next.session.maxPacketSize());
+        if (next != null && next.session != null && next.session.packetSizeSettled()) {
+            limits.put(next.transport.name(), next.session.maxPacketSize());
         }
         Attempt previous = active;
         if (previous == next) {
@@ -422,8 +438,16 @@ public final class RelayPaths implements PathManager {
 
     @Override
     public java.util.OptionalInt packetLimit() {
-        int limit = lowestLimit;
-        return limit == Integer.MAX_VALUE ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(limit);
+        // A path's limit changes while it runs (QUIC's path MTU discovery starts at 1,200 bytes and
+        // searches up to what the path carries), and the overlay polls this: the active session is
+        // asked again each time. The limit is the smallest that each transport last had, so that
+        // moving between transports does not swing the MTU.
+        Attempt a = active;
+        PacketSession s = a == null ? null : a.session;
+        if (s != null && a.connected() && s.packetSizeSettled()) {
+            limits.put(a.transport.name(), s.maxPacketSize());
+        }
+        return limits.values().stream().mapToInt(Integer::intValue).min();
     }
 
     @Override

@@ -17,6 +17,7 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.codec.quic.EpollQuicUtils;
 import io.netty.handler.codec.quic.Quic;
 import io.netty.handler.codec.quic.QuicChannel;
@@ -56,14 +57,17 @@ public final class QuicListener {
      * read, so a larger value would cost memory per read for datagrams nobody sends.
      */
     static final int MAX_RECV_UDP_PAYLOAD = 2_048;
-    /** Sent datagrams start here and grow with path MTU discovery. */
-    static final int MAX_SEND_UDP_PAYLOAD = 1_472;
+    /** IPv4 and UDP headers: the UDP payload a link carries is its MTU less these. */
+    static final int IPV4_UDP_HEADERS = 28;
+    /** Where no interface tells (or NIO, which cannot send with don't-fragment): a 1,500-byte link. */
+    static final int DEFAULT_MAX_SEND_UDP_PAYLOAD = 1_472;
     /**
      * Datagrams per system call with epoll: read with recvmmsg, and the QUIC packets of one
      * connection written in one flush go out as one UDP GSO send. A relay forwards a packet per
      * packet, so without batching each costs a read and a write system call of its own.
      */
     static final int DATAGRAMS_PER_CALL = 16;
+    static final int MAX_UDP_PAYLOAD = 65_527;
 
     private final Map<String, QuicRoute> routes = new ConcurrentHashMap<>();
     private EventLoopGroup group;
@@ -109,7 +113,7 @@ public final class QuicListener {
         ChannelHandler codec = builder.sslContext(tls)
                 .maxIdleTimeout(Math.max(5, config.quicIdleSeconds()), TimeUnit.SECONDS)
                 .maxRecvUdpPayloadSize(MAX_RECV_UDP_PAYLOAD)
-                .maxSendUdpPayloadSize(MAX_SEND_UDP_PAYLOAD)
+                .maxSendUdpPayloadSize(epoll ? largestSendPayload(config.address()) : DEFAULT_MAX_SEND_UDP_PAYLOAD)
                 .discoverPmtu(true)
                 .initialMaxData(1 << 20)
                 .initialMaxStreamDataBidirectionalRemote(64 * 1024)
@@ -136,7 +140,11 @@ public final class QuicListener {
         if (epoll) {
             bootstrap.channel(EpollDatagramChannel.class)
                     .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_RECV_UDP_PAYLOAD)
-                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_RECV_UDP_PAYLOAD * DATAGRAMS_PER_CALL));
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_RECV_UDP_PAYLOAD * DATAGRAMS_PER_CALL))
+                    // Don't-fragment, and no fragmenting here (Linux's IP_PMTUDISC_PROBE): QUIC's path
+                    // MTU probes towards each node must be lost when too large, not split.
+                    .option(new IntegerUnixChannelOption("IP_MTU_DISCOVER", 0, 10), 3)
+                    .option(new IntegerUnixChannelOption("IPV6_MTU_DISCOVER", 41, 23), 3);
         } else {
             bootstrap.channel(NioDatagramChannel.class);
         }
@@ -144,6 +152,32 @@ public final class QuicListener {
         LOG.info("relay QUIC listener on {} (ALPN {}, certificate fingerprint {}, {})", socket.localAddress(),
                 String.join(", ", PROTOCOLS), id.fingerprint(),
                 epoll ? "epoll, " + DATAGRAMS_PER_CALL + " datagrams per system call" : "NIO: " + Epoll.unavailabilityCause());
+    }
+
+    /**
+     * The largest UDP payload the relay's path MTU discovery searches up to, towards each node: what
+     * the interface of the listening address carries, or the widest interface when it listens on
+     * all. Each connection then finds what its own path carries (don't-fragment probes) and stays
+     * within what the node says it takes.
+     */
+    static int largestSendPayload(String listenAddress) {
+        try {
+            java.net.InetAddress bound = java.net.InetAddress.getByName(listenAddress);
+            int mtu = 0;
+            if (bound.isAnyLocalAddress()) {
+                for (java.net.NetworkInterface nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+                    if (nic.isUp() && !nic.isLoopback()) {
+                        mtu = Math.max(mtu, nic.getMTU());
+                    }
+                }
+            } else {
+                java.net.NetworkInterface nic = java.net.NetworkInterface.getByInetAddress(bound);
+                mtu = nic == null ? 0 : nic.getMTU();
+            }
+            return mtu <= 0 ? DEFAULT_MAX_SEND_UDP_PAYLOAD : Math.min(MAX_UDP_PAYLOAD, Math.max(1_200, mtu - IPV4_UDP_HEADERS));
+        } catch (java.io.IOException e) {
+            return DEFAULT_MAX_SEND_UDP_PAYLOAD;
+        }
     }
 
     int port() {

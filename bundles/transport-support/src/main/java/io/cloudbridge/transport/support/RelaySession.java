@@ -42,6 +42,7 @@ public abstract class RelaySession implements PacketSession {
     private volatile TransportState state = TransportState.CONNECTING;
     private volatile Outbox outbox;
     private volatile long rttNanos;
+    private volatile boolean packetSizeSettled = true;
     private volatile Runnable whenEnded = () -> { };
     private int attempts;
 
@@ -79,6 +80,24 @@ public abstract class RelaySession implements PacketSession {
         if (!opened.complete(this)) {
             receiver.onStateChanged(this, TransportState.CONNECTED, "");
         }
+    }
+
+    /** The packet size is a first cautious value until {@link #packetSizeFound()}: see {@link #packetSizeSettled()}. */
+    protected final void packetSizeFinding() {
+        packetSizeSettled = false;
+    }
+
+    /** The packet size is what the path carries: the node may now move its peers here. */
+    protected final void packetSizeFound() {
+        packetSizeSettled = true;
+        if (state == TransportState.CONNECTED) {
+            receiver.onStateChanged(this, TransportState.CONNECTED, "packet size found: " + maxPacketSize() + " bytes");
+        }
+    }
+
+    @Override
+    public final boolean packetSizeSettled() {
+        return packetSizeSettled;
     }
 
     /** A packet from {@code source}, delivered to the node. */

@@ -6,6 +6,7 @@ import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.RelayTransport;
 import io.cloudbridge.api.transport.SessionCredentials;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import java.util.Set;
@@ -20,8 +21,18 @@ import java.util.concurrent.TimeUnit;
  * deactivation) closes them all and the node moves its peers to another transport.
  */
 public abstract class SessionTransport implements RelayTransport {
-    protected final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    protected final EventLoopGroup group;
     private final Set<RelaySession> sessions = ConcurrentHashMap.newKeySet();
+
+    /** Sessions on a NIO event loop. */
+    protected SessionTransport() {
+        this(NioIoHandler.newFactory());
+    }
+
+    /** Sessions on an event loop of the given kind (epoll, where a transport needs its socket options). */
+    protected SessionTransport(IoHandlerFactory io) {
+        this.group = new MultiThreadIoEventLoopGroup(1, io);
+    }
 
     /** A new session, not yet dialled. */
     protected abstract RelaySession newSession(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver)

@@ -112,6 +112,9 @@ public final class QuicRelayRoute implements QuicRoute {
         private volatile int peerMaxDatagram = 0;
         private volatile QuicStreamChannel control;
         private boolean authenticating;
+        private volatile java.util.concurrent.ScheduledFuture<?> pathChecks;
+        private long pathMtu = -1;
+        private long attachedNanos;
 
         Session(QuicChannel connection) {
             this.connection = connection;
@@ -169,10 +172,46 @@ public final class QuicRelayRoute implements QuicRoute {
                 if (!connection.isActive()) {
                     return;
                 }
-                int max = peerMaxDatagram > 0 ? peerMaxDatagram : QuicWire.MAX_SEND_UDP_PAYLOAD - 60;
+                int max = peerMaxDatagram > 0 ? peerMaxDatagram : QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
                 outbox = new Outbox(connection, b -> b, max - QuicWire.KEY_LENGTH);
                 port = packetSwitch.attach(node, "quic", this);
                 send(stream, "OK " + max);
+                attachedNanos = System.nanoTime();
+                checkPath();
+            });
+        }
+
+        /**
+         * Follows the path MTU the relay's side of the connection discovered: the relay sends the
+         * node no datagram larger than that path carries, and tells the node (MTU line), whose
+         * overlay MTU then fits both directions.
+         */
+        private void checkPath() {
+            if (!connection.isActive()) {
+                return;
+            }
+            // Often while the node's session settles (its discovery and ours run together), then seldom.
+            boolean settling = System.nanoTime() - attachedNanos < TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLE_AT_MOST_MILLIS);
+            pathChecks = connection.eventLoop().schedule(this::checkPath, settling ? PathMtu.SETTLE_POLL_MILLIS
+                    : QuicSession.PATH_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+            connection.collectPathStats(0).addListener(f -> {
+                if (!f.isSuccess()) {
+                    return;
+                }
+                long pmtu = ((io.netty.handler.codec.quic.QuicConnectionPathStats) f.getNow()).pmtu();
+                if (pmtu == pathMtu) {
+                    return;
+                }
+                pathMtu = pmtu;
+                int limit = Math.min(peerMaxDatagram > 0 ? peerMaxDatagram : Integer.MAX_VALUE, PathMtu.datagramLimit(pmtu));
+                Outbox o = outbox;
+                if (o != null) {
+                    o.maxPacket(limit - QuicWire.KEY_LENGTH);
+                }
+                QuicStreamChannel c = control;
+                if (c != null && c.isActive()) {
+                    send(c, "MTU " + limit);
+                }
             });
         }
 
@@ -229,6 +268,10 @@ public final class QuicRelayRoute implements QuicRoute {
         }
 
         void ended() {
+            java.util.concurrent.ScheduledFuture<?> checks = pathChecks;
+            if (checks != null) {
+                checks.cancel(false);
+            }
             SwitchPort p = port;
             if (p != null) {
                 p.close();

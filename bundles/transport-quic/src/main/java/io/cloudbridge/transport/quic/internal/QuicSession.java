@@ -14,10 +14,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicClientCodecBuilder;
 import io.netty.handler.codec.quic.QuicConnectionCloseEvent;
+import io.netty.handler.codec.quic.QuicConnectionPathStats;
 import io.netty.handler.codec.quic.QuicDatagramExtensionEvent;
 import io.netty.handler.codec.quic.QuicSslContext;
 import io.netty.handler.codec.quic.QuicSslContextBuilder;
@@ -42,7 +44,13 @@ final class QuicSession extends RelaySession {
     private final QuicSslContext tls;
     private volatile Channel socket;
     private volatile QuicChannel connection;
-    private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - 60;
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(QuicSession.class);
+    /** How often a connected session looks at the path MTU again (a path can change under it). */
+    static final long PATH_CHECK_MILLIS = 5_000;
+    /** The largest DATAGRAM frame the session sends now ({@code [key][packet]}). */
+    /** The largest UDP payload this connection's discovery searches up to. */
+    private volatile int maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
+    private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
 
     QuicSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
             long minBackoffMillis, long maxBackoffMillis) {
@@ -63,10 +71,21 @@ final class QuicSession extends RelaySession {
         if (!wanted()) {
             return;
         }
+        // Path MTU discovery searches up to what the first hop carries; without don't-fragment
+        // (no epoll here) a probe could be fragmented and "succeed", so it keeps to a 1,500-byte link.
+        maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
+        if (PathMtu.canProbe()) {
+            try {
+                maxUdpPayload = PathMtu.firstHopPayload(address);
+            } catch (java.io.IOException | RuntimeException e) {
+                lost("no route to " + address + ": " + e.getMessage(), false);
+                return;
+            }
+        }
         ChannelHandler codec = new QuicClientCodecBuilder().sslContext(tls)
                 .maxIdleTimeout(30, TimeUnit.SECONDS)
                 .maxRecvUdpPayloadSize(QuicWire.MAX_RECV_UDP_PAYLOAD)
-                .maxSendUdpPayloadSize(QuicWire.MAX_SEND_UDP_PAYLOAD)
+                .maxSendUdpPayloadSize(maxUdpPayload)
                 .discoverPmtu(true)
                 .initialMaxData(1 << 20)
                 .initialMaxStreamDataBidirectionalLocal(64 * 1024)
@@ -74,7 +93,13 @@ final class QuicSession extends RelaySession {
                 .initialMaxStreamsBidirectional(0) // the relay opens no streams
                 .datagram(4096, 4096)
                 .build();
-        new Bootstrap().group(group).channel(NioDatagramChannel.class).handler(codec).bind(0).addListener(bound -> {
+        Bootstrap udpBootstrap = new Bootstrap().group(group).handler(codec);
+        if (PathMtu.canProbe()) {
+            PathMtu.dontFragment(udpBootstrap.channel(EpollDatagramChannel.class));
+        } else {
+            udpBootstrap.channel(NioDatagramChannel.class);
+        }
+        udpBootstrap.bind(0).addListener(bound -> {
             if (!bound.isSuccess()) {
                 lost("no UDP socket: " + bound.cause(), false);
                 return;
@@ -106,6 +131,13 @@ final class QuicSession extends RelaySession {
     private final class Connection extends ChannelInboundHandlerAdapter {
         private final byte[] keyBytes = new byte[QuicWire.KEY_LENGTH];
         private ScheduledFuture<?> pings;
+        private ScheduledFuture<?> pathChecks;
+        private long pathMtu = -1;
+        private long settleStarted;
+        private long lastLimitChange;
+        private int relayLimit = Integer.MAX_VALUE;
+        private int frameLimit = Integer.MAX_VALUE;
+        private int pathLimit = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
         private long pingSentNanos;
         private String closeReason;
         private boolean closeTerminal;
@@ -123,13 +155,24 @@ final class QuicSession extends RelaySession {
         private void onLine(QuicStreamChannel ch, String line) {
             if (line.startsWith("OK")) {
                 QuicChannel quic = (QuicChannel) ch.parent();
-                maxDatagram = Math.min(maxDatagram, parseInt(line.substring(2).trim(), maxDatagram));
+                relayLimit = parseInt(line.substring(2).trim(), relayLimit);
                 pings = quic.eventLoop().scheduleAtFixedRate(() -> {
                     pingSentNanos = System.nanoTime();
                     ch.writeAndFlush(Unpooled.copiedBuffer("PING\n", StandardCharsets.UTF_8));
                 }, QuicWire.PING_SECONDS, QuicWire.PING_SECONDS, TimeUnit.SECONDS);
-                connected(new Outbox(quic, b -> b, maxDatagram - QuicWire.KEY_LENGTH),
-                        address + ", datagrams up to " + maxDatagram + " bytes");
+                settleStarted = lastLimitChange = System.nanoTime();
+                // Connected at once (a node whose address changed has no other path meanwhile), with
+                // the size still being found: the node sizes its MTU, and moves peers off a working
+                // path, only once it is.
+                packetSizeFinding();
+                checkPath(quic, () -> {
+                    connected(new Outbox(quic, b -> b, maxDatagram - QuicWire.KEY_LENGTH),
+                            address + ", datagrams up to " + maxDatagram + " bytes while path MTU discovery runs");
+                    settle(quic);
+                });
+            } else if (line.startsWith("MTU ")) {
+                relayLimit = parseInt(line.substring(4).trim(), relayLimit); // what the relay's path to us carries
+                updateLimit();
             } else if (line.equals("PONG")) {
                 measuredRtt(System.nanoTime() - pingSentNanos);
             } else if (line.startsWith("ERR ")) {
@@ -157,8 +200,8 @@ final class QuicSession extends RelaySession {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event instanceof QuicDatagramExtensionEvent e) {
-                maxDatagram = Math.min(maxDatagram, e.maxLength());
-                outbox().ifPresent(o -> o.maxPacket(maxDatagram - QuicWire.KEY_LENGTH));
+                frameLimit = e.maxLength();
+                updateLimit();
             } else if (event instanceof QuicConnectionCloseEvent e) {
                 String phrase = new String(e.reason(), StandardCharsets.UTF_8);
                 if (closeReason == null) {
@@ -177,10 +220,69 @@ final class QuicSession extends RelaySession {
             ctx.close();
         }
 
+        /**
+         * Waits for path MTU discovery to settle: QUIC starts at 1,200 bytes and searches up in a
+         * few round trips. Settled: the limit has not changed for {@link PathMtu#SETTLED_MILLIS},
+         * or discovery reached the most the first hop carries, or
+         * {@link PathMtu#SETTLE_AT_MOST_MILLIS} have passed.
+         */
+        private void settle(QuicChannel quic) {
+            checkPath(quic, () -> {
+                if (!quic.isActive()) {
+                    return;
+                }
+                long now = System.nanoTime();
+                boolean settled = pathMtu >= maxUdpPayload
+                        || now - lastLimitChange >= TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLED_MILLIS)
+                        || now - settleStarted >= TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLE_AT_MOST_MILLIS);
+                if (!settled) {
+                    quic.eventLoop().schedule(() -> settle(quic), PathMtu.SETTLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
+                    return;
+                }
+                packetSizeFound();
+                pathChecks = quic.eventLoop().scheduleAtFixedRate(() -> checkPath(quic, () -> { }),
+                        PATH_CHECK_MILLIS, PATH_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+            });
+        }
+
+        /**
+         * Follows the path MTU that QUIC's discovery found: a DATAGRAM frame holds what fits a
+         * packet of that size, and the relay's own limit caps it.
+         */
+        private void checkPath(QuicChannel quic, Runnable then) {
+            quic.collectPathStats(0).addListener(f -> {
+                if (f.isSuccess()) {
+                    long pmtu = ((QuicConnectionPathStats) f.getNow()).pmtu();
+                    if (pmtu != pathMtu) {
+                        pathMtu = pmtu;
+                        pathLimit = PathMtu.datagramLimit(pmtu);
+                        updateLimit();
+                        LOG.info("path to relay {}: QUIC packets of up to {} bytes ({}), datagrams up to {}", address, pmtu,
+                                PathMtu.canProbe() ? "path MTU discovery with don't-fragment" : "no don't-fragment here: not probed",
+                                maxDatagram);
+                    }
+                }
+                then.run();
+            });
+        }
+
+        /** The smallest of what the relay takes, the frame size it allows, and what the path carries. */
+        private void updateLimit() {
+            int limit = Math.min(relayLimit, Math.min(frameLimit, pathLimit));
+            if (limit != maxDatagram) {
+                maxDatagram = limit;
+                lastLimitChange = System.nanoTime();
+                outbox().ifPresent(o -> o.maxPacket(limit - QuicWire.KEY_LENGTH));
+            }
+        }
+
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             if (pings != null) {
                 pings.cancel(false);
+            }
+            if (pathChecks != null) {
+                pathChecks.cancel(false);
             }
             connection = null;
             Channel udp = socket;

@@ -5,6 +5,8 @@ import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.SessionCredentials;
 import io.cloudbridge.transport.support.RelaySession;
 import io.cloudbridge.transport.support.SessionTransport;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.quic.Quic;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -26,6 +28,8 @@ public final class QuicTransport extends SessionTransport {
 
     @Activate
     public QuicTransport(QuicTransportConfig config) {
+        // epoll where it runs: its sockets can be told not to fragment, which path MTU discovery needs.
+        super(PathMtu.canProbe() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         this.config = config;
     }
 

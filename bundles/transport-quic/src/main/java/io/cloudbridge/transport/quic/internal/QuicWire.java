@@ -7,12 +7,15 @@ package io.cloudbridge.transport.quic.internal;
  * bidirectional stream for the session's control messages, lines of UTF-8:
  * <pre>
  *   node  → relay   AUTH &lt;node token&gt;      relay → node   OK &lt;largest datagram the relay takes&gt;
+ *                                           relay → node   MTU &lt;largest datagram the relay's path to the node carries&gt;
  *   node  → relay   PING                    relay → node   PONG
  *                                           relay → node   ERR &lt;reason&gt;   (then the connection closes)
  * </pre>
  * A relay closes a session for a reason of policy (token refused, node removed, replaced by a
  * newer session) with the application error {@link #POLICY_CLOSE} and the reason as its phrase:
- * the node does not dial again. Any other loss is dialled again with backoff.
+ * the node does not dial again. Any other loss is dialled again with backoff. Both ends discover
+ * their path MTU (don't-fragment probes, {@link PathMtu}); the relay sends MTU whenever its side's
+ * changes, and the node keeps its datagrams, and so its overlay MTU, within both directions' limit.
  */
 final class QuicWire {
     static final String ALPN = "cloudbridge/1";

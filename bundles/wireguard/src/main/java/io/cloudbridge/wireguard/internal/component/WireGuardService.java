@@ -87,6 +87,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
     private volatile int tunMtu;
     private java.util.concurrent.ScheduledExecutorService mtuWatch;
+    private int tooSmallLimitWarned;
 
     /**
      * The OS keyring, when the credentials bundle runs: new keys are kept there. Static and greedy:
@@ -356,7 +357,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     /**
      * A derived MTU leaves room for what the paths carry: a relay's QUIC datagram holds less than a
      * 1,500-byte link, and a WireGuard packet too large for its path is lost whole (TCP would stall
-     * on it). The paths' limit only shrinks, so the MTU does not swing with moves between transports.
+     * on it). The paths' limit is the smallest each transport last had, so the MTU does not swing
+     * with moves between transports; it rises once when QUIC's path MTU discovery finds more room.
      */
     private void followPathLimit(int derived) {
         PathManager pm = pathManager;
@@ -372,8 +374,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         // header and 16-byte tag: an MTU that is a multiple of 16 pads to no more than itself.
         int wanted = Math.min(derived, (limit.getAsInt() - 32) & ~15);
         if (wanted < OverlayMtu.MINIMUM) {
-            LOG.warn("the relay path carries WireGuard packets of {} bytes only: the overlay MTU stays at the minimum {}",
-                    limit.getAsInt(), OverlayMtu.MINIMUM);
+            if (limit.getAsInt() != tooSmallLimitWarned) { // once per limit: this runs every second
+                tooSmallLimitWarned = limit.getAsInt();
+                LOG.warn("the relay path carries WireGuard packets of {} bytes only: the overlay MTU stays at the minimum {}, "
+                        + "and larger packets are lost on the way", limit.getAsInt(), OverlayMtu.MINIMUM);
+            }
             wanted = OverlayMtu.MINIMUM;
         }
         if (wanted != tunMtu) {
