@@ -161,6 +161,32 @@ class NodeTunnelTest {
                         server.destroy();
                         server.waitFor();
                     }
+
+                    // The relay's side: removing transport-quic from the relay tells its sessions to move
+                    // (GOAWAY); both nodes bring WebSocket up and move their peers before QUIC closes. A
+                    // ping every 10 ms runs across it and loses next to nothing (a break would lose the
+                    // 100 ms to 200 ms of a reconnect: 10 to 20 pings).
+                    Process pinger = new ProcessBuilder("ip", "netns", "exec", ns[0], "ping", "-i", "0.01", "-w", "5", "-q", bravo)
+                            .redirectErrorStream(true).start();
+                    long sentBefore = txPackets(ns[0], "cbna");
+                    Await.until(Duration.ofSeconds(5), "the pings under way", () -> txPackets(ns[0], "cbna") >= sentBefore + 5);
+                    assertEquals(0, r.exec("feature:uninstall", "transport-quic").exit());
+                    Await.until(Duration.ofSeconds(5), "both over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket")
+                            && b.exec("cb:paths").out().startsWith("relay path: websocket"));
+                    assertTrue(pinger.waitFor(15, java.util.concurrent.TimeUnit.SECONDS), "ping ended");
+                    String pings = new String(pinger.getInputStream().readAllBytes());
+                    Matcher counts = Pattern.compile("(\\d+) packets transmitted, (\\d+) received").matcher(pings);
+                    assertTrue(counts.find(), pings);
+                    int lost = Integer.parseInt(counts.group(1)) - Integer.parseInt(counts.group(2));
+                    System.out.println("relay-side removal of transport-quic: " + counts.group(1) + " pings at 10 ms, " + lost + " lost");
+                    assertTrue(lost <= 3, "the move lost " + lost + " pings: " + pings + "\nalpha:\n" + pathLog(a));
+                    assertTrue(a.logText().contains("the relay is letting it go") && b.logText().contains("the relay is letting it go"),
+                            pathLog(a) + pathLog(b));
+                    assertTrue(!r.logText().contains("still open after"), "the nodes moved before the relay's drain ended: " + r.logText());
+                    // Installed again, the nodes come back to QUIC when their retry comes round.
+                    assertEquals(0, r.exec("feature:install", "transport-quic").exit());
+                    Await.until(Duration.ofSeconds(40), "both over QUIC once the relay serves it again", () -> a.exec("cb:paths").out()
+                            .startsWith("relay path: quic") && b.exec("cb:paths").out().startsWith("relay path: quic"));
                 }
             }
         } finally {
@@ -212,6 +238,15 @@ class NodeTunnelTest {
                 .replace("  userspace: true\n", "  userspace: false\n");
         RuntimeTestSupport.writeOwnerOnly(node.config, yaml);
         return node.start("--pre-auth-key-file", keyFile.toString());
+    }
+
+    /** Packets the device has sent, or -1 when it cannot be read. */
+    private static long txPackets(String namespace, String device) {
+        try {
+            return Long.parseLong(sh(true, "ip", "netns", "exec", namespace, "cat", "/sys/class/net/" + device + "/statistics/tx_packets").trim());
+        } catch (Exception e) {
+            return -1;
+        }
     }
 
     /** What a node's log says of its relay paths: for a failure's message. */

@@ -35,6 +35,15 @@ public interface PacketSession extends AutoCloseable {
     }
 
     /**
+     * Whether the relay has said this session will end soon (its transport is being removed from
+     * the relay): the node moves its peers to another transport before it does, and does not take
+     * this one again until it has connected anew.
+     */
+    default boolean goingAway() {
+        return false;
+    }
+
+    /**
      * Queues an encrypted packet for {@code destination}. Never blocks: returns {@code false} and
      * counts a drop when the session is not connected, the packet is too large, or the queue is full.
      */

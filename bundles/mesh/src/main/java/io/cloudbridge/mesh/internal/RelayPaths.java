@@ -299,16 +299,17 @@ public final class RelayPaths implements PathManager {
         // The best connected session carries the peers; better ones still connecting may replace it.
         // One still finding its packet size (QUIC's path MTU discovery) takes the peers only from
         // no path at all, or from a worse one once it has found it: moving onto it earlier would
-        // lose their full-size packets meanwhile.
+        // lose their full-size packets meanwhile. One the relay is letting go keeps them only
+        // until another has connected.
         Attempt best = null;
         Attempt bestConnected = null;
         for (RelayTransport t : ranked) {
             Attempt a = attempts.get(t);
             if (a != null && a.connected()) {
-                if (bestConnected == null) {
+                if (bestConnected == null || bestConnected.session.goingAway() && !a.session.goingAway()) {
                     bestConnected = a;
                 }
-                if (a.session.packetSizeSettled()) {
+                if (a.session.packetSizeSettled() && !a.session.goingAway()) {
                     best = a;
                     break;
                 }
@@ -316,8 +317,9 @@ public final class RelayPaths implements PathManager {
         }
         if (best == null) {
             best = bestConnected;
-        } else if (current != null && current != best && current.connected() && attempts.get(current.transport) == current
-                && ranked.indexOf(current.transport) >= 0 && ranked.indexOf(current.transport) < ranked.indexOf(best.transport)) {
+        } else if (current != null && current != best && current.connected() && !current.session.goingAway()
+                && attempts.get(current.transport) == current && ranked.indexOf(current.transport) >= 0
+                && ranked.indexOf(current.transport) < ranked.indexOf(best.transport)) {
             best = current; // better than the settled one, and carrying the peers already
         }
         boolean keepLeaving = best == null && current != null && current.connected() && attempts.get(current.transport) == current;
@@ -330,10 +332,15 @@ public final class RelayPaths implements PathManager {
             int bestRank = ranked.indexOf(best.transport);
             for (var it = attempts.entrySet().iterator(); it.hasNext(); ) {
                 Map.Entry<RelayTransport, Attempt> e = it.next();
+                Attempt a = e.getValue();
                 int rank = ranked.indexOf(e.getKey());
-                if ((rank < 0 || rank > bestRank) && e.getValue().connected()) {
-                    end(e.getValue());
+                boolean letGo = a != best && a.session != null && a.session.goingAway();
+                if ((rank < 0 || rank > bestRank || letGo) && a.connected()) {
+                    end(a);
                     it.remove();
+                    if (letGo) {
+                        backOff(e.getKey()); // the relay no longer serves it: tried again later, not at once
+                    }
                 }
             }
         }
@@ -342,9 +349,13 @@ public final class RelayPaths implements PathManager {
         // when the better has been trying for longer than the race delay without connecting.
         long now = System.nanoTime();
         long race = TimeUnit.MILLISECONDS.toNanos(config.raceMillis());
+        boolean leavingBest = best != null && best.session.goingAway();
         for (RelayTransport t : ranked) {
             if (best != null && t == best.transport) {
-                break;
+                if (!leavingBest) {
+                    break;
+                }
+                continue; // the relay is letting it go: the next transport is started at once
             }
             Attempt a = attempts.get(t);
             if (a == null) {

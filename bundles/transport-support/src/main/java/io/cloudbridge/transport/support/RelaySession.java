@@ -43,6 +43,7 @@ public abstract class RelaySession implements PacketSession {
     private volatile Outbox outbox;
     private volatile long rttNanos;
     private volatile boolean packetSizeSettled = true;
+    private volatile boolean goingAway;
     private volatile Runnable whenEnded = () -> { };
     private int attempts;
 
@@ -75,6 +76,7 @@ public abstract class RelaySession implements PacketSession {
     protected final void connected(Outbox out, String description) {
         outbox = out;
         attempts = 0;
+        goingAway = false;
         state = TransportState.CONNECTED;
         LOG.info("relay session {} connected over {} ({})", relay.name(), transportName(), description);
         if (!opened.complete(this)) {
@@ -98,6 +100,19 @@ public abstract class RelaySession implements PacketSession {
     @Override
     public final boolean packetSizeSettled() {
         return packetSizeSettled;
+    }
+
+    /** The relay said this connection ends soon: see {@link #goingAway()}. */
+    protected final void relayGoingAway(String reason) {
+        goingAway = true;
+        LOG.info("relay session {} over {}: the relay is letting it go ({}); moving to another transport", relay.name(),
+                transportName(), reason);
+        receiver.onStateChanged(this, state, "relay going away: " + reason);
+    }
+
+    @Override
+    public final boolean goingAway() {
+        return goingAway;
     }
 
     /** A packet from {@code source}, delivered to the node. */

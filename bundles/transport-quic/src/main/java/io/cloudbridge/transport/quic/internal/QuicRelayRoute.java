@@ -20,7 +20,6 @@ import io.netty.handler.codec.quic.QuicDatagramExtensionEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -39,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * The relay's side of the QUIC transport, on the relay's QUIC listener for ALPN
  * {@value QuicWire#ALPN}. A connection proves its node on its control stream within
  * {@code quic.authSeconds}, or is closed; until then its datagrams are dropped. Then it is the
- * node's port in the packet switch. Removing this bundle closes its sessions ("going away") and
- * the nodes move to another transport.
+ * node's port in the packet switch. Removing this bundle tells each node to move (GOAWAY), gives
+ * them {@code quic.drainMillis} to move to another transport, and closes what is left.
  */
 // Configured by the 'quic' section (authSeconds), whose description QuicTransport designates.
 @Component(service = QuicRoute.class, configurationPid = "cloudbridge.quic", immediate = true)
@@ -51,12 +50,13 @@ public final class QuicRelayRoute implements QuicRoute {
     private final PacketSwitch packetSwitch;
     private final NodeSessionAuthenticator authenticator;
     private final int authSeconds;
+    private final long drainMillis;
     private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
         Thread t = new Thread(r, "relay-quic-auth");
         t.setDaemon(true);
         return t;
     });
-    private final Set<QuicChannel> connections = ConcurrentHashMap.newKeySet();
+    private final java.util.Map<QuicChannel, Session> connections = new ConcurrentHashMap<>();
     final LongAdder refused = new LongAdder();
     final LongAdder malformed = new LongAdder();
 
@@ -64,6 +64,7 @@ public final class QuicRelayRoute implements QuicRoute {
     public QuicRelayRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator,
             QuicTransportConfig config) {
         this.authSeconds = config.authSeconds();
+        this.drainMillis = config.drainMillis();
         this.packetSwitch = packetSwitch;
         this.authenticator = authenticator;
     }
@@ -78,7 +79,7 @@ public final class QuicRelayRoute implements QuicRoute {
         Session session = new Session(connection);
         connection.attr(STREAM_HANDLER).set(session::streamHandler);
         connection.pipeline().addLast("cloudbridge-session", session);
-        connections.add(connection);
+        connections.put(connection, session);
         connection.closeFuture().addListener(f -> {
             connections.remove(connection);
             session.ended();
@@ -90,14 +91,41 @@ public final class QuicRelayRoute implements QuicRoute {
         }, authSeconds, TimeUnit.SECONDS);
     }
 
+    /**
+     * Make before break, from the relay's side: by now the listener no longer hands this route new
+     * connections; each node is told to move (GOAWAY) and keeps forwarding here while it brings up
+     * another transport and moves its peers, then closes this session itself. What is still open
+     * after {@code quic.drainMillis} is closed.
+     */
     @Deactivate
     void deactivate() {
         checks.shutdownNow();
-        for (QuicChannel c : connections) {
+        java.util.Map<QuicChannel, Session> open = new java.util.HashMap<>(connections);
+        java.util.concurrent.CountDownLatch left = new java.util.concurrent.CountDownLatch(open.size());
+        open.forEach((c, session) -> {
+            c.closeFuture().addListener(f -> left.countDown());
+            c.eventLoop().execute(() -> {
+                QuicStreamChannel control = session.control;
+                if (session.port != null && control != null && control.isActive()) {
+                    send(control, "GOAWAY the relay's QUIC transport is being removed");
+                } else {
+                    c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8));
+                }
+            });
+        });
+        try {
+            if (!left.await(drainMillis, TimeUnit.MILLISECONDS)) {
+                LOG.info("{} QUIC sessions still open after {} ms; closing them", left.getCount(), drainMillis);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (QuicChannel c : connections.keySet()) {
             c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8));
         }
         connections.clear();
     }
+
 
     static void send(QuicStreamChannel stream, String line) {
         stream.writeAndFlush(Unpooled.copiedBuffer(line + "\n", StandardCharsets.UTF_8));

@@ -170,6 +170,8 @@ final class QuicSession extends RelaySession {
                             address + ", datagrams up to " + maxDatagram + " bytes while path MTU discovery runs");
                     settle(quic);
                 });
+            } else if (line.startsWith("GOAWAY")) {
+                relayGoingAway(line.length() > 7 ? line.substring(7) : "going away");
             } else if (line.startsWith("MTU ")) {
                 relayLimit = parseInt(line.substring(4).trim(), relayLimit); // what the relay's path to us carries
                 updateLimit();

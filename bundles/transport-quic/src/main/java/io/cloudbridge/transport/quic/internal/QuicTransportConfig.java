@@ -18,4 +18,8 @@ public @interface QuicTransportConfig {
 
     @AttributeDefinition(min = "1", max = "300", description = "On a relay: seconds a QUIC session has to prove its node before it is closed")
     int authSeconds() default 10;
+
+    @AttributeDefinition(min = "0", max = "60000", description = "On a relay: milliseconds its QUIC sessions have to move to "
+            + "another transport when the QUIC transport is removed, before they are closed")
+    long drainMillis() default 3_000;
 }

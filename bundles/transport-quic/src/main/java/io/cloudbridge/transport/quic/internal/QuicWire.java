@@ -8,6 +8,8 @@ package io.cloudbridge.transport.quic.internal;
  * <pre>
  *   node  → relay   AUTH &lt;node token&gt;      relay → node   OK &lt;largest datagram the relay takes&gt;
  *                                           relay → node   MTU &lt;largest datagram the relay's path to the node carries&gt;
+ *                                           relay → node   GOAWAY &lt;reason&gt;  (the relay closes the session soon:
+ *                                                          the node moves to another transport first)
  *   node  → relay   PING                    relay → node   PONG
  *                                           relay → node   ERR &lt;reason&gt;   (then the connection closes)
  * </pre>
