@@ -14,7 +14,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.handler.codec.quic.EpollQuicUtils;
+import io.netty.handler.codec.quic.QuicChannelOption;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicClientCodecBuilder;
@@ -95,7 +100,12 @@ final class QuicSession extends RelaySession {
                 .build();
         Bootstrap udpBootstrap = new Bootstrap().group(group).handler(codec);
         if (PathMtu.canProbe()) {
-            PathMtu.dontFragment(udpBootstrap.channel(EpollDatagramChannel.class));
+            // Several datagrams per system call both ways, as on the relay: recvmmsg, and UDP GSO
+            // for the packets of one flush (a burst of WireGuard packets is one send).
+            PathMtu.dontFragment(udpBootstrap.channel(EpollDatagramChannel.class))
+                    .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, QuicWire.MAX_RECV_UDP_PAYLOAD)
+                    .option(ChannelOption.RCVBUF_ALLOCATOR,
+                            new FixedRecvByteBufAllocator(QuicWire.MAX_RECV_UDP_PAYLOAD * QuicWire.DATAGRAMS_PER_CALL));
         } else {
             udpBootstrap.channel(NioDatagramChannel.class);
         }
@@ -107,7 +117,12 @@ final class QuicSession extends RelaySession {
             Channel udp = ((io.netty.channel.ChannelFuture) bound).channel();
             socket = udp;
             Connection handler = new Connection();
-            QuicChannel.newBootstrap(udp).handler(handler).remoteAddress(address).connect().addListener(f -> {
+            io.netty.handler.codec.quic.QuicChannelBootstrap quicBootstrap = QuicChannel.newBootstrap(udp);
+            if (udp instanceof EpollDatagramChannel) {
+                quicBootstrap.option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR,
+                        EpollQuicUtils.newSegmentedAllocator(QuicWire.DATAGRAMS_PER_CALL));
+            }
+            quicBootstrap.handler(handler).remoteAddress(address).connect().addListener(f -> {
                 if (!f.isSuccess()) {
                     udp.close();
                     lost("cannot connect: " + f.cause(), false);

@@ -30,8 +30,14 @@ final class QuicWire {
     static final int GOING_AWAY = 0x101;
     /** Seconds between the node's PINGs on the control stream (QUIC's idle timeout is 30 s). */
     static final int PING_SECONDS = 10;
-    /** The largest UDP payload the transport receives (loopback and jumbo links carry more than 1,500). */
-    static final int MAX_RECV_UDP_PAYLOAD = 65_527;
+    /**
+     * The largest UDP payload the node receives, and advertises (QUIC's max_udp_payload_size): room
+     * for a 1,500-byte link's 1,472 and some. It is the slot size of a batched read too, so more
+     * would cost memory per read for datagrams the relay does not send (it probes no further).
+     */
+    static final int MAX_RECV_UDP_PAYLOAD = 2_048;
+    /** Datagrams per system call with epoll (recvmmsg, UDP GSO). */
+    static final int DATAGRAMS_PER_CALL = 16;
     /** The largest it sends before path MTU discovery finds more: a 1,500-byte IPv4 link. */
     static final int MAX_SEND_UDP_PAYLOAD = 1_472;
 
