@@ -79,7 +79,9 @@ class NodeTunnelTest {
                     int mtu = expected;
                     assertTrue(a.logText().contains("overlay MTU of cbna now " + mtu), a.logText());
                     assertTrue(a.logText().contains("path MTU discovery with don't-fragment"), a.logText());
-                    Await.until(Duration.ofSeconds(10), "alpha has bravo as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32"));
+                    // Both ways: a handshake from a node its peer does not know yet is dropped, and retried only 5 s later.
+                    Await.until(Duration.ofSeconds(10), "each has the other as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32")
+                            && b.exec("wg:show").out().contains(a.whoami("address").split("/")[0] + "/32"));
 
                     transfer(ns, bravo, mtu, "quic");
                     // What a constant would have set is lost on this path, silently: the probe mattered.

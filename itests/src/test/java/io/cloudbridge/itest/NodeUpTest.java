@@ -42,8 +42,9 @@ class NodeUpTest {
                         () -> a.exec("cb:paths").out().startsWith("relay path: quic")
                                 && b.exec("cb:paths").out().startsWith("relay path: quic"));
                 String bravo = b.whoami("address").split("/")[0];
-                Await.until(Duration.ofSeconds(10), "alpha has bravo as a peer", () -> a.exec("wg:show").out().contains(
-                        bravo + "/32"));
+                // Both ways: a handshake from a node its peer does not know yet is dropped, and retried only 5 s later.
+                Await.until(Duration.ofSeconds(10), "each has the other as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32")
+                        && b.exec("wg:show").out().contains(a.whoami("address").split("/")[0] + "/32"));
                 Daemon.Result ping = a.exec("cb:ping", bravo);
                 assertTrue(ping.exit() == 0 && ping.out().contains("reply from " + bravo), ping.out() + ping.err() + "\nalpha:\n"
                         + a.logText() + "\nbravo:\n" + b.logText() + "\nrelay:\n" + r.exec("relay:sessions").out()
