@@ -117,14 +117,17 @@ class RelayAbuseTest {
         int controlPort = RuntimeTestSupport.freeTcpPort();
         int tlsPort = RuntimeTestSupport.freeTcpPort();
         int quicPort = RuntimeTestSupport.freeUdpPort();
+        int stunPort = RuntimeTestSupport.freeUdpPort();
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
                 "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, "  firstRequestSeconds: 2",
+                "  stunPort: " + stunPort,
                 "quic:", "  authSeconds: 2", ""));
         try (Daemon r = relay.start()) {
             Await.until(Duration.ofSeconds(20), "the relay's QUIC route", () -> r.logText().contains("relay QUIC protocol cloudbridge/1"));
+            stunResponder(r, stunPort);
             String acme = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
             String other = r.exec("relay:key", "create", "--tenant", "other", "--reusable").out().trim();
             RegisterResponse node;
@@ -221,6 +224,94 @@ class RelayAbuseTest {
                 assertTrue(ok != null && ok.startsWith("OK "), String.valueOf(ok));
             }
         }
+    }
+
+    /**
+     * The STUN responder: a real STUN client (coturn's turnutils_stunclient) learns its reflexive
+     * address; what is not a well-formed Binding request gets no answer and is counted; a request
+     * with attributes the relay does not honour gets a 420; a flood from one address is cut to its
+     * rate, and the responder answers again once the rate allows.
+     */
+    private static void stunResponder(Daemon r, int stunPort) throws Exception {
+        Await.until(Duration.ofSeconds(10), "the STUN responder", () -> r.logText().contains("relay STUN responder on"));
+        Process client = new ProcessBuilder("turnutils_stunclient", "-p", String.valueOf(stunPort), "127.0.0.1").redirectErrorStream(true).start();
+        assertTrue(client.waitFor(20, TimeUnit.SECONDS), "turnutils_stunclient finished");
+        String out = new String(client.getInputStream().readAllBytes());
+        assertTrue(out.matches("(?s).*UDP reflexive addr: 127\\.0\\.0\\.1:[1-9][0-9]*.*"), out);
+        InetSocketAddress responder = new InetSocketAddress("127.0.0.1", stunPort);
+        try (DatagramSocket udp = new DatagramSocket()) {
+            udp.setSoTimeout(2_000);
+            byte[] tx = new byte[12];
+            new SecureRandom().nextBytes(tx);
+            // Junk of every size, a request without the magic cookie (RFC 3489), one cut short, an
+            // indication: no answers. CHANGE-REQUEST (RFC 5780): a 420 naming it.
+            for (int size : new int[] {0, 1, 19, 20, 200, 548, 2_000, 9_000}) {
+                byte[] junk = new byte[size];
+                new SecureRandom().nextBytes(junk);
+                udp.send(new DatagramPacket(junk, size, responder));
+            }
+            java.nio.ByteBuffer classic = stunRequest(tx, 0, 0).putInt(4, 0x01020304);
+            udp.send(new DatagramPacket(classic.array(), classic.limit(), responder));
+            java.nio.ByteBuffer cut = stunRequest(tx, 0x8022, 0); // says 8 bytes of attributes, carries 4
+            udp.send(new DatagramPacket(cut.array(), 24, responder));
+            java.nio.ByteBuffer indication = stunRequest(tx, 0, 0).putShort(0, (short) 0x0011);
+            udp.send(new DatagramPacket(indication.array(), indication.limit(), responder));
+            java.nio.ByteBuffer change = stunRequest(tx, 0x0003, 6);
+            udp.send(new DatagramPacket(change.array(), change.limit(), responder));
+            DatagramPacket answer = new DatagramPacket(new byte[1500], 1500);
+            udp.receive(answer); // the first and only answer is the 420
+            java.nio.ByteBuffer a = java.nio.ByteBuffer.wrap(answer.getData(), 0, answer.getLength());
+            assertEquals(0x0111, a.getShort(0) & 0xFFFF, "a Binding error");
+            assertEquals(420, (a.get(26) & 7) * 100 + a.get(27), "420 Unknown Attribute");
+            // A flood from one address: answered up to its rate (20 a second, a burst of one second's).
+            long floodStarted = System.nanoTime();
+            for (int i = 0; i < 300; i++) {
+                java.nio.ByteBuffer req = stunRequest(tx, 0, 0);
+                udp.send(new DatagramPacket(req.array(), req.limit(), responder));
+            }
+            int floodAnswers = 0;
+            udp.setSoTimeout(500);
+            try {
+                for (;;) {
+                    udp.receive(answer);
+                    floodAnswers++;
+                }
+            } catch (java.net.SocketTimeoutException drained) {
+                // no more answers
+            }
+            double seconds = (System.nanoTime() - floodStarted) / 1e9;
+            String stats = r.exec("relay:stun").out();
+            // Some of the 300 may be lost in the socket's buffer before the responder reads them.
+            assertTrue(floodAnswers >= 1 && floodAnswers <= 20 + 20 * seconds + 1, floodAnswers + " answers in " + seconds + " s; " + stats);
+            assertTrue(stunCount(stats, "rate_limited") >= 100, stats);
+            assertTrue(stunCount(stats, "not_stun") >= 8 && stunCount(stats, "malformed") >= 1
+                    && stunCount(stats, "not_a_binding_request") >= 1 && stunCount(stats, "refused_unknown_attributes") == 1, stats);
+        }
+        // The rate refills: a real client is answered again.
+        Await.until(Duration.ofSeconds(10), "answered again", () -> {
+            try {
+                Process again = new ProcessBuilder("turnutils_stunclient", "-p", String.valueOf(stunPort), "127.0.0.1")
+                        .redirectErrorStream(true).start();
+                return again.waitFor(20, TimeUnit.SECONDS) && new String(again.getInputStream().readAllBytes()).contains("reflexive addr");
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
+    /** A Binding request, with one 4-byte attribute when {@code attribute} is not 0. */
+    private static java.nio.ByteBuffer stunRequest(byte[] tx, int attribute, int value) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(attribute == 0 ? 20 : 28);
+        b.putShort((short) 1).putShort((short) (attribute == 0 ? 0 : 8)).putInt(0x2112A442).put(tx);
+        if (attribute != 0) {
+            b.putShort((short) attribute).putShort((short) 4).putInt(value);
+        }
+        return b.flip();
+    }
+
+    private static long stunCount(String stats, String outcome) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" " + outcome + "=(\\d+)").matcher(stats);
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 
     /** Signs in with {@code line} on a fresh connection and returns how the relay closed it. */

@@ -16,6 +16,13 @@ public @interface ListenerConfig {
     @AttributeDefinition(description = "UDP port of the QUIC listener (the QUIC transport, and MASQUE); 0 picks a free port; -1: none")
     int quicPort() default 8443;
 
+    @AttributeDefinition(description = "UDP port of the STUN responder (Binding requests: a node's public address for NAT traversal); "
+            + "0 picks a free port; -1: none")
+    int stunPort() default 3478;
+
+    @AttributeDefinition(description = "STUN answers per second to one address, at most (a burst of one second's worth)")
+    int stunAnswersPerSourcePerSecond() default 20;
+
     @AttributeDefinition(description = "Seconds a QUIC connection may stay silent before it is closed")
     int quicIdleSeconds() default 30;
 
