@@ -95,7 +95,12 @@ public class RelayBench {
                 long t0 = System.nanoTime();
                 long sent = blast(sa, to, packet, seconds, rate, window);
                 long elapsed = System.nanoTime() - t0;
-                Thread.sleep(500); // what is still on its way arrives
+                // What is still on its way arrives: until nothing more has for 100 ms (2 s at most).
+                long drainBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                for (long seen = -1; got.sum() != seen && System.nanoTime() < drainBy; ) {
+                    seen = got.sum();
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+                }
                 long received = got.sum() - r0;
                 long bytes = gotBytes.sum() - b0;
                 double cpu = (cpuTicks(relayPid) - cpu0) / (double) TICKS;
