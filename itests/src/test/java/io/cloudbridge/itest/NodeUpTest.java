@@ -24,18 +24,20 @@ class NodeUpTest {
         int controlPort = RuntimeTestSupport.freeTcpPort();
         int tlsPort = RuntimeTestSupport.freeTcpPort();
         int quicPort = RuntimeTestSupport.freeUdpPort();
+        int stunPort = RuntimeTestSupport.freeUdpPort();
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
         Files.createDirectories(relay.work.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  deploy: " + relay.work.resolve("deploy"),
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
-                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, ""));
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, "  stunPort: " + stunPort, ""));
         try (Daemon r = relay.start()) {
             Await.until(Duration.ofSeconds(20), "the relay's routes", () -> r.logText().contains("relay route /cloudbridge/v1/ws")
                     && r.logText().contains("relay QUIC protocol cloudbridge/1"));
             String key = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
-            try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key); Daemon b = node("bravo", controlPort, quicPort, tlsPort, key)) {
+            try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key, stunPort);
+                 Daemon b = node("bravo", controlPort, quicPort, tlsPort, key, stunPort)) {
                 Await.until(Duration.ofSeconds(20), "both registered",
                         () -> a.whoami("status").equals("registered") && b.whoami("status").equals("registered"));
                 Await.until(Duration.ofSeconds(10), "both on the relay over QUIC",
@@ -50,6 +52,12 @@ class NodeUpTest {
                         + a.logText() + "\nbravo:\n" + b.logText() + "\nrelay:\n" + r.exec("relay:sessions").out()
                         + a.exec("transport:list").out() + b.exec("transport:list").out() + a.exec("wg:show").out() + b.exec("wg:show").out());
                 assertTrue(ping.out().contains("path=relay"), ping.out());
+                // What the node's UDP looks like from outside, asked of the relay's STUN responder
+                // (ice4j inside the node, wrapped in the ice bundle): on loopback, no NAT.
+                String netcheck = a.exec("cb:netcheck").out();
+                assertTrue(netcheck.contains("UDP: gets out") && netcheck.matches("(?s).*public endpoint: 127\\.0\\.0\\.1:[1-9][0-9]*\n.*")
+                        && netcheck.contains("STUN 127.0.0.1:" + stunPort), netcheck);
+                assertTrue(!netcheck.contains("INFO:"), "ice4j's chatter stays out of the output: " + netcheck);
                 String alpha = a.whoami("address").split("/")[0];
                 Daemon.Result back = b.exec("cb:ping", alpha);
                 assertTrue(back.exit() == 0 && back.out().contains("reply from " + alpha), back.out() + back.err());
@@ -181,7 +189,7 @@ class NodeUpTest {
         }
     }
 
-    private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key) throws Exception {
+    private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key, int stunPort) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
         Path keyFile = dir.resolve("preauth.key");
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
@@ -191,7 +199,7 @@ class NodeUpTest {
         Files.createDirectories(dir.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
                 "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]",
-                "tcp:", "  priority: 5").replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
+                "tcp:", "  priority: 5", "ice:", "  stunPort: " + stunPort).replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
         return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
     }
 }

@@ -109,7 +109,7 @@ public final class Launcher {
     static List<String> roleFeatures(String command) {
         return switch (command) {
             case "relay" -> List.of("shell", "relay", "transport-quic", "transport-websocket");
-            case "up" -> List.of("shell", "client", "transport-quic", "transport-websocket");
+            case "up" -> List.of("shell", "client", "transport-quic", "transport-websocket", "ice");
             default -> List.of();
         };
     }
@@ -162,6 +162,7 @@ public final class Launcher {
 
     static int runDaemon(BootOptions options, String role) {
         Logger log = LoggerFactory.getLogger(Launcher.class);
+        JulLogBridge.install();
         ConfigSnapshot config;
         try {
             config = ConfigLoader.load(options.config(), System.getenv(), options.overrides());
