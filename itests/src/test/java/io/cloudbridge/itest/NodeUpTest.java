@@ -36,8 +36,14 @@ class NodeUpTest {
             Await.until(Duration.ofSeconds(20), "the relay's routes", () -> r.logText().contains("relay route /cloudbridge/v1/ws")
                     && r.logText().contains("relay QUIC protocol cloudbridge/1"));
             String key = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
-            try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key, stunPort);
-                 Daemon b = node("bravo", controlPort, quicPort, tlsPort, key, stunPort)) {
+            // Bravo asks a second STUN server besides the relay: coturn's, which tells the NAT's mapping behaviour.
+            int coturnPort = RuntimeTestSupport.freeUdpPort();
+            Process coturn = new ProcessBuilder("turnserver", "--stun-only", "--listening-ip", "127.0.0.1", "--listening-port",
+                    String.valueOf(coturnPort), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout", "--simple-log")
+                    .redirectErrorStream(true).redirectOutput(work.resolve("coturn.log").toFile()).start();
+            try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key, "  stunPort: " + stunPort);
+                 Daemon b = node("bravo", controlPort, quicPort, tlsPort, key,
+                         "  stunServers: [127.0.0.1:" + stunPort + ", 127.0.0.1:" + coturnPort + "]")) {
                 Await.until(Duration.ofSeconds(20), "both registered",
                         () -> a.whoami("status").equals("registered") && b.whoami("status").equals("registered"));
                 Await.until(Duration.ofSeconds(10), "both on the relay over QUIC",
@@ -58,6 +64,9 @@ class NodeUpTest {
                 assertTrue(netcheck.contains("UDP: gets out") && netcheck.matches("(?s).*public endpoint: 127\\.0\\.0\\.1:[1-9][0-9]*\n.*")
                         && netcheck.contains("STUN 127.0.0.1:" + stunPort), netcheck);
                 assertTrue(!netcheck.contains("INFO:"), "ice4j's chatter stays out of the output: " + netcheck);
+                // Two servers, one socket: on loopback (no NAT) both see one endpoint.
+                String both = b.exec("cb:netcheck").out();
+                assertTrue(both.contains("STUN 127.0.0.1:" + coturnPort) && both.contains("mapping: endpoint-independent"), both);
                 String alpha = a.whoami("address").split("/")[0];
                 Daemon.Result back = b.exec("cb:ping", alpha);
                 assertTrue(back.exit() == 0 && back.out().contains("reply from " + alpha), back.out() + back.err());
@@ -137,6 +146,8 @@ class NodeUpTest {
                 Daemon.Result home = a.exec("cb:ping", bravo);
                 assertTrue(home.exit() == 0, home.out() + home.err());
                 assertTrue(Math.abs(handshakeEpochSecond(a.exec("wg:show").out()) - handshakeAt) <= 1, "no new handshake");
+            } finally {
+                coturn.destroy();
             }
         }
     }
@@ -148,6 +159,12 @@ class NodeUpTest {
         java.util.regex.Matcher heap = java.util.regex.Pattern.compile("Java Heap \\(reserved=\\d+KB, committed=(\\d+)KB\\)").matcher(out);
         assertTrue(total.find() && heap.find(), out);
         return Long.parseLong(total.group(1)) - Long.parseLong(heap.group(1));
+    }
+
+    private static String[] concat(String[] first, String[] second) {
+        String[] out = java.util.Arrays.copyOf(first, first.length + second.length);
+        System.arraycopy(second, 0, out, first.length, second.length);
+        return out;
     }
 
     private static String jcmd(long pid, String... command) throws Exception {
@@ -189,7 +206,7 @@ class NodeUpTest {
         }
     }
 
-    private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key, int stunPort) throws Exception {
+    private Daemon node(String name, int controlPort, int quicPort, int tlsPort, String key, String... iceSection) throws Exception {
         Path dir = Files.createDirectories(work.resolve(name));
         Path keyFile = dir.resolve("preauth.key");
         RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
@@ -198,8 +215,8 @@ class NodeUpTest {
         node.env.put("CLOUDBRIDGE_JAVA_OPTS", "-XX:NativeMemoryTracking=summary");
         Files.createDirectories(dir.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
-                "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]",
-                "tcp:", "  priority: 5", "ice:", "  stunPort: " + stunPort).replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
+                concat(new String[] {"  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]", "tcp:",
+                        "  priority: 5", "ice:"}, iceSection)).replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
         return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
     }
 }

@@ -12,7 +12,4 @@ public @interface IceConfig {
 
     @AttributeDefinition(description = "The relay's STUN port, used when stunServers is empty")
     int stunPort() default 3478;
-
-    @AttributeDefinition(min = "100", max = "30000", description = "Milliseconds to wait for a STUN answer (ice4j retransmits meanwhile)")
-    int stunTimeoutMillis() default 3000;
 }

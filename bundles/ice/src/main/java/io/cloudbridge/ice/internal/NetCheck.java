@@ -13,7 +13,15 @@ import java.util.concurrent.Callable;
 import org.ice4j.Transport;
 import org.ice4j.TransportAddress;
 import org.ice4j.socket.IceUdpSocketWrapper;
-import org.ice4j.stunclient.SimpleAddressDetector;
+import org.ice4j.StunMessageEvent;
+import org.ice4j.attribute.Attribute;
+import org.ice4j.attribute.MappedAddressAttribute;
+import org.ice4j.attribute.XorMappedAddressAttribute;
+import org.ice4j.message.Message;
+import org.ice4j.message.MessageFactory;
+import org.ice4j.message.Response;
+import org.ice4j.stack.StunStack;
+import org.ice4j.stunclient.BlockingRequestSender;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
@@ -60,7 +68,7 @@ public final class NetCheck {
         List<Answer> answered = answers.stream().filter(a -> a.mapped() != null).toList();
         for (Answer a : answers) {
             out.append(String.format("STUN %-28s %s%n", a.server(), a.mapped() == null
-                    ? "no answer within " + config.stunTimeoutMillis() + " ms"
+                    ? String.format("no answer (gave up after %.0f ms of retransmissions)", a.millis())
                     : "sees " + a.mapped().getHostString() + ":" + a.mapped().getPort() + String.format(" (%.1f ms)", a.millis())));
         }
         if (answered.isEmpty()) {
@@ -96,29 +104,52 @@ public final class NetCheck {
         return out;
     }
 
-    /** Asks every server from one UDP socket, so that their answers compare one mapping. */
+    /**
+     * Asks every server from one UDP socket, through one STUN stack, so that the answers compare
+     * one mapping (ice4j's SimpleAddressDetector would close the socket after its first answer).
+     */
     private List<Answer> ask(List<String> servers) throws IOException {
         List<Answer> out = new ArrayList<>();
+        StunStack stack = new StunStack();
         try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(0))) {
             IceUdpSocketWrapper socket = new IceUdpSocketWrapper(udp);
+            TransportAddress local = new TransportAddress((InetSocketAddress) udp.getLocalSocketAddress(), Transport.UDP);
+            stack.addSocket(socket);
+            BlockingRequestSender sender = new BlockingRequestSender(stack, local);
             for (String server : servers) {
                 int colon = server.lastIndexOf(':');
                 String host = colon < 0 ? server : server.substring(0, colon);
                 int port = colon < 0 ? 3478 : Integer.parseInt(server.substring(colon + 1));
-                SimpleAddressDetector detector = new SimpleAddressDetector(new TransportAddress(host, port, Transport.UDP));
-                detector.start();
+                long started = System.nanoTime();
+                TransportAddress mapped = null;
                 try {
-                    long started = System.nanoTime();
-                    TransportAddress mapped = detector.getMappingFor(socket);
-                    out.add(new Answer(server, mapped, (System.nanoTime() - started) / 1e6));
+                    StunMessageEvent event = sender.sendRequestAndWaitForResponse(MessageFactory.createBindingRequest(),
+                            new TransportAddress(host, port, Transport.UDP));
+                    mapped = event == null ? null : mappedAddress((Response) event.getMessage());
                 } catch (Exception e) {
-                    out.add(new Answer(server, null, 0));
-                } finally {
-                    detector.shutDown();
+                    mapped = null; // no answer, or none that made sense: reported as such
                 }
+                out.add(new Answer(server, mapped, (System.nanoTime() - started) / 1e6));
             }
+            stack.removeSocket(local);
+        } finally {
+            stack.shutDown();
         }
         return out;
+    }
+
+    /** XOR-MAPPED-ADDRESS (RFC 8489), or the classic MAPPED-ADDRESS of an older server. */
+    private static TransportAddress mappedAddress(Response response) {
+        if (response.getAttribute(Attribute.XOR_MAPPED_ADDRESS) instanceof XorMappedAddressAttribute xor) {
+            byte[] key = new byte[16];
+            System.arraycopy(Message.MAGIC_COOKIE, 0, key, 0, 4);
+            System.arraycopy(response.getTransactionID(), 0, key, 4, 12);
+            return xor.applyXor(key);
+        }
+        if (response.getAttribute(Attribute.MAPPED_ADDRESS) instanceof MappedAddressAttribute plain) {
+            return plain.getAddress();
+        }
+        return null;
     }
 
     /**
