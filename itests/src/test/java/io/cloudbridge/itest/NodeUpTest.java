@@ -64,9 +64,10 @@ class NodeUpTest {
                 assertTrue(netcheck.contains("UDP: gets out") && netcheck.matches("(?s).*public endpoint: 127\\.0\\.0\\.1:[1-9][0-9]*\n.*")
                         && netcheck.contains("STUN 127.0.0.1:" + stunPort), netcheck);
                 assertTrue(!netcheck.contains("INFO:"), "ice4j's chatter stays out of the output: " + netcheck);
-                // Two servers, one socket: on loopback (no NAT) both see one endpoint.
+                // Two servers, one socket: on loopback (no NAT) both see one endpoint; they share an address, so
+                // endpoint-independent and address-dependent mapping cannot be told apart.
                 String both = b.exec("cb:netcheck").out();
-                assertTrue(both.contains("STUN 127.0.0.1:" + coturnPort) && both.contains("mapping: endpoint-independent"), both);
+                assertTrue(both.contains("STUN 127.0.0.1:" + coturnPort) && both.contains("mapping: endpoint-independent or address-dependent (the STUN servers share one address"), both);
                 String alpha = a.whoami("address").split("/")[0];
                 Daemon.Result back = b.exec("cb:ping", alpha);
                 assertTrue(back.exit() == 0 && back.out().contains("reply from " + alpha), back.out() + back.err());

@@ -54,8 +54,8 @@ public final class NetCheck {
         this.config = c;
     }
 
-    /** One server's answer: the endpoint it saw, and the round trip; null when none came. */
-    record Answer(String server, TransportAddress mapped, double millis) {
+    /** One server's answer: the endpoint it saw and the round trip, or why there is none. */
+    record Answer(String server, TransportAddress serverAddress, TransportAddress mapped, double millis, String problem) {
     }
 
     public String netcheck() throws Exception {
@@ -67,8 +67,7 @@ public final class NetCheck {
         StringBuilder out = new StringBuilder();
         List<Answer> answered = answers.stream().filter(a -> a.mapped() != null).toList();
         for (Answer a : answers) {
-            out.append(String.format("STUN %-28s %s%n", a.server(), a.mapped() == null
-                    ? String.format("no answer (gave up after %.0f ms of retransmissions)", a.millis())
+            out.append(String.format("STUN %-28s %s%n", a.server(), a.mapped() == null ? a.problem()
                     : "sees " + a.mapped().getHostString() + ":" + a.mapped().getPort() + String.format(" (%.1f ms)", a.millis())));
         }
         if (answered.isEmpty()) {
@@ -79,14 +78,30 @@ public final class NetCheck {
         Set<String> seen = new LinkedHashSet<>();
         answered.forEach(a -> seen.add(a.mapped().getHostString() + ":" + a.mapped().getPort()));
         out.append("public endpoint: ").append(String.join(", ", seen)).append('\n');
-        if (answered.size() < 2) {
-            out.append("mapping: needs a second STUN server to tell (ice.stunServers)\n");
-        } else if (seen.size() == 1) {
-            out.append("mapping: endpoint-independent (one public endpoint for every destination)\n");
-        } else {
-            out.append("mapping: endpoint-dependent (a public endpoint per destination): hole punching needs the peer's NAT to be kind\n");
-        }
+        out.append("mapping: ").append(mapping(answered)).append('\n');
         return out.toString();
+    }
+
+    /**
+     * RFC 4787's mapping behaviour, as far as the answers tell: they compare only within one
+     * address family, and servers that share one address cannot tell endpoint-independent from
+     * address-dependent mapping.
+     */
+    static String mapping(List<Answer> answered) {
+        boolean v4 = answered.get(0).mapped().getAddress() instanceof java.net.Inet4Address;
+        List<Answer> sameFamily = answered.stream().filter(a -> (a.mapped().getAddress() instanceof java.net.Inet4Address) == v4).toList();
+        if (sameFamily.size() < 2) {
+            return "needs a second STUN server to tell (ice.stunServers)";
+        }
+        long endpoints = sameFamily.stream().map(a -> a.mapped().getHostString() + ":" + a.mapped().getPort()).distinct().count();
+        long serverAddresses = sameFamily.stream().map(a -> a.serverAddress().getAddress()).distinct().count();
+        if (endpoints > 1) {
+            return "endpoint-dependent (a public endpoint per destination): hole punching needs the peer's NAT to be kind";
+        }
+        if (serverAddresses > 1) {
+            return "endpoint-independent (one public endpoint for every destination)";
+        }
+        return "endpoint-independent or address-dependent (the STUN servers share one address: one on another address would tell)";
     }
 
     private List<String> servers() {
@@ -117,25 +132,59 @@ public final class NetCheck {
             stack.addSocket(socket);
             BlockingRequestSender sender = new BlockingRequestSender(stack, local);
             for (String server : servers) {
-                int colon = server.lastIndexOf(':');
-                String host = colon < 0 ? server : server.substring(0, colon);
-                int port = colon < 0 ? 3478 : Integer.parseInt(server.substring(colon + 1));
                 long started = System.nanoTime();
+                TransportAddress serverAddress = null;
                 TransportAddress mapped = null;
+                String problem;
                 try {
-                    StunMessageEvent event = sender.sendRequestAndWaitForResponse(MessageFactory.createBindingRequest(),
-                            new TransportAddress(host, port, Transport.UDP));
-                    mapped = event == null ? null : mappedAddress((Response) event.getMessage());
+                    serverAddress = parse(server);
+                    StunMessageEvent event = sender.sendRequestAndWaitForResponse(MessageFactory.createBindingRequest(), serverAddress);
+                    if (event == null) {
+                        problem = String.format("no answer (gave up after %.0f ms of retransmissions)", (System.nanoTime() - started) / 1e6);
+                    } else if (event.getMessage() instanceof Response r && r.isErrorResponse()) {
+                        problem = "refused: " + r.getAttribute(Attribute.ERROR_CODE);
+                    } else {
+                        mapped = mappedAddress((Response) event.getMessage());
+                        problem = mapped == null ? "answered without an address" : null;
+                    }
+                } catch (IllegalArgumentException e) {
+                    problem = "not host:port (" + e.getMessage() + ")";
                 } catch (Exception e) {
-                    mapped = null; // no answer, or none that made sense: reported as such
+                    problem = "failed: " + e;
                 }
-                out.add(new Answer(server, mapped, (System.nanoTime() - started) / 1e6));
+                out.add(new Answer(server, serverAddress, mapped, (System.nanoTime() - started) / 1e6, problem));
             }
             stack.removeSocket(local);
         } finally {
             stack.shutDown();
         }
         return out;
+    }
+
+    /** {@code host:port}, {@code [v6]:port}, or a host alone (port 3478). */
+    static TransportAddress parse(String server) {
+        String host = server.trim();
+        int port = 3478;
+        if (host.startsWith("[")) {
+            int close = host.indexOf(']');
+            if (close < 0) {
+                throw new IllegalArgumentException("no ] in " + server);
+            }
+            String rest = host.substring(close + 1);
+            host = host.substring(1, close);
+            if (rest.startsWith(":")) {
+                port = Integer.parseInt(rest.substring(1));
+            } else if (!rest.isEmpty()) {
+                throw new IllegalArgumentException(server);
+            }
+        } else if (host.indexOf(':') >= 0 && host.indexOf(':') == host.lastIndexOf(':')) {
+            port = Integer.parseInt(host.substring(host.indexOf(':') + 1));
+            host = host.substring(0, host.indexOf(':'));
+        } // else: a bare IPv6 address, or a host without a port
+        if (port < 1 || port > 65_535 || host.isEmpty()) {
+            throw new IllegalArgumentException(server);
+        }
+        return new TransportAddress(host, port, Transport.UDP);
     }
 
     /** XOR-MAPPED-ADDRESS (RFC 8489), or the classic MAPPED-ADDRESS of an older server. */

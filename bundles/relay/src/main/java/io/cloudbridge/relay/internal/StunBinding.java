@@ -13,8 +13,12 @@ import java.util.zip.CRC32;
  * STUN Binding (RFC 8489) as the relay answers it: a node sends a Binding request to learn the
  * address and port its packets leave its NAT with (its server-reflexive candidate), and the
  * answer names them in an XOR-MAPPED-ADDRESS. No authentication: a Binding tells a sender only
- * what it could see itself, and the answer is barely larger than the request, so the responder
- * cannot be used to amplify.
+ * what it could see itself. The answer carries nothing else but its FINGERPRINT (44 bytes to a
+ * 20-byte IPv4 request, 56 for IPv6), and the listener limits answers per source, so the
+ * responder is a poor amplifier.
+ *
+ * <p>Requests without the magic cookie (RFC 3489 clients) are not answered: told apart from
+ * junk only by their type, and ICE (RFC 8445) needs RFC 5389 or later.
  *
  * <p>What is not a well-formed Binding request gets no answer (RFC 8489 §6.3: silently
  * discarded), except a request with comprehension-required attributes the relay does not know,
@@ -29,12 +33,10 @@ final class StunBinding {
     static final int XOR_MAPPED_ADDRESS = 0x0020;
     static final int ERROR_CODE = 0x0009;
     static final int UNKNOWN_ATTRIBUTES = 0x000A;
-    static final int SOFTWARE = 0x8022;
     static final int FINGERPRINT = 0x8028;
     static final int FINGERPRINT_XOR = 0x5354554E;
     /** Requests longer than this are not Bindings anyone sends: cut off before any work. */
     static final int MAX_REQUEST = 548;
-    private static final byte[] SOFTWARE_NAME = "CloudBridge relay".getBytes(StandardCharsets.UTF_8);
 
     /** What became of a datagram. */
     enum Outcome { ANSWERED, REFUSED_UNKNOWN_ATTRIBUTES, NOT_STUN, MALFORMED, NOT_A_BINDING_REQUEST, BAD_FINGERPRINT }
@@ -101,7 +103,7 @@ final class StunBinding {
         InetAddress address = source.getAddress();
         byte[] raw = address.getAddress();
         boolean v4 = address instanceof Inet4Address;
-        ByteBuffer out = ByteBuffer.allocate(HEADER + 4 + 4 + raw.length + 4 + ((SOFTWARE_NAME.length + 3) & ~3) + 8);
+        ByteBuffer out = ByteBuffer.allocate(HEADER + 4 + 4 + raw.length + 8);
         header(out, BINDING_SUCCESS, transaction);
         // XOR-MAPPED-ADDRESS (§14.2): the port XORed with the cookie's top half, the address with the
         // cookie (IPv4) or the cookie and the transaction id (IPv6), so that NATs rewriting
@@ -113,7 +115,6 @@ final class StunBinding {
         for (int i = 0; i < raw.length; i++) {
             out.put((byte) (raw[i] ^ mask[i]));
         }
-        attribute(out, SOFTWARE, SOFTWARE_NAME);
         return finish(out);
     }
 

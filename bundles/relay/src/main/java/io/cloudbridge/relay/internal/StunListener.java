@@ -112,13 +112,26 @@ public final class StunListener {
         return rateLimited.sum();
     }
 
+    /** A secret per start: which addresses share a bucket is not for a stranger to work out and aim at. */
+    private final long bucketKey = new java.security.SecureRandom().nextLong();
+
+    /** The bucket of a source address: a keyed mix of all its bytes (an address's own hash is its low bits). */
+    int bucketOf(InetSocketAddress source) {
+        long h = bucketKey;
+        for (byte b : source.getAddress().getAddress()) {
+            h = (h ^ (b & 0xFF)) * 0x9E3779B97F4A7C15L;
+            h ^= h >>> 29;
+        }
+        return (int) Long.remainderUnsigned(h, SOURCE_BUCKETS);
+    }
+
     @ChannelHandler.Sharable
     private final class Responder extends SimpleChannelInboundHandler<DatagramPacket> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
             InetSocketAddress source = packet.sender();
             StunBinding.Result r = StunBinding.answer(packet.content().nioBuffer(), source);
-            if (r.answer() != null && !perSource[Math.floorMod(source.getAddress().hashCode(), SOURCE_BUCKETS)].take(0, System.nanoTime())) {
+            if (r.answer() != null && !perSource[bucketOf(source)].take(0, System.nanoTime())) {
                 rateLimited.increment(); // counted as this, not as what it would have been
                 return;
             }

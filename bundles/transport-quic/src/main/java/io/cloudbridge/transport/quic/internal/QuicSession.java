@@ -53,6 +53,8 @@ final class QuicSession extends RelaySession {
     /** How often a connected session looks at the path MTU again (a path can change under it). */
     static final long PATH_CHECK_MILLIS = 5_000;
     /** The largest DATAGRAM frame the session sends now ({@code [key][packet]}). */
+    /** When the current connection attempt began. */
+    private volatile long dialledNanos;
     /** The largest UDP payload this connection's discovery searches up to. */
     private volatile int maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
     private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
@@ -78,6 +80,7 @@ final class QuicSession extends RelaySession {
         }
         // Path MTU discovery searches up to what the first hop carries; without don't-fragment
         // (no epoll here) a probe could be fragmented and "succeed", so it keeps to a 1,500-byte link.
+        dialledNanos = System.nanoTime();
         maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
         if (PathMtu.canProbe()) {
             try {
@@ -149,6 +152,7 @@ final class QuicSession extends RelaySession {
         private ScheduledFuture<?> pathChecks;
         private long pathMtu = -1;
         private long settleStarted;
+        private long connectNanos;
         private long lastLimitChange;
         private int relayLimit = Integer.MAX_VALUE;
         private int frameLimit = Integer.MAX_VALUE;
@@ -176,6 +180,7 @@ final class QuicSession extends RelaySession {
                     ch.writeAndFlush(Unpooled.copiedBuffer("PING\n", StandardCharsets.UTF_8));
                 }, QuicWire.PING_SECONDS, QuicWire.PING_SECONDS, TimeUnit.SECONDS);
                 settleStarted = lastLimitChange = System.nanoTime();
+                connectNanos = settleStarted - dialledNanos;
                 // Connected at once (a node whose address changed has no other path meanwhile), with
                 // the size still being found: the node sizes its MTU, and moves peers off a working
                 // path, only once it is.
@@ -239,9 +244,9 @@ final class QuicSession extends RelaySession {
 
         /**
          * Waits for path MTU discovery to settle: QUIC starts at 1,200 bytes and searches up in a
-         * few round trips. Settled: the limit has not changed for {@link PathMtu#SETTLED_MILLIS},
-         * or discovery reached the most the first hop carries, or
-         * {@link PathMtu#SETTLE_AT_MOST_MILLIS} have passed.
+         * few round trips. Settled: the limit (this side's and the relay's) has not changed for
+         * {@link PathMtu#SETTLED_MILLIS} or three connection set-up times, whichever is longer, or
+         * {@link PathMtu#SETTLE_AT_MOST_MILLIS} (or ten set-up times) have passed.
          */
         private void settle(QuicChannel quic) {
             checkPath(quic, () -> {
@@ -249,9 +254,14 @@ final class QuicSession extends RelaySession {
                     return;
                 }
                 long now = System.nanoTime();
-                boolean settled = pathMtu >= maxUdpPayload
-                        || now - lastLimitChange >= TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLED_MILLIS)
-                        || now - settleStarted >= TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLE_AT_MOST_MILLIS);
+                // Stable for long enough that a lost probe would have shown: the windows grow with the
+                // time the connection took to come up (QUIC's handshake, a retry, the sign-in: some
+                // three round trips), so a far relay is not declared settled before its first probe
+                // could time out. Nothing short-circuits on reaching the most the first hop carries:
+                // the relay's side (its MTU line) may still be on its way up.
+                long stable = Math.max(TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLED_MILLIS), 3 * connectNanos);
+                long atMost = Math.max(TimeUnit.MILLISECONDS.toNanos(PathMtu.SETTLE_AT_MOST_MILLIS), 10 * connectNanos);
+                boolean settled = now - lastLimitChange >= stable || now - settleStarted >= atMost;
                 if (!settled) {
                     quic.eventLoop().schedule(() -> settle(quic), PathMtu.SETTLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
                     return;
