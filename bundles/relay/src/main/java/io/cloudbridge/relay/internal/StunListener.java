@@ -83,10 +83,6 @@ public final class StunListener {
         LOG.info("relay STUN responder on {} (UDP)", socket.localAddress());
     }
 
-    int port() {
-        return socket == null ? -1 : ((InetSocketAddress) socket.localAddress()).getPort();
-    }
-
     @Deactivate
     void deactivate() {
         if (socket != null) {
@@ -102,14 +98,6 @@ public final class StunListener {
         StringBuilder out = new StringBuilder("STUN responder on ").append(socket == null ? "-" : socket.localAddress()).append(':');
         outcomes.forEach((o, n) -> out.append(' ').append(o.name().toLowerCase(java.util.Locale.ROOT)).append('=').append(n.sum()));
         return out.append(" rate_limited=").append(rateLimited.sum()).append('\n').toString();
-    }
-
-    long count(StunBinding.Outcome outcome) {
-        return outcomes.get(outcome).sum();
-    }
-
-    long rateLimited() {
-        return rateLimited.sum();
     }
 
     /** A secret per start: which addresses share a bucket is not for a stranger to work out and aim at. */

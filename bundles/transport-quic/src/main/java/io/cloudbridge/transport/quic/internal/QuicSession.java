@@ -55,8 +55,6 @@ final class QuicSession extends RelaySession {
     /** The largest DATAGRAM frame the session sends now ({@code [key][packet]}). */
     /** When the current connection attempt began. */
     private volatile long dialledNanos;
-    /** The largest UDP payload this connection's discovery searches up to. */
-    private volatile int maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
     private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
 
     QuicSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
@@ -81,7 +79,7 @@ final class QuicSession extends RelaySession {
         // Path MTU discovery searches up to what the first hop carries; without don't-fragment
         // (no epoll here) a probe could be fragmented and "succeed", so it keeps to a 1,500-byte link.
         dialledNanos = System.nanoTime();
-        maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
+        int maxUdpPayload = QuicWire.MAX_SEND_UDP_PAYLOAD;
         if (PathMtu.canProbe()) {
             try {
                 maxUdpPayload = PathMtu.firstHopPayload(address);
