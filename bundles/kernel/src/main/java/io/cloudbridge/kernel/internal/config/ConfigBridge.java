@@ -361,12 +361,13 @@ public final class ConfigBridge implements ConfigurationView {
     }
 
     private void reject(String trigger, List<ConfigProblem> problems) {
-        rejected.incrementAndGet();
         StringBuilder sb = new StringBuilder();
         for (ConfigProblem p : problems) {
             sb.append(sb.length() == 0 ? "" : "; ").append(p);
         }
+        // The reason first, then the count: whoever sees the count go up finds its reason.
         lastRejection = sb.toString();
+        rejected.incrementAndGet();
         if ((applied.snapshot() == null || StartupRefusal.starting()) && strictStart) {
             // Nothing good was ever applied: rather than run on defaults the operator did not
             // choose, stop, and let the launcher report why.
