@@ -12,4 +12,25 @@ public @interface IceConfig {
 
     @AttributeDefinition(description = "The relay's STUN port, used when stunServers is empty")
     int stunPort() default 3478;
+
+    @AttributeDefinition(description = "Whether to look for direct paths to peers at all (false: every peer stays relayed, by policy)")
+    boolean directPaths() default true;
+
+    @AttributeDefinition(description = "Whether to offer this node's own (host) addresses as candidates; false keeps private addresses off the signalling stream")
+    boolean hostCandidates() default true;
+
+    @AttributeDefinition(description = "Milliseconds a round of connectivity checks may take before the peer is declared unreachable directly")
+    long checkTimeoutMillis() default 5000;
+
+    @AttributeDefinition(description = "Milliseconds between consent checks on a direct path")
+    long consentIntervalMillis() default 250;
+
+    @AttributeDefinition(description = "Milliseconds without an answer after which a direct path is given up (the peer falls back to the relay)")
+    long consentTimeoutMillis() default 1500;
+
+    @AttributeDefinition(description = "First wait, in milliseconds, before a peer without a direct path is tried again; it doubles each time")
+    long retryMinMillis() default 1000;
+
+    @AttributeDefinition(description = "Longest wait, in milliseconds, before a peer without a direct path is tried again")
+    long retryMaxMillis() default 60_000;
 }

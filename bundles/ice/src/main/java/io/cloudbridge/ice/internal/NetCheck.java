@@ -105,9 +105,12 @@ public final class NetCheck {
     }
 
     private List<String> servers() {
-        IceConfig c = config;
+        return servers(config, home);
+    }
+
+    /** The configured STUN servers, or else the home relay's responder. */
+    static List<String> servers(IceConfig c, HomeRelay relay) {
         List<String> out = new ArrayList<>(List.of(c.stunServers()));
-        HomeRelay relay = home;
         if (out.isEmpty() && relay != null) {
             for (RelayEndpoint e : relay.endpoints()) {
                 if (e.uri().getHost() != null) {

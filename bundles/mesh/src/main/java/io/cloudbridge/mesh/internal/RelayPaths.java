@@ -438,8 +438,20 @@ public final class RelayPaths implements PathManager {
 
     // ---- what the WireGuard engine and the commands see ----
 
+    /** Hole punching, when the ice bundle runs: a confirmed direct path wins over the relay. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.mesh.NatTraversal natTraversal;
+
     @Override
     public Optional<PeerPath> pathFor(NodeKey peer) {
+        io.cloudbridge.api.mesh.NatTraversal nat = natTraversal;
+        if (nat != null) {
+            Optional<PeerPath> direct = nat.directPath(peer);
+            if (direct.isPresent()) {
+                return direct;
+            }
+        }
         Attempt a = active;
         if (a == null || !a.connected()) {
             return Optional.empty();
@@ -463,12 +475,19 @@ public final class RelayPaths implements PathManager {
 
     @Override
     public Optional<PathInfo> info(NodeKey peer) {
+        io.cloudbridge.api.mesh.NatTraversal nat = natTraversal;
+        Optional<PathInfo> ice = nat == null ? Optional.empty() : nat.info(peer);
+        if (ice.isPresent() && ice.get().kind() == PathKind.DIRECT) {
+            return ice;
+        }
         Attempt a = active;
-        if (a == null) {
+        if (a == null || !a.connected()) {
             return Optional.empty();
         }
+        String why = ice.flatMap(PathInfo::relayedReason).orElse(nat == null ? "hole punching is not installed" : "no direct path yet");
+        // No RTT: the session's is to the relay, not to the peer (cb:ping measures the whole way).
         return Optional.of(new PathInfo(PathKind.RELAY, Optional.empty(), Optional.empty(),
-                Optional.of("no direct path yet (relay over " + a.transport.name() + ")")));
+                Optional.of(why + " (relay over " + a.transport.name() + ")")));
     }
 
     /** The transport carrying the peers now, if any. */

@@ -56,9 +56,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>All of it runs on one scheduler thread, so the state below changes in one place.
  */
-@Component(service = NodeControlClient.class, configurationPid = "cloudbridge.control", immediate = true)
+@Component(service = {NodeControlClient.class, io.cloudbridge.api.mesh.Signalling.class, io.cloudbridge.api.mesh.PeerDirectory.class},
+        configurationPid = "cloudbridge.control", immediate = true)
 @Designate(ocd = NodeControlConfig.class)
-public final class NodeControlClient {
+public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalling, io.cloudbridge.api.mesh.PeerDirectory {
     private static final Logger LOG = LoggerFactory.getLogger(NodeControlClient.class);
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -133,6 +134,23 @@ public final class NodeControlClient {
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
     private volatile io.cloudbridge.api.overlay.OverlayPeers overlayPeers;
+
+    /** Who hears the signalling messages other nodes send this one (NAT traversal). */
+    private final List<io.cloudbridge.api.mesh.SignalListener> signalListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.MULTIPLE,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC)
+    void addSignalListener(io.cloudbridge.api.mesh.SignalListener l) {
+        signalListeners.add(l);
+    }
+
+    void removeSignalListener(io.cloudbridge.api.mesh.SignalListener l) {
+        signalListeners.remove(l);
+    }
+
+    /** The signalling stream while it is open; sends are serialised on it (gRPC's observers are not thread-safe). */
+    private volatile StreamObserver<io.cloudbridge.control.v1.SignalMessage> signalOut;
+    private int signalFailures;
 
     private NodeControlConfig config;
     private BundleContext context;
@@ -260,6 +278,7 @@ public final class NodeControlClient {
             publishHomeRelay();
             queueOverlayUpdate();
             watchMap();
+            openSignalling();
             scheduler.schedule(this::heartbeat, 1, TimeUnit.SECONDS);
         } catch (StatusRuntimeException e) {
             io.cloudbridge.api.auth.TokenProvider oidc = tokens;
@@ -369,6 +388,123 @@ public final class NodeControlClient {
                 });
     }
 
+    // ---- signalling: messages to and from other nodes of the tenant, through the relay ----
+
+    private void openSignalling() {
+        if (registration == null || signalOut != null) {
+            return;
+        }
+        StreamObserver<io.cloudbridge.control.v1.SignalMessage> out = ControlServiceGrpc.newStub(channel).withCallCredentials(bearer())
+                .signal(new StreamObserver<>() {
+                    @Override
+                    public void onNext(io.cloudbridge.control.v1.SignalMessage m) {
+                        signalFailures = 0;
+                        Peer from = peers.get(m.getFromNodeId());
+                        if (from == null || from.getWireguardPublicKey().size() != 32) {
+                            LOG.debug("a signal from {}, which is not in this node's map: dropped", m.getFromNodeId());
+                            return;
+                        }
+                        io.cloudbridge.api.net.NodeKey key = io.cloudbridge.api.net.NodeKey.of(from.getWireguardPublicKey().toByteArray());
+                        byte[] payload = m.getPayload().toByteArray();
+                        for (io.cloudbridge.api.mesh.SignalListener l : signalListeners) {
+                            try {
+                                l.onSignal(key, m.getPayloadType(), m.getPayloadVersion(), payload);
+                            } catch (RuntimeException e) {
+                                LOG.warn("a signal listener failed on {}: {}", m.getPayloadType(), e.toString());
+                            }
+                        }
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        signalEnded("signalling stream ended: " + describe(Status.fromThrowable(t)));
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        signalEnded("signalling stream ended by the relay");
+                    }
+                });
+        signalOut = out;
+    }
+
+    private void signalEnded(String why) {
+        signalOut = null;
+        ScheduledExecutorService s = scheduler;
+        if (s == null || s.isShutdown()) {
+            return;
+        }
+        // Its own backoff: a stream the relay replaced or dropped must not slow registration's retries.
+        long wait = Math.min(30_000, 250L << Math.min(signalFailures++, 7));
+        LOG.info("{}; reopening in {} ms", why, wait);
+        s.schedule(this::openSignalling, wait, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public boolean send(io.cloudbridge.api.net.NodeKey to, String type, int version, byte[] payload) {
+        StreamObserver<io.cloudbridge.control.v1.SignalMessage> out = signalOut;
+        if (out == null || payload.length > MAX_PAYLOAD || type.length() > 64) {
+            return false;
+        }
+        String nodeId = null;
+        for (Peer p : peers.values()) {
+            if (java.util.Arrays.equals(p.getWireguardPublicKey().toByteArray(), to.toBytes())) {
+                nodeId = p.getNodeId();
+                break;
+            }
+        }
+        if (nodeId == null) {
+            return false;
+        }
+        io.cloudbridge.control.v1.SignalMessage m = io.cloudbridge.control.v1.SignalMessage.newBuilder().setToNodeId(nodeId)
+                .setPayloadType(type).setPayloadVersion(version).setPayload(ByteString.copyFrom(payload)).build();
+        synchronized (out) {
+            try {
+                out.onNext(m);
+                return true;
+            } catch (RuntimeException e) {
+                // The stream broke under this send (its onError may have come before it was kept).
+                if (signalOut == out) {
+                    signalEnded("signalling stream failed on send: " + e);
+                }
+                return false;
+            }
+        }
+    }
+
+    // ---- the peer directory ----
+
+    @Override
+    public java.util.Collection<io.cloudbridge.api.mesh.Peer> peers() {
+        RegisterResponse r = registration;
+        List<io.cloudbridge.api.mesh.Peer> out = new java.util.ArrayList<>();
+        for (Peer p : peers.values()) {
+            if ((r == null || !p.getNodeId().equals(r.getNodeId())) && p.getWireguardPublicKey().size() == 32) {
+                out.add(toMeshPeer(p));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public java.util.Optional<io.cloudbridge.api.mesh.Peer> peer(io.cloudbridge.api.net.NodeKey key) {
+        return peers().stream().filter(p -> p.key().equals(key)).findFirst();
+    }
+
+    private static io.cloudbridge.api.mesh.Peer toMeshPeer(Peer p) {
+        List<io.cloudbridge.api.net.IpPrefix> allowed = new java.util.ArrayList<>();
+        for (String a : p.getOverlayAddressesList()) {
+            try {
+                io.cloudbridge.api.overlay.OverlayAddress addr = io.cloudbridge.api.overlay.OverlayAddress.parse(a);
+                allowed.add(new io.cloudbridge.api.net.IpPrefix(addr.address(), addr.address().getAddress().length * 8));
+            } catch (IllegalArgumentException e) {
+                LOG.debug("peer {} has an address this node cannot read: {}", p.getNodeId(), a);
+            }
+        }
+        return new io.cloudbridge.api.mesh.Peer(io.cloudbridge.api.net.NodeKey.of(p.getWireguardPublicKey().toByteArray()),
+                p.getHostname(), allowed, List.of());
+    }
+
     // ---- what the rest of the node learns from the control plane ----
 
     /** The relay's transports, as configured or at port 8443 of the control relay's host. */
@@ -439,17 +575,8 @@ public final class NodeControlClient {
             if (p.getNodeId().equals(self) || p.getWireguardPublicKey().size() != 32) {
                 continue;
             }
-            List<io.cloudbridge.api.net.IpPrefix> allowed = new java.util.ArrayList<>();
-            for (String a : p.getOverlayAddressesList()) {
-                try {
-                    io.cloudbridge.api.overlay.OverlayAddress addr = io.cloudbridge.api.overlay.OverlayAddress.parse(a);
-                    allowed.add(new io.cloudbridge.api.net.IpPrefix(addr.address(), addr.address().getAddress().length * 8));
-                } catch (IllegalArgumentException e) {
-                    LOG.debug("peer {} has an address this node cannot read: {}", p.getNodeId(), a);
-                }
-            }
-            wanted.add(new io.cloudbridge.api.overlay.OverlayPeer(io.cloudbridge.api.net.NodeKey.of(p.getWireguardPublicKey().toByteArray()),
-                    allowed, java.util.Optional.empty()));
+            io.cloudbridge.api.mesh.Peer peer = toMeshPeer(p);
+            wanted.add(new io.cloudbridge.api.overlay.OverlayPeer(peer.key(), peer.allowedIps(), java.util.Optional.empty()));
         }
         try {
             o.apply(List.of(io.cloudbridge.api.overlay.OverlayAddress.parse(r.getIpv4Address()),
@@ -537,7 +664,7 @@ public final class NodeControlClient {
         return out.toString();
     }
 
-    List<Peer> peers() {
+    List<Peer> mapPeers() {
         return List.copyOf(peers.values());
     }
 }

@@ -107,7 +107,10 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Timers timers;
     /** Other bundles' claims on non-WireGuard datagrams of this socket (STUN). */
     private final List<io.cloudbridge.api.overlay.DatagramClaimer> claimers = new CopyOnWriteArrayList<>();
-    /** Chooses each peer's path; {@code null} or a DIRECT answer means this socket and the peer's endpoint. */
+    /**
+     * Chooses each peer's path; {@code null} means this socket and the peer's endpoint. A direct
+     * path from the path manager sends on this socket too, to the address hole punching confirmed.
+     */
     private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
     private java.util.concurrent.ScheduledExecutorService ticker;
 
@@ -606,7 +609,7 @@ public final class WireGuardDevice implements AutoCloseable {
     private boolean transmit(Peer peer, ByteBuffer message, int plainLength) {
         java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector = pathSelector;
         io.cloudbridge.api.mesh.PeerPath path = selector == null ? null : selector.apply(peer);
-        if (path != null && path.kind() != io.cloudbridge.api.mesh.PathKind.DIRECT) {
+        if (path != null) {
             if (path.send(message)) {
                 peer.txBytes.addAndGet(plainLength);
                 return true;

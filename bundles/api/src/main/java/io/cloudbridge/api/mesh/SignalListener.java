@@ -1,0 +1,16 @@
+package io.cloudbridge.api.mesh;
+
+import io.cloudbridge.api.net.NodeKey;
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * Whiteboard: hears the signalling messages other nodes of the tenant sent this one. Every
+ * listener sees every message and ignores the types it does not know. Called on the signalling
+ * stream's thread: hand heavy work elsewhere.
+ */
+@ConsumerType
+public interface SignalListener {
+
+    /** One message; {@code from} is the sender as the relay authenticated it, not as it claims. */
+    void onSignal(NodeKey from, String type, int version, byte[] payload);
+}

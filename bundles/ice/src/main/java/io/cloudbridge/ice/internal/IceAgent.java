@@ -1,0 +1,222 @@
+package io.cloudbridge.ice.internal;
+
+import io.cloudbridge.api.mesh.NatTraversal;
+import io.cloudbridge.api.mesh.PathInfo;
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.mesh.PeerDirectory;
+import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.mesh.SignalListener;
+import io.cloudbridge.api.mesh.Signalling;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.DatagramClaimer;
+import io.cloudbridge.api.overlay.OverlayDevice;
+import io.cloudbridge.api.overlay.OverlaySocket;
+import io.cloudbridge.api.transport.HomeRelay;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hole punching as a service: claims the STUN datagrams on the overlay's socket, hears offers on
+ * the signalling stream, keeps an {@link IceEngine} session per peer of the directory, and tells
+ * the path manager which peers have a confirmed direct path. A new configuration restarts it (the
+ * peers are relayed meanwhile, for a moment).
+ */
+@Component(service = {NatTraversal.class, DatagramClaimer.class, SignalListener.class, IceAgent.class},
+        configurationPid = "cloudbridge.ice", immediate = true)
+public final class IceAgent implements NatTraversal, DatagramClaimer, SignalListener {
+    private static final Logger LOG = LoggerFactory.getLogger(IceAgent.class);
+
+    @Reference
+    private OverlaySocket overlaySocket;
+
+    @Reference
+    private OverlayDevice overlay;
+
+    @Reference
+    private Signalling signalling;
+
+    @Reference
+    private PeerDirectory directory;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    private volatile HomeRelay home;
+
+    private IceConfig config;
+    private IceEngine engine;
+
+    @Activate
+    void activate(IceConfig c) {
+        config = c;
+        if (!c.directPaths()) {
+            LOG.info("direct paths are off (ice.directPaths: false): every peer stays relayed");
+            return;
+        }
+        ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ice");
+            t.setDaemon(true);
+            // ice4j reads its defaults through Typesafe config, with the thread's context class loader.
+            t.setContextClassLoader(IceAgent.class.getClassLoader());
+            return t;
+        });
+        IceEngine.Timers timers = new IceEngine.Timers(Duration.ofMillis(20), Duration.ofMillis(c.checkTimeoutMillis()),
+                Duration.ofMillis(c.consentIntervalMillis()), Duration.ofMillis(c.consentTimeoutMillis()),
+                Duration.ofMillis(c.retryMinMillis()), Duration.ofMillis(c.retryMaxMillis()), Duration.ofSeconds(1), Duration.ofSeconds(20));
+        engine = new IceEngine(overlay.publicKey(), new IceEngine.Socket() {
+            @Override
+            public boolean send(InetSocketAddress to, ByteBuffer datagram) {
+                try {
+                    overlaySocket.send(to, datagram);
+                    return true;
+                } catch (IOException e) {
+                    return false;
+                }
+            }
+
+            @Override
+            public int localPort() {
+                return overlaySocket.localAddress().getPort();
+            }
+        }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers, loop);
+        engine.start();
+        loop.scheduleWithFixedDelay(() -> engine.setPeers(directory.peers().stream().map(p -> p.key()).toList()), 0, 500,
+                TimeUnit.MILLISECONDS);
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (engine != null) {
+            engine.stop();
+            engine = null;
+        }
+    }
+
+    /**
+     * The node's own addresses that may reach a peer: up, not loopback, not the overlay's own
+     * interface or addresses, no IPv6 link-local (it needs a scope a peer cannot know).
+     */
+    private List<InetAddress> hostAddresses() {
+        if (!config.hostCandidates()) {
+            return List.of();
+        }
+        InetAddress bound = overlaySocket.localAddress().getAddress();
+        if (bound != null && !bound.isAnyLocalAddress()) {
+            return List.of(bound);
+        }
+        List<InetAddress> out = new ArrayList<>();
+        try {
+            for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+                if (!nif.isUp() || nif.isLoopback() || nif.getName().equals(overlay.name())) {
+                    continue;
+                }
+                for (InetAddress a : Collections.list(nif.getInetAddresses())) {
+                    if (a.isLoopbackAddress() || a.isLinkLocalAddress() || (a instanceof Inet6Address v6 && v6.isSiteLocalAddress())
+                            || ownOverlay(a)) {
+                        continue;
+                    }
+                    out.add(a);
+                }
+            }
+        } catch (SocketException e) {
+            LOG.warn("cannot list this node's addresses: {}", e.toString());
+        }
+        out.sort(java.util.Comparator.comparing(InetAddress::getHostAddress));
+        return out;
+    }
+
+    private boolean ownOverlay(InetAddress a) {
+        for (IpPrefix p : overlay.addresses()) {
+            if (p.address().equals(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private List<InetSocketAddress> stunServers() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (String s : NetCheck.servers(config, home)) {
+            try {
+                org.ice4j.TransportAddress a = NetCheck.parse(s);
+                out.add(new InetSocketAddress(a.getAddress(), a.getPort()));
+            } catch (IllegalArgumentException e) {
+                LOG.debug("STUN server '{}' skipped: {}", s, e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public Optional<PeerPath> directPath(NodeKey peer) {
+        IceEngine e = engine;
+        return e == null ? Optional.empty() : e.directPath(peer);
+    }
+
+    @Override
+    public Optional<PathInfo> info(NodeKey peer) {
+        IceEngine e = engine;
+        if (e == null) {
+            return Optional.of(new PathInfo(PathKind.RELAY, Optional.empty(), Optional.empty(),
+                    Optional.of("policy: direct paths are off (ice.directPaths)")));
+        }
+        return e.info(peer);
+    }
+
+    @Override
+    public boolean claims(ByteBuffer datagram) {
+        return engine != null && IceWire.isStun(datagram);
+    }
+
+    @Override
+    public void receive(InetSocketAddress from, ByteBuffer datagram) {
+        IceEngine e = engine;
+        if (e != null) {
+            e.onDatagram(from, datagram);
+        }
+    }
+
+    @Override
+    public void onSignal(NodeKey from, String type, int version, byte[] payload) {
+        IceEngine e = engine;
+        if (e != null && IceOffer.TYPE.equals(type)) {
+            if (version != IceOffer.VERSION) {
+                LOG.debug("an {} of version {} from {}: this node reads version {} only", type, version, from, IceOffer.VERSION);
+                return;
+            }
+            e.onOffer(from, payload);
+        }
+    }
+
+    /** For ice:status: where hole punching stands, and what it dropped. */
+    String status() {
+        IceEngine e = engine;
+        if (e == null) {
+            return "direct paths are off (ice.directPaths: false)\n";
+        }
+        StringBuilder out = new StringBuilder("gathering: " + e.gatherState() + "\n");
+        e.drops().forEach((k, v) -> out.append(String.format("dropped %-32s %d%n", k, v)));
+        return out.toString();
+    }
+}

@@ -1,0 +1,712 @@
+package io.cloudbridge.ice.internal;
+
+import io.cloudbridge.api.mesh.PathInfo;
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.net.NodeKey;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hole punching for every peer, on the overlay's one socket (RFC 8445, full ICE for one
+ * component, aggressive enough to find a path within a second). Per peer: credentials and
+ * candidates go out over signalling, connectivity checks run on every candidate pair, the
+ * controlling side (the node with the larger key) nominates the best pair that answered, and
+ * consent checks (RFC 7675, on a much shorter timer) keep confirming it. A path that stops
+ * answering is withdrawn, so the peer falls back to the relay, and hole punching starts over after
+ * a backoff. A change of the node's own addresses regathers and restarts every peer at once.
+ *
+ * <p>All state changes run on one thread; the data path reads one volatile reference per packet.
+ */
+final class IceEngine {
+    private static final Logger LOG = LoggerFactory.getLogger(IceEngine.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    /** The overlay's socket as the engine sees it. */
+    interface Socket {
+        /** Sends one datagram from the shared 5-tuple; {@code false} when it could not go. */
+        boolean send(InetSocketAddress to, ByteBuffer datagram);
+
+        int localPort();
+    }
+
+    /** The signalling stream as the engine sees it. */
+    interface Signals {
+        boolean send(NodeKey to, byte[] offer);
+    }
+
+    /** The protocol's timers; tests and labs shorten them. */
+    record Timers(Duration tick, Duration checkTimeout, Duration consentInterval, Duration consentTimeout, Duration retryMin,
+            Duration retryMax, Duration offerRetry, Duration stunRefresh) {
+        static Timers defaults() {
+            return new Timers(Duration.ofMillis(20), Duration.ofSeconds(5), Duration.ofMillis(250), Duration.ofMillis(1500),
+                    Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(20));
+        }
+    }
+
+    private final NodeKey self;
+    private final Socket socket;
+    private final Signals signals;
+    private final Timers timers;
+    private final Supplier<List<InetAddress>> hostAddresses;
+    private final Supplier<List<InetSocketAddress>> stunServers;
+    private final ScheduledExecutorService loop;
+    private final IceWire wire = new IceWire();
+    private final Map<NodeKey, Session> sessions = new HashMap<>();
+    private final Map<String, Session> byLocalUfrag = new HashMap<>();
+    private final Map<String, Pending> pending = new HashMap<>();
+    /** What commands and the path manager read, from any thread. */
+    private final Map<NodeKey, Session> published = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
+    private List<InetAddress> hosts = List.of();
+    private final Map<InetSocketAddress, InetSocketAddress> reflexive = new LinkedHashMap<>(); // STUN server -> what it saw
+    private long lastStunNanos;
+    private long stunAnsweredNanos;
+    private volatile String gatherState = "not gathered yet";
+
+    IceEngine(NodeKey self, Socket socket, Signals signals, Timers timers, Supplier<List<InetAddress>> hostAddresses,
+            Supplier<List<InetSocketAddress>> stunServers, ScheduledExecutorService loop) {
+        this.self = self;
+        this.socket = socket;
+        this.signals = signals;
+        this.timers = timers;
+        this.hostAddresses = hostAddresses;
+        this.stunServers = stunServers;
+        this.loop = loop;
+    }
+
+    void start() {
+        loop.execute(() -> {
+            hosts = hostAddresses.get();
+            gatherReflexive();
+        });
+        loop.scheduleWithFixedDelay(this::tick, timers.tick().toMillis(), timers.tick().toMillis(), TimeUnit.MILLISECONDS);
+        loop.scheduleWithFixedDelay(this::watchAddresses, 1, 1, TimeUnit.SECONDS);
+    }
+
+    void stop() {
+        loop.shutdownNow();
+        published.clear();
+        wire.close();
+    }
+
+    // ---- input, from any thread ----
+
+    /** A STUN datagram from the shared socket; copied, then handled on the engine's thread. */
+    void onDatagram(InetSocketAddress from, ByteBuffer datagram) {
+        IceWire.Received m = IceWire.decode(datagram);
+        if (m == null) {
+            count("malformed STUN");
+            return;
+        }
+        loop.execute(() -> handle(from, m));
+    }
+
+    void onOffer(NodeKey from, byte[] payload) {
+        IceOffer offer;
+        try {
+            offer = IceOffer.decode(payload);
+        } catch (IllegalArgumentException e) {
+            count("bad offer");
+            LOG.debug("an offer from {} refused: {}", from, e.getMessage());
+            return;
+        }
+        loop.execute(() -> handleOffer(from, offer));
+    }
+
+    /** The tenant's peers now: sessions start for new ones and end for those gone. */
+    void setPeers(Collection<NodeKey> peers) {
+        Set<NodeKey> wanted = Set.copyOf(peers);
+        loop.execute(() -> {
+            for (NodeKey k : List.copyOf(sessions.keySet())) {
+                if (!wanted.contains(k)) {
+                    Session s = sessions.remove(k);
+                    byLocalUfrag.remove(s.localUfrag);
+                    published.remove(k);
+                }
+            }
+            for (NodeKey k : wanted) {
+                if (!k.equals(self)) {
+                    session(k);
+                }
+            }
+        });
+    }
+
+    // ---- output, from any thread ----
+
+    Optional<PeerPath> directPath(NodeKey peer) {
+        Session s = published.get(peer);
+        return s == null ? Optional.empty() : Optional.ofNullable(s.path);
+    }
+
+    Optional<PathInfo> info(NodeKey peer) {
+        Session s = published.get(peer);
+        return s == null ? Optional.empty() : Optional.of(s.info());
+    }
+
+    Map<String, Long> drops() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        drops.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    String gatherState() {
+        return gatherState;
+    }
+
+    private void count(String why) {
+        drops.computeIfAbsent(why, k -> new LongAdder()).increment();
+    }
+
+    // ---- candidates ----
+
+    private List<Candidate> localCandidates() {
+        List<Candidate> out = new ArrayList<>();
+        int order = 0;
+        for (InetAddress a : hosts) {
+            out.add(new Candidate(Candidate.Type.HOST, new InetSocketAddress(a, socket.localPort()),
+                    Candidate.priority(Candidate.Type.HOST, a, order++)));
+        }
+        for (InetSocketAddress seen : reflexive.values()) {
+            Candidate c = new Candidate(Candidate.Type.SRFLX, seen, Candidate.priority(Candidate.Type.SRFLX, seen.getAddress(), order++));
+            if (out.stream().noneMatch(o -> o.address().equals(seen))) {
+                out.add(c);
+            }
+        }
+        return out;
+    }
+
+    private void gatherReflexive() {
+        lastStunNanos = System.nanoTime();
+        List<InetSocketAddress> servers = stunServers.get();
+        if (servers.isEmpty()) {
+            gatherState = "no STUN server (not registered, and ice.stunServers is empty)";
+        }
+        for (InetSocketAddress server : servers) {
+            if (server.isUnresolved()) {
+                continue;
+            }
+            for (int attempt = 0; attempt < 3; attempt++) {
+                // Three requests 200 ms apart: one lost datagram must not cost a server-reflexive candidate.
+                loop.schedule(() -> {
+                    byte[] tid = transactionId();
+                    pending.put(key(tid), new Pending(null, null, Purpose.STUN, server, null, System.nanoTime()));
+                    socket.send(server, ByteBuffer.wrap(wire.bindingRequest(tid)));
+                }, attempt * 200L, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private void onReflexive(InetSocketAddress server, InetSocketAddress seen) {
+        stunAnsweredNanos = System.nanoTime();
+        InetSocketAddress before = reflexive.put(server, seen);
+        gatherState = "public endpoint " + seen.getAddress().getHostAddress() + ":" + seen.getPort() + " (STUN " + server + ")";
+        if (!seen.equals(before)) {
+            LOG.info("server-reflexive candidate {}:{} (seen by STUN server {})", seen.getAddress().getHostAddress(), seen.getPort(), server);
+            for (Session s : sessions.values()) {
+                if (s.remoteUfrag != null) {
+                    s.sendOffer(false); // trickle: the same credentials, one candidate more
+                }
+            }
+        }
+    }
+
+    /** Handover: the node's own addresses changed (a new network, a new default route). */
+    private void watchAddresses() {
+        try {
+            List<InetAddress> now = hostAddresses.get();
+            if (!now.equals(hosts)) {
+                LOG.info("this node's addresses changed ({} -> {}): gathering again and restarting hole punching with {} peers",
+                        hosts, now, sessions.size());
+                hosts = now;
+                reflexive.clear();
+                gatherReflexive();
+                for (Session s : sessions.values()) {
+                    s.restart("this node's addresses changed");
+                }
+            } else if (System.nanoTime() - lastStunNanos > timers.stunRefresh().toNanos()) {
+                gatherReflexive(); // keeps the NAT's mapping of the socket, and notices a new one
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("watching this node's addresses failed: {}", e.toString());
+        }
+    }
+
+    // ---- the protocol ----
+
+    private Session session(NodeKey peer) {
+        Session s = sessions.get(peer);
+        if (s == null) {
+            s = new Session(peer);
+            sessions.put(peer, s);
+            byLocalUfrag.put(s.localUfrag, s);
+            published.put(peer, s);
+            s.sendOffer(true);
+        }
+        return s;
+    }
+
+    private void handleOffer(NodeKey from, IceOffer offer) {
+        Session s = session(from);
+        s.offerAnswered = true;
+        List<Candidate> usable = offer.candidates().stream().filter(this::reachableFamily).toList();
+        if (!offer.ufrag().equals(s.remoteUfrag)) {
+            boolean first = s.remoteUfrag == null;
+            s.remoteUfrag = offer.ufrag();
+            s.remotePassword = offer.password();
+            s.pairs.clear();
+            usable.forEach(s::addPair);
+            LOG.debug("{} credentials from {}: {} candidates", first ? "first" : "new", from, usable.size());
+            s.startRound();
+        } else {
+            int before = s.pairs.size();
+            usable.forEach(s::addPair);
+            if (s.pairs.size() > before && s.selected == null && s.roundStarted < 0) {
+                s.startRound();
+            }
+        }
+        if (offer.wantsAnswer()) {
+            s.sendOffer(false);
+        }
+    }
+
+    private boolean reachableFamily(Candidate c) {
+        boolean v4 = c.address().getAddress() instanceof java.net.Inet4Address;
+        return hosts.stream().anyMatch(h -> (h instanceof java.net.Inet4Address) == v4)
+                || reflexive.values().stream().anyMatch(r -> (r.getAddress() instanceof java.net.Inet4Address) == v4);
+    }
+
+    private void handle(InetSocketAddress from, IceWire.Received m) {
+        if (m.isRequest()) {
+            onCheck(from, m);
+            return;
+        }
+        Pending p = pending.remove(key(m.message().getTransactionID()));
+        if (p == null) {
+            count("answer to no request of ours");
+            return;
+        }
+        if (!from.equals(p.to)) {
+            count("answer from another address"); // RFC 8445 7.2.5.2.1: not symmetric, not a valid pair
+            return;
+        }
+        if (p.purpose == Purpose.STUN) {
+            InetSocketAddress seen = m.isSuccess() ? m.mapped() : null;
+            if (seen != null) {
+                onReflexive(p.to, seen);
+            } else {
+                count("STUN server refused");
+            }
+            return;
+        }
+        Session s = p.session;
+        if (sessions.get(s.peer) != s || !m.signedWith(p.password)) {
+            count(sessions.get(s.peer) != s ? "answer for an ended session" : "answer failed integrity");
+            return;
+        }
+        if (!m.isSuccess()) {
+            count("check refused");
+            return;
+        }
+        s.onSuccess(p, m.mapped());
+    }
+
+    private void onCheck(InetSocketAddress from, IceWire.Received m) {
+        String username = m.username();
+        int colon = username == null ? -1 : username.indexOf(':');
+        Session s = colon < 1 ? null : byLocalUfrag.get(username.substring(0, colon));
+        if (s == null) {
+            count("check for no session of ours");
+            return;
+        }
+        if (!m.signedWith(s.localPassword)) {
+            count("check failed integrity");
+            return;
+        }
+        socket.send(from, ByteBuffer.wrap(wire.success((org.ice4j.message.Request) m.message(), from, s.localUfrag, s.localPassword)));
+        s.onCheck(from, m.priority(), m.nominates());
+    }
+
+    private void tick() {
+        try {
+            long now = System.nanoTime();
+            pending.values().removeIf(p -> now - p.sentNanos > TimeUnit.SECONDS.toNanos(10));
+            for (Session s : sessions.values()) {
+                s.tick(now);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("hole punching's timer failed: {}", e.toString(), e);
+        }
+    }
+
+    private static byte[] transactionId() {
+        byte[] tid = new byte[12];
+        RANDOM.nextBytes(tid);
+        return tid;
+    }
+
+    private static String key(byte[] tid) {
+        return HexFormat.of().formatHex(tid);
+    }
+
+    private static String randomIceChars(int length) {
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        StringBuilder out = new StringBuilder(length);
+        for (int i = 0; i < length; i++) {
+            out.append(alphabet.charAt(RANDOM.nextInt(alphabet.length())));
+        }
+        return out.toString();
+    }
+
+    private enum Purpose { STUN, CHECK, NOMINATE, CONSENT }
+
+    private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, String password, long sentNanos) {
+    }
+
+    /** A candidate pair: our socket (every local candidate's base) and one remote candidate. */
+    private static final class Pair {
+        final Candidate remote;
+        long priority;
+        boolean succeeded;
+        boolean failed;
+        boolean nominatedByPeer;
+        int attempts;
+        long lastSentNanos;
+        InetSocketAddress seenAs; // our address as the peer saw it: which local candidate the pair is
+        long rttNanos;
+
+        Pair(Candidate remote) {
+            this.remote = remote;
+        }
+    }
+
+    /** The direct path to one peer: the selected pair's remote address, on the shared socket. */
+    private final class DirectPath implements PeerPath {
+        final InetSocketAddress to;
+
+        DirectPath(InetSocketAddress to) {
+            this.to = to;
+        }
+
+        @Override
+        public io.cloudbridge.api.mesh.PathKind kind() {
+            return io.cloudbridge.api.mesh.PathKind.DIRECT;
+        }
+
+        @Override
+        public boolean send(ByteBuffer packet) {
+            return socket.send(to, packet);
+        }
+    }
+
+    /** One peer's ICE session. */
+    private final class Session {
+        final NodeKey peer;
+        final boolean controlling;
+        final long tieBreaker = RANDOM.nextLong() >>> 1;
+        String localUfrag = randomIceChars(8);
+        String localPassword = randomIceChars(24);
+        String remoteUfrag;
+        String remotePassword;
+        final Map<InetSocketAddress, Pair> pairs = new LinkedHashMap<>();
+        long roundStarted = -1;
+        long firstSuccessNanos = -1;
+        Pair selected;
+        volatile DirectPath path;
+        volatile String selectedDescription;
+        volatile long rttNanos = -1;
+        long lastConsentNanos;
+        long lastConsentSentNanos;
+        long lastNominationNanos;
+        boolean offerAnswered;
+        long lastOfferNanos;
+        volatile String reason = "waiting for the peer's candidates";
+        long retryAtNanos = -1;
+        long retryDelayNanos = timers.retryMin().toNanos();
+
+        Session(NodeKey peer) {
+            this.peer = peer;
+            this.controlling = compare(self.toBytes(), peer.toBytes()) > 0;
+        }
+
+        PathInfo info() {
+            DirectPath p = path;
+            if (p != null) {
+                long rtt = rttNanos;
+                return new PathInfo(PathKind.DIRECT, rtt < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(rtt)),
+                        Optional.ofNullable(selectedDescription), Optional.empty());
+            }
+            String why = reason;
+            if (System.nanoTime() - stunAnsweredNanos > TimeUnit.SECONDS.toNanos(60) && !stunServers.get().isEmpty()
+                    && lastStunNanos != 0) {
+                why = why + "; no STUN server answers this node: UDP seems blocked";
+            }
+            return new PathInfo(PathKind.RELAY, Optional.empty(), Optional.empty(), Optional.of(why));
+        }
+
+        void sendOffer(boolean wantsAnswer) {
+            lastOfferNanos = System.nanoTime();
+            if (wantsAnswer) {
+                offerAnswered = false;
+            }
+            IceOffer offer = new IceOffer(localUfrag, localPassword, wantsAnswer, localCandidates());
+            if (!signals.send(peer, offer.encode())) {
+                LOG.debug("offer to {} not sent now (signalling down); trying again", peer);
+                offerAnswered = false;
+            }
+        }
+
+        void addPair(Candidate remote) {
+            Pair p = pairs.get(remote.address());
+            if (p == null) {
+                if (pairs.size() >= 2 * IceOffer.MAX_CANDIDATES) {
+                    return; // peer-reflexive addresses must not grow without end
+                }
+                p = new Pair(remote);
+                pairs.put(remote.address(), p);
+            }
+            long local = Candidate.priority(Candidate.Type.HOST, remote.address().getAddress(), 0);
+            p.priority = controlling ? Candidate.pairPriority(local, remote.priority()) : Candidate.pairPriority(remote.priority(), local);
+        }
+
+        void startRound() {
+            roundStarted = System.nanoTime();
+            firstSuccessNanos = -1;
+            retryAtNanos = -1;
+            for (Pair p : pairs.values()) {
+                p.attempts = 0;
+                p.failed = false;
+                p.succeeded = false;
+                p.lastSentNanos = 0;
+            }
+            if (path == null) {
+                reason = "checking " + pairs.size() + " candidate pairs";
+            }
+        }
+
+        /** Starts over with new credentials: the peer learns them from our offer and answers with its own. */
+        void restart(String why) {
+            byLocalUfrag.remove(localUfrag);
+            localUfrag = randomIceChars(8);
+            localPassword = randomIceChars(24);
+            byLocalUfrag.put(localUfrag, this);
+            if (path == null) {
+                reason = why + "; restarting";
+            }
+            startRound();
+            sendOffer(true);
+        }
+
+        void tick(long now) {
+            if (!offerAnswered && now - lastOfferNanos > timers.offerRetry().toNanos()) {
+                sendOffer(true); // lost, or the peer was not connected yet: ask again
+            }
+            if (selected != null) {
+                keepConsent(now);
+            }
+            if (remotePassword == null) {
+                return;
+            }
+            if (roundStarted >= 0) {
+                check(now);
+            } else if (selected == null && retryAtNanos >= 0 && now >= retryAtNanos) {
+                retryAtNanos = -1;
+                restart(reason);
+            }
+        }
+
+        private void check(long now) {
+            long elapsed = now - roundStarted;
+            List<Pair> ordered = new ArrayList<>(pairs.values());
+            ordered.sort(Comparator.comparingLong((Pair p) -> p.priority).reversed());
+            int sent = 0;
+            for (Pair p : ordered) {
+                if (p.succeeded || p.failed || sent == 2) {
+                    continue;
+                }
+                // Retransmissions at 100, 200, 400 ms, then every 400 ms until the round's timeout.
+                long rto = TimeUnit.MILLISECONDS.toNanos(100L << Math.min(Math.max(p.attempts - 1, 0), 2));
+                if (p.attempts == 0 || now - p.lastSentNanos >= rto) {
+                    send(p, Purpose.CHECK, now);
+                    sent++;
+                }
+            }
+            Pair best = ordered.stream().filter(p -> p.succeeded).findFirst().orElse(null);
+            if (controlling && best != null && (selected == null || selected != best)) {
+                boolean betterPending = ordered.stream().anyMatch(p -> p.priority > best.priority && !p.failed && !p.succeeded);
+                // Nominate the best pair that answered once the better ones had a moment to answer too.
+                if ((!betterPending || now - firstSuccessNanos > TimeUnit.MILLISECONDS.toNanos(150))
+                        && now - lastNominationNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
+                    lastNominationNanos = now;
+                    send(best, Purpose.NOMINATE, now);
+                }
+            }
+            if (elapsed > timers.checkTimeout().toNanos()) {
+                roundStarted = -1;
+                ordered.forEach(p -> p.failed = p.failed || !p.succeeded);
+                if (selected == null) {
+                    reason = describeFailure(ordered);
+                    retryAtNanos = now + retryDelayNanos;
+                    LOG.info("no direct path to {}: {}; trying again in {} s", peer, reason, TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos));
+                    retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
+                }
+            }
+        }
+
+        private String describeFailure(List<Pair> ordered) {
+            if (ordered.isEmpty()) {
+                return "the peer offered no candidate this node can reach";
+            }
+            boolean any = ordered.stream().anyMatch(p -> p.succeeded);
+            if (any) {
+                return "a pair answered but was not nominated";
+            }
+            String theirs = ordered.stream().map(p -> p.remote.type().token).distinct().reduce((a, b) -> a + "," + b).orElse("");
+            String ours = localCandidates().stream().map(c -> c.type().token).distinct().reduce((a, b) -> a + "," + b).orElse("");
+            return "no candidate pair succeeded (ours: " + ours + "; theirs: " + theirs + ")";
+        }
+
+        private void keepConsent(long now) {
+            if (now - lastConsentNanos > timers.consentTimeout().toNanos()) {
+                LOG.info("direct path to {} ({}) stopped answering for {} ms: back to the relay", peer, selectedDescription,
+                        TimeUnit.NANOSECONDS.toMillis(now - lastConsentNanos));
+                selected = null;
+                path = null;
+                reason = "the direct path stopped answering";
+                retryAtNanos = now + retryDelayNanos;
+                retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
+                return;
+            }
+            if (now - lastConsentSentNanos >= timers.consentInterval().toNanos() && remotePassword != null) {
+                lastConsentSentNanos = now;
+                send(selected, Purpose.CONSENT, now);
+            }
+        }
+
+        private void send(Pair p, Purpose purpose, long now) {
+            byte[] tid = transactionId();
+            String username = remoteUfrag + ":" + localUfrag;
+            long prflxPriority = Candidate.priority(Candidate.Type.PRFLX, p.remote.address().getAddress(), 0);
+            byte[] check = wire.check(tid, username, remotePassword, prflxPriority, controlling, tieBreaker, purpose == Purpose.NOMINATE);
+            pending.put(key(tid), new Pending(this, p, purpose, p.remote.address(), remotePassword, now));
+            if (purpose == Purpose.CHECK) {
+                p.attempts++;
+                p.lastSentNanos = now;
+            }
+            if (!socket.send(p.remote.address(), ByteBuffer.wrap(check))) {
+                count("check not sent");
+            }
+        }
+
+        void onCheck(InetSocketAddress from, long priority, boolean nominates) {
+            Pair p = pairs.get(from);
+            if (p == null) {
+                // Peer-reflexive (RFC 8445 7.3.1.3): the peer's NAT showed us an address it did not know.
+                addPair(new Candidate(Candidate.Type.PRFLX, from, Math.max(1, Math.min(priority, 0xFFFF_FFFFL))));
+                p = pairs.get(from);
+                if (p == null) {
+                    return;
+                }
+            }
+            if (nominates && !controlling) {
+                p.nominatedByPeer = true;
+                if (p.succeeded) {
+                    select(p);
+                    return;
+                }
+            }
+            if (!p.succeeded && remotePassword != null && System.nanoTime() - p.lastSentNanos > TimeUnit.MILLISECONDS.toNanos(50)) {
+                if (roundStarted < 0 && selected == null) {
+                    startRound();
+                }
+                send(p, Purpose.CHECK, System.nanoTime()); // triggered check
+            }
+        }
+
+        void onSuccess(Pending sent, InetSocketAddress seenAs) {
+            Pair p = sent.pair;
+            long rtt = System.nanoTime() - sent.sentNanos;
+            if (sent.purpose == Purpose.CONSENT) {
+                if (p == selected) {
+                    lastConsentNanos = System.nanoTime();
+                    rttNanos = rttNanos < 0 ? rtt : (rttNanos * 7 + rtt) / 8;
+                }
+                return;
+            }
+            if (pairs.get(p.remote.address()) != p) {
+                return; // a pair of an earlier round
+            }
+            if (!p.succeeded) {
+                p.succeeded = true;
+                p.rttNanos = rtt;
+                p.seenAs = seenAs;
+                if (firstSuccessNanos < 0) {
+                    firstSuccessNanos = System.nanoTime();
+                }
+            }
+            if (sent.purpose == Purpose.NOMINATE || (!controlling && p.nominatedByPeer)) {
+                select(p);
+            }
+        }
+
+        private void select(Pair p) {
+            boolean moved = selected != p;
+            selected = p;
+            roundStarted = -1;
+            lastConsentNanos = System.nanoTime();
+            rttNanos = p.rttNanos;
+            retryDelayNanos = timers.retryMin().toNanos();
+            String local = localType(p.seenAs);
+            selectedDescription = local + " " + address(p.seenAs) + " -> " + p.remote.type().token + " " + address(p.remote.address());
+            reason = "";
+            if (moved || path == null || !path.to.equals(p.remote.address())) {
+                path = new DirectPath(p.remote.address());
+                LOG.info("direct path to {}: {}, rtt {} ms", peer, selectedDescription,
+                        String.format(Locale.ROOT, "%.2f", p.rttNanos / 1e6));
+            }
+        }
+
+        private String localType(InetSocketAddress seenAs) {
+            if (seenAs == null) {
+                return "prflx";
+            }
+            for (InetAddress h : hosts) {
+                if (h.equals(seenAs.getAddress()) && seenAs.getPort() == socket.localPort()) {
+                    return "host";
+                }
+            }
+            return reflexive.containsValue(seenAs) ? "srflx" : "prflx";
+        }
+    }
+
+    private static String address(InetSocketAddress a) {
+        return a == null ? "?" : (a.getAddress() instanceof java.net.Inet6Address ? "[" + a.getAddress().getHostAddress() + "]"
+                : a.getAddress().getHostAddress()) + ":" + a.getPort();
+    }
+
+    private static int compare(byte[] a, byte[] b) {
+        return java.util.Arrays.compareUnsigned(a, b);
+    }
+}

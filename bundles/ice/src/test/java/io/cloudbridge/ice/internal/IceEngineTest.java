@@ -1,0 +1,186 @@
+package io.cloudbridge.ice.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.cloudbridge.api.mesh.PathInfo;
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.net.NodeKey;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two engines on two real UDP sockets on loopback, their offers passed as the signalling stream
+ * would: they find the direct path, keep it with consent checks, drop it when one side stops
+ * hearing, and find it again once it hears again.
+ */
+class IceEngineTest {
+    private static final IceEngine.Timers FAST = new IceEngine.Timers(Duration.ofMillis(10), Duration.ofSeconds(2),
+            Duration.ofMillis(100), Duration.ofMillis(600), Duration.ofMillis(200), Duration.ofSeconds(2), Duration.ofMillis(300),
+            Duration.ofSeconds(20));
+
+    /** One node: a socket, its receive thread, its engine. */
+    static final class Node implements AutoCloseable {
+        final NodeKey key;
+        final DatagramChannel channel;
+        final AtomicBoolean deaf = new AtomicBoolean();
+        final AtomicInteger wireGuardLike = new AtomicInteger();
+        IceEngine engine;
+        final Thread reader;
+
+        Node(byte keyByte) throws IOException {
+            byte[] k = new byte[32];
+            k[0] = keyByte;
+            key = NodeKey.of(k);
+            channel = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            reader = new Thread(() -> {
+                ByteBuffer buf = ByteBuffer.allocate(2048);
+                while (channel.isOpen()) {
+                    try {
+                        buf.clear();
+                        InetSocketAddress from = (InetSocketAddress) channel.receive(buf);
+                        buf.flip();
+                        if (deaf.get()) {
+                            continue; // a firewall rule dropping everything this node would hear
+                        }
+                        if (IceWire.isStun(buf)) {
+                            engine.onDatagram(from, buf);
+                        } else {
+                            wireGuardLike.incrementAndGet();
+                        }
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void start(Node other, List<InetSocketAddress> stun) {
+            engine = new IceEngine(key, new IceEngine.Socket() {
+                @Override
+                public boolean send(InetSocketAddress to, ByteBuffer datagram) {
+                    try {
+                        return channel.send(datagram, to) > 0;
+                    } catch (IOException e) {
+                        return false;
+                    }
+                }
+
+                @Override
+                public int localPort() {
+                    return channel.socket().getLocalPort();
+                }
+            }, (to, offer) -> {
+                other.engine.onOffer(key, offer);
+                return true;
+            }, FAST, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, Executors.newSingleThreadScheduledExecutor());
+            engine.start();
+            reader.start();
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (engine != null) {
+                engine.stop();
+            }
+            channel.close();
+        }
+    }
+
+    private Node alpha;
+    private Node bravo;
+
+    @AfterEach
+    void close() throws IOException {
+        alpha.close();
+        bravo.close();
+    }
+
+    @Test
+    void findsKeepsLosesAndFindsAgainTheDirectPath() {
+        try {
+            alpha = new Node((byte) 1);
+            bravo = new Node((byte) 2);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+        alpha.start(bravo, List.of());
+        bravo.start(alpha, List.of());
+        alpha.engine.setPeers(List.of(bravo.key));
+        bravo.engine.setPeers(List.of(alpha.key));
+
+        long started = System.nanoTime();
+        await(Duration.ofSeconds(3), "both sides have the direct path", () -> direct(alpha, bravo) && direct(bravo, alpha));
+        long found = System.nanoTime() - started;
+        PathInfo info = alpha.engine.info(bravo.key).orElseThrow();
+        assertEquals("host 127.0.0.1:" + alpha.channel.socket().getLocalPort() + " -> host 127.0.0.1:"
+                + bravo.channel.socket().getLocalPort(), info.candidatePair().orElseThrow());
+        assertTrue(found < Duration.ofSeconds(2).toNanos(), "found after " + found / 1_000_000 + " ms");
+
+        // The direct path carries packets to the other's socket, beside the checks.
+        int before = bravo.wireGuardLike.get();
+        alpha.engine.directPath(bravo.key).orElseThrow().send(ByteBuffer.wrap(new byte[] {4, 0, 0, 0, 9, 9, 9, 9}));
+        await(Duration.ofSeconds(1), "the packet arrives", () -> bravo.wireGuardLike.get() == before + 1);
+
+        // Consent keeps it while both answer: well past the consent timeout, still direct.
+        long kept = System.nanoTime() + Duration.ofMillis(1200).toNanos();
+        await(Duration.ofSeconds(2), "time passes", () -> System.nanoTime() > kept && direct(alpha, bravo) && direct(bravo, alpha));
+
+        // bravo hears nothing: both give the path up within the consent timeout and a bit.
+        bravo.deaf.set(true);
+        long cut = System.nanoTime();
+        await(Duration.ofSeconds(2), "both fall back", () -> !direct(alpha, bravo) && !direct(bravo, alpha));
+        assertTrue(System.nanoTime() - cut < Duration.ofMillis(1500).toNanos());
+        assertEquals(PathKind.RELAY, alpha.engine.info(bravo.key).orElseThrow().kind());
+        assertTrue(alpha.engine.info(bravo.key).orElseThrow().relayedReason().orElseThrow().contains("stopped answering"),
+                alpha.engine.info(bravo.key).toString());
+
+        bravo.deaf.set(false);
+        await(Duration.ofSeconds(4), "the direct path is found again", () -> direct(alpha, bravo) && direct(bravo, alpha));
+    }
+
+    @Test
+    void aPeerThatNeverAnswersStaysRelayedWithAReason() throws IOException {
+        alpha = new Node((byte) 1);
+        bravo = new Node((byte) 2);
+        alpha.start(bravo, List.of());
+        bravo.start(alpha, List.of());
+        bravo.deaf.set(true);
+        alpha.engine.setPeers(List.of(bravo.key));
+        bravo.engine.setPeers(List.of(alpha.key));
+        await(Duration.ofSeconds(4), "alpha gives up the round",
+                () -> alpha.engine.info(bravo.key).flatMap(PathInfo::relayedReason).orElse("").startsWith("no candidate pair succeeded"));
+        assertEquals(PathKind.RELAY, alpha.engine.info(bravo.key).orElseThrow().kind());
+    }
+
+    private static boolean direct(Node from, Node to) {
+        return from.engine.directPath(to.key).isPresent();
+    }
+
+    private static String state(Node n, Node other) {
+        return n == null || n.engine == null ? "-" : n.engine.info(other.key) + " drops " + n.engine.drops();
+    }
+
+    void await(Duration limit, String what, BooleanSupplier condition) {
+        long end = System.nanoTime() + limit.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not within " + limit.toMillis() + " ms: " + what + "; alpha: " + state(alpha, bravo)
+                        + "; bravo: " + state(bravo, alpha));
+            }
+            LockSupport.parkNanos(5_000_000);
+        }
+    }
+}
