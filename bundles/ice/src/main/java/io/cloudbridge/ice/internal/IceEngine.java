@@ -82,7 +82,12 @@ final class IceEngine {
     private List<InetAddress> hosts = List.of();
     private final Map<InetSocketAddress, InetSocketAddress> reflexive = new LinkedHashMap<>(); // STUN server -> what it saw
     private long lastStunNanos;
-    private long stunAnsweredNanos;
+    private long firstStunNanos = -1;
+    private long stunAnsweredNanos = -1;
+    /** No STUN server has answered this node for a while although it asked: its UDP does not get out. */
+    private volatile boolean udpBlocked;
+    /** The STUN servers last asked: the home relay's responder becomes known only at registration. */
+    private List<InetSocketAddress> askedServers = List.of();
     private volatile String gatherState = "not gathered yet";
 
     IceEngine(NodeKey self, Socket socket, Signals signals, Timers timers, Supplier<List<InetAddress>> hostAddresses,
@@ -103,6 +108,7 @@ final class IceEngine {
         });
         loop.scheduleWithFixedDelay(this::tick, timers.tick().toMillis(), timers.tick().toMillis(), TimeUnit.MILLISECONDS);
         loop.scheduleWithFixedDelay(this::watchAddresses, 1, 1, TimeUnit.SECONDS);
+        loop.scheduleWithFixedDelay(this::watchServers, 100, 100, TimeUnit.MILLISECONDS);
     }
 
     void stop() {
@@ -201,6 +207,10 @@ final class IceEngine {
     private void gatherReflexive() {
         lastStunNanos = System.nanoTime();
         List<InetSocketAddress> servers = stunServers.get();
+        askedServers = servers;
+        if (firstStunNanos < 0 && !servers.isEmpty()) {
+            firstStunNanos = lastStunNanos;
+        }
         if (servers.isEmpty()) {
             gatherState = "no STUN server (not registered, and ice.stunServers is empty)";
         }
@@ -233,9 +243,27 @@ final class IceEngine {
         }
     }
 
+    /** The STUN servers changed: the node registered (its relay's responder is the default), or the configuration changed. */
+    private void watchServers() {
+        try {
+            List<InetSocketAddress> now = stunServers.get();
+            if (!now.equals(askedServers)) {
+                reflexive.keySet().retainAll(now);
+                gatherReflexive();
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("looking up the STUN servers failed: {}", e.toString());
+        }
+    }
+
     /** Handover: the node's own addresses changed (a new network, a new default route). */
     private void watchAddresses() {
         try {
+            long nanos = System.nanoTime();
+            // Three seconds of asking without an answer: longer than any retransmission, shorter than a round of checks.
+            long since = stunAnsweredNanos >= 0 ? stunAnsweredNanos : firstStunNanos;
+            udpBlocked = firstStunNanos >= 0 && !stunServers.get().isEmpty() && nanos - since > TimeUnit.SECONDS.toNanos(
+                    stunAnsweredNanos >= 0 ? timers.stunRefresh().toSeconds() * 3 : 3);
             List<InetAddress> now = hostAddresses.get();
             if (!now.equals(hosts)) {
                 LOG.info("this node's addresses changed ({} -> {}): gathering again and restarting hole punching with {} peers",
@@ -459,9 +487,8 @@ final class IceEngine {
                         Optional.ofNullable(selectedDescription), Optional.empty());
             }
             String why = reason;
-            if (System.nanoTime() - stunAnsweredNanos > TimeUnit.SECONDS.toNanos(60) && !stunServers.get().isEmpty()
-                    && lastStunNanos != 0) {
-                why = why + "; no STUN server answers this node: UDP seems blocked";
+            if (udpBlocked) {
+                why = why + "; no STUN server answers this node: UDP seems blocked here";
             }
             return new PathInfo(PathKind.RELAY, Optional.empty(), Optional.empty(), Optional.of(why));
         }
@@ -585,7 +612,8 @@ final class IceEngine {
             }
             String theirs = ordered.stream().map(p -> p.remote.type().token).distinct().reduce((a, b) -> a + "," + b).orElse("");
             String ours = localCandidates().stream().map(c -> c.type().token).distinct().reduce((a, b) -> a + "," + b).orElse("");
-            return "no candidate pair succeeded (ours: " + ours + "; theirs: " + theirs + ")";
+            String hint = theirs.contains("srflx") || theirs.contains("prflx") ? "" : "; the peer has no public UDP endpoint (UDP blocked on its side?)";
+            return "no candidate pair succeeded (ours: " + ours + "; theirs: " + theirs + ")" + hint;
         }
 
         private void keepConsent(long now) {

@@ -32,7 +32,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
@@ -653,15 +652,10 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         return out.toString();
     }
 
-    String peerTable() {
-        StringBuilder out = new StringBuilder(String.format("%-20s %-36s %-34s %s%n", "HOSTNAME", "NODE", "ADDRESSES", "ENDPOINTS"));
-        Map<String, Peer> sorted = new TreeMap<>();
-        peers.values().forEach(p -> sorted.put(p.getHostname() + " " + p.getNodeId(), p));
-        for (Peer p : sorted.values()) {
-            out.append(String.format("%-20s %-36s %-34s %s%n", p.getHostname(), p.getNodeId(),
-                    String.join(" ", p.getOverlayAddressesList()), String.join(" ", p.getEndpointsList())));
-        }
-        return out.toString();
+    /** Whether a map entry is this node itself. */
+    boolean isSelf(Peer p) {
+        RegisterResponse r = registration;
+        return r != null && r.getNodeId().equals(p.getNodeId());
     }
 
     List<Peer> mapPeers() {

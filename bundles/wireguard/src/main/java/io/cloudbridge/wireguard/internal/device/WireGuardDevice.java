@@ -112,6 +112,8 @@ public final class WireGuardDevice implements AutoCloseable {
      * path from the path manager sends on this socket too, to the address hole punching confirmed.
      */
     private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
+    /** How soon an initiation that no path took is tried again. */
+    private static final java.time.Duration NO_PATH_RETRY = java.time.Duration.ofMillis(250);
     private java.util.concurrent.ScheduledExecutorService ticker;
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
@@ -674,6 +676,12 @@ public final class WireGuardDevice implements AutoCloseable {
         }
         if (transmit(peer, initiation, 0)) {
             peer.lastSent = now;
+        } else {
+            // No path took it (the relay session or a direct path is still coming up): try again
+            // soon rather than after the rekey timeout, so the first packets do not wait 5 s.
+            synchronized (peer) {
+                peer.retryAt = now.plus(NO_PATH_RETRY);
+            }
         }
     }
 

@@ -1,0 +1,287 @@
+package io.cloudbridge.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The NAT lab: network namespaces with nftables NATs between each node and a "public" segment
+ * holding the relay, built by the distribution's own {@code bin/cloudbridge-lab} (what
+ * {@code cloudbridge demo} runs). One relay and one coturn STUN server (two addresses, for RFC
+ * 5780) serve every test; each cell gets fresh NAT routers and nodes, so no connection tracking
+ * state carries over. Needs root (CI runs as root).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class NatLabTest {
+    static final String P = "cbl";
+    static final Path LAB = Daemon.DIST.resolve("bin/cloudbridge-lab");
+
+    @TempDir
+    static Path work;
+    static Daemon relay;
+    static Process coturn;
+    static String preAuthKey;
+    static int nodes;
+
+    @BeforeAll
+    static void lab() throws Exception {
+        sh(false, LAB.toString(), P, "down");
+        sh(true, LAB.toString(), P, "public");
+        sh(true, LAB.toString(), P, "server", "stun", "198.51.100.2", "198.51.100.3");
+        coturn = new ProcessBuilder("ip", "netns", "exec", P + "-stun", "turnserver", "--stun-only", "-L", "198.51.100.2", "-L",
+                "198.51.100.3", "--no-cli", "--no-tls", "--no-dtls", "-n", "--log-file=stdout").redirectErrorStream(true)
+                .redirectOutput(work.resolve("coturn.log").toFile()).start();
+        relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+        relay.command = "relay";
+        relay.prefix = List.of("ip", "netns", "exec", P + "-relay");
+        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "relay:", "  listenAddress: 0.0.0.0", "  controlPort: 7443", "  jwksPort: 0",
+                "listeners:", "  address: 0.0.0.0", "  tlsPort: 8443", "  quicPort: 8443", ""));
+        relay.start();
+        Await.until(Duration.ofSeconds(20), "the relay's routes", () -> relay.logText().contains("relay QUIC protocol cloudbridge/1"));
+        preAuthKey = relay.exec("relay:key", "create", "--tenant", "lab", "--reusable").out().trim();
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (relay != null) {
+            relay.close();
+        }
+        if (coturn != null) {
+            coturn.destroy();
+            coturn.waitFor();
+        }
+        sh(false, LAB.toString(), P, "down");
+    }
+
+    /**
+     * Each NAT of the lab behaves as its label says, as coturn's RFC 5780 client finds from behind
+     * it (its mapping test talks to both of the STUN server's addresses; the filtering test asks
+     * for answers from the other address and port).
+     */
+    @Test
+    @Order(1)
+    void eachNatBehavesAsItsLabelSays() throws Exception {
+        Map<String, String[]> expected = new LinkedHashMap<>();
+        expected.put("eim-eif", new String[] {"Endpoint Independent Mapping", "Endpoint Independent Filtering"});
+        expected.put("eim-adf", new String[] {"Endpoint Independent Mapping", "Address Dependent Filtering"});
+        expected.put("eim-apdf", new String[] {"Endpoint Independent Mapping", "Address and Port Dependent Filtering"});
+        expected.put("adm-apdf", new String[] {"Address Dependent Mapping", "Address and Port Dependent Filtering"});
+        expected.put("apdm-apdf", new String[] {"Address and Port Dependent Mapping", "Address and Port Dependent Filtering"});
+        int n = 1;
+        List<String> failures = new ArrayList<>();
+        for (Map.Entry<String, String[]> e : expected.entrySet()) {
+            String name = "d" + n;
+            sh(true, LAB.toString(), P, "nat", name, String.valueOf(n), e.getKey());
+            // Filtering first, and alone: the mapping test's packets to the second address would open
+            // an address-dependent filter for it.
+            String filtering = sh(false, "ip", "netns", "exec", P + "-" + name, "turnutils_natdiscovery", "-f", "198.51.100.2");
+            String mapping = sh(false, "ip", "netns", "exec", P + "-" + name, "turnutils_natdiscovery", "-m", "198.51.100.2");
+            boolean ok = mapping.contains("NAT with " + e.getValue()[0] + "!") && filtering.contains("NAT with " + e.getValue()[1] + "!");
+            System.out.println("NAT " + e.getKey() + ": " + conclusion(mapping) + " " + conclusion(filtering) + (ok ? "" : "  <-- not as labelled"));
+            if (!ok) {
+                failures.add(e.getKey() + ": " + conclusion(mapping) + " " + conclusion(filtering));
+            }
+            n++;
+        }
+        sh(true, LAB.toString(), P, "nat", "d9", "9", "udp-blocked");
+        String blocked = sh(false, "ip", "netns", "exec", P + "-d9", "turnutils_natdiscovery", "-m", "198.51.100.2");
+        System.out.println("NAT udp-blocked: " + conclusion(blocked));
+        assertTrue(!blocked.contains("NAT with"), blocked);
+        for (int i = 1; i <= 9; i++) {
+            removeCell("d" + i);
+        }
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    /**
+     * The table of expected paths, written from RFC 4787 and RFC 8445 before running it. Hole
+     * punching works when at least one side's NAT lets the other's checks in once it has sent
+     * its own: endpoint-independent mapping on one side keeps its public endpoint the one the
+     * other was told, and the other side's packets to it open its own NAT. It cannot work when a
+     * side's mapping changes per destination (address-and-port-dependent, or address-dependent)
+     * and the other side filters by address and port: the first side's checks come from a port
+     * the other never sent to, and the other side's checks go to a port that was only ever
+     * opened towards the relay. UDP blocked leaves the relay over WebSocket.
+     */
+    static final List<String[]> CELLS = List.of(
+            new String[] {"eim-eif", "eim-eif", "direct"},
+            new String[] {"eim-adf", "eim-adf", "direct"},
+            new String[] {"eim-apdf", "eim-apdf", "direct"},
+            new String[] {"apdm-apdf", "eim-eif", "direct"},
+            new String[] {"apdm-apdf", "eim-adf", "direct"},
+            new String[] {"adm-apdf", "eim-adf", "direct"},
+            new String[] {"adm-apdf", "eim-apdf", "relay"},
+            new String[] {"apdm-apdf", "eim-apdf", "relay"},
+            new String[] {"apdm-apdf", "apdm-apdf", "relay"},
+            new String[] {"udp-blocked", "eim-eif", "relay"});
+
+    @Test
+    @Order(2)
+    void everyCellConnectsDirectWhereTheTableSaysAndThroughTheRelayElsewhere() throws Exception {
+        List<String> table = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        String only = System.getProperty("natlab.cells", "");
+        for (String[] cell : CELLS) {
+            if (!only.isEmpty() && !only.contains(cell[0] + "/" + cell[1])) {
+                continue;
+            }
+            String outcome;
+            try {
+                outcome = runCell(cell[0], cell[1], cell[2]);
+            } catch (AssertionError e) {
+                outcome = "FAILED: " + e.getMessage();
+                failures.add(cell[0] + " x " + cell[1] + ": " + e.getMessage());
+            }
+            table.add(String.format("%-12s %-12s expected %-6s -> %s", cell[0], cell[1], cell[2], outcome));
+        }
+        System.out.println("NAT lab, cell by cell:\n" + String.join("\n", table));
+        assertTrue(failures.isEmpty(), String.join("\n\n", failures));
+    }
+
+    /** One cell: fresh NATs and nodes; the path each node reports, the pair's types, pings, and no private address reached. */
+    private String runCell(String natA, String natB, String expected) throws Exception {
+        try (Daemon a = node("a"); Daemon b = node("b")) {
+            sh(true, LAB.toString(), P, "nat", "a", "1", natA);
+            sh(true, LAB.toString(), P, "nat", "b", "2", natB);
+            CompletableFuture<Void> startA = CompletableFuture.runAsync(() -> start(a));
+            start(b);
+            startA.join();
+            String addrB = awaitAddress(b);
+            String addrA = awaitAddress(a);
+            Await.until(Duration.ofSeconds(15), "each has the other as a peer", () -> a.exec("wg:show").out().contains(addrB + "/32")
+                    && b.exec("wg:show").out().contains(addrA + "/32"));
+            String result;
+            if (expected.equals("direct")) {
+                Duration took;
+                try {
+                    took = Await.until(Duration.ofSeconds(10), "a direct path both ways",
+                            () -> path(a, "b").equals("direct") && path(b, "a").equals("direct"));
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + "\na: " + a.exec("cb:peers").out() + iceLog(a) + "b: " + b.exec("cb:peers").out()
+                            + iceLog(b), e);
+                }
+                String pair = detail(a, "b");
+                assertTrue(!pair.startsWith("host") && !pair.contains("-> host"), "a host address crossed a NAT: " + pair);
+                result = "direct in " + took.toMillis() + " ms: " + pair;
+            } else {
+                Await.until(Duration.ofSeconds(15), "both give up hole punching; a: " + a.exec("cb:peers").out() + "b: " + b.exec("cb:peers").out(),
+                        () -> detail(a, "b").contains("no candidate pair succeeded") && detail(b, "a").contains("no candidate pair succeeded"));
+                assertEquals("relay", path(a, "b"));
+                result = "relay: " + detail(a, "b");
+            }
+            String ping = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "3", "-i", "0.2", "-W", "2", addrB);
+            assertTrue(ping.contains(" 3 received") || ping.contains(" 2 received"), "overlay ping a -> b: " + ping + "\na: " + a.exec("wg:show").out()
+                    + a.exec("cb:peers").out() + "\nb: " + b.exec("wg:show").out() + b.exec("cb:peers").out());
+            String leak = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "1", "-W", "1", "10.2.0.2");
+            assertTrue(leak.contains(" 0 received") || leak.contains("unreachable"), "a reached b's private address: " + leak);
+            return result;
+        } finally {
+            removeCell("a");
+            removeCell("b");
+        }
+    }
+
+    private static void removeCell(String name) throws Exception {
+        sh(false, LAB.toString(), P, "remove", name);
+    }
+
+    private static String iceLog(Daemon d) {
+        return d.logText().lines().filter(l -> l.contains("ice") || l.contains("WARN") || l.contains("ERROR"))
+                .reduce("", (x, y) -> x + y + "\n");
+    }
+
+    private static void start(Daemon d) {
+        try {
+            d.start("--pre-auth-key-file", d.work.resolve("preauth.key").toString());
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String awaitAddress(Daemon d) {
+        Await.until(Duration.ofSeconds(20), "registered; log:\n" + d.logText(), () -> !d.whoami("address").isEmpty());
+        return d.whoami("address").split(" ")[0].split("/")[0];
+    }
+
+    /** A node in namespace P-name, with a TUN device and its overlay on UDP 51820. */
+    private static Daemon node(String name) throws Exception {
+        Path dir = work.resolve("node-" + name + "-" + (++nodes));
+        Files.createDirectories(dir);
+        RuntimeTestSupport.writeOwnerOnly(dir.resolve("preauth.key"), preAuthKey + "\n");
+        Daemon node = new Daemon(dir);
+        node.command = "up";
+        node.prefix = List.of("ip", "netns", "exec", P + "-" + name);
+        String yaml = RuntimeTestSupport.nodeYaml(dir, name, 7443,
+                "  transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]",
+                "ice:", "  checkTimeoutMillis: 3000", "  retryMinMillis: 1000")
+                .replace("127.0.0.1:7443", "198.51.100.1:7443")
+                .replace("  listenAddress: 127.0.0.1\n", "  listenAddress: 0.0.0.0\n")
+                .replace("  listenPort: 0\n", "  listenPort: 51820\n")
+                .replace("  userspace: true\n", "  userspace: false\n");
+        RuntimeTestSupport.writeOwnerOnly(node.config, yaml);
+        return node;
+    }
+
+    /** The PATH column of cb:peers for the peer named {@code peer}. */
+    static String path(Daemon d, String peer) {
+        String[] row = row(d, peer);
+        return row.length > 2 ? row[2] : "";
+    }
+
+    /** The DETAIL column of cb:peers for the peer named {@code peer}. */
+    static String detail(Daemon d, String peer) {
+        for (String line : d.exec("cb:peers").out().split("\n")) {
+            if (line.startsWith(peer + " ")) {
+                Matcher m = Pattern.compile("^\\S+\\s+\\S+\\s+\\S+\\s+(-|[0-9.]+ ms)\\s+(.*)$").matcher(line);
+                return m.find() ? m.group(2) : "";
+            }
+        }
+        return "";
+    }
+
+    private static String[] row(Daemon d, String peer) {
+        for (String line : d.exec("cb:peers").out().split("\n")) {
+            if (line.startsWith(peer + " ")) {
+                return line.trim().split("\\s+");
+            }
+        }
+        return new String[0];
+    }
+
+    private static String conclusion(String natdiscovery) {
+        Matcher m = Pattern.compile("NAT with [^!]*!").matcher(natdiscovery);
+        List<String> found = new ArrayList<>();
+        while (m.find()) {
+            found.add(m.group());
+        }
+        return found.isEmpty() ? "(no conclusion: no answer)" : String.join(" ", found);
+    }
+
+    static String sh(boolean check, String... command) throws Exception {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        int exit = p.waitFor();
+        if (check && exit != 0) {
+            throw new AssertionError(String.join(" ", command) + " failed (" + exit + "): " + out);
+        }
+        return out;
+    }
+}
