@@ -158,6 +158,7 @@ class NatLabTest {
 
     /** One cell: fresh NATs and nodes; the path each node reports, the pair's types, pings, and no private address reached. */
     private String runCell(String natA, String natB, String expected) throws Exception {
+        List<String> registered = new ArrayList<>();
         try (Daemon a = node("a"); Daemon b = node("b")) {
             sh(true, LAB.toString(), P, "nat", "a", "1", natA);
             sh(true, LAB.toString(), P, "nat", "b", "2", natB);
@@ -166,6 +167,8 @@ class NatLabTest {
             startA.join();
             String addrB = awaitAddress(b);
             String addrA = awaitAddress(a);
+            registered.add(a.whoami("node"));
+            registered.add(b.whoami("node"));
             Await.until(Duration.ofSeconds(15), "each has the other as a peer", () -> a.exec("wg:show").out().contains(addrB + "/32")
                     && b.exec("wg:show").out().contains(addrA + "/32"));
             String result;
@@ -182,8 +185,13 @@ class NatLabTest {
                 assertTrue(!pair.startsWith("host") && !pair.contains("-> host"), "a host address crossed a NAT: " + pair);
                 result = "direct in " + took.toMillis() + " ms: " + pair;
             } else {
-                Await.until(Duration.ofSeconds(15), "both give up hole punching; a: " + a.exec("cb:peers").out() + "b: " + b.exec("cb:peers").out(),
-                        () -> detail(a, "b").contains("no candidate pair succeeded") && detail(b, "a").contains("no candidate pair succeeded"));
+                try {
+                    Await.until(Duration.ofSeconds(15), "both give up hole punching", () -> detail(a, "b").contains("no candidate pair succeeded")
+                            && detail(b, "a").contains("no candidate pair succeeded"));
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + "\na: " + a.exec("cb:peers").out() + iceLog(a) + "b: " + b.exec("cb:peers").out()
+                            + iceLog(b), e);
+                }
                 assertEquals("relay", path(a, "b"));
                 result = "relay: " + detail(a, "b");
             }
@@ -194,6 +202,10 @@ class NatLabTest {
             assertTrue(leak.contains(" 0 received") || leak.contains("unreachable"), "a reached b's private address: " + leak);
             return result;
         } finally {
+            // Out of the tenant, so that the next cell's nodes see only each other.
+            for (String id : registered) {
+                relay.exec("relay:node", "delete", id);
+            }
             removeCell("a");
             removeCell("b");
         }

@@ -471,6 +471,8 @@ final class IceEngine {
         boolean offerAnswered;
         long lastOfferNanos;
         volatile String reason = "waiting for the peer's candidates";
+        /** Why the last round or path failed, until a path is found: what users see while it checks again. */
+        String lastFailure;
         long retryAtNanos = -1;
         long retryDelayNanos = timers.retryMin().toNanos();
 
@@ -529,7 +531,7 @@ final class IceEngine {
                 p.lastSentNanos = 0;
             }
             if (path == null) {
-                reason = "checking " + pairs.size() + " candidate pairs";
+                reason = lastFailure == null ? "checking " + pairs.size() + " candidate pairs" : lastFailure + "; checking again";
             }
         }
 
@@ -539,10 +541,10 @@ final class IceEngine {
             localUfrag = randomIceChars(8);
             localPassword = randomIceChars(24);
             byLocalUfrag.put(localUfrag, this);
-            if (path == null) {
-                reason = why + "; restarting";
-            }
             startRound();
+            if (path == null && lastFailure == null) {
+                reason = why + "; checking again";
+            }
             sendOffer(true);
         }
 
@@ -595,6 +597,7 @@ final class IceEngine {
                 ordered.forEach(p -> p.failed = p.failed || !p.succeeded);
                 if (selected == null) {
                     reason = describeFailure(ordered);
+                    lastFailure = reason;
                     retryAtNanos = now + retryDelayNanos;
                     LOG.info("no direct path to {}: {}; trying again in {} s", peer, reason, TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos));
                     retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
@@ -623,6 +626,7 @@ final class IceEngine {
                 selected = null;
                 path = null;
                 reason = "the direct path stopped answering";
+                lastFailure = reason;
                 retryAtNanos = now + retryDelayNanos;
                 retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
                 return;
@@ -709,6 +713,7 @@ final class IceEngine {
             String local = localType(p.seenAs);
             selectedDescription = local + " " + address(p.seenAs) + " -> " + p.remote.type().token + " " + address(p.remote.address());
             reason = "";
+            lastFailure = null;
             if (moved || path == null || !path.to.equals(p.remote.address())) {
                 path = new DirectPath(p.remote.address());
                 LOG.info("direct path to {}: {}, rtt {} ms", peer, selectedDescription,
