@@ -156,31 +156,69 @@ class NatLabTest {
         assertTrue(failures.isEmpty(), String.join("\n\n", failures));
     }
 
-    /** One cell: fresh NATs and nodes; the path each node reports, the pair's types, pings, and no private address reached. */
+    /** Two nodes behind fresh NATs, registered, each with the other as a peer; closing removes them all. */
+    static final class Cell implements AutoCloseable {
+        final Daemon a;
+        final Daemon b;
+        final String addrA;
+        final String addrB;
+        private final List<String> registered = new ArrayList<>();
+
+        Cell(String natA, String natB) throws Exception {
+            a = node("a");
+            b = node("b");
+            try {
+                sh(true, LAB.toString(), P, "nat", "a", "1", natA);
+                sh(true, LAB.toString(), P, "nat", "b", "2", natB);
+                CompletableFuture<Void> startA = CompletableFuture.runAsync(() -> start(a));
+                start(b);
+                startA.join();
+                addrB = awaitAddress(b);
+                addrA = awaitAddress(a);
+                registered.add(a.whoami("node"));
+                registered.add(b.whoami("node"));
+                Await.until(Duration.ofSeconds(15), "each has the other as a peer", () -> a.exec("wg:show").out().contains(addrB + "/32")
+                        && b.exec("wg:show").out().contains(addrA + "/32"));
+            } catch (Exception | AssertionError e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** Waits for a direct path both ways; how long it took. */
+        Duration awaitDirect(Duration limit) {
+            try {
+                return Await.until(limit, "a direct path both ways", () -> path(a, "b").equals("direct") && path(b, "a").equals("direct"));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\na: " + a.exec("cb:peers").out() + iceLog(a) + "b: " + b.exec("cb:peers").out()
+                        + iceLog(b), e);
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            try {
+                a.close();
+                b.close();
+            } finally {
+                // Out of the tenant, so that the next cell's nodes see only each other.
+                for (String id : registered) {
+                    relay.exec("relay:node", "delete", id);
+                }
+                removeCell("a");
+                removeCell("b");
+            }
+        }
+    }
+
+    /** One cell: the path each node reports, the pair's types, pings, and no private address reached. */
     private String runCell(String natA, String natB, String expected) throws Exception {
-        List<String> registered = new ArrayList<>();
-        try (Daemon a = node("a"); Daemon b = node("b")) {
-            sh(true, LAB.toString(), P, "nat", "a", "1", natA);
-            sh(true, LAB.toString(), P, "nat", "b", "2", natB);
-            CompletableFuture<Void> startA = CompletableFuture.runAsync(() -> start(a));
-            start(b);
-            startA.join();
-            String addrB = awaitAddress(b);
-            String addrA = awaitAddress(a);
-            registered.add(a.whoami("node"));
-            registered.add(b.whoami("node"));
-            Await.until(Duration.ofSeconds(15), "each has the other as a peer", () -> a.exec("wg:show").out().contains(addrB + "/32")
-                    && b.exec("wg:show").out().contains(addrA + "/32"));
+        try (Cell cell = new Cell(natA, natB)) {
+            Daemon a = cell.a;
+            Daemon b = cell.b;
             String result;
             if (expected.equals("direct")) {
-                Duration took;
-                try {
-                    took = Await.until(Duration.ofSeconds(10), "a direct path both ways",
-                            () -> path(a, "b").equals("direct") && path(b, "a").equals("direct"));
-                } catch (AssertionError e) {
-                    throw new AssertionError(e.getMessage() + "\na: " + a.exec("cb:peers").out() + iceLog(a) + "b: " + b.exec("cb:peers").out()
-                            + iceLog(b), e);
-                }
+                Duration took = cell.awaitDirect(Duration.ofSeconds(10));
                 String pair = detail(a, "b");
                 assertTrue(!pair.startsWith("host") && !pair.contains("-> host"), "a host address crossed a NAT: " + pair);
                 result = "direct in " + took.toMillis() + " ms: " + pair;
@@ -195,19 +233,124 @@ class NatLabTest {
                 assertEquals("relay", path(a, "b"));
                 result = "relay: " + detail(a, "b");
             }
-            String ping = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "3", "-i", "0.2", "-W", "2", addrB);
-            assertTrue(ping.contains(" 3 received") || ping.contains(" 2 received"), "overlay ping a -> b: " + ping + "\na: " + a.exec("wg:show").out()
-                    + a.exec("cb:peers").out() + "\nb: " + b.exec("wg:show").out() + b.exec("cb:peers").out());
+            String ping = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "3", "-i", "0.2", "-W", "2", cell.addrB);
+            assertTrue(ping.contains(" 3 received") || ping.contains(" 2 received"), "overlay ping a -> b: " + ping + "\na: "
+                    + a.exec("wg:show").out() + a.exec("cb:peers").out() + "\nb: " + b.exec("wg:show").out() + b.exec("cb:peers").out());
             String leak = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "1", "-W", "1", "10.2.0.2");
             assertTrue(leak.contains(" 0 received") || leak.contains("unreachable"), "a reached b's private address: " + leak);
             return result;
-        } finally {
-            // Out of the tenant, so that the next cell's nodes see only each other.
-            for (String id : registered) {
-                relay.exec("relay:node", "delete", id);
+        }
+    }
+
+    /**
+     * A firewall rule cuts the direct path in the middle of a TCP transfer: both nodes fall back
+     * to the relay within 2 s, the TCP connection carries on, and they return to the direct path
+     * when the rule goes.
+     */
+    @Test
+    @Order(3)
+    void aCutDirectPathFallsBackToTheRelayAndReturnsWithoutBreakingTcp() throws Exception {
+        try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
+            cell.awaitDirect(Duration.ofSeconds(10));
+            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
+                    .redirectErrorStream(true).start();
+            try {
+                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
+                        .contains(cell.addrB + ":5201"));
+                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "14", "-b", "20M", "-J")
+                        .redirectErrorStream(true).start();
+                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
+                        .contains(cell.addrB + ":5201"));
+                Await.until(Duration.ofSeconds(3), "data acknowledged", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tni")
+                        .contains("bytes_acked"));
+                long logBefore = cell.a.logText().length();
+                java.time.Instant cut = java.time.Instant.now();
+                sh(true, "ip", "netns", "exec", P + "-nat-a", "nft", "add table ip cut; add chain ip cut forward "
+                        + "{ type filter hook forward priority -10; }; add rule ip cut forward ip daddr 198.51.100.12 meta l4proto udp drop");
+                Await.until(Duration.ofSeconds(4), "both back on the relay", () -> path(cell.a, "b").equals("relay")
+                        && path(cell.b, "a").equals("relay"));
+                java.time.Instant fellBack = logTime(cell.a.logText().substring((int) logBefore), "stopped answering");
+                long fallbackMillis = Duration.between(cut, fellBack).toMillis();
+                System.out.println("direct path cut: a fell back to the relay after " + fallbackMillis + " ms; b: " + detail(cell.b, "a"));
+                assertTrue(fallbackMillis < 2000, "fell back after " + fallbackMillis + " ms");
+                assertTrue(detail(cell.a, "b").contains("the direct path stopped answering"), detail(cell.a, "b"));
+                sh(true, "ip", "netns", "exec", P + "-nat-a", "nft", "delete table ip cut");
+                Duration back = cell.awaitDirect(Duration.ofSeconds(10));
+                System.out.println("rule removed: direct again after " + back.toMillis() + " ms");
+                assertTrue(client.waitFor(40, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
+                String json = new String(client.getInputStream().readAllBytes());
+                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+                Matcher received = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(json);
+                assertTrue(received.find() && Long.parseLong(received.group(1)) > 10_000_000L, json);
+                System.out.println("14 s of TCP across the cut and the return: " + received.group(1) + " bytes, no break");
+            } finally {
+                server.destroy();
+                server.waitFor();
             }
-            removeCell("a");
-            removeCell("b");
+        }
+    }
+
+    /**
+     * Handover: a node moves to another network under a direct path (its address and default
+     * route change, its traffic leaves by another NAT); it regathers, the overlay answers again
+     * within 2 s, the direct path comes back from the new network, and a TCP connection over the
+     * overlay carries on.
+     */
+    @Test
+    @Order(4)
+    void aNodeWhoseAddressChangesFindsItsPathsAgainWithin2Seconds() throws Exception {
+        try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
+            cell.awaitDirect(Duration.ofSeconds(10));
+            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
+                    .redirectErrorStream(true).start();
+            try {
+                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
+                        .contains(cell.addrB + ":5201"));
+                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "8", "-b", "20M", "-J")
+                        .redirectErrorStream(true).start();
+                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
+                        .contains(cell.addrB + ":5201"));
+                // a leaves its network for another behind another NAT: a new address, a new default route.
+                sh(true, LAB.toString(), P, "move", "a", "3", "eim-apdf");
+                long moved = System.nanoTime();
+                boolean answered = false;
+                while (!answered && System.nanoTime() - moved < Duration.ofSeconds(5).toNanos()) {
+                    answered = shQuiet("ip", "netns", "exec", P + "-a", "ping", "-c", "1", "-W", "0.2", cell.addrB).contains("1 received");
+                }
+                long took = (System.nanoTime() - moved) / 1_000_000;
+                System.out.println("a's address changed: the overlay answered again after " + took + " ms; a sees b: "
+                        + path(cell.a, "b") + " " + detail(cell.a, "b"));
+                assertTrue(answered && took < 2000, "answered again after " + took + " ms\n" + iceLog(cell.a));
+                cell.awaitDirect(Duration.ofSeconds(10));
+                System.out.println("direct again: " + detail(cell.a, "b"));
+                assertTrue(client.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
+                String json = new String(client.getInputStream().readAllBytes());
+                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+            } finally {
+                server.destroy();
+                server.waitFor();
+            }
+        }
+    }
+
+    /** The time of the first JSON log line holding {@code text}. */
+    private static java.time.Instant logTime(String log, String text) {
+        for (String line : log.split("\n")) {
+            if (line.contains(text)) {
+                Matcher m = Pattern.compile("\"time\":\"([^\"]+)\"").matcher(line);
+                if (m.find()) {
+                    return java.time.Instant.parse(m.group(1));
+                }
+            }
+        }
+        throw new AssertionError("no log line with '" + text + "' in:\n" + log);
+    }
+
+    private static String shQuiet(String... command) {
+        try {
+            return sh(false, command);
+        } catch (Exception e) {
+            return "";
         }
     }
 

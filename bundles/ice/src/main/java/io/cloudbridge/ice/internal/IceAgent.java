@@ -64,6 +64,9 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     private volatile HomeRelay home;
 
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.event.StateChangePublisher events;
+
     private IceConfig config;
     private IceEngine engine;
 
@@ -100,6 +103,13 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
                 return overlaySocket.localAddress().getPort();
             }
         }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers, loop);
+        engine.onAddressesChanged((before, after) -> {
+            io.cloudbridge.api.event.StateChangePublisher p = events;
+            if (p != null) {
+                p.publish(new io.cloudbridge.api.event.StateChangeEvent("network", "addresses", before.toString(), after.toString(),
+                        "this node's own addresses changed", java.time.Instant.now()));
+            }
+        });
         engine.start();
         loop.scheduleWithFixedDelay(() -> engine.setPeers(directory.peers().stream().map(p -> p.key()).toList()), 0, 500,
                 TimeUnit.MILLISECONDS);

@@ -89,6 +89,8 @@ final class IceEngine {
     /** The STUN servers last asked: the home relay's responder becomes known only at registration. */
     private List<InetSocketAddress> askedServers = List.of();
     private volatile String gatherState = "not gathered yet";
+    /** Told when the node's own addresses change (old, new): other parts reconnect what rode on the old ones. */
+    private volatile java.util.function.BiConsumer<List<InetAddress>, List<InetAddress>> addressesChanged = (before, after) -> { };
 
     IceEngine(NodeKey self, Socket socket, Signals signals, Timers timers, Supplier<List<InetAddress>> hostAddresses,
             Supplier<List<InetSocketAddress>> stunServers, ScheduledExecutorService loop) {
@@ -101,13 +103,18 @@ final class IceEngine {
         this.loop = loop;
     }
 
+    void onAddressesChanged(java.util.function.BiConsumer<List<InetAddress>, List<InetAddress>> listener) {
+        this.addressesChanged = listener;
+    }
+
     void start() {
         loop.execute(() -> {
             hosts = hostAddresses.get();
             gatherReflexive();
         });
         loop.scheduleWithFixedDelay(this::tick, timers.tick().toMillis(), timers.tick().toMillis(), TimeUnit.MILLISECONDS);
-        loop.scheduleWithFixedDelay(this::watchAddresses, 1, 1, TimeUnit.SECONDS);
+        // Four times a second: a handover has 2 s, and listing a few interfaces costs well under a millisecond.
+        loop.scheduleWithFixedDelay(this::watchAddresses, 250, 250, TimeUnit.MILLISECONDS);
         loop.scheduleWithFixedDelay(this::watchServers, 100, 100, TimeUnit.MILLISECONDS);
     }
 
@@ -268,10 +275,20 @@ final class IceEngine {
             if (!now.equals(hosts)) {
                 LOG.info("this node's addresses changed ({} -> {}): gathering again and restarting hole punching with {} peers",
                         hosts, now, sessions.size());
+                List<InetAddress> before = hosts;
                 hosts = now;
+                addressesChanged.accept(before, now);
                 reflexive.clear();
                 gatherReflexive();
+                // An address gone takes the direct paths that left from it, most likely: the relay
+                // carries the peers until checks from the new addresses confirm a path (a few
+                // hundred ms) instead of until consent runs out (1.5 s). An address added alone
+                // leaves working paths be.
+                boolean lost = !now.containsAll(before);
                 for (Session s : sessions.values()) {
+                    if (lost && s.path != null) {
+                        s.withdraw("this node's addresses changed");
+                    }
                     s.restart("this node's addresses changed");
                 }
             } else if (System.nanoTime() - lastStunNanos > timers.stunRefresh().toNanos()) {
@@ -300,8 +317,15 @@ final class IceEngine {
         Session s = session(from);
         s.offerAnswered = true;
         List<Candidate> usable = offer.candidates().stream().filter(this::reachableFamily).toList();
+        List<InetAddress> remoteHosts = offer.candidates().stream().filter(c -> c.type() == Candidate.Type.HOST)
+                .map(c -> c.address().getAddress()).sorted(java.util.Comparator.comparing(InetAddress::getHostAddress)).toList();
         if (!offer.ufrag().equals(s.remoteUfrag)) {
             boolean first = s.remoteUfrag == null;
+            if (!first && s.path != null && !remoteHosts.equals(s.remoteHosts)) {
+                // The peer restarted with other addresses of its own: it moved, and the path to where it was is gone.
+                s.withdraw("the peer's addresses changed");
+            }
+            s.remoteHosts = remoteHosts;
             s.remoteUfrag = offer.ufrag();
             s.remotePassword = offer.password();
             s.pairs.clear();
@@ -458,6 +482,7 @@ final class IceEngine {
         String localPassword = randomIceChars(24);
         String remoteUfrag;
         String remotePassword;
+        List<InetAddress> remoteHosts = List.of();
         final Map<InetSocketAddress, Pair> pairs = new LinkedHashMap<>();
         long roundStarted = -1;
         long firstSuccessNanos = -1;
@@ -617,6 +642,14 @@ final class IceEngine {
             String ours = localCandidates().stream().map(c -> c.type().token).distinct().reduce((a, b) -> a + "," + b).orElse("");
             String hint = theirs.contains("srflx") || theirs.contains("prflx") ? "" : "; the peer has no public UDP endpoint (UDP blocked on its side?)";
             return "no candidate pair succeeded (ours: " + ours + "; theirs: " + theirs + ")" + hint;
+        }
+
+        void withdraw(String why) {
+            LOG.info("direct path to {} ({}) withdrawn: {}; the relay carries it until a path is confirmed again", peer,
+                    selectedDescription, why);
+            selected = null;
+            path = null;
+            reason = why;
         }
 
         private void keepConsent(long now) {

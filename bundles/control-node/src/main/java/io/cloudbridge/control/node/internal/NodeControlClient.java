@@ -55,10 +55,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>All of it runs on one scheduler thread, so the state below changes in one place.
  */
-@Component(service = {NodeControlClient.class, io.cloudbridge.api.mesh.Signalling.class, io.cloudbridge.api.mesh.PeerDirectory.class},
+@Component(service = {NodeControlClient.class, io.cloudbridge.api.mesh.Signalling.class, io.cloudbridge.api.mesh.PeerDirectory.class,
+        io.cloudbridge.api.event.StateChangeListener.class},
         configurationPid = "cloudbridge.control", immediate = true)
 @Designate(ocd = NodeControlConfig.class)
-public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalling, io.cloudbridge.api.mesh.PeerDirectory {
+public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalling, io.cloudbridge.api.mesh.PeerDirectory,
+        io.cloudbridge.api.event.StateChangeListener {
     private static final Logger LOG = LoggerFactory.getLogger(NodeControlClient.class);
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
@@ -158,7 +160,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     private final java.util.concurrent.atomic.AtomicBoolean overlayUpdateQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private Path stateFolder;
     private RelayPin pin;
-    private ManagedChannel channel;
+    private volatile ManagedChannel channel;
     private volatile ScheduledExecutorService scheduler;
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
     private volatile RegisterResponse registration;
@@ -187,16 +189,47 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             throw new IOException("control.relay must be host:port, not '" + c.relay() + "'");
         }
         pin = new RelayPin(c.relayFingerprint(), stateFolder.resolve("relay-pin"));
-        channel = NettyChannelBuilder.forAddress(c.relay().substring(0, colon), Integer.parseInt(c.relay().substring(colon + 1)))
-                .sslContext(GrpcSslContexts.forClient().trustManager(pin).protocols("TLSv1.3").build())
-                .keepAliveTime(30, TimeUnit.SECONDS)
-                .build();
+        channel = newChannel();
         scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "control-node");
             t.setDaemon(true);
             return t;
         });
         scheduler.execute(this::signIn);
+    }
+
+    private ManagedChannel newChannel() throws javax.net.ssl.SSLException {
+        int colon = config.relay().lastIndexOf(':');
+        return NettyChannelBuilder.forAddress(config.relay().substring(0, colon), Integer.parseInt(config.relay().substring(colon + 1)))
+                .sslContext(GrpcSslContexts.forClient().trustManager(pin).protocols("TLSv1.3").build())
+                .keepAliveTime(30, TimeUnit.SECONDS)
+                .build();
+    }
+
+    /**
+     * The node's own addresses changed (it moved to another network): its TCP connection to the
+     * relay is most likely dead without a word, and keepalives would take half a minute to tell.
+     * A new channel at once; the streams on the old one fail and reopen on it (signalling must be
+     * back within the 2 s a handover has).
+     */
+    @Override
+    public void stateChanged(io.cloudbridge.api.event.StateChangeEvent event) {
+        ScheduledExecutorService s = scheduler;
+        if (!"network".equals(event.source()) || s == null || channel == null) {
+            return;
+        }
+        s.execute(() -> {
+            ManagedChannel old = channel;
+            try {
+                channel = newChannel();
+            } catch (javax.net.ssl.SSLException e) {
+                LOG.warn("cannot make a new channel to the relay: {}", e.toString());
+                return;
+            }
+            LOG.info("this node's addresses changed ({}): reconnecting to the relay", event.to());
+            signalFailures = 0;
+            old.shutdownNow();
+        });
     }
 
     @Deactivate
