@@ -216,6 +216,15 @@ class NatLabTest {
         try (Cell cell = new Cell(natA, natB)) {
             Daemon a = cell.a;
             Daemon b = cell.b;
+            // cb:netcheck names a's NAT as its label does (RFC 5780 tests with the lab's coturn).
+            String netcheck = a.exec("cb:netcheck").out();
+            if (natA.equals("udp-blocked")) {
+                assertTrue(netcheck.contains("UDP: blocked"), netcheck);
+            } else {
+                String[] label = natA.split("-");
+                assertTrue(netcheck.contains("mapping: " + behaviour(label[0]) + " (RFC 5780")
+                        && netcheck.contains("filtering: " + behaviour(label[1]) + " (RFC 5780"), natA + ": " + netcheck);
+            }
             String result;
             if (expected.equals("direct")) {
                 Duration took = cell.awaitDirect(Duration.ofSeconds(10));
@@ -333,6 +342,16 @@ class NatLabTest {
         }
     }
 
+    /** RFC 4787's words for a label's half: eim, adf, apdm, ... */
+    private static String behaviour(String abbreviation) {
+        return switch (abbreviation.substring(0, abbreviation.length() - 1)) {
+            case "ei" -> "endpoint-independent";
+            case "ad" -> "address-dependent";
+            case "apd" -> "address-and-port-dependent";
+            default -> throw new IllegalArgumentException(abbreviation);
+        };
+    }
+
     /** The time of the first JSON log line holding {@code text}. */
     private static java.time.Instant logTime(String log, String text) {
         for (String line : log.split("\n")) {
@@ -386,7 +405,7 @@ class NatLabTest {
         node.prefix = List.of("ip", "netns", "exec", P + "-" + name);
         String yaml = RuntimeTestSupport.nodeYaml(dir, name, 7443,
                 "  transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]",
-                "ice:", "  checkTimeoutMillis: 3000", "  retryMinMillis: 1000")
+                "ice:", "  checkTimeoutMillis: 3000", "  retryMinMillis: 1000", "  stunServers: [198.51.100.2:3478]")
                 .replace("127.0.0.1:7443", "198.51.100.1:7443")
                 .replace("  listenAddress: 127.0.0.1\n", "  listenAddress: 0.0.0.0\n")
                 .replace("  listenPort: 0\n", "  listenPort: 51820\n")

@@ -7,8 +7,11 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 @ObjectClassDefinition(name = "NAT traversal", description = "How the node finds out what its UDP looks like from outside")
 public @interface IceConfig {
 
-    @AttributeDefinition(description = "STUN servers, host:port; empty: the home relay's host at stunPort", required = false)
+    @AttributeDefinition(description = "STUN servers, host:port, asked before the home relay's responder", required = false)
     String[] stunServers() default {};
+
+    @AttributeDefinition(description = "Whether the home relay's STUN responder (its host at stunPort) is asked too")
+    boolean useRelayStun() default true;
 
     @AttributeDefinition(description = "The relay's STUN port, used when stunServers is empty")
     int stunPort() default 3478;

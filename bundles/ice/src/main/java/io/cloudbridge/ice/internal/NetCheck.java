@@ -55,7 +55,15 @@ public final class NetCheck {
     }
 
     /** One server's answer: the endpoint it saw and the round trip, or why there is none. */
-    record Answer(String server, TransportAddress serverAddress, TransportAddress mapped, double millis, String problem) {
+    record Answer(String server, TransportAddress serverAddress, TransportAddress mapped, double millis, String problem,
+            InetSocketAddress other) {
+        Answer(String server, TransportAddress serverAddress, TransportAddress mapped, double millis, String problem) {
+            this(server, serverAddress, mapped, millis, problem, null);
+        }
+    }
+
+    /** The answers, and what RFC 5780 discovery found when a server offered it. */
+    private record Result(List<Answer> answers, NatBehaviour.Found behaviour, String behaviourServer) {
     }
 
     public String netcheck() throws Exception {
@@ -63,7 +71,8 @@ public final class NetCheck {
         if (servers.isEmpty()) {
             return "no STUN server: the node is not registered with a relay, and ice.stunServers is empty\n";
         }
-        List<Answer> answers = withOwnClassLoader(() -> ask(servers));
+        Result result = withOwnClassLoader(() -> ask(servers));
+        List<Answer> answers = result.answers();
         StringBuilder out = new StringBuilder();
         List<Answer> answered = answers.stream().filter(a -> a.mapped() != null).toList();
         for (Answer a : answers) {
@@ -78,7 +87,16 @@ public final class NetCheck {
         Set<String> seen = new LinkedHashSet<>();
         answered.forEach(a -> seen.add(a.mapped().getHostString() + ":" + a.mapped().getPort()));
         out.append("public endpoint: ").append(String.join(", ", seen)).append('\n');
-        out.append("mapping: ").append(mapping(answered)).append('\n');
+        if (result.behaviour() != null) {
+            // RFC 5780's tests name both behaviours; they beat comparing answers from several servers.
+            out.append("mapping: ").append(result.behaviour().mapping()).append(" (RFC 5780 tests with ").append(result.behaviourServer())
+                    .append(")\n");
+            out.append("filtering: ").append(result.behaviour().filtering()).append(" (RFC 5780 tests with ")
+                    .append(result.behaviourServer()).append(")\n");
+        } else {
+            out.append("mapping: ").append(mapping(answered)).append('\n');
+            out.append("filtering: needs a STUN server that offers RFC 5780 (OTHER-ADDRESS) in ice.stunServers\n");
+        }
         return out.toString();
     }
 
@@ -108,13 +126,20 @@ public final class NetCheck {
         return servers(config, home);
     }
 
-    /** The configured STUN servers, or else the home relay's responder. */
+    /**
+     * The configured STUN servers, then the home relay's responder (unless {@code useRelayStun} is
+     * off): a second server on another address tells the mapping behaviour, and one that offers
+     * RFC 5780 tells the filtering.
+     */
     static List<String> servers(IceConfig c, HomeRelay relay) {
         List<String> out = new ArrayList<>(List.of(c.stunServers()));
-        if (out.isEmpty() && relay != null) {
+        if (c.useRelayStun() && relay != null) {
             for (RelayEndpoint e : relay.endpoints()) {
                 if (e.uri().getHost() != null) {
-                    out.add(e.uri().getHost() + ":" + c.stunPort());
+                    String responder = e.uri().getHost() + ":" + c.stunPort();
+                    if (!out.contains(responder)) {
+                        out.add(responder);
+                    }
                     break;
                 }
             }
@@ -126,7 +151,7 @@ public final class NetCheck {
      * Asks every server from one UDP socket, through one STUN stack, so that the answers compare
      * one mapping (ice4j's SimpleAddressDetector would close the socket after its first answer).
      */
-    private List<Answer> ask(List<String> servers) throws IOException {
+    private Result ask(List<String> servers) throws Exception {
         List<Answer> out = new ArrayList<>();
         StunStack stack = new StunStack();
         try (DatagramSocket udp = new DatagramSocket(new InetSocketAddress(0))) {
@@ -138,6 +163,7 @@ public final class NetCheck {
                 long started = System.nanoTime();
                 TransportAddress serverAddress = null;
                 TransportAddress mapped = null;
+                InetSocketAddress other = null;
                 String problem;
                 try {
                     serverAddress = parse(server);
@@ -149,19 +175,29 @@ public final class NetCheck {
                     } else {
                         mapped = mappedAddress((Response) event.getMessage());
                         problem = mapped == null ? "answered without an address" : null;
+                        other = NatBehaviour.otherAddress(event.getRawMessage().getBytes());
                     }
                 } catch (IllegalArgumentException e) {
                     problem = "not host:port (" + e.getMessage() + ")";
                 } catch (Exception e) {
                     problem = "failed: " + e;
                 }
-                out.add(new Answer(server, serverAddress, mapped, (System.nanoTime() - started) / 1e6, problem));
+                out.add(new Answer(server, serverAddress, mapped, (System.nanoTime() - started) / 1e6, problem, other));
+            }
+            NatBehaviour.Found found = null;
+            String behaviourServer = null;
+            for (Answer a : out) {
+                if (a.other() != null && a.mapped() != null) {
+                    found = new NatBehaviour(stack, local).discover(a.serverAddress(), a.other(), a.mapped());
+                    behaviourServer = a.server();
+                    break;
+                }
             }
             stack.removeSocket(local);
+            return new Result(out, found, behaviourServer);
         } finally {
             stack.shutDown();
         }
-        return out;
     }
 
     /** {@code host:port}, {@code [v6]:port}, or a host alone (port 3478). */
