@@ -342,6 +342,93 @@ class NatLabTest {
         }
     }
 
+    /**
+     * Live updates: with a TCP transfer running over a direct path, {@code update} of the auth,
+     * ice, mesh and wireguard bundles of one node, one after the other. The TCP connection
+     * survives all four, and the overlay answers again within 1 s of each (a ping every 20 ms
+     * tells the longest silence). Sessions are re-established, not handed over: a new WireGuard
+     * interface handshakes again through whichever path is up first.
+     */
+    @Test
+    @Order(5)
+    void updatingTheAuthIceMeshAndWireGuardBundlesKeepsTcpAliveAndTrafficBackWithinASecond() throws Exception {
+        try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
+            cell.awaitDirect(Duration.ofSeconds(10));
+            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
+                    .redirectErrorStream(true).start();
+            Process pinger = null;
+            try {
+                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
+                        .contains(cell.addrB + ":5201"));
+                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "40", "-b", "20M", "-J")
+                        .redirectErrorStream(true).start();
+                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
+                        .contains(cell.addrB + ":5201"));
+                Path pings = work.resolve("update-pings.txt");
+                pinger = new ProcessBuilder("ip", "netns", "exec", P + "-a", "ping", "-D", "-i", "0.02", "-W", "1", cell.addrB)
+                        .redirectErrorStream(true).redirectOutput(pings.toFile()).start();
+                List<String> report = new ArrayList<>();
+                for (String bundle : List.of("io.cloudbridge.auth.oidc", "io.cloudbridge.ice", "io.cloudbridge.mesh", "io.cloudbridge.wireguard")) {
+                    double before = System.currentTimeMillis() / 1000.0;
+                    Daemon.Result r = cell.a.exec("update", bundle);
+                    assertEquals(0, r.exit(), bundle + ": " + r.out() + r.err());
+                    double after = System.currentTimeMillis() / 1000.0;
+                    // Wait until replies come again, plus a second for a late silence to show.
+                    Await.until(Duration.ofSeconds(10), "replies after updating " + bundle, () -> lastReply(pings) > after);
+                    double settle = System.currentTimeMillis() / 1000.0 + 1;
+                    Await.until(Duration.ofSeconds(3), "a second more", () -> System.currentTimeMillis() / 1000.0 > settle);
+                    double gap = longestSilence(pings, before - 0.5, settle);
+                    report.add(String.format(java.util.Locale.ROOT, "%s: longest silence %.0f ms (update took %.0f ms), then %s", bundle,
+                            gap * 1000, (after - before) * 1000, path(cell.a, "b")));
+                    assertTrue(gap < 1.0, bundle + ": the overlay was silent for " + gap + " s\n" + String.join("\n", report) + "\n"
+                            + iceLog(cell.a));
+                }
+                System.out.println("live updates under a TCP transfer:\n" + String.join("\n", report));
+                cell.awaitDirect(Duration.ofSeconds(10));
+                assertTrue(client.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
+                String json = new String(client.getInputStream().readAllBytes());
+                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+            } finally {
+                if (pinger != null) {
+                    pinger.destroy();
+                }
+                server.destroy();
+                server.waitFor();
+            }
+        }
+    }
+
+    /** The time of the last reply {@code ping -D} wrote. */
+    private static double lastReply(Path pings) {
+        List<Double> t = replies(pings);
+        return t.isEmpty() ? 0 : t.get(t.size() - 1);
+    }
+
+    /** The longest time between consecutive replies that overlaps [from, to]. */
+    private static double longestSilence(Path pings, double from, double to) {
+        List<Double> t = replies(pings);
+        double longest = 0;
+        for (int i = 1; i < t.size(); i++) {
+            if (t.get(i) >= from && t.get(i - 1) <= to) {
+                longest = Math.max(longest, t.get(i) - t.get(i - 1));
+            }
+        }
+        return longest;
+    }
+
+    private static List<Double> replies(Path pings) {
+        try {
+            List<Double> out = new ArrayList<>();
+            Matcher m = Pattern.compile("^\\[(\\d+\\.\\d+)\\] \\d+ bytes from", Pattern.MULTILINE).matcher(Files.readString(pings));
+            while (m.find()) {
+                out.add(Double.parseDouble(m.group(1)));
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            return List.of();
+        }
+    }
+
     /** RFC 4787's words for a label's half: eim, adf, apdm, ... */
     private static String behaviour(String abbreviation) {
         return switch (abbreviation.substring(0, abbreviation.length() - 1)) {

@@ -225,8 +225,8 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         if (e == null) {
             return "direct paths are off (ice.directPaths: false)\n";
         }
-        StringBuilder out = new StringBuilder("gathering: " + e.gatherState() + "\n");
-        e.drops().forEach((k, v) -> out.append(String.format("dropped %-32s %d%n", k, v)));
+        StringBuilder out = new StringBuilder(e.gatherState() + "\n");
+        e.drops().forEach((k, v) -> out.append(String.format("  dropped: %-32s %d%n", k, v)));
         return out.toString();
     }
 }

@@ -48,6 +48,10 @@ public final class NetCheck {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
     private volatile HomeRelay home;
 
+    /** Hole punching, for its own view: what its socket's STUN gathering saw, and what it dropped. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
+    private volatile IceAgent agent;
+
     @Activate
     @Modified
     void configure(IceConfig c) {
@@ -81,7 +85,7 @@ public final class NetCheck {
         }
         if (answered.isEmpty()) {
             out.append("UDP: blocked (no STUN server answered): the node relies on the relay over TCP (WebSocket)\n");
-            return out.toString();
+            return out.append(holePunching()).toString();
         }
         out.append("UDP: gets out\n");
         Set<String> seen = new LinkedHashSet<>();
@@ -97,7 +101,12 @@ public final class NetCheck {
             out.append("mapping: ").append(mapping(answered)).append('\n');
             out.append("filtering: needs a STUN server that offers RFC 5780 (OTHER-ADDRESS) in ice.stunServers\n");
         }
-        return out.toString();
+        return out.append(holePunching()).toString();
+    }
+
+    private String holePunching() {
+        IceAgent a = agent;
+        return a == null ? "hole punching: not running\n" : "hole punching on the overlay's socket: " + a.status();
     }
 
     /**

@@ -165,6 +165,56 @@ class IceEngineTest {
         assertEquals(PathKind.RELAY, alpha.engine.info(bravo.key).orElseThrow().kind());
     }
 
+    /**
+     * Bad input on the shared socket: junk with STUN's cookie, truncated and oversized messages,
+     * checks for credentials nobody issued, answers to nothing. None is answered (no reflection),
+     * each is counted, and the direct path carries on.
+     */
+    @Test
+    void junkAndUnauthenticatedChecksAreDroppedUnansweredAndThePathCarriesOn() throws Exception {
+        alpha = new Node((byte) 1);
+        bravo = new Node((byte) 2);
+        alpha.start(bravo, List.of());
+        bravo.start(alpha, List.of());
+        alpha.engine.setPeers(List.of(bravo.key));
+        bravo.engine.setPeers(List.of(alpha.key));
+        await(Duration.ofSeconds(3), "the direct path", () -> direct(alpha, bravo) && direct(bravo, alpha));
+
+        IceWire wire = new IceWire();
+        try (DatagramChannel attacker = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            InetSocketAddress target = (InetSocketAddress) alpha.channel.getLocalAddress();
+            java.util.Random random = new java.util.Random(7);
+            for (int i = 0; i < 2000; i++) {
+                byte[] junk = new byte[20 + random.nextInt(120)];
+                random.nextBytes(junk);
+                junk[0] &= 0x3f;
+                ByteBuffer.wrap(junk).putInt(4, IceWire.MAGIC_COOKIE);
+                attacker.send(ByteBuffer.wrap(junk), target);
+            }
+            byte[] check = wire.check(new byte[12], "nobody:attacker", "a-password-nobody-issued", 1, true, 1, true);
+            attacker.send(ByteBuffer.wrap(check), target);
+            attacker.send(ByteBuffer.wrap(java.util.Arrays.copyOf(check, check.length - 8)), target); // truncated
+            byte[] answer = wire.success((org.ice4j.message.Request) IceWire.decode(ByteBuffer.wrap(check)).message(),
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), 9), "nobody", "a-password-nobody-issued");
+            attacker.send(ByteBuffer.wrap(answer), target);
+            byte[] oversized = new byte[IceWire.MAX_MESSAGE + 100];
+            ByteBuffer.wrap(oversized).putInt(4, IceWire.MAGIC_COOKIE);
+            attacker.send(ByteBuffer.wrap(oversized), target);
+
+            await(Duration.ofSeconds(3), "every kind counted", () -> alpha.engine.drops().getOrDefault("malformed STUN", 0L) > 0
+                    && alpha.engine.drops().getOrDefault("check for no session of ours", 0L) >= 1
+                    && alpha.engine.drops().getOrDefault("answer to no request of ours", 0L) >= 1);
+            attacker.configureBlocking(false);
+            assertEquals(null, attacker.receive(ByteBuffer.allocate(2048)), "an unauthenticated sender got an answer");
+        } finally {
+            wire.close();
+        }
+        // Well past the consent timeout: the path held through it.
+        long later = System.nanoTime() + Duration.ofMillis(800).toNanos();
+        await(Duration.ofSeconds(2), "still direct", () -> System.nanoTime() > later && direct(alpha, bravo) && direct(bravo, alpha));
+        System.out.println("dropped: " + alpha.engine.drops());
+    }
+
     private static boolean direct(Node from, Node to) {
         return from.engine.directPath(to.key).isPresent();
     }

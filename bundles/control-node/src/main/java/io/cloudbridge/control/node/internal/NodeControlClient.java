@@ -64,8 +64,35 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     private static final Logger LOG = LoggerFactory.getLogger(NodeControlClient.class);
     static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
-    @Reference
-    private OverlayDevice overlay;
+    /**
+     * The overlay, for this node's key. Dynamic: replacing the WireGuard bundle (bundle update)
+     * must not sign the node out and in again; the key stays the same (its file or keyring entry),
+     * and the new interface gets the node's addresses and peers at once (see bindOverlayPeers).
+     */
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    void bindOverlay(OverlayDevice device) {
+        io.cloudbridge.api.net.NodeKey key = device.publicKey();
+        io.cloudbridge.api.net.NodeKey before = nodeKey;
+        nodeKey = key;
+        ScheduledExecutorService s = scheduler;
+        if (before != null && !before.equals(key) && s != null) {
+            LOG.warn("the overlay's key changed ({} -> {}): registering again with the new key", before, key);
+            s.execute(() -> {
+                withdrawHomeRelay();
+                registration = null;
+                signIn();
+            });
+        }
+    }
+
+    void unbindOverlay(OverlayDevice device) {
+        // The key is kept: a replacement interface (bundle update) comes with the same one.
+    }
+
+    /** This node's WireGuard key, from the overlay; null until an overlay has been seen. */
+    private volatile io.cloudbridge.api.net.NodeKey nodeKey;
     /** OIDC sign-in (device flow or client credentials), when the oidc section configures it. */
     private volatile io.cloudbridge.api.auth.TokenProvider tokens;
 
@@ -131,10 +158,28 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     }
 
     /** The overlay's control-plane membership: this node's addresses and its tenant's peers. */
+    private volatile io.cloudbridge.api.overlay.OverlayPeers overlayPeers;
+
+    /** A new overlay (the WireGuard bundle replaced) gets the node's addresses and peers at once. */
     @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
-    private volatile io.cloudbridge.api.overlay.OverlayPeers overlayPeers;
+    void bindOverlayPeers(io.cloudbridge.api.overlay.OverlayPeers peers) {
+        overlayPeers = peers;
+        if (scheduler != null) {
+            try {
+                queueOverlayUpdate();
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // this component is being deactivated
+            }
+        }
+    }
+
+    void unbindOverlayPeers(io.cloudbridge.api.overlay.OverlayPeers peers) {
+        if (overlayPeers == peers) {
+            overlayPeers = null;
+        }
+    }
 
     /** Who hears the signalling messages other nodes send this one (NAT traversal). */
     private final List<io.cloudbridge.api.mesh.SignalListener> signalListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -261,6 +306,11 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     // ---- sign-in and registration ----
 
     private void signIn() {
+        if (nodeKey == null) {
+            status = "waiting for the overlay (its key names this node)";
+            scheduler.schedule(this::signIn, 200, TimeUnit.MILLISECONDS);
+            return;
+        }
         try {
             RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo());
             String refresh = readRefreshToken();
@@ -331,7 +381,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
     private NodeInfo nodeInfo() throws IOException {
         String host = config.hostname().isBlank() ? InetAddress.getLocalHost().getHostName() : config.hostname();
-        return NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(overlay.publicKey().toBytes()))
+        return NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey.toBytes()))
                 .setHostname(host.replaceAll("[^A-Za-z0-9._-]", "-"))
                 .setOs(System.getProperty("os.name", "").toLowerCase().replace(' ', '-') + "/" + System.getProperty("os.arch", ""))
                 .build();
@@ -559,7 +609,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         }
         List<io.cloudbridge.api.transport.RelayEndpoint> endpoints = transportEndpoints();
         io.cloudbridge.api.transport.SessionCredentials credentials = new io.cloudbridge.api.transport.SessionCredentials(
-                overlay.publicKey(), () -> jwt);
+                nodeKey, () -> jwt);
         homeRelay = context.registerService(io.cloudbridge.api.transport.HomeRelay.class, new io.cloudbridge.api.transport.HomeRelay() {
             @Override
             public List<io.cloudbridge.api.transport.RelayEndpoint> endpoints() {
@@ -679,7 +729,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             out.append("relay:    ").append(config.relay()).append(" (pinned ").append(pin.expected().isEmpty() ? "on first use" : pin.expected())
                     .append(")\n");
         }
-        out.append("key:      ").append(overlay.publicKey().toBase64()).append('\n');
+        io.cloudbridge.api.net.NodeKey key = nodeKey;
+        out.append("key:      ").append(key == null ? "(no overlay yet)" : key.toBase64()).append('\n');
         io.cloudbridge.api.auth.CredentialStore store = credentials;
         out.append("secrets:  ").append(store != null ? store.backend() : "file (" + stateFolder + ")").append('\n');
         return out.toString();

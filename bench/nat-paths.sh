@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Hole punching in the NAT lab (bin/cloudbridge-lab, root only): for each cell of NatLabTest's
+# table, TRIES fresh tries (new NAT routers, so no connection-tracking state carries over; two
+# new 'cloudbridge up' nodes): whether the pair ends direct, and the time from both nodes
+# registered to the first direct path (the moment a node selects it and sends on it, from the
+# nodes' JSON logs). In the cells that stay relayed: the time from the later registration to the
+# first overlay ping answered through the relay, and from 'cloudbridge up' to that ping.
+#
+# The figures are reported against the issue's targets in the same run: direct share 1.0 where
+# the table says direct (0 elsewhere), time-to-direct median < 2 s, first relayed ping < 1 s
+# after registration.
+#
+# Usage: sudo bench/nat-paths.sh [DIST]   (TRIES=20; CELLS="eim-apdf/eim-apdf apdm-apdf/apdm-apdf" narrows it;
+#        build first: ./mvnw -B -DskipTests install)
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+dist=${1:-$here/runtime/target/cloudbridge}
+tries=${TRIES:-20}
+cells=${CELLS:-"eim-eif/eim-eif eim-adf/eim-adf eim-apdf/eim-apdf apdm-apdf/eim-eif apdm-apdf/eim-adf adm-apdf/eim-adf adm-apdf/eim-apdf apdm-apdf/eim-apdf apdm-apdf/apdm-apdf udp-blocked/eim-eif"}
+lab="$dist/bin/cloudbridge-lab"
+cb="$dist/bin/cloudbridge"
+P=cbb
+[ "$(id -u)" = 0 ] || { echo "the NAT lab needs root" >&2; exit 1; }
+[ -x "$lab" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
+
+umask 077
+work=$(mktemp -d)
+relay_pid=
+cleanup() {
+  [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
+  pkill -f "$work/" 2>/dev/null || true
+  "$lab" "$P" down 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ask() { who=$1; shift; "$cb" exec --config "$work/$who/cloudbridge.yaml" --state "$work/$who/state" "$@" 2>/dev/null; }
+now() { date +%s.%N; }
+# Seconds since the epoch of the first JSON log line of $1 holding $2, or empty.
+logtime() { grep -m1 -F "$2" "$1" 2>/dev/null | sed -n 's/^{"time":"\([^"]*\)".*/\1/p' | { read -r t && date -d "$t" +%s.%N; } || true; }
+
+"$lab" "$P" down 2>/dev/null || true
+"$lab" "$P" public
+mkdir -p "$work/relay"
+cat > "$work/relay/cloudbridge.yaml" <<YAML
+relay:
+  listenAddress: 0.0.0.0
+  controlPort: 7443
+  jwksPort: 0
+listeners:
+  address: 0.0.0.0
+  tlsPort: 8443
+  quicPort: 8443
+YAML
+ip netns exec "$P-relay" "$cb" relay --config "$work/relay/cloudbridge.yaml" --state "$work/relay/state" > "$work/relay/log" 2>&1 &
+relay_pid=$!
+for _ in $(seq 150); do ask relay relay:fingerprint >/dev/null && break; sleep 0.2; done
+key=$(ask relay relay:key create --tenant bench --reusable | tr -d '\r\n')
+printf '%s\n' "$key" > "$work/key"
+
+node_config() { # name -> config file
+  mkdir -p "$work/$1"
+  cat > "$work/$1/cloudbridge.yaml" <<YAML
+kernel:
+  features: [core, shell, client]
+wireguard:
+  interfaceName: cbn$1
+  privateKeyFile: $work/$1/wg.key
+  listenAddress: 0.0.0.0
+  listenPort: 51820
+  userspace: false
+  uapiDirectory: ""
+control:
+  relay: 198.51.100.1:7443
+  hostname: $1
+  transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]
+ice:
+  checkTimeoutMillis: 3000
+YAML
+}
+
+results="$work/results.tsv"
+: > "$results"
+try=0
+for cell in $cells; do
+  natA=${cell%/*}; natB=${cell#*/}
+  for i in $(seq "$tries"); do
+    try=$((try + 1))
+    a="a$try"; b="b$try"
+    rm -rf "$work/$a" "$work/$b"
+    node_config "$a"; node_config "$b"
+    "$lab" "$P" nat "$a" 1 "$natA"
+    "$lab" "$P" nat "$b" 2 "$natB"
+    ip netns exec "$P-$b" "$cb" up --config "$work/$b/cloudbridge.yaml" --state "$work/$b/state" --pre-auth-key-file "$work/key" \
+      > "$work/$b/log" 2>&1 &
+    pid_b=$!
+    for _ in $(seq 200); do grep -q 'registered with the relay' "$work/$b/log" 2>/dev/null && break; sleep 0.1; done
+    addr_b=$(ask "$b" cb:whoami | awk '/^address:/ {split($2, x, "/"); print x[1]}')
+    launched=$(now)
+    ip netns exec "$P-$a" "$cb" up --config "$work/$a/cloudbridge.yaml" --state "$work/$a/state" --pre-auth-key-file "$work/key" \
+      > "$work/$a/log" 2>&1 &
+    pid_a=$!
+    # First overlay ping answered, a -> b: tried every 50 ms from the launch.
+    pinged=""
+    deadline=$(( $(date +%s) + 30 ))
+    while [ -z "$pinged" ] && [ "$(date +%s)" -lt "$deadline" ]; do
+      if ip netns exec "$P-$a" ping -c 1 -W 0.05 "$addr_b" >/dev/null 2>&1; then pinged=$(now); else sleep 0.05; fi
+    done
+    # The outcome: a direct path, or both nodes giving up their first round of checks.
+    outcome=relay
+    for _ in $(seq 100); do
+      if grep -qF '"message":"direct path to' "$work/$a/log" && grep -qF '"message":"direct path to' "$work/$b/log"; then outcome=direct; break; fi
+      if grep -qF '"message":"no direct path to' "$work/$a/log" && grep -qF '"message":"no direct path to' "$work/$b/log"; then break; fi
+      sleep 0.1
+    done
+    reg=$(printf '%s\n%s\n' "$(logtime "$work/$a/log" 'registered with the relay')" "$(logtime "$work/$b/log" 'registered with the relay')" | sort -n | tail -1)
+    first_direct=$(printf '%s\n%s\n' "$(logtime "$work/$a/log" '"message":"direct path to')" "$(logtime "$work/$b/log" '"message":"direct path to')" | grep . | sort -n | head -1 || true)
+    to_direct=-; [ "$outcome" = direct ] && [ -n "$first_direct" ] && to_direct=$(echo "$first_direct - $reg" | bc)
+    ping_after_reg=-; [ -n "$pinged" ] && ping_after_reg=$(echo "$pinged - $reg" | bc)
+    ping_after_up=-; [ -n "$pinged" ] && ping_after_up=$(echo "$pinged - $launched" | bc)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$natA" "$natB" "$outcome" "$to_direct" "$ping_after_reg" "$ping_after_up" | tee -a "$results"
+    kill "$pid_a" "$pid_b" 2>/dev/null || true
+    wait "$pid_a" "$pid_b" 2>/dev/null || true
+    ask relay relay:node delete "$(grep -m1 -o '"registered with the relay as node [^ ]*' "$work/$a/log" | awk '{print $NF}')" >/dev/null || true
+    ask relay relay:node delete "$(grep -m1 -o '"registered with the relay as node [^ ]*' "$work/$b/log" | awk '{print $NF}')" >/dev/null || true
+    "$lab" "$P" remove "$a" "$b"
+  done
+done
+
+echo
+echo "per cell, $tries tries each (times in seconds; median and p90):"
+awk -F'\t' '
+  function sorted(list, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && list[j-1] > list[j]; j--) { t = list[j]; list[j] = list[j-1]; list[j-1] = t } }
+  function q(list, n, p) { return n == 0 ? "-" : sprintf("%.2f", list[int((n - 1) * p) + 1]) }
+  { key = $1 " x " $2; order[key] = order[key] ? order[key] : ++cells; names[order[key]] = key; total[key]++
+    if ($3 == "direct") { direct[key]++; d[key, ++nd[key]] = $4 } else if ($5 != "-") { r[key, ++nr[key]] = $5; u[key, ++nu[key]] = $6 } }
+  END {
+    printf "%-24s %8s %16s %16s %22s %20s\n", "CELL", "DIRECT", "TO DIRECT p50", "TO DIRECT p90", "RELAYED PING p50/p90", "FROM UP p50/p90"
+    for (c = 1; c <= cells; c++) { k = names[c]
+      n = nd[k]; delete x; for (i = 1; i <= n; i++) x[i] = d[k, i]; sorted(x, n); p50 = q(x, n, 0.5); p90 = q(x, n, 0.9)
+      m = nr[k]; delete y; for (i = 1; i <= m; i++) y[i] = r[k, i]; sorted(y, m)
+      delete z; for (i = 1; i <= m; i++) z[i] = u[k, i]; sorted(z, m)
+      printf "%-24s %5d/%-2d %16s %16s %22s %20s\n", k, direct[k], total[k], p50, p90, q(y, m, 0.5) "/" q(y, m, 0.9), q(z, m, 0.5) "/" q(z, m, 0.9) }
+  }' "$results"
