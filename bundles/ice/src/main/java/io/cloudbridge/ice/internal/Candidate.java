@@ -74,7 +74,7 @@ record Candidate(Type type, InetSocketAddress address, long priority) {
         if (priority < 1 || priority > 0xFFFF_FFFFL || port < 1 || port > 65_535) {
             throw new IllegalArgumentException("priority or port out of range in '" + line + "'");
         }
-        if (!f[4].matches("[0-9.]+|[0-9a-fA-F:]+")) {
+        if (!io.cloudbridge.api.net.IpPrefix.isAddressLiteral(f[4])) {
             throw new IllegalArgumentException("not an IP address literal: '" + f[4] + "'"); // no name lookups for a peer
         }
         InetAddress address;

@@ -68,7 +68,10 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     private volatile io.cloudbridge.api.event.StateChangePublisher events;
 
     private IceConfig config;
-    private IceEngine engine;
+    private volatile IceEngine engine;
+    /** The STUN servers, resolved off the engine's thread (a slow DNS must not stall consent checks). */
+    private volatile List<InetSocketAddress> resolvedStunServers = List.of();
+    private java.util.concurrent.ScheduledExecutorService resolver;
 
     @Activate
     void activate(IceConfig c) {
@@ -110,13 +113,29 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
                         "this node's own addresses changed", java.time.Instant.now()));
             }
         });
-        engine.start();
-        loop.scheduleWithFixedDelay(() -> engine.setPeers(directory.peers().stream().map(p -> p.key()).toList()), 0, 500,
-                TimeUnit.MILLISECONDS);
+        resolver = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "ice-resolver");
+            t.setDaemon(true);
+            return t;
+        });
+        // Names are looked up every 2 s at most (the home relay becomes known at registration).
+        resolver.scheduleWithFixedDelay(this::resolveStunServers, 0, 2, TimeUnit.SECONDS);
+        IceEngine started = engine;
+        started.start();
+        loop.scheduleWithFixedDelay(() -> {
+            try {
+                started.setPeers(directory.peers().stream().map(p -> p.key()).toList());
+            } catch (RuntimeException e) {
+                LOG.warn("reading the peer directory failed: {}", e.toString());
+            }
+        }, 0, 500, TimeUnit.MILLISECONDS);
     }
 
     @Deactivate
     void deactivate() {
+        if (resolver != null) {
+            resolver.shutdownNow();
+        }
         if (engine != null) {
             engine.stop();
             engine = null;
@@ -166,16 +185,24 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     }
 
     private List<InetSocketAddress> stunServers() {
+        return resolvedStunServers;
+    }
+
+    private void resolveStunServers() {
         List<InetSocketAddress> out = new ArrayList<>();
         for (String s : NetCheck.servers(config, home)) {
             try {
                 org.ice4j.TransportAddress a = NetCheck.parse(s);
+                if (a.getAddress() == null || a.isUnresolved()) {
+                    LOG.debug("STUN server '{}' does not resolve", s);
+                    continue;
+                }
                 out.add(new InetSocketAddress(a.getAddress(), a.getPort()));
             } catch (IllegalArgumentException e) {
                 LOG.debug("STUN server '{}' skipped: {}", s, e.getMessage());
             }
         }
-        return out;
+        resolvedStunServers = List.copyOf(out);
     }
 
     @Override

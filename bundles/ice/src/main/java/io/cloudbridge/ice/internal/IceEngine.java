@@ -89,6 +89,9 @@ final class IceEngine {
     /** The STUN servers last asked: the home relay's responder becomes known only at registration. */
     private List<InetSocketAddress> askedServers = List.of();
     private volatile String gatherState = "not gathered yet";
+    /** Work handed to the engine's thread and not done yet: bounded, so a flood cannot grow the heap. */
+    private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
+    private static final int MAX_QUEUED = 4096;
     /** Told when the node's own addresses change (old, new): other parts reconnect what rode on the old ones. */
     private volatile java.util.function.BiConsumer<List<InetAddress>, List<InetAddress>> addressesChanged = (before, after) -> { };
 
@@ -133,7 +136,7 @@ final class IceEngine {
             count("malformed STUN");
             return;
         }
-        loop.execute(() -> handle(from, m));
+        submit("STUN", () -> handle(from, m));
     }
 
     void onOffer(NodeKey from, byte[] payload) {
@@ -145,7 +148,28 @@ final class IceEngine {
             LOG.debug("an offer from {} refused: {}", from, e.getMessage());
             return;
         }
-        loop.execute(() -> handleOffer(from, offer));
+        submit("offer", () -> handleOffer(from, offer));
+    }
+
+    /** Runs work on the engine's thread, or drops it (counted) when too much is waiting: a flood must not grow the heap. */
+    private void submit(String what, Runnable work) {
+        if (queued.incrementAndGet() > MAX_QUEUED) {
+            queued.decrementAndGet();
+            count(what + " dropped: engine busy");
+            return;
+        }
+        try {
+            loop.execute(() -> {
+                queued.decrementAndGet();
+                try {
+                    work.run();
+                } catch (RuntimeException e) {
+                    LOG.warn("hole punching failed on {}: {}", what, e.toString(), e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            queued.decrementAndGet();
+        }
     }
 
     /** The tenant's peers now: sessions start for new ones and end for those gone. */
@@ -156,6 +180,9 @@ final class IceEngine {
                 if (!wanted.contains(k)) {
                     Session s = sessions.remove(k);
                     byLocalUfrag.remove(s.localUfrag);
+                    if (s.previousUfrag != null) {
+                        byLocalUfrag.remove(s.previousUfrag);
+                    }
                     published.remove(k);
                 }
             }
@@ -273,8 +300,8 @@ final class IceEngine {
                     stunAnsweredNanos >= 0 ? timers.stunRefresh().toSeconds() * 3 : 3);
             List<InetAddress> now = hostAddresses.get();
             if (!now.equals(hosts)) {
-                LOG.info("this node's addresses changed ({} -> {}): gathering again and restarting hole punching with {} peers",
-                        hosts, now, sessions.size());
+                LOG.info("this node's addresses changed ({} -> {}): gathering again{}", hosts, now,
+                        now.containsAll(hosts) ? "" : " and restarting hole punching with " + sessions.size() + " peers");
                 List<InetAddress> before = hosts;
                 hosts = now;
                 addressesChanged.accept(before, now);
@@ -286,7 +313,14 @@ final class IceEngine {
                 // leaves working paths be.
                 boolean lost = !now.containsAll(before);
                 for (Session s : sessions.values()) {
-                    if (lost && s.path != null) {
+                    if (!lost) {
+                        // Only new addresses (a bridge, a temporary IPv6 address): offer them, same credentials.
+                        if (s.remoteUfrag != null) {
+                            s.sendOffer(false);
+                        }
+                        continue;
+                    }
+                    if (s.path != null) {
                         s.withdraw("this node's addresses changed");
                     }
                     s.restart("this node's addresses changed");
@@ -316,6 +350,7 @@ final class IceEngine {
     private void handleOffer(NodeKey from, IceOffer offer) {
         Session s = session(from);
         s.offerAnswered = true;
+        s.offerRetryNanos = timers.offerRetry().toNanos();
         List<Candidate> usable = offer.candidates().stream().filter(this::reachableFamily).toList();
         List<InetAddress> remoteHosts = offer.candidates().stream().filter(c -> c.type() == Candidate.Type.HOST)
                 .map(c -> c.address().getAddress()).sorted(java.util.Comparator.comparing(InetAddress::getHostAddress)).toList();
@@ -344,7 +379,19 @@ final class IceEngine {
         }
     }
 
+    /**
+     * Whether a peer's candidate is one to check: an address of a family this node has, and not
+     * one a peer could use to aim our checks at this host or its LAN's special addresses
+     * (wildcard, multicast, link-local; loopback only when this node's own socket is on it).
+     */
     private boolean reachableFamily(Candidate c) {
+        InetAddress a = c.address().getAddress();
+        if (a.isAnyLocalAddress() || a.isMulticastAddress() || a.isLinkLocalAddress()
+                || (a.isLoopbackAddress() && hosts.stream().noneMatch(InetAddress::isLoopbackAddress))
+                || (a instanceof java.net.Inet4Address && a.getAddress()[0] == (byte) 255)) {
+            count("candidate refused");
+            return false;
+        }
         boolean v4 = c.address().getAddress() instanceof java.net.Inet4Address;
         return hosts.stream().anyMatch(h -> (h instanceof java.net.Inet4Address) == v4)
                 || reflexive.values().stream().anyMatch(r -> (r.getAddress() instanceof java.net.Inet4Address) == v4);
@@ -355,7 +402,8 @@ final class IceEngine {
             onCheck(from, m);
             return;
         }
-        Pending p = pending.remove(key(m.message().getTransactionID()));
+        String tid = key(m.message().getTransactionID());
+        Pending p = pending.get(tid);
         if (p == null) {
             count("answer to no request of ours");
             return;
@@ -364,6 +412,11 @@ final class IceEngine {
             count("answer from another address"); // RFC 8445 7.2.5.2.1: not symmetric, not a valid pair
             return;
         }
+        if (p.purpose != Purpose.STUN && !m.signedWith(p.password)) {
+            count("answer failed integrity"); // a forged answer must not cancel the real one
+            return;
+        }
+        pending.remove(tid);
         if (p.purpose == Purpose.STUN) {
             InetSocketAddress seen = m.isSuccess() ? m.mapped() : null;
             if (seen != null) {
@@ -374,8 +427,8 @@ final class IceEngine {
             return;
         }
         Session s = p.session;
-        if (sessions.get(s.peer) != s || !m.signedWith(p.password)) {
-            count(sessions.get(s.peer) != s ? "answer for an ended session" : "answer failed integrity");
+        if (sessions.get(s.peer) != s) {
+            count("answer for an ended session");
             return;
         }
         if (!m.isSuccess()) {
@@ -393,11 +446,23 @@ final class IceEngine {
             count("check for no session of ours");
             return;
         }
-        if (!m.signedWith(s.localPassword)) {
+        String ufrag = username.substring(0, colon);
+        boolean previous = ufrag.equals(s.previousUfrag) && !ufrag.equals(s.localUfrag);
+        if (previous && System.nanoTime() > s.previousUntilNanos) {
+            byLocalUfrag.remove(ufrag);
+            s.previousUfrag = null;
+            count("check for no session of ours");
+            return;
+        }
+        String password = previous ? s.previousPassword : s.localPassword;
+        if (!m.signedWith(password)) {
             count("check failed integrity");
             return;
         }
-        socket.send(from, ByteBuffer.wrap(wire.success((org.ice4j.message.Request) m.message(), from, s.localUfrag, s.localPassword)));
+        socket.send(from, ByteBuffer.wrap(wire.success((org.ice4j.message.Request) m.message(), from, ufrag, password)));
+        if (previous) {
+            return; // answered, so a working path keeps its consent; the checks of the new credentials decide the rest
+        }
         s.onCheck(from, m.priority(), m.nominates());
     }
 
@@ -406,7 +471,11 @@ final class IceEngine {
             long now = System.nanoTime();
             pending.values().removeIf(p -> now - p.sentNanos > TimeUnit.SECONDS.toNanos(10));
             for (Session s : sessions.values()) {
-                s.tick(now);
+                try {
+                    s.tick(now);
+                } catch (RuntimeException e) {
+                    LOG.warn("hole punching's timer failed for {}: {}", s.peer, e.toString(), e);
+                }
             }
         } catch (RuntimeException e) {
             LOG.warn("hole punching's timer failed: {}", e.toString(), e);
@@ -433,6 +502,9 @@ final class IceEngine {
     }
 
     private enum Purpose { STUN, CHECK, NOMINATE, CONSENT }
+
+    /** Checks per pair per round: 100, 200, 400 ms apart, then 400: about 2.5 s of trying. */
+    private static final int MAX_CHECKS_PER_ROUND = 8;
 
     private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, String password, long sentNanos) {
     }
@@ -480,6 +552,11 @@ final class IceEngine {
         final long tieBreaker = RANDOM.nextLong() >>> 1;
         String localUfrag = randomIceChars(8);
         String localPassword = randomIceChars(24);
+        String previousUfrag;
+        String previousPassword;
+        long previousUntilNanos;
+        /** How long to wait before asking for the peer's offer again: doubles while it does not answer (an offline node). */
+        long offerRetryNanos = timers.offerRetry().toNanos();
         String remoteUfrag;
         String remotePassword;
         List<InetAddress> remoteHosts = List.of();
@@ -562,10 +639,18 @@ final class IceEngine {
 
         /** Starts over with new credentials: the peer learns them from our offer and answers with its own. */
         void restart(String why) {
-            byLocalUfrag.remove(localUfrag);
+            // The previous credentials stay valid a while: the peer's consent checks on a path that
+            // still works use them until our offer reaches it.
+            if (previousUfrag != null) {
+                byLocalUfrag.remove(previousUfrag);
+            }
+            previousUfrag = localUfrag;
+            previousPassword = localPassword;
+            previousUntilNanos = System.nanoTime() + 2 * timers.consentTimeout().toNanos() + timers.offerRetry().toNanos();
             localUfrag = randomIceChars(8);
             localPassword = randomIceChars(24);
             byLocalUfrag.put(localUfrag, this);
+            offerRetryNanos = timers.offerRetry().toNanos();
             startRound();
             if (path == null && lastFailure == null) {
                 reason = why + "; checking again";
@@ -574,8 +659,10 @@ final class IceEngine {
         }
 
         void tick(long now) {
-            if (!offerAnswered && now - lastOfferNanos > timers.offerRetry().toNanos()) {
-                sendOffer(true); // lost, or the peer was not connected yet: ask again
+            if (!offerAnswered && now - lastOfferNanos > offerRetryNanos) {
+                // Lost, or the peer is not connected yet: ask again, less often while it stays silent.
+                offerRetryNanos = Math.min(offerRetryNanos * 2, TimeUnit.SECONDS.toNanos(30));
+                sendOffer(true);
             }
             if (selected != null) {
                 keepConsent(now);
@@ -602,6 +689,9 @@ final class IceEngine {
                 }
                 // Retransmissions at 100, 200, 400 ms, then every 400 ms until the round's timeout.
                 long rto = TimeUnit.MILLISECONDS.toNanos(100L << Math.min(Math.max(p.attempts - 1, 0), 2));
+                if (p.attempts >= MAX_CHECKS_PER_ROUND) {
+                    continue; // RFC 8489's Rc: a pair that never answered is not hammered (its peer's checks trigger ours)
+                }
                 if (p.attempts == 0 || now - p.lastSentNanos >= rto) {
                     send(p, Purpose.CHECK, now);
                     sent++;
@@ -689,7 +779,11 @@ final class IceEngine {
             Pair p = pairs.get(from);
             if (p == null) {
                 // Peer-reflexive (RFC 8445 7.3.1.3): the peer's NAT showed us an address it did not know.
-                addPair(new Candidate(Candidate.Type.PRFLX, from, Math.max(1, Math.min(priority, 0xFFFF_FFFFL))));
+                Candidate prflx = new Candidate(Candidate.Type.PRFLX, from, Math.max(1, Math.min(priority, 0xFFFF_FFFFL)));
+                if (!reachableFamily(prflx)) {
+                    return;
+                }
+                addPair(prflx);
                 p = pairs.get(from);
                 if (p == null) {
                     return;

@@ -215,7 +215,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     private volatile String status = "starting";
     private volatile int renewals;
     private volatile java.util.concurrent.ScheduledFuture<?> renewal;
-    private int failures;
+    private volatile int failures;
 
     @Activate
     void activate(BundleContext ctx, NodeControlConfig c) throws IOException {
@@ -433,6 +433,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                 WatchNetworkMapRequest.newBuilder().setKnownVersion(mapVersion).build(), new StreamObserver<>() {
                     @Override
                     public void onNext(NetworkMapUpdate u) {
+                        failures = 0; // the stream works again: the next break retries at once, not after the last backoff
                         switch (u.getChangeCase()) {
                             case FULL -> {
                                 peers.clear();
@@ -476,8 +477,17 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         if (registration == null || signalOut != null) {
             return;
         }
-        StreamObserver<io.cloudbridge.control.v1.SignalMessage> out = ControlServiceGrpc.newStub(channel).withCallCredentials(bearer())
-                .signal(new StreamObserver<>() {
+        ControlServiceGrpc.newStub(channel).withCallCredentials(bearer())
+                .signal(new io.grpc.stub.ClientResponseObserver<io.cloudbridge.control.v1.SignalMessage, io.cloudbridge.control.v1.SignalMessage>() {
+                    /** This call's own stream: an ending earlier stream must not clear a newer one. */
+                    private io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> mine;
+
+                    @Override
+                    public void beforeStart(io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> requests) {
+                        mine = requests;
+                        signalOut = requests; // before any onError can run
+                    }
+
                     @Override
                     public void onNext(io.cloudbridge.control.v1.SignalMessage m) {
                         signalFailures = 0;
@@ -499,15 +509,20 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
                     @Override
                     public void onError(Throwable t) {
-                        signalEnded("signalling stream ended: " + describe(Status.fromThrowable(t)));
+                        ended("signalling stream ended: " + describe(Status.fromThrowable(t)));
                     }
 
                     @Override
                     public void onCompleted() {
-                        signalEnded("signalling stream ended by the relay");
+                        ended("signalling stream ended by the relay");
+                    }
+
+                    private void ended(String why) {
+                        if (signalOut == mine) {
+                            signalEnded(why);
+                        }
                     }
                 });
-        signalOut = out;
     }
 
     private void signalEnded(String why) {

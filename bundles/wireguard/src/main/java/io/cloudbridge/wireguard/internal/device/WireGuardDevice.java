@@ -114,6 +114,7 @@ public final class WireGuardDevice implements AutoCloseable {
     private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
     /** How soon an initiation that no path took is tried again. */
     private static final java.time.Duration NO_PATH_RETRY = java.time.Duration.ofMillis(250);
+    private static final java.time.Duration NO_PATH_RETRY_FOR = java.time.Duration.ofSeconds(3);
     private java.util.concurrent.ScheduledExecutorService ticker;
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
@@ -678,9 +679,14 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.lastSent = now;
         } else {
             // No path took it (the relay session or a direct path is still coming up): try again
-            // soon rather than after the rekey timeout, so the first packets do not wait 5 s.
+            // soon rather than after the rekey timeout, so the first packets do not wait 5 s; for
+            // the first seconds only, so a peer without any path does not cost a handshake a
+            // quarter second for the 90 s of attempts.
             synchronized (peer) {
-                peer.retryAt = now.plus(NO_PATH_RETRY);
+                Instant since = peer.handshakeAttemptsSince;
+                if (since != null && java.time.Duration.between(since, now).compareTo(NO_PATH_RETRY_FOR) < 0) {
+                    peer.retryAt = now.plus(NO_PATH_RETRY);
+                }
             }
         }
     }
