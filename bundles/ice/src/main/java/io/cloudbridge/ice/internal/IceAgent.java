@@ -118,8 +118,10 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
             t.setDaemon(true);
             return t;
         });
-        // Names are looked up every 2 s at most (the home relay becomes known at registration).
-        resolver.scheduleWithFixedDelay(this::resolveStunServers, 0, 2, TimeUnit.SECONDS);
+        // The list is looked at five times a second (the home relay becomes known at registration,
+        // and its responder is the first STUN server most nodes have); names are looked up again
+        // when the list changes, and once a minute.
+        resolver.scheduleWithFixedDelay(this::resolveStunServers, 0, 200, TimeUnit.MILLISECONDS);
         IceEngine started = engine;
         started.start();
         loop.scheduleWithFixedDelay(() -> {
@@ -188,9 +190,18 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         return resolvedStunServers;
     }
 
+    private List<String> resolvedNames = List.of();
+    private long resolvedAtNanos;
+
     private void resolveStunServers() {
+        List<String> names = NetCheck.servers(config, home);
+        if (names.equals(resolvedNames) && System.nanoTime() - resolvedAtNanos < TimeUnit.MINUTES.toNanos(1)) {
+            return;
+        }
+        resolvedNames = names;
+        resolvedAtNanos = System.nanoTime();
         List<InetSocketAddress> out = new ArrayList<>();
-        for (String s : NetCheck.servers(config, home)) {
+        for (String s : names) {
             try {
                 org.ice4j.TransportAddress a = NetCheck.parse(s);
                 if (a.getAddress() == null || a.isUnresolved()) {
