@@ -57,7 +57,7 @@ class NodeUpTest {
                 assertTrue(ping.exit() == 0 && ping.out().contains("reply from " + bravo), ping.out() + ping.err() + "\nalpha:\n"
                         + a.logText() + "\nbravo:\n" + b.logText() + "\nrelay:\n" + r.exec("relay:sessions").out()
                         + a.exec("transport:list").out() + b.exec("transport:list").out() + a.exec("wg:show").out() + b.exec("wg:show").out());
-                assertTrue(ping.out().contains("path=relay"), ping.out());
+                assertTrue(ping.out().contains("path=relay") && ping.out().contains("policy"), ping.out());
                 // What the node's UDP looks like from outside, asked of the relay's STUN responder
                 // (ice4j inside the node, wrapped in the ice bundle): on loopback, no NAT.
                 String netcheck = a.exec("cb:netcheck").out();
@@ -217,7 +217,9 @@ class NodeUpTest {
         Files.createDirectories(dir.resolve("deploy"));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
                 concat(new String[] {"  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]", "tcp:",
-                        "  priority: 5", "ice:"}, iceSection)).replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
+                        "  priority: 5", "ice:",
+                        // This test is about the relay's transports: by policy no direct path (on loopback one is found at once).
+                        "  directPaths: false"}, iceSection)).replace("kernel:\n", "kernel:\n  deploy: " + dir.resolve("deploy") + "\n"));
         return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
     }
 }

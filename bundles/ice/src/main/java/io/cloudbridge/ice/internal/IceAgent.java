@@ -96,8 +96,8 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
                 try {
                     overlaySocket.send(to, datagram);
                     return true;
-                } catch (IOException e) {
-                    return false;
+                } catch (IOException | RuntimeException e) {
+                    return false; // also while the interface is being re-created (its socket closed for a moment)
                 }
             }
 

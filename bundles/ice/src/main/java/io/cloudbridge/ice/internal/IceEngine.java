@@ -88,6 +88,7 @@ final class IceEngine {
     private volatile boolean udpBlocked;
     /** The STUN servers last asked: the home relay's responder becomes known only at registration. */
     private List<InetSocketAddress> askedServers = List.of();
+    private long stunRetryNanos = TimeUnit.SECONDS.toNanos(1);
     private volatile String gatherState = "not gathered yet";
     /** Work handed to the engine's thread and not done yet: bounded, so a flood cannot grow the heap. */
     private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
@@ -283,6 +284,12 @@ final class IceEngine {
             List<InetSocketAddress> now = stunServers.get();
             if (!now.equals(askedServers)) {
                 reflexive.keySet().retainAll(now);
+                stunRetryNanos = TimeUnit.SECONDS.toNanos(1);
+                gatherReflexive();
+            } else if (!now.isEmpty() && reflexive.isEmpty() && System.nanoTime() - lastStunNanos > stunRetryNanos) {
+                // No answer yet (lost, or sent while the overlay's socket was being re-created at
+                // registration): ask again after 1 s, 2 s, 4 s, ... rather than at the 20 s refresh.
+                stunRetryNanos = Math.min(stunRetryNanos * 2, timers.stunRefresh().toNanos());
                 gatherReflexive();
             }
         } catch (RuntimeException e) {
