@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * the path manager which peers have a confirmed direct path. A new configuration restarts it (the
  * peers are relayed meanwhile, for a moment).
  */
-@Component(service = {NatTraversal.class, DatagramClaimer.class, SignalListener.class, IceAgent.class},
+@Component(service = IceAgent.class,
         configurationPid = "cloudbridge.ice", immediate = true)
 public final class IceAgent implements NatTraversal, DatagramClaimer, SignalListener {
     private static final Logger LOG = LoggerFactory.getLogger(IceAgent.class);
@@ -73,8 +73,25 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     private volatile List<InetSocketAddress> resolvedStunServers = List.of();
     private java.util.concurrent.ScheduledExecutorService resolver;
 
+    /**
+     * NatTraversal, the claimer and the signal listener are registered by hand once the agent is
+     * active: the overlay, the control client and the path manager take them dynamically, and this
+     * agent needs the first two (the path manager is needed by the overlay). Had SCR registered
+     * them with the component, such a binding could ask for this agent while SCR was still
+     * activating it for the other's sake: a service factory cycle ("ServiceFactory.getService()
+     * resulted in a cycle"), after which the claimer stayed unbound and no STUN answer reached
+     * hole punching (seen in the NAT lab, a few tries in twenty).
+     */
+    private org.osgi.framework.ServiceRegistration<?> inputs;
+
     @Activate
-    void activate(IceConfig c) {
+    void activate(org.osgi.framework.BundleContext context, IceConfig c) {
+        start(c);
+        inputs = context.registerService(new String[] {NatTraversal.class.getName(), DatagramClaimer.class.getName(),
+                SignalListener.class.getName()}, this, null);
+    }
+
+    private void start(IceConfig c) {
         config = c;
         if (!c.directPaths()) {
             LOG.info("direct paths are off (ice.directPaths: false): every peer stays relayed");
@@ -135,6 +152,14 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
 
     @Deactivate
     void deactivate() {
+        if (inputs != null) {
+            try {
+                inputs.unregister();
+            } catch (IllegalStateException alreadyGone) {
+                // the bundle is stopping
+            }
+            inputs = null;
+        }
         if (resolver != null) {
             resolver.shutdownNow();
         }
