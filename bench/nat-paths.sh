@@ -97,7 +97,14 @@ for cell in $cells; do
       > "$work/$b/log" 2>&1 &
     pid_b=$!
     for _ in $(seq 200); do grep -q 'registered with the relay' "$work/$b/log" 2>/dev/null && break; sleep 0.1; done
-    addr_b=$(ask "$b" cb:whoami | awk '/^address:/ {split($2, x, "/"); print x[1]}')
+    # Tolerant: a node that did not come up is a row of its own, not the end of the run (set -e).
+    addr_b=$(ask "$b" cb:whoami | awk '/^address:/ {split($2, x, "/"); print x[1]}' || true)
+    if [ -z "$addr_b" ]; then
+      printf '%s\t%s\tnot-up\t-\t-\t-\tno\n' "$natA" "$natB" | tee -a "$results"
+      kill "$pid_b" 2>/dev/null || true; wait "$pid_b" 2>/dev/null || true
+      "$lab" "$P" remove "$a" "$b"
+      continue
+    fi
     launched=$(now)
     ip netns exec "$P-$a" "$cb" up --config "$work/$a/cloudbridge.yaml" --state "$work/$a/state" --pre-auth-key-file "$work/key" \
       > "$work/$a/log" 2>&1 &
