@@ -211,6 +211,42 @@ class NatLabTest {
         }
     }
 
+    /** A TCP transfer over the overlay, b's iperf3 server to a's client, connected once built. */
+    static final class Transfer implements AutoCloseable {
+        private final Process server;
+        private final Process client;
+
+        Transfer(Cell cell, int seconds) throws Exception {
+            server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
+                    .redirectErrorStream(true).start();
+            try {
+                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
+                        .contains(cell.addrB + ":5201"));
+                client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", String.valueOf(seconds),
+                        "-b", "20M", "-J").redirectErrorStream(true).start();
+                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
+                        .contains(cell.addrB + ":5201"));
+            } catch (Exception | AssertionError e) {
+                close();
+                throw e;
+            }
+        }
+
+        /** Waits for the transfer's end and asserts the connection never broke; iperf3's JSON report. */
+        String awaitUnbroken(Duration limit) throws Exception {
+            assertTrue(client.waitFor(limit.toSeconds(), java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
+            String json = new String(client.getInputStream().readAllBytes());
+            assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+            return json;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            server.destroy();
+            server.waitFor();
+        }
+    }
+
     /** One cell: the path each node reports, the pair's types, pings, and no private address reached. */
     private String runCell(String natA, String natB, String expected) throws Exception {
         try (Cell cell = new Cell(natA, natB)) {
@@ -261,15 +297,7 @@ class NatLabTest {
     void aCutDirectPathFallsBackToTheRelayAndReturnsWithoutBreakingTcp() throws Exception {
         try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
             cell.awaitDirect(Duration.ofSeconds(10));
-            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
-                    .redirectErrorStream(true).start();
-            try {
-                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
-                        .contains(cell.addrB + ":5201"));
-                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "14", "-b", "20M", "-J")
-                        .redirectErrorStream(true).start();
-                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
-                        .contains(cell.addrB + ":5201"));
+            try (Transfer tcp = new Transfer(cell, 14)) {
                 Await.until(Duration.ofSeconds(3), "data acknowledged", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tni")
                         .contains("bytes_acked"));
                 long logBefore = cell.a.logText().length();
@@ -286,15 +314,10 @@ class NatLabTest {
                 sh(true, "ip", "netns", "exec", P + "-nat-a", "nft", "delete table ip cut");
                 Duration back = cell.awaitDirect(Duration.ofSeconds(10));
                 System.out.println("rule removed: direct again after " + back.toMillis() + " ms");
-                assertTrue(client.waitFor(40, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
-                String json = new String(client.getInputStream().readAllBytes());
-                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+                String json = tcp.awaitUnbroken(Duration.ofSeconds(40));
                 Matcher received = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(json);
                 assertTrue(received.find() && Long.parseLong(received.group(1)) > 10_000_000L, json);
                 System.out.println("14 s of TCP across the cut and the return: " + received.group(1) + " bytes, no break");
-            } finally {
-                server.destroy();
-                server.waitFor();
             }
         }
     }
@@ -310,15 +333,7 @@ class NatLabTest {
     void aNodeWhoseAddressChangesFindsItsPathsAgainWithin2Seconds() throws Exception {
         try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
             cell.awaitDirect(Duration.ofSeconds(10));
-            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
-                    .redirectErrorStream(true).start();
-            try {
-                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
-                        .contains(cell.addrB + ":5201"));
-                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "8", "-b", "20M", "-J")
-                        .redirectErrorStream(true).start();
-                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
-                        .contains(cell.addrB + ":5201"));
+            try (Transfer tcp = new Transfer(cell, 8)) {
                 // a leaves its network for another behind another NAT: a new address, a new default route.
                 sh(true, LAB.toString(), P, "move", "a", "3", "eim-apdf");
                 long moved = System.nanoTime();
@@ -332,12 +347,7 @@ class NatLabTest {
                 assertTrue(answered && took < 2000, "answered again after " + took + " ms\n" + iceLog(cell.a));
                 cell.awaitDirect(Duration.ofSeconds(10));
                 System.out.println("direct again: " + detail(cell.a, "b"));
-                assertTrue(client.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
-                String json = new String(client.getInputStream().readAllBytes());
-                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
-            } finally {
-                server.destroy();
-                server.waitFor();
+                tcp.awaitUnbroken(Duration.ofSeconds(30));
             }
         }
     }
@@ -354,16 +364,8 @@ class NatLabTest {
     void updatingTheAuthIceMeshAndWireGuardBundlesKeepsTcpAliveAndTrafficBackWithinASecond() throws Exception {
         try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
             cell.awaitDirect(Duration.ofSeconds(10));
-            Process server = new ProcessBuilder("ip", "netns", "exec", P + "-b", "iperf3", "-s", "-1", "-B", cell.addrB)
-                    .redirectErrorStream(true).start();
             Process pinger = null;
-            try {
-                Await.until(Duration.ofSeconds(10), "iperf3 listening", () -> shQuiet("ip", "netns", "exec", P + "-b", "ss", "-tln")
-                        .contains(cell.addrB + ":5201"));
-                Process client = new ProcessBuilder("ip", "netns", "exec", P + "-a", "iperf3", "-c", cell.addrB, "-t", "40", "-b", "20M", "-J")
-                        .redirectErrorStream(true).start();
-                Await.until(Duration.ofSeconds(5), "the TCP connection up", () -> shQuiet("ip", "netns", "exec", P + "-a", "ss", "-tn")
-                        .contains(cell.addrB + ":5201"));
+            try (Transfer tcp = new Transfer(cell, 40)) {
                 Path pings = work.resolve("update-pings.txt");
                 pinger = new ProcessBuilder("ip", "netns", "exec", P + "-a", "ping", "-D", "-i", "0.02", "-W", "1", cell.addrB)
                         .redirectErrorStream(true).redirectOutput(pings.toFile()).start();
@@ -385,15 +387,11 @@ class NatLabTest {
                 }
                 System.out.println("live updates under a TCP transfer:\n" + String.join("\n", report));
                 cell.awaitDirect(Duration.ofSeconds(10));
-                assertTrue(client.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), "the transfer ended");
-                String json = new String(client.getInputStream().readAllBytes());
-                assertEquals(0, client.exitValue(), "the TCP connection broke: " + json);
+                tcp.awaitUnbroken(Duration.ofSeconds(60));
             } finally {
                 if (pinger != null) {
                     pinger.destroy();
                 }
-                server.destroy();
-                server.waitFor();
             }
         }
     }
