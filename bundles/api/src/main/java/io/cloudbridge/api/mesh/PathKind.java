@@ -7,5 +7,10 @@ public enum PathKind {
     /** Through the relay's transport session. */
     RELAY,
     /** Through a MASQUE (CONNECT-UDP) proxy. */
-    MASQUE
+    MASQUE,
+    /**
+     * Through a TURN server's relayed candidate (RFC 8656): the pair ICE selected where no direct
+     * pair succeeded and a TURN server is configured; end-to-end encrypted as every path is.
+     */
+    TURN
 }

@@ -55,6 +55,10 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     @Reference
     private OverlayDevice overlay;
 
+    /** Where WireGuard's packets that come through a TURN allocation go: the same component as the socket. */
+    @Reference
+    private io.cloudbridge.api.overlay.EncryptedPacketInbound overlayInbound;
+
     @Reference
     private Signalling signalling;
 
@@ -71,6 +75,8 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     private volatile IceEngine engine;
     /** The STUN servers, resolved off the engine's thread (a slow DNS must not stall consent checks). */
     private volatile List<InetSocketAddress> resolvedStunServers = List.of();
+    private volatile List<IceEngine.TurnServer> resolvedTurnServers = List.of();
+    private String turnPassword = "";
     private java.util.concurrent.ScheduledExecutorService resolver;
 
     /**
@@ -97,6 +103,15 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
             LOG.info("direct paths are off (ice.directPaths: false): every peer stays relayed");
             return;
         }
+        turnPassword = "";
+        if (c.turnServers().length > 0) {
+            // TurnValidator refuses an edit without these; a file gone since is logged, and hole punching runs without TURN.
+            try {
+                turnPassword = java.nio.file.Files.readString(java.nio.file.Path.of(c.turnPasswordFile())).trim();
+            } catch (IOException | RuntimeException e) {
+                LOG.error("TURN servers unused: cannot read ice.turnPasswordFile '{}': {}", c.turnPasswordFile(), e.toString());
+            }
+        }
         ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "ice");
             t.setDaemon(true);
@@ -122,7 +137,9 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
             public int localPort() {
                 return overlaySocket.localAddress().getPort();
             }
-        }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers, loop);
+        }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers,
+                () -> resolvedTurnServers, loop);
+        engine.onRelayedPacket(packet -> overlayInbound.receive(packet, PathKind.TURN));
         engine.onAddressesChanged((before, after) -> {
             io.cloudbridge.api.event.StateChangePublisher p = events;
             if (p != null) {
@@ -217,28 +234,36 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
 
     private List<String> resolvedNames = List.of();
     private long resolvedAtNanos;
+    private boolean resolvedOnce;
 
     private void resolveStunServers() {
         List<String> names = NetCheck.servers(config, home);
-        if (names.equals(resolvedNames) && System.nanoTime() - resolvedAtNanos < TimeUnit.MINUTES.toNanos(1)) {
+        if (resolvedOnce && names.equals(resolvedNames) && System.nanoTime() - resolvedAtNanos < TimeUnit.MINUTES.toNanos(1)) {
             return;
         }
         resolvedNames = names;
         resolvedAtNanos = System.nanoTime();
+        resolvedOnce = true;
+        resolvedStunServers = resolve(names, "STUN");
+        resolvedTurnServers = turnPassword.isEmpty() ? List.of() : resolve(List.of(config.turnServers()), "TURN").stream()
+                .map(a -> new IceEngine.TurnServer(a, config.turnUsername(), turnPassword)).toList();
+    }
+
+    private static List<InetSocketAddress> resolve(List<String> names, String what) {
         List<InetSocketAddress> out = new ArrayList<>();
         for (String s : names) {
             try {
-                org.ice4j.TransportAddress a = NetCheck.parse(s);
+                org.ice4j.TransportAddress a = NetCheck.parse(s.startsWith("turn:") ? s.substring(5) : s);
                 if (a.getAddress() == null || a.isUnresolved()) {
-                    LOG.debug("STUN server '{}' does not resolve", s);
+                    LOG.debug("{} server '{}' does not resolve", what, s);
                     continue;
                 }
                 out.add(new InetSocketAddress(a.getAddress(), a.getPort()));
             } catch (IllegalArgumentException e) {
-                LOG.debug("STUN server '{}' skipped: {}", s, e.getMessage());
+                LOG.debug("{} server '{}' skipped: {}", what, s, e.getMessage());
             }
         }
-        resolvedStunServers = List.copyOf(out);
+        return List.copyOf(out);
     }
 
     @Override
@@ -259,7 +284,7 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
 
     @Override
     public boolean claims(ByteBuffer datagram) {
-        return engine != null && IceWire.isStun(datagram);
+        return engine != null && (IceWire.isStun(datagram) || IceWire.isChannelData(datagram));
     }
 
     @Override
@@ -289,6 +314,7 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
             return "direct paths are off (ice.directPaths: false)\n";
         }
         StringBuilder out = new StringBuilder(e.gatherState() + "\n");
+        e.turnStates().forEach(t -> out.append(t).append('\n'));
         e.drops().forEach((k, v) -> out.append(String.format("  dropped: %-32s %d%n", k, v)));
         return out.toString();
     }

@@ -16,6 +16,15 @@ public @interface IceConfig {
     @AttributeDefinition(description = "The relay's STUN port, used when stunServers is empty")
     int stunPort() default 3478;
 
+    @AttributeDefinition(description = "TURN servers, host:port (UDP), whose relayed candidates are offered to peers: the path where no direct pair succeeds and UDP to the server gets out", required = false)
+    String[] turnServers() default {};
+
+    @AttributeDefinition(description = "The user name for the TURN servers (long-term credentials, RFC 8489 9.2)", required = false)
+    String turnUsername() default "";
+
+    @AttributeDefinition(description = "A file holding the TURN servers' password (owner-only)", required = false)
+    String turnPasswordFile() default "";
+
     @AttributeDefinition(description = "Whether to look for direct paths to peers at all (false: every peer stays relayed, by policy)")
     boolean directPaths() default true;
 

@@ -56,6 +56,14 @@ final class IceEngine {
         boolean send(NodeKey to, byte[] offer);
     }
 
+    /** A TURN server from the configuration, with the long-term credentials it takes. */
+    record TurnServer(InetSocketAddress address, String username, String password) {
+        @Override
+        public String toString() {
+            return address.toString(); // never the password
+        }
+    }
+
     /** The protocol's timers; tests and labs shorten them. */
     record Timers(Duration tick, Duration checkTimeout, Duration consentInterval, Duration consentTimeout, Duration retryMin,
             Duration retryMax, Duration offerRetry, Duration stunRefresh) {
@@ -71,6 +79,7 @@ final class IceEngine {
     private final Timers timers;
     private final Supplier<List<InetAddress>> hostAddresses;
     private final Supplier<List<InetSocketAddress>> stunServers;
+    private final Supplier<List<TurnServer>> turnServers;
     private final ScheduledExecutorService loop;
     private final IceWire wire = new IceWire();
     private final Map<NodeKey, Session> sessions = new HashMap<>();
@@ -90,6 +99,12 @@ final class IceEngine {
     private List<InetSocketAddress> askedServers = List.of();
     private long stunRetryNanos = TimeUnit.SECONDS.toNanos(1);
     private volatile String gatherState = "not gathered yet";
+    /** The allocations, one per configured TURN server; the map is what the receive thread looks datagrams up in. */
+    private final List<TurnClient> turns = new ArrayList<>();
+    private final Map<InetSocketAddress, TurnClient> turnByServer = new ConcurrentHashMap<>();
+    private List<TurnServer> turnsConfigured = List.of();
+    /** Where WireGuard's packets that came through a TURN allocation go (the overlay's inbound). */
+    private volatile java.util.function.Consumer<ByteBuffer> relayedPackets = packet -> { };
     /** Work handed to the engine's thread and not done yet: bounded, so a flood cannot grow the heap. */
     private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
     private static final int MAX_QUEUED = 4096;
@@ -97,13 +112,14 @@ final class IceEngine {
     private volatile java.util.function.BiConsumer<List<InetAddress>, List<InetAddress>> addressesChanged = (before, after) -> { };
 
     IceEngine(NodeKey self, Socket socket, Signals signals, Timers timers, Supplier<List<InetAddress>> hostAddresses,
-            Supplier<List<InetSocketAddress>> stunServers, ScheduledExecutorService loop) {
+            Supplier<List<InetSocketAddress>> stunServers, Supplier<List<TurnServer>> turnServers, ScheduledExecutorService loop) {
         this.self = self;
         this.socket = socket;
         this.signals = signals;
         this.timers = timers;
         this.hostAddresses = hostAddresses;
         this.stunServers = stunServers;
+        this.turnServers = turnServers;
         this.loop = loop;
     }
 
@@ -111,10 +127,16 @@ final class IceEngine {
         this.addressesChanged = listener;
     }
 
+    /** Where WireGuard's packets that arrive through a TURN allocation are handed (called on the receive thread). */
+    void onRelayedPacket(java.util.function.Consumer<ByteBuffer> sink) {
+        this.relayedPackets = sink;
+    }
+
     void start() {
         loop.execute(() -> {
             hosts = hostAddresses.get();
             gatherReflexive();
+            watchTurnServers();
         });
         loop.scheduleWithFixedDelay(this::tick, timers.tick().toMillis(), timers.tick().toMillis(), TimeUnit.MILLISECONDS);
         // Four times a second: a handover has 2 s, and listing a few interfaces costs well under a millisecond.
@@ -123,6 +145,12 @@ final class IceEngine {
     }
 
     void stop() {
+        try {
+            // The allocations are given back, so the TURN servers free their ports now rather than in 10 min.
+            loop.submit(() -> turns.forEach(TurnClient::release)).get(500, TimeUnit.MILLISECONDS);
+        } catch (Exception stoppedOrSlow) {
+            // best effort: the allocations expire on their own
+        }
         loop.shutdownNow();
         published.clear();
         wire.close();
@@ -130,14 +158,59 @@ final class IceEngine {
 
     // ---- input, from any thread ----
 
-    /** A STUN datagram from the shared socket; copied, then handled on the engine's thread. */
+    /**
+     * A STUN or TURN ChannelData datagram from the shared socket; decoded here, handled on the
+     * engine's thread. What a TURN server relayed is unwrapped first: a check from a peer goes on
+     * as if it came from that peer through the allocation, WireGuard's packets go to the overlay
+     * at once.
+     */
     void onDatagram(InetSocketAddress from, ByteBuffer datagram) {
+        if (IceWire.isChannelData(datagram)) {
+            TurnClient via = turnByServer.get(from);
+            InetSocketAddress peer = via == null ? null : via.unwrapChannelData(datagram);
+            if (peer == null) {
+                count(via == null ? "channel data from no TURN server of ours" : "channel data on an unbound channel");
+                return;
+            }
+            onRelayed(via, peer, datagram);
+            return;
+        }
         IceWire.Received m = IceWire.decode(datagram);
         if (m == null) {
             count("malformed STUN");
             return;
         }
-        submit("STUN", () -> handle(from, m));
+        if (m.isTurn()) {
+            TurnClient via = turnByServer.get(from);
+            if (via == null) {
+                count("TURN message from no TURN server of ours");
+            } else if (m.type() == org.ice4j.message.Message.DATA_INDICATION) {
+                InetSocketAddress peer = m.peer();
+                byte[] data = m.data();
+                if (peer == null || data == null) {
+                    count("data indication without peer or data");
+                } else {
+                    onRelayed(via, peer, ByteBuffer.wrap(data));
+                }
+            } else {
+                submit("TURN", () -> via.onMessage(m, System.nanoTime()));
+            }
+            return;
+        }
+        submit("STUN", () -> handle(from, m, null));
+    }
+
+    private void onRelayed(TurnClient via, InetSocketAddress peer, ByteBuffer payload) {
+        if (!IceWire.isStun(payload)) {
+            relayedPackets.accept(payload);
+            return;
+        }
+        IceWire.Received m = IceWire.decode(payload);
+        if (m == null || m.isTurn()) {
+            count("malformed STUN through TURN");
+            return;
+        }
+        submit("STUN", () -> handle(peer, m, via));
     }
 
     void onOffer(NodeKey from, byte[] payload) {
@@ -217,6 +290,11 @@ final class IceEngine {
         return gatherState;
     }
 
+    /** One line per TURN server: its allocation's state. */
+    List<String> turnStates() {
+        return turnByServer.values().stream().map(t -> "TURN " + address(t.server) + ": " + t.state()).sorted().toList();
+    }
+
     private void count(String why) {
         drops.computeIfAbsent(why, k -> new LongAdder()).increment();
     }
@@ -234,6 +312,12 @@ final class IceEngine {
             Candidate c = new Candidate(Candidate.Type.SRFLX, seen, Candidate.priority(Candidate.Type.SRFLX, seen.getAddress(), order++));
             if (out.stream().noneMatch(o -> o.address().equals(seen))) {
                 out.add(c);
+            }
+        }
+        for (TurnClient t : turns) {
+            InetSocketAddress relayed = t.relayed();
+            if (relayed != null) {
+                out.add(new Candidate(Candidate.Type.RELAY, relayed, Candidate.priority(Candidate.Type.RELAY, relayed.getAddress(), order++)));
             }
         }
         return out;
@@ -257,7 +341,7 @@ final class IceEngine {
                 // Three requests 200 ms apart: one lost datagram must not cost a server-reflexive candidate.
                 loop.schedule(() -> {
                     byte[] tid = transactionId();
-                    pending.put(key(tid), new Pending(null, null, Purpose.STUN, server, null, System.nanoTime()));
+                    pending.put(key(tid), new Pending(null, null, Purpose.STUN, server, null, null, System.nanoTime()));
                     socket.send(server, ByteBuffer.wrap(wire.bindingRequest(tid)));
                 }, attempt * 200L, TimeUnit.MILLISECONDS);
             }
@@ -281,6 +365,7 @@ final class IceEngine {
     /** The STUN servers changed: the node registered (its relay's responder is the default), or the configuration changed. */
     private void watchServers() {
         try {
+            watchTurnServers();
             List<InetSocketAddress> now = stunServers.get();
             if (!now.equals(askedServers)) {
                 reflexive.keySet().retainAll(now);
@@ -294,6 +379,38 @@ final class IceEngine {
             }
         } catch (RuntimeException e) {
             LOG.warn("looking up the STUN servers failed: {}", e.toString());
+        }
+    }
+
+    /** The configured TURN servers changed (or were first read): one allocation per server. */
+    private void watchTurnServers() {
+        List<TurnServer> now = turnServers.get();
+        if (now.equals(turnsConfigured)) {
+            return;
+        }
+        turnsConfigured = now;
+        turns.forEach(TurnClient::release);
+        turns.clear();
+        turnByServer.clear();
+        for (TurnServer server : now) {
+            TurnClient t = new TurnClient(server.address(), server.username(), server.password(), wire, socket, this::onAllocated);
+            turns.add(t);
+            turnByServer.put(server.address(), t);
+            t.start();
+        }
+    }
+
+    /** A relayed candidate more: every peer gets pairs through it, and hears of it (trickle). */
+    private void onAllocated() {
+        for (Session s : sessions.values()) {
+            if (s.remoteUfrag == null) {
+                continue;
+            }
+            s.pairs.values().stream().filter(p -> p.via == null).map(p -> p.remote).toList().forEach(s::addPair);
+            s.sendOffer(false);
+            if (s.selected == null && s.roundStarted < 0) {
+                s.startRound();
+            }
         }
     }
 
@@ -314,6 +431,9 @@ final class IceEngine {
                 addressesChanged.accept(before, now);
                 reflexive.clear();
                 gatherReflexive();
+                if (!now.containsAll(before)) {
+                    turns.forEach(TurnClient::start); // the allocations belonged to the old 5-tuple
+                }
                 // An address gone takes the direct paths that left from it, most likely: the relay
                 // carries the peers until checks from the new addresses confirm a path (a few
                 // hundred ms) instead of until consent runs out (1.5 s). An address added alone
@@ -404,9 +524,9 @@ final class IceEngine {
                 || reflexive.values().stream().anyMatch(r -> (r.getAddress() instanceof java.net.Inet4Address) == v4);
     }
 
-    private void handle(InetSocketAddress from, IceWire.Received m) {
+    private void handle(InetSocketAddress from, IceWire.Received m, TurnClient via) {
         if (m.isRequest()) {
-            onCheck(from, m);
+            onCheck(from, m, via);
             return;
         }
         String tid = key(m.message().getTransactionID());
@@ -415,7 +535,7 @@ final class IceEngine {
             count("answer to no request of ours");
             return;
         }
-        if (!from.equals(p.to)) {
+        if (!from.equals(p.to) || via != p.via) {
             count("answer from another address"); // RFC 8445 7.2.5.2.1: not symmetric, not a valid pair
             return;
         }
@@ -445,7 +565,7 @@ final class IceEngine {
         s.onSuccess(p, m.mapped());
     }
 
-    private void onCheck(InetSocketAddress from, IceWire.Received m) {
+    private void onCheck(InetSocketAddress from, IceWire.Received m, TurnClient via) {
         String username = m.username();
         int colon = username == null ? -1 : username.indexOf(':');
         Session s = colon < 1 ? null : byLocalUfrag.get(username.substring(0, colon));
@@ -466,17 +586,29 @@ final class IceEngine {
             count("check failed integrity");
             return;
         }
-        socket.send(from, ByteBuffer.wrap(wire.success((org.ice4j.message.Request) m.message(), from, ufrag, password)));
+        sendVia(via, from, ByteBuffer.wrap(wire.success((org.ice4j.message.Request) m.message(), from, ufrag, password)));
         if (previous) {
             return; // answered, so a working path keeps its consent; the checks of the new credentials decide the rest
         }
-        s.onCheck(from, m.priority(), m.nominates());
+        s.onCheck(from, m.priority(), m.nominates(), via);
+    }
+
+    /** One datagram from the shared socket, or through a TURN allocation when {@code via} is one. */
+    private boolean sendVia(TurnClient via, InetSocketAddress to, ByteBuffer datagram) {
+        return via == null ? socket.send(to, datagram) : via.send(to, datagram);
     }
 
     private void tick() {
         try {
             long now = System.nanoTime();
             pending.values().removeIf(p -> now - p.sentNanos > TimeUnit.SECONDS.toNanos(10));
+            for (TurnClient t : turns) {
+                try {
+                    t.tick(now);
+                } catch (RuntimeException e) {
+                    LOG.warn("the TURN allocation on {} failed: {}", t.server, e.toString(), e);
+                }
+            }
             for (Session s : sessions.values()) {
                 try {
                     s.tick(now);
@@ -513,12 +645,19 @@ final class IceEngine {
     /** Checks per pair per round: 100, 200, 400 ms apart, then 400: about 2.5 s of trying. */
     private static final int MAX_CHECKS_PER_ROUND = 8;
 
-    private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, String password, long sentNanos) {
+    private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, TurnClient via, String password,
+            long sentNanos) {
     }
 
-    /** A candidate pair: our socket (every local candidate's base) and one remote candidate. */
+    /** A pair's identity: the local base (the socket, or a TURN allocation on it) and the remote address. */
+    private record PairKey(TurnClient via, InetSocketAddress remote) {
+    }
+
+    /** A candidate pair: a local base (our socket, or a TURN allocation made from it) and one remote candidate. */
     private static final class Pair {
         final Candidate remote;
+        final TurnClient via;
+        long succeededNanos;
         long priority;
         boolean succeeded;
         boolean failed;
@@ -528,27 +667,42 @@ final class IceEngine {
         InetSocketAddress seenAs; // our address as the peer saw it: which local candidate the pair is
         long rttNanos;
 
-        Pair(Candidate remote) {
+        Pair(Candidate remote, TurnClient via) {
             this.remote = remote;
+            this.via = via;
+        }
+
+        PairKey key() {
+            return new PairKey(via, remote.address());
+        }
+
+        /** Through a TURN server: our allocation, or the peer's relayed candidate. */
+        boolean throughTurn() {
+            return via != null || remote.type() == Candidate.Type.RELAY;
         }
     }
 
-    /** The direct path to one peer: the selected pair's remote address, on the shared socket. */
+    /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through a TURN allocation. */
     private final class DirectPath implements PeerPath {
         final InetSocketAddress to;
+        final TurnClient via;
+        /** Through a TURN server: ours ({@code via}), or the peer's (the remote candidate is its relayed address). */
+        final boolean throughTurn;
 
-        DirectPath(InetSocketAddress to) {
+        DirectPath(InetSocketAddress to, TurnClient via, boolean throughTurn) {
             this.to = to;
+            this.via = via;
+            this.throughTurn = throughTurn;
         }
 
         @Override
-        public io.cloudbridge.api.mesh.PathKind kind() {
-            return io.cloudbridge.api.mesh.PathKind.DIRECT;
+        public PathKind kind() {
+            return throughTurn ? PathKind.TURN : PathKind.DIRECT;
         }
 
         @Override
         public boolean send(ByteBuffer packet) {
-            return socket.send(to, packet);
+            return sendVia(via, to, packet);
         }
     }
 
@@ -567,7 +721,7 @@ final class IceEngine {
         String remoteUfrag;
         String remotePassword;
         List<InetAddress> remoteHosts = List.of();
-        final Map<InetSocketAddress, Pair> pairs = new LinkedHashMap<>();
+        final Map<PairKey, Pair> pairs = new LinkedHashMap<>();
         long roundStarted = -1;
         long firstSuccessNanos = -1;
         Pair selected;
@@ -594,8 +748,10 @@ final class IceEngine {
             DirectPath p = path;
             if (p != null) {
                 long rtt = rttNanos;
-                return new PathInfo(PathKind.DIRECT, rtt < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(rtt)),
-                        Optional.ofNullable(selectedDescription), Optional.empty());
+                return new PathInfo(p.kind(), rtt < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(rtt)),
+                        Optional.ofNullable(selectedDescription), !p.throughTurn ? Optional.empty()
+                                : Optional.of("no direct pair succeeded; through " + (p.via != null ? "TURN server " + address(p.via.server)
+                                        : "the peer's TURN server")));
             }
             String why = reason;
             if (udpBlocked) {
@@ -616,16 +772,30 @@ final class IceEngine {
             }
         }
 
+        /** Pairs the remote candidate with the socket and with each allocation of its address family. */
         void addPair(Candidate remote) {
-            Pair p = pairs.get(remote.address());
+            addPair(remote, null);
+            for (TurnClient t : turns) {
+                InetSocketAddress relayed = t.relayed();
+                if (relayed != null && (relayed.getAddress() instanceof java.net.Inet4Address)
+                        == (remote.address().getAddress() instanceof java.net.Inet4Address)) {
+                    addPair(remote, t);
+                }
+            }
+        }
+
+        void addPair(Candidate remote, TurnClient via) {
+            PairKey k = new PairKey(via, remote.address());
+            Pair p = pairs.get(k);
             if (p == null) {
-                if (pairs.size() >= 2 * IceOffer.MAX_CANDIDATES) {
+                if (pairs.size() >= 4 * IceOffer.MAX_CANDIDATES) {
                     return; // peer-reflexive addresses must not grow without end
                 }
-                p = new Pair(remote);
-                pairs.put(remote.address(), p);
+                p = new Pair(remote, via);
+                pairs.put(k, p);
             }
-            long local = Candidate.priority(Candidate.Type.HOST, remote.address().getAddress(), 0);
+            long local = via == null ? Candidate.priority(Candidate.Type.HOST, remote.address().getAddress(), 0)
+                    : Candidate.priority(Candidate.Type.RELAY, remote.address().getAddress(), 0);
             p.priority = controlling ? Candidate.pairPriority(local, remote.priority()) : Candidate.pairPriority(remote.priority(), local);
         }
 
@@ -707,8 +877,12 @@ final class IceEngine {
             Pair best = ordered.stream().filter(p -> p.succeeded).findFirst().orElse(null);
             if (controlling && best != null && (selected == null || selected != best)) {
                 boolean betterPending = ordered.stream().anyMatch(p -> p.priority > best.priority && !p.failed && !p.succeeded);
-                // Nominate the best pair that answered once the better ones had a moment to answer too.
-                if ((!betterPending || now - firstSuccessNanos > TimeUnit.MILLISECONDS.toNanos(150))
+                // Nominate the best pair that answered once the better ones had a moment to answer
+                // too; a pair through TURN waits longer, since a direct pair often answers a little
+                // later and is worth more (no third party, no detour).
+                boolean waited = !best.throughTurn() ? now - firstSuccessNanos > TimeUnit.MILLISECONDS.toNanos(150)
+                        : now - best.succeededNanos > TimeUnit.SECONDS.toNanos(1);
+                if ((!betterPending || waited)
                         && now - lastNominationNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
                     lastNominationNanos = now;
                     send(best, Purpose.NOMINATE, now);
@@ -772,26 +946,29 @@ final class IceEngine {
             String username = remoteUfrag + ":" + localUfrag;
             long prflxPriority = Candidate.priority(Candidate.Type.PRFLX, p.remote.address().getAddress(), 0);
             byte[] check = wire.check(tid, username, remotePassword, prflxPriority, controlling, tieBreaker, purpose == Purpose.NOMINATE);
-            pending.put(key(tid), new Pending(this, p, purpose, p.remote.address(), remotePassword, now));
+            pending.put(key(tid), new Pending(this, p, purpose, p.remote.address(), p.via, remotePassword, now));
             if (purpose == Purpose.CHECK) {
                 p.attempts++;
                 p.lastSentNanos = now;
             }
-            if (!socket.send(p.remote.address(), ByteBuffer.wrap(check))) {
+            if (p.via != null) {
+                p.via.ensureChannel(p.remote.address(), now);
+            }
+            if (!sendVia(p.via, p.remote.address(), ByteBuffer.wrap(check))) {
                 count("check not sent");
             }
         }
 
-        void onCheck(InetSocketAddress from, long priority, boolean nominates) {
-            Pair p = pairs.get(from);
+        void onCheck(InetSocketAddress from, long priority, boolean nominates, TurnClient via) {
+            Pair p = pairs.get(new PairKey(via, from));
             if (p == null) {
                 // Peer-reflexive (RFC 8445 7.3.1.3): the peer's NAT showed us an address it did not know.
                 Candidate prflx = new Candidate(Candidate.Type.PRFLX, from, Math.max(1, Math.min(priority, 0xFFFF_FFFFL)));
                 if (!reachableFamily(prflx)) {
                     return;
                 }
-                addPair(prflx);
-                p = pairs.get(from);
+                addPair(prflx, via);
+                p = pairs.get(new PairKey(via, from));
                 if (p == null) {
                     return;
                 }
@@ -821,11 +998,12 @@ final class IceEngine {
                 }
                 return;
             }
-            if (pairs.get(p.remote.address()) != p) {
+            if (pairs.get(p.key()) != p) {
                 return; // a pair of an earlier round
             }
             if (!p.succeeded) {
                 p.succeeded = true;
+                p.succeededNanos = System.nanoTime();
                 p.rttNanos = rtt;
                 p.seenAs = seenAs;
                 if (firstSuccessNanos < 0) {
@@ -840,16 +1018,18 @@ final class IceEngine {
         private void select(Pair p) {
             boolean moved = selected != p;
             selected = p;
-            roundStarted = -1;
+            if (!p.throughTurn()) {
+                roundStarted = -1;
+            } // else the round goes on: a direct pair that answers later is nominated over the TURN one
             lastConsentNanos = System.nanoTime();
             rttNanos = p.rttNanos;
             retryDelayNanos = timers.retryMin().toNanos();
-            String local = localType(p.seenAs);
-            selectedDescription = local + " " + address(p.seenAs) + " -> " + p.remote.type().token + " " + address(p.remote.address());
+            String local = p.via != null ? "relay " + address(p.via.relayed()) : localType(p.seenAs) + " " + address(p.seenAs);
+            selectedDescription = local + " -> " + p.remote.type().token + " " + address(p.remote.address());
             reason = "";
             lastFailure = null;
-            if (moved || path == null || !path.to.equals(p.remote.address())) {
-                path = new DirectPath(p.remote.address());
+            if (moved || path == null || !path.to.equals(p.remote.address()) || path.via != p.via) {
+                path = new DirectPath(p.remote.address(), p.via, p.throughTurn());
                 LOG.info("direct path to {}: {}, rtt {} ms", peer, selectedDescription,
                         String.format(Locale.ROOT, "%.2f", p.rttNanos / 1e6));
             }

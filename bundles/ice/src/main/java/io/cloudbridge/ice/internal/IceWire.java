@@ -62,11 +62,25 @@ final class IceWire {
         stack.shutDown();
     }
 
-    /** Whether a datagram on the shared socket is STUN (RFC 7983): first byte 0–3 and the magic cookie. */
+    /**
+     * Whether a datagram on the shared socket is STUN (RFC 7983): first byte 0–3 and the magic
+     * cookie. A TURN Data indication may be as long as the packet it carries; anything else of
+     * ours is short.
+     */
     static boolean isStun(ByteBuffer datagram) {
         int p = datagram.position();
-        return datagram.remaining() >= 20 && datagram.remaining() <= MAX_MESSAGE && (datagram.get(p) & 0xC0) == 0
-                && datagram.getInt(p + 4) == MAGIC_COOKIE;
+        return datagram.remaining() >= 20 && (datagram.get(p) & 0xC0) == 0 && datagram.getInt(p + 4) == MAGIC_COOKIE
+                && (datagram.remaining() <= MAX_MESSAGE || datagram.getChar(p) == Message.DATA_INDICATION);
+    }
+
+    /**
+     * Whether a datagram is TURN ChannelData (RFC 8656 12.4; RFC 7983 gives it first bytes
+     * 64–79): a channel number 0x4000–0x4FFF, then a length the datagram holds. WireGuard's
+     * messages start with 1–4, so the two never meet.
+     */
+    static boolean isChannelData(ByteBuffer datagram) {
+        int p = datagram.position();
+        return datagram.remaining() >= 4 && (datagram.get(p) & 0xF0) == 0x40 && datagram.getChar(p + 2) <= datagram.remaining() - 4;
     }
 
     /** A Binding request with no attributes: what a STUN server answers with our public endpoint. */
@@ -97,7 +111,7 @@ final class IceWire {
             if (nominate) {
                 r.putAttribute(AttributeFactory.createUseCandidateAttribute());
             }
-            return signed(r, username, remotePassword);
+            return signed(r, remotePassword.getBytes(StandardCharsets.UTF_8));
         } catch (StunException e) {
             throw new IllegalStateException(e);
         }
@@ -108,19 +122,61 @@ final class IceWire {
         try {
             Response r = MessageFactory.createBindingResponse(check, new TransportAddress(source, Transport.UDP));
             r.setTransactionID(check.getTransactionID());
-            return signed(r, localUfrag, localPassword);
+            return signed(r, localPassword.getBytes(StandardCharsets.UTF_8));
         } catch (StunException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    private byte[] signed(Message m, String keyName, String password) {
+    /**
+     * A TURN request (RFC 8656) under the long-term credential mechanism (RFC 8489 9.2): USERNAME,
+     * REALM and NONCE, then MESSAGE-INTEGRITY keyed with MD5(username:realm:password). Without a
+     * realm yet, the request goes unsigned and the server's 401 brings realm and nonce.
+     */
+    byte[] turnRequest(Request r, byte[] transactionId, String username, String realm, byte[] nonce, byte[] key) {
+        try {
+            r.setTransactionID(transactionId);
+            if (realm == null) {
+                r.putAttribute(AttributeFactory.createFingerprintAttribute());
+                return r.encode(stack);
+            }
+            r.putAttribute(AttributeFactory.createUsernameAttribute(username));
+            r.putAttribute(AttributeFactory.createRealmAttribute(realm.getBytes(StandardCharsets.UTF_8)));
+            r.putAttribute(AttributeFactory.createNonceAttribute(nonce));
+            return signed(r, key);
+        } catch (StunException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The long-term key (RFC 8489 9.2.2): MD5 of {@code username:realm:password}. */
+    static byte[] longTermKey(String username, String realm, String password) {
+        try {
+            return MessageDigest.getInstance("MD5").digest((username + ":" + realm + ":" + password).getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A Send indication (RFC 8656 11.1): one datagram for the server to relay to {@code peer}; not signed, as the RFC has it. */
+    byte[] sendIndication(byte[] transactionId, InetSocketAddress peer, byte[] data) {
+        try {
+            org.ice4j.message.Indication i = MessageFactory.createSendIndication(new TransportAddress(peer, Transport.UDP), data,
+                    transactionId);
+            i.setTransactionID(transactionId);
+            return i.encode(stack);
+        } catch (StunException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private byte[] signed(Message m, byte[] key) {
         // Registered for the one encode call: ice4j asks its credentials manager by username.
-        String name = keyName + "#" + Thread.currentThread().getId();
+        String name = "key#" + Thread.currentThread().getId();
         MessageIntegrityAttribute integrity = AttributeFactory.createMessageIntegrityAttribute(name);
         m.putAttribute(integrity);
         m.putAttribute(AttributeFactory.createFingerprintAttribute());
-        keys.put(name, password.getBytes(StandardCharsets.UTF_8));
+        keys.put(name, key);
         try {
             return m.encode(stack);
         } finally {
@@ -132,6 +188,64 @@ final class IceWire {
     record Received(Message message, byte[] raw) {
         boolean isRequest() {
             return message.getMessageType() == Message.BINDING_REQUEST;
+        }
+
+        /** Whether it is one of TURN's (RFC 8656): answers to our allocation's requests, and Data indications. */
+        boolean isTurn() {
+            return (message.getMessageType() & 0x3EEF) != Message.STUN_METHOD_BINDING; // the type less its class bits (RFC 8489 5)
+        }
+
+        char type() {
+            return message.getMessageType();
+        }
+
+        /** ERROR-CODE's number (e.g. 401), or 0. */
+        int errorCode() {
+            return message.getAttribute(Attribute.ERROR_CODE) instanceof org.ice4j.attribute.ErrorCodeAttribute e ? e.getErrorCode() : 0;
+        }
+
+        String errorReason() {
+            return message.getAttribute(Attribute.ERROR_CODE) instanceof org.ice4j.attribute.ErrorCodeAttribute e
+                    && e.getReasonPhrase() != null ? e.getReasonPhrase() : "";
+        }
+
+        String realm() {
+            return message.getAttribute(Attribute.REALM) instanceof org.ice4j.attribute.RealmAttribute r
+                    ? new String(r.getRealm(), StandardCharsets.UTF_8) : null;
+        }
+
+        byte[] nonce() {
+            return message.getAttribute(Attribute.NONCE) instanceof org.ice4j.attribute.NonceAttribute n ? n.getNonce() : null;
+        }
+
+        /** LIFETIME in seconds, or -1. */
+        int lifetime() {
+            return message.getAttribute(Attribute.LIFETIME) instanceof org.ice4j.attribute.LifetimeAttribute l ? l.getLifetime() : -1;
+        }
+
+        /** XOR-RELAYED-ADDRESS: the allocation's address on the TURN server. */
+        InetSocketAddress relayed() {
+            return xored(Attribute.XOR_RELAYED_ADDRESS);
+        }
+
+        /** XOR-PEER-ADDRESS: who a Data indication's datagram came from. */
+        InetSocketAddress peer() {
+            return xored(Attribute.XOR_PEER_ADDRESS);
+        }
+
+        byte[] data() {
+            return message.getAttribute(Attribute.DATA) instanceof org.ice4j.attribute.DataAttribute d ? d.getData() : null;
+        }
+
+        private InetSocketAddress xored(char type) {
+            if (message.getAttribute(type) instanceof XorMappedAddressAttribute xor) {
+                byte[] mask = new byte[16];
+                ByteBuffer.wrap(mask).putInt(MAGIC_COOKIE);
+                System.arraycopy(message.getTransactionID(), 0, mask, 4, 12);
+                TransportAddress a = xor.applyXor(mask);
+                return new InetSocketAddress(a.getAddress(), a.getPort());
+            }
+            return null;
         }
 
         boolean isSuccess() {
@@ -157,14 +271,7 @@ final class IceWire {
 
         /** XOR-MAPPED-ADDRESS, un-XORed with the cookie and transaction id. */
         InetSocketAddress mapped() {
-            if (message.getAttribute(Attribute.XOR_MAPPED_ADDRESS) instanceof XorMappedAddressAttribute xor) {
-                byte[] mask = new byte[16];
-                ByteBuffer.wrap(mask).putInt(MAGIC_COOKIE);
-                System.arraycopy(message.getTransactionID(), 0, mask, 4, 12);
-                TransportAddress a = xor.applyXor(mask);
-                return new InetSocketAddress(a.getAddress(), a.getPort());
-            }
-            return null;
+            return xored(Attribute.XOR_MAPPED_ADDRESS);
         }
 
         /**
@@ -172,6 +279,11 @@ final class IceWire {
          * {@code password}, with the length field as if the message ended after it (RFC 8489 14.5).
          */
         boolean signedWith(String password) {
+            return signedWith(password.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** {@link #signedWith(String)} with the key itself (TURN's long-term key). */
+        boolean signedWith(byte[] key) {
             if (!(message.getAttribute(Attribute.MESSAGE_INTEGRITY) instanceof MessageIntegrityAttribute mi)) {
                 return false;
             }
@@ -183,7 +295,7 @@ final class IceWire {
             int length = at - 20 + 24;
             covered[2] = (byte) (length >> 8);
             covered[3] = (byte) length;
-            byte[] expected = MessageIntegrityAttribute.calculateHmacSha1(covered, 0, at, password.getBytes(StandardCharsets.UTF_8));
+            byte[] expected = MessageIntegrityAttribute.calculateHmacSha1(covered, 0, at, key);
             return MessageDigest.isEqual(expected, mi.getHmacSha1Content());
         }
     }

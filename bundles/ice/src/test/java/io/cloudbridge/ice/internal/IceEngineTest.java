@@ -37,6 +37,11 @@ class IceEngineTest {
         final DatagramChannel channel;
         final AtomicBoolean deaf = new AtomicBoolean();
         final AtomicInteger wireGuardLike = new AtomicInteger();
+        /** A firewall in front of the node: datagrams from addresses it refuses are never heard. */
+        volatile java.util.function.Predicate<InetSocketAddress> hears = from -> true;
+        /** WireGuard-like packets that came through a TURN allocation, unwrapped by the engine. */
+        final AtomicInteger relayedIn = new AtomicInteger();
+        List<IceEngine.TurnServer> turnServers = List.of();
         IceEngine engine;
         final Thread reader;
 
@@ -52,10 +57,10 @@ class IceEngineTest {
                         buf.clear();
                         InetSocketAddress from = (InetSocketAddress) channel.receive(buf);
                         buf.flip();
-                        if (deaf.get()) {
+                        if (deaf.get() || !hears.test(from)) {
                             continue; // a firewall rule dropping everything this node would hear
                         }
-                        if (IceWire.isStun(buf)) {
+                        if (IceWire.isStun(buf) || IceWire.isChannelData(buf)) {
                             engine.onDatagram(from, buf);
                         } else {
                             wireGuardLike.incrementAndGet();
@@ -85,7 +90,9 @@ class IceEngineTest {
             }, (to, offer) -> {
                 other.engine.onOffer(key, offer);
                 return true;
-            }, FAST, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, Executors.newSingleThreadScheduledExecutor());
+            }, FAST, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, () -> turnServers,
+                    Executors.newSingleThreadScheduledExecutor());
+            engine.onRelayedPacket(packet -> relayedIn.incrementAndGet());
             engine.start();
             reader.start();
         }
@@ -220,16 +227,20 @@ class IceEngineTest {
         return from.engine.directPath(to.key).isPresent();
     }
 
-    private static String state(Node n, Node other) {
+    static String state(Node n, Node other) {
         return n == null || n.engine == null ? "-" : n.engine.info(other.key) + " drops " + n.engine.drops();
     }
 
     void await(Duration limit, String what, BooleanSupplier condition) {
+        await(limit, what, condition, () -> "alpha: " + state(alpha, bravo) + "; bravo: " + state(bravo, alpha));
+    }
+
+    /** Polls every 5 ms until {@code condition} holds; past {@code limit}, fails with what the engines say. */
+    static void await(Duration limit, String what, BooleanSupplier condition, java.util.function.Supplier<String> state) {
         long end = System.nanoTime() + limit.toNanos();
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > end) {
-                throw new AssertionError("not within " + limit.toMillis() + " ms: " + what + "; alpha: " + state(alpha, bravo)
-                        + "; bravo: " + state(bravo, alpha));
+                throw new AssertionError("not within " + limit.toMillis() + " ms: " + what + "; " + state.get());
             }
             LockSupport.parkNanos(5_000_000);
         }

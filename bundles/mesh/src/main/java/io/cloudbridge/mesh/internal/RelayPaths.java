@@ -477,8 +477,8 @@ public final class RelayPaths implements PathManager {
     public Optional<PathInfo> info(NodeKey peer) {
         io.cloudbridge.api.mesh.NatTraversal nat = natTraversal;
         Optional<PathInfo> ice = nat == null ? Optional.empty() : nat.info(peer);
-        if (ice.isPresent() && ice.get().kind() == PathKind.DIRECT) {
-            return ice;
+        if (ice.isPresent() && ice.get().kind() != PathKind.RELAY) {
+            return ice; // direct, or through a TURN server: hole punching's own path
         }
         Attempt a = active;
         if (a == null || !a.connected()) {

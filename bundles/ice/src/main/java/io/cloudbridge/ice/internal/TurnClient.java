@@ -1,0 +1,332 @@
+package io.cloudbridge.ice.internal;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.ice4j.message.Message;
+import org.ice4j.message.MessageFactory;
+import org.ice4j.message.Request;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One allocation on a TURN server (RFC 8656), made from the overlay's own socket: its relayed
+ * address is one more local candidate of that socket, and a pair through it carries WireGuard's
+ * packets in ChannelData where nothing else gets through. The long-term credentials come from the
+ * configuration; the allocation, its channels (which also hold the permissions) and their refreshes
+ * run on the engine's thread, while {@link #send} and {@link #unwrapChannelData} serve the data
+ * path from any thread.
+ */
+final class TurnClient {
+    private static final Logger LOG = LoggerFactory.getLogger(TurnClient.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+    static final int FIRST_CHANNEL = 0x4000;
+    static final int LAST_CHANNEL = 0x4FFF;
+    /** Channels live 10 min and their permissions 5 (RFC 8656 12, 9): bound again well before either ends. */
+    private static final long CHANNEL_REFRESH_NANOS = TimeUnit.MINUTES.toNanos(4);
+    /** Retransmissions 250, 500, 1000, 2000 ms apart (RFC 8489 6.2.1, shortened: the server is usually near). */
+    private static final int MAX_TRANSMISSIONS = 5;
+
+    private enum Kind { ALLOCATE, REFRESH, DEALLOCATE, CHANNEL_BIND }
+
+    private record Outstanding(Kind kind, byte[] bytes, InetSocketAddress peer, long firstSentNanos, int transmissions, long sentNanos) {
+        Outstanding again(long now) {
+            return new Outstanding(kind, bytes, peer, firstSentNanos, transmissions + 1, now);
+        }
+    }
+
+    private static final class Channel {
+        final int number;
+        long boundNanos = -1;
+        long requestedNanos;
+
+        Channel(int number) {
+            this.number = number;
+        }
+    }
+
+    final InetSocketAddress server;
+    private final String username;
+    private final String password;
+    private final IceWire wire;
+    private final IceEngine.Socket socket;
+    private final Runnable onAllocated;
+    private String realm;
+    private byte[] nonce;
+    private byte[] key;
+    private int challenges;
+    private volatile InetSocketAddress relayed;
+    private long refreshAtNanos = -1;
+    private long retryAtNanos = -1;
+    private long retryDelayNanos = TimeUnit.SECONDS.toNanos(1);
+    private volatile String state = "allocating";
+    private final Map<String, Outstanding> outstanding = new HashMap<>();
+    private final Map<InetSocketAddress, Channel> channels = new HashMap<>();
+    /** What the data path reads: bound channels both ways. */
+    private final Map<InetSocketAddress, Integer> channelTo = new ConcurrentHashMap<>();
+    private final Map<Integer, InetSocketAddress> peerOn = new ConcurrentHashMap<>();
+    private int nextChannel = FIRST_CHANNEL;
+
+    TurnClient(InetSocketAddress server, String username, String password, IceWire wire, IceEngine.Socket socket, Runnable onAllocated) {
+        this.server = server;
+        this.username = username;
+        this.password = password;
+        this.wire = wire;
+        this.socket = socket;
+        this.onAllocated = onAllocated;
+    }
+
+    /** The relayed address, once allocated. */
+    InetSocketAddress relayed() {
+        return relayed;
+    }
+
+    String state() {
+        return state;
+    }
+
+    void start() {
+        allocate();
+    }
+
+    /** Timers: retransmissions, the allocation's and the channels' refreshes, a new allocation after a failure. */
+    void tick(long now) {
+        for (Iterator<Map.Entry<String, Outstanding>> it = outstanding.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, Outstanding> e = it.next();
+            Outstanding o = e.getValue();
+            long rto = TimeUnit.MILLISECONDS.toNanos(250L << Math.min(o.transmissions() - 1, 3));
+            if (now - o.sentNanos() < rto) {
+                continue;
+            }
+            if (o.transmissions() >= MAX_TRANSMISSIONS) {
+                it.remove();
+                if (o.kind() == Kind.ALLOCATE || o.kind() == Kind.REFRESH) {
+                    failed("no answer from the TURN server");
+                } else if (o.kind() == Kind.CHANNEL_BIND) {
+                    channels.remove(o.peer()); // asked again by the next check that needs it
+                }
+                continue;
+            }
+            e.setValue(o.again(now));
+            socket.send(server, ByteBuffer.wrap(o.bytes()));
+        }
+        if (relayed != null && refreshAtNanos >= 0 && now >= refreshAtNanos) {
+            refreshAtNanos = -1;
+            send(Kind.REFRESH, null);
+        }
+        if (relayed == null && retryAtNanos >= 0 && now >= retryAtNanos) {
+            retryAtNanos = -1;
+            allocate();
+        }
+        for (Map.Entry<InetSocketAddress, Channel> e : channels.entrySet()) {
+            Channel c = e.getValue();
+            if (c.boundNanos >= 0 && now - c.boundNanos > CHANNEL_REFRESH_NANOS && now - c.requestedNanos > CHANNEL_REFRESH_NANOS) {
+                bind(e.getKey(), c, now);
+            }
+        }
+    }
+
+    /**
+     * Makes sure {@code peer} has a channel (and so a permission, RFC 8656 12): until the server
+     * confirms it, datagrams to the peer go in Send indications, which need that permission too.
+     */
+    void ensureChannel(InetSocketAddress peer, long now) {
+        if (relayed == null) {
+            return;
+        }
+        Channel c = channels.get(peer);
+        if (c == null) {
+            if (nextChannel > LAST_CHANNEL) {
+                return; // 4,096 peers' addresses through one allocation: the rest use Send indications
+            }
+            c = new Channel(nextChannel++);
+            channels.put(peer, c);
+            bind(peer, c, now);
+        }
+    }
+
+    private void bind(InetSocketAddress peer, Channel c, long now) {
+        c.requestedNanos = now;
+        send(Kind.CHANNEL_BIND, peer);
+    }
+
+    /**
+     * One datagram to {@code peer} through the relay: ChannelData when its channel is bound (4
+     * bytes of header), a Send indication before. Any thread; {@code false} when it could not go.
+     */
+    boolean send(InetSocketAddress peer, ByteBuffer datagram) {
+        Integer channel = channelTo.get(peer);
+        if (channel != null) {
+            ByteBuffer out = ByteBuffer.allocate(4 + datagram.remaining());
+            out.putChar((char) (int) channel).putChar((char) datagram.remaining()).put(datagram.duplicate()).flip();
+            return socket.send(server, out);
+        }
+        if (relayed == null) {
+            return false;
+        }
+        byte[] data = new byte[datagram.remaining()];
+        datagram.duplicate().get(data);
+        return socket.send(server, ByteBuffer.wrap(wire.sendIndication(transactionId(), peer, data)));
+    }
+
+    /** The peer a ChannelData datagram came from, with the buffer set to its payload; {@code null} for an unknown channel. */
+    InetSocketAddress unwrapChannelData(ByteBuffer datagram) {
+        int p = datagram.position();
+        InetSocketAddress peer = peerOn.get((int) datagram.getChar(p));
+        if (peer != null) {
+            int length = datagram.getChar(p + 2);
+            datagram.position(p + 4).limit(p + 4 + length);
+        }
+        return peer;
+    }
+
+    /** An answer from the server to one of our requests (already checked to come from it). */
+    void onMessage(IceWire.Received m, long now) {
+        String tid = HexFormat.of().formatHex(m.message().getTransactionID());
+        Outstanding o = outstanding.get(tid);
+        if (o == null) {
+            return;
+        }
+        boolean success = (m.type() & 0x0110) == Message.STUN_SUCCESS_RESP;
+        if (success && (key == null || !m.signedWith(key))) {
+            return; // an answer to a signed request comes signed (RFC 8489 9.2.5): a forgery is ignored, the real one may follow
+        }
+        outstanding.remove(tid);
+        if (!success) {
+            onError(o, m, now);
+            return;
+        }
+        switch (o.kind()) {
+            case ALLOCATE -> {
+                InetSocketAddress r = m.relayed();
+                if (r == null) {
+                    failed("the server's answer has no relayed address");
+                    return;
+                }
+                relayed = r;
+                retryDelayNanos = TimeUnit.SECONDS.toNanos(1);
+                scheduleRefresh(m, now);
+                state = "relayed address " + r.getAddress().getHostAddress() + ":" + r.getPort();
+                LOG.info("TURN allocation on {}: {}", server, state);
+                onAllocated.run();
+            }
+            case REFRESH -> scheduleRefresh(m, now);
+            case CHANNEL_BIND -> {
+                Channel c = channels.get(o.peer());
+                if (c != null) {
+                    c.boundNanos = now;
+                    channelTo.put(o.peer(), c.number);
+                    peerOn.put(c.number, o.peer());
+                }
+            }
+            case DEALLOCATE -> { }
+        }
+    }
+
+    private void onError(Outstanding o, IceWire.Received m, long now) {
+        int code = m.errorCode();
+        if ((code == 401 || code == 438) && m.realm() != null && m.nonce() != null && challenges++ < 3) {
+            // 401: the first request had no credentials, as RFC 8489 9.2 has it; 438: the nonce went stale.
+            realm = m.realm();
+            nonce = m.nonce();
+            key = IceWire.longTermKey(username, realm, password);
+            resend(o);
+            return;
+        }
+        String why = code + " " + m.errorReason();
+        switch (o.kind()) {
+            case ALLOCATE -> {
+                if (code == 437) {
+                    // An allocation of an earlier run on this 5-tuple (a restart within its lifetime): released, then made again.
+                    send(Kind.DEALLOCATE, null);
+                    retryAtNanos = now + TimeUnit.MILLISECONDS.toNanos(200);
+                    state = "releasing an earlier allocation (437)";
+                    return;
+                }
+                failed("refused: " + why);
+            }
+            case REFRESH -> {
+                relayed = null;
+                failed("refresh refused: " + why);
+            }
+            case CHANNEL_BIND -> {
+                LOG.info("TURN server {} refused a channel to {}: {}", server, o.peer(), why);
+                channels.remove(o.peer());
+            }
+            case DEALLOCATE -> { }
+        }
+    }
+
+    /** The same request again with fresh credentials (and a new transaction, as a new request needs). */
+    private void resend(Outstanding o) {
+        if (o.kind() != Kind.CHANNEL_BIND || channels.containsKey(o.peer())) {
+            send(o.kind(), o.peer());
+        }
+    }
+
+    private void scheduleRefresh(IceWire.Received m, long now) {
+        challenges = 0;
+        int lifetime = m.lifetime() > 0 ? m.lifetime() : 600;
+        // Refreshed at half its lifetime: a lost refresh has the other half to be retransmitted and retried.
+        refreshAtNanos = now + TimeUnit.SECONDS.toNanos(Math.max(lifetime / 2, 5));
+    }
+
+    private void allocate() {
+        state = "allocating";
+        relayed = null;
+        channels.clear();
+        channelTo.clear();
+        peerOn.clear();
+        nextChannel = FIRST_CHANNEL;
+        send(Kind.ALLOCATE, null);
+    }
+
+    private void failed(String why) {
+        relayed = null;
+        channelTo.clear();
+        peerOn.clear();
+        state = why + "; trying again in " + TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos) + " s";
+        LOG.info("TURN server {}: {}", server, state);
+        retryAtNanos = System.nanoTime() + retryDelayNanos;
+        retryDelayNanos = Math.min(retryDelayNanos * 2, TimeUnit.SECONDS.toNanos(60));
+        challenges = 0;
+    }
+
+    private void send(Kind kind, InetSocketAddress peer) {
+        byte[] tid = transactionId();
+        Request r = switch (kind) {
+            case ALLOCATE -> MessageFactory.createAllocateRequest((byte) 17, false); // REQUESTED-TRANSPORT: UDP
+            case REFRESH -> MessageFactory.createRefreshRequest(600);
+            case DEALLOCATE -> MessageFactory.createRefreshRequest(0);
+            // XOR-PEER-ADDRESS is XORed with the transaction id the request goes with.
+            case CHANNEL_BIND -> MessageFactory.createChannelBindRequest((char) channels.get(peer).number,
+                    new org.ice4j.TransportAddress(peer, org.ice4j.Transport.UDP), tid);
+        };
+        byte[] bytes = wire.turnRequest(r, tid, username, realm, nonce, key);
+        long now = System.nanoTime();
+        outstanding.put(HexFormat.of().formatHex(tid), new Outstanding(kind, bytes, peer, now, 1, now));
+        socket.send(server, ByteBuffer.wrap(bytes));
+    }
+
+    /** Gives the allocation back (a refresh with lifetime 0), so that the server frees its port now rather than in 10 min. */
+    void release() {
+        if (relayed != null && key != null) {
+            send(Kind.DEALLOCATE, null);
+        }
+        relayed = null;
+        channelTo.clear();
+        peerOn.clear();
+    }
+
+    private static byte[] transactionId() {
+        byte[] tid = new byte[12];
+        RANDOM.nextBytes(tid);
+        return tid;
+    }
+}
