@@ -24,8 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The NAT lab: network namespaces with nftables NATs between each node and a "public" segment
  * holding the relay, built by the distribution's own {@code bin/cloudbridge-lab} (what
- * {@code cloudbridge demo} runs). One relay and one coturn STUN server (two addresses, for RFC
- * 5780) serve every test; each cell gets fresh NAT routers and nodes, so no connection tracking
+ * {@code cloudbridge demo} runs). One relay, one coturn STUN server (two addresses, for RFC
+ * 5780) and one coturn TURN server (long-term credentials) serve every test; each cell gets fresh NAT routers and nodes, so no connection tracking
  * state carries over. Needs root (CI runs as root).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -37,6 +37,9 @@ class NatLabTest {
     static Path work;
     static Daemon relay;
     static Process coturn;
+    static Process turn;
+    static final String TURN_USER = "lab";
+    static final String TURN_PASSWORD = "lab-turn-password";
     static String preAuthKey;
     static int nodes;
 
@@ -48,6 +51,11 @@ class NatLabTest {
         coturn = new ProcessBuilder("ip", "netns", "exec", P + "-stun", "turnserver", "--stun-only", "-L", "198.51.100.2", "-L",
                 "198.51.100.3", "--no-cli", "--no-tls", "--no-dtls", "-n", "--log-file=stdout").redirectErrorStream(true)
                 .redirectOutput(work.resolve("coturn.log").toFile()).start();
+        sh(true, LAB.toString(), P, "server", "turn", "198.51.100.4");
+        turn = new ProcessBuilder("ip", "netns", "exec", P + "-turn", "turnserver", "-L", "198.51.100.4", "--relay-ip", "198.51.100.4",
+                "--lt-cred-mech", "--user", TURN_USER + ":" + TURN_PASSWORD, "--realm", "lab.cloudbridge", "--no-cli", "--no-tls",
+                "--no-dtls", "-n", "--userdb", work.resolve("turndb").toString(), "--pidfile", work.resolve("turn.pid").toString(),
+                "--log-file=stdout").redirectErrorStream(true).redirectOutput(work.resolve("turn.log").toFile()).start();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
         relay.prefix = List.of("ip", "netns", "exec", P + "-relay");
@@ -64,9 +72,11 @@ class NatLabTest {
         if (relay != null) {
             relay.close();
         }
-        if (coturn != null) {
-            coturn.destroy();
-            coturn.waitFor();
+        for (Process p : new Process[] {coturn, turn}) {
+            if (p != null) {
+                p.destroy();
+                p.waitFor();
+            }
         }
         sh(false, LAB.toString(), P, "down");
     }
@@ -164,9 +174,9 @@ class NatLabTest {
         final String addrB;
         private final List<String> registered = new ArrayList<>();
 
-        Cell(String natA, String natB) throws Exception {
-            a = node("a");
-            b = node("b");
+        Cell(String natA, String natB, String... iceLines) throws Exception {
+            a = node("a", iceLines);
+            b = node("b", iceLines);
             try {
                 sh(true, LAB.toString(), P, "nat", "a", "1", natA);
                 sh(true, LAB.toString(), P, "nat", "b", "2", natB);
@@ -396,6 +406,45 @@ class NatLabTest {
         }
     }
 
+    /**
+     * TURN servers from the config: in a cell the table leaves relayed (address-and-port-dependent
+     * mapping on both sides), the nodes' relayed candidates from the lab's coturn carry the peers
+     * instead of our relay, pings go through, and the pair is a relayed candidate, never a host
+     * address across a NAT. In a cell where hole punching works, the same configuration stays
+     * direct: a relayed pair is never nominated over a direct one.
+     */
+    @Test
+    @Order(6)
+    void turnServersFromTheConfigCarryThePeersWhereHolePunchingCannot() throws Exception {
+        Path password = work.resolve("turn-password");
+        RuntimeTestSupport.writeOwnerOnly(password, TURN_PASSWORD + "\n");
+        String[] turnConfig = {"  turnServers: [198.51.100.4:3478]", "  turnUsername: " + TURN_USER, "  turnPasswordFile: " + password};
+        try (Cell cell = new Cell("apdm-apdf", "apdm-apdf", turnConfig)) {
+            try {
+                Await.until(Duration.ofSeconds(15), "both through TURN", () -> path(cell.a, "b").equals("turn") && path(cell.b, "a").equals("turn"));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\na: " + cell.a.exec("cb:peers").out() + cell.a.exec("cb:netcheck").out()
+                        + iceLog(cell.a) + "b: " + cell.b.exec("cb:peers").out() + iceLog(cell.b) + "\nturn:\n" + Files.readString(work.resolve("turn.log")), e);
+            }
+            String pair = detail(cell.a, "b");
+            System.out.println("apdm-apdf x apdm-apdf with a TURN server: a " + pair + "; b " + detail(cell.b, "a"));
+            assertTrue(pair.contains("relay 198.51.100.4:") && !pair.contains("host"), pair);
+            String netcheck = cell.a.exec("cb:netcheck").out();
+            assertTrue(netcheck.contains("TURN 198.51.100.4:3478: relayed address 198.51.100.4:"), netcheck);
+            String ping = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "3", "-i", "0.2", "-W", "2", cell.addrB);
+            assertTrue(ping.contains(" 3 received"), "overlay ping a -> b through TURN: " + ping);
+            String cbPing = cell.a.exec("cb:ping", cell.addrB).out();
+            assertTrue(cbPing.contains("path=turn"), cbPing);
+        }
+        try (Cell cell = new Cell("eim-eif", "eim-apdf", turnConfig)) {
+            cell.awaitDirect(Duration.ofSeconds(10));
+            long later = System.nanoTime() + Duration.ofSeconds(2).toNanos();
+            Await.until(Duration.ofSeconds(4), "still direct 2 s on", () -> System.nanoTime() > later && path(cell.a, "b").equals("direct")
+                    && path(cell.b, "a").equals("direct"));
+            System.out.println("eim-eif x eim-apdf with a TURN server: " + detail(cell.a, "b"));
+        }
+    }
+
     /** The time of the last reply {@code ping -D} wrote. */
     private static double lastReply(Path pings) {
         List<Double> t = replies(pings);
@@ -480,8 +529,8 @@ class NatLabTest {
         return d.whoami("address").split(" ")[0].split("/")[0];
     }
 
-    /** A node in namespace P-name, with a TUN device and its overlay on UDP 51820. */
-    private static Daemon node(String name) throws Exception {
+    /** A node in namespace P-name, with a TUN device and its overlay on UDP 51820; {@code iceLines} add to its ice section. */
+    private static Daemon node(String name, String... iceLines) throws Exception {
         Path dir = work.resolve("node-" + name + "-" + (++nodes));
         Files.createDirectories(dir);
         RuntimeTestSupport.writeOwnerOnly(dir.resolve("preauth.key"), preAuthKey + "\n");
@@ -490,7 +539,8 @@ class NatLabTest {
         node.prefix = List.of("ip", "netns", "exec", P + "-" + name);
         String yaml = RuntimeTestSupport.nodeYaml(dir, name, 7443,
                 "  transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]",
-                "ice:", "  checkTimeoutMillis: 3000", "  retryMinMillis: 1000", "  stunServers: [198.51.100.2:3478]")
+                "ice:", "  checkTimeoutMillis: 3000", "  retryMinMillis: 1000", "  stunServers: [198.51.100.2:3478]"
+                        + (iceLines.length == 0 ? "" : "\n" + String.join("\n", iceLines)))
                 .replace("127.0.0.1:7443", "198.51.100.1:7443")
                 .replace("  listenAddress: 127.0.0.1\n", "  listenAddress: 0.0.0.0\n")
                 .replace("  listenPort: 0\n", "  listenPort: 51820\n")

@@ -772,9 +772,17 @@ final class IceEngine {
             }
         }
 
-        /** Pairs the remote candidate with the socket and with each allocation of its address family. */
+        /**
+         * Pairs the remote candidate with the socket and with each allocation of its address
+         * family; a peer's private host address is not paired with an allocation: a TURN server
+         * out on the internet cannot reach it (and, were it on the server's own LAN, it would be
+         * another host), and coturn closes an allocation whose relayed datagram finds no route.
+         */
         void addPair(Candidate remote) {
             addPair(remote, null);
+            if (remote.type() == Candidate.Type.HOST && isPrivate(remote.address().getAddress())) {
+                return;
+            }
             for (TurnClient t : turns) {
                 InetSocketAddress relayed = t.relayed();
                 if (relayed != null && (relayed.getAddress() instanceof java.net.Inet4Address)
@@ -1046,6 +1054,13 @@ final class IceEngine {
             }
             return reflexive.containsValue(seenAs) ? "srflx" : "prflx";
         }
+    }
+
+    /** RFC 1918, RFC 6598 (carrier-grade NAT) and RFC 4193 (unique local) addresses. */
+    static boolean isPrivate(InetAddress a) {
+        byte[] b = a.getAddress();
+        return a.isSiteLocalAddress() || (b.length == 4 && (b[0] & 0xff) == 100 && (b[1] & 0xc0) == 64)
+                || (b.length == 16 && (b[0] & 0xfe) == 0xfc);
     }
 
     private static String address(InetSocketAddress a) {

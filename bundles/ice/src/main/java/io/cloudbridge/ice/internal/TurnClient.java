@@ -252,12 +252,18 @@ final class TurnClient {
                 failed("refused: " + why);
             }
             case REFRESH -> {
-                relayed = null;
-                failed("refresh refused: " + why);
+                // Mostly 437: the server forgot this 5-tuple's allocation (its NAT mapping changed,
+                // or the server closed the session when an ICMP error came back while the overlay's
+                // socket was being re-created). A new allocation, at once; a refusal of that one backs off.
+                LOG.info("TURN server {} refused the refresh ({}): allocating again", server, why);
+                allocate();
             }
             case CHANNEL_BIND -> {
                 LOG.info("TURN server {} refused a channel to {}: {}", server, o.peer(), why);
                 channels.remove(o.peer());
+                if (outstanding.values().stream().noneMatch(x -> x.kind() == Kind.REFRESH || x.kind() == Kind.ALLOCATE)) {
+                    send(Kind.REFRESH, null); // is the allocation still there? A refused refresh allocates again
+                }
             }
             case DEALLOCATE -> { }
         }
@@ -273,8 +279,10 @@ final class TurnClient {
     private void scheduleRefresh(IceWire.Received m, long now) {
         challenges = 0;
         int lifetime = m.lifetime() > 0 ? m.lifetime() : 600;
-        // Refreshed at half its lifetime: a lost refresh has the other half to be retransmitted and retried.
-        refreshAtNanos = now + TimeUnit.SECONDS.toNanos(Math.max(lifetime / 2, 5));
+        // Every 25 s, well within the lifetime: the refresh also keeps the NAT's mapping toward the
+        // server (many NATs forget an idle UDP mapping after 30 s), and finds a lost allocation
+        // (refused with 437) within 25 s rather than at half the lifetime.
+        refreshAtNanos = now + TimeUnit.SECONDS.toNanos(Math.max(Math.min(lifetime / 2, 25), 1));
     }
 
     private void allocate() {
