@@ -121,7 +121,8 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         });
         IceEngine.Timers timers = new IceEngine.Timers(Duration.ofMillis(20), Duration.ofMillis(c.checkTimeoutMillis()),
                 Duration.ofMillis(c.consentIntervalMillis()), Duration.ofMillis(c.consentTimeoutMillis()),
-                Duration.ofMillis(c.retryMinMillis()), Duration.ofMillis(c.retryMaxMillis()), Duration.ofSeconds(1), Duration.ofSeconds(20));
+                Duration.ofMillis(c.retryMinMillis()), Duration.ofMillis(c.retryMaxMillis()), Duration.ofSeconds(1), Duration.ofSeconds(20),
+                Duration.ofSeconds(25));
         engine = new IceEngine(overlay.publicKey(), new IceEngine.Socket() {
             @Override
             public boolean send(InetSocketAddress to, ByteBuffer datagram) {

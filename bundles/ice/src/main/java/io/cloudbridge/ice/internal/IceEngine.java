@@ -66,10 +66,10 @@ final class IceEngine {
 
     /** The protocol's timers; tests and labs shorten them. */
     record Timers(Duration tick, Duration checkTimeout, Duration consentInterval, Duration consentTimeout, Duration retryMin,
-            Duration retryMax, Duration offerRetry, Duration stunRefresh) {
+            Duration retryMax, Duration offerRetry, Duration stunRefresh, Duration turnRefresh) {
         static Timers defaults() {
             return new Timers(Duration.ofMillis(20), Duration.ofSeconds(5), Duration.ofMillis(250), Duration.ofMillis(1500),
-                    Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(20));
+                    Duration.ofSeconds(1), Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofSeconds(20), Duration.ofSeconds(25));
         }
     }
 
@@ -393,7 +393,8 @@ final class IceEngine {
         turns.clear();
         turnByServer.clear();
         for (TurnServer server : now) {
-            TurnClient t = new TurnClient(server.address(), server.username(), server.password(), wire, socket, this::onAllocated);
+            TurnClient t = new TurnClient(server.address(), server.username(), server.password(), wire, socket, timers.turnRefresh(),
+                    this::onAllocated);
             turns.add(t);
             turnByServer.put(server.address(), t);
             t.start();

@@ -206,7 +206,7 @@ final class IceWire {
 
         String errorReason() {
             return message.getAttribute(Attribute.ERROR_CODE) instanceof org.ice4j.attribute.ErrorCodeAttribute e
-                    && e.getReasonPhrase() != null ? e.getReasonPhrase() : "";
+                    && e.getReasonPhrase() != null ? e.getReasonPhrase().replace("\0", "").trim() : ""; // coturn pads with NULs
         }
 
         String realm() {

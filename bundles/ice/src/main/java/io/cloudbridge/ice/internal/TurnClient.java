@@ -57,6 +57,7 @@ final class TurnClient {
     private final IceWire wire;
     private final IceEngine.Socket socket;
     private final Runnable onAllocated;
+    private final long refreshNanos;
     private String realm;
     private byte[] nonce;
     private byte[] key;
@@ -73,7 +74,10 @@ final class TurnClient {
     private final Map<Integer, InetSocketAddress> peerOn = new ConcurrentHashMap<>();
     private int nextChannel = FIRST_CHANNEL;
 
-    TurnClient(InetSocketAddress server, String username, String password, IceWire wire, IceEngine.Socket socket, Runnable onAllocated) {
+    /** @param refresh how often the allocation is refreshed (the engine's timers: 25 s, shorter in tests) */
+    TurnClient(InetSocketAddress server, String username, String password, IceWire wire, IceEngine.Socket socket, java.time.Duration refresh,
+            Runnable onAllocated) {
+        this.refreshNanos = refresh.toNanos();
         this.server = server;
         this.username = username;
         this.password = password;
@@ -282,7 +286,7 @@ final class TurnClient {
         // Every 25 s, well within the lifetime: the refresh also keeps the NAT's mapping toward the
         // server (many NATs forget an idle UDP mapping after 30 s), and finds a lost allocation
         // (refused with 437) within 25 s rather than at half the lifetime.
-        refreshAtNanos = now + TimeUnit.SECONDS.toNanos(Math.max(Math.min(lifetime / 2, 25), 1));
+        refreshAtNanos = now + Math.min(TimeUnit.SECONDS.toNanos(Math.max(lifetime / 2, 1)), refreshNanos);
     }
 
     private void allocate() {

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class IceEngineTest {
     private static final IceEngine.Timers FAST = new IceEngine.Timers(Duration.ofMillis(10), Duration.ofSeconds(2),
             Duration.ofMillis(100), Duration.ofMillis(600), Duration.ofMillis(200), Duration.ofSeconds(2), Duration.ofMillis(300),
-            Duration.ofSeconds(20));
+            Duration.ofSeconds(20), Duration.ofSeconds(1));
 
     /** One node: a socket, its receive thread, its engine. */
     static final class Node implements AutoCloseable {

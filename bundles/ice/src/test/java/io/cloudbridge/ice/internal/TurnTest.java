@@ -41,16 +41,23 @@ class TurnTest {
 
     @BeforeAll
     static void startCoturn() throws Exception {
-        int port;
+        server = new InetSocketAddress(InetAddress.getLoopbackAddress(), freeUdpPort());
+        coturn = coturn(server, "coturn");
+    }
+
+    private static int freeUdpPort() throws IOException {
         try (DatagramChannel probe = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            port = probe.socket().getLocalPort();
+            return probe.socket().getLocalPort();
         }
-        server = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
-        coturn = new ProcessBuilder("turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip", "127.0.0.1",
-                "--listening-port", String.valueOf(port), "--relay-ip", "127.0.0.1", "--min-port", "40000", "--max-port", "40999",
+    }
+
+    /** A coturn on {@code at} with long-term credentials, answering STUN when this returns. */
+    private static Process coturn(InetSocketAddress at, String name) throws Exception {
+        Process p = new ProcessBuilder("turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip", "127.0.0.1",
+                "--listening-port", String.valueOf(at.getPort()), "--relay-ip", "127.0.0.1", "--min-port", "40000", "--max-port", "40999",
                 "--lt-cred-mech", "--user", USER + ":" + PASSWORD, "--realm", "cloudbridge.test", "--allow-loopback-peers",
-                "--userdb", work.resolve("turndb").toString(), "--pidfile", work.resolve("turn.pid").toString(), "--log-file", "stdout")
-                .redirectErrorStream(true).redirectOutput(work.resolve("coturn.log").toFile()).start();
+                "--userdb", work.resolve(name + ".db").toString(), "--pidfile", work.resolve(name + ".pid").toString(), "--log-file", "stdout")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(work.resolve("coturn.log").toFile())).start();
         // Ready when it answers a Binding request.
         IceWire wire = new IceWire();
         try (DatagramChannel client = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
@@ -61,7 +68,7 @@ class TurnTest {
                 try {
                     if (System.nanoTime() - lastSent[0] > 100_000_000L) {
                         lastSent[0] = System.nanoTime();
-                        client.send(ByteBuffer.wrap(wire.bindingRequest(new byte[12])), server);
+                        client.send(ByteBuffer.wrap(wire.bindingRequest(new byte[12])), at);
                     }
                     in.clear();
                     return client.receive(in) != null;
@@ -72,6 +79,7 @@ class TurnTest {
         } finally {
             wire.close();
         }
+        return p;
     }
 
     @AfterAll
@@ -167,6 +175,48 @@ class TurnTest {
     }
 
     /**
+     * The server forgets the allocation (here it restarts; in the field a NAT's mapping changes,
+     * or the server closes the session): the next refresh is refused, a new allocation is made,
+     * and the peer hears of the new relayed candidate and reaches alpha through it again.
+     */
+    @Test
+    void anAllocationTheServerForgotIsMadeAgainAndThePathFollows() throws Exception {
+        InetSocketAddress own = new InetSocketAddress(InetAddress.getLoopbackAddress(), freeUdpPort());
+        Process restartable = coturn(own, "restartable");
+        try {
+            alpha = new IceEngineTest.Node((byte) 1);
+            bravo = new IceEngineTest.Node((byte) 2);
+            InetSocketAddress alphaSocket = (InetSocketAddress) alpha.channel.getLocalAddress();
+            bravo.hears = from -> !from.equals(alphaSocket);
+            alpha.turnServers = List.of(new IceEngine.TurnServer(own, USER, PASSWORD));
+            alpha.start(bravo, List.of());
+            bravo.start(alpha, List.of());
+            alpha.engine.setPeers(List.of(bravo.key));
+            bravo.engine.setPeers(List.of(alpha.key));
+            await(Duration.ofSeconds(8), "through TURN", () -> kind(alpha, bravo) == PathKind.TURN && kind(bravo, alpha) == PathKind.TURN,
+                    this::state);
+            String first = alpha.engine.turnStates().get(0);
+
+            restartable.destroy();
+            restartable.waitFor();
+            restartable = coturn(own, "restartable");
+            // The test's timers refresh every second: the refusal comes within one, a new allocation right after.
+            await(Duration.ofSeconds(6), "a new allocation", () -> alpha.engine.turnStates().get(0).contains("relayed address")
+                    && !alpha.engine.turnStates().get(0).equals(first), this::state);
+            await(Duration.ofSeconds(10), "through the new allocation both ways",
+                    () -> alpha.engine.info(bravo.key).flatMap(PathInfo::candidatePair).orElse("")
+                            .startsWith(alpha.engine.turnStates().get(0).replace("TURN 127.0.0.1:" + own.getPort() + ": relayed address ", "relay "))
+                            && kind(bravo, alpha) == PathKind.TURN, this::state);
+            int before = bravo.wireGuardLike.get();
+            alpha.engine.directPath(bravo.key).orElseThrow().send(ByteBuffer.wrap(new byte[] {4, 0, 0, 0, 1, 2, 3, 4}));
+            await(Duration.ofSeconds(2), "a packet through the new allocation", () -> bravo.wireGuardLike.get() == before + 1, this::state);
+        } finally {
+            restartable.destroy();
+            restartable.waitFor();
+        }
+    }
+
+    /**
      * What looks like TURN but is not from the server, or not on a channel it bound: ChannelData
      * from a stranger, on an unbound channel, truncated; a Data indication from a stranger. None
      * reaches WireGuard or hole punching; each is counted.
@@ -196,7 +246,7 @@ class TurnTest {
         }
         // An unbound channel number from the server's own address cannot be sent from here; the
         // lookup is what decides it: no peer for channel 0x4FFF.
-        TurnClient idle = new TurnClient(server, USER, PASSWORD, new IceWire(), null, () -> { });
+        TurnClient idle = new TurnClient(server, USER, PASSWORD, new IceWire(), null, Duration.ofSeconds(25), () -> { });
         ByteBuffer unbound = ByteBuffer.allocate(8).putChar((char) 0x4FFF).putChar((char) 4).putInt(1).flip();
         assertEquals(null, idle.unwrapChannelData(unbound));
         assertEquals(0, alpha.relayedIn.get());
@@ -213,7 +263,7 @@ class TurnTest {
 
     private static String coturnLog() {
         try {
-            List<String> lines = Files.readAllLines(work.resolve("coturn.log"));
+            List<String> lines = Files.readAllLines(work.resolve("coturn.log"), java.nio.charset.StandardCharsets.ISO_8859_1);
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
         } catch (IOException e) {
             return e.toString();
