@@ -385,6 +385,13 @@ public final class RelayPaths implements PathManager {
     private void start(RelayTransport t, RelayEndpoint endpoint, HomeRelay relay) {
         Attempt a = new Attempt(t);
         attempts.put(t, a);
+        // Decided again when its head start ends, not at the next one-second tick: a node whose
+        // UDP is blocked waits the race delay for WebSocket, not up to a second more.
+        try {
+            decisions.schedule(() -> decide("the race delay of " + t.name() + " ended"), config.raceMillis() + 1, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+            // deactivated meanwhile
+        }
         LOG.info("opening a relay session over {} to {}", t.name(), endpoint.uri());
         t.open(endpoint, relay.credentials(), a).whenComplete((session, failure) -> decisions.execute(() -> {
             if (failure != null) {
