@@ -225,6 +225,7 @@ public final class Launcher {
         props.put(RuntimeProperties.ROLE, role);
         props.put(RuntimeProperties.CLI_OVERRIDES, String.join("\n", options.overrides()));
         props.put(RuntimeProperties.CONFIGURED_FEATURES, String.join(",", configured));
+        props.put(RuntimeProperties.ROLE_FEATURES, String.join(",", roleFeatures(options.command())));
         props.put(StartupRefusal.STRICT, "true");
         Map<String, Object> frameworkConfig = new java.util.HashMap<>(props);
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());

@@ -22,6 +22,8 @@ public final class RuntimeProperties {
     /** The {@code --set} overrides, one a line, so the kernel's bridge applies the same priority. */
     public static final String CLI_OVERRIDES = "cloudbridge.cli.overrides";
     public static final String CONFIGURED_FEATURES = "cloudbridge.features.configured";
+    /** The features the command brings besides the configured ones ({@code up}: the client's), comma-separated. */
+    public static final String ROLE_FEATURES = "cloudbridge.features.role";
 
     private RuntimeProperties() {
     }

@@ -100,7 +100,7 @@ public final class FeatureManager implements FeatureService {
         // What the launcher installed from: its reading of the file, environment and CLI. The
         // component's own configuration is the same unless the bridge refused it at start.
         String booted = ctx.getProperty(RuntimeProperties.CONFIGURED_FEATURES);
-        this.configured = booted != null ? List.of(booted.split(",")) : List.of(config.features());
+        this.configured = booted != null ? List.of(booted.split(",")) : withRoleFeatures(config.features());
         this.changes = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "cloudbridge-features");
             t.setDaemon(true);
@@ -143,9 +143,28 @@ public final class FeatureManager implements FeatureService {
         return value;
     }
 
+    /**
+     * The features an edit asks for, plus those the command brings ({@code up} brings the client's
+     * transports and hole punching), as the launcher counted them at boot. Without them, a kernel
+     * configuration applied just after this manager activated (a startup ordering) compared
+     * unequal and uninstalled those features while the launcher was still starting their bundles.
+     */
+    private List<String> withRoleFeatures(String[] features) {
+        List<String> out = new ArrayList<>(List.of(features));
+        String role = context.getProperty(RuntimeProperties.ROLE_FEATURES);
+        if (role != null && !role.isBlank()) {
+            for (String f : role.split(",")) {
+                if (!out.contains(f)) {
+                    out.add(f);
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
     @Modified
     void modified(KernelConfig config) {
-        List<String> newConfigured = List.of(config.features());
+        List<String> newConfigured = withRoleFeatures(config.features());
         // Off ConfigAdmin's event thread: the bridge has already checked the names.
         changes.execute(() -> {
             if (newConfigured.equals(configured)) {
