@@ -10,9 +10,13 @@
 # the table says direct (0 elsewhere), time-to-direct median < 2 s, first relayed ping < 1 s
 # after registration.
 #
+# As in NatLabTest, a coturn STUN server (198.51.100.2) beside the relay's responder gives each node
+# two STUN servers, so that it knows whether its NAT maps per destination. BIRTHDAY=0 turns
+# birthday-paradox probing off (ice.birthdayProbing), to measure what it changes.
+#
 # Usage: sudo bench/nat-paths.sh [DIST]   (TRIES=20; CELLS="eim-apdf/eim-apdf apdm-apdf/apdm-apdf" narrows it;
-#        KEEP_FAILED=DIR keeps the nodes' logs of tries not direct in the first round; needs bc;
-#        build first: ./mvnw -B -DskipTests install)
+#        BIRTHDAY=0|1 (1); KEEP_FAILED=DIR keeps the nodes' logs of tries not direct in the first round;
+#        needs bc and coturn; build first: ./mvnw -B -DskipTests install)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,8 +32,11 @@ P=cbb
 umask 077
 work=$(mktemp -d)
 relay_pid=
+stun_pid=
+birthday=${BIRTHDAY:-1}
 cleanup() {
   [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
+  [ -n "$stun_pid" ] && kill "$stun_pid" 2>/dev/null || true
   pkill -f "$work/" 2>/dev/null || true
   "$lab" "$P" down 2>/dev/null || true
   rm -rf "$work"
@@ -43,6 +50,10 @@ logtime() { grep -m1 -F "$2" "$1" 2>/dev/null | sed -n 's/^{"time":"\([^"]*\)".*
 
 "$lab" "$P" down 2>/dev/null || true
 "$lab" "$P" public
+"$lab" "$P" server stun 198.51.100.2
+ip netns exec "$P-stun" turnserver --stun-only -L 198.51.100.2 --no-cli --no-tls --no-dtls -n --log-file=stdout \
+  --pidfile "$work/stun.pid" > "$work/stun.log" 2>&1 &
+stun_pid=$!
 mkdir -p "$work/relay"
 cat > "$work/relay/cloudbridge.yaml" <<YAML
 relay:
@@ -78,6 +89,8 @@ control:
   transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]
 ice:
   checkTimeoutMillis: 3000
+  stunServers: [198.51.100.2:3478]
+  birthdayProbing: $([ "$birthday" = 1 ] && echo true || echo false)
 YAML
 }
 
@@ -121,8 +134,9 @@ for cell in $cells; do
     outcome=relay
     for _ in $(seq 120); do
       if grep -qF '"message":"direct path to' "$work/$a/log" && grep -qF '"message":"direct path to' "$work/$b/log"; then outcome=direct; break; fi
-      case "$natA/$natB" in
-        adm-apdf/eim-apdf|apdm-apdf/eim-apdf|apdm-apdf/apdm-apdf|udp-blocked/*)
+      # (With birthday probing, the cells it may turn direct wait the whole 12 s: it starts after the first round fails.)
+      case "$birthday:$natA/$natB" in
+        0:adm-apdf/eim-apdf|0:apdm-apdf/eim-apdf|*:apdm-apdf/apdm-apdf|*:udp-blocked/*)
           if grep -qF '"message":"no direct path to' "$work/$a/log" && grep -qF '"message":"no direct path to' "$work/$b/log"; then break; fi ;;
       esac
       sleep 0.1

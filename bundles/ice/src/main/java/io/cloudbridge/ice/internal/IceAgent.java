@@ -140,7 +140,8 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
             }
         }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers,
                 () -> resolvedTurnServers, loop);
-        engine.onRelayedPacket(packet -> overlayInbound.receive(packet, PathKind.TURN));
+        engine.onOtherBasePacket(overlayInbound::receive);
+        engine.birthdayProbing(c.birthdayProbing());
         engine.onAddressesChanged((before, after) -> {
             io.cloudbridge.api.event.StateChangePublisher p = events;
             if (p != null) {

@@ -25,6 +25,9 @@ public @interface IceConfig {
     @AttributeDefinition(description = "A file holding the TURN servers' password (owner-only)", required = false)
     String turnPasswordFile() default "";
 
+    @AttributeDefinition(description = "Birthday-paradox probing where plain hole punching fails and one NAT maps per destination while the other does not: 256 sockets on the first side, 1,024 probes from the second (needs two STUN servers to tell the mappings)")
+    boolean birthdayProbing() default true;
+
     @AttributeDefinition(description = "Whether to look for direct paths to peers at all (false: every peer stays relayed, by policy)")
     boolean directPaths() default true;
 

@@ -51,6 +51,25 @@ final class IceEngine {
         int localPort();
     }
 
+    /**
+     * A local base other than the overlay's socket (RFC 8445 5.1.1: the address a candidate's
+     * packets leave from): an allocation on a TURN server, or one of birthday probing's sockets.
+     */
+    interface Base {
+        /** Sends one datagram from this base; any thread; {@code false} when it could not go. */
+        boolean send(InetSocketAddress to, ByteBuffer datagram);
+
+        /** Called before checks to {@code to} go out (a TURN allocation binds a channel). */
+        default void prepare(InetSocketAddress to, long now) {
+        }
+
+        /** Whether what leaves from here goes through a TURN server. */
+        boolean relayed();
+
+        /** The local candidate in words, for cb:peers. */
+        String describe();
+    }
+
     /** The signalling stream as the engine sees it. */
     interface Signals {
         boolean send(NodeKey to, byte[] offer);
@@ -103,8 +122,19 @@ final class IceEngine {
     private final List<TurnClient> turns = new ArrayList<>();
     private final Map<InetSocketAddress, TurnClient> turnByServer = new ConcurrentHashMap<>();
     private List<TurnServer> turnsConfigured = List.of();
-    /** Where WireGuard's packets that came through a TURN allocation go (the overlay's inbound). */
-    private volatile java.util.function.Consumer<ByteBuffer> relayedPackets = packet -> { };
+    /** Birthday-paradox probing where one side's NAT maps per destination and the other's does not (see {@link BirthdayProbe}). */
+    private volatile boolean birthdayProbing;
+    static final int BIRTHDAY_SOCKETS = 256;
+    static final int BIRTHDAY_PROBES = 1024;
+    /** How long an attempt lasts: the hard side sends from its sockets four times a second apart, the easy side probes in the first. */
+    static final long BIRTHDAY_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(4);
+    /** At most one attempt a minute per peer: each costs 256 sockets on one side and 1,024 probes on the other. */
+    static final long BIRTHDAY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** Hard-side attempts running now (each holds 256 sockets): one at a time. */
+    private int birthdaysOpen;
+
+    /** Where WireGuard's packets that came to another base than the overlay's socket go (the overlay's inbound). */
+    private volatile java.util.function.BiConsumer<ByteBuffer, PathKind> otherBasePackets = (packet, kind) -> { };
     /** Work handed to the engine's thread and not done yet: bounded, so a flood cannot grow the heap. */
     private final java.util.concurrent.atomic.AtomicInteger queued = new java.util.concurrent.atomic.AtomicInteger();
     private static final int MAX_QUEUED = 4096;
@@ -123,13 +153,21 @@ final class IceEngine {
         this.loop = loop;
     }
 
+    /** Whether to try birthday-paradox probing where plain hole punching failed and the NATs' mappings allow it. */
+    void birthdayProbing(boolean on) {
+        this.birthdayProbing = on;
+    }
+
     void onAddressesChanged(java.util.function.BiConsumer<List<InetAddress>, List<InetAddress>> listener) {
         this.addressesChanged = listener;
     }
 
-    /** Where WireGuard's packets that arrive through a TURN allocation are handed (called on the receive thread). */
-    void onRelayedPacket(java.util.function.Consumer<ByteBuffer> sink) {
-        this.relayedPackets = sink;
+    /**
+     * Where WireGuard's packets that arrive at another base than the overlay's socket (through a
+     * TURN allocation, or on a socket birthday probing found) are handed, on the receive thread.
+     */
+    void onOtherBasePacket(java.util.function.BiConsumer<ByteBuffer, PathKind> sink) {
+        this.otherBasePackets = sink;
     }
 
     void start() {
@@ -152,6 +190,7 @@ final class IceEngine {
             // best effort: the allocations expire on their own
         }
         loop.shutdownNow();
+        sessions.values().forEach(Session::dropBirthday);
         published.clear();
         wire.close();
     }
@@ -201,13 +240,22 @@ final class IceEngine {
     }
 
     private void onRelayed(TurnClient via, InetSocketAddress peer, ByteBuffer payload) {
+        onBaseDatagram(via, peer, payload);
+    }
+
+    /**
+     * A datagram that came to another base than the overlay's socket (unwrapped, for a TURN
+     * allocation): a check goes on as if it came from that peer to that base, WireGuard's packets
+     * go to the overlay at once. Any thread.
+     */
+    void onBaseDatagram(Base via, InetSocketAddress peer, ByteBuffer payload) {
         if (!IceWire.isStun(payload)) {
-            relayedPackets.accept(payload);
+            otherBasePackets.accept(payload, via.relayed() ? PathKind.TURN : PathKind.DIRECT);
             return;
         }
         IceWire.Received m = IceWire.decode(payload);
         if (m == null || m.isTurn()) {
-            count("malformed STUN through TURN");
+            count(via.relayed() ? "malformed STUN through TURN" : "malformed STUN on a probing socket");
             return;
         }
         submit("STUN", () -> handle(peer, m, via));
@@ -253,6 +301,7 @@ final class IceEngine {
             for (NodeKey k : List.copyOf(sessions.keySet())) {
                 if (!wanted.contains(k)) {
                     Session s = sessions.remove(k);
+                    s.dropBirthday();
                     byLocalUfrag.remove(s.localUfrag);
                     if (s.previousUfrag != null) {
                         byLocalUfrag.remove(s.previousUfrag);
@@ -315,7 +364,7 @@ final class IceEngine {
             }
         }
         for (TurnClient t : turns) {
-            InetSocketAddress relayed = t.relayed();
+            InetSocketAddress relayed = t.relayedAddress();
             if (relayed != null) {
                 out.add(new Candidate(Candidate.Type.RELAY, relayed, Candidate.priority(Candidate.Type.RELAY, relayed.getAddress(), order++)));
             }
@@ -502,6 +551,8 @@ final class IceEngine {
                 s.startRound();
             }
         }
+        // Every offer carries all the sender's candidates: its server-reflexive ones tell its NAT's mapping.
+        s.remoteSrflx = offer.candidates().stream().filter(c -> c.type() == Candidate.Type.SRFLX).map(Candidate::address).toList();
         if (offer.wantsAnswer()) {
             s.sendOffer(false);
         }
@@ -525,7 +576,7 @@ final class IceEngine {
                 || reflexive.values().stream().anyMatch(r -> (r.getAddress() instanceof java.net.Inet4Address) == v4);
     }
 
-    private void handle(InetSocketAddress from, IceWire.Received m, TurnClient via) {
+    private void handle(InetSocketAddress from, IceWire.Received m, Base via) {
         if (m.isRequest()) {
             onCheck(from, m, via);
             return;
@@ -563,10 +614,14 @@ final class IceEngine {
             count("check refused");
             return;
         }
+        if (p.purpose == Purpose.PROBE) {
+            s.onProbeAnswered(p, from, m.mapped());
+            return;
+        }
         s.onSuccess(p, m.mapped());
     }
 
-    private void onCheck(InetSocketAddress from, IceWire.Received m, TurnClient via) {
+    private void onCheck(InetSocketAddress from, IceWire.Received m, Base via) {
         String username = m.username();
         int colon = username == null ? -1 : username.indexOf(':');
         Session s = colon < 1 ? null : byLocalUfrag.get(username.substring(0, colon));
@@ -594,8 +649,8 @@ final class IceEngine {
         s.onCheck(from, m.priority(), m.nominates(), via);
     }
 
-    /** One datagram from the shared socket, or through a TURN allocation when {@code via} is one. */
-    private boolean sendVia(TurnClient via, InetSocketAddress to, ByteBuffer datagram) {
+    /** One datagram from the shared socket, or from another base when {@code via} is one. */
+    private boolean sendVia(Base via, InetSocketAddress to, ByteBuffer datagram) {
         return via == null ? socket.send(to, datagram) : via.send(to, datagram);
     }
 
@@ -641,23 +696,23 @@ final class IceEngine {
         return out.toString();
     }
 
-    private enum Purpose { STUN, CHECK, NOMINATE, CONSENT }
+    private enum Purpose { STUN, CHECK, NOMINATE, CONSENT, PROBE }
 
     /** Checks per pair per round: 100, 200, 400 ms apart, then 400: about 2.5 s of trying. */
     private static final int MAX_CHECKS_PER_ROUND = 8;
 
-    private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, TurnClient via, String password,
+    private record Pending(Session session, Pair pair, Purpose purpose, InetSocketAddress to, Base via, String password,
             long sentNanos) {
     }
 
     /** A pair's identity: the local base (the socket, or a TURN allocation on it) and the remote address. */
-    private record PairKey(TurnClient via, InetSocketAddress remote) {
+    private record PairKey(Base via, InetSocketAddress remote) {
     }
 
     /** A candidate pair: a local base (our socket, or a TURN allocation made from it) and one remote candidate. */
     private static final class Pair {
         final Candidate remote;
-        final TurnClient via;
+        final Base via;
         long succeededNanos;
         long priority;
         boolean succeeded;
@@ -668,7 +723,7 @@ final class IceEngine {
         InetSocketAddress seenAs; // our address as the peer saw it: which local candidate the pair is
         long rttNanos;
 
-        Pair(Candidate remote, TurnClient via) {
+        Pair(Candidate remote, Base via) {
             this.remote = remote;
             this.via = via;
         }
@@ -679,18 +734,18 @@ final class IceEngine {
 
         /** Through a TURN server: our allocation, or the peer's relayed candidate. */
         boolean throughTurn() {
-            return via != null || remote.type() == Candidate.Type.RELAY;
+            return via != null && via.relayed() || remote.type() == Candidate.Type.RELAY;
         }
     }
 
     /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through a TURN allocation. */
     private final class DirectPath implements PeerPath {
         final InetSocketAddress to;
-        final TurnClient via;
+        final Base via;
         /** Through a TURN server: ours ({@code via}), or the peer's (the remote candidate is its relayed address). */
         final boolean throughTurn;
 
-        DirectPath(InetSocketAddress to, TurnClient via, boolean throughTurn) {
+        DirectPath(InetSocketAddress to, Base via, boolean throughTurn) {
             this.to = to;
             this.via = via;
             this.throughTurn = throughTurn;
@@ -739,6 +794,16 @@ final class IceEngine {
         String lastFailure;
         long retryAtNanos = -1;
         long retryDelayNanos = timers.retryMin().toNanos();
+        /** The peer's server-reflexive candidates, from its last offer. */
+        List<InetSocketAddress> remoteSrflx = List.of();
+        /** Birthday probing, hard side: our sockets (until the window ends, or for the path found on one). */
+        BirthdayProbe birthday;
+        long birthdayUntilNanos = -1;
+        long lastBirthdayNanos = -1;
+        long nextBirthdaySendNanos;
+        /** Birthday probing, easy side: the peer's public address and the ports still to probe. */
+        InetAddress probeTarget;
+        final java.util.ArrayDeque<Integer> probePorts = new java.util.ArrayDeque<>();
 
         Session(NodeKey peer) {
             this.peer = peer;
@@ -751,8 +816,8 @@ final class IceEngine {
                 long rtt = rttNanos;
                 return new PathInfo(p.kind(), rtt < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(rtt)),
                         Optional.ofNullable(selectedDescription), !p.throughTurn ? Optional.empty()
-                                : Optional.of("no direct pair succeeded; through " + (p.via != null ? "TURN server " + address(p.via.server)
-                                        : "the peer's TURN server")));
+                                : Optional.of("no direct pair succeeded; through " + (p.via instanceof TurnClient t
+                                        ? "TURN server " + address(t.server) : "the peer's TURN server")));
             }
             String why = reason;
             if (udpBlocked) {
@@ -785,7 +850,7 @@ final class IceEngine {
                 return;
             }
             for (TurnClient t : turns) {
-                InetSocketAddress relayed = t.relayed();
+                InetSocketAddress relayed = t.relayedAddress();
                 if (relayed != null && (relayed.getAddress() instanceof java.net.Inet4Address)
                         == (remote.address().getAddress() instanceof java.net.Inet4Address)) {
                     addPair(remote, t);
@@ -793,7 +858,7 @@ final class IceEngine {
             }
         }
 
-        void addPair(Candidate remote, TurnClient via) {
+        void addPair(Candidate remote, Base via) {
             PairKey k = new PairKey(via, remote.address());
             Pair p = pairs.get(k);
             if (p == null) {
@@ -856,6 +921,7 @@ final class IceEngine {
             if (remotePassword == null) {
                 return;
             }
+            probe(now);
             if (roundStarted >= 0) {
                 check(now);
             } else if (selected == null && retryAtNanos >= 0 && now >= retryAtNanos) {
@@ -906,7 +972,131 @@ final class IceEngine {
                     retryAtNanos = now + retryDelayNanos;
                     LOG.info("no direct path to {}: {}; trying again in {} s", peer, reason, TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos));
                     retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
+                    maybeBirthday(now);
                 }
+            }
+        }
+
+        /**
+         * Where plain checks failed, birthday probing if the NATs allow it: this node's NAT maps
+         * per destination (its STUN servers saw different ports) and the peer's does not show it
+         * (the hard side: many sockets), or the other way round (the easy side: many probes). Both
+         * hard, or neither known, and nothing is tried.
+         */
+        private void maybeBirthday(long now) {
+            if (!birthdayProbing || (birthdayUntilNanos >= 0 && now < birthdayUntilNanos) || remotePassword == null
+                    || (lastBirthdayNanos >= 0 && now - lastBirthdayNanos < BIRTHDAY_INTERVAL_NANOS)) {
+                return;
+            }
+            Boolean selfHard = hardMapping(reflexive.values());
+            Boolean peerHard = hardMapping(remoteSrflx);
+            boolean hardSide = Boolean.TRUE.equals(selfHard) && !Boolean.TRUE.equals(peerHard) && !remoteSrflx.isEmpty();
+            boolean easySide = Boolean.TRUE.equals(peerHard) && !Boolean.TRUE.equals(selfHard);
+            if (!hardSide && !easySide) {
+                return;
+            }
+            if (hardSide) {
+                if (birthdaysOpen > 0) {
+                    return; // another peer's attempt holds its sockets; this one tries at its next failure
+                }
+                boolean v4 = remoteSrflx.get(0).getAddress() instanceof java.net.Inet4Address;
+                try {
+                    birthday = new BirthdayProbe(BIRTHDAY_SOCKETS, v4, (on, from, datagram) -> onBaseDatagram(on, from, datagram));
+                } catch (java.io.IOException e) {
+                    LOG.info("birthday probing toward {} not possible: {}", peer, e.toString());
+                    return;
+                }
+                birthdaysOpen++;
+                nextBirthdaySendNanos = now;
+                reason = reason + "; birthday probing from " + BIRTHDAY_SOCKETS + " sockets";
+                LOG.info("birthday probing toward {}: {} sockets send to {}", peer, BIRTHDAY_SOCKETS, remoteSrflx);
+            } else {
+                probeTarget = remoteSrflx.get(0).getAddress();
+                probePorts.clear();
+                java.util.Set<Integer> chosen = new java.util.LinkedHashSet<>();
+                while (chosen.size() < BIRTHDAY_PROBES) {
+                    chosen.add(1024 + RANDOM.nextInt(65_536 - 1024));
+                }
+                probePorts.addAll(chosen);
+                reason = reason + "; birthday probing " + BIRTHDAY_PROBES + " ports of " + probeTarget.getHostAddress();
+                LOG.info("birthday probing toward {}: {} random ports of {}", peer, BIRTHDAY_PROBES, probeTarget.getHostAddress());
+            }
+            lastBirthdayNanos = now;
+            birthdayUntilNanos = now + BIRTHDAY_WINDOW_NANOS;
+            // No restart (new credentials) while probing: the probes carry these.
+            retryAtNanos = Math.max(retryAtNanos, birthdayUntilNanos);
+        }
+
+        /** Birthday probing's sends, each tick of its window. */
+        private void probe(long now) {
+            if (birthdayUntilNanos < 0) {
+                return;
+            }
+            if (now >= birthdayUntilNanos) {
+                birthdayUntilNanos = -1;
+                probePorts.clear();
+                if (birthday != null && !birthday.found()) {
+                    dropBirthday();
+                }
+                return;
+            }
+            if (birthday != null && !birthday.found() && now >= nextBirthdaySendNanos) {
+                // From every socket to the peer: each makes (and keeps) a mapping of our NAT toward it.
+                nextBirthdaySendNanos = now + TimeUnit.SECONDS.toNanos(1);
+                for (BirthdayProbe.ProbeSocket socket : birthday.sockets()) {
+                    for (InetSocketAddress to : remoteSrflx) {
+                        sendProbe(socket, to, now);
+                    }
+                }
+            }
+            // The easy side: about 1,024 probes in the window's first second.
+            for (int i = 0; i < 24 && !probePorts.isEmpty(); i++) {
+                sendProbe(null, new InetSocketAddress(probeTarget, probePorts.poll()), now);
+            }
+        }
+
+        private void sendProbe(Base via, InetSocketAddress to, long now) {
+            byte[] tid = transactionId();
+            long prflxPriority = Candidate.priority(Candidate.Type.PRFLX, to.getAddress(), 0);
+            byte[] check = wire.check(tid, remoteUfrag + ":" + localUfrag, remotePassword, prflxPriority, controlling, tieBreaker, false);
+            pending.put(key(tid), new Pending(this, null, Purpose.PROBE, to, via, remotePassword, now));
+            sendVia(via, to, ByteBuffer.wrap(check));
+        }
+
+        /** A probe was answered: the pair it found joins the checks as one that succeeded, and is nominated as any. */
+        void onProbeAnswered(Pending sent, InetSocketAddress from, InetSocketAddress seenAs) {
+            if (sessions.get(peer) != this) {
+                return;
+            }
+            LOG.info("birthday probe to {} answered from {}", peer, from);
+            addPair(new Candidate(Candidate.Type.PRFLX, from, Candidate.priority(Candidate.Type.PRFLX, from.getAddress(), 0)), sent.via);
+            Pair p = pairs.get(new PairKey(sent.via, from));
+            if (p == null) {
+                return;
+            }
+            if (roundStarted < 0 && selected == null) {
+                startRound();
+            }
+            if (!p.succeeded) {
+                p.succeeded = true;
+                p.succeededNanos = System.nanoTime();
+                p.rttNanos = System.nanoTime() - sent.sentNanos;
+                p.seenAs = seenAs;
+                if (firstSuccessNanos < 0) {
+                    firstSuccessNanos = System.nanoTime();
+                }
+            }
+            if (!controlling && p.nominatedByPeer) {
+                select(p);
+            }
+        }
+
+        /** Closes birthday probing's sockets (the window ended without a path, or the path on one of them ended). */
+        void dropBirthday() {
+            if (birthday != null) {
+                birthday.close();
+                birthday = null;
+                birthdaysOpen--;
             }
         }
 
@@ -927,6 +1117,9 @@ final class IceEngine {
         void withdraw(String why) {
             LOG.info("direct path to {} ({}) withdrawn: {}; the relay carries it until a path is confirmed again", peer,
                     selectedDescription, why);
+            if (selected != null && birthday != null && birthday.owns(selected.via)) {
+                dropBirthday();
+            }
             selected = null;
             path = null;
             reason = why;
@@ -936,8 +1129,12 @@ final class IceEngine {
             if (now - lastConsentNanos > timers.consentTimeout().toNanos()) {
                 LOG.info("direct path to {} ({}) stopped answering for {} ms: back to the relay", peer, selectedDescription,
                         TimeUnit.NANOSECONDS.toMillis(now - lastConsentNanos));
+                boolean onBirthdaySocket = birthday != null && birthday.owns(selected.via);
                 selected = null;
                 path = null;
+                if (onBirthdaySocket) {
+                    dropBirthday();
+                }
                 reason = "the direct path stopped answering";
                 lastFailure = reason;
                 retryAtNanos = now + retryDelayNanos;
@@ -961,14 +1158,14 @@ final class IceEngine {
                 p.lastSentNanos = now;
             }
             if (p.via != null) {
-                p.via.ensureChannel(p.remote.address(), now);
+                p.via.prepare(p.remote.address(), now);
             }
             if (!sendVia(p.via, p.remote.address(), ByteBuffer.wrap(check))) {
                 count("check not sent");
             }
         }
 
-        void onCheck(InetSocketAddress from, long priority, boolean nominates, TurnClient via) {
+        void onCheck(InetSocketAddress from, long priority, boolean nominates, Base via) {
             Pair p = pairs.get(new PairKey(via, from));
             if (p == null) {
                 // Peer-reflexive (RFC 8445 7.3.1.3): the peer's NAT showed us an address it did not know.
@@ -1027,13 +1224,16 @@ final class IceEngine {
         private void select(Pair p) {
             boolean moved = selected != p;
             selected = p;
+            if (birthday != null && birthday.owns(p.via)) {
+                birthday.keepOnly((BirthdayProbe.ProbeSocket) p.via);
+            }
             if (!p.throughTurn()) {
                 roundStarted = -1;
             } // else the round goes on: a direct pair that answers later is nominated over the TURN one
             lastConsentNanos = System.nanoTime();
             rttNanos = p.rttNanos;
             retryDelayNanos = timers.retryMin().toNanos();
-            String local = p.via != null ? "relay " + address(p.via.relayed()) : localType(p.seenAs) + " " + address(p.seenAs);
+            String local = p.via != null ? p.via.describe() : localType(p.seenAs) + " " + address(p.seenAs);
             selectedDescription = local + " -> " + p.remote.type().token + " " + address(p.remote.address());
             reason = "";
             lastFailure = null;
@@ -1055,6 +1255,24 @@ final class IceEngine {
             }
             return reflexive.containsValue(seenAs) ? "srflx" : "prflx";
         }
+    }
+
+    /**
+     * What server-reflexive addresses of one socket say of its NAT's mapping: {@code true} when one
+     * public address shows several ports (a mapping per destination), {@code false} when two or
+     * more servers saw the same port, {@code null} when one alone cannot tell.
+     */
+    static Boolean hardMapping(Collection<InetSocketAddress> reflexive) {
+        Map<InetAddress, Set<Integer>> ports = new HashMap<>();
+        Map<InetAddress, Integer> seen = new HashMap<>();
+        for (InetSocketAddress r : reflexive) {
+            ports.computeIfAbsent(r.getAddress(), a -> new java.util.HashSet<>()).add(r.getPort());
+            seen.merge(r.getAddress(), 1, Integer::sum);
+        }
+        if (ports.values().stream().anyMatch(p -> p.size() > 1)) {
+            return true;
+        }
+        return seen.values().stream().anyMatch(n -> n > 1) ? Boolean.FALSE : null;
     }
 
     /** RFC 1918, RFC 6598 (carrier-grade NAT) and RFC 4193 (unique local) addresses. */

@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * run on the engine's thread, while {@link #send} and {@link #unwrapChannelData} serve the data
  * path from any thread.
  */
-final class TurnClient {
+final class TurnClient implements IceEngine.Base {
     private static final Logger LOG = LoggerFactory.getLogger(TurnClient.class);
     private static final SecureRandom RANDOM = new SecureRandom();
     static final int FIRST_CHANNEL = 0x4000;
@@ -87,8 +87,24 @@ final class TurnClient {
     }
 
     /** The relayed address, once allocated. */
-    InetSocketAddress relayed() {
+    InetSocketAddress relayedAddress() {
         return relayed;
+    }
+
+    @Override
+    public boolean relayed() {
+        return true;
+    }
+
+    @Override
+    public String describe() {
+        InetSocketAddress r = relayed;
+        return "relay " + (r == null ? "?" : r.getAddress().getHostAddress() + ":" + r.getPort());
+    }
+
+    @Override
+    public void prepare(InetSocketAddress peer, long now) {
+        ensureChannel(peer, now);
     }
 
     String state() {
@@ -164,7 +180,8 @@ final class TurnClient {
      * One datagram to {@code peer} through the relay: ChannelData when its channel is bound (4
      * bytes of header), a Send indication before. Any thread; {@code false} when it could not go.
      */
-    boolean send(InetSocketAddress peer, ByteBuffer datagram) {
+    @Override
+    public boolean send(InetSocketAddress peer, ByteBuffer datagram) {
         Integer channel = channelTo.get(peer);
         if (channel != null) {
             ByteBuffer out = ByteBuffer.allocate(4 + datagram.remaining());

@@ -92,7 +92,7 @@ class IceEngineTest {
                 return true;
             }, FAST, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, () -> turnServers,
                     Executors.newSingleThreadScheduledExecutor());
-            engine.onRelayedPacket(packet -> relayedIn.incrementAndGet());
+            engine.onOtherBasePacket((packet, kind) -> relayedIn.incrementAndGet());
             engine.start();
             reader.start();
         }
@@ -111,8 +111,12 @@ class IceEngineTest {
 
     @AfterEach
     void close() throws IOException {
-        alpha.close();
-        bravo.close();
+        if (alpha != null) {
+            alpha.close();
+        }
+        if (bravo != null) {
+            bravo.close();
+        }
     }
 
     @Test
@@ -221,6 +225,16 @@ class IceEngineTest {
         long later = System.nanoTime() + Duration.ofMillis(800).toNanos();
         await(Duration.ofSeconds(2), "still direct", () -> System.nanoTime() > later && direct(alpha, bravo) && direct(bravo, alpha));
         System.out.println("dropped: " + alpha.engine.drops());
+    }
+
+    /** What two STUN servers' answers say of a NAT's mapping, as birthday probing reads them. */
+    @Test
+    void serverReflexiveAddressesTellTheMapping() throws Exception {
+        InetAddress pub = InetAddress.getByName("198.51.100.11");
+        assertEquals(Boolean.TRUE, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000), new InetSocketAddress(pub, 4001))));
+        assertEquals(Boolean.FALSE, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000), new InetSocketAddress(pub, 4000))));
+        assertEquals(null, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000))), "one server cannot tell");
+        assertEquals(null, IceEngine.hardMapping(List.of()));
     }
 
     private static boolean direct(Node from, Node to) {
