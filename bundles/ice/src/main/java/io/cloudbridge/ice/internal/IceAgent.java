@@ -247,8 +247,48 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         resolvedAtNanos = System.nanoTime();
         resolvedOnce = true;
         resolvedStunServers = resolve(names, "STUN");
-        resolvedTurnServers = turnPassword.isEmpty() ? List.of() : resolve(List.of(config.turnServers()), "TURN").stream()
+        resolvedTurnServers = turnPassword.isEmpty() ? List.of() : resolveTurn().stream()
                 .map(a -> new IceEngine.TurnServer(a, config.turnUsername(), turnPassword)).toList();
+    }
+
+    /** The TURN servers' addresses last used, by name: an allocation is not given up for a lookup. */
+    private final java.util.Map<String, InetSocketAddress> turnAddresses = new java.util.HashMap<>();
+
+    /**
+     * The TURN servers' addresses: a name that does not resolve now keeps its last address, and one
+     * that still resolves to its last address (among others: round-robin DNS) keeps it, so that a
+     * lookup never moves an allocation (and the paths through it) for nothing.
+     */
+    private List<InetSocketAddress> resolveTurn() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (String name : config.turnServers()) {
+            String hostPort = name.startsWith("turn:") ? name.substring(5) : name;
+            InetSocketAddress last = turnAddresses.get(name);
+            try {
+                org.ice4j.TransportAddress a = NetCheck.parse(hostPort);
+                InetSocketAddress now = a.getAddress() == null || a.isUnresolved() ? null : new InetSocketAddress(a.getAddress(), a.getPort());
+                if (last != null && (now == null || (!now.equals(last) && stillResolvesTo(a.getHostString(), last)))) {
+                    now = last;
+                }
+                if (now != null) {
+                    turnAddresses.put(name, now);
+                    out.add(now);
+                } else {
+                    LOG.debug("TURN server '{}' does not resolve", name);
+                }
+            } catch (IllegalArgumentException e) {
+                LOG.debug("TURN server '{}' skipped: {}", name, e.getMessage());
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static boolean stillResolvesTo(String host, InetSocketAddress last) {
+        try {
+            return java.util.Arrays.asList(java.net.InetAddress.getAllByName(host)).contains(last.getAddress());
+        } catch (java.net.UnknownHostException e) {
+            return true; // no answer now: keep what worked
+        }
     }
 
     private static List<InetSocketAddress> resolve(List<String> names, String what) {

@@ -130,8 +130,6 @@ final class IceEngine {
     static final long BIRTHDAY_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(4);
     /** At most one attempt a minute per peer: each costs 256 sockets on one side and 1,024 probes on the other. */
     static final long BIRTHDAY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(60);
-    /** Hard-side attempts running now (each holds 256 sockets): one at a time. */
-    private int birthdaysOpen;
 
     /** Where WireGuard's packets that came to another base than the overlay's socket go (the overlay's inbound). */
     private volatile java.util.function.BiConsumer<ByteBuffer, PathKind> otherBasePackets = (packet, kind) -> { };
@@ -185,12 +183,20 @@ final class IceEngine {
     void stop() {
         try {
             // The allocations are given back, so the TURN servers free their ports now rather than in 10 min.
-            loop.submit(() -> turns.forEach(TurnClient::release)).get(500, TimeUnit.MILLISECONDS);
+            loop.submit(() -> {
+                turns.forEach(TurnClient::release);
+                sessions.values().forEach(Session::dropBirthday);
+            }).get(500, TimeUnit.MILLISECONDS);
         } catch (Exception stoppedOrSlow) {
             // best effort: the allocations expire on their own
         }
         loop.shutdownNow();
-        sessions.values().forEach(Session::dropBirthday);
+        try {
+            loop.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        sessions.values().forEach(Session::dropBirthday); // if the loop was too busy to do it: it has stopped now
         published.clear();
         wire.close();
     }
@@ -212,6 +218,10 @@ final class IceEngine {
                 return;
             }
             onRelayed(via, peer, datagram);
+            return;
+        }
+        if (datagram.remaining() > IceWire.MAX_MESSAGE && !turnByServer.containsKey(from)) {
+            count("TURN message from no TURN server of ours"); // a long one is a Data indication: not parsed for a stranger
             return;
         }
         IceWire.Received m = IceWire.decode(datagram);
@@ -363,13 +373,20 @@ final class IceEngine {
                 out.add(c);
             }
         }
+        List<Candidate> relays = new ArrayList<>();
         for (TurnClient t : turns) {
             InetSocketAddress relayed = t.relayedAddress();
             if (relayed != null) {
-                out.add(new Candidate(Candidate.Type.RELAY, relayed, Candidate.priority(Candidate.Type.RELAY, relayed.getAddress(), order++)));
+                relays.add(new Candidate(Candidate.Type.RELAY, relayed, Candidate.priority(Candidate.Type.RELAY, relayed.getAddress(), order++)));
             }
         }
-        return out;
+        // An offer holds at most 32 (a peer refuses more): host addresses (first in the list) give way first.
+        int hostCount = hosts.size();
+        while (out.size() + relays.size() > IceOffer.MAX_CANDIDATES && hostCount > 0) {
+            out.remove(--hostCount);
+        }
+        out.addAll(relays.subList(0, Math.max(0, Math.min(relays.size(), IceOffer.MAX_CANDIDATES - out.size()))));
+        return out.size() > IceOffer.MAX_CANDIDATES ? new ArrayList<>(out.subList(0, IceOffer.MAX_CANDIDATES)) : out;
     }
 
     private void gatherReflexive() {
@@ -437,11 +454,29 @@ final class IceEngine {
         if (now.equals(turnsConfigured)) {
             return;
         }
+        // Per server: one that stays keeps its allocation (and the paths through it).
+        List<TurnServer> before = turnsConfigured;
         turnsConfigured = now;
-        turns.forEach(TurnClient::release);
-        turns.clear();
-        turnByServer.clear();
+        for (java.util.Iterator<TurnClient> it = turns.iterator(); it.hasNext(); ) {
+            TurnClient t = it.next();
+            TurnServer was = before.stream().filter(b -> b.address().equals(t.server)).findFirst().orElse(null);
+            if (was != null && now.contains(was)) {
+                continue;
+            }
+            t.release();
+            it.remove();
+            turnByServer.remove(t.server);
+            for (Session s : sessions.values()) {
+                if (s.selected != null && s.selected.via == t) {
+                    s.withdraw("its TURN server left the configuration");
+                }
+                s.pairs.values().removeIf(p -> p.via == t);
+            }
+        }
         for (TurnServer server : now) {
+            if (turnByServer.containsKey(server.address())) {
+                continue;
+            }
             TurnClient t = new TurnClient(server.address(), server.username(), server.password(), wire, socket, timers.turnRefresh(),
                     this::onAllocated);
             turns.add(t);
@@ -540,7 +575,12 @@ final class IceEngine {
             s.remoteHosts = remoteHosts;
             s.remoteUfrag = offer.ufrag();
             s.remotePassword = offer.password();
-            s.pairs.clear();
+            // A pair the peer already nominated stays: its checks travel straight and often arrive
+            // before its offer, which comes through the relay. Dropping that pair lost the
+            // nomination, and the controlling side, which had its answer, never sent another: it
+            // had the path, this side stayed relayed until the retry ("a pair answered but was not
+            // nominated"; 2 to 5 tries in 20 in the bench's first rounds). Others start afresh.
+            s.pairs.values().removeIf(p -> !p.nominatedByPeer);
             usable.forEach(s::addPair);
             LOG.debug("{} credentials from {}: {} candidates", first ? "first" : "new", from, usable.size());
             s.startRound();
@@ -552,7 +592,10 @@ final class IceEngine {
             }
         }
         // Every offer carries all the sender's candidates: its server-reflexive ones tell its NAT's mapping.
-        s.remoteSrflx = offer.candidates().stream().filter(c -> c.type() == Candidate.Type.SRFLX).map(Candidate::address).toList();
+        // Only what birthday probing may be aimed at: reachable, public, one address, two ports at most.
+        List<InetSocketAddress> srflx = usable.stream().filter(c -> c.type() == Candidate.Type.SRFLX && !isPrivate(c.address().getAddress()))
+                .map(Candidate::address).toList();
+        s.remoteSrflx = srflx.stream().filter(a -> a.getAddress().equals(srflx.get(0).getAddress())).limit(2).toList();
         if (offer.wantsAnswer()) {
             s.sendOffer(false);
         }
@@ -800,6 +843,9 @@ final class IceEngine {
         BirthdayProbe birthday;
         long birthdayUntilNanos = -1;
         long lastBirthdayNanos = -1;
+        /** Attempts without a path since the last path: at most three. */
+        int birthdayAttempts;
+        boolean birthdayAnswered;
         long nextBirthdaySendNanos;
         /** Birthday probing, easy side: the peer's public address and the ports still to probe. */
         InetAddress probeTarget;
@@ -840,14 +886,14 @@ final class IceEngine {
 
         /**
          * Pairs the remote candidate with the socket and with each allocation of its address
-         * family; a peer's private host address is not paired with an allocation: a TURN server
-         * out on the internet cannot reach it (and, were it on the server's own LAN, it would be
+         * family; a peer's private addresses are not paired with an allocation: a TURN server out
+         * on the internet cannot reach them (and, were one on the server's own LAN, it would be
          * another host), and coturn closes an allocation whose relayed datagram finds no route.
          */
         void addPair(Candidate remote) {
             addPair(remote, null);
-            if (remote.type() == Candidate.Type.HOST && isPrivate(remote.address().getAddress())) {
-                return;
+            if (isPrivate(remote.address().getAddress())) {
+                return; // whatever its type: a peer must not be able to aim the TURN server into its own network
             }
             for (TurnClient t : turns) {
                 InetSocketAddress relayed = t.relayedAddress();
@@ -859,6 +905,9 @@ final class IceEngine {
         }
 
         void addPair(Candidate remote, Base via) {
+            if (via instanceof TurnClient && isPrivate(remote.address().getAddress())) {
+                return; // also for peer-reflexive addresses a check through the allocation came from
+            }
             PairKey k = new PairKey(via, remote.address());
             Pair p = pairs.get(k);
             if (p == null) {
@@ -927,6 +976,9 @@ final class IceEngine {
             } else if (selected == null && retryAtNanos >= 0 && now >= retryAtNanos) {
                 retryAtNanos = -1;
                 restart(reason);
+            } else if (selected != null && selected.throughTurn() && retryAtNanos >= 0 && now >= retryAtNanos) {
+                retryAtNanos = -1;
+                startRound();
             }
         }
 
@@ -973,6 +1025,12 @@ final class IceEngine {
                     LOG.info("no direct path to {}: {}; trying again in {} s", peer, reason, TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos));
                     retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
                     maybeBirthday(now);
+                } else if (selected.throughTurn()) {
+                    // On TURN for want of better: direct checks again later (same credentials, the
+                    // TURN pair keeps carrying the peer meanwhile), and birthday probing if it applies.
+                    retryAtNanos = now + retryDelayNanos;
+                    retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
+                    maybeBirthday(now);
                 }
             }
         }
@@ -985,8 +1043,8 @@ final class IceEngine {
          */
         private void maybeBirthday(long now) {
             if (!birthdayProbing || (birthdayUntilNanos >= 0 && now < birthdayUntilNanos) || remotePassword == null
-                    || (lastBirthdayNanos >= 0 && now - lastBirthdayNanos < BIRTHDAY_INTERVAL_NANOS)) {
-                return;
+                    || (lastBirthdayNanos >= 0 && now - lastBirthdayNanos < BIRTHDAY_INTERVAL_NANOS) || birthdayAttempts >= 3) {
+                return; // three fruitless attempts: the odds were not with us, and the peer's NAT is left alone
             }
             Boolean selfHard = hardMapping(reflexive.values());
             Boolean peerHard = hardMapping(remoteSrflx);
@@ -996,7 +1054,7 @@ final class IceEngine {
                 return;
             }
             if (hardSide) {
-                if (birthdaysOpen > 0) {
+                if (sessions.values().stream().anyMatch(o -> o.birthday != null && !o.birthday.found())) {
                     return; // another peer's attempt holds its sockets; this one tries at its next failure
                 }
                 boolean v4 = remoteSrflx.get(0).getAddress() instanceof java.net.Inet4Address;
@@ -1006,7 +1064,6 @@ final class IceEngine {
                     LOG.info("birthday probing toward {} not possible: {}", peer, e.toString());
                     return;
                 }
-                birthdaysOpen++;
                 nextBirthdaySendNanos = now;
                 reason = reason + "; birthday probing from " + BIRTHDAY_SOCKETS + " sockets";
                 LOG.info("birthday probing toward {}: {} sockets send to {}", peer, BIRTHDAY_SOCKETS, remoteSrflx);
@@ -1022,6 +1079,8 @@ final class IceEngine {
                 LOG.info("birthday probing toward {}: {} random ports of {}", peer, BIRTHDAY_PROBES, probeTarget.getHostAddress());
             }
             lastBirthdayNanos = now;
+            birthdayAnswered = false;
+            birthdayAttempts++;
             birthdayUntilNanos = now + BIRTHDAY_WINDOW_NANOS;
             // No restart (new credentials) while probing: the probes carry these.
             retryAtNanos = Math.max(retryAtNanos, birthdayUntilNanos);
@@ -1068,7 +1127,10 @@ final class IceEngine {
             if (sessions.get(peer) != this) {
                 return;
             }
-            LOG.info("birthday probe to {} answered from {}", peer, from);
+            if (!birthdayAnswered) {
+                birthdayAnswered = true; // logged once: toward an endpoint-independent filter every socket is answered
+                LOG.info("birthday probe to {} answered from {}", peer, from);
+            }
             addPair(new Candidate(Candidate.Type.PRFLX, from, Candidate.priority(Candidate.Type.PRFLX, from.getAddress(), 0)), sent.via);
             Pair p = pairs.get(new PairKey(sent.via, from));
             if (p == null) {
@@ -1096,7 +1158,6 @@ final class IceEngine {
             if (birthday != null) {
                 birthday.close();
                 birthday = null;
-                birthdaysOpen--;
             }
         }
 
@@ -1226,6 +1287,8 @@ final class IceEngine {
             selected = p;
             if (birthday != null && birthday.owns(p.via)) {
                 birthday.keepOnly((BirthdayProbe.ProbeSocket) p.via);
+            } else if (birthday != null) {
+                dropBirthday(); // a path on another base: probing's sockets are not needed (any more)
             }
             if (!p.throughTurn()) {
                 roundStarted = -1;
@@ -1237,6 +1300,7 @@ final class IceEngine {
             selectedDescription = local + " -> " + p.remote.type().token + " " + address(p.remote.address());
             reason = "";
             lastFailure = null;
+            birthdayAttempts = 0;
             if (moved || path == null || !path.to.equals(p.remote.address()) || path.via != p.via) {
                 path = new DirectPath(p.remote.address(), p.via, p.throughTurn());
                 LOG.info("direct path to {}: {}, rtt {} ms", peer, selectedDescription,

@@ -35,9 +35,16 @@ final class TurnClient implements IceEngine.Base {
 
     private enum Kind { ALLOCATE, REFRESH, DEALLOCATE, CHANNEL_BIND }
 
-    private record Outstanding(Kind kind, byte[] bytes, InetSocketAddress peer, long firstSentNanos, int transmissions, long sentNanos) {
+    /**
+     * A request waiting for its answer: what it was, the bytes to retransmit, the peer and channel
+     * of a ChannelBind, the allocation it belongs to (an answer or a timeout of an earlier one
+     * must not act on the current one), whether it was signed, and how many challenges (401, 438)
+     * it has met.
+     */
+    private record Outstanding(Kind kind, byte[] bytes, InetSocketAddress peer, int channel, int generation, boolean signed,
+            int challenges, int transmissions, long sentNanos) {
         Outstanding again(long now) {
-            return new Outstanding(kind, bytes, peer, firstSentNanos, transmissions + 1, now);
+            return new Outstanding(kind, bytes, peer, channel, generation, signed, challenges, transmissions + 1, now);
         }
     }
 
@@ -45,6 +52,9 @@ final class TurnClient implements IceEngine.Base {
         final int number;
         long boundNanos = -1;
         long requestedNanos;
+        boolean inFlight;
+        /** After a lost or refused bind, when to try again (with the same number: a peer keeps its channel). */
+        long retryAtNanos = -1;
 
         Channel(int number) {
             this.number = number;
@@ -61,11 +71,14 @@ final class TurnClient implements IceEngine.Base {
     private String realm;
     private byte[] nonce;
     private byte[] key;
-    private int challenges;
     private volatile InetSocketAddress relayed;
+    /** Which allocation the requests belong to: a new one starts a new generation. */
+    private int generation;
     private long refreshAtNanos = -1;
     private long retryAtNanos = -1;
     private long retryDelayNanos = TimeUnit.SECONDS.toNanos(1);
+    /** A 437 on Allocate: an earlier allocation of this 5-tuple is being given back; allocate when that is answered. */
+    private boolean releasingEarlier;
     private volatile String state = "allocating";
     private final Map<String, Outstanding> outstanding = new HashMap<>();
     private final Map<InetSocketAddress, Channel> channels = new HashMap<>();
@@ -126,10 +139,18 @@ final class TurnClient implements IceEngine.Base {
             }
             if (o.transmissions() >= MAX_TRANSMISSIONS) {
                 it.remove();
-                if (o.kind() == Kind.ALLOCATE || o.kind() == Kind.REFRESH) {
-                    failed("no answer from the TURN server");
-                } else if (o.kind() == Kind.CHANNEL_BIND) {
-                    channels.remove(o.peer()); // asked again by the next check that needs it
+                if (o.generation() != generation) {
+                    continue; // of an earlier allocation
+                }
+                switch (o.kind()) {
+                    case ALLOCATE, REFRESH -> failed("no answer from the TURN server");
+                    case DEALLOCATE -> {
+                        if (releasingEarlier) {
+                            releasingEarlier = false;
+                            failed("an earlier allocation of this address could not be given back");
+                        }
+                    }
+                    case CHANNEL_BIND -> bindLater(o, now, TimeUnit.SECONDS.toNanos(5));
                 }
                 continue;
             }
@@ -138,16 +159,33 @@ final class TurnClient implements IceEngine.Base {
         }
         if (relayed != null && refreshAtNanos >= 0 && now >= refreshAtNanos) {
             refreshAtNanos = -1;
-            send(Kind.REFRESH, null);
+            send(Kind.REFRESH, null, 0);
         }
-        if (relayed == null && retryAtNanos >= 0 && now >= retryAtNanos) {
+        if (relayed == null && !releasingEarlier && retryAtNanos >= 0 && now >= retryAtNanos) {
             retryAtNanos = -1;
             allocate();
         }
+        if (relayed == null) {
+            return;
+        }
         for (Map.Entry<InetSocketAddress, Channel> e : channels.entrySet()) {
             Channel c = e.getValue();
-            if (c.boundNanos >= 0 && now - c.boundNanos > CHANNEL_REFRESH_NANOS && now - c.requestedNanos > CHANNEL_REFRESH_NANOS) {
+            boolean due = c.boundNanos >= 0 ? now - c.boundNanos > CHANNEL_REFRESH_NANOS && now - c.requestedNanos > CHANNEL_REFRESH_NANOS
+                    : c.retryAtNanos >= 0 && now >= c.retryAtNanos;
+            if (due && !c.inFlight) {
                 bind(e.getKey(), c, now);
+            }
+        }
+    }
+
+    /** A bind that was lost or refused: the channel keeps its number (RFC 8656 12: a peer is bound to one) and is asked for again later. */
+    private void bindLater(Outstanding o, long now, long delayNanos) {
+        Channel c = channels.get(o.peer());
+        if (c != null && c.number == o.channel()) {
+            c.inFlight = false;
+            c.retryAtNanos = now + delayNanos;
+            if (c.boundNanos >= 0) {
+                c.boundNanos = now - CHANNEL_REFRESH_NANOS - 1; // still bound at the server for a while: due again at retryAt
             }
         }
     }
@@ -173,7 +211,9 @@ final class TurnClient implements IceEngine.Base {
 
     private void bind(InetSocketAddress peer, Channel c, long now) {
         c.requestedNanos = now;
-        send(Kind.CHANNEL_BIND, peer);
+        c.inFlight = true;
+        c.retryAtNanos = -1;
+        send(Kind.CHANNEL_BIND, peer, c.number);
     }
 
     /**
@@ -215,10 +255,13 @@ final class TurnClient implements IceEngine.Base {
             return;
         }
         boolean success = (m.type() & 0x0110) == Message.STUN_SUCCESS_RESP;
-        if (success && (key == null || !m.signedWith(key))) {
+        if (success && o.signed() && (key == null || !m.signedWith(key))) {
             return; // an answer to a signed request comes signed (RFC 8489 9.2.5): a forgery is ignored, the real one may follow
         }
         outstanding.remove(tid);
+        if (o.generation() != generation && o.kind() != Kind.DEALLOCATE) {
+            return; // an answer for an earlier allocation
+        }
         if (!success) {
             onError(o, m, now);
             return;
@@ -240,33 +283,43 @@ final class TurnClient implements IceEngine.Base {
             case REFRESH -> scheduleRefresh(m, now);
             case CHANNEL_BIND -> {
                 Channel c = channels.get(o.peer());
-                if (c != null) {
+                if (c != null && c.number == o.channel()) {
+                    c.inFlight = false;
                     c.boundNanos = now;
                     channelTo.put(o.peer(), c.number);
                     peerOn.put(c.number, o.peer());
                 }
             }
-            case DEALLOCATE -> { }
+            case DEALLOCATE -> {
+                if (releasingEarlier) {
+                    releasingEarlier = false;
+                    allocate(); // the earlier allocation is gone: this one can be made
+                }
+            }
         }
     }
 
     private void onError(Outstanding o, IceWire.Received m, long now) {
         int code = m.errorCode();
-        if ((code == 401 || code == 438) && m.realm() != null && m.nonce() != null && challenges++ < 3) {
-            // 401: the first request had no credentials, as RFC 8489 9.2 has it; 438: the nonce went stale.
+        if ((code == 401 || code == 438) && m.realm() != null && m.nonce() != null && o.challenges() < 2) {
+            // 401: the first request had no credentials, as RFC 8489 9.2 has it; 438: the nonce went
+            // stale. Each request meets at most two: a third means the credentials are wrong.
             realm = m.realm();
             nonce = m.nonce();
             key = IceWire.longTermKey(username, realm, password);
-            resend(o);
+            if (o.kind() != Kind.CHANNEL_BIND || channels.containsKey(o.peer())) {
+                send(o.kind(), o.peer(), o.channel(), o.challenges() + 1);
+            }
             return;
         }
         String why = code + " " + m.errorReason();
         switch (o.kind()) {
             case ALLOCATE -> {
-                if (code == 437) {
-                    // An allocation of an earlier run on this 5-tuple (a restart within its lifetime): released, then made again.
-                    send(Kind.DEALLOCATE, null);
-                    retryAtNanos = now + TimeUnit.MILLISECONDS.toNanos(200);
+                if (code == 437 && !releasingEarlier) {
+                    // An allocation of an earlier run on this 5-tuple (a restart within its
+                    // lifetime): given back first; allocated again once the server confirms.
+                    releasingEarlier = true;
+                    send(Kind.DEALLOCATE, null, 0);
                     state = "releasing an earlier allocation (437)";
                     return;
                 }
@@ -281,24 +334,21 @@ final class TurnClient implements IceEngine.Base {
             }
             case CHANNEL_BIND -> {
                 LOG.info("TURN server {} refused a channel to {}: {}", server, o.peer(), why);
-                channels.remove(o.peer());
+                bindLater(o, now, TimeUnit.SECONDS.toNanos(30));
                 if (outstanding.values().stream().noneMatch(x -> x.kind() == Kind.REFRESH || x.kind() == Kind.ALLOCATE)) {
-                    send(Kind.REFRESH, null); // is the allocation still there? A refused refresh allocates again
+                    send(Kind.REFRESH, null, 0); // is the allocation still there? A refused refresh allocates again
                 }
             }
-            case DEALLOCATE -> { }
-        }
-    }
-
-    /** The same request again with fresh credentials (and a new transaction, as a new request needs). */
-    private void resend(Outstanding o) {
-        if (o.kind() != Kind.CHANNEL_BIND || channels.containsKey(o.peer())) {
-            send(o.kind(), o.peer());
+            case DEALLOCATE -> {
+                if (releasingEarlier) {
+                    releasingEarlier = false;
+                    failed("an earlier allocation of this address could not be given back: " + why);
+                }
+            }
         }
     }
 
     private void scheduleRefresh(IceWire.Received m, long now) {
-        challenges = 0;
         int lifetime = m.lifetime() > 0 ? m.lifetime() : 600;
         // Every 25 s, well within the lifetime: the refresh also keeps the NAT's mapping toward the
         // server (many NATs forget an idle UDP mapping after 30 s), and finds a lost allocation
@@ -306,51 +356,61 @@ final class TurnClient implements IceEngine.Base {
         refreshAtNanos = now + Math.min(TimeUnit.SECONDS.toNanos(Math.max(lifetime / 2, 1)), refreshNanos);
     }
 
+    /** A new allocation: what belonged to the previous one (its requests, channels, relayed address) is forgotten. */
     private void allocate() {
+        generation++;
+        outstanding.values().removeIf(o -> o.kind() != Kind.DEALLOCATE);
         state = "allocating";
+        forgetAllocation();
+        send(Kind.ALLOCATE, null, 0);
+    }
+
+    private void forgetAllocation() {
         relayed = null;
+        refreshAtNanos = -1;
         channels.clear();
         channelTo.clear();
         peerOn.clear();
         nextChannel = FIRST_CHANNEL;
-        send(Kind.ALLOCATE, null);
     }
 
     private void failed(String why) {
-        relayed = null;
-        channelTo.clear();
-        peerOn.clear();
+        forgetAllocation();
         state = why + "; trying again in " + TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos) + " s";
         LOG.info("TURN server {}: {}", server, state);
         retryAtNanos = System.nanoTime() + retryDelayNanos;
         retryDelayNanos = Math.min(retryDelayNanos * 2, TimeUnit.SECONDS.toNanos(60));
-        challenges = 0;
     }
 
-    private void send(Kind kind, InetSocketAddress peer) {
+    private void send(Kind kind, InetSocketAddress peer, int channel) {
+        send(kind, peer, channel, 0);
+    }
+
+    private void send(Kind kind, InetSocketAddress peer, int channel, int challenges) {
         byte[] tid = transactionId();
         Request r = switch (kind) {
             case ALLOCATE -> MessageFactory.createAllocateRequest((byte) 17, false); // REQUESTED-TRANSPORT: UDP
             case REFRESH -> MessageFactory.createRefreshRequest(600);
             case DEALLOCATE -> MessageFactory.createRefreshRequest(0);
             // XOR-PEER-ADDRESS is XORed with the transaction id the request goes with.
-            case CHANNEL_BIND -> MessageFactory.createChannelBindRequest((char) channels.get(peer).number,
+            case CHANNEL_BIND -> MessageFactory.createChannelBindRequest((char) channel,
                     new org.ice4j.TransportAddress(peer, org.ice4j.Transport.UDP), tid);
         };
         byte[] bytes = wire.turnRequest(r, tid, username, realm, nonce, key);
         long now = System.nanoTime();
-        outstanding.put(HexFormat.of().formatHex(tid), new Outstanding(kind, bytes, peer, now, 1, now));
+        outstanding.put(HexFormat.of().formatHex(tid), new Outstanding(kind, bytes, peer, channel, generation, realm != null, challenges, 1,
+                now));
         socket.send(server, ByteBuffer.wrap(bytes));
     }
 
     /** Gives the allocation back (a refresh with lifetime 0), so that the server frees its port now rather than in 10 min. */
     void release() {
-        if (relayed != null && key != null) {
-            send(Kind.DEALLOCATE, null);
+        boolean allocating = outstanding.values().stream().anyMatch(o -> o.kind() == Kind.ALLOCATE);
+        if ((relayed != null || allocating) && key != null) {
+            send(Kind.DEALLOCATE, null, 0);
         }
-        relayed = null;
-        channelTo.clear();
-        peerOn.clear();
+        generation++;
+        forgetAllocation();
     }
 
     private static byte[] transactionId() {
