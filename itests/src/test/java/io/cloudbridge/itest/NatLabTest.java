@@ -432,14 +432,17 @@ class NatLabTest {
         RuntimeTestSupport.writeOwnerOnly(password, TURN_PASSWORD + "\n");
         String[] turnConfig = {"  turnServers: [198.51.100.4:3478]", "  turnUsername: " + TURN_USER, "  turnPasswordFile: " + password};
         try (Cell cell = new Cell("apdm-apdf", "apdm-apdf", turnConfig)) {
+            Duration tookTurn;
             try {
-                Await.until(Duration.ofSeconds(15), "both through TURN", () -> path(cell.a, "b").equals("turn") && path(cell.b, "a").equals("turn"));
+                tookTurn = Await.until(Duration.ofSeconds(15), "both through TURN", () -> path(cell.a, "b").equals("turn")
+                        && path(cell.b, "a").equals("turn"));
             } catch (AssertionError e) {
                 throw new AssertionError(e.getMessage() + "\na: " + cell.a.exec("cb:peers").out() + cell.a.exec("cb:netcheck").out()
                         + iceLog(cell.a) + "b: " + cell.b.exec("cb:peers").out() + iceLog(cell.b) + "\nturn:\n" + Files.readString(work.resolve("turn.log")), e);
             }
             String pair = detail(cell.a, "b");
-            System.out.println("apdm-apdf x apdm-apdf with a TURN server: a " + pair + "; b " + detail(cell.b, "a"));
+            System.out.println("apdm-apdf x apdm-apdf with a TURN server: both through it " + tookTurn.toMillis()
+                    + " ms after both had the other as a peer; a " + pair + "; b " + detail(cell.b, "a"));
             assertTrue(pair.contains("relay 198.51.100.4:") && !pair.contains("host"), pair);
             String netcheck = cell.a.exec("cb:netcheck").out();
             assertTrue(netcheck.contains("TURN 198.51.100.4:3478: relayed address 198.51.100.4:"), netcheck);

@@ -126,8 +126,14 @@ final class IceEngine {
     private volatile boolean birthdayProbing;
     static final int BIRTHDAY_SOCKETS = 256;
     static final int BIRTHDAY_PROBES = 1024;
-    /** How long an attempt lasts: the hard side sends from its sockets four times a second apart, the easy side probes in the first. */
-    static final long BIRTHDAY_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(4);
+    /**
+     * How long an attempt lasts. The two sides start when their own rounds fail, which may be a
+     * few seconds apart (one learns the other's mapping only from a later offer): the hard side
+     * keeps its sockets and sends from them every second for 8 s, the easy side sweeps its 1,024
+     * ports twice, at its start and 3 s later, so that one sweep falls inside the other's window.
+     */
+    static final long BIRTHDAY_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(8);
+    static final long BIRTHDAY_SECOND_SWEEP_NANOS = TimeUnit.SECONDS.toNanos(3);
     /** At most one attempt a minute per peer: each costs 256 sockets on one side and 1,024 probes on the other. */
     static final long BIRTHDAY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(60);
 
@@ -850,6 +856,7 @@ final class IceEngine {
         /** Birthday probing, easy side: the peer's public address and the ports still to probe. */
         InetAddress probeTarget;
         final java.util.ArrayDeque<Integer> probePorts = new java.util.ArrayDeque<>();
+        long secondSweepAtNanos = -1;
 
         Session(NodeKey peer) {
             this.peer = peer;
@@ -912,7 +919,16 @@ final class IceEngine {
             Pair p = pairs.get(k);
             if (p == null) {
                 if (pairs.size() >= 4 * IceOffer.MAX_CANDIDATES) {
-                    return; // peer-reflexive addresses must not grow without end
+                    // Peer-reflexive addresses must not grow without end, nor lock out the next one:
+                    // the oldest that never answered makes room (a hard side's 256 probing sockets
+                    // can fill the list with checks an address-dependent filter let in, and the
+                    // pair the peer nominates next must still find a place; seen in the lab).
+                    Pair oldest = pairs.values().stream().filter(o -> o.remote.type() == Candidate.Type.PRFLX && !o.succeeded
+                            && !o.nominatedByPeer && o != selected).findFirst().orElse(null);
+                    if (oldest == null) {
+                        return;
+                    }
+                    pairs.remove(oldest.key());
                 }
                 p = new Pair(remote, via);
                 pairs.put(k, p);
@@ -1070,11 +1086,8 @@ final class IceEngine {
             } else {
                 probeTarget = remoteSrflx.get(0).getAddress();
                 probePorts.clear();
-                java.util.Set<Integer> chosen = new java.util.LinkedHashSet<>();
-                while (chosen.size() < BIRTHDAY_PROBES) {
-                    chosen.add(1024 + RANDOM.nextInt(65_536 - 1024));
-                }
-                probePorts.addAll(chosen);
+                probePorts.addAll(randomPorts());
+                secondSweepAtNanos = now + BIRTHDAY_SECOND_SWEEP_NANOS;
                 reason = reason + "; birthday probing " + BIRTHDAY_PROBES + " ports of " + probeTarget.getHostAddress();
                 LOG.info("birthday probing toward {}: {} random ports of {}", peer, BIRTHDAY_PROBES, probeTarget.getHostAddress());
             }
@@ -1086,18 +1099,35 @@ final class IceEngine {
             retryAtNanos = Math.max(retryAtNanos, birthdayUntilNanos);
         }
 
+        /** 1,024 distinct random ports above 1023, where NATs map. */
+        private java.util.Set<Integer> randomPorts() {
+            java.util.Set<Integer> chosen = new java.util.LinkedHashSet<>();
+            while (chosen.size() < BIRTHDAY_PROBES) {
+                chosen.add(1024 + RANDOM.nextInt(65_536 - 1024));
+            }
+            return chosen;
+        }
+
         /** Birthday probing's sends, each tick of its window. */
         private void probe(long now) {
             if (birthdayUntilNanos < 0) {
                 return;
             }
             if (now >= birthdayUntilNanos) {
+                boolean checking = birthday != null && pairs.values().stream().anyMatch(p -> birthday.owns(p.via) && p.succeeded);
+                if (checking && now < birthdayUntilNanos + TimeUnit.SECONDS.toNanos(2)) {
+                    return; // a probe landed at the last moment: its pair gets two seconds to be nominated
+                }
                 birthdayUntilNanos = -1;
                 probePorts.clear();
                 if (birthday != null && !birthday.found()) {
                     dropBirthday();
                 }
                 return;
+            }
+            if (probeTarget != null && secondSweepAtNanos >= 0 && now >= secondSweepAtNanos) {
+                secondSweepAtNanos = -1;
+                probePorts.addAll(randomPorts());
             }
             if (birthday != null && !birthday.found() && now >= nextBirthdaySendNanos) {
                 // From every socket to the peer: each makes (and keeps) a mapping of our NAT toward it.
@@ -1108,7 +1138,7 @@ final class IceEngine {
                     }
                 }
             }
-            // The easy side: about 1,024 probes in the window's first second.
+            // The easy side: about 1,024 probes in a sweep's first second.
             for (int i = 0; i < 24 && !probePorts.isEmpty(); i++) {
                 sendProbe(null, new InetSocketAddress(probeTarget, probePorts.poll()), now);
             }
