@@ -581,12 +581,17 @@ final class IceEngine {
             s.remoteHosts = remoteHosts;
             s.remoteUfrag = offer.ufrag();
             s.remotePassword = offer.password();
-            // A pair the peer already nominated stays: its checks travel straight and often arrive
-            // before its offer, which comes through the relay. Dropping that pair lost the
-            // nomination, and the controlling side, which had its answer, never sent another: it
-            // had the path, this side stayed relayed until the retry ("a pair answered but was not
-            // nominated"; 2 to 5 tries in 20 in the bench's first rounds). Others start afresh.
-            s.pairs.values().removeIf(p -> !p.nominatedByPeer);
+            // The peer's checks travel straight and often arrive before its offer, which comes
+            // through the relay. On its first credentials, the pairs those checks made stay: they
+            // hold the peer's address as its NAT maps it toward us (peer-reflexive) and any
+            // nomination. Dropped, the controlling side never sent another nomination (it had its
+            // answer and the path), and the peer, whose own checks had been answered, stopped
+            // checking: this side had no pair left that could answer and stayed relayed until the
+            // retry (2 to 6 tries in 20 in the bench's first rounds). On new credentials (the
+            // peer restarted) only a nominated pair stays.
+            if (!first) {
+                s.pairs.values().removeIf(p -> !p.nominatedByPeer);
+            }
             usable.forEach(s::addPair);
             LOG.debug("{} credentials from {}: {} candidates", first ? "first" : "new", from, usable.size());
             s.startRound();
@@ -851,7 +856,7 @@ final class IceEngine {
         long lastBirthdayNanos = -1;
         /** Attempts without a path since the last path: at most three. */
         int birthdayAttempts;
-        boolean birthdayAnswered;
+        int birthdayAnswers;
         long nextBirthdaySendNanos;
         /** Birthday probing, easy side: the peer's public address and the ports still to probe. */
         InetAddress probeTarget;
@@ -1062,6 +1067,12 @@ final class IceEngine {
                     || (lastBirthdayNanos >= 0 && now - lastBirthdayNanos < BIRTHDAY_INTERVAL_NANOS) || birthdayAttempts >= 3) {
                 return; // three fruitless attempts: the odds were not with us, and the peer's NAT is left alone
             }
+            if (pairs.values().stream().anyMatch(p -> p.succeeded)) {
+                // A pair answered: the NATs let direct packets through, only the nomination was
+                // missed, and the retry finds it. Probing here (an endpoint-independent filter
+                // answers every one of the 256 sockets) would only crowd out the pairs that work.
+                return;
+            }
             Boolean selfHard = hardMapping(reflexive.values());
             Boolean peerHard = hardMapping(remoteSrflx);
             boolean hardSide = Boolean.TRUE.equals(selfHard) && !Boolean.TRUE.equals(peerHard) && !remoteSrflx.isEmpty();
@@ -1092,7 +1103,7 @@ final class IceEngine {
                 LOG.info("birthday probing toward {}: {} random ports of {}", peer, BIRTHDAY_PROBES, probeTarget.getHostAddress());
             }
             lastBirthdayNanos = now;
-            birthdayAnswered = false;
+            birthdayAnswers = 0;
             birthdayAttempts++;
             birthdayUntilNanos = now + BIRTHDAY_WINDOW_NANOS;
             // No restart (new credentials) while probing: the probes carry these.
@@ -1157,8 +1168,10 @@ final class IceEngine {
             if (sessions.get(peer) != this) {
                 return;
             }
-            if (!birthdayAnswered) {
-                birthdayAnswered = true; // logged once: toward an endpoint-independent filter every socket is answered
+            if (++birthdayAnswers > 4) {
+                return; // a few found pairs are plenty: more would only crowd the pair list
+            }
+            if (birthdayAnswers == 1) {
                 LOG.info("birthday probe to {} answered from {}", peer, from);
             }
             addPair(new Candidate(Candidate.Type.PRFLX, from, Candidate.priority(Candidate.Type.PRFLX, from.getAddress(), 0)), sent.via);
