@@ -100,18 +100,28 @@ class TurnTest {
         }
     }
 
-    @Test
-    void aFirewalledPeerIsReachedThroughTheRelayedCandidateBothWays() throws IOException {
+    /**
+     * Alpha with {@code turn} as its TURN server (under {@code password}), bravo without; with
+     * {@code firewalled}, bravo's firewall refuses alpha's own socket, so only the TURN server's
+     * relayed address gets through. Both started, each with the other as its peer.
+     */
+    private void startPair(InetSocketAddress turn, String password, boolean firewalled) throws IOException {
         alpha = new IceEngineTest.Node((byte) 1);
         bravo = new IceEngineTest.Node((byte) 2);
-        InetSocketAddress alphaSocket = (InetSocketAddress) alpha.channel.getLocalAddress();
-        // bravo's firewall refuses alpha's own socket: only the TURN server's relayed address gets through.
-        bravo.hears = from -> !from.equals(alphaSocket);
-        alpha.turnServers = List.of(new IceEngine.TurnServer(server, USER, PASSWORD));
+        if (firewalled) {
+            InetSocketAddress alphaSocket = (InetSocketAddress) alpha.channel.getLocalAddress();
+            bravo.hears = from -> !from.equals(alphaSocket);
+        }
+        alpha.turnServers = List.of(new IceEngine.TurnServer(turn, USER, password));
         alpha.start(bravo, List.of());
         bravo.start(alpha, List.of());
         alpha.engine.setPeers(List.of(bravo.key));
         bravo.engine.setPeers(List.of(alpha.key));
+    }
+
+    @Test
+    void aFirewalledPeerIsReachedThroughTheRelayedCandidateBothWays() throws IOException {
+        startPair(server, PASSWORD, true);
 
         await(Duration.ofSeconds(8), "both sides select a pair through alpha's allocation",
                 () -> kind(alpha, bravo) == PathKind.TURN && kind(bravo, alpha) == PathKind.TURN, this::state);
@@ -156,15 +166,7 @@ class TurnTest {
 
     @Test
     void aWrongPasswordIsReportedAndThePeerStaysRelayed() throws IOException {
-        alpha = new IceEngineTest.Node((byte) 1);
-        bravo = new IceEngineTest.Node((byte) 2);
-        InetSocketAddress alphaSocket = (InetSocketAddress) alpha.channel.getLocalAddress();
-        bravo.hears = from -> !from.equals(alphaSocket);
-        alpha.turnServers = List.of(new IceEngine.TurnServer(server, USER, "not-the-password"));
-        alpha.start(bravo, List.of());
-        bravo.start(alpha, List.of());
-        alpha.engine.setPeers(List.of(bravo.key));
-        bravo.engine.setPeers(List.of(alpha.key));
+        startPair(server, "not-the-password", true);
         await(Duration.ofSeconds(3), "the refusal reported", () -> alpha.engine.turnStates().toString().contains("refused: 401"),
                 this::state);
         await(Duration.ofSeconds(4), "alpha gives up the round", () -> alpha.engine.info(bravo.key).flatMap(PathInfo::relayedReason)
@@ -184,15 +186,7 @@ class TurnTest {
         InetSocketAddress own = new InetSocketAddress(InetAddress.getLoopbackAddress(), freeUdpPort());
         Process restartable = coturn(own, "restartable");
         try {
-            alpha = new IceEngineTest.Node((byte) 1);
-            bravo = new IceEngineTest.Node((byte) 2);
-            InetSocketAddress alphaSocket = (InetSocketAddress) alpha.channel.getLocalAddress();
-            bravo.hears = from -> !from.equals(alphaSocket);
-            alpha.turnServers = List.of(new IceEngine.TurnServer(own, USER, PASSWORD));
-            alpha.start(bravo, List.of());
-            bravo.start(alpha, List.of());
-            alpha.engine.setPeers(List.of(bravo.key));
-            bravo.engine.setPeers(List.of(alpha.key));
+            startPair(own, PASSWORD, true);
             await(Duration.ofSeconds(8), "through TURN", () -> kind(alpha, bravo) == PathKind.TURN && kind(bravo, alpha) == PathKind.TURN,
                     this::state);
             String first = alpha.engine.turnStates().get(0);
