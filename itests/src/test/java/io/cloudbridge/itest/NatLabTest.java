@@ -398,7 +398,12 @@ class NatLabTest {
                     assertEquals(0, r.exit(), bundle + ": " + r.out() + r.err());
                     double after = System.currentTimeMillis() / 1000.0;
                     // Wait until replies come again, plus a second for a late silence to show.
-                    Await.until(Duration.ofSeconds(10), "replies after updating " + bundle, () -> lastReply(pings) > after);
+                    try {
+                        Await.until(Duration.ofSeconds(10), "replies after updating " + bundle, () -> lastReply(pings) > after);
+                    } catch (AssertionError e) {
+                        throw new AssertionError(e.getMessage() + "\na: " + cell.a.exec("cb:peers").out() + cell.a.exec("wg:show").out()
+                                + cell.a.logText() + "\nb: " + cell.b.exec("cb:peers").out() + iceLog(cell.b), e);
+                    }
                     double settle = System.currentTimeMillis() / 1000.0 + 1;
                     Await.until(Duration.ofSeconds(3), "a second more", () -> System.currentTimeMillis() / 1000.0 > settle);
                     double gap = longestSilence(pings, before - 0.5, settle);
