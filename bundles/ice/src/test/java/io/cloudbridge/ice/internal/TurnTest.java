@@ -119,6 +119,16 @@ class TurnTest {
         bravo.engine.setPeers(List.of(alpha.key));
     }
 
+    /** Alpha with the shared coturn as TURN server and bravo without, started but not yet peers; returns once alpha has its allocation. */
+    private void startAllocated() throws IOException {
+        alpha = new IceEngineTest.Node((byte) 1);
+        bravo = new IceEngineTest.Node((byte) 2);
+        alpha.turnServers = List.of(new IceEngine.TurnServer(server, USER, PASSWORD));
+        alpha.start(bravo, List.of());
+        bravo.start(alpha, List.of());
+        await(Duration.ofSeconds(3), "the allocation", () -> alpha.engine.turnStates().toString().contains("relayed address"), this::state);
+    }
+
     @Test
     void aFirewalledPeerIsReachedThroughTheRelayedCandidateBothWays() throws IOException {
         startPair(server, PASSWORD, true);
@@ -148,12 +158,7 @@ class TurnTest {
 
     @Test
     void withoutTheFirewallTheDirectPairWinsOverTheRelayedOne() throws IOException {
-        alpha = new IceEngineTest.Node((byte) 1);
-        bravo = new IceEngineTest.Node((byte) 2);
-        alpha.turnServers = List.of(new IceEngine.TurnServer(server, USER, PASSWORD));
-        alpha.start(bravo, List.of());
-        bravo.start(alpha, List.of());
-        await(Duration.ofSeconds(3), "the allocation", () -> alpha.engine.turnStates().toString().contains("relayed address"), this::state);
+        startAllocated();
         alpha.engine.setPeers(List.of(bravo.key));
         bravo.engine.setPeers(List.of(alpha.key));
         await(Duration.ofSeconds(3), "direct both ways", () -> kind(alpha, bravo) == PathKind.DIRECT && kind(bravo, alpha) == PathKind.DIRECT,
@@ -217,12 +222,7 @@ class TurnTest {
      */
     @Test
     void turnLookalikesFromStrangersOrUnboundChannelsAreDroppedAndCounted() throws Exception {
-        alpha = new IceEngineTest.Node((byte) 1);
-        bravo = new IceEngineTest.Node((byte) 2);
-        alpha.turnServers = List.of(new IceEngine.TurnServer(server, USER, PASSWORD));
-        alpha.start(bravo, List.of());
-        bravo.start(alpha, List.of());
-        await(Duration.ofSeconds(3), "the allocation", () -> alpha.engine.turnStates().toString().contains("relayed address"), this::state);
+        startAllocated();
         InetSocketAddress target = (InetSocketAddress) alpha.channel.getLocalAddress();
         IceWire wire = new IceWire();
         try (DatagramChannel stranger = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
