@@ -64,16 +64,20 @@ public final class TenantSwitch implements PacketSwitch {
     public SwitchPort attach(AuthenticatedNode node, String transport, PortSink sink) {
         Port port = new Port(node, transport, sink, new TokenBucket(config.nodePacketsPerSecond(), config.nodeBytesPerSecond(),
                 nanoClock.getAsLong()));
-        Port replaced = tenants.computeIfAbsent(node.tenant(), t -> new ConcurrentHashMap<>()).put(node.key(), port);
+        Map<NodeKey, Port> ports = tenants.computeIfAbsent(node.tenant(), t -> new ConcurrentHashMap<>());
+        Port replaced = ports.put(node.key(), port);
+        port.replaced = replaced;
         tenantRates.computeIfAbsent(node.tenant(),
                 t -> new TokenBucket(config.tenantPacketsPerSecond(), config.tenantBytesPerSecond(), nanoClock.getAsLong()));
         if (replaced != null) {
             // Nothing is delivered to the older session from now on, but what the node still sends
             // on it is forwarded for a short grace: a node moving between transports switches its
             // sending a moment after the relay switched delivery, and loses nothing in between.
-            // Then the older session is told, unless the node closed it meanwhile.
+            // Then the older session is told, unless the node closed it meanwhile, or closed the
+            // newer one (a node racing two transports keeps the one that connected first and
+            // closes the later: delivery went back to the older session, which stays).
             REPLACED_GRACE.execute(() -> {
-                if (replaced.open) {
+                if (replaced.open && ports.get(node.key()) != replaced) {
                     replaced.open = false;
                     replaced.sink.closed("replaced by a newer session of the same node (" + transport + ")");
                 }
@@ -137,6 +141,8 @@ public final class TenantSwitch implements PacketSwitch {
         final LongAdder received = new LongAdder();
         final long attachedNanos = nanoClock.getAsLong();
         volatile boolean open = true;
+        /** The session of the same node this one took delivery from; it gets it back if this one closes first. */
+        volatile Port replaced;
 
         Port(AuthenticatedNode node, String transport, PortSink sink, TokenBucket rate) {
             this.node = node;
@@ -187,7 +193,18 @@ public final class TenantSwitch implements PacketSwitch {
         public void close() {
             open = false;
             Map<NodeKey, Port> ports = tenants.get(node.tenant());
-            if (ports != null && ports.remove(node.key(), this)) {
+            if (ports == null) {
+                return;
+            }
+            Port previous = replaced;
+            while (previous != null && !previous.open) {
+                previous = previous.replaced;
+            }
+            replaced = null;
+            if (previous != null && ports.replace(node.key(), this, previous)) {
+                LOG.info("node {} of tenant {} closed its session over {}: delivery back on its session over {}", node.nodeId(),
+                        node.tenant(), transport, previous.transport);
+            } else if (ports.remove(node.key(), this)) {
                 LOG.info("node {} of tenant {} disconnected from {}", node.nodeId(), node.tenant(), transport);
             }
         }

@@ -132,6 +132,42 @@ class TenantSwitchTest {
         assertFalse(sw.disconnect("a", key(1), "again"));
     }
 
+    /**
+     * A node racing two transports keeps the one that connected first and closes the other; when
+     * the later one reached the relay last, closing it must give delivery back to the first, and
+     * the first must outlive the grace (it was closed after 2 s, and the node lost its relay
+     * path until it dialled again).
+     */
+    @Test
+    void closingTheNewerSessionGivesDeliveryBackToTheOlderWhichStays() {
+        TenantSwitch sw = newSwitch(0, 0, 0);
+        Recording quic = new Recording();
+        Recording websocket = new Recording();
+        Recording peer = new Recording();
+        SwitchPort kept = sw.attach(node("a", 1), "quic", quic);
+        SwitchPort peerPort = sw.attach(node("a", 2), "test", peer);
+        SwitchPort loser = sw.attach(node("a", 1), "websocket", websocket);
+        assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 1)));
+        assertEquals(1, websocket.received.size(), "delivery moved to the newer session");
+        loser.close();
+        assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 2)));
+        assertEquals(List.of(key(2).toBase64() + ":40:2"), quic.received, "delivery is back on the older session");
+        // A third session for the grace to run out on: the quic session must not be closed by it.
+        Recording marker = new Recording();
+        SwitchPort other = sw.attach(node("a", 3), "test", marker);
+        SwitchPort otherNewer = sw.attach(node("a", 3), "test", new Recording());
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+        while (marker.closed == null && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertTrue(marker.closed != null, "the grace ran out");
+        assertTrue(quic.closed == null && kept.isOpen(), "the session the node kept outlived the grace: " + quic.closed);
+        assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 3)));
+        assertTrue(otherNewer.isOpen() && !other.isOpen());
+        kept.close();
+        assertEquals(ForwardResult.NOT_CONNECTED, peerPort.forward(key(1), packet(40, 4)), "both sessions closed: nothing to deliver to");
+    }
+
     @Test
     void ratesPerNodeAndPerTenantAndABusyDestination() {
         TenantSwitch sw = newSwitch(10, 0, 15);
