@@ -115,6 +115,8 @@ public final class WireGuardDevice implements AutoCloseable {
     /** How soon an initiation that no path took is tried again. */
     private static final java.time.Duration NO_PATH_RETRY = java.time.Duration.ofMillis(250);
     private static final java.time.Duration NO_PATH_RETRY_FOR = java.time.Duration.ofSeconds(3);
+    /** After {@link #NO_PATH_RETRY_FOR}: still sooner than the rekey timeout, which would leave a late path idle 5 s. */
+    private static final java.time.Duration NO_PATH_RETRY_LATER = java.time.Duration.ofSeconds(1);
     private java.util.concurrent.ScheduledExecutorService ticker;
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
@@ -679,13 +681,15 @@ public final class WireGuardDevice implements AutoCloseable {
             peer.lastSent = now;
         } else {
             // No path took it (the relay session or a direct path is still coming up): try again
-            // soon rather than after the rekey timeout, so the first packets do not wait 5 s; for
-            // the first seconds only, so a peer without any path does not cost a handshake a
-            // quarter second for the 90 s of attempts.
+            // soon rather than after the rekey timeout, so the first packets do not wait 5 s for a
+            // path that came up a moment later. Each quarter second for the first seconds, then
+            // each second, so a peer without any path costs one initiation a second (not four)
+            // for the 90 s of attempts. Nothing was sent, so no peer sees the extra initiations.
             synchronized (peer) {
                 Instant since = peer.handshakeAttemptsSince;
-                if (since != null && java.time.Duration.between(since, now).compareTo(NO_PATH_RETRY_FOR) < 0) {
-                    peer.retryAt = now.plus(NO_PATH_RETRY);
+                if (since != null) {
+                    boolean early = java.time.Duration.between(since, now).compareTo(NO_PATH_RETRY_FOR) < 0;
+                    peer.retryAt = now.plus(early ? NO_PATH_RETRY : NO_PATH_RETRY_LATER);
                 }
             }
         }

@@ -94,6 +94,39 @@ class PathsTest {
         NamespaceLab.await(Duration.ofSeconds(5), "reply " + seq, () -> replies.contains(seq));
     }
 
+    /**
+     * The first initiation finds no path (the relay session and the direct path are still coming
+     * up), and the path comes up only after the quick no-path retries of the first 3 s: the
+     * handshake must not wait out the 5 s rekey timeout. A lab cell whose path came up late sent
+     * no handshake for seconds and lost its first pings.
+     */
+    @Test
+    void aPathThatComesUpLateCarriesTheHandshakeWithinASecond() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean pathUp = new java.util.concurrent.atomic.AtomicBoolean();
+        PeerPath none = new PeerPath() {
+            @Override
+            public PathKind kind() {
+                return PathKind.RELAY;
+            }
+
+            @Override
+            public boolean send(ByteBuffer packet) {
+                return false; // no session to the relay yet
+            }
+        };
+        alice.setPathSelector(peer -> pathUp.get() ? null : none);
+        alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 1, new byte[4]));
+        long late = System.nanoTime() + Duration.ofMillis(3500).toNanos();
+        NamespaceLab.await(Duration.ofSeconds(5), "3.5 s without a path", () -> System.nanoTime() > late);
+        assertEquals(0, alice.peers().get(0).handshakesCompleted());
+        pathUp.set(true);
+        long up = System.nanoTime();
+        NamespaceLab.await(Duration.ofSeconds(5), "the queued ping's reply", () -> replies.contains(1));
+        long took = (System.nanoTime() - up) / 1_000_000;
+        assertTrue(took < 1500, "the handshake went " + took + " ms after the path came up");
+    }
+
     @Test
     void aPeerMovesBetweenPathsWithoutANewSession() throws Exception {
         ping(1);
