@@ -2,7 +2,7 @@
  * The peer directory and the path manager: which peers a node has and which path carries each one's packets.
  */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package io.cloudbridge.api.mesh;
 
 import org.osgi.annotation.bundle.Export;

@@ -349,6 +349,14 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         }
     }
 
+    @Override
+    public void signallingConnected() {
+        IceEngine e = engine;
+        if (e != null) {
+            e.resendUnansweredOffers();
+        }
+    }
+
     /** For ice:status: where hole punching stands, and what it dropped. */
     String status() {
         IceEngine e = engine;

@@ -310,6 +310,19 @@ final class IceEngine {
         }
     }
 
+    /**
+     * Signalling is back: offers not answered yet went into a stream that broke (a node that moved
+     * sends its new offer just as its old connection to the relay is shut), so they go again now,
+     * not a whole offer retry later: a handover has 2 s.
+     */
+    void resendUnansweredOffers() {
+        submit("resend offers", () -> sessions.values().forEach(s -> {
+            if (!s.offerAnswered) {
+                s.sendOffer(true);
+            }
+        }));
+    }
+
     /** The tenant's peers now: sessions start for new ones and end for those gone. */
     void setPeers(Collection<NodeKey> peers) {
         Set<NodeKey> wanted = Set.copyOf(peers);
@@ -892,7 +905,7 @@ final class IceEngine {
             IceOffer offer = new IceOffer(localUfrag, localPassword, wantsAnswer, localCandidates());
             if (!signals.send(peer, offer.encode())) {
                 LOG.debug("offer to {} not sent now (signalling down); trying again", peer);
-                offerAnswered = false;
+                offerAnswered = false; // sent again when signalling is back (resendUnansweredOffers) or at the retry
             }
         }
 

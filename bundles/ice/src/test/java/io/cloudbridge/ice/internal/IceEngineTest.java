@@ -1,6 +1,7 @@
 package io.cloudbridge.ice.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cloudbridge.api.mesh.PathInfo;
@@ -42,6 +43,9 @@ class IceEngineTest {
         /** WireGuard-like packets that came through a TURN allocation, unwrapped by the engine. */
         final AtomicInteger relayedIn = new AtomicInteger();
         List<IceEngine.TurnServer> turnServers = List.of();
+        IceEngine.Timers timers = FAST;
+        /** A stream that broke under the sender: what it sends is accepted and never arrives. */
+        final AtomicBoolean signallingLoses = new AtomicBoolean();
         IceEngine engine;
         final Thread reader;
 
@@ -88,9 +92,11 @@ class IceEngineTest {
                     return channel.socket().getLocalPort();
                 }
             }, (to, offer) -> {
-                other.engine.onOffer(key, offer);
+                if (!signallingLoses.get()) {
+                    other.engine.onOffer(key, offer);
+                }
                 return true;
-            }, FAST, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, () -> turnServers,
+            }, timers, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, () -> turnServers,
                     Executors.newSingleThreadScheduledExecutor());
             engine.onOtherBasePacket((packet, kind) -> relayedIn.incrementAndGet());
             engine.start();
@@ -160,6 +166,37 @@ class IceEngineTest {
 
         bravo.deaf.set(false);
         await(Duration.ofSeconds(4), "the direct path is found again", () -> direct(alpha, bravo) && direct(bravo, alpha));
+    }
+
+    /**
+     * Offers that went into a signalling stream as it broke are lost; when signalling is back they
+     * go again at once, not at the offer retry (20 s here): a node that moved has 2 s.
+     */
+    @Test
+    void offersLostInABrokenSignallingStreamGoAgainWhenItReconnects() throws IOException {
+        alpha = new Node((byte) 1);
+        bravo = new Node((byte) 2);
+        IceEngine.Timers slowOfferRetry = new IceEngine.Timers(FAST.tick(), FAST.checkTimeout(), FAST.consentInterval(),
+                FAST.consentTimeout(), FAST.retryMin(), FAST.retryMax(), Duration.ofSeconds(20), FAST.stunRefresh(), FAST.turnRefresh());
+        alpha.timers = slowOfferRetry;
+        bravo.timers = slowOfferRetry;
+        alpha.signallingLoses.set(true);
+        bravo.signallingLoses.set(true);
+        alpha.start(bravo, List.of());
+        bravo.start(alpha, List.of());
+        alpha.engine.setPeers(List.of(bravo.key));
+        bravo.engine.setPeers(List.of(alpha.key));
+        long quiet = System.nanoTime() + Duration.ofMillis(500).toNanos();
+        await(Duration.ofSeconds(2), "half a second without offers", () -> System.nanoTime() > quiet);
+        assertFalse(direct(alpha, bravo) || direct(bravo, alpha), "no offer crossed, so no path");
+
+        alpha.signallingLoses.set(false);
+        bravo.signallingLoses.set(false);
+        long reconnected = System.nanoTime();
+        alpha.engine.resendUnansweredOffers();
+        await(Duration.ofSeconds(3), "both sides have the direct path", () -> direct(alpha, bravo) && direct(bravo, alpha));
+        long took = (System.nanoTime() - reconnected) / 1_000_000;
+        assertTrue(took < 2000, "direct " + took + " ms after signalling came back (the offer retry is 20 s)");
     }
 
     @Test

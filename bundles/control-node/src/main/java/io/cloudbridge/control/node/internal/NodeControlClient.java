@@ -429,7 +429,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     // ---- the map ----
 
     private void watchMap() {
-        ControlServiceGrpc.newStub(channel).withCallCredentials(bearer()).watchNetworkMap(
+        ManagedChannel on = channel;
+        ControlServiceGrpc.newStub(on).withCallCredentials(bearer()).watchNetworkMap(
                 WatchNetworkMapRequest.newBuilder().setKnownVersion(mapVersion).build(), new StreamObserver<>() {
                     @Override
                     public void onNext(NetworkMapUpdate u) {
@@ -461,6 +462,13 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                             LOG.warn("the relay removed this node; it stays signed out until it gets a new credential");
                             return;
                         }
+                        if (on != channel) {
+                            // Its channel was replaced on purpose (the node moved): reopen on the new one
+                            // now, the map must not wait out a backoff meant for a failing relay.
+                            LOG.info("map stream reopened on the new channel to the relay");
+                            scheduler.execute(() -> watchMap());
+                            return;
+                        }
                         scheduler.execute(() -> retry("map stream ended: " + describe(s), () -> watchMap(), false));
                     }
 
@@ -477,7 +485,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         if (registration == null || signalOut != null) {
             return;
         }
-        ControlServiceGrpc.newStub(channel).withCallCredentials(bearer())
+        ManagedChannel on = channel;
+        ControlServiceGrpc.newStub(on).withCallCredentials(bearer())
                 .signal(new io.grpc.stub.ClientResponseObserver<io.cloudbridge.control.v1.SignalMessage, io.cloudbridge.control.v1.SignalMessage>() {
                     /** This call's own stream: an ending earlier stream must not clear a newer one. */
                     private io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> mine;
@@ -519,20 +528,29 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
                     private void ended(String why) {
                         if (signalOut == mine) {
-                            signalEnded(why);
+                            signalEnded(why, on != channel);
                         }
                     }
                 });
+        // What listeners sent while it was down, or into the stream that broke, is lost: they send again.
+        for (io.cloudbridge.api.mesh.SignalListener l : signalListeners) {
+            try {
+                l.signallingConnected();
+            } catch (RuntimeException e) {
+                LOG.warn("a signal listener failed on reconnection: {}", e.toString());
+            }
+        }
     }
 
-    private void signalEnded(String why) {
+    /** @param channelReplaced the stream's channel was replaced on purpose: reopen on the new one at once */
+    private void signalEnded(String why, boolean channelReplaced) {
         signalOut = null;
         ScheduledExecutorService s = scheduler;
         if (s == null || s.isShutdown()) {
             return;
         }
         // Its own backoff: a stream the relay replaced or dropped must not slow registration's retries.
-        long wait = Math.min(30_000, 250L << Math.min(signalFailures++, 7));
+        long wait = channelReplaced ? 0 : Math.min(30_000, 250L << Math.min(signalFailures++, 7));
         LOG.info("{}; reopening in {} ms", why, wait);
         s.schedule(this::openSignalling, wait, TimeUnit.MILLISECONDS);
     }
@@ -562,7 +580,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             } catch (RuntimeException e) {
                 // The stream broke under this send (its onError may have come before it was kept).
                 if (signalOut == out) {
-                    signalEnded("signalling stream failed on send: " + e);
+                    signalEnded("signalling stream failed on send: " + e, false);
                 }
                 return false;
             }
