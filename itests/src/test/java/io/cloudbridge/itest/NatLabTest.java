@@ -366,7 +366,7 @@ class NatLabTest {
                 long took = (System.nanoTime() - moved) / 1_000_000;
                 System.out.println("a's address changed: the overlay answered again after " + took + " ms; a sees b: "
                         + path(cell.a, "b") + " " + detail(cell.a, "b"));
-                assertTrue(answered && took < 2000, "answered again after " + took + " ms\n" + iceLog(cell.a));
+                assertTrue(answered && took < 2000, "answered again after " + took + " ms\na:\n" + iceLog(cell.a) + "\nb:\n" + iceLog(cell.b));
                 cell.awaitDirect(Duration.ofSeconds(10));
                 System.out.println("direct again: " + detail(cell.a, "b"));
                 tcp.awaitUnbroken(Duration.ofSeconds(30));
