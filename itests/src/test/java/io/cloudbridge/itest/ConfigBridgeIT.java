@@ -107,6 +107,47 @@ public class ConfigBridgeIT {
         assertTrue(view.status().lastRejection().isEmpty());
     }
 
+    /**
+     * A bundle update takes the section's bundle away for a moment: its configuration must stay in
+     * ConfigAdmin all along, or the new revision's components activate on defaults first (the lab
+     * saw a WireGuard interface come up with a new key that way, and the node register under it).
+     */
+    @Test
+    public void aBundleUpdateKeepsItsSectionsConfigurationThroughout() throws Exception {
+        long goodBefore = view.status().accepted();
+        edit("info", ""); // the tests share one file: start from a good one
+        Await.until(Duration.ofSeconds(10), "a good file applied, shell configured",
+                () -> view.status().accepted() > goodBefore && view.status().lastRejection().isEmpty()
+                        && "4".equals(value("shell", "maxSessions")));
+        java.util.List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        org.osgi.framework.ServiceRegistration<org.osgi.service.cm.ConfigurationListener> listening = context.registerService(
+                org.osgi.service.cm.ConfigurationListener.class, e -> {
+                    if ("cloudbridge.shell".equals(e.getPid())) {
+                        events.add(e.getType() == org.osgi.service.cm.ConfigurationEvent.CM_DELETED ? "deleted" : "updated");
+                    }
+                }, null);
+        try {
+            org.osgi.framework.Bundle shell = java.util.Arrays.stream(context.getBundles())
+                    .filter(b -> "io.cloudbridge.shell".equals(b.getSymbolicName())).findFirst().orElseThrow();
+            long appliedBefore = view.status().accepted();
+            // An update of a stopped bundle leaves it installed, unresolved, until it starts: the
+            // moment of a live update when the section's bundle is away, held until it is seen.
+            shell.stop();
+            shell.update();
+            Await.until(Duration.ofSeconds(10), "the shell section pending while its bundle is away",
+                    () -> view.status().pendingSections().contains("shell"));
+            assertTrue("configuration events while the shell bundle was away: " + events, !events.contains("deleted"));
+            shell.start();
+            Await.until(Duration.ofSeconds(10), "the shell bundle active again and the configuration checked",
+                    () -> shell.getState() == org.osgi.framework.Bundle.ACTIVE && view.status().accepted() > appliedBefore
+                            && view.status().pendingSections().isEmpty());
+            assertTrue("configuration events while the shell bundle was updated: " + events, !events.contains("deleted"));
+            assertEquals(4, configAdmin.getConfiguration("cloudbridge.shell", "?").getProperties().get("maxSessions"));
+        } finally {
+            listening.unregister();
+        }
+    }
+
     @Test
     public void aSectionForAnAbsentFeatureIsKeptAsAWarningNotARejection() throws Exception {
         long refusedBefore = view.status().rejected();

@@ -329,7 +329,13 @@ public final class ConfigBridge implements ConfigurationView {
             reject(trigger, problems);
             return;
         }
-        List<String> changed = push(wanted);
+        // A pending section whose bundle is away for a moment (a bundle update stops it, then
+        // starts its new revision) keeps the configuration last applied: deleted, the returning
+        // bundle's components would activate on defaults before it is pushed again (a WireGuard
+        // interface with a new key, which made the node register again under it; seen in the lab).
+        Set<String> keep = new java.util.HashSet<>();
+        pending.forEach(section -> keep.add(KeyNames.pid(section)));
+        List<String> changed = push(wanted, keep);
         applied = new Applied(snapshot, schemas, List.copyOf(pending), Instant.now());
         lastRejection = null;
         accepted.incrementAndGet();
@@ -386,8 +392,8 @@ public final class ConfigBridge implements ConfigurationView {
         LOG.error("configuration refused ({}); the last good configuration stays in force: {}", trigger, lastRejection);
     }
 
-    /** Updates the PIDs whose values differ and deletes those no longer configured. */
-    private List<String> push(Map<String, Dictionary<String, Object>> wanted) {
+    /** Updates the PIDs whose values differ and deletes those no longer configured, but those in {@code keep}. */
+    private List<String> push(Map<String, Dictionary<String, Object>> wanted, Set<String> keep) {
         List<String> changed = new ArrayList<>();
         for (Map.Entry<String, Dictionary<String, Object>> e : wanted.entrySet()) {
             if (sameProperties(pushed.get(e.getKey()), e.getValue())) {
@@ -403,7 +409,7 @@ public final class ConfigBridge implements ConfigurationView {
             }
         }
         for (String pid : new ArrayList<>(pushed.keySet())) {
-            if (!wanted.containsKey(pid)) {
+            if (!wanted.containsKey(pid) && !keep.contains(pid)) {
                 try {
                     Configuration c = configAdmin.getConfiguration(pid, "?");
                     c.delete();
