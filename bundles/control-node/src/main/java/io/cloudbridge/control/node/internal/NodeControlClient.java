@@ -73,6 +73,20 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
             policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
     void bindOverlay(OverlayDevice device) {
+        overlay = device;
+        followOverlayKey(device);
+    }
+
+    void unbindOverlay(OverlayDevice device) {
+        // The key is kept: a replacement interface (bundle update) comes with the same one.
+    }
+
+    /**
+     * Registers again when the overlay's key is not the one this node registered with. Checked on
+     * binding and at each heartbeat: the interface can change its key in place (a new key file
+     * in its configuration) without its service being bound again.
+     */
+    private void followOverlayKey(OverlayDevice device) {
         io.cloudbridge.api.net.NodeKey key = device.publicKey();
         io.cloudbridge.api.net.NodeKey before = nodeKey;
         nodeKey = key;
@@ -87,9 +101,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         }
     }
 
-    void unbindOverlay(OverlayDevice device) {
-        // The key is kept: a replacement interface (bundle update) comes with the same one.
-    }
+    /** The overlay last bound, whose key is read again before each registration. */
+    private volatile OverlayDevice overlay;
 
     /** This node's WireGuard key, from the overlay; null until an overlay has been seen. */
     private volatile io.cloudbridge.api.net.NodeKey nodeKey;
@@ -306,6 +319,10 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     // ---- sign-in and registration ----
 
     private void signIn() {
+        OverlayDevice device = overlay;
+        if (device != null) {
+            nodeKey = device.publicKey(); // the key now, not the one of a retry scheduled before it changed
+        }
         if (nodeKey == null) {
             status = "waiting for the overlay (its key names this node)";
             scheduler.schedule(this::signIn, 200, TimeUnit.MILLISECONDS);
@@ -703,6 +720,11 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
     private void heartbeat() {
         if (registration == null) {
+            return;
+        }
+        OverlayDevice device = overlay;
+        if (device != null && nodeKey != null && !nodeKey.equals(device.publicKey())) {
+            followOverlayKey(device); // registers again; its own heartbeats follow
             return;
         }
         try {
