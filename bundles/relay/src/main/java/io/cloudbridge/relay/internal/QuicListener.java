@@ -118,8 +118,11 @@ public final class QuicListener {
                 .initialMaxData(1 << 20)
                 .initialMaxStreamDataBidirectionalRemote(64 * 1024)
                 .initialMaxStreamDataBidirectionalLocal(64 * 1024)
-                .initialMaxStreamsBidirectional(4)
-                .initialMaxStreamsUnidirectional(0)
+                // HTTP/3 (the MASQUE route, h3) opens a request stream per tunnel and needs three
+                // unidirectional streams (control and QPACK); cloudbridge/1 uses one stream.
+                .initialMaxStreamsBidirectional(256)
+                .initialMaxStreamsUnidirectional(16)
+                .initialMaxStreamDataUnidirectional(64 * 1024)
                 .datagram(4096, 4096)
                 .tokenHandler(new AddressTokens())
                 .handler(new Dispatch())

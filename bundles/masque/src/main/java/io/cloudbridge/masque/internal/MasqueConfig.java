@@ -1,0 +1,31 @@
+package io.cloudbridge.masque.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/** The 'masque' section: the relay's MASQUE proxy (HTTP/3 on its QUIC listener, ALPN h3). */
+@ObjectClassDefinition(name = "MASQUE proxy", description = "CONNECT-UDP (RFC 9298) and CONNECT-IP (RFC 9484) over HTTP/3")
+public @interface MasqueConfig {
+
+    @AttributeDefinition(description = "The URI template of CONNECT-UDP requests: a path with {target_host} and {target_port}")
+    String udpTemplate() default "/.well-known/masque/udp/{target_host}/{target_port}/";
+
+    @AttributeDefinition(min = "1", max = "86400", description = "Seconds a tunnel may carry nothing either way before it is closed")
+    int idleSeconds() default 120;
+
+    @AttributeDefinition(min = "1", max = "100000", description = "Tunnels one node (or one signed-in user) may hold open at once")
+    int maxTunnelsPerClient() default 64;
+
+    @AttributeDefinition(description = "Targets a tenant may reach beyond the public internet, each 'tenant=prefix', e.g. "
+            + "'lab=10.0.0.0/8' or '*=192.0.2.0/24' for every tenant. By default loopback, link-local, private, shared "
+            + "(100.64.0.0/10), multicast and the relay's own addresses are refused")
+    String[] allow() default {};
+
+    @AttributeDefinition(description = "Targets a tenant may not reach, each 'tenant=prefix' ('*' for every tenant); a deny "
+            + "wins over an allow")
+    String[] deny() default {};
+
+    @AttributeDefinition(min = "64", max = "65535", description = "The largest UDP payload a tunnel carries, in bytes; a larger "
+            + "DATAGRAM capsule ends the tunnel as malformed")
+    int maxPayload() default 1500;
+}

@@ -1,0 +1,331 @@
+package io.cloudbridge.masque.internal;
+
+import io.cloudbridge.api.auth.CredentialRejectedException;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.http3.DefaultHttp3HeadersFrame;
+import io.netty.handler.codec.http3.Http3DataFrame;
+import io.netty.handler.codec.http3.Http3Headers;
+import io.netty.handler.codec.http3.Http3HeadersFrame;
+import io.netty.handler.codec.http3.Http3RequestStreamInboundHandler;
+import io.netty.handler.codec.http3.Http3UnknownFrame;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One HTTP/3 request stream on the proxy: an extended CONNECT for {@code connect-udp} is checked
+ * (method, protocol, template, {@code capsule-protocol: ?1}, bearer token, target policy) and
+ * becomes a {@link UdpTunnel}; anything else gets its HTTP status and the stream ends. Then the
+ * stream's DATA frames are capsules: DATAGRAM capsules go to the target, unknown capsules are
+ * skipped, malformed ones abort the stream.
+ */
+final class RequestStream extends Http3RequestStreamInboundHandler {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RequestStream.class);
+    /** H3_MESSAGE_ERROR (RFC 9114 section 8.1): a malformed request or capsule stream. */
+    static final int H3_MESSAGE_ERROR = 0x10e;
+    /** H3_NO_ERROR. */
+    static final int H3_NO_ERROR = 0x100;
+
+    private final MasqueProxy proxy;
+    private final MasqueProxy.Connection connection;
+    private Capsules.Parser capsules;
+    private boolean headersSeen;
+    /** Set once the request was accepted and its socket is up. */
+    private UdpTunnel tunnel;
+    private boolean ended;
+
+    RequestStream(MasqueProxy proxy, MasqueProxy.Connection connection) {
+        this.proxy = proxy;
+        this.connection = connection;
+    }
+
+    @Override
+    protected void channelRead(ChannelHandlerContext ctx, Http3HeadersFrame frame) {
+        if (headersSeen) {
+            return; // trailers: nothing in them matters to a tunnel
+        }
+        headersSeen = true;
+        Http3Headers h = frame.headers();
+        QuicStreamChannel stream = (QuicStreamChannel) ctx.channel();
+        String method = str(h.method());
+        String protocol = str(h.protocol());
+        String path = str(h.path());
+        if (!"CONNECT".equals(method)) {
+            Optional<Map<String, String>> target = path == null ? Optional.empty() : safeMatch(path);
+            respond(ctx, target.isPresent() ? 405 : 404, target.isPresent()
+                    ? "this resource takes extended CONNECT with :protocol connect-udp only" : "no such resource");
+            return;
+        }
+        if (protocol == null) {
+            respond(ctx, 400, "a CONNECT without :protocol: this proxy serves extended CONNECT (connect-udp), not TCP tunnels");
+            return;
+        }
+        if (!"connect-udp".equals(protocol)) {
+            respond(ctx, 501, "protocol '" + protocol + "' is not served here (connect-udp is)");
+            return;
+        }
+        if (path == null || !"https".equals(str(h.scheme())) || h.authority() == null) {
+            respond(ctx, 400, "extended CONNECT needs :scheme https, :authority and :path");
+            return;
+        }
+        Map<String, String> values;
+        try {
+            Optional<Map<String, String>> matched = proxy.udpTemplate.match(path);
+            if (matched.isEmpty()) {
+                respond(ctx, 404, "no CONNECT-UDP resource at " + path + " (the template is " + proxy.udpTemplate + ")");
+                return;
+            }
+            values = matched.get();
+        } catch (IllegalArgumentException e) {
+            respond(ctx, 400, "malformed target in the path: " + e.getMessage());
+            return;
+        }
+        if (!capsuleProtocol(str(h.get("capsule-protocol")))) {
+            respond(ctx, 400, "CONNECT-UDP needs the header capsule-protocol: ?1 (RFC 9298 section 3.4)");
+            return;
+        }
+        String host = values.get("target_host");
+        int port;
+        try {
+            port = Integer.parseInt(values.get("target_port"));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 1 || port > 65_535 || !validHost(host)) {
+            respond(ctx, 400, "malformed target: '" + host + "' port '" + values.get("target_port") + "'");
+            return;
+        }
+        String authorization = str(h.get("authorization"));
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            respond(ctx, 401, "a bearer token is required (Authorization: Bearer, a node token or an access token)");
+            return;
+        }
+        String bearer = authorization.substring(7).trim();
+        int targetPort = port;
+        capsules = new Capsules.Parser(ctx.alloc(), proxy.config.maxPayload() + 8);
+        try {
+            proxy.checks.execute(() -> check(stream, bearer, host, targetPort));
+        } catch (RejectedExecutionException e) {
+            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+        }
+    }
+
+    /** Off the event loop: who asks, where to, whether they may; then back on it to open the tunnel. */
+    private void check(QuicStreamChannel stream, String bearer, String host, int port) {
+        MasqueProxy.Client client;
+        try {
+            client = proxy.authenticate(bearer);
+        } catch (CredentialRejectedException e) {
+            MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
+            stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
+            return;
+        } catch (RuntimeException e) {
+            stream.eventLoop().execute(() -> respond(stream, 500, "the token could not be checked"));
+            return;
+        }
+        InetAddress chosen = null;
+        String refusal = null;
+        try {
+            for (InetAddress a : InetAddress.getAllByName(host)) {
+                String why = proxy.policy.refusal(client.tenant(), a);
+                if (why == null) {
+                    chosen = a;
+                    break;
+                }
+                refusal = refusal == null ? a.getHostAddress() + ": " + why : refusal;
+            }
+        } catch (UnknownHostException e) {
+            stream.eventLoop().execute(() -> respond(stream, 502, "the target's name does not resolve: " + host));
+            return;
+        }
+        if (chosen == null) {
+            String why = refusal;
+            MasqueProxy.SECURITY.info("MASQUE tunnel to {}:{} refused to {} of tenant {}: {}", host, port, client.id(), client.tenant(), why);
+            stream.eventLoop().execute(() -> respond(stream, 403, "target refused: " + why));
+            return;
+        }
+        InetSocketAddress target = new InetSocketAddress(chosen, port);
+        stream.eventLoop().execute(() -> open(stream, client, host + ":" + port, target));
+    }
+
+    private void open(QuicStreamChannel stream, MasqueProxy.Client client, String asked, InetSocketAddress target) {
+        if (ended || !stream.isActive()) {
+            return;
+        }
+        if (!proxy.takeSlot(client)) {
+            respond(stream, 429, "this client holds " + proxy.config.maxTunnelsPerClient() + " tunnels already (masque.maxTunnelsPerClient)");
+            return;
+        }
+        UdpTunnel.open(proxy, connection, stream, client, asked, target).addListener(f -> stream.eventLoop().execute(() -> {
+            if (!f.isSuccess()) {
+                proxy.releaseSlot(client);
+                respond(stream, 502, "no socket toward the target: " + f.cause());
+                return;
+            }
+            @SuppressWarnings("unchecked")
+            UdpTunnel opened = ((io.netty.util.concurrent.Future<UdpTunnel>) f).getNow();
+            if (ended || !stream.isActive()) {
+                opened.close();
+                return;
+            }
+            tunnel = opened;
+            DefaultHttp3HeadersFrame ok = new DefaultHttp3HeadersFrame();
+            ok.headers().status("200").set("capsule-protocol", "?1");
+            stream.writeAndFlush(ok);
+            LOG.debug("CONNECT-UDP {} -> {} for {} of tenant {}", asked, target, client.id(), client.tenant());
+        }));
+    }
+
+    @Override
+    protected void channelRead(ChannelHandlerContext ctx, Http3DataFrame frame) {
+        ByteBuf content = frame.content();
+        if (capsules == null || ended) {
+            content.release(); // data on a stream that is not (or no longer) a tunnel: nothing to do with it
+            return;
+        }
+        List<Capsules.Capsule> got;
+        try {
+            got = capsules.feed(content);
+        } catch (Capsules.MalformedCapsuleException e) {
+            abort(ctx, e.getMessage());
+            return;
+        }
+        for (Capsules.Capsule c : got) {
+            try {
+                if (c.type() != Capsules.DATAGRAM) {
+                    continue; // address and route capsules mean nothing to a UDP tunnel
+                }
+                HttpDatagrams.Datagram d = HttpDatagrams.parseCapsuleValue(0, c.value());
+                if (d == null || d.contextId() != HttpDatagrams.PAYLOAD_CONTEXT) {
+                    proxy.droppedDatagrams.increment();
+                } else if (d.payload().readableBytes() > proxy.config.maxPayload()) {
+                    abort(ctx, "a DATAGRAM capsule of " + d.payload().readableBytes() + " bytes (masque.maxPayload is "
+                            + proxy.config.maxPayload() + ")");
+                    return;
+                } else if (tunnel != null) {
+                    tunnel.toTarget(d.payload());
+                } else {
+                    proxy.droppedDatagrams.increment(); // sent before the proxy answered: UDP may lose it
+                }
+            } finally {
+                c.value().release();
+            }
+        }
+    }
+
+    @Override
+    protected void channelRead(ChannelHandlerContext ctx, Http3UnknownFrame frame) {
+        frame.release(); // unknown frame types are ignored (RFC 9114 section 9)
+    }
+
+    @Override
+    protected void channelInputClosed(ChannelHandlerContext ctx) {
+        if (capsules != null && !ended) {
+            try {
+                capsules.finish();
+            } catch (Capsules.MalformedCapsuleException e) {
+                abort(ctx, e.getMessage());
+                return;
+            }
+        }
+        // The client closed its side: the tunnel is over; close ours too.
+        end();
+        ((QuicStreamChannel) ctx.channel()).shutdownOutput();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        end();
+        if (capsules != null) {
+            capsules.release();
+        }
+        super.channelInactive(ctx);
+    }
+
+    private void end() {
+        ended = true;
+        UdpTunnel t = tunnel;
+        tunnel = null;
+        if (t != null) {
+            t.close();
+        }
+    }
+
+    private void abort(ChannelHandlerContext ctx, String why) {
+        MasqueProxy.SECURITY.info("MASQUE stream from {} aborted: {}", connection.channel.remoteSocketAddress(), why);
+        end();
+        QuicStreamChannel stream = (QuicStreamChannel) ctx.channel();
+        stream.shutdownInput(H3_MESSAGE_ERROR);
+        stream.shutdownOutput(H3_MESSAGE_ERROR);
+        stream.close();
+    }
+
+    private void respond(ChannelHandlerContext ctx, int status, String reason) {
+        respond((QuicStreamChannel) ctx.channel(), status, reason);
+    }
+
+    /** Answers with {@code status} and the reason as a short text body, then ends the stream. */
+    private void respond(QuicStreamChannel stream, int status, String reason) {
+        ended = true;
+        proxy.refused(status);
+        DefaultHttp3HeadersFrame headers = new DefaultHttp3HeadersFrame();
+        headers.headers().status(Integer.toString(status)).set("content-type", "text/plain; charset=utf-8");
+        if (status == 401) {
+            headers.headers().set("www-authenticate", "Bearer");
+        }
+        stream.write(headers);
+        stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8)))
+                .addListener(f -> finish(stream));
+    }
+
+    /**
+     * Ends both directions of a request stream the proxy is done with: FIN on its side, and
+     * STOP_SENDING with H3_NO_ERROR on the client's (RFC 9114 section 4.1: a server that answered
+     * need not read the rest), so the stream does not hold one of the connection's stream credits.
+     */
+    static void finish(QuicStreamChannel stream) {
+        stream.shutdownOutput();
+        stream.shutdownInput(H3_NO_ERROR);
+    }
+
+    private Optional<Map<String, String>> safeMatch(String path) {
+        try {
+            return proxy.udpTemplate.match(path);
+        } catch (IllegalArgumentException e) {
+            return Optional.of(Map.of());
+        }
+    }
+
+    /** RFC 9297 section 3.4: a Structured Field boolean, true, parameters allowed. */
+    static boolean capsuleProtocol(String value) {
+        if (value == null) {
+            return false;
+        }
+        String v = value.trim();
+        return v.equals("?1") || v.startsWith("?1;");
+    }
+
+    /** A DNS name or an address literal (IPv6 without brackets, as the template carries it). */
+    static boolean validHost(String host) {
+        if (host == null || host.isEmpty() || host.length() > 253) {
+            return false;
+        }
+        if (host.indexOf(':') >= 0) {
+            return host.matches("[0-9A-Fa-f:.]+"); // an IPv6 literal; InetAddress parses it without a look-up
+        }
+        return host.matches("[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
+    }
+
+    private static String str(CharSequence s) {
+        return s == null ? null : s.toString();
+    }
+}

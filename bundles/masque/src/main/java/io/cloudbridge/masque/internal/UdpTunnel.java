@@ -1,0 +1,166 @@
+package io.cloudbridge.masque.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.socket.nio.NioDatagramChannel;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One CONNECT-UDP tunnel: a UDP socket connected to the target (so only the target's answers come
+ * back), the client's payloads out of it, the target's into HTTP Datagrams or DATAGRAM capsules.
+ * It closes when the request stream ends, when nothing passed either way for masque.idleSeconds,
+ * or when the client's connection goes.
+ */
+final class UdpTunnel {
+    private final MasqueProxy proxy;
+    private final MasqueProxy.Connection connection;
+    private final QuicStreamChannel stream;
+    private final MasqueProxy.Client client;
+    final String asked;
+    final InetSocketAddress target;
+    private volatile DatagramChannel socket;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile long lastActivityNanos = System.nanoTime();
+    private ScheduledFuture<?> idleCheck;
+    final LongAdder bytesToTarget = new LongAdder();
+    final LongAdder bytesToClient = new LongAdder();
+
+    private UdpTunnel(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream, MasqueProxy.Client client,
+            String asked, InetSocketAddress target) {
+        this.proxy = proxy;
+        this.connection = connection;
+        this.stream = stream;
+        this.client = client;
+        this.asked = asked;
+        this.target = target;
+    }
+
+    /** Binds and connects the socket; the future completes with the open tunnel, registered on its connection. */
+    static Future<UdpTunnel> open(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream,
+            MasqueProxy.Client client, String asked, InetSocketAddress target) {
+        Promise<UdpTunnel> done = stream.eventLoop().newPromise();
+        UdpTunnel t = new UdpTunnel(proxy, connection, stream, client, asked, target);
+        new Bootstrap().group(proxy.udpGroup).channel(NioDatagramChannel.class)
+                .option(ChannelOption.SO_RCVBUF, 256 * 1024)
+                .handler(t.new FromTarget())
+                .connect(target).addListener(f -> stream.eventLoop().execute(() -> {
+                    if (!f.isSuccess()) {
+                        done.tryFailure(f.cause());
+                        return;
+                    }
+                    t.socket = (DatagramChannel) ((io.netty.channel.ChannelFuture) f).channel();
+                    connection.byStream.put(stream.streamId(), t);
+                    proxy.tunnels.add(t);
+                    long idle = TimeUnit.SECONDS.toNanos(proxy.config.idleSeconds());
+                    long every = Math.max(TimeUnit.MILLISECONDS.toNanos(250), idle / 4);
+                    t.idleCheck = stream.eventLoop().scheduleAtFixedRate(() -> {
+                        if (System.nanoTime() - t.lastActivityNanos > idle) {
+                            t.idledOut();
+                        }
+                    }, every, every, TimeUnit.NANOSECONDS);
+                    if (!done.trySuccess(t)) {
+                        t.close();
+                    }
+                }));
+        return done;
+    }
+
+    /** A payload from the client (not released here: the caller owns it). */
+    void toTarget(ByteBuf payload) {
+        DatagramChannel s = socket;
+        if (closed.get() || s == null) {
+            proxy.droppedDatagrams.increment();
+            return;
+        }
+        if (payload.readableBytes() > proxy.config.maxPayload()) {
+            proxy.droppedDatagrams.increment(); // over masque.maxPayload: a UDP datagram is dropped, not cut
+            return;
+        }
+        lastActivityNanos = System.nanoTime();
+        bytesToTarget.add(payload.readableBytes());
+        if (!s.isWritable()) {
+            proxy.droppedDatagrams.increment(); // the socket's buffer is full: UDP drops rather than queues
+            return;
+        }
+        s.writeAndFlush(new DatagramPacket(payload.retainedDuplicate(), target), s.voidPromise());
+    }
+
+    /** The target's answers, to the client. */
+    private final class FromTarget extends SimpleChannelInboundHandler<DatagramPacket> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, DatagramPacket packet) {
+            if (closed.get()) {
+                return;
+            }
+            ByteBuf payload = packet.content();
+            int size = payload.readableBytes();
+            lastActivityNanos = System.nanoTime();
+            bytesToClient.add(size);
+            ByteBuf copy = payload.retainedDuplicate();
+            // Onto the connection's loop: the datagram and the stream belong to it.
+            stream.eventLoop().execute(() -> toClient(copy, size));
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // An ICMP error for a connected UDP socket (port unreachable): UDP is lossy, the tunnel stays.
+            proxy.droppedDatagrams.increment();
+        }
+    }
+
+    private void toClient(ByteBuf payload, int size) {
+        if (closed.get() || !stream.isActive()) {
+            payload.release();
+            return;
+        }
+        long streamId = stream.streamId();
+        int datagramSize = VarInt.size(streamId >> 2) + 1 + size;
+        if (connection.datagramFits(datagramSize)) {
+            connection.channel.writeAndFlush(HttpDatagrams.quicDatagram(stream.alloc(), streamId, payload), connection.channel.voidPromise());
+        } else {
+            // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
+            stream.writeAndFlush(new DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), Capsules.DATAGRAM,
+                    HttpDatagrams.capsuleValue(stream.alloc(), payload))), stream.voidPromise());
+        }
+    }
+
+    private void idledOut() {
+        if (closed.get()) {
+            return;
+        }
+        close();
+        if (stream.isActive()) {
+            // The proxy ends the tunnel: FIN on its side, the client sees the request finished.
+            RequestStream.finish(stream);
+        }
+    }
+
+    void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
+        connection.byStream.remove(stream.streamId(), this);
+        proxy.tunnels.remove(this);
+        proxy.releaseSlot(client);
+        DatagramChannel s = socket;
+        if (s != null) {
+            s.close();
+        }
+    }
+}
