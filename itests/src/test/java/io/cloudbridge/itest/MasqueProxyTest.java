@@ -51,6 +51,8 @@ class MasqueProxyTest {
     private int dnsPort;
     private String acmeToken;
     private String otherToken;
+    private int controlPort;
+    private Daemon node;
 
     /** A relay with the masque feature, its tunnels idling out after {@code idleSeconds}, and dnsmasq beside it. */
     void relayAndDnsServer(int idleSeconds) throws Exception {
@@ -59,7 +61,7 @@ class MasqueProxyTest {
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + dnsPort, "--pid-file=",
                 "--address=/example.lab/192.0.2.7", "--user=" + System.getProperty("user.name"))
                 .redirectErrorStream(true).redirectOutput(work.resolve("dnsmasq.log").toFile()).start();
-        int controlPort = RuntimeTestSupport.freeTcpPort();
+        controlPort = RuntimeTestSupport.freeTcpPort();
         quicPort = RuntimeTestSupport.freeUdpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
@@ -69,7 +71,7 @@ class MasqueProxyTest {
                 "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(), "  quicPort: " + quicPort,
                 "  stunPort: -1",
                 "masque:", "  allow: [acme=127.0.0.1/32]", "  deny: ['*=198.51.100.0/24']", "  idleSeconds: " + idleSeconds,
-                "  maxTunnelsPerClient: 8", "  maxPayload: 1400", ""));
+                "  maxTunnelsPerClient: 8", "  maxPayload: 1400", "logging:", "  loggers: [io.cloudbridge.masque=debug]", ""));
         relay.start();
         Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
                 () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));
@@ -89,6 +91,9 @@ class MasqueProxyTest {
 
     @AfterEach
     void stop() throws Exception {
+        if (node != null) {
+            node.close();
+        }
         if (relay != null) {
             relay.close();
         }
@@ -280,5 +285,55 @@ class MasqueProxyTest {
         capsules.send(new GenericCapsule(0x00, datagramCapsuleValue(dnsQuery(99))));
         byte[] answer = ((GenericCapsule) receive(capsules)).getData();
         assertEquals("192.0.2.7", firstAnswer(Arrays.copyOfRange(answer, 1, answer.length), 99));
+    }
+
+    /**
+     * Our node as the client: {@code tunnel:udp} listens on a local port and forwards through its
+     * home relay's proxy. The node enables HTTP Datagrams, so the DNS query and its answer travel
+     * in QUIC DATAGRAM frames both ways (the relay's masque:tunnels tells), not in capsules.
+     */
+    @Test
+    void aNodeForwardsALocalUdpPortThroughItsRelaysProxyInHttpDatagrams() throws Exception {
+        relayAndDnsServer(60);
+        String key = relay.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
+        Path dir = Files.createDirectories(work.resolve("node"));
+        Path keyFile = dir.resolve("preauth.key");
+        RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
+        node = new Daemon(dir);
+        node.command = "up";
+        RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, "n1", controlPort,
+                "  transports: [quic://127.0.0.1:" + quicPort + "]", "ice:", "  directPaths: false")
+                .replace("  features: [core, shell, client]", "  features: [core, shell, client, masque]")
+                + "logging:\n  loggers: [io.cloudbridge.masque=debug]\n");
+        node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
+        Await.until(Duration.ofSeconds(20), "registered", () -> !node.whoami("address").isEmpty());
+
+        Daemon.Result opened = node.exec("tunnel:udp", "0", "127.0.0.1:" + dnsPort);
+        assertEquals(0, opened.exit(), opened.out() + opened.err() + "\nnode log:\n" + node.logText() + "\nrelay log:\n" + relay.logText());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("UDP 127\\.0\\.0\\.1:(\\d+) -> ").matcher(opened.out());
+        assertTrue(m.find(), opened.out());
+        int localPort = Integer.parseInt(m.group(1));
+        try (java.net.DatagramSocket dig = new java.net.DatagramSocket()) {
+            dig.setSoTimeout(5000);
+            byte[] query = dnsQuery(0x5151);
+            dig.send(new java.net.DatagramPacket(query, query.length, java.net.InetAddress.getLoopbackAddress(), localPort));
+            java.net.DatagramPacket answer = new java.net.DatagramPacket(new byte[512], 512);
+            dig.receive(answer);
+            assertEquals("192.0.2.7", firstAnswer(Arrays.copyOf(answer.getData(), answer.getLength()), 0x5151));
+        }
+        String list = node.exec("tunnel:list").out();
+        assertTrue(list.contains("127.0.0.1:" + dnsPort) && list.contains("open"), list);
+        String carried = relay.exec("masque:tunnels").out();
+        assertTrue(carried.contains("1 CONNECT-UDP tunnels") && carried.contains("1/0, 1/0"),
+                "one datagram each way, no capsule:\n" + carried + "\nrelay log:\n" + relay.logText());
+
+        // A target the policy refuses: the proxy's 403 and its reason reach the operator.
+        Daemon.Result refused = node.exec("tunnel:udp", "0", "10.1.2.3:53");
+        assertTrue((refused.out() + refused.err()).contains("403"), refused.out() + refused.err());
+
+        String id = list.lines().filter(l -> l.contains("127.0.0.1:" + dnsPort)).findFirst().orElseThrow().split("\\s+")[0];
+        assertTrue(node.exec("tunnel:close", id).out().contains("closed"));
+        Await.until(Duration.ofSeconds(5), "the relay let the tunnel go", () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-UDP"));
+        assertTrue(node.exec("tunnel:list").out().contains("no tunnels"));
     }
 }

@@ -25,6 +25,14 @@ public @interface MasqueConfig {
             + "wins over an allow")
     String[] deny() default {};
 
+    @AttributeDefinition(description = "On a node: the MASQUE proxy its tunnels go through, as https://host:port; empty for "
+            + "the home relay's (its QUIC endpoint, the relay's pinned certificate, the node's own token)")
+    String proxy() default "";
+
+    @AttributeDefinition(description = "On a node, with masque.proxy: an owner-only file holding the bearer token that proxy "
+            + "takes; empty to send the node's own token")
+    String proxyTokenFile() default "";
+
     @AttributeDefinition(min = "64", max = "65535", description = "The largest UDP payload a tunnel carries, in bytes; a larger "
             + "DATAGRAM capsule ends the tunnel as malformed")
     int maxPayload() default 1500;

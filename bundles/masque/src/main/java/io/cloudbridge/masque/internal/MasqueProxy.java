@@ -223,12 +223,17 @@ public final class MasqueProxy implements QuicRoute {
                 if (msg instanceof Http3SettingsFrame settings) {
                     Boolean datagrams = settings.settings().h3DatagramEnabled();
                     conn.peerDatagrams = datagrams != null && datagrams;
+                    LOG.debug("HTTP/3 settings of {}: {}; its DATAGRAM frames up to {} bytes", conn.channel.remoteSocketAddress(),
+                            settings.settings(), conn.peerMaxDatagram);
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
             }
         }
     }
+
+    /** A DATAGRAM frame every QUIC path carries: a 1,200-byte packet less the short header, AEAD tag and frame header. */
+    static final int SAFE_DATAGRAM = 1_150;
 
     /** One client's QUIC connection: its HTTP Datagrams, to the tunnel of their request stream. */
     static final class Connection extends ChannelInboundHandlerAdapter {
@@ -242,13 +247,18 @@ public final class MasqueProxy implements QuicRoute {
         Connection(MasqueProxy proxy, QuicChannel channel) {
             this.proxy = proxy;
             this.channel = channel;
-            long advertised = channel.peerTransportParameters() == null ? 0 : channel.peerTransportParameters().maxDatagramFrameSize();
-            this.peerMaxDatagram = (int) Math.min(advertised, 65_535);
         }
 
         /** Whether a datagram of {@code size} bytes (ids included) can go as a QUIC DATAGRAM frame now. */
         boolean datagramFits(int size) {
-            return peerDatagrams && size <= peerMaxDatagram;
+            if (!peerDatagrams) {
+                return false;
+            }
+            // Until the codec's datagram event tells what the path takes (it may come before this
+            // route had the connection), what any QUIC path carries. A client that sent
+            // SETTINGS_H3_DATAGRAM = 1 has the QUIC datagram extension on (RFC 9297 section 2.1.1).
+            int limit = peerMaxDatagram > 0 ? peerMaxDatagram : SAFE_DATAGRAM;
+            return size <= limit;
         }
 
         @Override
@@ -276,7 +286,7 @@ public final class MasqueProxy implements QuicRoute {
                     proxy.droppedDatagrams.increment(); // no such tunnel (yet, or any more)
                     return;
                 }
-                tunnel.toTarget(d.payload());
+                tunnel.toTarget(d.payload(), true);
             } catch (HttpDatagrams.MalformedDatagramException e) {
                 SECURITY.info("MASQUE connection from {} closed: {}", channel.remoteSocketAddress(), e.getMessage());
                 channel.close(true, HttpDatagrams.H3_DATAGRAM_ERROR, Unpooled.copiedBuffer(e.getMessage(), StandardCharsets.UTF_8));

@@ -212,7 +212,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                             + proxy.config.maxPayload() + ")");
                     return;
                 } else if (tunnel != null) {
-                    tunnel.toTarget(d.payload());
+                    tunnel.toTarget(d.payload(), false);
                 } else {
                     proxy.droppedDatagrams.increment(); // sent before the proxy answered: UDP may lose it
                 }

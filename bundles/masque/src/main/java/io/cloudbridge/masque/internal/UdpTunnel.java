@@ -37,6 +37,12 @@ final class UdpTunnel {
     private ScheduledFuture<?> idleCheck;
     final LongAdder bytesToTarget = new LongAdder();
     final LongAdder bytesToClient = new LongAdder();
+    /** How payloads traveled between client and proxy: HTTP Datagrams (QUIC DATAGRAM frames) or DATAGRAM capsules. */
+    final LongAdder datagramsIn = new LongAdder();
+    final LongAdder capsulesIn = new LongAdder();
+    final LongAdder datagramsOut = new LongAdder();
+    final LongAdder capsulesOut = new LongAdder();
+    final long openedNanos = System.nanoTime();
 
     private UdpTunnel(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream, MasqueProxy.Client client,
             String asked, InetSocketAddress target) {
@@ -78,8 +84,17 @@ final class UdpTunnel {
         return done;
     }
 
-    /** A payload from the client (not released here: the caller owns it). */
-    void toTarget(ByteBuf payload) {
+    MasqueProxy.Client client() {
+        return client;
+    }
+
+    /** A payload from the client (not released here: the caller owns it); {@code viaDatagram}: in a QUIC DATAGRAM frame. */
+    void toTarget(ByteBuf payload, boolean viaDatagram) {
+        (viaDatagram ? datagramsIn : capsulesIn).increment();
+        toTarget(payload);
+    }
+
+    private void toTarget(ByteBuf payload) {
         DatagramChannel s = socket;
         if (closed.get() || s == null) {
             proxy.droppedDatagrams.increment();
@@ -129,9 +144,11 @@ final class UdpTunnel {
         long streamId = stream.streamId();
         int datagramSize = VarInt.size(streamId >> 2) + 1 + size;
         if (connection.datagramFits(datagramSize)) {
+            datagramsOut.increment();
             connection.channel.writeAndFlush(HttpDatagrams.quicDatagram(stream.alloc(), streamId, payload), connection.channel.voidPromise());
         } else {
             // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
+            capsulesOut.increment();
             stream.writeAndFlush(new DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), Capsules.DATAGRAM,
                     HttpDatagrams.capsuleValue(stream.alloc(), payload))), stream.voidPromise());
         }

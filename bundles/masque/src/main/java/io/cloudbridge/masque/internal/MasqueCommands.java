@@ -1,0 +1,42 @@
+package io.cloudbridge.masque.internal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/** Gogo on a relay: {@code masque:tunnels}, what the proxy carries now and what it refused. */
+@Component(service = MasqueCommands.class, property = {"osgi.command.scope=masque", "osgi.command.function=tunnels"})
+public final class MasqueCommands {
+    private final MasqueProxy proxy;
+
+    @Activate
+    public MasqueCommands(@Reference MasqueProxy proxy) {
+        this.proxy = proxy;
+    }
+
+    public String tunnels() {
+        StringBuilder out = new StringBuilder();
+        List<UdpTunnel> open = new ArrayList<>(proxy.tunnels);
+        out.append(open.size()).append(" CONNECT-UDP tunnels\n");
+        if (!open.isEmpty()) {
+            out.append(String.format("%-8s %-40s %-28s %10s %10s %-24s %6s%n", "TENANT", "CLIENT", "TARGET", "TO TARGET", "TO CLIENT",
+                    "DATAGRAMS/CAPSULES IN,OUT", "AGE"));
+            for (UdpTunnel t : open) {
+                out.append(String.format("%-8s %-40s %-28s %10d %10d %-24s %5ds%n", t.client().tenant(), t.client().id(), t.asked,
+                        t.bytesToTarget.sum(), t.bytesToClient.sum(),
+                        t.datagramsIn.sum() + "/" + t.capsulesIn.sum() + ", " + t.datagramsOut.sum() + "/" + t.capsulesOut.sum(),
+                        TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t.openedNanos)));
+            }
+        }
+        Map<Integer, Long> refused = new TreeMap<>();
+        proxy.refusals.forEach((status, n) -> refused.put(status, n.sum()));
+        out.append("answered with an error since start: ").append(refused.isEmpty() ? "none" : refused.toString())
+                .append("; datagrams dropped: ").append(proxy.droppedDatagrams.sum()).append('\n');
+        return out.toString();
+    }
+}
