@@ -283,7 +283,12 @@ class MasqueProxyTest {
         HttpStream fresh = connectUdp(dnsTarget, acmeToken);
         CapsuleProtocolStream capsules = new CapsuleProtocolStreamImpl(fresh);
         capsules.send(new GenericCapsule(0x00, datagramCapsuleValue(dnsQuery(99))));
-        byte[] answer = ((GenericCapsule) receive(capsules)).getData();
+        byte[] answer;
+        try {
+            answer = ((GenericCapsule) receive(capsules)).getData();
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("no answer on a fresh tunnel; the relay: " + relay.exec("masque:tunnels").out() + relay.logText(), e);
+        }
         assertEquals("192.0.2.7", firstAnswer(Arrays.copyOfRange(answer, 1, answer.length), 99));
     }
 

@@ -21,7 +21,6 @@ import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
 import io.netty.handler.codec.http3.Http3Settings;
 import io.netty.handler.codec.http3.Http3SettingsFrame;
 import io.netty.handler.codec.quic.QuicChannel;
-import io.netty.handler.codec.quic.QuicDatagramExtensionEvent;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetAddress;
@@ -223,8 +222,8 @@ public final class MasqueProxy implements QuicRoute {
                 if (msg instanceof Http3SettingsFrame settings) {
                     Boolean datagrams = settings.settings().h3DatagramEnabled();
                     conn.peerDatagrams = datagrams != null && datagrams;
-                    LOG.debug("HTTP/3 settings of {}: {}; its DATAGRAM frames up to {} bytes", conn.channel.remoteSocketAddress(),
-                            settings.settings(), conn.peerMaxDatagram);
+                    LOG.debug("HTTP/3 settings of {}: {}; DATAGRAM frames up to {} bytes on its path now", conn.channel.remoteSocketAddress(),
+                            settings.settings(), conn.path.get());
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
@@ -242,11 +241,16 @@ public final class MasqueProxy implements QuicRoute {
         /** Open tunnels by request stream id; touched on the connection's event loop only. */
         final Map<Long, UdpTunnel> byStream = new ConcurrentHashMap<>();
         volatile boolean peerDatagrams;
-        volatile int peerMaxDatagram;
+        /** The largest HTTP Datagram this connection's path carries now. */
+        final PathDatagramLimit path;
 
         Connection(MasqueProxy proxy, QuicChannel channel) {
             this.proxy = proxy;
             this.channel = channel;
+            Integer atHandshake = channel.attr(PEER_MAX_DATAGRAM).get();
+            this.path = new PathDatagramLimit(atHandshake == null ? SAFE_DATAGRAM : atHandshake);
+            long ceiling = channel.peerTransportParameters() == null ? 0 : channel.peerTransportParameters().maxDatagramFrameSize();
+            path.follow(channel, (int) Math.min(ceiling > 0 ? ceiling : 65_535, 65_535));
         }
 
         /** Whether a datagram of {@code size} bytes (ids included) can go as a QUIC DATAGRAM frame now. */
@@ -254,19 +258,8 @@ public final class MasqueProxy implements QuicRoute {
             if (!peerDatagrams) {
                 return false;
             }
-            // Until the codec's datagram event tells what the path takes (it may come before this
-            // route had the connection), what any QUIC path carries. A client that sent
-            // SETTINGS_H3_DATAGRAM = 1 has the QUIC datagram extension on (RFC 9297 section 2.1.1).
-            int limit = peerMaxDatagram > 0 ? peerMaxDatagram : SAFE_DATAGRAM;
-            return size <= limit;
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof QuicDatagramExtensionEvent e) {
-                peerMaxDatagram = e.maxLength();
-            }
-            ctx.fireUserEventTriggered(evt);
+            // A client that sent SETTINGS_H3_DATAGRAM = 1 has the QUIC datagram extension on (RFC 9297 section 2.1.1).
+            return size <= path.get();
         }
 
         @Override

@@ -46,14 +46,14 @@ final class ProxyConnection {
     private final Channel udp;
     private final Promise<Http3Settings> proxySettings;
     private final Map<Long, ClientTunnel> byStream = new ConcurrentHashMap<>();
-    private volatile int proxyMaxDatagram;
+    /** The largest HTTP Datagram the path to the proxy carries now. */
+    private final PathDatagramLimit path;
 
     private ProxyConnection(QuicChannel quic, Channel udp, Promise<Http3Settings> proxySettings) {
         this.quic = quic;
         this.udp = udp;
         this.proxySettings = proxySettings;
-        // Until the codec says what the path takes (its datagram event), what any QUIC path carries.
-        this.proxyMaxDatagram = MasqueProxy.SAFE_DATAGRAM;
+        this.path = new PathDatagramLimit(MasqueProxy.SAFE_DATAGRAM);
     }
 
     /** Connects to the proxy at {@code address}; the future completes once the proxy's SETTINGS arrived. */
@@ -65,6 +65,9 @@ final class ProxyConnection {
                 .initialMaxStreamDataBidirectionalLocal(256 * 1024)
                 .initialMaxStreamDataBidirectionalRemote(256 * 1024)
                 .datagram(4096, 4096)
+                // Room for a 1,200-byte UDP payload in an HTTP Datagram once discovery confirms a 1,500-byte path.
+                .maxSendUdpPayloadSize(1_472)
+                .discoverPmtu(true)
                 .build();
         new Bootstrap().group(group).channel(NioDatagramChannel.class).handler(codec).bind(0).addListener(bound -> {
             if (!bound.isSuccess()) {
@@ -74,6 +77,8 @@ final class ProxyConnection {
             Channel udp = ((io.netty.channel.ChannelFuture) bound).channel();
             Promise<Http3Settings> settings = udp.eventLoop().newPromise();
             ProxyConnection[] self = new ProxyConnection[1];
+            // The codec's datagram event fires at the handshake, before this connection object exists.
+            int[] maxDatagram = {MasqueProxy.SAFE_DATAGRAM};
             Http3Settings ours = Http3Settings.defaultSettings().enableH3Datagram(true);
             ChannelInboundHandlerAdapter control = new ChannelInboundHandlerAdapter() {
                 @Override
@@ -107,8 +112,9 @@ final class ProxyConnection {
 
                 @Override
                 public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                    if (evt instanceof QuicDatagramExtensionEvent e && self[0] != null) {
-                        self[0].proxyMaxDatagram = e.maxLength();
+                    if (evt instanceof QuicDatagramExtensionEvent e) {
+                        maxDatagram[0] = e.maxLength();
+
                     }
                     ctx.fireUserEventTriggered(evt);
                 }
@@ -142,7 +148,10 @@ final class ProxyConnection {
                         QuicChannel quic = (QuicChannel) f.getNow();
                         LOG.debug("QUIC connection to the proxy at {} up", address);
                         ProxyConnection c = new ProxyConnection(quic, udp, settings);
+                        long ceiling = quic.peerTransportParameters() == null ? 0 : quic.peerTransportParameters().maxDatagramFrameSize();
+                        c.path.follow(quic, (int) Math.min(ceiling > 0 ? ceiling : 65_535, 65_535));
                         self[0] = c;
+                        LOG.debug("the proxy takes HTTP datagrams of up to {} bytes on this path at the handshake", maxDatagram[0]);
                         settings.addListener(s -> {
                             if (s.isSuccess()) {
                                 done.trySuccess(c);
@@ -243,7 +252,7 @@ final class ProxyConnection {
                 return false;
             }
             int size = VarInt.size(s.streamId() >> 2) + 1 + payload.readableBytes();
-            if (proxyDatagrams() && size <= proxyMaxDatagram) {
+            if (proxyDatagrams() && size <= path.get()) {
                 quic.writeAndFlush(HttpDatagrams.quicDatagram(quic.alloc(), s.streamId(), payload), quic.voidPromise());
             } else {
                 s.writeAndFlush(new DefaultHttp3DataFrame(Capsules.encode(s.alloc(), Capsules.DATAGRAM,

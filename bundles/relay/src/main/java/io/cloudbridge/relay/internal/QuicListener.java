@@ -222,6 +222,15 @@ public final class QuicListener {
         }
 
         @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof io.netty.handler.codec.quic.QuicDatagramExtensionEvent e) {
+                // Fired just before channelActive, so before any route has the connection: kept for it.
+                ctx.channel().attr(QuicRoute.PEER_MAX_DATAGRAM).set(e.maxLength());
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             LOG.debug("QUIC connection ended: {}", cause.toString());
             ctx.close();

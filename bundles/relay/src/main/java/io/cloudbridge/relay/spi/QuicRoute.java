@@ -14,6 +14,13 @@ public interface QuicRoute {
     io.netty.util.AttributeKey<java.util.function.Supplier<io.netty.channel.ChannelHandler>> STREAM_HANDLER =
             io.netty.util.AttributeKey.valueOf("cloudbridge.relay.quic.stream-handler");
 
+    /**
+     * The largest QUIC DATAGRAM frame payload the connection could send when its handshake ended
+     * (QUIC's datagram event, which fires before the route gets the connection), when the peer
+     * enabled datagrams; absent otherwise.
+     */
+    io.netty.util.AttributeKey<Integer> PEER_MAX_DATAGRAM = io.netty.util.AttributeKey.valueOf("cloudbridge.relay.quic.peer-max-datagram");
+
     /** The ALPN protocol id this route serves. */
     String alpn();
 

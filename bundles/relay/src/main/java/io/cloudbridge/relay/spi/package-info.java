@@ -7,7 +7,7 @@
  * this bundle rather than by the API bundle, which depends on no I/O library.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.cloudbridge.relay.spi;
 
 import org.osgi.annotation.bundle.Export;
