@@ -61,6 +61,10 @@ final class UdpTunnel {
         UdpTunnel t = new UdpTunnel(proxy, connection, stream, client, asked, target);
         new Bootstrap().group(proxy.udpGroup).channel(NioDatagramChannel.class)
                 .option(ChannelOption.SO_RCVBUF, 256 * 1024)
+                .option(ChannelOption.SO_SNDBUF, 1 << 20)
+                // The client's payloads arrive on the QUIC loop and are written on this one: a burst of
+                // a few hundred must queue here, not be dropped at the default 64 KiB high-water mark.
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(512 * 1024, 1 << 20))
                 .handler(t.new FromTarget())
                 .connect(target).addListener(f -> stream.eventLoop().execute(() -> {
                     if (!f.isSuccess()) {
