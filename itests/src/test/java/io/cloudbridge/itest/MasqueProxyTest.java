@@ -75,6 +75,7 @@ class MasqueProxyTest {
         relay.start();
         Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
                 () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));
+        awaitDnsServer();
         String acme = relay.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
         String other = relay.exec("relay:key", "create", "--tenant", "other", "--reusable").out().trim();
         ManagedChannel channel = ControlPlaneTest.channel(controlPort);
@@ -87,6 +88,31 @@ class MasqueProxyTest {
             channel.shutdownNow();
         }
         client = (Http3Client) Http3Client.newBuilder().disableCertificateCheck().connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    /** dnsmasq answers straight (no tunnel) before any test goes through the proxy: a failure then is the proxy's. */
+    private void awaitDnsServer() throws Exception {
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket()) {
+            probe.setSoTimeout(200);
+            byte[] query = dnsQuery(1);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (System.nanoTime() < deadline) {
+                if (!dns.isAlive()) {
+                    break;
+                }
+                probe.send(new java.net.DatagramPacket(query, query.length, java.net.InetAddress.getLoopbackAddress(), dnsPort));
+                java.net.DatagramPacket answer = new java.net.DatagramPacket(new byte[512], 512);
+                try {
+                    probe.receive(answer);
+                    assertEquals("192.0.2.7", firstAnswer(Arrays.copyOf(answer.getData(), answer.getLength()), 1));
+                    return;
+                } catch (java.net.SocketTimeoutException notYet) {
+                    // dnsmasq still starting: ask again
+                }
+            }
+        }
+        throw new AssertionError("dnsmasq on 127.0.0.1:" + dnsPort + " does not answer (" + (dns.isAlive() ? "running" : "exited "
+                + dns.exitValue()) + "); its log:\n" + Files.readString(work.resolve("dnsmasq.log")));
     }
 
     @AfterEach
@@ -174,7 +200,13 @@ class MasqueProxyTest {
         // An unknown capsule type first: the proxy skips it (RFC 9297 section 3.2).
         capsules.send(new GenericCapsule(0x2a, new byte[] {1, 2, 3}));
         capsules.send(new GenericCapsule(0x00, datagramCapsuleValue(dnsQuery(0x1234))));
-        Capsule reply = receive(capsules);
+        Capsule reply;
+        try {
+            reply = receive(capsules);
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("no answer through the tunnel; the relay: " + relay.exec("masque:tunnels").out() + relay.logText()
+                    + "\ndnsmasq: " + Files.readString(work.resolve("dnsmasq.log")), e);
+        }
         assertEquals(0x00, reply.getType(), "a DATAGRAM capsule back (Flupke does not enable HTTP datagrams)");
         byte[] value = ((GenericCapsule) reply).getData();
         assertEquals(0, value[0], "context id 0");
@@ -323,7 +355,12 @@ class MasqueProxyTest {
             byte[] query = dnsQuery(0x5151);
             dig.send(new java.net.DatagramPacket(query, query.length, java.net.InetAddress.getLoopbackAddress(), localPort));
             java.net.DatagramPacket answer = new java.net.DatagramPacket(new byte[512], 512);
-            dig.receive(answer);
+            try {
+                dig.receive(answer);
+            } catch (java.net.SocketTimeoutException e) {
+                throw new AssertionError("no answer through the node's tunnel; the relay: " + relay.exec("masque:tunnels").out()
+                        + "\nnode: " + node.exec("tunnel:list").out() + node.logText() + "\nrelay log:\n" + relay.logText(), e);
+            }
             assertEquals("192.0.2.7", firstAnswer(Arrays.copyOf(answer.getData(), answer.getLength()), 0x5151));
         }
         String list = node.exec("tunnel:list").out();
@@ -340,5 +377,113 @@ class MasqueProxyTest {
         assertTrue(node.exec("tunnel:close", id).out().contains("closed"));
         Await.until(Duration.ofSeconds(5), "the relay let the tunnel go", () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-UDP"));
         assertTrue(node.exec("tunnel:list").out().contains("no tunnels"));
+    }
+
+    /**
+     * HTTP Datagrams made by hand on a raw HTTP/3 connection (Netty's codec, datagrams enabled):
+     * one with a context id the proxy never agreed to and one for a stream that is no tunnel are
+     * dropped and counted, the tunnel carries on; one too short for a Quarter Stream ID closes the
+     * connection with H3_DATAGRAM_ERROR (RFC 9297 section 2.1).
+     */
+    @Test
+    void datagramsTheProxyCannotPlaceAreDroppedAndOneWithoutAStreamIdClosesTheConnection() throws Exception {
+        relayAndDnsServer(60);
+        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
+                io.netty.channel.nio.NioIoHandler.newFactory());
+        try {
+            java.util.concurrent.LinkedBlockingQueue<byte[]> datagrams = new java.util.concurrent.LinkedBlockingQueue<>();
+            CompletableFuture<Long> closedWith = new CompletableFuture<>();
+            io.netty.channel.Channel udp = new io.netty.bootstrap.Bootstrap().group(group)
+                    .channel(io.netty.channel.socket.nio.NioDatagramChannel.class)
+                    .handler(io.netty.handler.codec.http3.Http3.newQuicClientCodecBuilder()
+                            .sslContext(io.netty.handler.codec.quic.QuicSslContextBuilder.forClient()
+                                    .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
+                                    .applicationProtocols("h3").build())
+                            .maxIdleTimeout(30, TimeUnit.SECONDS).initialMaxData(1 << 20)
+                            .initialMaxStreamDataBidirectionalLocal(1 << 16).datagram(64, 64).build())
+                    .bind(0).sync().channel();
+            io.netty.handler.codec.quic.QuicChannel quic = io.netty.handler.codec.quic.QuicChannel.newBootstrap(udp)
+                    .remoteAddress(new java.net.InetSocketAddress("127.0.0.1", quicPort))
+                    .handler(new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicChannel>() {
+                        @Override
+                        protected void initChannel(io.netty.handler.codec.quic.QuicChannel ch) {
+                            ch.pipeline().addLast(new io.netty.handler.codec.http3.Http3ClientConnectionHandler(null, null, null,
+                                    new io.netty.handler.codec.http3.DefaultHttp3SettingsFrame(
+                                            io.netty.handler.codec.http3.Http3Settings.defaultSettings().enableH3Datagram(true)), true));
+                            ch.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                                @Override
+                                public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                                    if (msg instanceof io.netty.buffer.ByteBuf b) {
+                                        datagrams.add(io.netty.buffer.ByteBufUtil.getBytes(b));
+                                        b.release();
+                                    } else {
+                                        ctx.fireChannelRead(msg);
+                                    }
+                                }
+
+                                @Override
+                                public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
+                                    if (evt instanceof io.netty.handler.codec.quic.QuicConnectionCloseEvent e) {
+                                        closedWith.complete((long) e.error());
+                                    }
+                                    ctx.fireUserEventTriggered(evt);
+                                }
+                            });
+                        }
+                    }).connect().get(10, TimeUnit.SECONDS);
+            CompletableFuture<String> status = new CompletableFuture<>();
+            io.netty.handler.codec.quic.QuicStreamChannel stream = io.netty.handler.codec.http3.Http3.newRequestStream(quic,
+                    new io.netty.handler.codec.http3.Http3RequestStreamInboundHandler() {
+                        @Override
+                        protected void channelRead(io.netty.channel.ChannelHandlerContext ctx,
+                                io.netty.handler.codec.http3.Http3HeadersFrame frame) {
+                            status.complete(String.valueOf(frame.headers().status()));
+                        }
+
+                        @Override
+                        protected void channelRead(io.netty.channel.ChannelHandlerContext ctx, io.netty.handler.codec.http3.Http3DataFrame frame) {
+                            frame.release();
+                        }
+
+                        @Override
+                        protected void channelInputClosed(io.netty.channel.ChannelHandlerContext ctx) {
+                        }
+                    }).get(10, TimeUnit.SECONDS);
+            // The proxy's SETTINGS come first on its control stream; extended CONNECT waits for them only in
+            // clients that check, and this one does not need to: the proxy always enables it.
+            io.netty.handler.codec.http3.DefaultHttp3HeadersFrame connect = new io.netty.handler.codec.http3.DefaultHttp3HeadersFrame();
+            connect.headers().method("CONNECT").protocol("connect-udp").scheme("https").authority("127.0.0.1:" + quicPort)
+                    .path(udpPath("127.0.0.1", dnsPort)).set("capsule-protocol", "?1").set("authorization", "Bearer " + acmeToken);
+            stream.writeAndFlush(connect).sync();
+            assertEquals("200", status.get(10, TimeUnit.SECONDS));
+            long quarter = stream.streamId() / 4;
+            assertTrue(quarter < 64, "a one-byte quarter stream id keeps the datagrams below simple");
+            byte[] query = dnsQuery(0x0707);
+
+            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x05}, query))).sync();
+            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) (quarter + 40), 0x00}, query))).sync();
+            Await.until(Duration.ofSeconds(5), "both dropped and counted",
+                    () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 2"));
+            assertTrue(datagrams.isEmpty(), "nothing came back for them");
+
+            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x00}, query))).sync();
+            byte[] answer = datagrams.poll(5, TimeUnit.SECONDS);
+            assertTrue(answer != null, "the answer comes back as an HTTP Datagram");
+            assertEquals(quarter, answer[0]);
+            assertEquals(0, answer[1], "context id 0");
+            assertEquals("192.0.2.7", firstAnswer(Arrays.copyOfRange(answer, 2, answer.length), 0x0707));
+
+            // A varint cut short where the Quarter Stream ID should be.
+            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[] {0x40})).sync();
+            assertEquals(0x33L, closedWith.get(5, TimeUnit.SECONDS), "H3_DATAGRAM_ERROR");
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

@@ -59,6 +59,14 @@ class TenantSwitchTest {
         return b;
     }
 
+    /** Waits (up to 10 s) for the switch to tell the session it was let go: the grace runs on the switch's timer. */
+    private static void awaitClosed(Recording session) {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+        while (session.closed == null && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+    }
+
     private TenantSwitch newSwitch(int nodePps, long nodeBps, int tenantPps) {
         return new TenantSwitch(config(nodePps, nodeBps, tenantPps, 0), nanos::get);
     }
@@ -115,10 +123,7 @@ class TenantSwitchTest {
         assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 2)));
         assertEquals(1, second.received.size(), "the packet went to the newer session");
         assertTrue(first.received.isEmpty());
-        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
-        while (first.closed == null && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        awaitClosed(first);
         assertTrue(first.closed != null && first.closed.contains("replaced"), String.valueOf(first.closed));
         assertFalse(old.isOpen());
         assertEquals(ForwardResult.PORT_CLOSED, old.forward(key(2), packet(40, 1)));
@@ -156,10 +161,7 @@ class TenantSwitchTest {
         Recording marker = new Recording();
         SwitchPort other = sw.attach(node("a", 3), "test", marker);
         SwitchPort otherNewer = sw.attach(node("a", 3), "test", new Recording());
-        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
-        while (marker.closed == null && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        awaitClosed(marker);
         assertTrue(marker.closed != null, "the grace ran out");
         assertTrue(quic.closed == null && kept.isOpen(), "the session the node kept outlived the grace: " + quic.closed);
         assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 3)));
