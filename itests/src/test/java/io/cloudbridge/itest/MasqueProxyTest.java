@@ -56,11 +56,7 @@ class MasqueProxyTest {
 
     /** A relay with the masque feature, its tunnels idling out after {@code idleSeconds}, and dnsmasq beside it. */
     void relayAndDnsServer(int idleSeconds) throws Exception {
-        dnsPort = RuntimeTestSupport.freeUdpPort();
-        dns = new ProcessBuilder("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + dnsPort, "--pid-file=",
-                "--address=/example.lab/192.0.2.7", "--user=" + System.getProperty("user.name"))
-                .redirectErrorStream(true).redirectOutput(work.resolve("dnsmasq.log").toFile()).start();
+        startDnsServer();
         controlPort = RuntimeTestSupport.freeTcpPort();
         quicPort = RuntimeTestSupport.freeUdpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
@@ -76,6 +72,7 @@ class MasqueProxyTest {
         Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
                 () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));
         awaitDnsServer();
+
         String acme = relay.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
         String other = relay.exec("relay:key", "create", "--tenant", "other", "--reusable").out().trim();
         ManagedChannel channel = ControlPlaneTest.channel(controlPort);
@@ -88,6 +85,30 @@ class MasqueProxyTest {
             channel.shutdownNow();
         }
         client = (Http3Client) Http3Client.newBuilder().disableCertificateCheck().connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    /**
+     * dnsmasq on a free port: it listens on TCP as well as UDP on its port, and a port free for UDP
+     * may be taken on TCP (a CI run's dnsmasq exited: "Address already in use"), so a port is
+     * checked both ways, and another is tried if dnsmasq still finds it taken.
+     */
+    private void startDnsServer() throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            dnsPort = RuntimeTestSupport.freeUdpPort();
+            try (java.net.ServerSocket tcp = new java.net.ServerSocket(dnsPort, 1, java.net.InetAddress.getLoopbackAddress())) {
+                tcp.setReuseAddress(true);
+            } catch (IOException takenOnTcp) {
+                continue;
+            }
+            java.nio.file.Path log = work.resolve("dnsmasq.log");
+            dns = new ProcessBuilder("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+                    "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + dnsPort, "--pid-file=",
+                    "--address=/example.lab/192.0.2.7", "--user=" + System.getProperty("user.name"))
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            if (!dns.waitFor(300, TimeUnit.MILLISECONDS) || attempt == 5) {
+                return; // still running (or out of attempts: awaitDnsServer says why)
+            }
+        }
     }
 
     /** dnsmasq answers straight (no tunnel) before any test goes through the proxy: a failure then is the proxy's. */

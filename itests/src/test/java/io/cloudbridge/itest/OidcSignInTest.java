@@ -55,6 +55,7 @@ class OidcSignInTest {
     Process provider;
     String issuer;
     int relayPort;
+    int quicPort;
     Daemon relay;
 
     @BeforeAll
@@ -78,14 +79,19 @@ class OidcSignInTest {
         drain.start();
 
         relayPort = RuntimeTestSupport.freeTcpPort();
+        quicPort = RuntimeTestSupport.freeUdpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
-                "kernel:", "  features: [core, shell, relay]",
+                "kernel:", "  features: [core, shell, relay, masque]",
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + relayPort, "  jwksPort: 0",
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(), "  quicPort: " + quicPort,
+                "  stunPort: -1",
                 "identity:", "  issuer: " + issuer, "  audience: urn:cloudbridge:relay", "  tenantClaim: tenant",
+                "masque:", "  allow: [acme=127.0.0.1/32]",
                 ""));
         relay.start();
-        Await.until(Duration.ofSeconds(20), "the relay listening", () -> relay.logText().contains("relay control service listening"));
+        Await.until(Duration.ofSeconds(20), "the relay listening", () -> relay.logText().contains("relay control service listening")
+                && relay.logText().contains("relay QUIC protocol h3"));
     }
 
     @AfterAll
@@ -161,8 +167,8 @@ class OidcSignInTest {
     }
 
     /** Forged and altered provider tokens: each a clear refusal. */
-    @Test
-    void forgedProviderTokensAreRefused() throws Exception {
+    /** An access token for the relay from the provider, by client credentials (the service account of tenant acme). */
+    private String accessToken() throws Exception {
         HttpClient http = HttpClient.newHttpClient();
         String form = "grant_type=client_credentials&resource=" + URLEncoder.encode("urn:cloudbridge:relay", StandardCharsets.UTF_8);
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(issuer + "/token"))
@@ -171,7 +177,65 @@ class OidcSignInTest {
                 HttpResponse.BodyHandlers.ofString());
         Matcher m = Pattern.compile("\"access_token\":\"([^\"]+)\"").matcher(r.body());
         assertTrue(m.find(), r.body());
-        String good = m.group(1);
+        return m.group(1);
+    }
+
+    /**
+     * The MASQUE proxy takes the provider's access tokens too (Authorization: Bearer), with the
+     * tenant their claim names: a tunnel opens for the service account of acme (whose tenant may
+     * reach loopback by masque.allow) and carries a datagram both ways; a token with its tenant
+     * claim changed is refused with 401.
+     */
+    @Test
+    void anAccessTokenOpensAMasqueTunnelAndAForgedOneIsRefused() throws Exception {
+        String good = accessToken();
+        String[] parts = good.split("\\.");
+        String payload = new String(Base64.getUrlDecoder().decode(parts[1]), StandardCharsets.UTF_8);
+        String tampered = parts[0] + "." + Base64.getUrlEncoder().withoutPadding().encodeToString(
+                payload.replace("\"acme\"", "\"beta\"").getBytes()) + "." + parts[2];
+        try (java.net.DatagramSocket echo = new java.net.DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
+            Thread echoing = new Thread(() -> {
+                byte[] buf = new byte[1500];
+                while (!echo.isClosed()) {
+                    try {
+                        java.net.DatagramPacket p = new java.net.DatagramPacket(buf, buf.length);
+                        echo.receive(p);
+                        echo.send(new java.net.DatagramPacket(buf, p.getLength(), p.getSocketAddress()));
+                    } catch (java.io.IOException e) {
+                        return;
+                    }
+                }
+            }, "udp-echo");
+            echoing.setDaemon(true);
+            echoing.start();
+            tech.kwik.flupke.Http3Client client = (tech.kwik.flupke.Http3Client) tech.kwik.flupke.Http3Client.newBuilder()
+                    .disableCertificateCheck().connectTimeout(Duration.ofSeconds(5)).build();
+            URI target = URI.create("https://127.0.0.1:" + quicPort + "/.well-known/masque/udp/127.0.0.1/" + echo.getLocalPort() + "/");
+            tech.kwik.flupke.HttpError refused = org.junit.jupiter.api.Assertions.assertThrows(tech.kwik.flupke.HttpError.class,
+                    () -> client.sendExtendedConnect(HttpRequest.newBuilder(target).header("capsule-protocol", "?1")
+                            .header("authorization", "Bearer " + tampered).build(), "connect-udp", "https"));
+            assertEquals(401, refused.getStatusCode());
+            tech.kwik.flupke.HttpStream stream = client.sendExtendedConnect(HttpRequest.newBuilder(target).header("capsule-protocol", "?1")
+                    .header("authorization", "Bearer " + good).build(), "connect-udp", "https");
+            tech.kwik.flupke.core.CapsuleProtocolStream capsules = new tech.kwik.flupke.impl.CapsuleProtocolStreamImpl(stream);
+            capsules.send(new tech.kwik.flupke.core.GenericCapsule(0x00, new byte[] {0x00, 'p', 'i', 'n', 'g'}));
+            tech.kwik.flupke.core.Capsule back = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return capsules.receive();
+                } catch (java.io.IOException e) {
+                    throw new RuntimeException(e);
+                }
+            }).get(5, TimeUnit.SECONDS);
+            assertEquals("\u0000ping", new String(((tech.kwik.flupke.core.GenericCapsule) back).getData(), StandardCharsets.UTF_8));
+            String tunnels = relay.exec("masque:tunnels").out();
+            assertTrue(tunnels.contains("acme") && tunnels.contains("user svc-acme"), tunnels);
+            capsules.close();
+        }
+    }
+
+    @Test
+    void forgedProviderTokensAreRefused() throws Exception {
+        String good = accessToken();
         String[] parts = good.split("\\.");
         Base64.Decoder d = Base64.getUrlDecoder();
         Base64.Encoder e = Base64.getUrlEncoder().withoutPadding();
