@@ -402,8 +402,8 @@ class MasqueProxyTest {
 
     /**
      * HTTP Datagrams made by hand on a raw HTTP/3 connection (Netty's codec, datagrams enabled):
-     * one with a context id the proxy never agreed to and one for a stream that is no tunnel are
-     * dropped and counted, the tunnel carries on; one too short for a Quarter Stream ID closes the
+     * one with a context id the proxy never agreed to, one for a stream that is no tunnel and one
+     * over masque.maxPayload are dropped and counted, the tunnel carries on; one too short for a Quarter Stream ID closes the
      * connection with H3_DATAGRAM_ERROR (RFC 9297 section 2.1).
      */
     @Test
@@ -421,6 +421,8 @@ class MasqueProxyTest {
                                     .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
                                     .applicationProtocols("h3").build())
                             .maxIdleTimeout(30, TimeUnit.SECONDS).initialMaxData(1 << 20)
+                            // Loopback carries 1,472-byte packets: room for a datagram over masque.maxPayload (1,400).
+                            .maxSendUdpPayloadSize(1_472)
                             .initialMaxStreamDataBidirectionalLocal(1 << 16).datagram(64, 64).build())
                     .bind(0).sync().channel();
             io.netty.handler.codec.quic.QuicChannel quic = io.netty.handler.codec.quic.QuicChannel.newBootstrap(udp)
@@ -483,8 +485,12 @@ class MasqueProxyTest {
 
             quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x05}, query))).sync();
             quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) (quarter + 40), 0x00}, query))).sync();
-            Await.until(Duration.ofSeconds(5), "both dropped and counted",
-                    () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 2"));
+            // A payload of 1,401 bytes, over masque.maxPayload: dropped, not cut, and counted.
+            byte[] tooBig = new byte[1401];
+            System.arraycopy(query, 0, tooBig, 0, query.length);
+            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x00}, tooBig))).sync();
+            Await.until(Duration.ofSeconds(5), "all three dropped and counted",
+                    () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 3"));
             assertTrue(datagrams.isEmpty(), "nothing came back for them");
 
             quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x00}, query))).sync();
