@@ -93,6 +93,23 @@ public class MasqueBench {
         }
     }
 
+    /** Until the target's count has not moved for 100 ms (at most 2 s): the datagrams in flight have landed or are lost. */
+    static void settle(Target target) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        long last = -1;
+        long stableSince = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+            long now = target.received.get();
+            if (now != last) {
+                last = now;
+                stableSince = System.nanoTime();
+            } else if (System.nanoTime() - stableSince > 100_000_000L) {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+    }
+
     /** As fast as the socket takes them (or RATE per second), for SECONDS: what arrives at the target. */
     static Map<String, Double> blast(Target target, int port, int size, int seconds, int rate, long relayPid, long nodePid, double tck)
             throws Exception {
@@ -106,7 +123,7 @@ public class MasqueBench {
             while (System.nanoTime() < warmEnd) {
                 s.send(p);
             }
-            Thread.sleep(300); // what is in flight arrives before the count starts
+            settle(target); // what is in flight arrives before the count starts
             long r0 = target.received.get();
             long b0 = target.bytes.get();
             long relay0 = relayPid > 0 ? cpuTicks(relayPid) : 0;
@@ -127,7 +144,7 @@ public class MasqueBench {
                 sent++;
             }
             double secs = (System.nanoTime() - t0) / 1e9;
-            Thread.sleep(300);
+            settle(target);
             long received = target.received.get() - r0;
             long bytes = target.bytes.get() - b0;
             double relayCpu = relayPid > 0 ? (cpuTicks(relayPid) - relay0) / tck : 0;
