@@ -16,7 +16,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.http3.DefaultHttp3SettingsFrame;
-import io.netty.handler.codec.http3.Http3ControlStreamFrame;
 import io.netty.handler.codec.http3.Http3ServerConnectionHandler;
 import io.netty.handler.codec.http3.Http3Settings;
 import io.netty.handler.codec.http3.Http3SettingsFrame;
@@ -231,9 +230,6 @@ public final class MasqueProxy implements QuicRoute {
         }
     }
 
-    /** A DATAGRAM frame every QUIC path carries: a 1,200-byte packet less the short header, AEAD tag and frame header. */
-    static final int SAFE_DATAGRAM = 1_150;
-
     /** One client's QUIC connection: its HTTP Datagrams, to the tunnel of their request stream. */
     static final class Connection extends ChannelInboundHandlerAdapter {
         final MasqueProxy proxy;
@@ -247,10 +243,7 @@ public final class MasqueProxy implements QuicRoute {
         Connection(MasqueProxy proxy, QuicChannel channel) {
             this.proxy = proxy;
             this.channel = channel;
-            Integer atHandshake = channel.attr(PEER_MAX_DATAGRAM).get();
-            this.path = new PathDatagramLimit(atHandshake == null ? SAFE_DATAGRAM : atHandshake);
-            long ceiling = channel.peerTransportParameters() == null ? 0 : channel.peerTransportParameters().maxDatagramFrameSize();
-            path.follow(channel, (int) Math.min(ceiling > 0 ? ceiling : 65_535, 65_535));
+            this.path = PathDatagramLimit.follow(channel, channel.attr(PEER_MAX_DATAGRAM).get());
         }
 
         /** Whether a datagram of {@code size} bytes (ids included) can go as a QUIC DATAGRAM frame now. */

@@ -15,10 +15,25 @@ final class PathDatagramLimit {
     /** Short header with a 20-byte connection id and 4-byte packet number, AEAD tag, DATAGRAM frame type and length. */
     static final int QUIC_DATAGRAM_OVERHEAD = 1 + 20 + 4 + 16 + 1 + 8;
 
+    /** A DATAGRAM frame every QUIC path carries: a 1,200-byte packet less the short header, AEAD tag and frame header. */
+    static final int SAFE_DATAGRAM = 1_150;
+
     private volatile int limit;
 
-    PathDatagramLimit(int initial) {
+    private PathDatagramLimit(int initial) {
         this.limit = initial;
+    }
+
+    /**
+     * Starts following {@code connection}'s path, from {@code atHandshake} (QUIC's datagram event,
+     * null when it was missed: what any path carries) and never above the peer's
+     * max_datagram_frame_size.
+     */
+    static PathDatagramLimit follow(QuicChannel connection, Integer atHandshake) {
+        PathDatagramLimit path = new PathDatagramLimit(atHandshake == null ? SAFE_DATAGRAM : atHandshake);
+        long ceiling = connection.peerTransportParameters() == null ? 0 : connection.peerTransportParameters().maxDatagramFrameSize();
+        path.follow(connection, (int) Math.min(ceiling > 0 ? ceiling : 65_535, 65_535));
+        return path;
     }
 
     int get() {
@@ -26,7 +41,7 @@ final class PathDatagramLimit {
     }
 
     /** Follows the connection's path MTU, never above {@code ceiling} (what the peer takes), until it closes. */
-    void follow(QuicChannel connection, int ceiling) {
+    private void follow(QuicChannel connection, int ceiling) {
         io.netty.util.concurrent.ScheduledFuture<?> polling = connection.eventLoop().scheduleAtFixedRate(() -> {
             if (!connection.isActive()) {
                 return;

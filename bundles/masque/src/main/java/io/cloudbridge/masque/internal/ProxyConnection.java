@@ -49,11 +49,11 @@ final class ProxyConnection {
     /** The largest HTTP Datagram the path to the proxy carries now. */
     private final PathDatagramLimit path;
 
-    private ProxyConnection(QuicChannel quic, Channel udp, Promise<Http3Settings> proxySettings) {
+    private ProxyConnection(QuicChannel quic, Channel udp, Promise<Http3Settings> proxySettings, Integer maxDatagramAtHandshake) {
         this.quic = quic;
         this.udp = udp;
         this.proxySettings = proxySettings;
-        this.path = new PathDatagramLimit(MasqueProxy.SAFE_DATAGRAM);
+        this.path = PathDatagramLimit.follow(quic, maxDatagramAtHandshake);
     }
 
     /** Connects to the proxy at {@code address}; the future completes once the proxy's SETTINGS arrived. */
@@ -78,7 +78,7 @@ final class ProxyConnection {
             Promise<Http3Settings> settings = udp.eventLoop().newPromise();
             ProxyConnection[] self = new ProxyConnection[1];
             // The codec's datagram event fires at the handshake, before this connection object exists.
-            int[] maxDatagram = {MasqueProxy.SAFE_DATAGRAM};
+            Integer[] maxDatagram = {null};
             Http3Settings ours = Http3Settings.defaultSettings().enableH3Datagram(true);
             ChannelInboundHandlerAdapter control = new ChannelInboundHandlerAdapter() {
                 @Override
@@ -147,9 +147,7 @@ final class ProxyConnection {
                         }
                         QuicChannel quic = (QuicChannel) f.getNow();
                         LOG.debug("QUIC connection to the proxy at {} up", address);
-                        ProxyConnection c = new ProxyConnection(quic, udp, settings);
-                        long ceiling = quic.peerTransportParameters() == null ? 0 : quic.peerTransportParameters().maxDatagramFrameSize();
-                        c.path.follow(quic, (int) Math.min(ceiling > 0 ? ceiling : 65_535, 65_535));
+                        ProxyConnection c = new ProxyConnection(quic, udp, settings, maxDatagram[0]);
                         self[0] = c;
                         LOG.debug("the proxy takes HTTP datagrams of up to {} bytes on this path at the handshake", maxDatagram[0]);
                         settings.addListener(s -> {

@@ -101,8 +101,7 @@ final class TargetPolicy {
             if (mapped && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) {
                 try {
                     // ::ffff:10.0.0.1 is 10.0.0.1 to the kernel: judge the IPv4 address inside.
-                    String inner = special(Inet4Address.getByAddress(java.util.Arrays.copyOfRange(b, 12, 16)));
-                    return inner != null ? inner : null;
+                    return special(Inet4Address.getByAddress(java.util.Arrays.copyOfRange(b, 12, 16)));
                 } catch (java.net.UnknownHostException impossible) {
                     return "malformed";
                 }

@@ -65,9 +65,13 @@ public final class UdpTunnels implements TunnelService {
     private final AtomicInteger ids = new AtomicInteger();
     private ProxyConnection connection;
 
+    /** masque.udpTemplate: on a node, the template of the proxy it uses (ours by default). */
+    private final UriTemplate udpTemplate;
+
     @Activate
     public UdpTunnels(MasqueConfig config) {
         this.config = config;
+        this.udpTemplate = new UriTemplate(config.udpTemplate());
     }
 
     @Deactivate
@@ -154,8 +158,7 @@ public final class UdpTunnels implements TunnelService {
             throw new IOException("cannot listen on UDP 127.0.0.1:" + localPort + ": " + e.getMessage(), e);
         }
         local.socket = socket;
-        // masque.udpTemplate: on a node, the template of the proxy it uses (ours by default).
-        String path = new UriTemplate(config.udpTemplate()).expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
+        String path = udpTemplate.expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
         try {
             local.tunnel = c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended)
                     .get(ANSWER_SECONDS, TimeUnit.SECONDS);
