@@ -25,6 +25,8 @@ final class Daemon implements AutoCloseable {
     String command = "run";
     /** What the daemon runs under, e.g. {@code ip netns exec NS} to start it in a network namespace. */
     List<String> prefix = List.of();
+    /** More options for the launcher command, after those a test passes to start. */
+    List<String> upArgs = List.of();
 
     /** The result of a client command. */
     record Result(int exit, String out, String err) {

@@ -60,6 +60,7 @@ class NatLabTest {
         relay.command = "relay";
         relay.prefix = List.of("ip", "netns", "exec", P + "-relay");
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "kernel:", "  features: [masque]",
                 "relay:", "  listenAddress: 0.0.0.0", "  controlPort: 7443", "  jwksPort: 0",
                 "listeners:", "  address: 0.0.0.0", "  tlsPort: 8443", "  quicPort: 8443", ""));
         relay.start();
@@ -183,7 +184,13 @@ class NatLabTest {
         private final List<String> registered = new ArrayList<>();
 
         Cell(String natA, String natB, String... iceLines) throws Exception {
+            this(natA, natB, List.of(), iceLines);
+        }
+
+        /** {@code upArgsA}: more options for a's {@code cloudbridge up}. */
+        Cell(String natA, String natB, List<String> upArgsA, String... iceLines) throws Exception {
             a = node("a", iceLines);
+            a.upArgs = upArgsA;
             b = node("b", iceLines);
             try {
                 sh(true, LAB.toString(), P, "nat", "a", "1", natA);
@@ -465,6 +472,54 @@ class NatLabTest {
         }
     }
 
+    /**
+     * The MASQUE path: node a's network lets UDP out to the relay's QUIC port only (its MASQUE
+     * proxy) and nowhere else, so no STUN server answers it and no check of its own reaches b.
+     * Started with {@code up --masque-proxy URL}, it tries b's public endpoint through a
+     * CONNECT-UDP tunnel; b sees the checks come from the proxy's socket (peer-reflexive) and
+     * answers there, and the pair carries WireGuard end to end: a's path is "masque", b's goes
+     * straight to the proxy's socket, and the overlay pings.
+     */
+    @Test
+    @Order(7)
+    void aNodeWhoseUdpOnlyReachesTheProxyReachesItsPeerOverTheMasquePath() throws Exception {
+        List<String> masque = List.of("--masque-proxy", "https://198.51.100.1:8443/.well-known/masque/udp/{target_host}/{target_port}/");
+        try (Cell cell = new Cell("udp-proxy-only", "eim-eif", masque)) {
+            Duration took;
+            try {
+                took = Await.until(Duration.ofSeconds(20), "a on the MASQUE path", () -> path(cell.a, "b").equals("masque")
+                        && path(cell.b, "a").equals("direct"));
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + "\na: " + cell.a.exec("cb:peers").out() + cell.a.exec("cb:netcheck").out()
+                        + iceLog(cell.a) + "b: " + cell.b.exec("cb:peers").out() + iceLog(cell.b) + "relay: "
+                        + relay.exec("masque:tunnels").out(), e);
+            }
+            String pairA = detail(cell.a, "b");
+            String pairB = detail(cell.b, "a");
+            System.out.println("udp-proxy-only x eim-eif with --masque-proxy: a on the MASQUE path " + took.toMillis()
+                    + " ms after both had the other as a peer; a " + pairA + "; b " + pairB);
+            assertTrue(pairA.contains("masque 198.51.100.1:8443 -> srflx 198.51.100.12:") && pairA.contains("MASQUE proxy"), pairA);
+            assertTrue(pairB.contains("-> prflx 198.51.100.1:"), "b answers the proxy's socket: " + pairB);
+            String netcheck = cell.a.exec("cb:netcheck").out();
+            assertTrue(netcheck.contains("UDP: blocked") && netcheck.contains("MASQUE path through 198.51.100.1:8443"),
+                    "a's UDP gets out to the proxy only: " + netcheck);
+            String ping = sh(false, "ip", "netns", "exec", P + "-a", "ping", "-c", "3", "-i", "0.2", "-W", "2", cell.addrB);
+            assertTrue(ping.contains(" 3 received"), "overlay ping a -> b over the MASQUE path: " + ping);
+            String cbPing = cell.a.exec("cb:ping", cell.addrB).out();
+            assertTrue(cbPing.contains("path=masque"), cbPing);
+            String tunnels = relay.exec("masque:tunnels").out();
+            assertTrue(tunnels.contains("198.51.100.12:"), tunnels);
+            String listed = cell.a.exec("tunnel:list").out();
+            assertTrue(listed.contains("198.51.100.12:"), listed);
+            try (Transfer tcp = new Transfer(cell, 4)) {
+                String json = tcp.awaitUnbroken(Duration.ofSeconds(20));
+                Matcher received = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(json);
+                assertTrue(received.find(), json);
+                System.out.println("4 s of TCP a -> b over the MASQUE path: " + received.group(1) + " bytes");
+            }
+        }
+    }
+
     /** The time of the last reply {@code ping -D} wrote. */
     private static double lastReply(Path pings) {
         List<Double> t = replies(pings);
@@ -538,7 +593,9 @@ class NatLabTest {
 
     private static void start(Daemon d) {
         try {
-            d.start("--pre-auth-key-file", d.work.resolve("preauth.key").toString());
+            List<String> args = new ArrayList<>(List.of("--pre-auth-key-file", d.work.resolve("preauth.key").toString()));
+            args.addAll(d.upArgs);
+            d.start(args.toArray(String[]::new));
         } catch (Exception e) {
             throw new AssertionError(e);
         }

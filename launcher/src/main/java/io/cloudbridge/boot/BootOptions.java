@@ -25,7 +25,8 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
             "  run                 start the daemon in the foreground (features from the configuration)",
             "  relay               run as a relay: control plane, data plane and its transports, besides the configured features",
             "  up                  run as a node: sign in, register, bring the overlay up and reach every peer through the relay",
-            "                      (--relay HOST:PORT, --pre-auth-key-file FILE, --userspace: no TUN device, no root needed)",
+            "                      (--relay HOST:PORT, --pre-auth-key-file FILE, --userspace: no TUN device, no root needed,",
+            "                      --masque-proxy URL: WireGuard's UDP through that MASQUE proxy where only HTTPS to it gets out)",
             "  exec 'COMMAND'      run one shell command in the running daemon and print its result",
             "  shell               attach an interactive shell to the running daemon",
             "  login               sign the running node in at its OpenID Provider (device code, QR code) and wait",
@@ -37,6 +38,14 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
             "  --socket FILE       the admin socket for exec and shell (default: shell.socket, else STATE/admin.sock)",
             "  --set SECTION.KEY=VALUE   override one configuration value (repeatable; beats environment and file)",
             "");
+
+    /** The override {@code --masque-proxy} adds: it also brings the feature masque. */
+    static final String MASQUE_PATH_ON = "masque.wireguardPath=true";
+
+    /** Whether the command line turned the MASQUE path on. */
+    boolean masquePath() {
+        return overrides.contains(MASQUE_PATH_ON);
+    }
 
     static BootOptions parse(String[] args, Path home) throws IllegalArgumentException {
         if (args.length == 0) {
@@ -63,6 +72,11 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
                 case "--relay" -> overrides.add("control.relay=" + value(args, ++i, a));
                 case "--pre-auth-key-file" -> overrides.add("control.preAuthKeyFile=" + Path.of(value(args, ++i, a)).toAbsolutePath());
                 case "--userspace" -> overrides.add("wireguard.userspace=true");
+                case "--masque-proxy" -> {
+                    // Where only HTTPS to a proxy gets out: WireGuard's UDP through CONNECT-UDP (feature masque).
+                    overrides.add("masque.proxy=" + value(args, ++i, a));
+                    overrides.add(MASQUE_PATH_ON);
+                }
                 default -> {
                     if (a.startsWith("--config=")) {
                         config = Path.of(a.substring("--config=".length()));

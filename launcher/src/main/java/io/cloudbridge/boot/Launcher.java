@@ -104,12 +104,14 @@ public final class Launcher {
 
     /**
      * What {@code relay} and {@code up} bring besides the configured features: a relay's control
-     * and data plane with its transports; a node's overlay, control plane, paths and transports.
+     * and data plane with its transports; a node's overlay, control plane, paths and transports
+     * (and the MASQUE client, with {@code --masque-proxy}).
      */
-    static List<String> roleFeatures(String command) {
-        return switch (command) {
+    static List<String> roleFeatures(BootOptions options) {
+        return switch (options.command()) {
             case "relay" -> List.of("shell", "relay", "transport-quic", "transport-websocket");
-            case "up" -> List.of("shell", "client", "transport-quic", "transport-websocket", "ice");
+            case "up" -> options.masquePath() ? List.of("shell", "client", "transport-quic", "transport-websocket", "ice", "masque")
+                    : List.of("shell", "client", "transport-quic", "transport-websocket", "ice");
             default -> List.of();
         };
     }
@@ -198,7 +200,7 @@ public final class Launcher {
         }
 
         List<String> configured = new java.util.ArrayList<>(config.list("kernel", "features", List.of("core", "shell")));
-        for (String roleFeature : roleFeatures(options.command())) {
+        for (String roleFeature : roleFeatures(options)) {
             if (!configured.contains(roleFeature)) {
                 configured.add(roleFeature);
             }
@@ -225,7 +227,7 @@ public final class Launcher {
         props.put(RuntimeProperties.ROLE, role);
         props.put(RuntimeProperties.CLI_OVERRIDES, String.join("\n", options.overrides()));
         props.put(RuntimeProperties.CONFIGURED_FEATURES, String.join(",", configured));
-        props.put(RuntimeProperties.ROLE_FEATURES, String.join(",", roleFeatures(options.command())));
+        props.put(RuntimeProperties.ROLE_FEATURES, String.join(",", roleFeatures(options)));
         props.put(StartupRefusal.STRICT, "true");
         Map<String, Object> frameworkConfig = new java.util.HashMap<>(props);
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());

@@ -2,7 +2,7 @@
  * Tunnels a node opens through a proxy (MASQUE CONNECT-UDP and CONNECT-IP).
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.api.tunnel;
 
 import org.osgi.annotation.bundle.Export;

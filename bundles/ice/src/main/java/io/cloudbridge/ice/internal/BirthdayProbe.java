@@ -52,8 +52,8 @@ final class BirthdayProbe implements AutoCloseable {
         }
 
         @Override
-        public boolean relayed() {
-            return false;
+        public io.cloudbridge.api.mesh.PathKind kind() {
+            return io.cloudbridge.api.mesh.PathKind.DIRECT;
         }
 
         @Override

@@ -71,6 +71,28 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     private volatile io.cloudbridge.api.event.StateChangePublisher events;
 
+    /** The MASQUE path, while the masque bundle offers it (masque.wireguardPath, or 'up --masque-proxy URL'). */
+    private volatile io.cloudbridge.api.tunnel.MasquePath masque;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindMasque(io.cloudbridge.api.tunnel.MasquePath path) {
+        masque = path;
+        IceEngine e = engine;
+        if (e != null) {
+            e.useMasque(path);
+        }
+    }
+
+    void unbindMasque(io.cloudbridge.api.tunnel.MasquePath path) {
+        if (masque == path) {
+            masque = null;
+            IceEngine e = engine;
+            if (e != null) {
+                e.useMasque(null);
+            }
+        }
+    }
+
     private IceConfig config;
     private volatile IceEngine engine;
     /** The STUN servers, resolved off the engine's thread (a slow DNS must not stall consent checks). */
@@ -160,6 +182,7 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         resolver.scheduleWithFixedDelay(this::resolveStunServers, 0, 200, TimeUnit.MILLISECONDS);
         IceEngine started = engine;
         started.start();
+        started.useMasque(masque);
         loop.scheduleWithFixedDelay(() -> {
             try {
                 started.setPeers(directory.peers().stream().map(p -> p.key()).toList());
@@ -365,6 +388,10 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         }
         StringBuilder out = new StringBuilder(e.gatherState() + "\n");
         e.turnStates().forEach(t -> out.append(t).append('\n'));
+        io.cloudbridge.api.tunnel.MasquePath m = masque;
+        if (m != null) {
+            out.append("MASQUE path through ").append(m.proxy()).append(": ").append(e.masqueStates()).append('\n');
+        }
         e.drops().forEach((k, v) -> out.append(String.format("  dropped: %-32s %d%n", k, v)));
         return out.toString();
     }

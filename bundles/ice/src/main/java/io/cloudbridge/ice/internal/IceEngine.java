@@ -53,7 +53,8 @@ final class IceEngine {
 
     /**
      * A local base other than the overlay's socket (RFC 8445 5.1.1: the address a candidate's
-     * packets leave from): an allocation on a TURN server, or one of birthday probing's sockets.
+     * packets leave from): an allocation on a TURN server, one of birthday probing's sockets, or a
+     * CONNECT-UDP tunnel through a MASQUE proxy.
      */
     interface Base {
         /** Sends one datagram from this base; any thread; {@code false} when it could not go. */
@@ -63,8 +64,8 @@ final class IceEngine {
         default void prepare(InetSocketAddress to, long now) {
         }
 
-        /** Whether what leaves from here goes through a TURN server. */
-        boolean relayed();
+        /** How what leaves from here travels: DIRECT from a socket of this node, else through a TURN server or a MASQUE proxy. */
+        PathKind kind();
 
         /** The local candidate in words, for cb:peers. */
         String describe();
@@ -137,6 +138,11 @@ final class IceEngine {
     /** At most one attempt a minute per peer: each costs 256 sockets on one side and 1,024 probes on the other. */
     static final long BIRTHDAY_INTERVAL_NANOS = TimeUnit.SECONDS.toNanos(60);
 
+    /** The MASQUE path, while the operator turned it on: each peer's public candidates get a tunnel through the proxy. */
+    private io.cloudbridge.api.tunnel.MasquePath masque;
+    /** Tunnels per peer at most: its public candidates, which are one or two. */
+    static final int MASQUE_TUNNELS_PER_PEER = 4;
+
     /** Where WireGuard's packets that came to another base than the overlay's socket go (the overlay's inbound). */
     private volatile java.util.function.BiConsumer<ByteBuffer, PathKind> otherBasePackets = (packet, kind) -> { };
     /** Work handed to the engine's thread and not done yet: bounded, so a flood cannot grow the heap. */
@@ -174,6 +180,35 @@ final class IceEngine {
         this.otherBasePackets = sink;
     }
 
+    /**
+     * The MASQUE path came or went (or was replaced, with a new configuration): every peer's
+     * public candidates are paired with a tunnel through the new proxy, the old tunnels close,
+     * and a path through one of them is withdrawn (the relay carries the peer until checks find
+     * the next).
+     */
+    void useMasque(io.cloudbridge.api.tunnel.MasquePath path) {
+        submit("MASQUE path", () -> {
+            if (masque == path) {
+                return;
+            }
+            masque = path;
+            for (Session s : sessions.values()) {
+                if (s.selected != null && s.selected.via instanceof MasqueBase) {
+                    s.withdraw(path == null ? "the MASQUE path was turned off" : "the MASQUE proxy changed");
+                }
+                s.dropMasque();
+                s.masqueBases.clear();
+                s.pairs.values().removeIf(p -> p.via instanceof MasqueBase);
+                if (path != null && s.remoteUfrag != null) {
+                    s.pairs.values().stream().filter(p -> p.via == null).map(p -> p.remote).toList().forEach(s::addPair);
+                    if (s.selected == null && s.roundStarted < 0) {
+                        s.startRound();
+                    }
+                }
+            }
+        });
+    }
+
     void start() {
         loop.execute(() -> {
             hosts = hostAddresses.get();
@@ -192,6 +227,7 @@ final class IceEngine {
             loop.submit(() -> {
                 turns.forEach(TurnClient::release);
                 sessions.values().forEach(Session::dropBirthday);
+                sessions.values().forEach(Session::dropMasque);
             }).get(500, TimeUnit.MILLISECONDS);
         } catch (Exception stoppedOrSlow) {
             // best effort: the allocations expire on their own
@@ -266,12 +302,16 @@ final class IceEngine {
      */
     void onBaseDatagram(Base via, InetSocketAddress peer, ByteBuffer payload) {
         if (!IceWire.isStun(payload)) {
-            otherBasePackets.accept(payload, via.relayed() ? PathKind.TURN : PathKind.DIRECT);
+            otherBasePackets.accept(payload, via.kind());
             return;
         }
         IceWire.Received m = IceWire.decode(payload);
         if (m == null || m.isTurn()) {
-            count(via.relayed() ? "malformed STUN through TURN" : "malformed STUN on a probing socket");
+            count("malformed STUN " + switch (via.kind()) {
+                case TURN -> "through TURN";
+                case MASQUE -> "through the MASQUE proxy";
+                default -> "on a probing socket";
+            });
             return;
         }
         submit("STUN", () -> handle(peer, m, via));
@@ -331,6 +371,7 @@ final class IceEngine {
                 if (!wanted.contains(k)) {
                     Session s = sessions.remove(k);
                     s.dropBirthday();
+                    s.dropMasque();
                     byLocalUfrag.remove(s.localUfrag);
                     if (s.previousUfrag != null) {
                         byLocalUfrag.remove(s.previousUfrag);
@@ -366,6 +407,21 @@ final class IceEngine {
 
     String gatherState() {
         return gatherState;
+    }
+
+    /** The MASQUE tunnels, one per peer's public candidate, with their states. */
+    String masqueStates() {
+        try {
+            return loop.submit(() -> {
+                List<String> out = new ArrayList<>();
+                for (Session s : sessions.values()) {
+                    s.masqueBases.values().forEach(b -> out.add(address(b.target) + " " + b.state()));
+                }
+                return out.isEmpty() ? "no tunnel yet" : String.join(", ", out);
+            }).get(2, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            return "(busy)";
+        }
     }
 
     /** One line per TURN server: its allocation's state. */
@@ -799,28 +855,36 @@ final class IceEngine {
             return new PairKey(via, remote.address());
         }
 
-        /** Through a TURN server: our allocation, or the peer's relayed candidate. */
-        boolean throughTurn() {
-            return via != null && via.relayed() || remote.type() == Candidate.Type.RELAY;
+        /** How the pair's packets travel: through our base (a TURN allocation, a MASQUE tunnel), or the peer's relayed candidate. */
+        PathKind kind() {
+            if (via != null && via.kind() != PathKind.DIRECT) {
+                return via.kind();
+            }
+            return remote.type() == Candidate.Type.RELAY ? PathKind.TURN : PathKind.DIRECT;
+        }
+
+        /** Through a third party (a TURN server, a MASQUE proxy): a direct pair is worth more. */
+        boolean detour() {
+            return kind() != PathKind.DIRECT;
         }
     }
 
-    /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through a TURN allocation. */
+    /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through another base. */
     private final class DirectPath implements PeerPath {
         final InetSocketAddress to;
         final Base via;
-        /** Through a TURN server: ours ({@code via}), or the peer's (the remote candidate is its relayed address). */
-        final boolean throughTurn;
+        /** DIRECT, or TURN (our allocation or the peer's relayed candidate), or MASQUE (our tunnel through a proxy). */
+        final PathKind kind;
 
-        DirectPath(InetSocketAddress to, Base via, boolean throughTurn) {
+        DirectPath(InetSocketAddress to, Base via, PathKind kind) {
             this.to = to;
             this.via = via;
-            this.throughTurn = throughTurn;
+            this.kind = kind;
         }
 
         @Override
         public PathKind kind() {
-            return throughTurn ? PathKind.TURN : PathKind.DIRECT;
+            return kind;
         }
 
         @Override
@@ -861,6 +925,8 @@ final class IceEngine {
         String lastFailure;
         long retryAtNanos = -1;
         long retryDelayNanos = timers.retryMin().toNanos();
+        /** Tunnels through the MASQUE proxy, one per public remote candidate (while the MASQUE path is on). */
+        final Map<InetSocketAddress, MasqueBase> masqueBases = new HashMap<>();
         /** The peer's server-reflexive candidates, from its last offer. */
         List<InetSocketAddress> remoteSrflx = List.of();
         /** Birthday probing, hard side: our sockets (until the window ends, or for the path found on one). */
@@ -885,10 +951,14 @@ final class IceEngine {
             DirectPath p = path;
             if (p != null) {
                 long rtt = rttNanos;
+                String through = switch (p.kind) {
+                    case TURN -> p.via instanceof TurnClient t ? "TURN server " + address(t.server) : "the peer's TURN server";
+                    case MASQUE -> "the MASQUE proxy at " + ((MasqueBase) p.via).proxy();
+                    default -> null;
+                };
                 return new PathInfo(p.kind(), rtt < 0 ? Optional.empty() : Optional.of(Duration.ofNanos(rtt)),
-                        Optional.ofNullable(selectedDescription), !p.throughTurn ? Optional.empty()
-                                : Optional.of("no direct pair succeeded; through " + (p.via instanceof TurnClient t
-                                        ? "TURN server " + address(t.server) : "the peer's TURN server")));
+                        Optional.ofNullable(selectedDescription), through == null ? Optional.empty()
+                                : Optional.of("no direct pair succeeded; through " + through));
             }
             String why = reason;
             if (udpBlocked) {
@@ -919,6 +989,16 @@ final class IceEngine {
             addPair(remote, null);
             if (isPrivate(remote.address().getAddress())) {
                 return; // whatever its type: a peer must not be able to aim the TURN server into its own network
+            }
+            if (masque != null && remote.type() != Candidate.Type.PRFLX) {
+                MasqueBase m = masqueBases.get(remote.address());
+                if (m == null && masqueBases.size() < MASQUE_TUNNELS_PER_PEER) {
+                    m = new MasqueBase(remote.address(), masque, (base, payload) -> onBaseDatagram(base, base.target, payload));
+                    masqueBases.put(remote.address(), m);
+                }
+                if (m != null) {
+                    addPair(remote, m);
+                }
             }
             for (TurnClient t : turns) {
                 InetSocketAddress relayed = t.relayedAddress();
@@ -1010,7 +1090,7 @@ final class IceEngine {
             } else if (selected == null && retryAtNanos >= 0 && now >= retryAtNanos) {
                 retryAtNanos = -1;
                 restart(reason);
-            } else if (selected != null && selected.throughTurn() && retryAtNanos >= 0 && now >= retryAtNanos) {
+            } else if (selected != null && selected.detour() && retryAtNanos >= 0 && now >= retryAtNanos) {
                 retryAtNanos = -1;
                 startRound();
             }
@@ -1039,9 +1119,9 @@ final class IceEngine {
             if (controlling && best != null && (selected == null || selected != best)) {
                 boolean betterPending = ordered.stream().anyMatch(p -> p.priority > best.priority && !p.failed && !p.succeeded);
                 // Nominate the best pair that answered once the better ones had a moment to answer
-                // too; a pair through TURN waits longer, since a direct pair often answers a little
-                // later and is worth more (no third party, no detour).
-                boolean waited = !best.throughTurn() ? now - firstSuccessNanos > TimeUnit.MILLISECONDS.toNanos(150)
+                // too; a pair through TURN or a MASQUE proxy waits longer, since a direct pair often
+                // answers a little later and is worth more (no third party, no detour).
+                boolean waited = !best.detour() ? now - firstSuccessNanos > TimeUnit.MILLISECONDS.toNanos(150)
                         : now - best.succeededNanos > TimeUnit.SECONDS.toNanos(1);
                 if ((!betterPending || waited)
                         && now - lastNominationNanos > TimeUnit.MILLISECONDS.toNanos(100)) {
@@ -1059,8 +1139,8 @@ final class IceEngine {
                     LOG.info("no direct path to {}: {}; trying again in {} s", peer, reason, TimeUnit.NANOSECONDS.toSeconds(retryDelayNanos));
                     retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
                     maybeBirthday(now);
-                } else if (selected.throughTurn()) {
-                    // On TURN for want of better: direct checks again later (same credentials, the
+                } else if (selected.detour()) {
+                    // On TURN (or MASQUE) for want of better: direct checks again later (same credentials, the
                     // TURN pair keeps carrying the peer meanwhile), and birthday probing if it applies.
                     retryAtNanos = now + retryDelayNanos;
                     retryDelayNanos = Math.min(retryDelayNanos * 2, timers.retryMax().toNanos());
@@ -1209,6 +1289,11 @@ final class IceEngine {
             }
         }
 
+        /** Closes the tunnels through the MASQUE proxy (a direct path was found, or the peer left); a later check opens them again. */
+        void dropMasque() {
+            masqueBases.values().forEach(MasqueBase::close);
+        }
+
         /** Closes birthday probing's sockets (the window ended without a path, or the path on one of them ended). */
         void dropBirthday() {
             if (birthday != null) {
@@ -1346,9 +1431,10 @@ final class IceEngine {
             } else if (birthday != null) {
                 dropBirthday(); // a path on another base: probing's sockets are not needed (any more)
             }
-            if (!p.throughTurn()) {
+            if (!p.detour()) {
                 roundStarted = -1;
-            } // else the round goes on: a direct pair that answers later is nominated over the TURN one
+                dropMasque(); // a direct path: the tunnels through the proxy are not needed (until it fails)
+            } // else the round goes on: a direct pair that answers later is nominated over the TURN or MASQUE one
             lastConsentNanos = System.nanoTime();
             rttNanos = p.rttNanos;
             retryDelayNanos = timers.retryMin().toNanos();
@@ -1358,7 +1444,7 @@ final class IceEngine {
             lastFailure = null;
             birthdayAttempts = 0;
             if (moved || path == null || !path.to.equals(p.remote.address()) || path.via != p.via) {
-                path = new DirectPath(p.remote.address(), p.via, p.throughTurn());
+                path = new DirectPath(p.remote.address(), p.via, p.kind());
                 LOG.info("direct path to {}: {}, rtt {} ms", peer, selectedDescription,
                         String.format(Locale.ROOT, "%.2f", p.rttNanos / 1e6));
             }

@@ -105,8 +105,8 @@ final class TurnClient implements IceEngine.Base {
     }
 
     @Override
-    public boolean relayed() {
-        return true;
+    public io.cloudbridge.api.mesh.PathKind kind() {
+        return io.cloudbridge.api.mesh.PathKind.TURN;
     }
 
     @Override

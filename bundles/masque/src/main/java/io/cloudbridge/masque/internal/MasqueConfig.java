@@ -33,6 +33,11 @@ public @interface MasqueConfig {
             + "takes; empty to send the node's own token")
     String proxyTokenFile() default "";
 
+    @AttributeDefinition(description = "On a node: also carry the node's own WireGuard UDP through the proxy (the MASQUE path, "
+            + "for networks where only HTTPS to the proxy gets out): hole punching tries each peer's public endpoints through "
+            + "it; 'cloudbridge up --masque-proxy URL' turns it on")
+    boolean wireguardPath() default false;
+
     @AttributeDefinition(min = "64", max = "65535", description = "The largest UDP payload a tunnel carries, in bytes; a larger "
             + "DATAGRAM capsule ends the tunnel as malformed")
     int maxPayload() default 1500;

@@ -31,6 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -64,8 +65,14 @@ public final class UdpTunnels implements TunnelService {
     private final Map<String, Local> tunnels = new ConcurrentHashMap<>();
     private final AtomicInteger ids = new AtomicInteger();
     private ProxyConnection connection;
+    /** Opens owned tunnels: reaching the proxy blocks, and neither the caller's thread nor the event loop may. */
+    private final java.util.concurrent.ExecutorService opener = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "masque-open");
+        t.setDaemon(true);
+        return t;
+    });
 
-    /** masque.udpTemplate: on a node, the template of the proxy it uses (ours by default). */
+    /** masque.udpTemplate: on a node, the template of the proxy it uses (ours by default), unless masque.proxy is a whole template. */
     private final UriTemplate udpTemplate;
 
     @Activate
@@ -82,43 +89,113 @@ public final class UdpTunnels implements TunnelService {
                 connection.close();
             }
         }
+        opener.shutdownNow();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
-    /** Where the proxy is, how it is trusted, and what token it gets. */
-    record Proxy(InetSocketAddress address, String authority, QuicSslContext tls, String bearer) {
+    /** Where the proxy is, how it is trusted, what token it gets, and its CONNECT-UDP template. */
+    record Proxy(InetSocketAddress address, String authority, QuicSslContext tls, String bearer, UriTemplate template) {
+    }
+
+    /**
+     * masque.proxy as the operator wrote it: {@code https://host[:port]}, or a whole URI template
+     * as RFC 9298 clients are configured with ({@code https://host[:port]/path/{target_host}/{target_port}/});
+     * {@code template} is null for the first form (masque.udpTemplate applies).
+     */
+    record ProxyUri(String host, int port, String template) {
+        static ProxyUri parse(String uri) {
+            if (!uri.regionMatches(true, 0, "https://", 0, 8)) {
+                throw new IllegalArgumentException("masque.proxy must start with https:// : " + uri);
+            }
+            String rest = uri.substring(8);
+            int slash = rest.indexOf('/');
+            String authority = slash < 0 ? rest : rest.substring(0, slash);
+            String path = slash < 0 ? "" : rest.substring(slash);
+            String host;
+            String port = "";
+            if (authority.startsWith("[")) {
+                int close = authority.indexOf(']');
+                if (close < 0) {
+                    throw new IllegalArgumentException("masque.proxy has an unclosed IPv6 literal: " + uri);
+                }
+                host = authority.substring(1, close);
+                port = authority.length() > close + 1 && authority.charAt(close + 1) == ':' ? authority.substring(close + 2) : "";
+            } else {
+                int colon = authority.lastIndexOf(':');
+                host = colon < 0 ? authority : authority.substring(0, colon);
+                port = colon < 0 ? "" : authority.substring(colon + 1);
+            }
+            if (host.isEmpty() || authority.contains("@")) {
+                throw new IllegalArgumentException("masque.proxy needs a host (and no user info): " + uri);
+            }
+            int p;
+            try {
+                p = port.isEmpty() ? 443 : Integer.parseInt(port);
+            } catch (NumberFormatException e) {
+                p = -1;
+            }
+            if (p < 1 || p > 65_535) {
+                throw new IllegalArgumentException("masque.proxy has a bad port: " + uri);
+            }
+            String template = path.isEmpty() || path.equals("/") ? null : path;
+            if (template != null) {
+                UriTemplate t = new UriTemplate(template);
+                if (!t.hasVariable("target_host") || !t.hasVariable("target_port")) {
+                    throw new IllegalArgumentException("masque.proxy's template needs {target_host} and {target_port}: " + uri);
+                }
+            }
+            return new ProxyUri(host, p, template);
+        }
     }
 
     Proxy proxy() throws IOException {
+        HomeRelay relay = home;
+        RelayEndpoint homeQuic = relay == null ? null
+                : relay.endpoints().stream().filter(e -> "quic".equals(e.uri().getScheme())).findFirst().orElse(null);
         if (!config.proxy().isBlank()) {
-            URI u = URI.create(config.proxy());
-            if (!"https".equals(u.getScheme()) || u.getHost() == null) {
-                throw new IOException("masque.proxy must be https://host[:port]: " + config.proxy());
+            ProxyUri u;
+            try {
+                u = ProxyUri.parse(config.proxy().trim());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(e.getMessage());
             }
-            int port = u.getPort() > 0 ? u.getPort() : 443;
             String bearer = null;
             if (!config.proxyTokenFile().isBlank()) {
                 bearer = Files.readString(Path.of(config.proxyTokenFile())).trim();
-            } else if (home != null) {
-                bearer = home.credentials().token().get();
+            } else if (relay != null) {
+                bearer = relay.credentials().token().get();
             }
-            // Any standards-compliant proxy: its certificate is checked against the system's trust anchors.
-            QuicSslContext tls = QuicSslContextBuilder.forClient().applicationProtocols("h3").build();
-            return new Proxy(new InetSocketAddress(u.getHost(), port), u.getHost() + ":" + port, tls, bearer);
+            UriTemplate template = u.template() == null ? udpTemplate : new UriTemplate(u.template());
+            String authority = authority(u.host(), u.port());
+            QuicSslContextBuilder tls = QuicSslContextBuilder.forClient().applicationProtocols("h3");
+            if (homeQuic != null && isHomeRelay(homeQuic, u) && homeQuic.certificateSha256().isPresent()) {
+                // The home relay's own proxy, named by its address: trusted as the node trusts that relay.
+                tls.trustManager(homeQuic.pinnedTrust());
+            } // else any standards-compliant proxy: its certificate is checked against the system's trust anchors
+            return new Proxy(new InetSocketAddress(u.host(), u.port()), authority, tls.build(), bearer, template);
         }
-        HomeRelay relay = home;
-        if (relay == null) {
-            throw new IOException("no proxy: the node is not registered with a relay yet, and masque.proxy is empty");
+        if (homeQuic == null) {
+            throw new IOException(relay == null ? "no proxy: the node is not registered with a relay yet, and masque.proxy is empty"
+                    : "the home relay has no QUIC endpoint, which its MASQUE proxy is on");
         }
-        RelayEndpoint quic = relay.endpoints().stream().filter(e -> "quic".equals(e.uri().getScheme())).findFirst()
-                .orElseThrow(() -> new IOException("the home relay has no QUIC endpoint, which its MASQUE proxy is on"));
         QuicSslContextBuilder tls = QuicSslContextBuilder.forClient().applicationProtocols("h3");
-        if (quic.certificateSha256().isPresent()) {
-            tls.trustManager(quic.pinnedTrust());
+        if (homeQuic.certificateSha256().isPresent()) {
+            tls.trustManager(homeQuic.pinnedTrust());
         }
+        int port = homeQuic.uri().getPort() > 0 ? homeQuic.uri().getPort() : 443;
+        return new Proxy(new InetSocketAddress(homeQuic.uri().getHost(), port), authority(homeQuic.uri().getHost(), port), tls.build(),
+                relay.credentials().token().get(), udpTemplate);
+    }
+
+    private static boolean isHomeRelay(RelayEndpoint quic, ProxyUri u) {
         int port = quic.uri().getPort() > 0 ? quic.uri().getPort() : 443;
-        return new Proxy(new InetSocketAddress(quic.uri().getHost(), port), quic.uri().getHost() + ":" + port, tls.build(),
-                relay.credentials().token().get());
+        String host = quic.uri().getHost();
+        host = host != null && host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
+        return port == u.port() && u.host().equalsIgnoreCase(host);
+    }
+
+    private static String authority(String host, int port) {
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
     }
 
     /** The shared connection to the proxy, made (again) when there is none. Blocks up to 10 s. */
@@ -158,7 +235,7 @@ public final class UdpTunnels implements TunnelService {
             throw new IOException("cannot listen on UDP 127.0.0.1:" + localPort + ": " + e.getMessage(), e);
         }
         local.socket = socket;
-        String path = udpTemplate.expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
+        String path = proxy.template().expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
         try {
             local.tunnel = c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended)
                     .get(ANSWER_SECONDS, TimeUnit.SECONDS);
@@ -171,6 +248,78 @@ public final class UdpTunnels implements TunnelService {
         LOG.info("tunnel {}: UDP 127.0.0.1:{} -> {}:{} through the MASQUE proxy at {}", id,
                 ((InetSocketAddress) socket.localAddress()).getPort(), host, port, proxy.authority());
         return local.info();
+    }
+
+    /**
+     * Opens a tunnel to {@code host:port} whose payloads the caller sends and takes itself (the
+     * MASQUE path for WireGuard); listed by tunnel:list like the others. Off the caller's thread:
+     * reaching the proxy may take up to 10 s.
+     */
+    java.util.concurrent.CompletableFuture<OwnedTunnel> openOwned(String host, int port, Consumer<ByteBuf> onPayload,
+            Consumer<String> onEnd) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                Proxy proxy = proxy();
+                ProxyConnection c = connection(proxy);
+                String id = "u" + ids.incrementAndGet();
+                Local local = new Local(id, host + ":" + port);
+                String path = proxy.template().expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
+                try {
+                    local.tunnel = c.connectUdp(proxy.authority(), path, proxy.bearer(), payload -> {
+                        local.received.add(payload.readableBytes());
+                        onPayload.accept(payload);
+                    }, why -> {
+                        local.ended(why);
+                        onEnd.accept(why);
+                    }).get(ANSWER_SECONDS, TimeUnit.SECONDS);
+                } catch (ExecutionException | TimeoutException e) {
+                    Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+                    throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + cause.getMessage(), cause);
+                }
+                tunnels.put(id, local);
+                LOG.info("tunnel {}: WireGuard's UDP to {}:{} through the MASQUE proxy at {}", id, host, port, proxy.authority());
+                return new OwnedTunnel(local, proxy.authority());
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, opener);
+    }
+
+    /** The proxy's authority as configured now, for what the node shows; "?" when there is none yet. */
+    String proxyName() {
+        try {
+            return proxy().authority();
+        } catch (IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** A tunnel without a local listener: its owner sends through it. */
+    final class OwnedTunnel {
+        private final Local local;
+        final String proxy;
+
+        OwnedTunnel(Local local, String proxy) {
+            this.local = local;
+            this.proxy = proxy;
+        }
+
+        boolean send(ByteBuf payload) {
+            ProxyConnection.ClientTunnel t = local.tunnel;
+            int size = payload.readableBytes();
+            if (t == null || !t.send(payload)) {
+                return false;
+            }
+            local.sent.add(size);
+            return true;
+        }
+
+        void close() {
+            UdpTunnels.this.close(local.id);
+        }
     }
 
     @Override
@@ -235,6 +384,9 @@ public final class UdpTunnels implements TunnelService {
         }
 
         void ended(String why) {
+            if ("closed".equals(state)) {
+                return;
+            }
             state = "closed";
             LOG.info("tunnel {} to {} ended: {}", id, target, why);
             Channel s = socket;

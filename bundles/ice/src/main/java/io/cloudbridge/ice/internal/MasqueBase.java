@@ -1,0 +1,150 @@
+package io.cloudbridge.ice.internal;
+
+import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.api.tunnel.DatagramTunnel;
+import io.cloudbridge.api.tunnel.MasquePath;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A CONNECT-UDP tunnel through a MASQUE proxy to one remote candidate, as an ICE base: checks
+ * and, once its pair is nominated, WireGuard's packets to that candidate leave through it. Unlike
+ * a TURN allocation, a tunnel reaches one target only (the proxy's socket toward it is connected,
+ * and the client never learns that socket's address), hence one base per remote candidate. The
+ * peer sees our checks come from the proxy's socket, a peer-reflexive candidate, and answers
+ * there: back through the tunnel.
+ */
+final class MasqueBase implements IceEngine.Base {
+    private static final Logger LOG = LoggerFactory.getLogger(MasqueBase.class);
+    /** A refused or failed tunnel is asked for again at the next check after this long, not at every check. */
+    static final long REOPEN_AFTER_FAILURE_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    final InetSocketAddress target;
+    private final MasquePath masque;
+    private final BiConsumer<MasqueBase, ByteBuffer> inbound;
+    private volatile DatagramTunnel tunnel;
+    private volatile boolean opening;
+    private volatile long failedNanos = -1;
+    /** Bumped by close(): a tunnel that opens after its base was closed is closed at once. */
+    private volatile int generation;
+    private volatile String state = "opening";
+
+    MasqueBase(InetSocketAddress target, MasquePath masque, BiConsumer<MasqueBase, ByteBuffer> inbound) {
+        this.target = target;
+        this.masque = masque;
+        this.inbound = inbound;
+    }
+
+    boolean uses(MasquePath path) {
+        return masque == path;
+    }
+
+    String proxy() {
+        return masque.proxy();
+    }
+
+    void open() {
+        if (opening || tunnel != null) {
+            return;
+        }
+        opening = true;
+        state = "opening";
+        int opened = generation;
+        DatagramTunnel.Receiver receiver = new DatagramTunnel.Receiver() {
+            @Override
+            public void received(ByteBuffer payload) {
+                inbound.accept(MasqueBase.this, payload);
+            }
+
+            @Override
+            public void ended(String why) {
+                synchronized (MasqueBase.this) {
+                    if (generation == opened) {
+                        tunnel = null;
+                        state = "ended: " + why;
+                    }
+                }
+                LOG.debug("MASQUE tunnel to {} ended: {}", target, why);
+            }
+        };
+        masque.open(target, receiver).whenComplete((t, failure) -> {
+            boolean stale;
+            synchronized (this) {
+                opening = false;
+                stale = generation != opened;
+                if (failure != null) {
+                    failedNanos = System.nanoTime();
+                    state = "refused: " + rootMessage(failure);
+                } else if (!stale) {
+                    tunnel = t;
+                    failedNanos = -1;
+                    state = "open";
+                }
+            }
+            if (failure != null) {
+                LOG.info("no MASQUE tunnel to {} through {}: {}", target, masque.proxy(), rootMessage(failure));
+            } else if (stale) {
+                t.close();
+            }
+        });
+    }
+
+    private static String rootMessage(Throwable t) {
+        while (t.getCause() != null && (t instanceof java.util.concurrent.CompletionException
+                || t instanceof java.util.concurrent.ExecutionException)) {
+            t = t.getCause();
+        }
+        return t.getMessage() == null ? t.toString() : t.getMessage();
+    }
+
+    /** Closes the tunnel; a later check opens it again. */
+    void close() {
+        DatagramTunnel t;
+        synchronized (this) {
+            generation++;
+            t = tunnel;
+            tunnel = null;
+            opening = false;
+            state = "closed";
+        }
+        if (t != null) {
+            t.close();
+        }
+    }
+
+    String state() {
+        return state;
+    }
+
+    @Override
+    public boolean send(InetSocketAddress to, ByteBuffer datagram) {
+        DatagramTunnel t = tunnel;
+        return t != null && to.equals(target) && t.send(datagram);
+    }
+
+    @Override
+    public void prepare(InetSocketAddress to, long now) {
+        if (tunnel == null && !opening && (failedNanos < 0 || now - failedNanos > REOPEN_AFTER_FAILURE_NANOS)) {
+            open();
+        }
+    }
+
+    @Override
+    public PathKind kind() {
+        return PathKind.MASQUE;
+    }
+
+    @Override
+    public String describe() {
+        return "masque " + masque.proxy();
+    }
+
+    @Override
+    public String toString() {
+        return "MASQUE tunnel to " + target + " (" + state + ")";
+    }
+}
