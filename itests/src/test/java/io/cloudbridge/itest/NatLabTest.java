@@ -515,7 +515,9 @@ class NatLabTest {
                 String json = tcp.awaitUnbroken(Duration.ofSeconds(20));
                 Matcher received = Pattern.compile("\"sum_received\":\\s*\\{[^}]*?\"bytes\":\\s*(\\d+)").matcher(json);
                 assertTrue(received.find(), json);
-                System.out.println("4 s of TCP a -> b over the MASQUE path: " + received.group(1) + " bytes");
+                System.out.println("4 s of TCP a -> b over the MASQUE path: " + received.group(1) + " bytes; a's overlay MTU "
+                        + sh(false, "ip", "netns", "exec", P + "-a", "cat", "/sys/class/net/cb0/mtu").trim() + "; the relay's tunnels:\n"
+                        + relay.exec("masque:tunnels").out());
             }
         }
     }

@@ -42,6 +42,8 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
     /** The override {@code --masque-proxy} adds: it also brings the feature masque. */
     static final String MASQUE_PATH_ON = "masque.wireguardPath=true";
 
+    static final String MASQUE_MTU = "wireguard.mtu=1280";
+
     /** Whether the command line turned the MASQUE path on. */
     boolean masquePath() {
         return overrides.contains(MASQUE_PATH_ON);
@@ -76,6 +78,11 @@ record BootOptions(String command, Path home, Path config, Path stateDir, Path s
                     // Where only HTTPS to a proxy gets out: WireGuard's UDP through CONNECT-UDP (feature masque).
                     overrides.add("masque.proxy=" + value(args, ++i, a));
                     overrides.add(MASQUE_PATH_ON);
+                    // IPv6's minimum: a full WireGuard packet (1,312 bytes) then fits one QUIC
+                    // datagram through the proxy; at the usual 1,420 it would not, and would travel
+                    // in the tunnel's stream (reliable and ordered: TCP over TCP). First in the
+                    // list, so that an explicit --set wireguard.mtu wins.
+                    overrides.add(0, MASQUE_MTU);
                 }
                 default -> {
                     if (a.startsWith("--config=")) {

@@ -15,10 +15,16 @@ class BootOptionsTest {
     @Test
     void masqueProxySetsTheProxyTurnsThePathOnAndBringsTheFeature() {
         BootOptions o = BootOptions.parse(new String[] {"up", "--masque-proxy", "https://proxy.example:443", "--userspace"}, HOME);
-        assertEquals(List.of("masque.proxy=https://proxy.example:443", "masque.wireguardPath=true", "wireguard.userspace=true"),
-                o.overrides());
+        assertEquals(List.of("wireguard.mtu=1280", "masque.proxy=https://proxy.example:443", "masque.wireguardPath=true",
+                "wireguard.userspace=true"), o.overrides());
         assertTrue(o.masquePath());
         assertTrue(Launcher.roleFeatures(o).contains("masque"), Launcher.roleFeatures(o).toString());
+    }
+
+    @Test
+    void anExplicitMtuWinsOverTheMasquePathsWhereverItStands() {
+        BootOptions o = BootOptions.parse(new String[] {"up", "--set", "wireguard.mtu=1400", "--masque-proxy", "https://p:443"}, HOME);
+        assertTrue(o.overrides().indexOf("wireguard.mtu=1280") < o.overrides().indexOf("wireguard.mtu=1400"), o.overrides().toString());
     }
 
     @Test
