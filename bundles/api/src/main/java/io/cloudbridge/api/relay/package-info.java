@@ -6,7 +6,7 @@
  * {@link io.cloudbridge.api.relay.PacketSwitch}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.api.relay;
 
 import org.osgi.annotation.bundle.Export;

@@ -9,7 +9,7 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
-/** Gogo on a relay: {@code masque:tunnels}, what the proxy carries now and what it refused. */
+/** Gogo on a relay: {@code masque:tunnels}, what the proxy carries now (CONNECT-UDP tunnels, CONNECT-IP sessions and gateways) and what it refused. */
 @Component(service = MasqueCommands.class, property = {"osgi.command.scope=masque", "osgi.command.function=tunnels"})
 public final class MasqueCommands {
     private final MasqueProxy proxy;
@@ -31,6 +31,28 @@ public final class MasqueCommands {
                         t.bytesToTarget.sum(), t.bytesToClient.sum(),
                         t.datagramsIn.sum() + "/" + t.capsulesIn.sum() + ", " + t.datagramsOut.sum() + "/" + t.capsulesOut.sum(),
                         TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t.openedNanos)));
+            }
+        }
+        List<IpSession> sessions = new ArrayList<>(proxy.ipSessions);
+        out.append(sessions.size()).append(" CONNECT-IP sessions\n");
+        if (!sessions.isEmpty()) {
+            out.append(String.format("%-8s %-40s %-32s %10s %10s %-16s %6s%n", "TENANT", "CLIENT", "ADDRESSES", "PACKETS IN", "OUT",
+                    "DATAGRAMS/CAPS", "AGE"));
+            for (IpSession s : sessions) {
+                io.cloudbridge.api.ipam.Lease l = s.lease;
+                out.append(String.format("%-8s %-40s %-32s %10d %10d %-16s %5ds%n", s.client.tenant(), s.client.id(),
+                        l == null ? "-" : l.ipv4().getHostAddress() + " " + l.ipv6().getHostAddress(), s.packetsIn.sum(),
+                        s.packetsOut.sum(), s.datagramsOut.sum() + "/" + s.capsulesOut.sum(),
+                        TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - s.openedNanos)));
+            }
+        }
+        TenantGateways gateways = proxy.gateways;
+        if (gateways != null) {
+            for (TenantGateways.Gateway g : gateways.gateways()) {
+                out.append("gateway of tenant ").append(g.tenant).append(": ").append(g.lease.ipv4().getHostAddress()).append(", key ")
+                        .append(g.key).append(", ").append(g.sessionCount()).append(" sessions, packets to nodes ")
+                        .append(g.packetsToNodes.sum()).append(", from nodes ").append(g.packetsFromNodes.sum())
+                        .append(g.drops().isEmpty() ? "" : ", dropped " + g.drops()).append('\n');
             }
         }
         Map<Integer, Long> refused = new TreeMap<>();

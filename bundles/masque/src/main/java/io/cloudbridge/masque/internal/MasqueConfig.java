@@ -10,6 +10,10 @@ public @interface MasqueConfig {
     @AttributeDefinition(description = "The URI template of CONNECT-UDP requests: a path with {target_host} and {target_port}")
     String udpTemplate() default "/.well-known/masque/udp/{target_host}/{target_port}/";
 
+    @AttributeDefinition(description = "The URI template of CONNECT-IP requests (RFC 9484): a path with {target} ('*', an "
+            + "address or a prefix of the tenant's overlay) and {ipproto} ('*' or 0 to 255)")
+    String ipTemplate() default "/.well-known/masque/ip/{target}/{ipproto}/";
+
     @AttributeDefinition(min = "1", max = "86400", description = "Seconds a tunnel may carry nothing either way before it is closed")
     int idleSeconds() default 120;
 

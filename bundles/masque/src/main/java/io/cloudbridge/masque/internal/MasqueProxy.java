@@ -28,6 +28,7 @@ import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,6 +44,7 @@ import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -77,6 +79,11 @@ public final class MasqueProxy implements QuicRoute {
 
     final MasqueConfig config;
     final UriTemplate udpTemplate;
+    final UriTemplate ipTemplate;
+    /** The relay's CONNECT-IP gateways: present where the control and data planes run (a relay). */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    volatile TenantGateways gateways;
+    final Set<IpSession> ipSessions = ConcurrentHashMap.newKeySet();
     final TargetPolicy policy;
     /** UDP sockets toward the targets: their own loop, so the QUIC loop's I/O type does not matter. */
     final EventLoopGroup udpGroup;
@@ -101,6 +108,7 @@ public final class MasqueProxy implements QuicRoute {
         if (!udpTemplate.hasVariable("target_host") || !udpTemplate.hasVariable("target_port")) {
             throw new IllegalArgumentException("masque.udpTemplate needs {target_host} and {target_port}: " + config.udpTemplate());
         }
+        this.ipTemplate = new UriTemplate(config.ipTemplate());
         this.policy = new TargetPolicy(config.allow(), config.deny(), MasqueProxy::ownAddresses);
         this.udpGroup = new MultiThreadIoEventLoopGroup(1, r -> {
             Thread t = new Thread(r, "masque-udp");
@@ -119,6 +127,7 @@ public final class MasqueProxy implements QuicRoute {
             c.close(true, 0x100, Unpooled.copiedBuffer("MASQUE proxy removed", StandardCharsets.UTF_8));
         }
         tunnels.forEach(UdpTunnel::close);
+        List.copyOf(ipSessions).forEach(IpSession::close);
         udpGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
@@ -235,7 +244,7 @@ public final class MasqueProxy implements QuicRoute {
         final MasqueProxy proxy;
         final QuicChannel channel;
         /** Open tunnels by request stream id; touched on the connection's event loop only. */
-        final Map<Long, UdpTunnel> byStream = new ConcurrentHashMap<>();
+        final Map<Long, StreamTunnel> byStream = new ConcurrentHashMap<>();
         volatile boolean peerDatagrams;
         /** The largest HTTP Datagram this connection's path carries now. */
         final PathDatagramLimit path;
@@ -244,6 +253,23 @@ public final class MasqueProxy implements QuicRoute {
             this.proxy = proxy;
             this.channel = channel;
             this.path = PathDatagramLimit.follow(channel, channel.attr(PEER_MAX_DATAGRAM).get());
+        }
+
+        /**
+         * Sends one payload to the client on {@code stream}'s tunnel (released): an HTTP Datagram
+         * when the client enabled them and it fits the path, else a DATAGRAM capsule on the
+         * stream. On the connection's event loop. Returns whether it went as a datagram.
+         */
+        boolean toClient(QuicStreamChannel stream, ByteBuf payload) {
+            long streamId = stream.streamId();
+            if (datagramFits(VarInt.size(streamId >> 2) + 1 + payload.readableBytes())) {
+                channel.writeAndFlush(HttpDatagrams.quicDatagram(stream.alloc(), streamId, payload), channel.voidPromise());
+                return true;
+            }
+            // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
+            stream.writeAndFlush(new io.netty.handler.codec.http3.DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), Capsules.DATAGRAM,
+                    HttpDatagrams.capsuleValue(stream.alloc(), payload))), stream.voidPromise());
+            return false;
         }
 
         /** Whether a datagram of {@code size} bytes (ids included) can go as a QUIC DATAGRAM frame now. */
@@ -267,12 +293,12 @@ public final class MasqueProxy implements QuicRoute {
                     proxy.droppedDatagrams.increment(); // no context, or one this proxy never agreed to
                     return;
                 }
-                UdpTunnel tunnel = byStream.get(d.streamId());
+                StreamTunnel tunnel = byStream.get(d.streamId());
                 if (tunnel == null) {
                     proxy.droppedDatagrams.increment(); // no such tunnel (yet, or any more)
                     return;
                 }
-                tunnel.toTarget(d.payload(), true);
+                tunnel.fromClient(d.payload(), true);
             } catch (HttpDatagrams.MalformedDatagramException e) {
                 SECURITY.info("MASQUE connection from {} closed: {}", channel.remoteSocketAddress(), e.getMessage());
                 channel.close(true, HttpDatagrams.H3_DATAGRAM_ERROR, Unpooled.copiedBuffer(e.getMessage(), StandardCharsets.UTF_8));
@@ -282,7 +308,7 @@ public final class MasqueProxy implements QuicRoute {
         }
 
         void closed() {
-            byStream.values().forEach(UdpTunnel::close);
+            List.copyOf(byStream.values()).forEach(StreamTunnel::close);
             byStream.clear();
         }
     }

@@ -39,8 +39,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
     private final MasqueProxy.Connection connection;
     private Capsules.Parser capsules;
     private boolean headersSeen;
-    /** Set once the request was accepted and its socket is up. */
-    private UdpTunnel tunnel;
+    /** Set once the request was accepted and its tunnel (a UDP socket, or a CONNECT-IP session) is up. */
+    private StreamTunnel tunnel;
     private boolean ended;
 
     RequestStream(MasqueProxy proxy, MasqueProxy.Connection connection) {
@@ -62,19 +62,23 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         if (!"CONNECT".equals(method)) {
             Optional<Map<String, String>> target = path == null ? Optional.empty() : safeMatch(path);
             respond(ctx, target.isPresent() ? 405 : 404, target.isPresent()
-                    ? "this resource takes extended CONNECT with :protocol connect-udp only" : "no such resource");
+                    ? "this resource takes extended CONNECT (connect-udp or connect-ip) only" : "no such resource");
             return;
         }
         if (protocol == null) {
-            respond(ctx, 400, "a CONNECT without :protocol: this proxy serves extended CONNECT (connect-udp), not TCP tunnels");
+            respond(ctx, 400, "a CONNECT without :protocol: this proxy serves extended CONNECT (connect-udp, connect-ip), not TCP tunnels");
             return;
         }
-        if (!"connect-udp".equals(protocol)) {
-            respond(ctx, 501, "protocol '" + protocol + "' is not served here (connect-udp is)");
+        if (!"connect-udp".equals(protocol) && !"connect-ip".equals(protocol)) {
+            respond(ctx, 501, "protocol '" + protocol + "' is not served here (connect-udp and connect-ip are)");
             return;
         }
         if (path == null || !"https".equals(str(h.scheme())) || h.authority() == null) {
             respond(ctx, 400, "extended CONNECT needs :scheme https, :authority and :path");
+            return;
+        }
+        if ("connect-ip".equals(protocol)) {
+            connectIp(ctx, stream, h, path);
             return;
         }
         Map<String, String> values;
@@ -117,6 +121,147 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         } catch (RejectedExecutionException e) {
             respond(ctx, 503, "the proxy is busy checking other requests; try again");
         }
+    }
+
+    /**
+     * CONNECT-IP (RFC 9484): the template's {@code target} is {@code *} (the whole tenant) or an
+     * address or prefix inside the tenant's overlay; {@code ipproto} is {@code *} or 0 to 255.
+     */
+    private void connectIp(ChannelHandlerContext ctx, QuicStreamChannel stream, Http3Headers h, String path) {
+        Map<String, String> values;
+        try {
+            Optional<Map<String, String>> matched = proxy.ipTemplate.match(path);
+            if (matched.isEmpty()) {
+                respond(ctx, 404, "no CONNECT-IP resource at " + path + " (the template is " + proxy.ipTemplate + ")");
+                return;
+            }
+            values = matched.get();
+        } catch (IllegalArgumentException e) {
+            respond(ctx, 400, "malformed target in the path: " + e.getMessage());
+            return;
+        }
+        if (!capsuleProtocol(str(h.get("capsule-protocol")))) {
+            respond(ctx, 400, "CONNECT-IP needs the header capsule-protocol: ?1 (RFC 9484 section 4)");
+            return;
+        }
+        String target = values.getOrDefault("target", "*");
+        String proto = values.getOrDefault("ipproto", "*");
+        io.cloudbridge.api.net.IpPrefix targetPrefix = null;
+        int ipProtocol = -1;
+        try {
+            if (!"*".equals(target)) {
+                targetPrefix = target.indexOf('/') >= 0 ? io.cloudbridge.api.net.IpPrefix.parse(target)
+                        : literalPrefix(target);
+            }
+            if (!"*".equals(proto)) {
+                ipProtocol = Integer.parseInt(proto);
+                if (ipProtocol < 0 || ipProtocol > 255) {
+                    throw new IllegalArgumentException("ipproto " + proto);
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            respond(ctx, 400, "malformed CONNECT-IP target '" + target + "' or ipproto '" + proto + "' (an address, a prefix or *; "
+                    + "0 to 255 or *)");
+            return;
+        }
+        String authorization = str(h.get("authorization"));
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            respond(ctx, 401, "a bearer token is required (Authorization: Bearer, a node token or an access token)");
+            return;
+        }
+        TenantGateways gateways = proxy.gateways;
+        if (gateways == null) {
+            respond(ctx, 501, "CONNECT-IP needs the relay's control and data planes, which do not run here");
+            return;
+        }
+        String bearer = authorization.substring(7).trim();
+        io.cloudbridge.api.net.IpPrefix asked = targetPrefix;
+        int protocol = ipProtocol;
+        capsules = new Capsules.Parser(ctx.alloc(), Math.max(proxy.config.maxPayload(), 1500) + 8);
+        try {
+            proxy.checks.execute(() -> checkIp(stream, gateways, bearer, asked, protocol));
+        } catch (RejectedExecutionException e) {
+            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+        }
+    }
+
+    /** An address literal alone names a one-address prefix; a name would need a look-up no tenant's overlay has. */
+    private static io.cloudbridge.api.net.IpPrefix literalPrefix(String target) {
+        if (!target.matches("[0-9A-Fa-f:.]+") || !(target.contains(".") || target.contains(":"))) {
+            throw new IllegalArgumentException("not an address literal: " + target);
+        }
+        java.net.InetAddress a;
+        try {
+            a = java.net.InetAddress.getByName(target); // a literal: no look-up
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException(e.getMessage());
+        }
+        return new io.cloudbridge.api.net.IpPrefix(a, a.getAddress().length * 8);
+    }
+
+    /** Off the event loop: who asks, whether the target is inside their tenant, their addresses; then the 200. */
+    private void checkIp(QuicStreamChannel stream, TenantGateways gateways, String bearer, io.cloudbridge.api.net.IpPrefix asked,
+            int ipProtocol) {
+        MasqueProxy.Client client;
+        try {
+            client = proxy.authenticate(bearer);
+        } catch (CredentialRejectedException e) {
+            MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
+            stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
+            return;
+        } catch (RuntimeException e) {
+            stream.eventLoop().execute(() -> respond(stream, 500, "the token could not be checked"));
+            return;
+        }
+        IpSession session;
+        try {
+            TenantGateways.Gateway gateway = gateways.gateway(client.tenant());
+            List<io.cloudbridge.api.net.IpPrefix> tenant = gateway.prefixes();
+            List<io.cloudbridge.api.net.IpPrefix> scope;
+            if (asked == null) {
+                scope = tenant;
+            } else if (tenant.stream().anyMatch(p -> p.length() <= asked.length() && IpSession.contains(p, asked.address()))) {
+                scope = List.of(asked);
+            } else {
+                MasqueProxy.SECURITY.info("CONNECT-IP to {} refused to {} of tenant {}: outside its overlay", asked, client.id(),
+                        client.tenant());
+                stream.eventLoop().execute(() -> respond(stream, 403, "target refused: " + asked + " is outside tenant "
+                        + client.tenant() + "'s overlay " + tenant));
+                return;
+            }
+            if (!proxy.takeSlot(client)) {
+                stream.eventLoop().execute(() -> respond(stream, 429, "this client holds " + proxy.config.maxTunnelsPerClient()
+                        + " tunnels already (masque.maxTunnelsPerClient)"));
+                return;
+            }
+            session = new IpSession(proxy, connection, stream, client, gateway, scope, ipProtocol);
+            try {
+                session.lease = gateway.admit(session);
+            } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException | RuntimeException e) {
+                proxy.releaseSlot(client);
+                throw e;
+            }
+        } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException e) {
+            stream.eventLoop().execute(() -> respond(stream, 503, "tenant " + client.tenant() + " has no overlay address left"));
+            return;
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.warn("the CONNECT-IP gateway of tenant {} could not be made: {}", client.tenant(), e.toString(), e);
+            stream.eventLoop().execute(() -> respond(stream, 502, "the tenant's gateway is not available: " + e.getMessage()));
+            return;
+        }
+        stream.eventLoop().execute(() -> {
+            if (ended || !stream.isActive()) {
+                session.close();
+                return;
+            }
+            tunnel = session;
+            DefaultHttp3HeadersFrame ok = new DefaultHttp3HeadersFrame();
+            ok.headers().status("200").set("capsule-protocol", "?1");
+            stream.writeAndFlush(ok);
+            session.started();
+            LOG.debug("CONNECT-IP for {} of tenant {}: {} and {}", client.id(), client.tenant(), session.lease.ipv4().getHostAddress(),
+                    session.lease.ipv6().getHostAddress());
+        });
     }
 
     /** Off the event loop: who asks, where to, whether they may; then back on it to open the tunnel. */
@@ -202,17 +347,22 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         for (Capsules.Capsule c : got) {
             try {
                 if (c.type() != Capsules.DATAGRAM) {
-                    continue; // address and route capsules mean nothing to a UDP tunnel
+                    String problem = tunnel == null ? null : tunnel.capsule(c.type(), c.value());
+                    if (problem != null) {
+                        abort(ctx, problem);
+                        return;
+                    }
+                    continue;
                 }
                 HttpDatagrams.Datagram d = HttpDatagrams.parseCapsuleValue(0, c.value());
+                int limit = tunnel == null ? proxy.config.maxPayload() : tunnel.maxPayload();
                 if (d == null || d.contextId() != HttpDatagrams.PAYLOAD_CONTEXT) {
                     proxy.droppedDatagrams.increment();
-                } else if (d.payload().readableBytes() > proxy.config.maxPayload()) {
-                    abort(ctx, "a DATAGRAM capsule of " + d.payload().readableBytes() + " bytes (masque.maxPayload is "
-                            + proxy.config.maxPayload() + ")");
+                } else if (d.payload().readableBytes() > limit) {
+                    abort(ctx, "a DATAGRAM capsule of " + d.payload().readableBytes() + " bytes (the limit is " + limit + ")");
                     return;
                 } else if (tunnel != null) {
-                    tunnel.toTarget(d.payload(), false);
+                    tunnel.fromClient(d.payload(), false);
                 } else {
                     proxy.droppedDatagrams.increment(); // sent before the proxy answered: UDP may lose it
                 }
@@ -253,7 +403,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
 
     private void end() {
         ended = true;
-        UdpTunnel t = tunnel;
+        StreamTunnel t = tunnel;
         tunnel = null;
         if (t != null) {
             t.close();
@@ -299,7 +449,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
 
     private Optional<Map<String, String>> safeMatch(String path) {
         try {
-            return proxy.udpTemplate.match(path);
+            Optional<Map<String, String>> udp = proxy.udpTemplate.match(path);
+            return udp.isPresent() ? udp : proxy.ipTemplate.match(path);
         } catch (IllegalArgumentException e) {
             return Optional.of(Map.of());
         }

@@ -8,7 +8,6 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.channel.socket.nio.NioDatagramChannel;
-import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -24,7 +23,7 @@ import java.util.concurrent.atomic.LongAdder;
  * It closes when the request stream ends, when nothing passed either way for masque.idleSeconds,
  * or when the client's connection goes.
  */
-final class UdpTunnel {
+final class UdpTunnel implements StreamTunnel {
     private final MasqueProxy proxy;
     private final MasqueProxy.Connection connection;
     private final QuicStreamChannel stream;
@@ -92,8 +91,14 @@ final class UdpTunnel {
         return client;
     }
 
+    @Override
+    public int maxPayload() {
+        return proxy.config.maxPayload();
+    }
+
     /** A payload from the client (not released here: the caller owns it); {@code viaDatagram}: in a QUIC DATAGRAM frame. */
-    void toTarget(ByteBuf payload, boolean viaDatagram) {
+    @Override
+    public void fromClient(ByteBuf payload, boolean viaDatagram) {
         (viaDatagram ? datagramsIn : capsulesIn).increment();
         toTarget(payload);
     }
@@ -145,17 +150,7 @@ final class UdpTunnel {
             payload.release();
             return;
         }
-        long streamId = stream.streamId();
-        int datagramSize = VarInt.size(streamId >> 2) + 1 + size;
-        if (connection.datagramFits(datagramSize)) {
-            datagramsOut.increment();
-            connection.channel.writeAndFlush(HttpDatagrams.quicDatagram(stream.alloc(), streamId, payload), connection.channel.voidPromise());
-        } else {
-            // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
-            capsulesOut.increment();
-            stream.writeAndFlush(new DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), Capsules.DATAGRAM,
-                    HttpDatagrams.capsuleValue(stream.alloc(), payload))), stream.voidPromise());
-        }
+        (connection.toClient(stream, payload) ? datagramsOut : capsulesOut).increment();
     }
 
     private void idledOut() {
@@ -169,7 +164,8 @@ final class UdpTunnel {
         }
     }
 
-    void close() {
+    @Override
+    public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
         }

@@ -73,6 +73,17 @@ final class NetworkMaps {
         }
     }
 
+    /**
+     * Tells {@code listener} the tenant's peers now and after every change, in order, on the
+     * changing thread (it must be quick); the returned action stops it. For members inside the
+     * relay, which have no map stream.
+     */
+    Runnable listen(String tenant, java.util.function.Consumer<List<Peer>> listener) {
+        TenantMap map = tenant(tenant);
+        map.listen(listener);
+        return () -> map.listeners.remove(listener);
+    }
+
     int watchers(String tenant) {
         TenantMap map = tenants.get(tenant);
         return map == null ? 0 : map.watchers.size();
@@ -81,6 +92,7 @@ final class NetworkMaps {
     private static final class TenantMap {
         private final Map<String, Peer> peers = new LinkedHashMap<>();
         final Map<Watcher, Boolean> watchers = new ConcurrentHashMap<>();
+        final List<java.util.function.Consumer<List<Peer>>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         private long version;
 
         TenantMap(List<Peer> stored) {
@@ -99,6 +111,11 @@ final class NetworkMaps {
             watchers.put(w, Boolean.TRUE);
         }
 
+        synchronized void listen(java.util.function.Consumer<List<Peer>> listener) {
+            listeners.add(listener);
+            listener.accept(List.copyOf(peers.values()));
+        }
+
         /** Applies a change ({@code peer} null: removal) and sends its delta; one change at a time per tenant keeps order. */
         synchronized void change(String nodeId, Peer peer) {
             if (peer == null ? peers.remove(nodeId) == null : peer.equals(peers.put(nodeId, peer))) {
@@ -112,6 +129,10 @@ final class NetworkMaps {
                 if (!w.nodeId.equals(nodeId) && !w.send(update)) {
                     watchers.remove(w);
                 }
+            }
+            if (!listeners.isEmpty()) {
+                List<Peer> now = List.copyOf(peers.values());
+                listeners.forEach(l -> l.accept(now));
             }
         }
     }

@@ -76,6 +76,8 @@ public final class RelayControlServer {
         start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
+        published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), config.issuer()),
+                null));
     }
 
     /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */

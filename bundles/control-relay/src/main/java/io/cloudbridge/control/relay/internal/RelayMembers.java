@@ -1,0 +1,97 @@
+package io.cloudbridge.control.relay.internal;
+
+import com.google.protobuf.ByteString;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.relay.OverlayMembers;
+import io.cloudbridge.control.v1.Peer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Members of a tenant's overlay inside the relay (its CONNECT-IP gateway), published in the
+ * tenant's network map as registered nodes are, without a database record: a member exists while
+ * the part of the relay that made it runs.
+ */
+final class RelayMembers implements OverlayMembers {
+    private static final Logger LOG = LoggerFactory.getLogger(RelayMembers.class);
+
+    private final NetworkMaps maps;
+    private final String homeRelay;
+
+    RelayMembers(NetworkMaps maps, String homeRelay) {
+        this.maps = maps;
+        this.homeRelay = homeRelay;
+    }
+
+    @Override
+    public Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers) {
+        // A stable id per tenant and key: the same member after a restart of the relay is the same peer.
+        String nodeId = UUID.nameUUIDFromBytes((tenant + "/" + key).getBytes(StandardCharsets.UTF_8)).toString();
+        maps.upsert(tenant, peer(nodeId, key, name, allowedIps));
+        Runnable stop = maps.listen(tenant, all -> {
+            List<Member> others = new ArrayList<>(all.size());
+            for (Peer p : all) {
+                if (!p.getNodeId().equals(nodeId)) {
+                    Member m = member(p);
+                    if (m != null) {
+                        others.add(m);
+                    }
+                }
+            }
+            peers.accept(others);
+        });
+        LOG.info("{} joined tenant {}'s overlay as {} ({})", name, tenant, nodeId, allowedIps);
+        return new Membership() {
+            private volatile boolean closed;
+
+            @Override
+            public String nodeId() {
+                return nodeId;
+            }
+
+            @Override
+            public void allowedIps(List<IpPrefix> now) {
+                if (!closed) {
+                    maps.upsert(tenant, peer(nodeId, key, name, now));
+                }
+            }
+
+            @Override
+            public void close() {
+                if (!closed) {
+                    closed = true;
+                    stop.run();
+                    maps.remove(tenant, nodeId);
+                    LOG.info("{} left tenant {}'s overlay", name, tenant);
+                }
+            }
+        };
+    }
+
+    private Peer peer(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {
+        Peer.Builder p = Peer.newBuilder().setNodeId(nodeId).setWireguardPublicKey(ByteString.copyFrom(key.toBytes()))
+                .setHostname(name).setHomeRelay(homeRelay);
+        allowedIps.forEach(a -> p.addOverlayAddresses(a.toString()));
+        return p.build();
+    }
+
+    /** A map entry as a member, or null for one that does not parse (never expected: the relay wrote it). */
+    private static Member member(Peer p) {
+        try {
+            List<IpPrefix> ips = new ArrayList<>();
+            for (String a : p.getOverlayAddressesList()) {
+                ips.add(IpPrefix.parse(a));
+            }
+            return new Member(p.getNodeId(), NodeKey.of(p.getWireguardPublicKey().toByteArray()), p.getHostname(), ips);
+        } catch (IllegalArgumentException e) {
+            LOG.warn("peer {} of the map left out of the relay's members' view: {}", p.getNodeId(), e.getMessage());
+            return null;
+        }
+    }
+}

@@ -1,0 +1,283 @@
+package io.cloudbridge.masque.internal;
+
+import io.cloudbridge.api.ipam.Lease;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
+import io.netty.handler.codec.quic.QuicStreamChannel;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One CONNECT-IP session (RFC 9484) through the tenant's gateway: the client is assigned an
+ * overlay address of its tenant (ADDRESS_ASSIGN), told the tenant's prefixes (ROUTE_ADVERTISEMENT),
+ * and its IP packets (context 0) go into the tenant's overlay, those of the tenant's nodes to its
+ * address come back. A packet from another source than the assigned address, to a destination
+ * outside the session's scope, of another IP protocol than the one asked for, or malformed, is
+ * dropped and counted: a client reaches its own tenant's nodes and nothing else.
+ */
+final class IpSession implements StreamTunnel {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final MasqueProxy proxy;
+    private final MasqueProxy.Connection connection;
+    private final QuicStreamChannel stream;
+    final MasqueProxy.Client client;
+    final TenantGateways.Gateway gateway;
+    /** Keys the client's IPAM lease: one per session, released at its end. */
+    final NodeKey leaseKey;
+    /** The prefixes the client may reach: the tenant's, or the part of them the request's target named. */
+    final List<IpPrefix> scope;
+    /** The IP protocol asked for; -1 for all. */
+    final int ipProtocol;
+    volatile Lease lease;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile long lastActivityNanos = System.nanoTime();
+    private ScheduledFuture<?> idleCheck;
+    final LongAdder packetsIn = new LongAdder();
+    final LongAdder packetsOut = new LongAdder();
+    final LongAdder datagramsOut = new LongAdder();
+    final LongAdder capsulesOut = new LongAdder();
+    private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
+    final long openedNanos = System.nanoTime();
+
+    IpSession(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream, MasqueProxy.Client client,
+            TenantGateways.Gateway gateway, List<IpPrefix> scope, int ipProtocol) {
+        this.proxy = proxy;
+        this.connection = connection;
+        this.stream = stream;
+        this.client = client;
+        this.gateway = gateway;
+        this.scope = List.copyOf(scope);
+        this.ipProtocol = ipProtocol;
+        byte[] k = new byte[NodeKey.LENGTH];
+        RANDOM.nextBytes(k);
+        this.leaseKey = NodeKey.of(k);
+    }
+
+    /**
+     * On the stream's loop, once the 200 is written: the session takes its place on the
+     * connection, and the client hears its addresses and routes.
+     */
+    void started() {
+        connection.byStream.put(stream.streamId(), this);
+        proxy.ipSessions.add(this);
+        Lease l = lease;
+        write(Capsules.ADDRESS_ASSIGN, IpCapsules.encodeAddresses(stream.alloc(), List.of(
+                new IpCapsules.AssignedAddress(0, l.ipv4(), 32), new IpCapsules.AssignedAddress(0, l.ipv6(), 128))));
+        write(Capsules.ROUTE_ADVERTISEMENT, IpCapsules.encodeRoutes(stream.alloc(), routes(scope, Math.max(ipProtocol, 0))));
+        long idle = TimeUnit.SECONDS.toNanos(proxy.config.idleSeconds());
+        long every = Math.max(TimeUnit.MILLISECONDS.toNanos(250), idle / 4);
+        idleCheck = stream.eventLoop().scheduleAtFixedRate(() -> {
+            if (System.nanoTime() - lastActivityNanos > idle && !closed.get()) {
+                close();
+                if (stream.isActive()) {
+                    RequestStream.finish(stream);
+                }
+            }
+        }, every, every, TimeUnit.NANOSECONDS);
+    }
+
+    private void write(long type, ByteBuf value) {
+        stream.writeAndFlush(new DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), type, value)), stream.voidPromise());
+    }
+
+    /** The scope as RFC 9484 ranges: ordered by version, then start; one protocol (0: all). */
+    static List<IpCapsules.AddressRange> routes(List<IpPrefix> scope, int protocol) {
+        List<IpCapsules.AddressRange> out = new ArrayList<>();
+        for (IpPrefix p : scope) {
+            out.add(new IpCapsules.AddressRange(first(p), last(p), protocol));
+        }
+        out.sort(Comparator.comparingInt(IpCapsules.AddressRange::version)
+                .thenComparing((a, b) -> Arrays.compareUnsigned(a.start().getAddress(), b.start().getAddress())));
+        // Overlapping prefixes (one inside another) would break the RFC's order: the outer one stands for both.
+        List<IpCapsules.AddressRange> merged = new ArrayList<>();
+        for (IpCapsules.AddressRange r : out) {
+            IpCapsules.AddressRange prev = merged.isEmpty() ? null : merged.get(merged.size() - 1);
+            if (prev != null && prev.version() == r.version()
+                    && Arrays.compareUnsigned(prev.end().getAddress(), r.start().getAddress()) >= 0) {
+                if (Arrays.compareUnsigned(prev.end().getAddress(), r.end().getAddress()) < 0) {
+                    merged.set(merged.size() - 1, new IpCapsules.AddressRange(prev.start(), r.end(), protocol));
+                }
+                continue;
+            }
+            merged.add(r);
+        }
+        return merged;
+    }
+
+    static InetAddress first(IpPrefix p) {
+        return bound(p, false);
+    }
+
+    static InetAddress last(IpPrefix p) {
+        return bound(p, true);
+    }
+
+    private static InetAddress bound(IpPrefix p, boolean last) {
+        byte[] a = p.address().getAddress();
+        int bits = a.length * 8;
+        BigInteger value = new BigInteger(1, a);
+        BigInteger hostMask = BigInteger.ONE.shiftLeft(bits - p.length()).subtract(BigInteger.ONE);
+        value = last ? value.or(hostMask) : value.andNot(hostMask);
+        byte[] raw = value.toByteArray();
+        byte[] out = new byte[a.length];
+        int copy = Math.min(raw.length, out.length);
+        System.arraycopy(raw, raw.length - copy, out, out.length - copy, copy);
+        try {
+            return InetAddress.getByAddress(out);
+        } catch (UnknownHostException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static boolean contains(IpPrefix p, InetAddress a) {
+        byte[] net = p.address().getAddress();
+        byte[] x = a.getAddress();
+        if (net.length != x.length) {
+            return false;
+        }
+        int full = p.length() / 8;
+        for (int i = 0; i < full; i++) {
+            if (net[i] != x[i]) {
+                return false;
+            }
+        }
+        int rest = p.length() % 8;
+        if (rest == 0) {
+            return true;
+        }
+        int mask = (0xff << (8 - rest)) & 0xff;
+        return (net[full] & mask) == (x[full] & mask);
+    }
+
+    @Override
+    public int maxPayload() {
+        // An IP packet: up to the overlay's largest (IPv6's 65,535 is more than any path carries).
+        return Math.max(proxy.config.maxPayload(), 1500);
+    }
+
+    @Override
+    public void fromClient(ByteBuf packet, boolean viaDatagram) {
+        if (closed.get()) {
+            return;
+        }
+        Lease l = lease;
+        String[] why = new String[1];
+        IpHeader h = IpHeader.parse(packet, why);
+        if (h == null) {
+            drop("malformed: " + why[0]);
+            return;
+        }
+        if (!h.source().equals(h.version() == 4 ? l.ipv4() : l.ipv6())) {
+            drop("source is not the assigned address");
+            return;
+        }
+        if (scope.stream().noneMatch(p -> contains(p, h.destination())) || gateway.ownAddress(h.destination())) {
+            drop("destination outside the tenant's overlay");
+            return;
+        }
+        if (gateway.clientAddress(h.destination())) {
+            drop("destination is another CONNECT-IP client"); // clients reach nodes; they are not each other's LAN
+            return;
+        }
+        if (ipProtocol >= 0 && h.protocol() != ipProtocol) {
+            drop("IP protocol " + h.protocol() + " (the session asked for " + ipProtocol + ")");
+            return;
+        }
+        lastActivityNanos = System.nanoTime();
+        packetsIn.increment();
+        gateway.toNodes(packet);
+    }
+
+    /** A packet from the overlay for the client; valid during the call only. */
+    void toClient(ByteBuffer ipPacket) {
+        if (closed.get()) {
+            return;
+        }
+        ByteBuf copy = Unpooled.copiedBuffer(ipPacket);
+        lastActivityNanos = System.nanoTime();
+        packetsOut.increment();
+        stream.eventLoop().execute(() -> {
+            if (closed.get() || !stream.isActive()) {
+                copy.release();
+                return;
+            }
+            (connection.toClient(stream, copy) ? datagramsOut : capsulesOut).increment();
+        });
+    }
+
+    @Override
+    public String capsule(long type, ByteBuf value) {
+        if (type != Capsules.ADDRESS_REQUEST) {
+            return null; // the client's own ADDRESS_ASSIGN or ROUTE_ADVERTISEMENT: it routes nothing for the tenant
+        }
+        List<IpCapsules.AssignedAddress> asked;
+        try {
+            asked = IpCapsules.decodeAddresses(value);
+        } catch (Capsules.MalformedCapsuleException e) {
+            return "malformed ADDRESS_REQUEST: " + e.getMessage();
+        }
+        Lease l = lease;
+        List<IpCapsules.AssignedAddress> answer = new ArrayList<>();
+        for (IpCapsules.AssignedAddress a : asked) {
+            if (a.requestId() == 0) {
+                return "ADDRESS_REQUEST with request id 0 (RFC 9484 section 4.7.1)";
+            }
+            // The session's address whatever was asked for: the tenant's plan decides, not the client.
+            answer.add(a.address().getAddress().length == 4 ? new IpCapsules.AssignedAddress(a.requestId(), l.ipv4(), 32)
+                    : new IpCapsules.AssignedAddress(a.requestId(), l.ipv6(), 128));
+        }
+        if (!answer.isEmpty()) {
+            write(Capsules.ADDRESS_ASSIGN, IpCapsules.encodeAddresses(stream.alloc(), answer));
+        }
+        return null;
+    }
+
+    private void drop(String why) {
+        drops.computeIfAbsent(why, k -> new LongAdder()).increment();
+        gateway.drop("from client: " + why);
+    }
+
+    Map<String, Long> drops() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        drops.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        if (idleCheck != null) {
+            idleCheck.cancel(false);
+        }
+        connection.byStream.remove(stream.streamId(), this);
+        proxy.ipSessions.remove(this);
+        proxy.releaseSlot(client);
+        Lease l = lease;
+        if (l != null) {
+            try {
+                proxy.checks.execute(() -> gateway.release(this, l)); // IPAM writes: off the event loop
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                gateway.release(this, l);
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+package io.cloudbridge.masque.internal;
+
+import io.cloudbridge.api.ipam.AddressAllocator;
+import io.cloudbridge.api.ipam.AddressPoolExhaustedException;
+import io.cloudbridge.api.ipam.Lease;
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.OverlayPeer;
+import io.cloudbridge.api.overlay.WireGuardEngine;
+import io.cloudbridge.api.overlay.WireGuardEngines;
+import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.ForwardResult;
+import io.cloudbridge.api.relay.OverlayMembers;
+import io.cloudbridge.api.relay.PacketSwitch;
+import io.cloudbridge.api.relay.PortSink;
+import io.cloudbridge.api.relay.SwitchPort;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The relay's CONNECT-IP gateways: one peer per tenant in that tenant's overlay, made at its first
+ * CONNECT-IP session. A gateway has its own WireGuard key (kept in the state folder, so it stays
+ * the same peer across restarts) and overlay address from IPAM, is published in the tenant's
+ * network map, and is reached through the relay's own data plane: it is a port of the tenant's
+ * switch, as a connected node is. Each session's client gets an address of the tenant from IPAM,
+ * published among the gateway's allowed IPs so that the tenant's nodes accept its packets.
+ *
+ * <p>The gateway decrypts: between the client and the relay a CONNECT-IP session is protected by
+ * QUIC's TLS, between the relay and the node by WireGuard, and the relay sees the IP packets in
+ * between (unlike relayed WireGuard traffic, which it never decrypts).
+ */
+@Component(service = TenantGateways.class, immediate = true)
+public final class TenantGateways {
+    private static final Logger LOG = LoggerFactory.getLogger(TenantGateways.class);
+    private static final SecureRandom RANDOM = new SecureRandom();
+    static final String GATEWAY_NAME = "relay-gateway";
+
+    private final OverlayMembers members;
+    private final PacketSwitch dataPlane;
+    private final AddressAllocator ipam;
+    private final WireGuardEngines engines;
+    private final Path keys;
+    private final Map<String, Gateway> byTenant = new ConcurrentHashMap<>();
+
+    @Activate
+    public TenantGateways(@Reference OverlayMembers members, @Reference PacketSwitch dataPlane, @Reference AddressAllocator ipam,
+            @Reference WireGuardEngines engines, BundleContext context) {
+        this.members = members;
+        this.dataPlane = dataPlane;
+        this.ipam = ipam;
+        this.engines = engines;
+        String state = context.getProperty("cloudbridge.state");
+        this.keys = (state == null ? Path.of("state") : Path.of(state)).resolve("masque").resolve("gateways");
+    }
+
+    @Deactivate
+    void deactivate() {
+        byTenant.values().forEach(Gateway::close);
+        byTenant.clear();
+    }
+
+    /** The tenant's gateway, made (key, address, map entry, switch port) if it has none. Blocks: not on an event loop. */
+    Gateway gateway(String tenant) throws IOException, AddressPoolExhaustedException {
+        Gateway g = byTenant.get(tenant);
+        if (g != null) {
+            return g;
+        }
+        synchronized (this) {
+            g = byTenant.get(tenant);
+            if (g == null) {
+                g = new Gateway(tenant);
+                byTenant.put(tenant, g);
+            }
+            return g;
+        }
+    }
+
+    List<Gateway> gateways() {
+        return List.copyOf(byTenant.values());
+    }
+
+    /** The gateway's private key for the tenant, made once and kept owner-only in the state folder. */
+    private byte[] privateKey(String tenant) throws IOException {
+        Path file = keys.resolve(fileName(tenant) + ".key");
+        if (Files.exists(file)) {
+            byte[] key = java.util.Base64.getDecoder().decode(Files.readString(file).trim());
+            if (key.length == 32) {
+                return key;
+            }
+            throw new IOException("the gateway key in " + file + " is not 32 bytes");
+        }
+        byte[] key = new byte[32];
+        RANDOM.nextBytes(key);
+        key[0] &= (byte) 248; // X25519 clamping, as wg genkey does
+        key[31] &= 127;
+        key[31] |= 64;
+        Files.createDirectories(keys);
+        Path tmp = Files.createTempFile(keys, "key", ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(tmp, java.util.Base64.getEncoder().encodeToString(key) + "\n");
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        return key;
+    }
+
+    /** Tenant names are the operator's: the file is named by their hash, never by the name itself. */
+    private static String fileName(String tenant) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(tenant.getBytes(StandardCharsets.UTF_8)), 0, 16);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** One tenant's gateway peer. */
+    final class Gateway implements PortSink {
+        final String tenant;
+        final NodeKey key;
+        final Lease lease;
+        private final WireGuardEngine engine;
+        private final OverlayMembers.Membership membership;
+        private volatile SwitchPort port;
+        /** The sessions by their client's addresses (IPv4 and IPv6 each). */
+        private final Map<InetAddress, IpSession> sessions = new ConcurrentHashMap<>();
+        final LongAdder packetsToNodes = new LongAdder();
+        final LongAdder packetsFromNodes = new LongAdder();
+        private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
+
+        Gateway(String tenant) throws IOException, AddressPoolExhaustedException {
+            this.tenant = tenant;
+            this.engine = engines.create(privateKey(tenant), this::transmit, this::fromNode);
+            this.key = engine.publicKey();
+            try {
+                this.lease = ipam.allocate(tenant, key);
+                this.membership = members.join(tenant, key, GATEWAY_NAME, own(), peers -> engine.setPeers(peers.stream()
+                        .map(m -> new OverlayPeer(m.key(), m.allowedIps(), Optional.empty())).toList()));
+            } catch (AddressPoolExhaustedException | RuntimeException e) {
+                engine.close();
+                throw e;
+            }
+            attach();
+            LOG.info("CONNECT-IP gateway of tenant {}: key {}, overlay address {}", tenant, key, lease.ipv4().getHostAddress());
+        }
+
+        private SwitchPort attach() {
+            SwitchPort p = dataPlane.attach(new AuthenticatedNode(membership.nodeId(), tenant, key), "connect-ip", this);
+            port = p;
+            return p;
+        }
+
+        private List<IpPrefix> own() {
+            return List.of(new IpPrefix(lease.ipv4(), 32), new IpPrefix(lease.ipv6(), 128));
+        }
+
+        /** The tenant's prefixes: what its clients reach through the gateway. */
+        List<IpPrefix> prefixes() {
+            return ipam.prefixes(tenant);
+        }
+
+        /** A session's client gets its addresses, published among the gateway's allowed IPs. Blocks (IPAM). */
+        Lease admit(IpSession session) throws AddressPoolExhaustedException {
+            Lease l = ipam.allocate(tenant, session.leaseKey);
+            sessions.put(l.ipv4(), session);
+            sessions.put(l.ipv6(), session);
+            publish();
+            return l;
+        }
+
+        /** The session ended: its addresses go back to the pool and leave the map. Blocks (IPAM). */
+        void release(IpSession session, Lease l) {
+            sessions.remove(l.ipv4(), session);
+            sessions.remove(l.ipv6(), session);
+            publish();
+            ipam.release(tenant, session.leaseKey);
+        }
+
+        private void publish() {
+            List<IpPrefix> allowed = new ArrayList<>(own());
+            for (Map.Entry<InetAddress, IpSession> e : sessions.entrySet()) {
+                allowed.add(new IpPrefix(e.getKey(), e.getKey().getAddress().length == 4 ? 32 : 128));
+            }
+            membership.allowedIps(allowed);
+        }
+
+        boolean clientAddress(InetAddress a) {
+            return sessions.containsKey(a);
+        }
+
+        boolean ownAddress(InetAddress a) {
+            return a.equals(lease.ipv4()) || a.equals(lease.ipv6());
+        }
+
+        /** An IP packet from a client, into the overlay. */
+        boolean toNodes(ByteBuf packet) {
+            boolean sent = engine.send(packet.nioBuffer());
+            if (sent) {
+                packetsToNodes.increment();
+            } else {
+                drop("no node has the destination address");
+            }
+            return sent;
+        }
+
+        /** WireGuard's messages, through the relay's switch to the node. */
+        private boolean transmit(NodeKey peer, ByteBuffer message) {
+            SwitchPort p = port;
+            if (p == null || !p.isOpen()) {
+                p = attach(); // the switch let go of it (a data plane restart): this member is still in the map
+            }
+            ForwardResult r = p.forward(peer, message);
+            if (r != ForwardResult.FORWARDED) {
+                drop("to node: " + r.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+                return false;
+            }
+            return true;
+        }
+
+        /** A decrypted packet from a node: to the session whose client has its destination. */
+        private void fromNode(NodeKey peer, ByteBuffer ipPacket) {
+            ByteBuf packet = Unpooled.wrappedBuffer(ipPacket);
+            String[] why = new String[1];
+            IpHeader h = IpHeader.parse(packet, why);
+            IpSession s = h == null ? null : sessions.get(h.destination());
+            if (s == null) {
+                drop(h == null ? "from node: " + why[0] : "from node: no session has the destination address");
+                return;
+            }
+            packetsFromNodes.increment();
+            s.toClient(ipPacket);
+        }
+
+        void drop(String why) {
+            drops.computeIfAbsent(why, k -> new LongAdder()).increment();
+        }
+
+        Map<String, Long> drops() {
+            Map<String, Long> out = new java.util.TreeMap<>();
+            drops.forEach((k, v) -> out.put(k, v.sum()));
+            return out;
+        }
+
+        int sessionCount() {
+            return (int) sessions.values().stream().distinct().count();
+        }
+
+        // ---- PortSink: the tenant's nodes' WireGuard messages, from the switch ----
+
+        @Override
+        public boolean deliver(NodeKey source, ByteBuffer packet) {
+            engine.receiveEncrypted(packet);
+            return true;
+        }
+
+        @Override
+        public void closed(String reason) {
+            LOG.info("the CONNECT-IP gateway of tenant {} lost its switch port: {}; it attaches again when it next sends", tenant, reason);
+            port = null;
+        }
+
+        void close() {
+            List.copyOf(sessions.values()).stream().distinct().forEach(IpSession::close);
+            SwitchPort p = port;
+            if (p != null) {
+                p.close();
+            }
+            membership.close();
+            engine.close();
+        }
+    }
+}
