@@ -409,106 +409,39 @@ class MasqueProxyTest {
     @Test
     void datagramsTheProxyCannotPlaceAreDroppedAndOneWithoutAStreamIdClosesTheConnection() throws Exception {
         relayAndDnsServer(60);
-        io.netty.channel.EventLoopGroup group = new io.netty.channel.MultiThreadIoEventLoopGroup(1,
-                io.netty.channel.nio.NioIoHandler.newFactory());
-        try {
-            java.util.concurrent.LinkedBlockingQueue<byte[]> datagrams = new java.util.concurrent.LinkedBlockingQueue<>();
-            CompletableFuture<Long> closedWith = new CompletableFuture<>();
-            io.netty.channel.Channel udp = new io.netty.bootstrap.Bootstrap().group(group)
-                    .channel(io.netty.channel.socket.nio.NioDatagramChannel.class)
-                    .handler(io.netty.handler.codec.http3.Http3.newQuicClientCodecBuilder()
-                            .sslContext(io.netty.handler.codec.quic.QuicSslContextBuilder.forClient()
-                                    .trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE)
-                                    .applicationProtocols("h3").build())
-                            .maxIdleTimeout(30, TimeUnit.SECONDS).initialMaxData(1 << 20)
-                            // Loopback carries 1,472-byte packets: room for a datagram over masque.maxPayload (1,400).
-                            .maxSendUdpPayloadSize(1_472)
-                            .initialMaxStreamDataBidirectionalLocal(1 << 16).datagram(64, 64).build())
-                    .bind(0).sync().channel();
-            io.netty.handler.codec.quic.QuicChannel quic = io.netty.handler.codec.quic.QuicChannel.newBootstrap(udp)
-                    .remoteAddress(new java.net.InetSocketAddress("127.0.0.1", quicPort))
-                    .handler(new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicChannel>() {
-                        @Override
-                        protected void initChannel(io.netty.handler.codec.quic.QuicChannel ch) {
-                            ch.pipeline().addLast(new io.netty.handler.codec.http3.Http3ClientConnectionHandler(null, null, null,
-                                    new io.netty.handler.codec.http3.DefaultHttp3SettingsFrame(
-                                            io.netty.handler.codec.http3.Http3Settings.defaultSettings().enableH3Datagram(true)), true));
-                            ch.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
-                                @Override
-                                public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
-                                    if (msg instanceof io.netty.buffer.ByteBuf b) {
-                                        datagrams.add(io.netty.buffer.ByteBufUtil.getBytes(b));
-                                        b.release();
-                                    } else {
-                                        ctx.fireChannelRead(msg);
-                                    }
-                                }
-
-                                @Override
-                                public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object evt) {
-                                    if (evt instanceof io.netty.handler.codec.quic.QuicConnectionCloseEvent e) {
-                                        closedWith.complete((long) e.error());
-                                    }
-                                    ctx.fireUserEventTriggered(evt);
-                                }
-                            });
-                        }
-                    }).connect().get(10, TimeUnit.SECONDS);
-            CompletableFuture<String> status = new CompletableFuture<>();
-            io.netty.handler.codec.quic.QuicStreamChannel stream = io.netty.handler.codec.http3.Http3.newRequestStream(quic,
-                    new io.netty.handler.codec.http3.Http3RequestStreamInboundHandler() {
-                        @Override
-                        protected void channelRead(io.netty.channel.ChannelHandlerContext ctx,
-                                io.netty.handler.codec.http3.Http3HeadersFrame frame) {
-                            status.complete(String.valueOf(frame.headers().status()));
-                        }
-
-                        @Override
-                        protected void channelRead(io.netty.channel.ChannelHandlerContext ctx, io.netty.handler.codec.http3.Http3DataFrame frame) {
-                            frame.release();
-                        }
-
-                        @Override
-                        protected void channelInputClosed(io.netty.channel.ChannelHandlerContext ctx) {
-                        }
-                    }).get(10, TimeUnit.SECONDS);
+        try (RawH3 h3 = new RawH3(quicPort)) {
             // The proxy's SETTINGS come first on its control stream; extended CONNECT waits for them only in
             // clients that check, and this one does not need to: the proxy always enables it.
-            io.netty.handler.codec.http3.DefaultHttp3HeadersFrame connect = new io.netty.handler.codec.http3.DefaultHttp3HeadersFrame();
-            connect.headers().method("CONNECT").protocol("connect-udp").scheme("https").authority("127.0.0.1:" + quicPort)
-                    .path(udpPath("127.0.0.1", dnsPort)).set("capsule-protocol", "?1").set("authorization", "Bearer " + acmeToken);
-            stream.writeAndFlush(connect).sync();
-            assertEquals("200", status.get(10, TimeUnit.SECONDS));
-            long quarter = stream.streamId() / 4;
+            RawH3.Request tunnel = h3.connect("connect-udp", udpPath("127.0.0.1", dnsPort), acmeToken, true);
+            assertEquals("200", tunnel.status.get(10, TimeUnit.SECONDS));
+            long quarter = tunnel.quarter();
             assertTrue(quarter < 64, "a one-byte quarter stream id keeps the datagrams below simple");
             byte[] query = dnsQuery(0x0707);
 
-            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x05}, query))).sync();
-            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) (quarter + 40), 0x00}, query))).sync();
+            h3.datagram(concat(new byte[] {(byte) quarter, 0x05}, query));
+            h3.datagram(concat(new byte[] {(byte) (quarter + 40), 0x00}, query));
             // A payload of 1,401 bytes, over masque.maxPayload: dropped, not cut, and counted.
             byte[] tooBig = new byte[1401];
             System.arraycopy(query, 0, tooBig, 0, query.length);
-            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x00}, tooBig))).sync();
+            h3.datagram(concat(new byte[] {(byte) quarter, 0x00}, tooBig));
             Await.until(Duration.ofSeconds(5), "all three dropped and counted",
                     () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 3"));
-            assertTrue(datagrams.isEmpty(), "nothing came back for them");
+            assertTrue(h3.datagrams.isEmpty(), "nothing came back for them");
 
-            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(concat(new byte[] {(byte) quarter, 0x00}, query))).sync();
-            byte[] answer = datagrams.poll(5, TimeUnit.SECONDS);
+            h3.datagram(concat(new byte[] {(byte) quarter, 0x00}, query));
+            byte[] answer = h3.datagrams.poll(5, TimeUnit.SECONDS);
             assertTrue(answer != null, "the answer comes back as an HTTP Datagram");
             assertEquals(quarter, answer[0]);
             assertEquals(0, answer[1], "context id 0");
             assertEquals("192.0.2.7", firstAnswer(Arrays.copyOfRange(answer, 2, answer.length), 0x0707));
 
             // A varint cut short where the Quarter Stream ID should be.
-            quic.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(new byte[] {0x40})).sync();
-            assertEquals(0x33L, closedWith.get(5, TimeUnit.SECONDS), "H3_DATAGRAM_ERROR");
-        } finally {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            h3.datagram(new byte[] {0x40});
+            assertEquals(0x33L, h3.closedWith.get(5, TimeUnit.SECONDS), "H3_DATAGRAM_ERROR");
         }
     }
 
-    private static byte[] concat(byte[] a, byte[] b) {
+    static byte[] concat(byte[] a, byte[] b) {
         byte[] out = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
         return out;

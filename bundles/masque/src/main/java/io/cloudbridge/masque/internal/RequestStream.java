@@ -215,11 +215,11 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         }
         IpSession session;
         try {
-            TenantGateways.Gateway gateway = gateways.gateway(client.tenant());
-            List<io.cloudbridge.api.net.IpPrefix> tenant = gateway.prefixes();
+            // The scope is checked before the gateway is made: a refused request leaves nothing behind.
+            List<io.cloudbridge.api.net.IpPrefix> tenant = gateways.prefixes(client.tenant());
             List<io.cloudbridge.api.net.IpPrefix> scope;
             if (asked == null) {
-                scope = tenant;
+                scope = null; // the whole tenant, known for sure once its gateway holds an address
             } else if (tenant.stream().anyMatch(p -> p.length() <= asked.length() && IpSession.contains(p, asked.address()))) {
                 scope = List.of(asked);
             } else {
@@ -234,10 +234,11 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                         + " tunnels already (masque.maxTunnelsPerClient)"));
                 return;
             }
-            session = new IpSession(proxy, connection, stream, client, gateway, scope, ipProtocol);
             try {
+                TenantGateways.Gateway gateway = gateways.gateway(client.tenant());
+                session = new IpSession(proxy, connection, stream, client, gateway, scope == null ? gateway.prefixes() : scope, ipProtocol);
                 session.lease = gateway.admit(session);
-            } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException | RuntimeException e) {
+            } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException | java.io.IOException | RuntimeException e) {
                 proxy.releaseSlot(client);
                 throw e;
             }

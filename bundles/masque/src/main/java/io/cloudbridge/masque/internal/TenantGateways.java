@@ -99,6 +99,11 @@ public final class TenantGateways {
         }
     }
 
+    /** The tenant's overlay prefixes (empty before its first node or gateway). Blocks (IPAM). */
+    List<IpPrefix> prefixes(String tenant) {
+        return ipam.prefixes(tenant);
+    }
+
     List<Gateway> gateways() {
         return List.copyOf(byTenant.values());
     }

@@ -1,0 +1,315 @@
+package io.cloudbridge.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.grpc.ManagedChannel;
+import java.io.ByteArrayOutputStream;
+import java.net.InetAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * CONNECT-IP (RFC 9484) through the relay's gateway: a client with a node token of tenant acme is
+ * assigned an overlay address of acme (ADDRESS_ASSIGN), told acme's prefixes (ROUTE_ADVERTISEMENT),
+ * and pings a WireGuard node of acme (a real node, in userspace mode) through the gateway peer,
+ * which the node has from its network map. It cannot reach tenant other's node, nor send from
+ * another address than its own; malformed packets and requests get dropped or their status. The
+ * client is written field by field on Netty's HTTP/3 codec (no CONNECT-IP client library exists
+ * here), its capsules and ICMP packets by hand from the RFCs.
+ */
+class ConnectIpTest {
+    static final String TEMPLATE = "/.well-known/masque/ip/%s/%s/";
+
+    @TempDir
+    Path work;
+    private Daemon relay;
+    private final List<Daemon> nodes = new ArrayList<>();
+    private int quicPort;
+    private int controlPort;
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Daemon n : nodes) {
+            n.close();
+        }
+        if (relay != null) {
+            relay.close();
+        }
+    }
+
+    private Daemon node(String name, String tenant) throws Exception {
+        String key = relay.exec("relay:key", "create", "--tenant", tenant, "--reusable").out().trim();
+        Path dir = Files.createDirectories(work.resolve(name));
+        Path keyFile = dir.resolve("preauth.key");
+        RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
+        Daemon n = new Daemon(dir);
+        n.command = "up";
+        RuntimeTestSupport.writeOwnerOnly(n.config, RuntimeTestSupport.nodeYaml(dir, name, controlPort,
+                "  transports: [quic://127.0.0.1:" + quicPort + "]", "ice:", "  directPaths: false"));
+        nodes.add(n);
+        n.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
+        return n;
+    }
+
+    private static String address(Daemon n) {
+        Await.until(Duration.ofSeconds(20), "registered", () -> !n.whoami("address").isEmpty());
+        return n.whoami("address").split(" ")[0].split("/")[0];
+    }
+
+    @Test
+    void aClientPingsANodeOfItsTenantThroughTheGatewayAndReachesNothingElse() throws Exception {
+        controlPort = RuntimeTestSupport.freeTcpPort();
+        quicPort = RuntimeTestSupport.freeUdpPort();
+        relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+        relay.command = "relay";
+        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
+                "kernel:", "  features: [masque]",
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(), "  quicPort: " + quicPort,
+                "  stunPort: -1", "masque:", "  maxTunnelsPerClient: 8", ""));
+        relay.start();
+        Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
+                () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));
+        Daemon acme = node("a1", "acme");
+        Daemon other = node("o1", "other");
+        String acmeAddress = address(acme);
+        String otherAddress = address(other);
+
+        String acmeToken;
+        String otherToken;
+        ManagedChannel channel = ControlPlaneTest.channel(controlPort);
+        try {
+            String acmeKey = relay.exec("relay:key", "create", "--tenant", "acme").out().trim();
+            String otherKey = relay.exec("relay:key", "create", "--tenant", "other").out().trim();
+            acmeToken = ControlPlaneTest.register(channel, acmeKey, RelayAbuseTest.randomKey()).getToken().getJwt();
+            otherToken = ControlPlaneTest.register(channel, otherKey, RelayAbuseTest.randomKey()).getToken().getJwt();
+        } finally {
+            channel.shutdownNow();
+        }
+
+        try (RawH3 h3 = new RawH3(quicPort)) {
+            // What the RFCs and the policy refuse, each with its status.
+            assertEquals("401", h3.connect("connect-ip", path("*", "*"), null, true).status.get(10, TimeUnit.SECONDS));
+            assertEquals("401", h3.connect("connect-ip", path("*", "*"), acmeToken + "x", true).status.get(10, TimeUnit.SECONDS));
+            assertEquals("400", h3.connect("connect-ip", path("*", "*"), acmeToken, false).status.get(10, TimeUnit.SECONDS));
+            assertEquals("400", h3.connect("connect-ip", path("*", "256"), acmeToken, true).status.get(10, TimeUnit.SECONDS));
+            assertEquals("400", h3.connect("connect-ip", path("example.lab", "*"), acmeToken, true).status.get(10, TimeUnit.SECONDS));
+            assertEquals("403", h3.connect("connect-ip", path(acmeAddress, "*"), otherToken, true).status.get(10, TimeUnit.SECONDS),
+                    "tenant other's client asks for acme's node");
+            assertEquals("404", h3.connect("connect-ip", "/.well-known/masque/ipx/*/*/", acmeToken, true).status.get(10, TimeUnit.SECONDS));
+
+            RawH3.Request session = h3.connect("connect-ip", path("*", "*"), acmeToken, true);
+            assertEquals("200", session.status.get(10, TimeUnit.SECONDS), "relay log:\n" + relay.logText());
+            List<Capsule> first = capsules(session, 2);
+            assertEquals(1, first.get(0).type, "ADDRESS_ASSIGN first");
+            List<Object[]> assigned = addresses(first.get(0).value);
+            assertEquals(2, assigned.size());
+            assertEquals(0L, assigned.get(0)[0], "unsolicited: request id 0");
+            InetAddress mine = (InetAddress) assigned.get(0)[1];
+            assertEquals(4, mine.getAddress().length);
+            assertEquals(32, assigned.get(0)[2]);
+            assertEquals(128, assigned.get(1)[2]);
+            assertEquals(3, first.get(1).type, "then ROUTE_ADVERTISEMENT");
+            byte[] routes = first.get(1).value;
+            assertEquals(4, routes[0], "IPv4 range first");
+            InetAddress start = InetAddress.getByAddress(Arrays.copyOfRange(routes, 1, 5));
+            InetAddress end = InetAddress.getByAddress(Arrays.copyOfRange(routes, 5, 9));
+            assertTrue(inRange(InetAddress.getByName(acmeAddress), start, end) && inRange(mine, start, end),
+                    "acme's node and the client inside the advertised range " + start + "-" + end);
+            assertTrue(!inRange(InetAddress.getByName(otherAddress), start, end), "tenant other's node outside it");
+
+            // The node learns the gateway and the client's address from its map before it would accept the packets.
+            String mineText = mine.getHostAddress();
+            Await.until(Duration.ofSeconds(10), "acme's node has the gateway with the client's address",
+                    () -> acme.exec("wg:show").out().contains(mineText + "/32"));
+
+            long quarter = session.quarter();
+            byte[] ping = icmpEcho(mine, InetAddress.getByName(acmeAddress), 0x4242, 1);
+            byte[] reply = null;
+            long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+            while (reply == null && System.nanoTime() < deadline) {
+                h3.datagram(datagram(quarter, ping));
+                byte[] d = h3.datagrams.poll(500, TimeUnit.MILLISECONDS);
+                if (d != null) {
+                    reply = Arrays.copyOfRange(d, 2, d.length);
+                }
+            }
+            assertTrue(reply != null, "no echo reply from acme's node through the gateway; relay:\n" + relay.exec("masque:tunnels").out()
+                    + "\nnode:\n" + acme.exec("wg:show").out());
+            assertEquals(InetAddress.getByName(acmeAddress), InetAddress.getByAddress(Arrays.copyOfRange(reply, 12, 16)), "from the node");
+            assertEquals(mine, InetAddress.getByAddress(Arrays.copyOfRange(reply, 16, 20)), "to the client");
+            assertEquals(0, reply[20], "ICMP echo reply");
+            h3.datagrams.clear();
+
+            // Tenant other's node, another source address, a malformed packet: dropped and counted, nothing comes back.
+            h3.datagram(datagram(quarter, icmpEcho(mine, InetAddress.getByName(otherAddress), 0x4242, 2)));
+            h3.datagram(datagram(quarter, icmpEcho(InetAddress.getByName(otherAddress), InetAddress.getByName(acmeAddress), 0x4242, 3)));
+            byte[] cut = Arrays.copyOf(ping, 30);
+            h3.datagram(datagram(quarter, cut));
+            Await.until(Duration.ofSeconds(5), "the three counted", () -> {
+                String t = relay.exec("masque:tunnels").out();
+                return t.contains("from client: destination outside the tenant's overlay=1")
+                        && t.contains("from client: source is not the assigned address=1")
+                        && t.contains("from client: malformed: IPv4 total length");
+            });
+            assertEquals(null, h3.datagrams.poll(1, TimeUnit.SECONDS), "nothing came back for them");
+            String otherSide = other.exec("wg:show").out();
+            assertTrue(!otherSide.contains(mineText), "tenant other's node never heard of acme's client:\n" + otherSide);
+
+            // An ADDRESS_REQUEST is answered with the session's address under its request id.
+            session.send(capsule(2, concatAll(varint(7), new byte[] {4}, new byte[4], new byte[] {32})));
+            List<Capsule> answer = capsules(session, 1);
+            assertEquals(1, answer.get(0).type);
+            List<Object[]> again = addresses(answer.get(0).value);
+            assertEquals(7L, again.get(0)[0]);
+            assertEquals(mine, again.get(0)[1]);
+
+            // Ending the stream ends the session: the address leaves the node's map.
+            session.stream.shutdownOutput().sync();
+            Await.until(Duration.ofSeconds(10), "the session over and the client's address gone from the node",
+                    () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-IP sessions") && !acme.exec("wg:show").out().contains(mineText + "/32"));
+            String carried = relay.exec("masque:tunnels").out();
+            System.out.println("CONNECT-IP: " + carried);
+            assertTrue(!carried.contains("gateway of tenant other"), "a refused request makes no gateway:\n" + carried);
+        }
+    }
+
+    static String path(String target, String ipproto) {
+        return String.format(TEMPLATE, target, ipproto);
+    }
+
+    static boolean inRange(InetAddress a, InetAddress start, InetAddress end) {
+        return Arrays.compareUnsigned(a.getAddress(), start.getAddress()) >= 0 && Arrays.compareUnsigned(a.getAddress(), end.getAddress()) <= 0;
+    }
+
+    record Capsule(long type, byte[] value) {
+    }
+
+    /** Reads {@code count} capsules from the stream (RFC 9297 section 3.2: type, length, value; varints of RFC 9000 section 16). */
+    static List<Capsule> capsules(RawH3.Request r, int count) throws Exception {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        List<Capsule> out = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            byte[] next = r.data.poll(200, TimeUnit.MILLISECONDS);
+            if (next != null) {
+                got.writeBytes(next);
+            }
+            ByteBuffer b = ByteBuffer.wrap(got.toByteArray());
+            out.clear();
+            while (b.hasRemaining()) {
+                int mark = b.position();
+                long type = readVarint(b);
+                long length = type < 0 ? -1 : readVarint(b);
+                if (length < 0 || b.remaining() < length) {
+                    b.position(mark);
+                    break;
+                }
+                byte[] value = new byte[(int) length];
+                b.get(value);
+                out.add(new Capsule(type, value));
+            }
+            if (out.size() >= count) {
+                return out;
+            }
+        }
+        throw new AssertionError("only " + out.size() + " capsules of " + count + " came");
+    }
+
+    private static long readVarint(ByteBuffer b) {
+        if (!b.hasRemaining()) {
+            return -1;
+        }
+        int first = b.get(b.position()) & 0xff;
+        int length = 1 << (first >> 6);
+        if (b.remaining() < length) {
+            return -1;
+        }
+        long v = b.get() & 0x3f;
+        for (int i = 1; i < length; i++) {
+            v = (v << 8) | (b.get() & 0xff);
+        }
+        return v;
+    }
+
+    static byte[] varint(long v) {
+        if (v < 64) {
+            return new byte[] {(byte) v};
+        }
+        return new byte[] {(byte) (0x40 | (v >> 8)), (byte) v}; // below 16,384: all this test sends
+    }
+
+    static byte[] capsule(long type, byte[] value) {
+        return concatAll(varint(type), varint(value.length), value);
+    }
+
+    /** ADDRESS_ASSIGN's entries (RFC 9484 section 4.7.1): request id, version, address, prefix length. */
+    static List<Object[]> addresses(byte[] value) throws Exception {
+        ByteBuffer b = ByteBuffer.wrap(value);
+        List<Object[]> out = new ArrayList<>();
+        while (b.hasRemaining()) {
+            long id = readVarint(b);
+            int version = b.get();
+            byte[] a = new byte[version == 4 ? 4 : 16];
+            b.get(a);
+            out.add(new Object[] {id, InetAddress.getByAddress(a), b.get() & 0xff});
+        }
+        return out;
+    }
+
+    /** An HTTP Datagram: quarter stream id, context id 0, the IP packet (RFC 9297, RFC 9484 section 6). */
+    static byte[] datagram(long quarter, byte[] packet) {
+        return concatAll(varint(quarter), new byte[] {0}, packet);
+    }
+
+    /** An IPv4 packet with an ICMP echo request (RFC 791, RFC 792), checksums included. */
+    static byte[] icmpEcho(InetAddress from, InetAddress to, int id, int sequence) {
+        byte[] payload = "connect-ip".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        ByteBuffer icmp = ByteBuffer.allocate(8 + payload.length);
+        icmp.put((byte) 8).put((byte) 0).putShort((short) 0).putShort((short) id).putShort((short) sequence).put(payload);
+        byte[] i = icmp.array();
+        int sum = checksum(i);
+        i[2] = (byte) (sum >> 8);
+        i[3] = (byte) sum;
+        ByteBuffer ip = ByteBuffer.allocate(20 + i.length);
+        ip.put((byte) 0x45).put((byte) 0).putShort((short) (20 + i.length)).putShort((short) sequence).putShort((short) 0)
+                .put((byte) 64).put((byte) 1).putShort((short) 0).put(from.getAddress()).put(to.getAddress()).put(i);
+        byte[] p = ip.array();
+        int h = checksum(Arrays.copyOf(p, 20));
+        p[10] = (byte) (h >> 8);
+        p[11] = (byte) h;
+        return p;
+    }
+
+    private static int checksum(byte[] b) {
+        long sum = 0;
+        for (int k = 0; k + 1 < b.length; k += 2) {
+            sum += ((b[k] & 0xff) << 8) | (b[k + 1] & 0xff);
+        }
+        if (b.length % 2 == 1) {
+            sum += (b[b.length - 1] & 0xff) << 8;
+        }
+        while (sum >> 16 != 0) {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        return (int) (~sum & 0xffff);
+    }
+
+    static byte[] concatAll(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            out.writeBytes(p);
+        }
+        return out.toByteArray();
+    }
+}
