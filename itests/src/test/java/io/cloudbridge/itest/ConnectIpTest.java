@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * client is written field by field on Netty's HTTP/3 codec (no CONNECT-IP client library exists
  * here), its capsules and ICMP packets by hand from the RFCs.
  */
-class ConnectIpTest {
+public class ConnectIpTest {
     static final String TEMPLATE = "/.well-known/masque/ip/%s/%s/";
 
     @TempDir
@@ -184,7 +184,7 @@ class ConnectIpTest {
         }
     }
 
-    static String path(String target, String ipproto) {
+    public static String path(String target, String ipproto) {
         return String.format(TEMPLATE, target, ipproto);
     }
 
@@ -192,11 +192,11 @@ class ConnectIpTest {
         return Arrays.compareUnsigned(a.getAddress(), start.getAddress()) >= 0 && Arrays.compareUnsigned(a.getAddress(), end.getAddress()) <= 0;
     }
 
-    record Capsule(long type, byte[] value) {
+    public record Capsule(long type, byte[] value) {
     }
 
     /** Reads {@code count} capsules from the stream (RFC 9297 section 3.2: type, length, value; varints of RFC 9000 section 16). */
-    static List<Capsule> capsules(RawH3.Request r, int count) throws Exception {
+    public static List<Capsule> capsules(RawH3.Request r, int count) throws Exception {
         ByteArrayOutputStream got = new ByteArrayOutputStream();
         List<Capsule> out = new ArrayList<>();
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -242,19 +242,19 @@ class ConnectIpTest {
         return v;
     }
 
-    static byte[] varint(long v) {
+    public static byte[] varint(long v) {
         if (v < 64) {
             return new byte[] {(byte) v};
         }
         return new byte[] {(byte) (0x40 | (v >> 8)), (byte) v}; // below 16,384: all this test sends
     }
 
-    static byte[] capsule(long type, byte[] value) {
+    public static byte[] capsule(long type, byte[] value) {
         return concatAll(varint(type), varint(value.length), value);
     }
 
     /** ADDRESS_ASSIGN's entries (RFC 9484 section 4.7.1): request id, version, address, prefix length. */
-    static List<Object[]> addresses(byte[] value) throws Exception {
+    public static List<Object[]> addresses(byte[] value) throws Exception {
         ByteBuffer b = ByteBuffer.wrap(value);
         List<Object[]> out = new ArrayList<>();
         while (b.hasRemaining()) {
@@ -268,13 +268,20 @@ class ConnectIpTest {
     }
 
     /** An HTTP Datagram: quarter stream id, context id 0, the IP packet (RFC 9297, RFC 9484 section 6). */
-    static byte[] datagram(long quarter, byte[] packet) {
+    public static byte[] datagram(long quarter, byte[] packet) {
         return concatAll(varint(quarter), new byte[] {0}, packet);
     }
 
     /** An IPv4 packet with an ICMP echo request (RFC 791, RFC 792), checksums included. */
-    static byte[] icmpEcho(InetAddress from, InetAddress to, int id, int sequence) {
-        byte[] payload = "connect-ip".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    public static byte[] icmpEcho(InetAddress from, InetAddress to, int id, int sequence) {
+        return icmpEcho(from, to, id, sequence, 10);
+    }
+
+    /** The same with {@code payloadLength} bytes of echo data (the packet is 28 bytes more). */
+    public static byte[] icmpEcho(InetAddress from, InetAddress to, int id, int sequence, int payloadLength) {
+        byte[] payload = new byte[payloadLength];
+        byte[] text = "connect-ip".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        System.arraycopy(text, 0, payload, 0, Math.min(text.length, payloadLength));
         ByteBuffer icmp = ByteBuffer.allocate(8 + payload.length);
         icmp.put((byte) 8).put((byte) 0).putShort((short) 0).putShort((short) id).putShort((short) sequence).put(payload);
         byte[] i = icmp.array();
@@ -305,7 +312,7 @@ class ConnectIpTest {
         return (int) (~sum & 0xffff);
     }
 
-    static byte[] concatAll(byte[]... parts) {
+    public static byte[] concatAll(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (byte[] p : parts) {
             out.writeBytes(p);

@@ -36,16 +36,16 @@ import java.util.concurrent.TimeUnit;
  * with HTTP Datagrams enabled, extended CONNECT written field by field, QUIC DATAGRAM frames made
  * by hand. What the server sends back is kept raw (datagrams, stream bytes) for the test to read.
  */
-final class RawH3 implements AutoCloseable {
+public final class RawH3 implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-    final QuicChannel quic;
+    public final QuicChannel quic;
     final int port;
     /** QUIC DATAGRAM frames from the server, whole. */
-    final LinkedBlockingQueue<byte[]> datagrams = new LinkedBlockingQueue<>();
+    public final LinkedBlockingQueue<byte[]> datagrams = new LinkedBlockingQueue<>();
     /** The error code of the server's CONNECTION_CLOSE. */
-    final CompletableFuture<Long> closedWith = new CompletableFuture<>();
+    public final CompletableFuture<Long> closedWith = new CompletableFuture<>();
 
-    RawH3(int port) throws Exception {
+    public RawH3(int port) throws Exception {
         this.port = port;
         try {
             Channel udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
@@ -91,28 +91,28 @@ final class RawH3 implements AutoCloseable {
     }
 
     /** One request stream: the response's status, then every DATA frame's bytes in order. */
-    final class Request {
-        final QuicStreamChannel stream;
-        final CompletableFuture<String> status = new CompletableFuture<>();
-        final LinkedBlockingQueue<byte[]> data = new LinkedBlockingQueue<>();
-        final CompletableFuture<Void> ended = new CompletableFuture<>();
+    public final class Request {
+        public final QuicStreamChannel stream;
+        public final CompletableFuture<String> status = new CompletableFuture<>();
+        public final LinkedBlockingQueue<byte[]> data = new LinkedBlockingQueue<>();
+        public final CompletableFuture<Void> ended = new CompletableFuture<>();
 
         private Request(QuicStreamChannel stream) {
             this.stream = stream;
         }
 
         /** The quarter stream id its HTTP Datagrams carry. */
-        long quarter() {
+        public long quarter() {
             return stream.streamId() / 4;
         }
 
         /** Writes bytes on the stream as one DATA frame (e.g. capsules). */
-        void send(byte[] bytes) throws InterruptedException {
+        public void send(byte[] bytes) throws InterruptedException {
             stream.writeAndFlush(new io.netty.handler.codec.http3.DefaultHttp3DataFrame(Unpooled.wrappedBuffer(bytes))).sync();
         }
 
         /** Everything the server wrote on the stream until now or until {@code millis} pass without more. */
-        byte[] drain(long millis) throws InterruptedException {
+        public byte[] drain(long millis) throws InterruptedException {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             byte[] next;
             while ((next = data.poll(millis, TimeUnit.MILLISECONDS)) != null) {
@@ -123,7 +123,7 @@ final class RawH3 implements AutoCloseable {
     }
 
     /** Sends extended CONNECT for {@code protocol} at {@code path}, with capsule-protocol and, when given, a bearer token. */
-    Request connect(String protocol, String path, String token, boolean capsuleProtocol) throws Exception {
+    public Request connect(String protocol, String path, String token, boolean capsuleProtocol) throws Exception {
         Request[] holder = new Request[1];
         CompletableFuture<Request> made = new CompletableFuture<>();
         QuicStreamChannel stream = Http3.newRequestStream(quic, new Http3RequestStreamInboundHandler() {
@@ -158,7 +158,7 @@ final class RawH3 implements AutoCloseable {
     }
 
     /** Sends one QUIC DATAGRAM frame, as given. */
-    void datagram(byte[] frame) throws InterruptedException {
+    public void datagram(byte[] frame) throws InterruptedException {
         quic.writeAndFlush(Unpooled.wrappedBuffer(frame)).sync();
     }
 
