@@ -174,6 +174,21 @@ public class ConnectIpTest {
             assertEquals(7L, again.get(0)[0]);
             assertEquals(mine, again.get(0)[1]);
 
+            // Malformed capsules abort their session's stream: a request id 0 (RFC 9484 section 4.7.1), a
+            // DATAGRAM capsule far over any IP packet this gateway carries.
+            RawH3.Request zero = h3.connect("connect-ip", path("*", "*"), acmeToken, true);
+            assertEquals("200", zero.status.get(10, TimeUnit.SECONDS));
+            zero.send(capsule(2, concatAll(varint(0), new byte[] {4}, new byte[4], new byte[] {32})));
+            Await.until(Duration.ofSeconds(10), "the request id 0 aborted; relay log:\n" + relay.logText(),
+                    () -> relay.logText().contains("aborted: ADDRESS_REQUEST with request id 0"));
+            zero.ended.get(10, TimeUnit.SECONDS);
+            RawH3.Request big = h3.connect("connect-ip", path("*", "*"), acmeToken, true);
+            assertEquals("200", big.status.get(10, TimeUnit.SECONDS));
+            big.send(capsule(0, concatAll(new byte[] {0}, new byte[4000])));
+            big.ended.get(10, TimeUnit.SECONDS);
+            Await.until(Duration.ofSeconds(5), "both aborted and logged", () -> relay.logText().contains("aborted: ADDRESS_REQUEST with request id 0")
+                    && relay.logText().contains("aborted: a capsule of type 0 and 4001 bytes"));
+
             // Ending the stream ends the session: the address leaves the node's map.
             session.stream.shutdownOutput().sync();
             Await.until(Duration.ofSeconds(10), "the session over and the client's address gone from the node",

@@ -142,6 +142,18 @@ public final class RawH3 implements AutoCloseable {
             protected void channelInputClosed(ChannelHandlerContext ctx) {
                 made.join().ended.complete(null);
             }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+                made.join().ended.complete(null);
+                super.channelInactive(ctx);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                made.join().ended.complete(null); // a stream the server reset (RESET_STREAM) comes as an exception
+                ctx.close();
+            }
         }).get(10, TimeUnit.SECONDS);
         holder[0] = new Request(stream);
         made.complete(holder[0]);
