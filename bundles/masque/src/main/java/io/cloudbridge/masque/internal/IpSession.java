@@ -260,6 +260,16 @@ final class IpSession implements StreamTunnel {
         return out;
     }
 
+    /** Ends the session from the proxy's side (its gateway is going away): closed, and the client sees the request finished. */
+    void end() {
+        close();
+        stream.eventLoop().execute(() -> {
+            if (stream.isActive()) {
+                RequestStream.finish(stream);
+            }
+        });
+    }
+
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {

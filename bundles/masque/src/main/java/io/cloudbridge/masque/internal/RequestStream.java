@@ -81,20 +81,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
             connectIp(ctx, stream, h, path);
             return;
         }
-        Map<String, String> values;
-        try {
-            Optional<Map<String, String>> matched = proxy.udpTemplate.match(path);
-            if (matched.isEmpty()) {
-                respond(ctx, 404, "no CONNECT-UDP resource at " + path + " (the template is " + proxy.udpTemplate + ")");
-                return;
-            }
-            values = matched.get();
-        } catch (IllegalArgumentException e) {
-            respond(ctx, 400, "malformed target in the path: " + e.getMessage());
-            return;
-        }
-        if (!capsuleProtocol(str(h.get("capsule-protocol")))) {
-            respond(ctx, 400, "CONNECT-UDP needs the header capsule-protocol: ?1 (RFC 9298 section 3.4)");
+        Map<String, String> values = matched(ctx, h, proxy.udpTemplate, path, "CONNECT-UDP", "RFC 9298 section 3.4");
+        if (values == null) {
             return;
         }
         String host = values.get("target_host");
@@ -108,12 +96,10 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
             respond(ctx, 400, "malformed target: '" + host + "' port '" + values.get("target_port") + "'");
             return;
         }
-        String authorization = str(h.get("authorization"));
-        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            respond(ctx, 401, "a bearer token is required (Authorization: Bearer, a node token or an access token)");
+        String bearer = bearer(ctx, h);
+        if (bearer == null) {
             return;
         }
-        String bearer = authorization.substring(7).trim();
         int targetPort = port;
         capsules = new Capsules.Parser(ctx.alloc(), proxy.config.maxPayload() + 8);
         try {
@@ -128,20 +114,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
      * address or prefix inside the tenant's overlay; {@code ipproto} is {@code *} or 0 to 255.
      */
     private void connectIp(ChannelHandlerContext ctx, QuicStreamChannel stream, Http3Headers h, String path) {
-        Map<String, String> values;
-        try {
-            Optional<Map<String, String>> matched = proxy.ipTemplate.match(path);
-            if (matched.isEmpty()) {
-                respond(ctx, 404, "no CONNECT-IP resource at " + path + " (the template is " + proxy.ipTemplate + ")");
-                return;
-            }
-            values = matched.get();
-        } catch (IllegalArgumentException e) {
-            respond(ctx, 400, "malformed target in the path: " + e.getMessage());
-            return;
-        }
-        if (!capsuleProtocol(str(h.get("capsule-protocol")))) {
-            respond(ctx, 400, "CONNECT-IP needs the header capsule-protocol: ?1 (RFC 9484 section 4)");
+        Map<String, String> values = matched(ctx, h, proxy.ipTemplate, path, "CONNECT-IP", "RFC 9484 section 4");
+        if (values == null) {
             return;
         }
         String target = values.getOrDefault("target", "*");
@@ -164,9 +138,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                     + "0 to 255 or *)");
             return;
         }
-        String authorization = str(h.get("authorization"));
-        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            respond(ctx, 401, "a bearer token is required (Authorization: Bearer, a node token or an access token)");
+        String bearer = bearer(ctx, h);
+        if (bearer == null) {
             return;
         }
         TenantGateways gateways = proxy.gateways;
@@ -174,7 +147,6 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
             respond(ctx, 501, "CONNECT-IP needs the relay's control and data planes, which do not run here");
             return;
         }
-        String bearer = authorization.substring(7).trim();
         io.cloudbridge.api.net.IpPrefix asked = targetPrefix;
         int protocol = ipProtocol;
         capsules = new Capsules.Parser(ctx.alloc(), Math.max(proxy.config.maxPayload(), 1500) + 8);
@@ -183,6 +155,42 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         } catch (RejectedExecutionException e) {
             respond(ctx, 503, "the proxy is busy checking other requests; try again");
         }
+    }
+
+    /**
+     * The template's values for this request's path, or null once the request was answered: 404
+     * when the path is not the template's, 400 for a malformed value or without
+     * {@code capsule-protocol: ?1} (checked in that order, as a client can fix them).
+     */
+    private Map<String, String> matched(ChannelHandlerContext ctx, Http3Headers h, UriTemplate template, String path, String what,
+            String rfc) {
+        Map<String, String> values;
+        try {
+            Optional<Map<String, String>> matched = template.match(path);
+            if (matched.isEmpty()) {
+                respond(ctx, 404, "no " + what + " resource at " + path + " (the template is " + template + ")");
+                return null;
+            }
+            values = matched.get();
+        } catch (IllegalArgumentException e) {
+            respond(ctx, 400, "malformed target in the path: " + e.getMessage());
+            return null;
+        }
+        if (!capsuleProtocol(str(h.get("capsule-protocol")))) {
+            respond(ctx, 400, what + " needs the header capsule-protocol: ?1 (" + rfc + ")");
+            return null;
+        }
+        return values;
+    }
+
+    /** The request's bearer token, or null once it was answered 401. */
+    private String bearer(ChannelHandlerContext ctx, Http3Headers h) {
+        String authorization = str(h.get("authorization"));
+        if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            respond(ctx, 401, "a bearer token is required (Authorization: Bearer, a node token or an access token)");
+            return null;
+        }
+        return authorization.substring(7).trim();
     }
 
     /** An address literal alone names a one-address prefix; a name would need a look-up no tenant's overlay has. */

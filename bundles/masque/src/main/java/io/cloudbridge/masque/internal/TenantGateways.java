@@ -286,7 +286,7 @@ public final class TenantGateways {
         }
 
         void close() {
-            List.copyOf(sessions.values()).stream().distinct().forEach(IpSession::close);
+            List.copyOf(sessions.values()).stream().distinct().forEach(IpSession::end);
             SwitchPort p = port;
             if (p != null) {
                 p.close();
