@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -81,16 +80,7 @@ final class IpSession implements StreamTunnel {
         write(Capsules.ADDRESS_ASSIGN, IpCapsules.encodeAddresses(stream.alloc(), List.of(
                 new IpCapsules.AssignedAddress(0, l.ipv4(), 32), new IpCapsules.AssignedAddress(0, l.ipv6(), 128))));
         write(Capsules.ROUTE_ADVERTISEMENT, IpCapsules.encodeRoutes(stream.alloc(), routes(scope, Math.max(ipProtocol, 0))));
-        long idle = TimeUnit.SECONDS.toNanos(proxy.config.idleSeconds());
-        long every = Math.max(TimeUnit.MILLISECONDS.toNanos(250), idle / 4);
-        idleCheck = stream.eventLoop().scheduleAtFixedRate(() -> {
-            if (System.nanoTime() - lastActivityNanos > idle && !closed.get()) {
-                close();
-                if (stream.isActive()) {
-                    RequestStream.finish(stream);
-                }
-            }
-        }, every, every, TimeUnit.NANOSECONDS);
+        idleCheck = StreamTunnel.closeWhenIdle(this, stream, proxy.config.idleSeconds());
     }
 
     private void write(long type, ByteBuf value) {
@@ -262,12 +252,12 @@ final class IpSession implements StreamTunnel {
 
     /** Ends the session from the proxy's side (its gateway is going away): closed, and the client sees the request finished. */
     void end() {
-        close();
-        stream.eventLoop().execute(() -> {
-            if (stream.isActive()) {
-                RequestStream.finish(stream);
-            }
-        });
+        StreamTunnel.endFromProxy(this, stream);
+    }
+
+    @Override
+    public long lastActivityNanos() {
+        return lastActivityNanos;
     }
 
     @Override

@@ -207,18 +207,24 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         return new io.cloudbridge.api.net.IpPrefix(a, a.getAddress().length * 8);
     }
 
-    /** Off the event loop: who asks, whether the target is inside their tenant, their addresses; then the 200. */
-    private void checkIp(QuicStreamChannel stream, TenantGateways gateways, String bearer, io.cloudbridge.api.net.IpPrefix asked,
-            int ipProtocol) {
-        MasqueProxy.Client client;
+    /** Who the bearer token names, or null once the request was answered (401, or 500 when it could not be checked). Blocks. */
+    private MasqueProxy.Client client(QuicStreamChannel stream, String bearer) {
         try {
-            client = proxy.authenticate(bearer);
+            return proxy.authenticate(bearer);
         } catch (CredentialRejectedException e) {
             MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
             stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
-            return;
         } catch (RuntimeException e) {
             stream.eventLoop().execute(() -> respond(stream, 500, "the token could not be checked"));
+        }
+        return null;
+    }
+
+    /** Off the event loop: who asks, whether the target is inside their tenant, their addresses; then the 200. */
+    private void checkIp(QuicStreamChannel stream, TenantGateways gateways, String bearer, io.cloudbridge.api.net.IpPrefix asked,
+            int ipProtocol) {
+        MasqueProxy.Client client = client(stream, bearer);
+        if (client == null) {
             return;
         }
         IpSession session;
@@ -275,15 +281,8 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
 
     /** Off the event loop: who asks, where to, whether they may; then back on it to open the tunnel. */
     private void check(QuicStreamChannel stream, String bearer, String host, int port) {
-        MasqueProxy.Client client;
-        try {
-            client = proxy.authenticate(bearer);
-        } catch (CredentialRejectedException e) {
-            MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
-            stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
-            return;
-        } catch (RuntimeException e) {
-            stream.eventLoop().execute(() -> respond(stream, 500, "the token could not be checked"));
+        MasqueProxy.Client client = client(stream, bearer);
+        if (client == null) {
             return;
         }
         InetAddress chosen = null;

@@ -13,7 +13,6 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -73,13 +72,7 @@ final class UdpTunnel implements StreamTunnel {
                     t.socket = (DatagramChannel) ((io.netty.channel.ChannelFuture) f).channel();
                     connection.byStream.put(stream.streamId(), t);
                     proxy.tunnels.add(t);
-                    long idle = TimeUnit.SECONDS.toNanos(proxy.config.idleSeconds());
-                    long every = Math.max(TimeUnit.MILLISECONDS.toNanos(250), idle / 4);
-                    t.idleCheck = stream.eventLoop().scheduleAtFixedRate(() -> {
-                        if (System.nanoTime() - t.lastActivityNanos > idle) {
-                            t.idledOut();
-                        }
-                    }, every, every, TimeUnit.NANOSECONDS);
+                    t.idleCheck = StreamTunnel.closeWhenIdle(t, stream, proxy.config.idleSeconds());
                     if (!done.trySuccess(t)) {
                         t.close();
                     }
@@ -153,15 +146,9 @@ final class UdpTunnel implements StreamTunnel {
         (connection.toClient(stream, payload) ? datagramsOut : capsulesOut).increment();
     }
 
-    private void idledOut() {
-        if (closed.get()) {
-            return;
-        }
-        close();
-        if (stream.isActive()) {
-            // The proxy ends the tunnel: FIN on its side, the client sees the request finished.
-            RequestStream.finish(stream);
-        }
+    @Override
+    public long lastActivityNanos() {
+        return lastActivityNanos;
     }
 
     @Override
