@@ -193,6 +193,12 @@ public class ConnectIpTest {
             session.stream.shutdownOutput().sync();
             Await.until(Duration.ofSeconds(10), "the session over and the client's address gone from the node",
                     () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-IP sessions") && !acme.exec("wg:show").out().contains(mineText + "/32"));
+            // The same client coming back gets the address it had.
+            RawH3.Request back = h3.connect("connect-ip", path("*", "*"), acmeToken, true);
+            assertEquals("200", back.status.get(10, TimeUnit.SECONDS));
+            assertEquals(mine, addresses(capsules(back, 1).get(0).value()).get(0)[1]);
+            back.stream.shutdownOutput().sync();
+            Await.until(Duration.ofSeconds(10), "that session over too", () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-IP sessions"));
             String carried = relay.exec("masque:tunnels").out();
             System.out.println("CONNECT-IP: " + carried);
             assertTrue(!carried.contains("gateway of tenant other"), "a refused request makes no gateway:\n" + carried);

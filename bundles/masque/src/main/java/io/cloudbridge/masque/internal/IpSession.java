@@ -11,7 +11,6 @@ import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -31,15 +30,13 @@ import java.util.concurrent.atomic.LongAdder;
  * dropped and counted: a client reaches its own tenant's nodes and nothing else.
  */
 final class IpSession implements StreamTunnel {
-    private static final SecureRandom RANDOM = new SecureRandom();
-
     private final MasqueProxy proxy;
     private final MasqueProxy.Connection connection;
     private final QuicStreamChannel stream;
     final MasqueProxy.Client client;
     final TenantGateways.Gateway gateway;
-    /** Keys the client's IPAM lease: one per session, released at its end. */
-    final NodeKey leaseKey;
+    /** Keys the client's IPAM lease (see {@link TenantGateways.Gateway#admit}); set when admitted. */
+    volatile NodeKey leaseKey;
     /** The prefixes the client may reach: the tenant's, or the part of them the request's target named. */
     final List<IpPrefix> scope;
     /** The IP protocol asked for; -1 for all. */
@@ -64,9 +61,6 @@ final class IpSession implements StreamTunnel {
         this.gateway = gateway;
         this.scope = List.copyOf(scope);
         this.ipProtocol = ipProtocol;
-        byte[] k = new byte[NodeKey.LENGTH];
-        RANDOM.nextBytes(k);
-        this.leaseKey = NodeKey.of(k);
     }
 
     /**

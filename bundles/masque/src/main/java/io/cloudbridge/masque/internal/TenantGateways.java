@@ -133,8 +133,12 @@ public final class TenantGateways {
 
     /** Tenant names are the operator's: the file is named by their hash, never by the name itself. */
     private static String fileName(String tenant) {
+        return HexFormat.of().formatHex(sha256(tenant.getBytes(StandardCharsets.UTF_8)), 0, 16);
+    }
+
+    private static byte[] sha256(byte[] in) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(tenant.getBytes(StandardCharsets.UTF_8)), 0, 16);
+            return MessageDigest.getInstance("SHA-256").digest(in);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -150,13 +154,17 @@ public final class TenantGateways {
         private volatile SwitchPort port;
         /** The sessions by their client's addresses (IPv4 and IPv6 each). */
         private final Map<InetAddress, IpSession> sessions = new ConcurrentHashMap<>();
+        /** Derives the session leases' keys. */
+        private final byte[] secret;
         final LongAdder packetsToNodes = new LongAdder();
         final LongAdder packetsFromNodes = new LongAdder();
         private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
 
         Gateway(String tenant) throws IOException, AddressPoolExhaustedException {
             this.tenant = tenant;
-            this.engine = engines.create(privateKey(tenant), this::transmit, this::fromNode);
+            byte[] privateKey = privateKey(tenant);
+            this.secret = sha256(privateKey); // not the key itself: another use, another secret
+            this.engine = engines.create(privateKey, this::transmit, this::fromNode);
             this.key = engine.publicKey();
             try {
                 this.lease = ipam.allocate(tenant, key);
@@ -185,17 +193,43 @@ public final class TenantGateways {
             return ipam.prefixes(tenant);
         }
 
-        /** A session's client gets its addresses, published among the gateway's allowed IPs. Blocks (IPAM). */
-        Lease admit(IpSession session) throws AddressPoolExhaustedException {
-            Lease l = ipam.allocate(tenant, session.leaseKey);
+        /**
+         * A session's client gets its addresses, published among the gateway's allowed IPs. Blocks
+         * (IPAM). The lease is keyed by the client and its k-th concurrent session (k the lowest
+         * free), derived with the gateway's secret: a client that comes back gets the addresses it
+         * had, and the leases a crash left behind are taken up again by the same clients instead
+         * of piling up.
+         */
+        synchronized Lease admit(IpSession session) throws AddressPoolExhaustedException {
+            java.util.Set<NodeKey> inUse = new java.util.HashSet<>();
+            sessions.values().forEach(s -> inUse.add(s.leaseKey));
+            NodeKey key;
+            for (int k = 0;; k++) {
+                key = sessionKey(session.client.id(), k);
+                if (!inUse.contains(key)) {
+                    break;
+                }
+            }
+            session.leaseKey = key;
+            Lease l = ipam.allocate(tenant, key);
             sessions.put(l.ipv4(), session);
             sessions.put(l.ipv6(), session);
             publish();
             return l;
         }
 
+        private NodeKey sessionKey(String client, int k) {
+            try {
+                javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+                mac.init(new javax.crypto.spec.SecretKeySpec(secret, "HmacSHA256"));
+                return NodeKey.of(mac.doFinal((client + "/" + k).getBytes(StandardCharsets.UTF_8)));
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
         /** The session ended: its addresses go back to the pool and leave the map. Blocks (IPAM). */
-        void release(IpSession session, Lease l) {
+        synchronized void release(IpSession session, Lease l) {
             sessions.remove(l.ipv4(), session);
             sessions.remove(l.ipv6(), session);
             publish();
