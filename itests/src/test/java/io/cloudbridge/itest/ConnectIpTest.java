@@ -160,7 +160,7 @@ public class ConnectIpTest {
                 String t = relay.exec("masque:tunnels").out();
                 return t.contains("from client: destination outside the tenant's overlay=1")
                         && t.contains("from client: source is not the assigned address=1")
-                        && t.contains("from client: malformed: IPv4 total length");
+                        && t.contains("from client: malformed: IPv4 total length disagrees with the packet=1");
             });
             assertEquals(null, h3.datagrams.poll(1, TimeUnit.SECONDS), "nothing came back for them");
             String otherSide = other.exec("wg:show").out();
@@ -171,8 +171,10 @@ public class ConnectIpTest {
             List<Capsule> answer = capsules(session, 1);
             assertEquals(1, answer.get(0).type);
             List<Object[]> again = addresses(answer.get(0).value);
-            assertEquals(7L, again.get(0)[0]);
+            assertEquals(2, again.size(), "every address the client holds (RFC 9484 section 4.7.1)");
+            assertEquals(7L, again.get(0)[0], "the IPv4 address under the request's id");
             assertEquals(mine, again.get(0)[1]);
+            assertEquals(0L, again.get(1)[0], "the IPv6 address, not asked for: id 0");
 
             // Malformed capsules abort their session's stream: a request id 0 (RFC 9484 section 4.7.1), a
             // DATAGRAM capsule far over any IP packet this gateway carries.

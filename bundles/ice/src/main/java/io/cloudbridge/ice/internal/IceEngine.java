@@ -187,26 +187,33 @@ final class IceEngine {
      * the next).
      */
     void useMasque(io.cloudbridge.api.tunnel.MasquePath path) {
-        submit("MASQUE path", () -> {
-            if (masque == path) {
-                return;
+        // Not through submit(): a flood that fills the engine's queue must not lose the switch itself.
+        try {
+            loop.execute(() -> useMasqueNow(path));
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // the engine has stopped: nothing to switch
+        }
+    }
+
+    private void useMasqueNow(io.cloudbridge.api.tunnel.MasquePath path) {
+        if (masque == path) {
+            return;
+        }
+        masque = path;
+        for (Session s : sessions.values()) {
+            if (s.selected != null && s.selected.via instanceof MasqueBase) {
+                s.withdraw(path == null ? "the MASQUE path was turned off" : "the MASQUE proxy changed");
             }
-            masque = path;
-            for (Session s : sessions.values()) {
-                if (s.selected != null && s.selected.via instanceof MasqueBase) {
-                    s.withdraw(path == null ? "the MASQUE path was turned off" : "the MASQUE proxy changed");
-                }
-                s.dropMasque();
-                s.masqueBases.clear();
-                s.pairs.values().removeIf(p -> p.via instanceof MasqueBase);
-                if (path != null && s.remoteUfrag != null) {
-                    s.pairs.values().stream().filter(p -> p.via == null).map(p -> p.remote).toList().forEach(s::addPair);
-                    if (s.selected == null && s.roundStarted < 0) {
-                        s.startRound();
-                    }
+            s.dropMasque();
+            s.masqueBases.clear();
+            s.pairs.values().removeIf(p -> p.via instanceof MasqueBase);
+            if (path != null && s.remoteUfrag != null) {
+                s.pairs.values().stream().filter(p -> p.via == null).map(p -> p.remote).toList().forEach(s::addPair);
+                if (s.selected == null && s.roundStarted < 0) {
+                    s.startRound();
                 }
             }
-        });
+        }
     }
 
     void start() {
@@ -239,6 +246,7 @@ final class IceEngine {
             Thread.currentThread().interrupt();
         }
         sessions.values().forEach(Session::dropBirthday); // if the loop was too busy to do it: it has stopped now
+        sessions.values().forEach(Session::dropMasque);
         published.clear();
         wire.close();
     }
@@ -661,6 +669,7 @@ final class IceEngine {
             if (!first) {
                 s.pairs.values().removeIf(p -> !p.nominatedByPeer);
             }
+            s.pruneMasque(usable);
             usable.forEach(s::addPair);
             LOG.debug("{} credentials from {}: {} candidates", first ? "first" : "new", from, usable.size());
             s.startRound();
@@ -1286,6 +1295,23 @@ final class IceEngine {
             }
             if (!controlling && p.nominatedByPeer) {
                 select(p);
+            }
+        }
+
+        /**
+         * The peer's candidates changed (it restarted, it moved): tunnels to addresses it no longer
+         * offers close and make room, unless one carries the path now.
+         */
+        void pruneMasque(List<Candidate> offered) {
+            Set<InetSocketAddress> still = new java.util.HashSet<>();
+            offered.forEach(c -> still.add(c.address()));
+            for (java.util.Iterator<MasqueBase> it = masqueBases.values().iterator(); it.hasNext(); ) {
+                MasqueBase b = it.next();
+                if (!still.contains(b.target) && (selected == null || selected.via != b)) {
+                    b.close();
+                    it.remove();
+                    pairs.values().removeIf(p -> p.via == b);
+                }
             }
         }
 

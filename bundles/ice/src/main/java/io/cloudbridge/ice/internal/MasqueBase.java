@@ -26,11 +26,16 @@ final class MasqueBase implements IceEngine.Base {
     final InetSocketAddress target;
     private final MasquePath masque;
     private final BiConsumer<MasqueBase, ByteBuffer> inbound;
+    /** The open tunnel, or null. Guarded by this, as are the fields below; read without the lock on the send path. */
     private volatile DatagramTunnel tunnel;
-    private volatile boolean opening;
-    private volatile long failedNanos = -1;
-    /** Bumped by close(): a tunnel that opens after its base was closed is closed at once. */
-    private volatile int generation;
+    private boolean opening;
+    private long failedNanos = -1;
+    /**
+     * Which open counts: each open takes the next token, close() takes one too. An open's answer,
+     * and its tunnel's end, change the state only while their token is the current one; a tunnel
+     * whose open no longer counts is closed as it arrives.
+     */
+    private int token;
     private volatile String state = "opening";
 
     MasqueBase(InetSocketAddress target, MasquePath masque, BiConsumer<MasqueBase, ByteBuffer> inbound) {
@@ -48,12 +53,16 @@ final class MasqueBase implements IceEngine.Base {
     }
 
     void open() {
-        if (opening || tunnel != null) {
-            return;
+        int mine;
+        synchronized (this) {
+            if (opening || tunnel != null) {
+                return;
+            }
+            opening = true;
+            state = "opening";
+            mine = ++token;
         }
-        opening = true;
-        state = "opening";
-        int opened = generation;
+        java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
         DatagramTunnel.Receiver receiver = new DatagramTunnel.Receiver() {
             @Override
             public void received(ByteBuffer payload) {
@@ -62,32 +71,44 @@ final class MasqueBase implements IceEngine.Base {
 
             @Override
             public void ended(String why) {
+                ended.set(true);
                 synchronized (MasqueBase.this) {
-                    if (generation == opened) {
+                    if (token == mine) {
                         tunnel = null;
+                        opening = false;
                         state = "ended: " + why;
                     }
                 }
                 LOG.debug("MASQUE tunnel to {} ended: {}", target, why);
             }
         };
-        masque.open(target, receiver).whenComplete((t, failure) -> {
-            boolean stale;
+        java.util.concurrent.CompletionStage<DatagramTunnel> opened;
+        try {
+            opened = masque.open(target, receiver);
+        } catch (RuntimeException e) {
+            opened = java.util.concurrent.CompletableFuture.failedFuture(e); // the masque bundle is going away
+        }
+        opened.whenComplete((t, failure) -> {
+            boolean keep = false;
             synchronized (this) {
-                opening = false;
-                stale = generation != opened;
-                if (failure != null) {
-                    failedNanos = System.nanoTime();
-                    state = "refused: " + rootMessage(failure);
-                } else if (!stale) {
-                    tunnel = t;
-                    failedNanos = -1;
-                    state = "open";
+                if (token == mine) {
+                    opening = false;
+                    if (failure != null) {
+                        failedNanos = System.nanoTime();
+                        state = "refused: " + rootMessage(failure);
+                    } else if (ended.get()) {
+                        state = "ended as it opened"; // its connection went right after the 200: the next check opens another
+                    } else {
+                        tunnel = t;
+                        failedNanos = -1;
+                        state = "open";
+                        keep = true;
+                    }
                 }
             }
             if (failure != null) {
                 LOG.info("no MASQUE tunnel to {} through {}: {}", target, masque.proxy(), rootMessage(failure));
-            } else if (stale) {
+            } else if (!keep) {
                 t.close();
             }
         });
@@ -101,11 +122,11 @@ final class MasqueBase implements IceEngine.Base {
         return t.getMessage() == null ? t.toString() : t.getMessage();
     }
 
-    /** Closes the tunnel; a later check opens it again. */
+    /** Closes the tunnel (and makes an open under way count for nothing); a later check opens it again. */
     void close() {
         DatagramTunnel t;
         synchronized (this) {
-            generation++;
+            token++;
             t = tunnel;
             tunnel = null;
             opening = false;
@@ -128,7 +149,11 @@ final class MasqueBase implements IceEngine.Base {
 
     @Override
     public void prepare(InetSocketAddress to, long now) {
-        if (tunnel == null && !opening && (failedNanos < 0 || now - failedNanos > REOPEN_AFTER_FAILURE_NANOS)) {
+        boolean due;
+        synchronized (this) {
+            due = tunnel == null && !opening && (failedNanos < 0 || now - failedNanos > REOPEN_AFTER_FAILURE_NANOS);
+        }
+        if (due) {
             open();
         }
     }

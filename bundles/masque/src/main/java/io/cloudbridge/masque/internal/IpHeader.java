@@ -29,7 +29,7 @@ record IpHeader(int version, InetAddress source, InetAddress destination, int pr
                 }
                 int total = packet.getUnsignedShort(at + 2);
                 if (total != n) {
-                    why[0] = "IPv4 total length " + total + " but " + n + " bytes";
+                    why[0] = "IPv4 total length disagrees with the packet"; // a fixed reason: reasons are counters' keys
                     return null;
                 }
                 return new IpHeader(4, address(packet, at + 12, 4), address(packet, at + 16, 4), packet.getUnsignedByte(at + 9));
@@ -41,7 +41,7 @@ record IpHeader(int version, InetAddress source, InetAddress destination, int pr
                 }
                 int payload = packet.getUnsignedShort(at + 4);
                 if (payload + 40 != n) {
-                    why[0] = "IPv6 payload length " + payload + " but " + (n - 40) + " bytes after the header";
+                    why[0] = "IPv6 payload length disagrees with the packet";
                     return null;
                 }
                 return new IpHeader(6, address(packet, at + 8, 16), address(packet, at + 24, 16), packet.getUnsignedByte(at + 6));
@@ -50,13 +50,15 @@ record IpHeader(int version, InetAddress source, InetAddress destination, int pr
             why[0] = "bad address";
             return null;
         }
-        why[0] = "IP version " + version;
+        why[0] = "neither IPv4 nor IPv6";
         return null;
     }
 
     private static InetAddress address(ByteBuf packet, int at, int length) throws UnknownHostException {
         byte[] a = new byte[length];
         packet.getBytes(at, a);
-        return InetAddress.getByAddress(a);
+        // An IPv6 address stays one: InetAddress.getByAddress would read ::ffff:a.b.c.d as the IPv4
+        // address a.b.c.d, and a mapped address would pass for a tenant's IPv4 one.
+        return length == 16 ? java.net.Inet6Address.getByAddress(null, a, null) : InetAddress.getByAddress(a);
     }
 }

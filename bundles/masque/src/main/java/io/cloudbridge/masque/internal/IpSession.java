@@ -44,6 +44,8 @@ final class IpSession implements StreamTunnel {
     volatile Lease lease;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile long lastActivityNanos = System.nanoTime();
+    private final java.util.concurrent.atomic.AtomicInteger pendingToClient = new java.util.concurrent.atomic.AtomicInteger();
+    /** Set and cancelled on the stream's loop only. */
     private ScheduledFuture<?> idleCheck;
     final LongAdder packetsIn = new LongAdder();
     final LongAdder packetsOut = new LongAdder();
@@ -68,6 +70,9 @@ final class IpSession implements StreamTunnel {
      * connection, and the client hears its addresses and routes.
      */
     void started() {
+        if (closed.get()) {
+            return; // its gateway went away between the checks and the 200
+        }
         connection.byStream.put(stream.streamId(), this);
         proxy.ipSessions.add(this);
         Lease l = lease;
@@ -181,7 +186,7 @@ final class IpSession implements StreamTunnel {
             return;
         }
         if (ipProtocol >= 0 && h.protocol() != ipProtocol) {
-            drop("IP protocol " + h.protocol() + " (the session asked for " + ipProtocol + ")");
+            drop("another IP protocol than the session's");
             return;
         }
         lastActivityNanos = System.nanoTime();
@@ -194,15 +199,25 @@ final class IpSession implements StreamTunnel {
         if (closed.get()) {
             return;
         }
+        if (pendingToClient.incrementAndGet() > MasqueProxy.Connection.MAX_PENDING_TO_CLIENT) {
+            pendingToClient.decrementAndGet();
+            dropToClient("the client's connection is behind");
+            return;
+        }
         ByteBuf copy = Unpooled.copiedBuffer(ipPacket);
         lastActivityNanos = System.nanoTime();
         packetsOut.increment();
         stream.eventLoop().execute(() -> {
+            pendingToClient.decrementAndGet();
             if (closed.get() || !stream.isActive()) {
                 copy.release();
                 return;
             }
-            (connection.toClient(stream, copy) ? datagramsOut : capsulesOut).increment();
+            switch (connection.toClient(stream, copy)) {
+                case DATAGRAM -> datagramsOut.increment();
+                case CAPSULE -> capsulesOut.increment();
+                default -> dropToClient("the client's stream is full");
+            }
         });
     }
 
@@ -218,24 +233,37 @@ final class IpSession implements StreamTunnel {
             return "malformed ADDRESS_REQUEST: " + e.getMessage();
         }
         Lease l = lease;
-        List<IpCapsules.AssignedAddress> answer = new ArrayList<>();
+        long v4Request = 0;
+        long v6Request = 0;
         for (IpCapsules.AssignedAddress a : asked) {
             if (a.requestId() == 0) {
                 return "ADDRESS_REQUEST with request id 0 (RFC 9484 section 4.7.1)";
             }
-            // The session's address whatever was asked for: the tenant's plan decides, not the client.
-            answer.add(a.address().getAddress().length == 4 ? new IpCapsules.AssignedAddress(a.requestId(), l.ipv4(), 32)
-                    : new IpCapsules.AssignedAddress(a.requestId(), l.ipv6(), 128));
+            // The session's addresses whatever was asked for: the tenant's plan decides, not the client.
+            if (a.address().getAddress().length == 4) {
+                v4Request = a.requestId();
+            } else {
+                v6Request = a.requestId();
+            }
         }
-        if (!answer.isEmpty()) {
-            write(Capsules.ADDRESS_ASSIGN, IpCapsules.encodeAddresses(stream.alloc(), answer));
+        if (!asked.isEmpty()) {
+            // An ADDRESS_ASSIGN lists every address the receiver holds (RFC 9484 section 4.7.1):
+            // both, each under the request it answers, or 0 where none asked for it.
+            write(Capsules.ADDRESS_ASSIGN, IpCapsules.encodeAddresses(stream.alloc(), List.of(
+                    new IpCapsules.AssignedAddress(v4Request, l.ipv4(), 32), new IpCapsules.AssignedAddress(v6Request, l.ipv6(), 128))));
         }
         return null;
     }
 
+    /** A packet from the client dropped; {@code why} is a fixed text (it keys a counter). */
     private void drop(String why) {
         drops.computeIfAbsent(why, k -> new LongAdder()).increment();
         gateway.drop("from client: " + why);
+    }
+
+    private void dropToClient(String why) {
+        drops.computeIfAbsent(why, k -> new LongAdder()).increment();
+        gateway.drop("to client: " + why);
     }
 
     Map<String, Long> drops() {
@@ -256,6 +284,16 @@ final class IpSession implements StreamTunnel {
 
     @Override
     public void close() {
+        if (!stream.eventLoop().inEventLoop()) {
+            // Serialized with started() on the stream's loop: a session closed from elsewhere (its
+            // gateway going away) is never registered, or scheduled, after it was closed.
+            try {
+                stream.eventLoop().execute(this::close);
+                return;
+            } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                // the proxy is stopping: close here
+            }
+        }
         if (!closed.compareAndSet(false, true)) {
             return;
         }

@@ -255,22 +255,35 @@ public final class MasqueProxy implements QuicRoute {
             this.path = PathDatagramLimit.follow(channel, channel.attr(PEER_MAX_DATAGRAM).get());
         }
 
+        /** How a payload went to the client. */
+        enum Sent { DATAGRAM, CAPSULE, DROPPED }
+
         /**
          * Sends one payload to the client on {@code stream}'s tunnel (released): an HTTP Datagram
          * when the client enabled them and it fits the path, else a DATAGRAM capsule on the
-         * stream. On the connection's event loop. Returns whether it went as a datagram.
+         * stream, unless the stream's buffer is full (a client that does not read its stream must
+         * not make the proxy queue without end: the payload is dropped, as UDP would). On the
+         * connection's event loop.
          */
-        boolean toClient(QuicStreamChannel stream, ByteBuf payload) {
+        Sent toClient(QuicStreamChannel stream, ByteBuf payload) {
             long streamId = stream.streamId();
             if (datagramFits(VarInt.size(streamId >> 2) + 1 + payload.readableBytes())) {
                 channel.writeAndFlush(HttpDatagrams.quicDatagram(stream.alloc(), streamId, payload), channel.voidPromise());
-                return true;
+                return Sent.DATAGRAM;
+            }
+            if (!stream.isWritable()) {
+                payload.release();
+                proxy.droppedDatagrams.increment();
+                return Sent.DROPPED;
             }
             // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
             stream.writeAndFlush(new io.netty.handler.codec.http3.DefaultHttp3DataFrame(Capsules.encode(stream.alloc(), Capsules.DATAGRAM,
                     HttpDatagrams.capsuleValue(stream.alloc(), payload))), stream.voidPromise());
-            return false;
+            return Sent.CAPSULE;
         }
+
+        /** Payloads handed to a connection's loop and not sent yet, per tunnel at most: past it they are dropped. */
+        static final int MAX_PENDING_TO_CLIENT = 1024;
 
         /** Whether a datagram of {@code size} bytes (ids included) can go as a QUIC DATAGRAM frame now. */
         boolean datagramFits(int size) {

@@ -145,13 +145,15 @@ public final class TenantGateways {
     }
 
     /** One tenant's gateway peer. */
-    final class Gateway implements PortSink {
+    final class Gateway {
         final String tenant;
         final NodeKey key;
         final Lease lease;
         private final WireGuardEngine engine;
         private final OverlayMembers.Membership membership;
-        private volatile SwitchPort port;
+        /** The gateway's port on its tenant's switch; replaced when the switch let go of it. Guarded by this. */
+        private SwitchPort port;
+        private volatile boolean closed;
         /** The sessions by their client's addresses (IPv4 and IPv6 each). */
         private final Map<InetAddress, IpSession> sessions = new ConcurrentHashMap<>();
         /** Derives the session leases' keys. */
@@ -174,14 +176,54 @@ public final class TenantGateways {
                 engine.close();
                 throw e;
             }
-            attach();
+            try {
+                attach();
+            } catch (RuntimeException e) {
+                membership.close();
+                engine.close();
+                throw e;
+            }
             LOG.info("CONNECT-IP gateway of tenant {}: key {}, overlay address {}", tenant, key, lease.ipv4().getHostAddress());
         }
 
-        private SwitchPort attach() {
-            SwitchPort p = dataPlane.attach(new AuthenticatedNode(membership.nodeId(), tenant, key), "connect-ip", this);
-            port = p;
-            return p;
+        /**
+         * The gateway's open port, attached (again) when it has none: each attachment has its own
+         * sink, so that the switch letting go of an old port never clears a newer one.
+         */
+        private synchronized SwitchPort port() {
+            SwitchPort p = port;
+            if (p != null && p.isOpen()) {
+                return p;
+            }
+            if (closed) {
+                return null;
+            }
+            SwitchPort[] attached = new SwitchPort[1];
+            PortSink sink = new PortSink() {
+                @Override
+                public boolean deliver(NodeKey source, ByteBuffer packet) {
+                    engine.receiveEncrypted(packet);
+                    return true;
+                }
+
+                @Override
+                public void closed(String reason) {
+                    LOG.info("the CONNECT-IP gateway of tenant {} lost its switch port: {}; it attaches again when it next sends",
+                            tenant, reason);
+                    synchronized (Gateway.this) {
+                        if (port == attached[0]) {
+                            port = null;
+                        }
+                    }
+                }
+            };
+            attached[0] = dataPlane.attach(new AuthenticatedNode(membership.nodeId(), tenant, key), "connect-ip", sink);
+            port = attached[0];
+            return attached[0];
+        }
+
+        private void attach() {
+            port();
         }
 
         private List<IpPrefix> own() {
@@ -265,9 +307,9 @@ public final class TenantGateways {
 
         /** WireGuard's messages, through the relay's switch to the node. */
         private boolean transmit(NodeKey peer, ByteBuffer message) {
-            SwitchPort p = port;
-            if (p == null || !p.isOpen()) {
-                p = attach(); // the switch let go of it (a data plane restart): this member is still in the map
+            SwitchPort p = port(); // attached again if the switch let go of it: this member is still in the map
+            if (p == null) {
+                return false; // closing
             }
             ForwardResult r = p.forward(peer, message);
             if (r != ForwardResult.FORWARDED) {
@@ -305,28 +347,19 @@ public final class TenantGateways {
             return (int) sessions.values().stream().distinct().count();
         }
 
-        // ---- PortSink: the tenant's nodes' WireGuard messages, from the switch ----
-
-        @Override
-        public boolean deliver(NodeKey source, ByteBuffer packet) {
-            engine.receiveEncrypted(packet);
-            return true;
-        }
-
-        @Override
-        public void closed(String reason) {
-            LOG.info("the CONNECT-IP gateway of tenant {} lost its switch port: {}; it attaches again when it next sends", tenant, reason);
-            port = null;
-        }
-
         void close() {
+            closed = true;
             List.copyOf(sessions.values()).stream().distinct().forEach(IpSession::end);
-            SwitchPort p = port;
+            engine.close(); // first: its timers' keepalives and handshakes would attach a new port
+            SwitchPort p;
+            synchronized (this) {
+                p = port;
+                port = null;
+            }
             if (p != null) {
                 p.close();
             }
             membership.close();
-            engine.close();
         }
     }
 }

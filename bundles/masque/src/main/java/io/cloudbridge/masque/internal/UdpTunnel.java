@@ -32,6 +32,7 @@ final class UdpTunnel implements StreamTunnel {
     private volatile DatagramChannel socket;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile long lastActivityNanos = System.nanoTime();
+    private final java.util.concurrent.atomic.AtomicInteger pendingToClient = new java.util.concurrent.atomic.AtomicInteger();
     private ScheduledFuture<?> idleCheck;
     final LongAdder bytesToTarget = new LongAdder();
     final LongAdder bytesToClient = new LongAdder();
@@ -126,9 +127,17 @@ final class UdpTunnel implements StreamTunnel {
             int size = payload.readableBytes();
             lastActivityNanos = System.nanoTime();
             bytesToClient.add(size);
+            if (pendingToClient.incrementAndGet() > MasqueProxy.Connection.MAX_PENDING_TO_CLIENT) {
+                pendingToClient.decrementAndGet();
+                proxy.droppedDatagrams.increment(); // the client's loop is behind: UDP drops rather than queues
+                return;
+            }
             ByteBuf copy = payload.retainedDuplicate();
             // Onto the connection's loop: the datagram and the stream belong to it.
-            stream.eventLoop().execute(() -> toClient(copy, size));
+            stream.eventLoop().execute(() -> {
+                pendingToClient.decrementAndGet();
+                toClient(copy, size);
+            });
         }
 
         @Override
@@ -143,7 +152,11 @@ final class UdpTunnel implements StreamTunnel {
             payload.release();
             return;
         }
-        (connection.toClient(stream, payload) ? datagramsOut : capsulesOut).increment();
+        switch (connection.toClient(stream, payload)) {
+            case DATAGRAM -> datagramsOut.increment();
+            case CAPSULE -> capsulesOut.increment();
+            default -> { } // counted by the connection
+        }
     }
 
     @Override

@@ -237,12 +237,10 @@ public final class UdpTunnels implements TunnelService {
         local.socket = socket;
         String path = proxy.template().expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
         try {
-            local.tunnel = c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended)
-                    .get(ANSWER_SECONDS, TimeUnit.SECONDS);
-        } catch (ExecutionException | TimeoutException | InterruptedException e) {
+            local.tunnel = await(c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended), host, port);
+        } catch (IOException e) {
             socket.close();
-            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + cause.getMessage(), cause);
+            throw e;
         }
         tunnels.put(id, local);
         LOG.info("tunnel {}: UDP 127.0.0.1:{} -> {}:{} through the MASQUE proxy at {}", id,
@@ -264,28 +262,44 @@ public final class UdpTunnels implements TunnelService {
                 String id = "u" + ids.incrementAndGet();
                 Local local = new Local(id, host + ":" + port);
                 String path = proxy.template().expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
-                try {
-                    local.tunnel = c.connectUdp(proxy.authority(), path, proxy.bearer(), payload -> {
-                        local.received.add(payload.readableBytes());
-                        onPayload.accept(payload);
-                    }, why -> {
-                        local.ended(why);
-                        onEnd.accept(why);
-                    }).get(ANSWER_SECONDS, TimeUnit.SECONDS);
-                } catch (ExecutionException | TimeoutException e) {
-                    Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-                    throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + cause.getMessage(), cause);
-                }
+                local.tunnel = await(c.connectUdp(proxy.authority(), path, proxy.bearer(), payload -> {
+                    local.received.add(payload.readableBytes());
+                    onPayload.accept(payload);
+                }, why -> {
+                    local.ended(why);
+                    onEnd.accept(why);
+                }), host, port);
                 tunnels.put(id, local);
                 LOG.info("tunnel {}: WireGuard's UDP to {}:{} through the MASQUE proxy at {}", id, host, port, proxy.authority());
                 return new OwnedTunnel(local, proxy.authority());
             } catch (IOException e) {
                 throw new java.util.concurrent.CompletionException(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.util.concurrent.CompletionException(e);
             }
         }, opener);
+    }
+
+    /**
+     * The tunnel once the proxy accepted it, waiting up to 10 s. One that the proxy accepts only
+     * after the wait gave up is closed then: nobody tracks it, and it would hold one of the
+     * client's tunnel slots at the proxy until its idle timeout.
+     */
+    private static ProxyConnection.ClientTunnel await(io.netty.util.concurrent.Future<ProxyConnection.ClientTunnel> opening, String host,
+            int port) throws IOException {
+        try {
+            return opening.get(ANSWER_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException | InterruptedException e) {
+            opening.addListener(f -> {
+                if (f.isSuccess()) {
+                    ((ProxyConnection.ClientTunnel) f.getNow()).close();
+                }
+            });
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IOException("the tunnel to " + host + ":" + port + " did not open within " + ANSWER_SECONDS + " s");
+        }
     }
 
     /** The proxy's authority as configured now, for what the node shows; "?" when there is none yet. */

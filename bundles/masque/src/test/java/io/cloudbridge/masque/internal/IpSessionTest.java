@@ -37,9 +37,9 @@ class IpSessionTest {
         assertEquals(InetAddress.getByName("100.64.0.1"), h.destination());
         assertEquals(1, h.protocol());
         assertNull(IpHeader.parse(Unpooled.wrappedBuffer(ipv4(28, 24, "100.64.0.4", "100.64.0.1", 1)), why));
-        assertEquals("IPv4 total length 28 but 24 bytes", why[0]);
+        assertEquals("IPv4 total length disagrees with the packet", why[0]);
         assertNull(IpHeader.parse(Unpooled.wrappedBuffer(new byte[19]), why));
-        assertEquals("IP version 0", why[0]);
+        assertEquals("neither IPv4 nor IPv6", why[0]);
         byte[] shortHeader = ipv4(20, 20, "100.64.0.4", "100.64.0.1", 1);
         shortHeader[0] = 0x44; // IHL 4: 16 bytes, below the minimum
         assertNull(IpHeader.parse(Unpooled.wrappedBuffer(shortHeader), why));
@@ -62,9 +62,14 @@ class IpSessionTest {
         assertEquals(InetAddress.getByName("fd00::1"), h.destination());
         assertEquals(58, h.protocol());
         assertNull(IpHeader.parse(Unpooled.wrappedBuffer(java.util.Arrays.copyOf(p, 44)), why));
-        assertEquals("IPv6 payload length 8 but 4 bytes after the header", why[0]);
+        assertEquals("IPv6 payload length disagrees with the packet", why[0]);
         assertNull(IpHeader.parse(Unpooled.wrappedBuffer(new byte[] {0x60, 0, 0}), why));
         assertEquals("truncated IPv6 header", why[0]);
+        // An IPv4-mapped destination stays an IPv6 address: it must not pass for a tenant's IPv4 one.
+        System.arraycopy(new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 100, 64, 0, 1}, 0, p, 24, 16);
+        IpHeader mapped = IpHeader.parse(Unpooled.wrappedBuffer(p), why);
+        assertTrue(mapped.destination() instanceof java.net.Inet6Address, mapped.destination().toString());
+        assertFalse(IpSession.contains(IpPrefix.parse("100.64.0.0/20"), mapped.destination()));
     }
 
     @Test

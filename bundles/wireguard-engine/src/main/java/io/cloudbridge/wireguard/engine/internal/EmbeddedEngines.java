@@ -37,6 +37,16 @@ public final class EmbeddedEngines implements WireGuardEngines {
             throws IOException {
         Identity identity = new Identity(privateKey);
         DatagramChannel unused = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        try {
+            return start(identity, unused, transmitter, receiver);
+        } catch (IOException | RuntimeException e) {
+            unused.close();
+            throw e;
+        }
+    }
+
+    private static WireGuardEngine start(Identity identity, DatagramChannel unused, WireGuardEngine.Transmitter transmitter,
+            WireGuardEngine.Receiver receiver) throws IOException {
         NodeKey self = NodeKey.of(identity.publicKey());
         WireGuardDevice device = new WireGuardDevice(identity, unused,
                 (peer, packet, length) -> receiver.received(NodeKey.of(peer.publicKey()), ByteBuffer.wrap(packet, 0, length)),
