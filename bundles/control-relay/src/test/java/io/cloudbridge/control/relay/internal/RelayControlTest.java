@@ -152,6 +152,48 @@ class RelayControlTest {
         assertEquals(List.of("198.51.100.7:41641"), aliceMap.next().getUpsert().getEndpointsList());
     }
 
+    /**
+     * A member inside the relay (the CONNECT-IP gateway): in its tenant's map as a node is, its
+     * allowed IPs changing as clients come and go, gone when it leaves; it hears the tenant's
+     * peers, and nothing of another tenant's.
+     */
+    @Test
+    void aMemberInsideTheRelayIsInItsTenantsMapAndHearsItsPeers() throws Exception {
+        String key = relay.preAuthKey("members", true);
+        RegisterResponse dora = RelayFixture.register(channel, key, RelayFixture.randomKey(), "dora");
+        MapWatch doraMap = watch(dora.getToken().getJwt());
+        assertTrue(doraMap.next().hasFull());
+        BlockingQueue<List<io.cloudbridge.api.relay.OverlayMembers.Member>> heard = new LinkedBlockingQueue<>();
+        RelayMembers members = new RelayMembers(relay.relay.service().maps(), "relay.test");
+        io.cloudbridge.api.net.NodeKey gatewayKey = io.cloudbridge.api.net.NodeKey.of(RelayFixture.randomKey());
+        io.cloudbridge.api.net.IpPrefix own = io.cloudbridge.api.net.IpPrefix.parse("100.64.200.1/32");
+        io.cloudbridge.api.relay.OverlayMembers.Membership m = members.join("members", gatewayKey, "relay-gateway", List.of(own),
+                heard::add);
+        List<io.cloudbridge.api.relay.OverlayMembers.Member> now = heard.poll(5, TimeUnit.SECONDS);
+        assertEquals(List.of("dora"), now.stream().map(io.cloudbridge.api.relay.OverlayMembers.Member::name).toList(), "not itself");
+
+        NetworkMapUpdate joined = doraMap.next();
+        assertEquals(m.nodeId(), joined.getUpsert().getNodeId());
+        assertEquals("relay-gateway", joined.getUpsert().getHostname());
+        assertEquals(List.of("100.64.200.1/32"), joined.getUpsert().getOverlayAddressesList());
+        assertEquals("relay.test", joined.getUpsert().getHomeRelay());
+
+        m.allowedIps(List.of(own, io.cloudbridge.api.net.IpPrefix.parse("100.64.200.9/32")));
+        assertEquals(List.of("100.64.200.1/32", "100.64.200.9/32"), doraMap.next().getUpsert().getOverlayAddressesList());
+
+        RelayFixture.register(channel, key, RelayFixture.randomKey(), "ella");
+        List<io.cloudbridge.api.relay.OverlayMembers.Member> later;
+        do {
+            later = heard.poll(5, TimeUnit.SECONDS);
+        } while (later != null && later.size() < 2);
+        assertTrue(later != null && later.stream().anyMatch(p -> p.name().equals("ella")), "hears a new node of its tenant");
+        RelayFixture.register(channel, relay.preAuthKey("strangers", false), RelayFixture.randomKey(), "stranger");
+        doraMap.next(); // ella's upsert
+        m.close();
+        assertEquals(m.nodeId(), doraMap.next().getRemoved().getNodeId());
+        assertTrue(heard.stream().flatMap(List::stream).noneMatch(p -> p.name().equals("stranger")), "nothing of another tenant");
+    }
+
     /** The /18 block an "a.b.c.d/18" address is in. */
     private static int block18(String address) throws Exception {
         byte[] b = java.net.InetAddress.getByName(address.substring(0, address.indexOf('/'))).getAddress();
