@@ -65,6 +65,15 @@ public final class TenantGateways {
     private final WireGuardEngines engines;
     private final Path keys;
     private final Map<String, Gateway> byTenant = new ConcurrentHashMap<>();
+    /**
+     * Applies the tenants' peer lists to the gateways' engines: the control plane tells them under
+     * its map's lock, and adding peers costs a Diffie-Hellman each, which must not hold up the map.
+     */
+    private final java.util.concurrent.ExecutorService peerUpdates = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "masque-gateway-peers");
+        t.setDaemon(true);
+        return t;
+    });
 
     @Activate
     public TenantGateways(@Reference OverlayMembers members, @Reference PacketSwitch dataPlane, @Reference AddressAllocator ipam,
@@ -81,6 +90,7 @@ public final class TenantGateways {
     void deactivate() {
         byTenant.values().forEach(Gateway::close);
         byTenant.clear();
+        peerUpdates.shutdownNow();
     }
 
     /** The tenant's gateway, made (key, address, map entry, switch port) if it has none. Blocks: not on an event loop. */
@@ -170,8 +180,7 @@ public final class TenantGateways {
             this.key = engine.publicKey();
             try {
                 this.lease = ipam.allocate(tenant, key);
-                this.membership = members.join(tenant, key, GATEWAY_NAME, own(), peers -> engine.setPeers(peers.stream()
-                        .map(m -> new OverlayPeer(m.key(), m.allowedIps(), Optional.empty())).toList()));
+                this.membership = members.join(tenant, key, GATEWAY_NAME, own(), this::peersChanged);
             } catch (AddressPoolExhaustedException | RuntimeException e) {
                 engine.close();
                 throw e;
@@ -220,6 +229,26 @@ public final class TenantGateways {
             attached[0] = dataPlane.attach(new AuthenticatedNode(membership.nodeId(), tenant, key), "connect-ip", sink);
             port = attached[0];
             return attached[0];
+        }
+
+        /** The latest peer list not applied yet: a burst of map changes is applied once. */
+        private final java.util.concurrent.atomic.AtomicReference<List<OverlayMembers.Member>> latestPeers =
+                new java.util.concurrent.atomic.AtomicReference<>();
+
+        private void peersChanged(List<OverlayMembers.Member> peers) {
+            if (latestPeers.getAndSet(peers) != null) {
+                return; // an update is queued already; it takes this list
+            }
+            try {
+                peerUpdates.execute(() -> {
+                    List<OverlayMembers.Member> now = latestPeers.getAndSet(null);
+                    if (now != null && !closed) {
+                        engine.setPeers(now.stream().map(m -> new OverlayPeer(m.key(), m.allowedIps(), Optional.empty())).toList());
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                latestPeers.set(null);
+            }
         }
 
         private void attach() {
