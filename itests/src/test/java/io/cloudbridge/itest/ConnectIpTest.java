@@ -218,6 +218,22 @@ public class ConnectIpTest {
     public record Capsule(long type, byte[] value) {
     }
 
+    /** An IPv6 packet with an ICMPv6 echo request (RFC 8200, RFC 4443), its checksum over the pseudo-header. */
+    public static byte[] icmp6Echo(InetAddress from, InetAddress to, int id, int sequence) {
+        byte[] data = "connect-ip".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        ByteBuffer icmp = ByteBuffer.allocate(8 + data.length);
+        icmp.put((byte) 128).put((byte) 0).putShort((short) 0).putShort((short) id).putShort((short) sequence).put(data);
+        byte[] i = icmp.array();
+        ByteBuffer pseudo = ByteBuffer.allocate(40 + i.length);
+        pseudo.put(from.getAddress()).put(to.getAddress()).putInt(i.length).put(new byte[3]).put((byte) 58).put(i);
+        int sum = checksum(pseudo.array());
+        i[2] = (byte) (sum >> 8);
+        i[3] = (byte) sum;
+        ByteBuffer ip = ByteBuffer.allocate(40 + i.length);
+        ip.putInt(0x60000000).putShort((short) i.length).put((byte) 58).put((byte) 64).put(from.getAddress()).put(to.getAddress()).put(i);
+        return ip.array();
+    }
+
     /** Reads {@code count} capsules from the stream (RFC 9297 section 3.2: type, length, value; varints of RFC 9000 section 16). */
     public static List<Capsule> capsules(RawH3.Request r, int count) throws Exception {
         ByteArrayOutputStream got = new ByteArrayOutputStream();

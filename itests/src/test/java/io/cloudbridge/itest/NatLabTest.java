@@ -531,6 +531,59 @@ class NatLabTest {
         }
     }
 
+    /**
+     * CONNECT-IP in the lab, against a node on a real TUN device behind a NAT: the client, a
+     * process of its own in a namespace on the public segment, registers with the tenant's key,
+     * opens a session at the relay's proxy and pings the node's IPv4 and IPv6 overlay addresses;
+     * the node's kernel answers both through the relay's gateway peer.
+     */
+    @Test
+    @Order(8)
+    void aConnectIpClientPingsATunNodeOverIpv4AndIpv6ThroughTheGateway() throws Exception {
+        Daemon b = node("b");
+        List<String> registered = new ArrayList<>();
+        try {
+            sh(true, LAB.toString(), P, "nat", "b", "2", "eim-apdf");
+            sh(true, LAB.toString(), P, "open", "c", "5");
+            start(b);
+            awaitAddress(b);
+            registered.add(b.whoami("node"));
+            String[] addresses = b.whoami("address").split(" ");
+            String v4 = addresses[0].split("/")[0];
+            String v6 = addresses[1].split("/")[0];
+            String jvm = ProcessHandle.current().info().command().orElse("java");
+            Process probe = new ProcessBuilder("ip", "netns", "exec", P + "-c", jvm, "-cp", System.getProperty("java.class.path"),
+                    ConnectIpProbe.class.getName(), "198.51.100.1", "8443", "7443", preAuthKey, v4, v6).redirectErrorStream(true).start();
+            CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(probe.getInputStream().readAllBytes());
+                } catch (java.io.IOException e) {
+                    return e.toString();
+                }
+            });
+            boolean done = probe.waitFor(90, java.util.concurrent.TimeUnit.SECONDS);
+            if (!done) {
+                probe.destroyForcibly();
+            }
+            String out = output.get(10, java.util.concurrent.TimeUnit.SECONDS);
+            Matcher node = Pattern.compile("registered as node (\\S+)").matcher(out);
+            if (node.find()) {
+                registered.add(node.group(1));
+            }
+            System.out.println("CONNECT-IP from the public segment to a TUN node behind eim-apdf:\n" + out);
+            assertTrue(done && probe.exitValue() == 0 && out.contains("reply from " + v4 + ", ICMP type 0")
+                    && out.contains("reply from " + java.net.InetAddress.getByName(v6).getHostAddress() + ", ICMP type 129"),
+                    out + "\nrelay:\n" + relay.exec("masque:tunnels").out() + "\nnode:\n" + b.exec("wg:show").out());
+        } finally {
+            b.close();
+            for (String id : registered) {
+                relay.exec("relay:node", "delete", id);
+            }
+            removeCell("b");
+            removeCell("c");
+        }
+    }
+
     /** The time of the last reply {@code ping -D} wrote. */
     private static double lastReply(Path pings) {
         List<Double> t = replies(pings);

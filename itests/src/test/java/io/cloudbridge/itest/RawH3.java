@@ -39,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 public final class RawH3 implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     public final QuicChannel quic;
+    final String host;
     final int port;
     /** QUIC DATAGRAM frames from the server, whole. */
     public final LinkedBlockingQueue<byte[]> datagrams = new LinkedBlockingQueue<>();
@@ -46,6 +47,11 @@ public final class RawH3 implements AutoCloseable {
     public final CompletableFuture<Long> closedWith = new CompletableFuture<>();
 
     public RawH3(int port) throws Exception {
+        this("127.0.0.1", port);
+    }
+
+    public RawH3(String host, int port) throws Exception {
+        this.host = host;
         this.port = port;
         try {
             Channel udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
@@ -57,7 +63,7 @@ public final class RawH3 implements AutoCloseable {
                             .maxSendUdpPayloadSize(1_472)
                             .initialMaxStreamDataBidirectionalLocal(1 << 16).datagram(256, 256).build())
                     .bind(0).sync().channel();
-            quic = QuicChannel.newBootstrap(udp).remoteAddress(new InetSocketAddress("127.0.0.1", port))
+            quic = QuicChannel.newBootstrap(udp).remoteAddress(new InetSocketAddress(host, port))
                     .handler(new ChannelInitializer<QuicChannel>() {
                         @Override
                         protected void initChannel(QuicChannel ch) {
@@ -158,7 +164,7 @@ public final class RawH3 implements AutoCloseable {
         holder[0] = new Request(stream);
         made.complete(holder[0]);
         DefaultHttp3HeadersFrame connect = new DefaultHttp3HeadersFrame();
-        connect.headers().method("CONNECT").protocol(protocol).scheme("https").authority("127.0.0.1:" + port).path(path);
+        connect.headers().method("CONNECT").protocol(protocol).scheme("https").authority(host + ":" + port).path(path);
         if (capsuleProtocol) {
             connect.headers().set("capsule-protocol", "?1");
         }
