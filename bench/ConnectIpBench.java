@@ -1,19 +1,10 @@
-import com.google.protobuf.ByteString;
-import io.cloudbridge.control.v1.ControlServiceGrpc;
-import io.cloudbridge.control.v1.NodeInfo;
-import io.cloudbridge.control.v1.RegisterRequest;
 import io.cloudbridge.itest.ConnectIpTest;
 import io.cloudbridge.itest.RawH3;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.GrpcSslContexts;
-import io.grpc.netty.NettyChannelBuilder;
-import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -31,8 +22,6 @@ import java.util.concurrent.TimeUnit;
  * costs; the relay's CPU per Gbit counts both directions' bytes. See bench/connect-ip.sh.
  */
 public class ConnectIpBench {
-    static final SecureRandom RANDOM = new SecureRandom();
-
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new HashMap<>();
         for (int i = 0; i + 1 < args.length; i += 2) {
@@ -48,7 +37,7 @@ public class ConnectIpBench {
         int seconds = Integer.parseInt(a.getOrDefault("seconds", "10"));
         double tck = Double.parseDouble(System.getProperty("clk.tck", "100"));
 
-        String token = register(controlPort, preAuthKey);
+        String token = io.cloudbridge.itest.ConnectIpProbe.register("127.0.0.1", controlPort, preAuthKey);
         try (DatagramSocket echo = new DatagramSocket(0, InetAddress.getLoopbackAddress()); RawH3 h3 = new RawH3(quicPort)) {
             Thread echoer = new Thread(() -> {
                 byte[] buf = new byte[65_535];
@@ -145,17 +134,4 @@ public class ConnectIpBench {
         }
     }
 
-    static String register(int controlPort, String preAuthKey) throws Exception {
-        ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", controlPort)
-                .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()).build();
-        try {
-            byte[] key = new byte[32];
-            RANDOM.nextBytes(key);
-            return ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS).register(RegisterRequest.newBuilder()
-                    .setPreAuthKey(preAuthKey).setNode(NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(key))
-                            .setHostname("bench-client").setOs("linux/amd64")).build()).getToken().getJwt();
-        } finally {
-            channel.shutdownNow();
-        }
-    }
 }

@@ -69,7 +69,8 @@ public final class ConnectIpProbe {
         return false;
     }
 
-    private static String register(String host, int controlPort, String preAuthKey) throws Exception {
+    /** Registers a fresh key with the tenant's pre-auth key: its node token is a CONNECT-IP client's credential. */
+    public static String register(String host, int controlPort, String preAuthKey) throws Exception {
         ManagedChannel channel = NettyChannelBuilder.forAddress(host, controlPort)
                 .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()).build();
         try {
