@@ -72,11 +72,7 @@ public class ConnectIpTest {
         quicPort = RuntimeTestSupport.freeUdpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
-        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
-                "kernel:", "  features: [masque]",
-                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
-                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(), "  quicPort: " + quicPort,
-                "  stunPort: -1", "masque:", "  maxTunnelsPerClient: 8", ""));
+        RuntimeTestSupport.writeOwnerOnly(relay.config, RuntimeTestSupport.masqueRelayYaml(controlPort, quicPort, "  maxTunnelsPerClient: 8"));
         relay.start();
         Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
                 () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));

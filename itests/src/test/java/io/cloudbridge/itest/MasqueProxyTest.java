@@ -61,13 +61,9 @@ class MasqueProxyTest {
         quicPort = RuntimeTestSupport.freeUdpPort();
         relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";
-        RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
-                "kernel:", "  features: [masque]",
-                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
-                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(), "  quicPort: " + quicPort,
-                "  stunPort: -1",
-                "masque:", "  allow: [acme=127.0.0.1/32]", "  deny: ['*=198.51.100.0/24']", "  idleSeconds: " + idleSeconds,
-                "  maxTunnelsPerClient: 8", "  maxPayload: 1400", "logging:", "  loggers: [io.cloudbridge.masque=debug]", ""));
+        RuntimeTestSupport.writeOwnerOnly(relay.config, RuntimeTestSupport.masqueRelayYaml(controlPort, quicPort,
+                "  allow: [acme=127.0.0.1/32]", "  deny: ['*=198.51.100.0/24']", "  idleSeconds: " + idleSeconds,
+                "  maxTunnelsPerClient: 8", "  maxPayload: 1400", "logging:", "  loggers: [io.cloudbridge.masque=debug]"));
         relay.start();
         Await.until(Duration.ofSeconds(20), "the MASQUE proxy up; log:\n" + relay.logText(),
                 () -> relay.logText().contains("MASQUE proxy on the relay's QUIC listener"));

@@ -95,6 +95,22 @@ public final class RuntimeTestSupport {
         return String.join("\n", lines);
     }
 
+    /**
+     * A relay on loopback with the masque feature: its control port, its QUIC port (the MASQUE
+     * proxy's), no STUN responder; {@code more} are lines after {@code masque:} (its settings,
+     * then any other section).
+     */
+    public static String masqueRelayYaml(int controlPort, int quicPort, String... more) throws IOException {
+        List<String> lines = new ArrayList<>(List.of(
+                "kernel:", "  features: [masque]",
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + freeTcpPort(), "  quicPort: " + quicPort, "  stunPort: -1",
+                "masque:"));
+        lines.addAll(List.of(more));
+        lines.add("");
+        return String.join("\n", lines);
+    }
+
     public static void writeOwnerOnly(Path file, String text) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         Files.writeString(tmp, text);

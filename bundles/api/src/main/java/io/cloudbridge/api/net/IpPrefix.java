@@ -52,12 +52,19 @@ public record IpPrefix(InetAddress address, int length) {
     }
 
     public boolean contains(InetAddress candidate) {
-        byte[] a = address.getAddress();
+        byte[] a = address.getAddress(); // already masked
         byte[] c = candidate.getAddress();
         if (a.length != c.length) {
             return false;
         }
-        return mask(candidate, length).equals(address);
+        // Byte by byte under the mask, without a masked copy: CONNECT-IP asks this for every packet.
+        for (int i = 0; i < a.length; i++) {
+            int keep = Math.max(0, Math.min(8, length - i * 8));
+            if (((c[i] ^ a[i]) & (0xff << (8 - keep)) & 0xff) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static InetAddress mask(InetAddress address, int length) {

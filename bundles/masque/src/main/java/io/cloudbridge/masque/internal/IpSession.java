@@ -7,7 +7,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http3.DefaultHttp3DataFrame;
 import io.netty.handler.codec.quic.QuicStreamChannel;
-import java.math.BigInteger;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
@@ -90,7 +89,7 @@ final class IpSession implements StreamTunnel {
     static List<IpCapsules.AddressRange> routes(List<IpPrefix> scope, int protocol) {
         List<IpCapsules.AddressRange> out = new ArrayList<>();
         for (IpPrefix p : scope) {
-            out.add(new IpCapsules.AddressRange(first(p), last(p), protocol));
+            out.add(new IpCapsules.AddressRange(p.address(), last(p), protocol));
         }
         out.sort(Comparator.comparingInt(IpCapsules.AddressRange::version)
                 .thenComparing((a, b) -> Arrays.compareUnsigned(a.start().getAddress(), b.start().getAddress())));
@@ -110,49 +109,18 @@ final class IpSession implements StreamTunnel {
         return merged;
     }
 
-    static InetAddress first(IpPrefix p) {
-        return bound(p, false);
-    }
-
+    /** The last address of a prefix (its first is {@link IpPrefix#address()}, which is masked). */
     static InetAddress last(IpPrefix p) {
-        return bound(p, true);
-    }
-
-    private static InetAddress bound(IpPrefix p, boolean last) {
         byte[] a = p.address().getAddress();
-        int bits = a.length * 8;
-        BigInteger value = new BigInteger(1, a);
-        BigInteger hostMask = BigInteger.ONE.shiftLeft(bits - p.length()).subtract(BigInteger.ONE);
-        value = last ? value.or(hostMask) : value.andNot(hostMask);
-        byte[] raw = value.toByteArray();
-        byte[] out = new byte[a.length];
-        int copy = Math.min(raw.length, out.length);
-        System.arraycopy(raw, raw.length - copy, out, out.length - copy, copy);
+        for (int i = 0; i < a.length; i++) {
+            int keep = Math.max(0, Math.min(8, p.length() - i * 8));
+            a[i] |= (byte) (0xff >>> keep);
+        }
         try {
-            return InetAddress.getByAddress(out);
+            return InetAddress.getByAddress(a);
         } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    static boolean contains(IpPrefix p, InetAddress a) {
-        byte[] net = p.address().getAddress();
-        byte[] x = a.getAddress();
-        if (net.length != x.length) {
-            return false;
-        }
-        int full = p.length() / 8;
-        for (int i = 0; i < full; i++) {
-            if (net[i] != x[i]) {
-                return false;
-            }
-        }
-        int rest = p.length() % 8;
-        if (rest == 0) {
-            return true;
-        }
-        int mask = (0xff << (8 - rest)) & 0xff;
-        return (net[full] & mask) == (x[full] & mask);
     }
 
     @Override
@@ -177,7 +145,7 @@ final class IpSession implements StreamTunnel {
             drop("source is not the assigned address");
             return;
         }
-        if (scope.stream().noneMatch(p -> contains(p, h.destination())) || gateway.ownAddress(h.destination())) {
+        if (scope.stream().noneMatch(p -> p.contains(h.destination())) || gateway.ownAddress(h.destination())) {
             drop("destination outside the tenant's overlay");
             return;
         }

@@ -124,8 +124,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         int ipProtocol = -1;
         try {
             if (!"*".equals(target)) {
-                targetPrefix = target.indexOf('/') >= 0 ? io.cloudbridge.api.net.IpPrefix.parse(target)
-                        : literalPrefix(target);
+                targetPrefix = io.cloudbridge.api.net.IpPrefix.parse(target); // a bare literal is a host prefix; never a look-up
             }
             if (!"*".equals(proto)) {
                 ipProtocol = Integer.parseInt(proto);
@@ -193,20 +192,6 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         return authorization.substring(7).trim();
     }
 
-    /** An address literal alone names a one-address prefix; a name would need a look-up no tenant's overlay has. */
-    private static io.cloudbridge.api.net.IpPrefix literalPrefix(String target) {
-        if (!target.matches("[0-9A-Fa-f:.]+") || !(target.contains(".") || target.contains(":"))) {
-            throw new IllegalArgumentException("not an address literal: " + target);
-        }
-        java.net.InetAddress a;
-        try {
-            a = java.net.InetAddress.getByName(target); // a literal: no look-up
-        } catch (UnknownHostException e) {
-            throw new IllegalArgumentException(e.getMessage());
-        }
-        return new io.cloudbridge.api.net.IpPrefix(a, a.getAddress().length * 8);
-    }
-
     /** Who the bearer token names, or null once the request was answered (401, or 500 when it could not be checked). Blocks. */
     private MasqueProxy.Client client(QuicStreamChannel stream, String bearer) {
         try {
@@ -234,7 +219,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
             List<io.cloudbridge.api.net.IpPrefix> scope;
             if (asked == null) {
                 scope = null; // the whole tenant, known for sure once its gateway holds an address
-            } else if (tenant.stream().anyMatch(p -> p.length() <= asked.length() && IpSession.contains(p, asked.address()))) {
+            } else if (tenant.stream().anyMatch(p -> p.length() <= asked.length() && p.contains(asked.address()))) {
                 scope = List.of(asked);
             } else {
                 MasqueProxy.SECURITY.info("CONNECT-IP to {} refused to {} of tenant {}: outside its overlay", asked, client.id(),

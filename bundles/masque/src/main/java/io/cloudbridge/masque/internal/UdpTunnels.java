@@ -305,8 +305,15 @@ public final class UdpTunnels implements TunnelService {
     /** The proxy's authority as configured now, for what the node shows; "?" when there is none yet. */
     String proxyName() {
         try {
-            return proxy().authority();
-        } catch (IOException | RuntimeException e) {
+            if (!config.proxy().isBlank()) {
+                ProxyUri u = ProxyUri.parse(config.proxy().trim());
+                return authority(u.host(), u.port());
+            }
+            HomeRelay relay = home;
+            RelayEndpoint quic = relay == null ? null
+                    : relay.endpoints().stream().filter(e -> "quic".equals(e.uri().getScheme())).findFirst().orElse(null);
+            return quic == null ? "?" : authority(quic.uri().getHost(), quic.uri().getPort() > 0 ? quic.uri().getPort() : 443);
+        } catch (RuntimeException e) {
             return "?";
         }
     }
