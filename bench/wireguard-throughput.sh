@@ -11,6 +11,9 @@
 # changed: TUN offload off (packets read and written one by one), and crypto spread over both
 # cores (the default on two cores is the I/O threads alone).
 #
+# With PEERS=N every engine also has N more peers (random keys, a /32 and a /128 each, no traffic),
+# as a node of a large mesh has: each packet is routed among all of their prefixes.
+#
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
 # recording's JSON); JFR_DIR=DIR keeps the recordings.
@@ -57,6 +60,18 @@ for n in cbbA cbbB; do ip -n $n link set lo up; done
 ip -n cbbA link set cbbva up
 ip -n cbbB link set cbbvb up
 
+peers=${PEERS:-0}
+if [ "$peers" -gt 0 ]; then
+  # One file per engine kind, the same peers: wg's configuration format, and TunNode's line format.
+  for i in $(seq 0 $((peers - 1))); do
+    key=$(head -c 32 /dev/urandom | base64)
+    v4="10.203.$((i / 256)).$((i % 256))/32"
+    v6="fd00:203::$(printf '%x' "$i")/128"
+    printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s, %s\n\n' "$key" "$v4" "$v6" >> "$work/more.conf"
+    printf '%s %s,%s\n' "$key" "$v4" "$v6" >> "$work/more.peers"
+  done
+fi
+
 wg genkey > "$work/a.key"; wg pubkey < "$work/a.key" > "$work/a.pub"
 wg genkey > "$work/b.key"; wg pubkey < "$work/b.key" > "$work/b.pub"
 
@@ -79,12 +94,14 @@ start_engine() {
     ip netns exec "$ns" wg set "$iface" private-key "$work/$side.key" listen-port 51820 \
       peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" allowed-ips "10.202.0.$other/32" \
       endpoint "10.201.0.$other:51820"
+    if [ "$peers" -gt 0 ]; then ip netns exec "$ns" wg addconf "$iface" "$work/more.conf"; fi
     ip -n "$ns" addr add "10.202.0.$self/24" dev "$iface"
     ip -n "$ns" link set "$iface" mtu 1420 up
     echo "$pid"
   else
     iface=cbbj$side
-    local jfr=()
+    local jfr=() more=()
+    if [ "$peers" -gt 0 ]; then more=(--more-peers "$work/more.peers"); fi
     if [ "${JFR:-0}" = 1 ]; then
       jfr=("-XX:StartFlightRecording=filename=$work/java-$side.jfr,settings=default")
     fi
@@ -92,7 +109,7 @@ start_engine() {
       io.cloudbridge.wireguard.internal.device.TunNode --tun "$iface" --address "10.202.0.$self/24" \
       --listen "10.201.0.$self:51820" --private-key-file "$work/$side.key" \
       --peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" --endpoint "10.201.0.$other:51820" \
-      --allowed "10.202.0.$other/32" "${node_args[@]}" >"$work/java-$side.log" 2>&1 &
+      --allowed "10.202.0.$other/32" "${more[@]}" "${node_args[@]}" >"$work/java-$side.log" 2>&1 &
     local pid=$!
     echo "$pid" >> "$work/pids"
     for _ in $(seq 200); do ip -n "$ns" link show "$iface" 2>/dev/null | grep -q UP && break; sleep 0.05; done

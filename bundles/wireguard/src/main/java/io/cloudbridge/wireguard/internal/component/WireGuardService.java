@@ -265,8 +265,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
 
     /** Makes the device's peers exactly {@code wanted}: those that stay keep their sessions. */
     private void applyPeers(List<PeerSpec> wanted) throws IOException, InvalidKeyException {
+        java.util.Set<NodeKey> keep = new java.util.HashSet<>();
+        wanted.forEach(w -> keep.add(w.publicKey()));
         for (Peer p : device.peers()) {
-            if (wanted.stream().noneMatch(w -> java.util.Arrays.equals(w.publicKey().toBytes(), p.publicKey()))) {
+            if (!keep.contains(NodeKey.of(p.publicKey()))) {
                 device.removePeer(p.publicKey());
                 if (tun != null) {
                     for (IpPrefix r : p.allowedIps()) {
@@ -313,11 +315,14 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     /** The section's peers, then the control plane's (the section wins for a key named in both). */
     private synchronized List<PeerSpec> peers(WireGuardConfig c) {
         List<PeerSpec> out = new ArrayList<>();
+        java.util.Set<NodeKey> configured = new java.util.HashSet<>();
         for (String entry : c.peers()) {
-            out.add(PeerSpec.parse(entry));
+            PeerSpec spec = PeerSpec.parse(entry);
+            out.add(spec);
+            configured.add(spec.publicKey());
         }
         for (PeerSpec p : controlPeers) {
-            if (out.stream().noneMatch(o -> o.publicKey().equals(p.publicKey()))) {
+            if (!configured.contains(p.publicKey())) { // a peer configured by hand wins over the map's
                 out.add(p);
             }
         }

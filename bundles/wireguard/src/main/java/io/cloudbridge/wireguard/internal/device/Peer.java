@@ -3,7 +3,6 @@ package io.cloudbridge.wireguard.internal.device;
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.wireguard.internal.noise.Handshake;
 import io.cloudbridge.wireguard.internal.noise.Keypair;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -23,10 +22,8 @@ public final class Peer {
     /** As configured; the handshake holds its own copy. */
     volatile byte[] presharedKey;
     final byte[] publicKey;
-    /** Replaced whole on change, so the data path reads it without a lock. */
+    /** As configured, replaced whole on change; the device's routing table is what the data path reads. */
     volatile List<IpPrefix> allowedIps;
-    /** The same prefixes as raw bytes, which the data path matches packet headers against without allocating. */
-    private volatile PrefixTable prefixTable = new PrefixTable(List.of());
     volatile InetSocketAddress endpoint;
     /** The keypair data is sent with. */
     volatile Keypair current;
@@ -60,7 +57,7 @@ public final class Peer {
         this.handshake = handshake;
         this.presharedKey = presharedKey == null ? new byte[32] : presharedKey.clone();
         this.publicKey = publicKey.clone();
-        setAllowedIps(allowedIps);
+        this.allowedIps = List.copyOf(allowedIps);
         this.endpoint = endpoint;
     }
 
@@ -109,68 +106,12 @@ public final class Peer {
         return handshakesCompleted.get();
     }
 
-    /** The length of the longest allowed prefix that holds {@code address}, or -1. */
-    int longestMatch(InetAddress address) {
-        byte[] a = address.getAddress();
-        return prefixTable.longestMatch(a, 0, a.length);
-    }
-
-    /** The same for the address at {@code bytes[offset, offset + addressLength)} (4 or 16 bytes): a packet's header. */
-    int longestMatch(byte[] bytes, int offset, int addressLength) {
-        return prefixTable.longestMatch(bytes, offset, addressLength);
-    }
-
-    private void setAllowedIps(List<IpPrefix> prefixes) {
-        allowedIps = List.copyOf(prefixes);
-        prefixTable = new PrefixTable(allowedIps);
-    }
-
-    /** Allowed prefixes as network bytes and lengths. */
-    private static final class PrefixTable {
-        private final byte[][] networks;
-        private final int[] lengths;
-
-        PrefixTable(List<IpPrefix> prefixes) {
-            networks = new byte[prefixes.size()][];
-            lengths = new int[prefixes.size()];
-            for (int i = 0; i < networks.length; i++) {
-                networks[i] = prefixes.get(i).address().getAddress();
-                lengths[i] = prefixes.get(i).length();
-            }
-        }
-
-        int longestMatch(byte[] bytes, int offset, int addressLength) {
-            int best = -1;
-            for (int i = 0; i < networks.length; i++) {
-                if (networks[i].length == addressLength && lengths[i] > best && matches(networks[i], lengths[i], bytes, offset)) {
-                    best = lengths[i];
-                }
-            }
-            return best;
-        }
-
-        private static boolean matches(byte[] network, int bits, byte[] bytes, int offset) {
-            int whole = bits >>> 3;
-            for (int i = 0; i < whole; i++) {
-                if (network[i] != bytes[offset + i]) {
-                    return false;
-                }
-            }
-            int rest = bits & 7;
-            if (rest == 0) {
-                return true;
-            }
-            int mask = (0xFF << (8 - rest)) & 0xFF;
-            return (bytes[offset + whole] & mask) == (network[whole] & 0xFF);
-        }
-    }
-
     public List<IpPrefix> allowedIps() {
         return allowedIps;
     }
 
     synchronized void replaceAllowedIps(List<IpPrefix> prefixes) {
-        setAllowedIps(prefixes);
+        allowedIps = List.copyOf(prefixes);
     }
 
     /** Adds an allowed prefix; the device moves it here from any other peer (see WireGuardDevice). */
@@ -178,7 +119,7 @@ public final class Peer {
         if (!allowedIps.contains(prefix)) {
             List<IpPrefix> grown = new java.util.ArrayList<>(allowedIps);
             grown.add(prefix);
-            setAllowedIps(grown);
+            allowedIps = List.copyOf(grown);
         }
     }
 
@@ -186,7 +127,7 @@ public final class Peer {
         if (allowedIps.contains(prefix)) {
             List<IpPrefix> shrunk = new java.util.ArrayList<>(allowedIps);
             shrunk.remove(prefix);
-            setAllowedIps(shrunk);
+            allowedIps = List.copyOf(shrunk);
         }
     }
 

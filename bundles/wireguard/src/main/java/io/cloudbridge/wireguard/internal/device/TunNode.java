@@ -25,8 +25,12 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
  *         --peer BASE64 --endpoint 10.201.0.2:51820 --allowed 10.202.0.2/32 [--mtu 1420]
- *         [--offload true|false] [--crypto-threads N]
+ *         [--offload true|false] [--crypto-threads N] [--more-peers FILE]
  * </pre>
+ *
+ * {@code --more-peers} adds the peers of a file, a line each: a Base64 public key and its allowed
+ * prefixes, comma-separated. They carry no traffic; the benchmark measures what a large mesh costs
+ * the data path (routing every packet among everyone's prefixes).
  */
 public final class TunNode {
     private TunNode() {
@@ -77,6 +81,19 @@ public final class TunNode {
         }
         device[0].addPeer(Base64.getDecoder().decode(o.get("--peer")), null, allowed,
                 o.containsKey("--endpoint") ? address(o.get("--endpoint")) : null);
+        if (o.containsKey("--more-peers")) {
+            for (String line : Files.readAllLines(Path.of(o.get("--more-peers")))) {
+                String[] fields = line.trim().split("\\s+");
+                if (fields.length != 2) {
+                    continue;
+                }
+                List<IpPrefix> prefixes = new ArrayList<>();
+                for (String prefix : fields[1].split(",")) {
+                    prefixes.add(IpPrefix.parse(prefix));
+                }
+                device[0].addPeer(Base64.getDecoder().decode(fields[0]), null, prefixes, null);
+            }
+        }
         device[0].start();
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -14,7 +14,6 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
 import java.security.InvalidKeyException;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -82,6 +81,10 @@ public final class WireGuardDevice implements AutoCloseable {
     private final PacketSink sink;
     private final Clock clock;
     private final List<Peer> peers = new CopyOnWriteArrayList<>();
+    /** The same peers by public key: a handshake names its peer by key, and a mesh can be large. */
+    private final Map<io.cloudbridge.api.net.NodeKey, Peer> peersByKey = new ConcurrentHashMap<>();
+    /** Which peer each allowed prefix routes to; changed only under this device's lock. */
+    private final AllowedIps routes = new AllowedIps();
     /** Session index to the peer and keypair (or pending handshake) it names. */
     private final Map<Integer, Peer> indices = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> drops = new ConcurrentHashMap<>();
@@ -219,11 +222,25 @@ public final class WireGuardDevice implements AutoCloseable {
         return true;
     }
 
-    public Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
+    /**
+     * Adds a peer. A key already present names that peer, as it does to {@code wg set}: the
+     * prefixes are added to its own and a given endpoint replaces its endpoint.
+     */
+    public synchronized Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
             throws InvalidKeyException {
-        Peer peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, List.of(), endpoint);
-        peers.add(peer);
-        allowedIps.forEach(prefix -> addAllowedIp(peer, prefix));
+        Peer peer = peerByKey(publicKey);
+        if (peer != null) {
+            if (endpoint != null) {
+                peer.setEndpoint(endpoint);
+            }
+        } else {
+            peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, List.of(), endpoint);
+            peersByKey.put(io.cloudbridge.api.net.NodeKey.of(publicKey), peer);
+            peers.add(peer);
+        }
+        for (IpPrefix prefix : allowedIps) {
+            addAllowedIp(peer, prefix);
+        }
         return peer;
     }
 
@@ -232,15 +249,17 @@ public final class WireGuardDevice implements AutoCloseable {
      * so routing and the inbound source check agree.
      */
     public synchronized void addAllowedIp(Peer peer, IpPrefix prefix) {
-        for (Peer other : peers) {
-            if (other != peer) {
-                other.removeAllowedIp(prefix);
-            }
+        Peer previous = routes.put(prefix, peer);
+        if (previous != null && previous != peer) {
+            previous.removeAllowedIp(prefix);
         }
         peer.addAllowedIp(prefix);
     }
 
     public synchronized void replaceAllowedIps(Peer peer, List<IpPrefix> prefixes) {
+        for (IpPrefix old : peer.allowedIps()) {
+            routes.remove(old, peer);
+        }
         peer.replaceAllowedIps(List.of());
         prefixes.forEach(p -> addAllowedIp(peer, p));
     }
@@ -267,16 +286,7 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private Peer route(byte[] bytes, int offset, int addressLength) {
-        Peer best = null;
-        int bestLength = -1;
-        for (Peer p : peers) {
-            int m = p.longestMatch(bytes, offset, addressLength);
-            if (m > bestLength) {
-                best = p;
-                bestLength = m;
-            }
-        }
-        return best;
+        return routes.lookup(bytes, offset, addressLength);
     }
 
     /** Checks a would-be peer key (a low-order point is refused) without adding anything. */
@@ -290,11 +300,15 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     /** Removes a peer and forgets its sessions. */
-    public boolean removePeer(byte[] publicKey) {
+    public synchronized boolean removePeer(byte[] publicKey) {
         Peer peer = peerByKey(publicKey);
         if (peer == null) {
             return false;
         }
+        for (IpPrefix prefix : peer.allowedIps()) {
+            routes.remove(prefix, peer);
+        }
+        peersByKey.remove(io.cloudbridge.api.net.NodeKey.of(publicKey));
         peers.remove(peer);
         indices.values().removeIf(p -> p == peer);
         peer.eraseKeys();
@@ -1179,11 +1193,7 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private Peer peerByKey(byte[] publicKey) {
-        for (Peer p : peers) {
-            if (MessageDigest.isEqual(p.publicKey, publicKey)) {
-                return p;
-            }
-        }
-        return null;
+        // Public keys are not secret, so a hash lookup (not a constant-time comparison) is fine.
+        return publicKey.length == 32 ? peersByKey.get(io.cloudbridge.api.net.NodeKey.of(publicKey)) : null;
     }
 }

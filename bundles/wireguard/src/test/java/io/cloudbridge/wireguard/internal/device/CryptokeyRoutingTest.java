@@ -8,10 +8,19 @@ import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.net.InetAddress;
 import java.nio.channels.DatagramChannel;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-/** The longest allowed prefix across all peers wins, at any prefix length, and families never mix. */
+/**
+ * The longest allowed prefix across all peers wins, at any prefix length, and families never mix;
+ * the routing table agrees with a plain scan of every prefix through any sequence of changes.
+ */
 class CryptokeyRoutingTest {
     @Test
     void longestPrefixAcrossPeersAtAnyLength() throws Exception {
@@ -40,5 +49,118 @@ class CryptokeyRoutingTest {
             mapped[15] = 1;
             assertNull(device.route(java.net.Inet6Address.getByAddress(null, mapped, -1)));
         }
+    }
+
+    /** As with {@code wg set}, a key given again names the peer it already is: its prefixes grow, nothing is duplicated. */
+    @Test
+    void aKeyAddedAgainNamesTheSamePeer() throws Exception {
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+                Clock.systemUTC())) {
+            byte[] key = Identity.generate().publicKey();
+            Peer first = device.addPeer(key, null, List.of(IpPrefix.parse("10.0.0.1/32")), null);
+            java.net.InetSocketAddress endpoint = new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 51820);
+            Peer again = device.addPeer(key, null, List.of(IpPrefix.parse("10.0.0.2/32")), endpoint);
+            assertSame(first, again);
+            org.junit.jupiter.api.Assertions.assertEquals(1, device.peers().size());
+            org.junit.jupiter.api.Assertions.assertEquals(endpoint, first.endpoint());
+            assertSame(first, device.route(InetAddress.getByName("10.0.0.1")));
+            assertSame(first, device.route(InetAddress.getByName("10.0.0.2")));
+            org.junit.jupiter.api.Assertions.assertTrue(device.removePeer(key));
+            assertNull(device.route(InetAddress.getByName("10.0.0.1")), "a removed peer's prefixes route nowhere");
+            assertNull(device.peer(key));
+        }
+    }
+
+    /**
+     * Thousands of random changes (a prefix given to a peer or moved from another, a peer's prefixes
+     * replaced, a peer removed and another added), each followed by lookups near the prefixes
+     * present, all checked against a scan of every prefix for the longest holding the address.
+     */
+    @Test
+    void agreesWithAScanOfEveryPrefixThroughRandomChanges() throws Exception {
+        Random random = new Random(20261126);
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+                Clock.systemUTC())) {
+            List<Peer> peers = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                peers.add(device.addPeer(Identity.generate().publicKey(), null, List.of(), null));
+            }
+            Map<IpPrefix, Peer> owners = new HashMap<>();
+            for (int step = 0; step < 4000; step++) {
+                Peer peer = peers.get(random.nextInt(peers.size()));
+                int what = random.nextInt(20);
+                if (what < 15) {
+                    IpPrefix prefix = randomPrefix(random);
+                    device.addAllowedIp(peer, prefix);
+                    owners.put(prefix, peer);
+                } else if (what < 19) {
+                    List<IpPrefix> fresh = new ArrayList<>();
+                    for (int k = random.nextInt(4); k > 0; k--) {
+                        fresh.add(randomPrefix(random));
+                    }
+                    device.replaceAllowedIps(peer, fresh);
+                    owners.values().removeIf(o -> o == peer);
+                    fresh.forEach(f -> owners.put(f, peer));
+                } else {
+                    device.removePeer(peer.publicKey());
+                    owners.values().removeIf(o -> o == peer);
+                    peers.remove(peer);
+                    peers.add(device.addPeer(Identity.generate().publicKey(), null, List.of(), null));
+                }
+                for (Peer p : peers) {
+                    Set<IpPrefix> owned = owners.entrySet().stream().filter(e -> e.getValue() == p).map(Map.Entry::getKey)
+                            .collect(Collectors.toSet());
+                    org.junit.jupiter.api.Assertions.assertEquals(owned, Set.copyOf(p.allowedIps()), "step " + step);
+                }
+                List<IpPrefix> present = new ArrayList<>(owners.keySet());
+                for (int probe = 0; probe < 8; probe++) {
+                    InetAddress address = present.isEmpty() || probe == 0 ? randomAddress(random, random.nextBoolean())
+                            : near(present.get(random.nextInt(present.size())), random);
+                    assertSame(scan(owners, address), device.route(address), "step " + step + ", " + address.getHostAddress());
+                }
+            }
+        }
+    }
+
+    /** Prefixes crowded into a small space, so that they nest, repeat and part ways at every length. */
+    private static IpPrefix randomPrefix(Random random) throws Exception {
+        boolean v4 = random.nextBoolean();
+        InetAddress address = randomAddress(random, v4);
+        int bits = v4 ? 32 : 128;
+        int length = random.nextInt(8) == 0 ? random.nextInt(bits + 1) : bits - random.nextInt(v4 ? 12 : 20);
+        return new IpPrefix(address, length);
+    }
+
+    private static InetAddress randomAddress(Random random, boolean v4) throws Exception {
+        byte[] a = new byte[v4 ? 4 : 16];
+        a[0] = (byte) (v4 ? 10 : 0xfd);
+        for (int i = a.length - 2; i < a.length; i++) {
+            a[i] = (byte) random.nextInt(4); // few distinct values: much sharing
+        }
+        a[a.length - 3] = (byte) (random.nextInt(2) << 7);
+        return InetAddress.getByAddress(a);
+    }
+
+    /** An address inside the prefix, its host bits random. */
+    private static InetAddress near(IpPrefix prefix, Random random) throws Exception {
+        byte[] a = prefix.address().getAddress();
+        for (int bit = prefix.length(); bit < a.length * 8; bit++) {
+            if (random.nextBoolean()) {
+                a[bit >>> 3] ^= (byte) (0x80 >>> (bit & 7));
+            }
+        }
+        return InetAddress.getByAddress(a);
+    }
+
+    private static Peer scan(Map<IpPrefix, Peer> owners, InetAddress address) {
+        Peer best = null;
+        int bestLength = -1;
+        for (Map.Entry<IpPrefix, Peer> e : owners.entrySet()) {
+            if (e.getKey().contains(address) && e.getKey().length() > bestLength) {
+                best = e.getValue();
+                bestLength = e.getKey().length();
+            }
+        }
+        return best;
     }
 }
