@@ -147,6 +147,35 @@ class NodeUpTest {
                 Daemon.Result home = a.exec("cb:ping", bravo);
                 assertTrue(home.exit() == 0, home.out() + home.err());
                 assertTrue(Math.abs(handshakeEpochSecond(a.exec("wg:show").out()) - handshakeAt) <= 1, "no new handshake");
+
+                // A key rotation on the live overlay: alpha's configuration names a new key file. The
+                // interface takes the new key and the node registers it at once (not at its next
+                // heartbeat, 30 s away), as the same node with the same addresses; bravo's map and
+                // WireGuard have the new key in place of the old, and the overlay carries pings again.
+                String alphaId = a.whoami("node");
+                String alphaAddress = a.whoami("address");
+                String oldKey = a.whoami("key");
+                String yaml = Files.readString(a.config);
+                String keyFile = a.work.resolve("wg.key").toString();
+                assertTrue(yaml.contains(keyFile), yaml);
+                long rotationStart = System.nanoTime();
+                RuntimeTestSupport.writeOwnerOnly(a.config, yaml.replace(keyFile, a.work.resolve("wg-rotated.key").toString()));
+                Duration registered = Await.until(Duration.ofSeconds(10), "alpha registered under its new key", () -> !a.whoami("key").equals(oldKey)
+                        && a.whoami("status").equals("registered"));
+                String newKey = a.whoami("key");
+                assertEquals(alphaId, a.whoami("node"), "the same node");
+                assertEquals(alphaAddress, a.whoami("address"), "the same addresses");
+                Await.until(Duration.ofSeconds(10), "bravo has alpha's new key in place of the old",
+                        () -> b.exec("wg:show").out().contains(newKey) && !b.exec("wg:show").out().contains(oldKey));
+                Await.until(Duration.ofSeconds(15), "the overlay carries alpha's pings under the new key",
+                        () -> a.exec("cb:ping", bravo, "1").exit() == 0);
+                System.out.println("key rotation: registered " + registered.toMillis() + " ms after the edit, first ping answered after "
+                        + Duration.ofNanos(System.nanoTime() - rotationStart).toMillis() + " ms");
+                Daemon.Result rotatedBack = b.exec("cb:ping", alpha);
+                assertTrue(rotatedBack.exit() == 0, rotatedBack.out() + rotatedBack.err());
+                String nodes = r.exec("relay:nodes").out();
+                assertEquals(1, nodes.lines().filter(l -> l.contains("alpha")).count(), nodes);
+                assertTrue(nodes.contains(newKey) && !nodes.contains(oldKey), nodes);
             } finally {
                 coturn.destroy();
             }

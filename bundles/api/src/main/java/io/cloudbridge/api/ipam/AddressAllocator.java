@@ -38,6 +38,13 @@ public interface AddressAllocator {
     boolean release(String tenant, NodeKey node);
 
     /**
+     * Moves a node's lease to its new key (the node rotated its WireGuard key), so that it keeps
+     * its addresses. Returns whether {@code from} held a lease and it moved; nothing moves when
+     * {@code to} holds one already (another node's key).
+     */
+    boolean rekey(String tenant, NodeKey from, NodeKey to);
+
+    /**
      * The tenant's own prefixes (IPv4 and IPv6), which its nodes' addresses are in and which its
      * overlay routes; empty when the tenant has none yet.
      */

@@ -2,7 +2,7 @@
  * Per-tenant overlay address management.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.cloudbridge.api.ipam;
 
 import org.osgi.annotation.bundle.Export;

@@ -446,6 +446,36 @@ public final class JdbcAddressAllocator implements AddressAllocator {
         });
     }
 
+    @Override
+    public boolean rekey(String tenant, NodeKey from, NodeKey to) {
+        checkTenant(tenant);
+        Objects.requireNonNull(from, "from");
+        Objects.requireNonNull(to, "to");
+        if (from.equals(to)) {
+            return false;
+        }
+        return transaction(c -> {
+            if (lockTenant(c, tenant).isEmpty()) {
+                return false;
+            }
+            try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM ipam_lease WHERE tenant = ? AND node_key = ?")) {
+                q.setString(1, tenant);
+                q.setString(2, to.toBase64());
+                try (ResultSet r = q.executeQuery()) {
+                    if (r.next()) {
+                        return false; // the new key has a lease of its own: never merge two nodes' addresses
+                    }
+                }
+            }
+            try (PreparedStatement u = c.prepareStatement("UPDATE ipam_lease SET node_key = ? WHERE tenant = ? AND node_key = ?")) {
+                u.setString(1, to.toBase64());
+                u.setString(2, tenant);
+                u.setString(3, from.toBase64());
+                return u.executeUpdate() == 1;
+            }
+        });
+    }
+
     private Lease lease(String tenant, NodeKey node, int slot, int host, Instant granted) {
         return new Lease(tenant, node, plan.ipv4(slot, host), plan.ipv6(slot, host), granted);
     }

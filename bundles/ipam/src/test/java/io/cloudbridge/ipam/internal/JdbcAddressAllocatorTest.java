@@ -70,6 +70,25 @@ class JdbcAddressAllocatorTest {
         assertEquals(InetAddress.getByName("100.64.0.3"), again.allocate("acme", key(3)).ipv4());
     }
 
+    /** A node that rotates its key keeps its addresses; a key another node holds takes nothing from it. */
+    @Test
+    void aRotatedKeyKeepsTheLeaseAndNeverTakesAnothersAddress() throws Exception {
+        JdbcAddressAllocator ipam = new JdbcAddressAllocator(open(), DEFAULTS);
+        Lease before = ipam.allocate("acme", key(1));
+        Lease neighbour = ipam.allocate("acme", key(2));
+        assertTrue(ipam.rekey("acme", key(1), key(3)));
+        assertEquals(Optional.empty(), ipam.lease("acme", key(1)));
+        Lease after = ipam.allocate("acme", key(3));
+        assertEquals(before.ipv4(), after.ipv4());
+        assertEquals(before.ipv6(), after.ipv6());
+        assertEquals(2, ipam.leases("acme").size(), "moved, not copied");
+        assertFalse(ipam.rekey("acme", key(3), key(2)), "onto a key with a lease of its own");
+        assertEquals(neighbour, ipam.lease("acme", key(2)).orElseThrow());
+        assertEquals(after, ipam.lease("acme", key(3)).orElseThrow());
+        assertFalse(ipam.rekey("acme", key(9), key(10)), "no lease to move");
+        assertFalse(ipam.rekey("nobody", key(3), key(11)), "no such tenant");
+    }
+
     @Test
     void tenantsGetSeparateBlocksAndSubnets() throws Exception {
         JdbcAddressAllocator ipam = new JdbcAddressAllocator(open(), DEFAULTS);

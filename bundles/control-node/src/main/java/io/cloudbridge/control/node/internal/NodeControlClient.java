@@ -208,8 +208,12 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     }
 
     /** The signalling stream while it is open; sends are serialised on it (gRPC's observers are not thread-safe). */
-    private volatile StreamObserver<io.cloudbridge.control.v1.SignalMessage> signalOut;
+    private volatile io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> signalOut;
     private int signalFailures;
+    /** The map stream now: one at a time, and callbacks of a replaced one are ignored. */
+    private volatile io.grpc.stub.ClientCallStreamObserver<WatchNetworkMapRequest> mapCall;
+    /** The next heartbeat: one chain, however often the node registers again. Scheduler thread only. */
+    private java.util.concurrent.ScheduledFuture<?> nextHeartbeat;
 
     private NodeControlConfig config;
     private BundleContext context;
@@ -273,6 +277,15 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     @Override
     public void stateChanged(io.cloudbridge.api.event.StateChangeEvent event) {
         ScheduledExecutorService s = scheduler;
+        if ("overlay".equals(event.source()) && "key".equals(event.subject()) && s != null) {
+            // The interface has a new key: register it now, not at the next heartbeat (peers could
+            // not reach this node until then: they handshake with the key in their map).
+            OverlayDevice device = overlay;
+            if (device != null) {
+                s.execute(() -> followOverlayKey(device));
+            }
+            return;
+        }
         if (!"network".equals(event.source()) || s == null || channel == null) {
             return;
         }
@@ -376,9 +389,16 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                     r.getIpv4Address(), r.getIpv6Address());
             publishHomeRelay();
             queueOverlayUpdate();
+            // Streams opened under an earlier registration carry its token (the old key's, after a
+            // rotation): both start over under this one.
             watchMap();
+            io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> oldSignal = signalOut;
+            signalOut = null;
+            if (oldSignal != null) {
+                oldSignal.cancel("the node registered again", null);
+            }
             openSignalling();
-            scheduler.schedule(this::heartbeat, 1, TimeUnit.SECONDS);
+            scheduleHeartbeat(1);
         } catch (StatusRuntimeException e) {
             io.cloudbridge.api.auth.TokenProvider oidc = tokens;
             if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED && oidc != null) {
@@ -446,11 +466,28 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     // ---- the map ----
 
     private void watchMap() {
+        io.grpc.stub.ClientCallStreamObserver<WatchNetworkMapRequest> previous = mapCall;
+        mapCall = null; // before the cancel: its callbacks must find themselves replaced
+        if (previous != null) {
+            previous.cancel("the map stream is opened again", null);
+        }
         ManagedChannel on = channel;
         ControlServiceGrpc.newStub(on).withCallCredentials(bearer()).watchNetworkMap(
-                WatchNetworkMapRequest.newBuilder().setKnownVersion(mapVersion).build(), new StreamObserver<>() {
+                WatchNetworkMapRequest.newBuilder().setKnownVersion(mapVersion).build(),
+                new io.grpc.stub.ClientResponseObserver<WatchNetworkMapRequest, NetworkMapUpdate>() {
+                    private io.grpc.stub.ClientCallStreamObserver<WatchNetworkMapRequest> mine;
+
+                    @Override
+                    public void beforeStart(io.grpc.stub.ClientCallStreamObserver<WatchNetworkMapRequest> requests) {
+                        mine = requests;
+                        mapCall = requests; // before any callback can run
+                    }
+
                     @Override
                     public void onNext(NetworkMapUpdate u) {
+                        if (mapCall != mine) {
+                            return; // a replaced stream's last words
+                        }
                         failures = 0; // the stream works again: the next break retries at once, not after the last backoff
                         switch (u.getChangeCase()) {
                             case FULL -> {
@@ -467,6 +504,9 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
                     @Override
                     public void onError(Throwable t) {
+                        if (mapCall != mine) {
+                            return; // replaced on purpose: its successor is open
+                        }
                         Status s = Status.fromThrowable(t);
                         if (s.getCode() == Status.Code.UNAUTHENTICATED && "node removed".equals(s.getDescription())) {
                             registration = null;
@@ -491,7 +531,9 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
                     @Override
                     public void onCompleted() {
-                        scheduler.execute(() -> retry("map stream ended by the relay", () -> watchMap(), false));
+                        if (mapCall == mine) {
+                            scheduler.execute(() -> retry("map stream ended by the relay", () -> watchMap(), false));
+                        }
                     }
                 });
     }
@@ -574,7 +616,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
     @Override
     public boolean send(io.cloudbridge.api.net.NodeKey to, String type, int version, byte[] payload) {
-        StreamObserver<io.cloudbridge.control.v1.SignalMessage> out = signalOut;
+        io.grpc.stub.ClientCallStreamObserver<io.cloudbridge.control.v1.SignalMessage> out = signalOut;
         if (out == null || payload.length > MAX_PAYLOAD || type.length() > 64) {
             return false;
         }
@@ -730,10 +772,19 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         try {
             HeartbeatResponse r = blocking().withCallCredentials(bearer()).heartbeat(
                     HeartbeatRequest.newBuilder().setStatus(NodeStatus.newBuilder().putCounters("peers", peers.size())).build());
-            scheduler.schedule(this::heartbeat, Math.max(1, r.getNextHeartbeatSeconds()), TimeUnit.SECONDS);
+            scheduleHeartbeat(Math.max(1, r.getNextHeartbeatSeconds()));
         } catch (StatusRuntimeException e) {
-            scheduler.schedule(this::heartbeat, 5, TimeUnit.SECONDS);
+            scheduleHeartbeat(5);
         }
+    }
+
+    /** The next heartbeat, replacing any already due: a registration starts the chain afresh. */
+    private void scheduleHeartbeat(long seconds) {
+        java.util.concurrent.ScheduledFuture<?> previous = nextHeartbeat;
+        if (previous != null) {
+            previous.cancel(false);
+        }
+        nextHeartbeat = scheduler.schedule(this::heartbeat, seconds, TimeUnit.SECONDS);
     }
 
     /** Tries again after a jittered wait that doubles with each failure, up to control.maxBackoffSeconds. */

@@ -194,6 +194,15 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                     .setToken(NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
                             .setRefreshToken(outcome.refreshToken())).build();
             maps.upsert(tenant, peer(node, lease));
+            if (own != null && !own.nodeKey().equals(key.toBase64())) {
+                // A rotation: the old key's relay session, if still open, ends here (its tokens
+                // stopped working with the update above).
+                io.cloudbridge.api.relay.PacketSwitch relaySwitch = dataPlane.get();
+                if (relaySwitch != null) {
+                    relaySwitch.disconnect(tenant, NodeKey.parse(own.nodeKey()), "the node rotated its key");
+                }
+                SECURITY.info("node {} of tenant {} rotated its key {} -> {}", node.id(), tenant, own.nodeKey(), key.toBase64());
+            }
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
             reply.onNext(response);
             reply.onCompleted();
@@ -232,7 +241,12 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         }
     }
 
-    /** Re-registration with the node's own token: only for the node the token names (same key). */
+    /**
+     * Re-registration with the node's own token: only for the node the token names. A new key in
+     * the node info is that node rotating its WireGuard key: allowed when the token was issued for
+     * the node's key now (an older token, from before an earlier rotation, rotates nothing), and the
+     * writer refuses a new key another node of the tenant has.
+     */
     private NodeTokens.Claims ownNodeToken(String token, NodeInfo info, String remote, Instant now) throws SQLException {
         NodeTokens.Claims claims;
         try {
@@ -244,8 +258,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         if (node.isEmpty()) {
             throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
         }
-        String key = NodeKey.of(info.getWireguardPublicKey().toByteArray()).toBase64();
-        if (!node.get().key().equals(key) || !claims.nodeKey().equals(key)) {
+        if (!node.get().key().equals(claims.nodeKey())) {
             throw refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
         }
         return claims;

@@ -100,6 +100,9 @@ final class RegistrationWriter implements AutoCloseable {
         for (Pending p : burst) {
             byTenant.computeIfAbsent(p.registration().tenant(), t -> new ArrayList<>()).add(p);
         }
+        for (Pending p : burst) {
+            followRotation(p.registration());
+        }
         Map<Pending, Lease> leases = new java.util.HashMap<>();
         Map<Pending, String> exhausted = new java.util.HashMap<>();
         for (Map.Entry<String, List<Pending>> e : byTenant.entrySet()) {
@@ -132,6 +135,22 @@ final class RegistrationWriter implements AutoCloseable {
             Pending p = toWrite.get(i);
             RelayState.Registered r = written.get(i);
             p.outcome().complete(new Outcome(r.node(), leases.get(p), r.refreshToken(), r.refusal(), null));
+        }
+    }
+
+    /**
+     * A node signing in with its own token under a new key is rotating it: its lease moves to the
+     * new key first, so that the allocation below finds it and the node keeps its addresses. A key
+     * another node holds moves nothing (the registration is then refused as taken).
+     */
+    private void followRotation(RelayState.Registration r) throws SQLException {
+        if (r.ownNodeId() == null) {
+            return;
+        }
+        java.util.Optional<RelayState.Node> node = state.node(r.ownNodeId());
+        if (node.isPresent() && node.get().tenant().equals(r.tenant()) && !node.get().key().equals(r.key())
+                && ipam.rekey(r.tenant(), NodeKey.parse(node.get().key()), NodeKey.parse(r.key()))) {
+            LOG.info("node {} rotates its key: its addresses move to the new one", r.ownNodeId());
         }
     }
 

@@ -81,8 +81,9 @@ final class RelayState {
 
     /**
      * One node's registration as the writer applies it. {@code ownNodeId} is set when the node
-     * signed in with its own token: then it must still be that node; otherwise the key must be new
-     * to the tenant (a tenant credential does not make its holder an existing node).
+     * signed in with its own token: then it must still be that node, and a key other than its own
+     * is its new key (rotation), which no other node of the tenant may have; otherwise the key must
+     * be new to the tenant (a tenant credential does not make its holder an existing node).
      */
     record Registration(String tenant, String key, String hostname, String os, List<String> endpoints, String ownNodeId,
             Instant now, Instant refreshExpires) {
@@ -104,8 +105,9 @@ final class RelayState {
         try (Connection c = db.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement byKey = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?");
+                 PreparedStatement byId = c.prepareStatement("SELECT * FROM relay_node WHERE node_id = ?");
                  PreparedStatement update = c.prepareStatement(
-                         "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ? WHERE node_id = ?");
+                         "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ?, node_key = ? WHERE node_id = ?");
                  PreparedStatement insert = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
                          + " endpoints, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
                  PreparedStatement dropRefresh = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?");
@@ -121,18 +123,28 @@ final class RelayState {
                     String endpoints = String.join(",", r.endpoints());
                     Node node;
                     if (r.ownNodeId() != null) {
-                        if (existing.isEmpty() || !existing.get().id().equals(r.ownNodeId())) {
+                        Optional<Node> own;
+                        byId.setString(1, r.ownNodeId());
+                        try (ResultSet rows = byId.executeQuery()) {
+                            own = rows.next() ? Optional.of(node(rows)) : Optional.empty();
+                        }
+                        if (own.isEmpty() || !own.get().tenant().equals(r.tenant())) {
                             out.add(new Registered(null, null, Refusal.NODE_REMOVED));
+                            continue;
+                        }
+                        if (existing.isPresent() && !existing.get().id().equals(r.ownNodeId())) {
+                            out.add(new Registered(null, null, Refusal.KEY_TAKEN)); // rotating onto another node's key
                             continue;
                         }
                         update.setString(1, r.hostname());
                         update.setString(2, r.os());
                         update.setString(3, endpoints);
                         update.setTimestamp(4, Timestamp.from(r.now()));
-                        update.setString(5, r.ownNodeId());
+                        update.setString(5, r.key());
+                        update.setString(6, r.ownNodeId());
                         update.executeUpdate();
                         node = new Node(r.ownNodeId(), r.tenant(), r.key(), r.hostname(), r.os(), List.copyOf(r.endpoints()),
-                                existing.get().created(), r.now());
+                                own.get().created(), r.now());
                         dropRefresh.setString(1, node.id());
                         dropRefresh.executeUpdate();
                     } else {

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.relay.internal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -118,10 +119,12 @@ class RelayControlTest {
         StatusRuntimeException takeover = assertThrows(StatusRuntimeException.class,
                 () -> RelayFixture.register(channel, key, aliceKey, "mallory"));
         assertEquals(Status.Code.ALREADY_EXISTS, takeover.getStatus().getCode());
-        // Nor another node's token.
+        // Nor another node's token: that node cannot rotate onto a key another node has.
         RegisterResponse other = RelayFixture.register(channel, key, RelayFixture.randomKey(), "other");
-        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
+        assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
                 () -> RelayFixture.registerWithToken(channel, other.getToken().getJwt(), aliceKey, "mallory")).getStatus().getCode());
+        assertEquals(alice.getNodeId(), relay.relay.state().nodes("acme").stream()
+                .filter(n -> n.key().equals(java.util.Base64.getEncoder().encodeToString(aliceKey))).findFirst().orElseThrow().id());
 
         MapWatch aliceMap = watch(alice.getToken().getJwt());
         NetworkMapUpdate full = aliceMap.next();
@@ -334,6 +337,47 @@ class RelayControlTest {
             ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             expiring.close();
         }
+    }
+
+    /**
+     * A node rotating its WireGuard key signs in with its own token under the new key: the same
+     * node and addresses, its peers see the new key in place of the old, the old key's tokens stop
+     * working, and a token from before the rotation cannot rotate it again.
+     */
+    @Test
+    void aNodeRotatesItsKeyAndKeepsItsIdentityAndAddresses() throws Exception {
+        String key = relay.preAuthKey("rotate", true);
+        byte[] oldKey = RelayFixture.randomKey();
+        RegisterResponse node = RelayFixture.register(channel, key, oldKey, "rotor");
+        RegisterResponse peer = RelayFixture.register(channel, key, RelayFixture.randomKey(), "watcher");
+        MapWatch peerMap = watch(peer.getToken().getJwt());
+        assertEquals(1, peerMap.next().getFull().getPeersCount());
+
+        byte[] newKey = RelayFixture.randomKey();
+        RegisterResponse rotated = RelayFixture.registerWithToken(channel, node.getToken().getJwt(), newKey, "rotor");
+        assertEquals(node.getNodeId(), rotated.getNodeId());
+        assertEquals(node.getIpv4Address(), rotated.getIpv4Address());
+        assertEquals(node.getIpv6Address(), rotated.getIpv6Address());
+        io.cloudbridge.control.v1.Peer seen = peerMap.next().getUpsert();
+        assertEquals(node.getNodeId(), seen.getNodeId());
+        assertArrayEquals(newKey, seen.getWireguardPublicKey().toByteArray());
+        assertEquals(1, relay.relay.state().nodes("rotate").stream().filter(n -> n.hostname().equals("rotor")).count());
+        assertEquals(2, relay.ipam.leases("rotate").size(), "the lease moved with the key; none left behind");
+
+        // The old key's token: no more calls, and no second rotation.
+        StatusRuntimeException stale = assertThrows(StatusRuntimeException.class,
+                () -> as(node.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance()));
+        assertEquals(Status.Code.UNAUTHENTICATED, stale.getStatus().getCode());
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
+                () -> RelayFixture.registerWithToken(channel, node.getToken().getJwt(), RelayFixture.randomKey(), "rotor"))
+                .getStatus().getCode());
+        as(rotated.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance());
+        // Nor onto the key of another node of the tenant.
+        byte[] watcherKey = relay.relay.state().node(peer.getNodeId()).map(n -> java.util.Base64.getDecoder().decode(n.key())).orElseThrow();
+        assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
+                () -> RelayFixture.registerWithToken(channel, rotated.getToken().getJwt(), watcherKey, "rotor")).getStatus().getCode());
+        assertEquals(rotated.getIpv4Address(), RelayFixture.registerWithToken(channel, rotated.getToken().getJwt(), newKey, "rotor")
+                .getIpv4Address());
     }
 
     @Test

@@ -96,6 +96,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policyOption = ReferencePolicyOption.GREEDY)
     private io.cloudbridge.api.auth.CredentialStore credentials;
 
+    /** Where a change of this interface's key is announced: the control plane registers the new key at once. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.event.StateChangePublisher events;
+
     /** The path manager, when one is installed; without it every peer goes over this socket. */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -253,10 +258,19 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
                 && old.userspace() == c.userspace() && old.uapiDirectory().equals(c.uapiDirectory())
                 && old.offload() == c.offload() && old.cryptoThreads() == c.cryptoThreads();
         if (!onlyPeers) {
+            NodeKey before = device == null ? null : NodeKey.of(device.identity().publicKey());
             deactivate();
             ownAddresses.clear();
             ownPrefixes.clear();
             activate(ctx, c);
+            NodeKey after = NodeKey.of(device.identity().publicKey());
+            io.cloudbridge.api.event.StateChangePublisher p = events;
+            if (before != null && !before.equals(after) && p != null) {
+                // The service stays registered across the change: nothing else would tell whoever
+                // registered the old key (the control plane) before its next heartbeat.
+                p.publish(new io.cloudbridge.api.event.StateChangeEvent("overlay", "key", before.toBase64(), after.toBase64(),
+                        "the interface's key changed (wireguard.privateKeyFile)", java.time.Instant.now()));
+            }
             return;
         }
         config = c;
