@@ -160,8 +160,8 @@ class NodeUpTest {
                 assertTrue(yaml.contains(keyFile), yaml);
                 long rotationStart = System.nanoTime();
                 RuntimeTestSupport.writeOwnerOnly(a.config, yaml.replace(keyFile, a.work.resolve("wg-rotated.key").toString()));
-                Duration registered = Await.until(Duration.ofSeconds(10), "alpha registered under its new key", () -> !a.whoami("key").equals(oldKey)
-                        && a.whoami("status").equals("registered"));
+                Duration registered = Await.until(Duration.ofSeconds(10), "alpha registered under its new key",
+                        () -> !a.whoami("key").equals(oldKey) && a.whoami("status").equals("registered") && !a.whoami("node").isEmpty());
                 String newKey = a.whoami("key");
                 assertEquals(alphaId, a.whoami("node"), "the same node");
                 assertEquals(alphaAddress, a.whoami("address"), "the same addresses");

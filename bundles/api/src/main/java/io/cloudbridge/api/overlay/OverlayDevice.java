@@ -24,4 +24,12 @@ public interface OverlayDevice {
 
     /** The prefixes routed into the device. */
     List<IpPrefix> routes();
+
+    /**
+     * Proof that this interface holds or held {@code key} (its key now, or one of its last few
+     * since it started): HMAC-SHA256 of {@code message} keyed by X25519 of that private key and
+     * {@code verifierKey}, as {@link KeyRotationProof} describes. Empty for a key it never had.
+     */
+    java.util.Optional<byte[]> proveKey(io.cloudbridge.api.net.NodeKey key, io.cloudbridge.api.net.NodeKey verifierKey,
+            byte[] message);
 }

@@ -93,6 +93,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         ScheduledExecutorService s = scheduler;
         if (before != null && !before.equals(key) && s != null) {
             LOG.warn("the overlay's key changed ({} -> {}): registering again with the new key", before, key);
+            status = "registering its new key";
             s.execute(() -> {
                 withdrawHomeRelay();
                 registration = null;
@@ -100,6 +101,13 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             });
         }
     }
+
+    /** The key, node id and relay rotation key of the last registration: what a key rotation proves itself against. */
+    private volatile io.cloudbridge.api.net.NodeKey registeredKey;
+    private volatile String registeredNodeId;
+    private volatile io.cloudbridge.api.net.NodeKey relayRotationKey;
+    /** The key the published HomeRelay's credentials name. */
+    private volatile io.cloudbridge.api.net.NodeKey publishedKey;
 
     /** The overlay last bound, whose key is read again before each registration. */
     private volatile OverlayDevice overlay;
@@ -349,6 +357,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                     NodeToken renewed = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
                     saveToken(renewed);
                     request.setNodeToken(renewed.getJwt());
+                    proveRotation(request);
                 } catch (StatusRuntimeException e) {
                     if (e.getStatus().getCode() != Status.Code.UNAUTHENTICATED) {
                         throw e;
@@ -382,6 +391,11 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             }
             RegisterResponse r = blocking().register(request.build());
             registration = r;
+            registeredKey = nodeKey;
+            registeredNodeId = r.getNodeId();
+            if (r.getRelayKey().size() == io.cloudbridge.api.net.NodeKey.LENGTH) {
+                relayRotationKey = io.cloudbridge.api.net.NodeKey.of(r.getRelayKey().toByteArray());
+            }
             saveToken(r.getToken());
             failures = 0;
             status = "registered";
@@ -409,11 +423,37 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                 scheduler.schedule(this::signIn, 2, TimeUnit.SECONDS);
                 return;
             }
+            if (e.getStatus().getCode() == Status.Code.PERMISSION_DENIED) {
+                // Not a passing failure: retrying changes nothing until the key or the credential does.
+                retry("registration refused: " + describe(e) + ". If this node's WireGuard key changed while it was stopped,"
+                        + " put the old key back, or have the node removed (relay:node delete) and sign in again", this::signIn, true);
+                return;
+            }
             retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED);
         } catch (IOException e) {
             status = "not signed in: " + e.getMessage();
             LOG.warn(status);
         }
+    }
+
+    /**
+     * Registering a key other than the one last registered (the interface rotated it) with the
+     * node's own token: the relay wants proof that this node holds the key the token names, which
+     * the interface still has among its former keys.
+     */
+    private void proveRotation(RegisterRequest.Builder request) {
+        io.cloudbridge.api.net.NodeKey previous = registeredKey;
+        io.cloudbridge.api.net.NodeKey relayKey = relayRotationKey;
+        String nodeId = registeredNodeId;
+        OverlayDevice device = overlay;
+        if (previous == null || previous.equals(nodeKey) || relayKey == null || nodeId == null || device == null) {
+            return;
+        }
+        long now = Instant.now().getEpochSecond();
+        device.proveKey(previous, relayKey, io.cloudbridge.api.overlay.KeyRotationProof.message(nodeId, previous, nodeKey, now))
+                .ifPresentOrElse(mac -> request.setKeyRotation(io.cloudbridge.control.v1.KeyRotationProof.newBuilder()
+                                .setMadeAtEpochSeconds(now).setMac(ByteString.copyFrom(mac))),
+                        () -> LOG.warn("the interface no longer has key {}: the relay will refuse the new key", previous));
     }
 
     private NodeInfo nodeInfo() throws IOException {
@@ -696,9 +736,11 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
     /** Tells the node's transports where its relay is and how to prove who it is (its newest token at each connect). */
     private void publishHomeRelay() throws IOException {
-        if (homeRelay != null) {
+        if (homeRelay != null && nodeKey.equals(publishedKey)) {
             return;
         }
+        withdrawHomeRelay(); // one under an earlier key: its sessions' credentials name that key
+        publishedKey = nodeKey;
         List<io.cloudbridge.api.transport.RelayEndpoint> endpoints = transportEndpoints();
         io.cloudbridge.api.transport.SessionCredentials credentials = new io.cloudbridge.api.transport.SessionCredentials(
                 nodeKey, () -> jwt);

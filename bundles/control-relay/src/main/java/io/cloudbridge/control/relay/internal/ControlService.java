@@ -77,11 +77,13 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final RegistrationWriter registrations;
     /** The data plane's switch, when it runs. */
     private final java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane;
+    private final KeyRotationVerifier rotations;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability,
-            java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane) {
+            java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane, KeyRotationVerifier rotations) {
         this.dataPlane = dataPlane;
+        this.rotations = rotations;
         this.identity = identity;
         this.durability = durability;
         this.state = state;
@@ -170,8 +172,19 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             // holder an existing node (the writer refuses a known key). That node signs in again
             // with its own token only.
             String ownNodeId = own == null ? null : own.nodeId();
+            boolean rotating = own != null && !own.nodeKey().equals(key.toBase64());
+            if (rotating) {
+                checkRotationProof(request, own, key, remote, now);
+            }
+            // A key in the tenant's map under another id is taken, whether a node's or a member's
+            // inside the relay (the CONNECT-IP gateway has a lease and no node record).
+            Optional<String> holder = maps.holder(tenant, key);
+            if (holder.isPresent() && !holder.get().equals(ownNodeId)) {
+                throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
+                        + " or an administrator removes it (relay:node delete)", remote);
+            }
             RegistrationWriter.Outcome outcome = await(registrations.submit(new RelayState.Registration(tenant, key.toBase64(),
-                    info.getHostname(), info.getOs(), info.getEndpointsList(), ownNodeId, now,
+                    info.getHostname(), info.getOs(), info.getEndpointsList(), ownNodeId, own == null ? null : own.nodeKey(), now,
                     now.plusSeconds(config.refreshLifetimeSeconds()))));
             if (outcome.exhausted() != null) {
                 throw refuse(Status.RESOURCE_EXHAUSTED, outcome.exhausted(), remote);
@@ -183,18 +196,22 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             if (outcome.refusal() == RelayState.Refusal.NODE_REMOVED) {
                 throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
             }
+            if (outcome.refusal() == RelayState.Refusal.KEY_CHANGED) {
+                throw refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
+            }
             RelayState.Node node = outcome.node();
             Lease lease = outcome.lease();
             List<IpPrefix> prefixes = ipam.prefixes(tenant);
             StringBuilder jwt = new StringBuilder();
             Instant expires = tokens.issue(node.id(), tenant, key.toBase64(), now, jwt);
             RegisterResponse response = RegisterResponse.newBuilder().setNodeId(node.id()).setTenant(tenant)
+                    .setRelayKey(ByteString.copyFrom(rotations.publicKey().toBytes()))
                     .setIpv4Address(addr(lease.ipv4()) + "/" + prefixLength(prefixes, 4, 32))
                     .setIpv6Address(addr(lease.ipv6()) + "/" + prefixLength(prefixes, 6, 128))
                     .setToken(NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
                             .setRefreshToken(outcome.refreshToken())).build();
             maps.upsert(tenant, peer(node, lease));
-            if (own != null && !own.nodeKey().equals(key.toBase64())) {
+            if (rotating) {
                 // A rotation: the old key's relay session, if still open, ends here (its tokens
                 // stopped working with the update above).
                 io.cloudbridge.api.relay.PacketSwitch relaySwitch = dataPlane.get();
@@ -224,6 +241,22 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             throw refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
         }
         return verdict.tenant();
+    }
+
+    /**
+     * A node token with a key other than its own is a rotation: only with proof that the caller
+     * holds the private key the token names. A token alone must not move the node onto a key of
+     * its holder's, which its peers would then take for the node.
+     */
+    private void checkRotationProof(RegisterRequest request, NodeTokens.Claims own, NodeKey key, String remote, Instant now) {
+        if (!request.hasKeyRotation()) {
+            throw refuse(Status.PERMISSION_DENIED, "a new key needs proof of the key the token names (key_rotation)", remote);
+        }
+        String why = rotations.check(own.nodeId(), NodeKey.parse(own.nodeKey()), key,
+                request.getKeyRotation().getMadeAtEpochSeconds(), request.getKeyRotation().getMac().toByteArray(), now);
+        if (why != null) {
+            throw refuse(Status.PERMISSION_DENIED, why, remote);
+        }
     }
 
     /** Sign-in at the tenant's OpenID Provider: its access token, verified against its keys, names the tenant. */

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.relay.internal;
 
+import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.control.v1.FullMap;
 import io.cloudbridge.control.v1.NetworkMapUpdate;
 import io.cloudbridge.control.v1.Peer;
@@ -10,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
@@ -84,6 +86,11 @@ final class NetworkMaps {
         return () -> map.listeners.remove(listener);
     }
 
+    /** The id under which the tenant's map has this key, if it has it (a node's, or a member's inside the relay). */
+    Optional<String> holder(String tenant, NodeKey key) {
+        return tenant(tenant).holder(key);
+    }
+
     int watchers(String tenant) {
         TenantMap map = tenants.get(tenant);
         return map == null ? 0 : map.watchers.size();
@@ -91,12 +98,17 @@ final class NetworkMaps {
 
     private static final class TenantMap {
         private final Map<String, Peer> peers = new LinkedHashMap<>();
+        /** The same peers' ids by key: which id holds a key, without a pass over the map per registration. */
+        private final Map<com.google.protobuf.ByteString, String> byKey = new java.util.HashMap<>();
         final Map<Watcher, Boolean> watchers = new ConcurrentHashMap<>();
         final List<java.util.function.Consumer<List<Peer>>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         private long version;
 
         TenantMap(List<Peer> stored) {
-            stored.forEach(p -> peers.put(p.getNodeId(), p));
+            stored.forEach(p -> {
+                peers.put(p.getNodeId(), p);
+                byKey.put(p.getWireguardPublicKey(), p.getNodeId());
+            });
             version = 1;
         }
 
@@ -111,6 +123,10 @@ final class NetworkMaps {
             watchers.put(w, Boolean.TRUE);
         }
 
+        synchronized Optional<String> holder(NodeKey key) {
+            return Optional.ofNullable(byKey.get(com.google.protobuf.ByteString.copyFrom(key.toBytes())));
+        }
+
         synchronized void listen(java.util.function.Consumer<List<Peer>> listener) {
             listeners.add(listener);
             listener.accept(List.copyOf(peers.values()));
@@ -118,7 +134,14 @@ final class NetworkMaps {
 
         /** Applies a change ({@code peer} null: removal) and sends its delta; one change at a time per tenant keeps order. */
         synchronized void change(String nodeId, Peer peer) {
-            if (peer == null ? peers.remove(nodeId) == null : peer.equals(peers.put(nodeId, peer))) {
+            Peer before = peer == null ? peers.remove(nodeId) : peers.put(nodeId, peer);
+            if (before != null) {
+                byKey.remove(before.getWireguardPublicKey(), nodeId);
+            }
+            if (peer != null) {
+                byKey.put(peer.getWireguardPublicKey(), nodeId);
+            }
+            if (peer == null ? before == null : peer.equals(before)) {
                 return; // nothing changed: no delta
             }
             version++;

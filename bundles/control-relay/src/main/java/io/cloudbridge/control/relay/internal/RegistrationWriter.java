@@ -100,8 +100,14 @@ final class RegistrationWriter implements AutoCloseable {
         for (Pending p : burst) {
             byTenant.computeIfAbsent(p.registration().tenant(), t -> new ArrayList<>()).add(p);
         }
+        // Rotations first: a node's lease moves to its new key, so that the allocation below finds
+        // it and the node keeps its addresses; moved back if the registration is then refused.
+        java.util.Set<Pending> moved = new java.util.HashSet<>();
         for (Pending p : burst) {
-            followRotation(p.registration());
+            RelayState.Registration r = p.registration();
+            if (rotating(r) && ipam.rekey(r.tenant(), NodeKey.parse(r.tokenKey()), NodeKey.parse(r.key()))) {
+                moved.add(p);
+            }
         }
         Map<Pending, Lease> leases = new java.util.HashMap<>();
         Map<Pending, String> exhausted = new java.util.HashMap<>();
@@ -134,23 +140,37 @@ final class RegistrationWriter implements AutoCloseable {
         for (int i = 0; i < toWrite.size(); i++) {
             Pending p = toWrite.get(i);
             RelayState.Registered r = written.get(i);
+            settleRotation(p, r, moved.contains(p));
             p.outcome().complete(new Outcome(r.node(), leases.get(p), r.refreshToken(), r.refusal(), null));
+        }
+        for (Pending p : moved) {
+            if (exhausted.containsKey(p)) { // not written at all: the lease goes back to the key the node still has
+                ipam.rekey(p.registration().tenant(), NodeKey.parse(p.registration().key()), NodeKey.parse(p.registration().tokenKey()));
+            }
         }
     }
 
+    private static boolean rotating(RelayState.Registration r) {
+        return r.ownNodeId() != null && r.tokenKey() != null && !r.tokenKey().equals(r.key());
+    }
+
     /**
-     * A node signing in with its own token under a new key is rotating it: its lease moves to the
-     * new key first, so that the allocation below finds it and the node keeps its addresses. A key
-     * another node holds moves nothing (the registration is then refused as taken).
+     * After a rotation's write: refused, a moved lease goes back to the key the node keeps;
+     * accepted without a move (the new key had a lease already, left by a registration a crash
+     * cut short), the old key's lease is released rather than left behind.
      */
-    private void followRotation(RelayState.Registration r) throws SQLException {
-        if (r.ownNodeId() == null) {
+    private void settleRotation(Pending p, RelayState.Registered r, boolean moved) {
+        RelayState.Registration reg = p.registration();
+        if (!rotating(reg)) {
             return;
         }
-        java.util.Optional<RelayState.Node> node = state.node(r.ownNodeId());
-        if (node.isPresent() && node.get().tenant().equals(r.tenant()) && !node.get().key().equals(r.key())
-                && ipam.rekey(r.tenant(), NodeKey.parse(node.get().key()), NodeKey.parse(r.key()))) {
-            LOG.info("node {} rotates its key: its addresses move to the new one", r.ownNodeId());
+        if (r.refusal() != null && moved) {
+            ipam.rekey(reg.tenant(), NodeKey.parse(reg.key()), NodeKey.parse(reg.tokenKey()));
+        } else if (r.refusal() == null) {
+            if (!moved) {
+                ipam.release(reg.tenant(), NodeKey.parse(reg.tokenKey()));
+            }
+            LOG.info("node {} rotated its key: its addresses {}", reg.ownNodeId(), moved ? "moved with it" : "are new");
         }
     }
 

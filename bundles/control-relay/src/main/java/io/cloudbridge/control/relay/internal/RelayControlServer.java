@@ -91,7 +91,7 @@ public final class RelayControlServer {
                 ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
-                () -> packetSwitch);
+                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(stateDir.resolve("relay").resolve("rotation.key")));
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))

@@ -86,14 +86,15 @@ final class RelayState {
      * be new to the tenant (a tenant credential does not make its holder an existing node).
      */
     record Registration(String tenant, String key, String hostname, String os, List<String> endpoints, String ownNodeId,
-            Instant now, Instant refreshExpires) {
+            String tokenKey, Instant now, Instant refreshExpires) {
     }
 
     /** What became of a registration: the node and its new refresh token, or why not. */
     record Registered(Node node, String refreshToken, Refusal refusal) {
     }
 
-    enum Refusal { KEY_TAKEN, NODE_REMOVED }
+    /** KEY_CHANGED: the node's key is no longer the one its token names (it rotated since). */
+    enum Refusal { KEY_TAKEN, NODE_REMOVED, KEY_CHANGED }
 
     /**
      * Writes a burst of registrations in one transaction, each statement prepared once: the node
@@ -130,6 +131,12 @@ final class RelayState {
                         }
                         if (own.isEmpty() || !own.get().tenant().equals(r.tenant())) {
                             out.add(new Registered(null, null, Refusal.NODE_REMOVED));
+                            continue;
+                        }
+                        if (!own.get().key().equals(r.tokenKey())) {
+                            // Checked again here, in the transaction: two requests with one token
+                            // must not both rotate the node.
+                            out.add(new Registered(null, null, Refusal.KEY_CHANGED));
                             continue;
                         }
                         if (existing.isPresent() && !existing.get().id().equals(r.ownNodeId())) {

@@ -75,7 +75,8 @@ class RegistrationWriterTest {
         b[31] = 7;
         Instant now = Instant.now();
         return new RelayState.Registration(tenant, Base64.getEncoder().encodeToString(b), "host-" + key, "linux/amd64",
-                List.of("192.0.2.1:51820"), ownNodeId, now, now.plusSeconds(3600));
+                List.of("192.0.2.1:51820"), ownNodeId, ownNodeId == null ? null : Base64.getEncoder().encodeToString(b), now,
+                now.plusSeconds(3600));
     }
 
     /** Submits the first alone and holds its flush; the rest queue behind it and form the next burst. */

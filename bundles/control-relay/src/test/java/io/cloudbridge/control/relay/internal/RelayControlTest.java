@@ -119,9 +119,9 @@ class RelayControlTest {
         StatusRuntimeException takeover = assertThrows(StatusRuntimeException.class,
                 () -> RelayFixture.register(channel, key, aliceKey, "mallory"));
         assertEquals(Status.Code.ALREADY_EXISTS, takeover.getStatus().getCode());
-        // Nor another node's token: that node cannot rotate onto a key another node has.
+        // Nor another node's token (without proof of that node's key, no rotation at all).
         RegisterResponse other = RelayFixture.register(channel, key, RelayFixture.randomKey(), "other");
-        assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
                 () -> RelayFixture.registerWithToken(channel, other.getToken().getJwt(), aliceKey, "mallory")).getStatus().getCode());
         assertEquals(alice.getNodeId(), relay.relay.state().nodes("acme").stream()
                 .filter(n -> n.key().equals(java.util.Base64.getEncoder().encodeToString(aliceKey))).findFirst().orElseThrow().id());
@@ -340,44 +340,78 @@ class RelayControlTest {
     }
 
     /**
-     * A node rotating its WireGuard key signs in with its own token under the new key: the same
-     * node and addresses, its peers see the new key in place of the old, the old key's tokens stop
-     * working, and a token from before the rotation cannot rotate it again.
+     * A node rotating its WireGuard key signs in with its own token under the new key and proves
+     * that it holds the old one: the same node and addresses, its peers see the new key in place
+     * of the old, the old key's tokens stop working. A token alone rotates nothing (no proof, a
+     * proof by another key, an old proof, a token from before the rotation), and no rotation takes
+     * another node's key or the CONNECT-IP gateway's.
      */
     @Test
-    void aNodeRotatesItsKeyAndKeepsItsIdentityAndAddresses() throws Exception {
+    void aNodeRotatesItsKeyWithProofAndKeepsItsIdentityAndAddresses() throws Exception {
         String key = relay.preAuthKey("rotate", true);
-        byte[] oldKey = RelayFixture.randomKey();
-        RegisterResponse node = RelayFixture.register(channel, key, oldKey, "rotor");
+        byte[][] old = RelayFixture.keyPair();
+        RegisterResponse node = RelayFixture.register(channel, key, old[1], "rotor");
+        byte[] relayKey = node.getRelayKey().toByteArray();
+        assertEquals(32, relayKey.length, "the relay's rotation key comes with every registration");
         RegisterResponse peer = RelayFixture.register(channel, key, RelayFixture.randomKey(), "watcher");
         MapWatch peerMap = watch(peer.getToken().getJwt());
         assertEquals(1, peerMap.next().getFull().getPeersCount());
+        long now = java.time.Instant.now().getEpochSecond();
+        byte[][] next = RelayFixture.keyPair();
+        String jwt = node.getToken().getJwt();
 
-        byte[] newKey = RelayFixture.randomKey();
-        RegisterResponse rotated = RelayFixture.registerWithToken(channel, node.getToken().getJwt(), newKey, "rotor");
+        // A token alone is not enough: its holder would become the node under a key of their own.
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
+                () -> RelayFixture.rotate(channel, jwt, next[1], "rotor", null)).getStatus().getCode());
+        byte[][] stranger = RelayFixture.keyPair();
+        StatusRuntimeException forged = assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt, next[1], "rotor",
+                RelayFixture.proof(stranger[0], relayKey, node.getNodeId(), old[1], next[1], now)));
+        assertEquals(Status.Code.PERMISSION_DENIED, forged.getStatus().getCode());
+        assertEquals("the key rotation proof does not hold", forged.getStatus().getDescription());
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt,
+                next[1], "rotor", RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], next[1], now - 3600))).getStatus().getCode());
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt,
+                stranger[1], "rotor", RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], next[1], now))).getStatus().getCode(),
+                "a proof for another new key");
+        // Nor onto the key of another node of the tenant, even with a good proof.
+        byte[] watcherKey = relay.relay.state().node(peer.getNodeId()).map(n -> java.util.Base64.getDecoder().decode(n.key())).orElseThrow();
+        assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt,
+                watcherKey, "rotor", RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], watcherKey, now))).getStatus().getCode());
+
+        RegisterResponse rotated = RelayFixture.rotate(channel, jwt, next[1], "rotor",
+                RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], next[1], now));
         assertEquals(node.getNodeId(), rotated.getNodeId());
         assertEquals(node.getIpv4Address(), rotated.getIpv4Address());
         assertEquals(node.getIpv6Address(), rotated.getIpv6Address());
         io.cloudbridge.control.v1.Peer seen = peerMap.next().getUpsert();
         assertEquals(node.getNodeId(), seen.getNodeId());
-        assertArrayEquals(newKey, seen.getWireguardPublicKey().toByteArray());
+        assertArrayEquals(next[1], seen.getWireguardPublicKey().toByteArray());
         assertEquals(1, relay.relay.state().nodes("rotate").stream().filter(n -> n.hostname().equals("rotor")).count());
         assertEquals(2, relay.ipam.leases("rotate").size(), "the lease moved with the key; none left behind");
 
-        // The old key's token: no more calls, and no second rotation.
+        // The old key's token: no more calls, and no second rotation, even with a good proof.
         StatusRuntimeException stale = assertThrows(StatusRuntimeException.class,
-                () -> as(node.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance()));
+                () -> as(jwt).heartbeat(HeartbeatRequest.getDefaultInstance()));
         assertEquals(Status.Code.UNAUTHENTICATED, stale.getStatus().getCode());
-        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
-                () -> RelayFixture.registerWithToken(channel, node.getToken().getJwt(), RelayFixture.randomKey(), "rotor"))
-                .getStatus().getCode());
+        byte[][] third = RelayFixture.keyPair();
+        assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt,
+                third[1], "rotor", RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], third[1], now))).getStatus().getCode());
         as(rotated.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance());
-        // Nor onto the key of another node of the tenant.
-        byte[] watcherKey = relay.relay.state().node(peer.getNodeId()).map(n -> java.util.Base64.getDecoder().decode(n.key())).orElseThrow();
-        assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
-                () -> RelayFixture.registerWithToken(channel, rotated.getToken().getJwt(), watcherKey, "rotor")).getStatus().getCode());
-        assertEquals(rotated.getIpv4Address(), RelayFixture.registerWithToken(channel, rotated.getToken().getJwt(), newKey, "rotor")
+        assertEquals(rotated.getIpv4Address(), RelayFixture.registerWithToken(channel, rotated.getToken().getJwt(), next[1], "rotor")
                 .getIpv4Address());
+
+        // A member inside the relay (the CONNECT-IP gateway) has its key in the map and a lease, and no node record.
+        byte[][] gateway = RelayFixture.keyPair();
+        io.cloudbridge.api.net.NodeKey gatewayKey = io.cloudbridge.api.net.NodeKey.of(gateway[1]);
+        relay.ipam.allocate("rotate", gatewayKey);
+        try (var member = new RelayMembers(relay.relay.service().maps(), "relay").join("rotate", gatewayKey, "relay-gateway",
+                List.of(io.cloudbridge.api.net.IpPrefix.parse("100.64.0.99/32")), peers -> { })) {
+            assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel,
+                    rotated.getToken().getJwt(), gateway[1], "rotor",
+                    RelayFixture.proof(next[0], relayKey, node.getNodeId(), next[1], gateway[1], now))).getStatus().getCode());
+            assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
+                    () -> RelayFixture.register(channel, key, gateway[1], "mallory")).getStatus().getCode());
+        }
     }
 
     @Test

@@ -157,6 +157,39 @@ final class RelayFixture implements AutoCloseable {
                 .build());
     }
 
+    /** Registration with the node's own token under a new key, with a rotation proof (or none: {@code proof} null). */
+    static RegisterResponse rotate(ManagedChannel channel, String jwt, byte[] newKey, String hostname,
+            io.cloudbridge.control.v1.KeyRotationProof proof) {
+        RegisterRequest.Builder r = RegisterRequest.newBuilder().setNodeToken(jwt)
+                .setNode(NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(newKey)).setHostname(hostname)
+                        .setOs("linux/amd64").addEndpoints("192.0.2.1:51820"));
+        if (proof != null) {
+            r.setKeyRotation(proof);
+        }
+        return ControlServiceGrpc.newBlockingStub(channel).register(r.build());
+    }
+
+    /** An X25519 key pair: {private, public}. */
+    static byte[][] keyPair() {
+        byte[] priv = new byte[32];
+        org.bouncycastle.math.ec.rfc7748.X25519.generatePrivateKey(new SecureRandom(), priv);
+        byte[] pub = new byte[32];
+        org.bouncycastle.math.ec.rfc7748.X25519.generatePublicKey(priv, 0, pub, 0);
+        return new byte[][] {priv, pub};
+    }
+
+    /** What a rotating node sends: the HMAC of the rotation message under X25519(its old private key, the relay's key). */
+    static io.cloudbridge.control.v1.KeyRotationProof proof(byte[] oldPrivate, byte[] relayKey, String nodeId, byte[] oldPublic,
+            byte[] newPublic, long madeAt) throws Exception {
+        byte[] shared = new byte[32];
+        org.bouncycastle.math.ec.rfc7748.X25519.calculateAgreement(oldPrivate, 0, relayKey, 0, shared, 0);
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(new javax.crypto.spec.SecretKeySpec(shared, "HmacSHA256"));
+        byte[] tag = mac.doFinal(io.cloudbridge.api.overlay.KeyRotationProof.message(nodeId, io.cloudbridge.api.net.NodeKey.of(oldPublic),
+                io.cloudbridge.api.net.NodeKey.of(newPublic), madeAt));
+        return io.cloudbridge.control.v1.KeyRotationProof.newBuilder().setMadeAtEpochSeconds(madeAt).setMac(ByteString.copyFrom(tag)).build();
+    }
+
     static CallCredentials bearer(String token) {
         return new CallCredentials() {
             @Override

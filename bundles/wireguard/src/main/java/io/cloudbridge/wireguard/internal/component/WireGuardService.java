@@ -84,6 +84,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private List<io.cloudbridge.api.overlay.OverlayAddress> controlAddresses = List.of();
     private List<PeerSpec> controlPeers = List.of();
     private BundleContext context;
+    /**
+     * The keys this interface had before its latest changes (newest last, a few at most): the
+     * control plane proves with the one its token names that it is the node rotating its key.
+     */
+    private final java.util.Deque<io.cloudbridge.wireguard.internal.noise.Identity> formerIdentities = new java.util.ArrayDeque<>();
     /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
     private volatile int tunMtu;
     private java.util.concurrent.ScheduledExecutorService mtuWatch;
@@ -258,12 +263,19 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
                 && old.userspace() == c.userspace() && old.uapiDirectory().equals(c.uapiDirectory())
                 && old.offload() == c.offload() && old.cryptoThreads() == c.cryptoThreads();
         if (!onlyPeers) {
-            NodeKey before = device == null ? null : NodeKey.of(device.identity().publicKey());
+            io.cloudbridge.wireguard.internal.noise.Identity previousIdentity = device == null ? null : device.identity();
+            NodeKey before = previousIdentity == null ? null : NodeKey.of(previousIdentity.publicKey());
             deactivate();
             ownAddresses.clear();
             ownPrefixes.clear();
             activate(ctx, c);
             NodeKey after = NodeKey.of(device.identity().publicKey());
+            if (before != null && !before.equals(after)) {
+                formerIdentities.addLast(previousIdentity);
+                while (formerIdentities.size() > 4) {
+                    formerIdentities.removeFirst();
+                }
+            }
             io.cloudbridge.api.event.StateChangePublisher p = events;
             if (before != null && !before.equals(after) && p != null) {
                 // The service stays registered across the change: nothing else would tell whoever
@@ -531,6 +543,30 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     @Override
     public io.cloudbridge.api.net.NodeKey publicKey() {
         return io.cloudbridge.api.net.NodeKey.of(device.identity().publicKey());
+    }
+
+    @Override
+    public synchronized java.util.Optional<byte[]> proveKey(NodeKey key, NodeKey verifierKey, byte[] message) {
+        List<io.cloudbridge.wireguard.internal.noise.Identity> known = new ArrayList<>(formerIdentities);
+        if (device != null) {
+            known.add(device.identity());
+        }
+        for (io.cloudbridge.wireguard.internal.noise.Identity identity : known) {
+            if (java.util.Arrays.equals(identity.publicKey(), key.toBytes())) {
+                try {
+                    byte[] shared = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.dh(identity.privateKeyForExport(),
+                            verifierKey.toBytes());
+                    javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+                    mac.init(new javax.crypto.spec.SecretKeySpec(shared, "HmacSHA256"));
+                    java.util.Arrays.fill(shared, (byte) 0);
+                    return java.util.Optional.of(mac.doFinal(message));
+                } catch (java.security.GeneralSecurityException e) {
+                    LOG.warn("cannot prove key {} to {}: {}", key, verifierKey, e.toString());
+                    return java.util.Optional.empty();
+                }
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     @Override

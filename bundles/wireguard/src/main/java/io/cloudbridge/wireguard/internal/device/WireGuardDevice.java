@@ -224,7 +224,8 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /**
      * Adds a peer. A key already present names that peer, as it does to {@code wg set}: the
-     * prefixes are added to its own and a given endpoint replaces its endpoint.
+     * prefixes are added to its own and a given endpoint replaces its endpoint (its pre-shared
+     * key stays: {@link #setPresharedKey} changes that).
      */
     public synchronized Peer addPeer(byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint)
             throws InvalidKeyException {
@@ -249,6 +250,9 @@ public final class WireGuardDevice implements AutoCloseable {
      * so routing and the inbound source check agree.
      */
     public synchronized void addAllowedIp(Peer peer, IpPrefix prefix) {
+        if (!present(peer)) {
+            return; // removed meanwhile (found by a caller before it took this lock): it must not route again
+        }
         Peer previous = routes.put(prefix, peer);
         if (previous != null && previous != peer) {
             previous.removeAllowedIp(prefix);
@@ -257,6 +261,9 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     public synchronized void replaceAllowedIps(Peer peer, List<IpPrefix> prefixes) {
+        if (!present(peer)) {
+            return;
+        }
         for (IpPrefix old : peer.allowedIps()) {
             routes.remove(old, peer);
         }
@@ -1190,6 +1197,11 @@ public final class WireGuardDevice implements AutoCloseable {
             // Confirms the new keypair to the responder, which may not send until it hears from us.
             sendKeepalive(peer, keypair, clock.instant());
         }
+    }
+
+    /** Whether this very peer is still one of the device's (not removed, not replaced under its key). */
+    private boolean present(Peer peer) {
+        return peersByKey.get(io.cloudbridge.api.net.NodeKey.of(peer.publicKey)) == peer;
     }
 
     private Peer peerByKey(byte[] publicKey) {

@@ -68,6 +68,11 @@ class CryptokeyRoutingTest {
             org.junit.jupiter.api.Assertions.assertTrue(device.removePeer(key));
             assertNull(device.route(InetAddress.getByName("10.0.0.1")), "a removed peer's prefixes route nowhere");
             assertNull(device.peer(key));
+            // A caller that found the peer before it was removed cannot give it routes again.
+            device.addAllowedIp(first, IpPrefix.parse("10.0.0.3/32"));
+            device.replaceAllowedIps(first, List.of(IpPrefix.parse("10.0.0.4/32")));
+            assertNull(device.route(InetAddress.getByName("10.0.0.3")));
+            assertNull(device.route(InetAddress.getByName("10.0.0.4")));
         }
     }
 
@@ -134,10 +139,11 @@ class CryptokeyRoutingTest {
     private static InetAddress randomAddress(Random random, boolean v4) throws Exception {
         byte[] a = new byte[v4 ? 4 : 16];
         a[0] = (byte) (v4 ? 10 : 0xfd);
-        for (int i = a.length - 2; i < a.length; i++) {
-            a[i] = (byte) random.nextInt(4); // few distinct values: much sharing
+        // Few distinct values at a few random places: addresses share long runs of equal bytes and
+        // part ways at any bit, so that splits happen at every depth.
+        for (int k = random.nextInt(3); k >= 0; k--) {
+            a[1 + random.nextInt(a.length - 1)] = (byte) (1 << random.nextInt(8) | random.nextInt(2));
         }
-        a[a.length - 3] = (byte) (random.nextInt(2) << 7);
         return InetAddress.getByAddress(a);
     }
 

@@ -1,0 +1,74 @@
+package io.cloudbridge.control.relay.internal;
+
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.KeyRotationProof;
+import io.cloudbridge.boot.config.SecretFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Base64;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.bouncycastle.math.ec.rfc7748.X25519;
+
+/**
+ * The relay's side of {@link KeyRotationProof}: an X25519 key of its own (kept owner-only in its
+ * state folder, so proofs made against it stay good across restarts), given to nodes at
+ * registration, and the check of a rotating node's proof that it holds the key its token names.
+ */
+final class KeyRotationVerifier {
+    private final byte[] privateKey;
+    private final NodeKey publicKey;
+
+    private KeyRotationVerifier(byte[] privateKey) {
+        this.privateKey = privateKey;
+        byte[] pub = new byte[X25519.POINT_SIZE];
+        X25519.generatePublicKey(privateKey, 0, pub, 0);
+        this.publicKey = NodeKey.of(pub);
+    }
+
+    static KeyRotationVerifier loadOrCreate(Path file) throws IOException {
+        if (Files.exists(file)) {
+            byte[] key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
+            if (key.length != X25519.SCALAR_SIZE) {
+                throw new IOException(file + " does not hold a 32-byte Base64 key");
+            }
+            return new KeyRotationVerifier(key);
+        }
+        byte[] key = new byte[X25519.SCALAR_SIZE];
+        X25519.generatePrivateKey(new SecureRandom(), key);
+        SecretFiles.writeOwnerOnly(file, Base64.getEncoder().encodeToString(key) + "\n");
+        return new KeyRotationVerifier(key);
+    }
+
+    NodeKey publicKey() {
+        return publicKey;
+    }
+
+    /** Null when the proof holds; otherwise why not, in words for the refusal. */
+    String check(String nodeId, NodeKey previous, NodeKey next, long madeAtEpochSeconds, byte[] mac, Instant now) {
+        if (Math.abs(now.getEpochSecond() - madeAtEpochSeconds) > KeyRotationProof.VALIDITY.toSeconds()) {
+            return "the key rotation proof is not from the last " + KeyRotationProof.VALIDITY.toMinutes() + " minutes";
+        }
+        byte[] shared = new byte[X25519.POINT_SIZE];
+        if (!X25519.calculateAgreement(privateKey, 0, previous.toBytes(), 0, shared, 0)) {
+            return "the previous key is a low-order point"; // a shared secret of zero would let anyone make the proof
+        }
+        try {
+            Mac hmac = Mac.getInstance("HmacSHA256");
+            hmac.init(new SecretKeySpec(shared, "HmacSHA256"));
+            byte[] expected = hmac.doFinal(KeyRotationProof.message(nodeId, previous, next, madeAtEpochSeconds));
+            return MessageDigest.isEqual(expected, mac) ? null : "the key rotation proof does not hold";
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
+        } finally {
+            Arrays.fill(shared, (byte) 0);
+        }
+    }
+}
