@@ -344,20 +344,28 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
         if (device != null) {
             nodeKey = device.publicKey(); // the key now, not the one of a retry scheduled before it changed
         }
-        if (nodeKey == null) {
+        // Read once: the overlay can change it under this attempt, which then registers what it proves.
+        io.cloudbridge.api.net.NodeKey registering = nodeKey;
+        if (registering == null) {
             status = "waiting for the overlay (its key names this node)";
             scheduler.schedule(this::signIn, 200, TimeUnit.MILLISECONDS);
             return;
         }
         try {
-            RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo());
+            RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo(registering));
             String refresh = readRefreshToken();
             if (refresh != null) {
                 try {
-                    NodeToken renewed = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
+                    io.cloudbridge.control.v1.RefreshTokenResponse refreshed = blocking().refreshToken(
+                            RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build());
+                    NodeToken renewed = refreshed.getToken();
                     saveToken(renewed);
                     request.setNodeToken(renewed.getJwt());
-                    proveRotation(request);
+                    if (refreshed.getRelayKey().size() == io.cloudbridge.api.net.NodeKey.LENGTH) {
+                        // The relay's rotation key now (it may have a new one since this node last registered).
+                        relayRotationKey = io.cloudbridge.api.net.NodeKey.of(refreshed.getRelayKey().toByteArray());
+                    }
+                    proveRotation(request, registering);
                 } catch (StatusRuntimeException e) {
                     if (e.getStatus().getCode() != Status.Code.UNAUTHENTICATED) {
                         throw e;
@@ -391,7 +399,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             }
             RegisterResponse r = blocking().register(request.build());
             registration = r;
-            registeredKey = nodeKey;
+            registeredKey = registering;
             registeredNodeId = r.getNodeId();
             if (r.getRelayKey().size() == io.cloudbridge.api.net.NodeKey.LENGTH) {
                 relayRotationKey = io.cloudbridge.api.net.NodeKey.of(r.getRelayKey().toByteArray());
@@ -424,9 +432,12 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                 return;
             }
             if (e.getStatus().getCode() == Status.Code.PERMISSION_DENIED) {
-                // Not a passing failure: retrying changes nothing until the key or the credential does.
+                // Tried again at the longest backoff (a clock put right, the relay's new rotation key
+                // learnt at the next refresh), and said plainly: a key changed while the node was
+                // stopped cannot be proven, and needs the operator.
+                failures = Math.max(failures, 10);
                 retry("registration refused: " + describe(e) + ". If this node's WireGuard key changed while it was stopped,"
-                        + " put the old key back, or have the node removed (relay:node delete) and sign in again", this::signIn, true);
+                        + " put the old key back, or have the node removed (relay:node delete) and sign in again", this::signIn, false);
                 return;
             }
             retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED);
@@ -441,7 +452,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
      * node's own token: the relay wants proof that this node holds the key the token names, which
      * the interface still has among its former keys.
      */
-    private void proveRotation(RegisterRequest.Builder request) {
+    private void proveRotation(RegisterRequest.Builder request, io.cloudbridge.api.net.NodeKey nodeKey) {
         io.cloudbridge.api.net.NodeKey previous = registeredKey;
         io.cloudbridge.api.net.NodeKey relayKey = relayRotationKey;
         String nodeId = registeredNodeId;
@@ -456,7 +467,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                         () -> LOG.warn("the interface no longer has key {}: the relay will refuse the new key", previous));
     }
 
-    private NodeInfo nodeInfo() throws IOException {
+    private NodeInfo nodeInfo(io.cloudbridge.api.net.NodeKey nodeKey) throws IOException {
         String host = config.hostname().isBlank() ? InetAddress.getLocalHost().getHostName() : config.hostname();
         return NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey.toBytes()))
                 .setHostname(host.replaceAll("[^A-Za-z0-9._-]", "-"))

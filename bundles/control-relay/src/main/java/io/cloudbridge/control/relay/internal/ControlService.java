@@ -390,7 +390,8 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             RelayState.Node n = node.get();
             NodeToken renewed = token(n.id(), n.tenant(), n.key(), now);
             durability.sync(); // the new refresh token is kept, the used one gone, before the node hears of it
-            reply.onNext(RefreshTokenResponse.newBuilder().setToken(renewed).build());
+            reply.onNext(RefreshTokenResponse.newBuilder().setToken(renewed)
+                    .setRelayKey(ByteString.copyFrom(rotations.publicKey().toBytes())).build());
             reply.onCompleted();
         } catch (StatusRuntimeException e) {
             reply.onError(e);

@@ -7,14 +7,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Base64;
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.math.ec.rfc7748.X25519;
 
 /**
@@ -61,12 +58,9 @@ final class KeyRotationVerifier {
             return "the previous key is a low-order point"; // a shared secret of zero would let anyone make the proof
         }
         try {
-            Mac hmac = Mac.getInstance("HmacSHA256");
-            hmac.init(new SecretKeySpec(shared, "HmacSHA256"));
-            byte[] expected = hmac.doFinal(KeyRotationProof.message(nodeId, previous, next, madeAtEpochSeconds));
+            byte[] expected = KeyRotationProof.mac(shared, previous, publicKey,
+                    KeyRotationProof.message(nodeId, previous, next, madeAtEpochSeconds));
             return MessageDigest.isEqual(expected, mac) ? null : "the key rotation proof does not hold";
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is part of every JDK", e);
         } finally {
             Arrays.fill(shared, (byte) 0);
         }

@@ -95,58 +95,86 @@ final class RegistrationWriter implements AutoCloseable {
     }
 
     private void write(List<Pending> burst) throws SQLException {
+        // One registration per node per burst: all moves of leases happen before the transaction,
+        // which judges them one after another (a rotation and a plain sign-in of one node together
+        // would both be judged against the key before either). The rest go to the next burst.
+        java.util.Set<String> nodesInBurst = new java.util.HashSet<>();
+        List<Pending> deferred = new ArrayList<>();
+        for (java.util.Iterator<Pending> it = burst.iterator(); it.hasNext(); ) {
+            Pending p = it.next();
+            String own = p.registration().ownNodeId();
+            if (own != null && !nodesInBurst.add(own)) {
+                deferred.add(p);
+                it.remove();
+            }
+        }
+        deferred.forEach(queue::add);
         // Addresses per tenant; a tenant whose pool cannot take the whole burst is asked node by node.
         Map<String, List<Pending>> byTenant = new LinkedHashMap<>();
         for (Pending p : burst) {
             byTenant.computeIfAbsent(p.registration().tenant(), t -> new ArrayList<>()).add(p);
         }
         // Rotations first: a node's lease moves to its new key, so that the allocation below finds
-        // it and the node keeps its addresses; moved back if the registration is then refused.
+        // it and the node keeps its addresses; moved back if the registration does not go through.
+        // A node signing in again whose key has no lease gets one made below: released again if
+        // it is refused (a node removed meanwhile, a token from before a rotation).
         java.util.Set<Pending> moved = new java.util.HashSet<>();
-        for (Pending p : burst) {
-            RelayState.Registration r = p.registration();
-            if (rotating(r) && ipam.rekey(r.tenant(), NodeKey.parse(r.tokenKey()), NodeKey.parse(r.key()))) {
-                moved.add(p);
-            }
-        }
+        java.util.Set<Pending> freshLease = new java.util.HashSet<>();
+        List<RelayState.Registered> written;
+        List<Pending> toWrite;
         Map<Pending, Lease> leases = new java.util.HashMap<>();
         Map<Pending, String> exhausted = new java.util.HashMap<>();
-        for (Map.Entry<String, List<Pending>> e : byTenant.entrySet()) {
-            List<NodeKey> keys = e.getValue().stream().map(p -> NodeKey.parse(p.registration().key())).toList();
-            try {
-                List<Lease> granted = ipam.allocateAll(e.getKey(), keys);
-                for (int i = 0; i < granted.size(); i++) {
-                    leases.put(e.getValue().get(i), granted.get(i));
+        try {
+            for (Pending p : burst) {
+                RelayState.Registration r = p.registration();
+                if (r.ownNodeId() == null) {
+                    continue;
                 }
-            } catch (AddressPoolExhaustedException full) {
-                for (int i = 0; i < keys.size(); i++) {
-                    try {
-                        leases.put(e.getValue().get(i), ipam.allocate(e.getKey(), keys.get(i)));
-                    } catch (AddressPoolExhaustedException none) {
-                        exhausted.put(e.getValue().get(i), none.getMessage());
+                if (rotating(r) && ipam.rekey(r.tenant(), NodeKey.parse(r.tokenKey()), NodeKey.parse(r.key()))) {
+                    moved.add(p);
+                } else if (ipam.lease(r.tenant(), NodeKey.parse(r.key())).isEmpty()) {
+                    freshLease.add(p);
+                }
+            }
+            for (Map.Entry<String, List<Pending>> e : byTenant.entrySet()) {
+                List<NodeKey> keys = e.getValue().stream().map(p -> NodeKey.parse(p.registration().key())).toList();
+                try {
+                    List<Lease> granted = ipam.allocateAll(e.getKey(), keys);
+                    for (int i = 0; i < granted.size(); i++) {
+                        leases.put(e.getValue().get(i), granted.get(i));
+                    }
+                } catch (AddressPoolExhaustedException full) {
+                    for (int i = 0; i < keys.size(); i++) {
+                        try {
+                            leases.put(e.getValue().get(i), ipam.allocate(e.getKey(), keys.get(i)));
+                        } catch (AddressPoolExhaustedException none) {
+                            exhausted.put(e.getValue().get(i), none.getMessage());
+                        }
                     }
                 }
             }
+            toWrite = burst.stream().filter(leases::containsKey).toList();
+            written = state.register(toWrite.stream().map(Pending::registration).toList());
+        } catch (SQLException | RuntimeException e) {
+            // Nothing was written (the transaction rolled back): every node keeps the key it has.
+            for (Pending p : burst) {
+                undo(p.registration(), moved.contains(p), freshLease.contains(p));
+            }
+            throw e;
         }
-        List<Pending> toWrite = burst.stream().filter(leases::containsKey).toList();
-        List<RelayState.Registered> written = state.register(toWrite.stream().map(Pending::registration).toList());
         durability.sync(); // the nodes, their leases and refresh tokens outlive a crash from here on
         for (Pending p : burst) {
             String full = exhausted.get(p);
             if (full != null) {
+                undo(p.registration(), moved.contains(p), false);
                 p.outcome().complete(new Outcome(null, null, null, null, full));
             }
         }
         for (int i = 0; i < toWrite.size(); i++) {
             Pending p = toWrite.get(i);
             RelayState.Registered r = written.get(i);
-            settleRotation(p, r, moved.contains(p));
+            settle(p, r, moved.contains(p), freshLease.contains(p));
             p.outcome().complete(new Outcome(r.node(), leases.get(p), r.refreshToken(), r.refusal(), null));
-        }
-        for (Pending p : moved) {
-            if (exhausted.containsKey(p)) { // not written at all: the lease goes back to the key the node still has
-                ipam.rekey(p.registration().tenant(), NodeKey.parse(p.registration().key()), NodeKey.parse(p.registration().tokenKey()));
-            }
         }
     }
 
@@ -155,22 +183,30 @@ final class RegistrationWriter implements AutoCloseable {
     }
 
     /**
-     * After a rotation's write: refused, a moved lease goes back to the key the node keeps;
-     * accepted without a move (the new key had a lease already, left by a registration a crash
-     * cut short), the old key's lease is released rather than left behind.
+     * After the write. Refused: undone. A rotation accepted without a move (the new key had a
+     * lease already, left by a registration a crash cut short): the old key's lease is released
+     * rather than left behind.
      */
-    private void settleRotation(Pending p, RelayState.Registered r, boolean moved) {
+    private void settle(Pending p, RelayState.Registered r, boolean moved, boolean fresh) {
         RelayState.Registration reg = p.registration();
-        if (!rotating(reg)) {
+        if (r.refusal() != null) {
+            undo(reg, moved, fresh);
             return;
         }
-        if (r.refusal() != null && moved) {
-            ipam.rekey(reg.tenant(), NodeKey.parse(reg.key()), NodeKey.parse(reg.tokenKey()));
-        } else if (r.refusal() == null) {
+        if (rotating(reg)) {
             if (!moved) {
                 ipam.release(reg.tenant(), NodeKey.parse(reg.tokenKey()));
             }
             LOG.info("node {} rotated its key: its addresses {}", reg.ownNodeId(), moved ? "moved with it" : "are new");
+        }
+    }
+
+    /** A registration that did not go through: a moved lease goes back to the key the node keeps, a lease made for it goes. */
+    private void undo(RelayState.Registration reg, boolean moved, boolean fresh) {
+        if (moved) {
+            ipam.rekey(reg.tenant(), NodeKey.parse(reg.key()), NodeKey.parse(reg.tokenKey()));
+        } else if (fresh) {
+            ipam.release(reg.tenant(), NodeKey.parse(reg.key()));
         }
     }
 

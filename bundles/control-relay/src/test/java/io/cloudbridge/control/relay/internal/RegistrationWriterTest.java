@@ -35,6 +35,7 @@ class RegistrationWriterTest {
     Path dir;
     private JdbcConnectionPool pool;
     private RegistrationWriter writer;
+    private JdbcAddressAllocator ipam;
     private final AtomicInteger flushes = new AtomicInteger();
     private final CountDownLatch release = new CountDownLatch(1);
     private final CountDownLatch firstFlushBegun = new CountDownLatch(1);
@@ -51,7 +52,7 @@ class RegistrationWriterTest {
     private RelayState open(int tenantPrefixLength) throws Exception {
         pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay").toAbsolutePath(), "", "");
         RelayState state = new RelayState(pool);
-        JdbcAddressAllocator ipam = new JdbcAddressAllocator(pool, ipamConfig(tenantPrefixLength));
+        ipam = new JdbcAddressAllocator(pool, ipamConfig(tenantPrefixLength));
         Durability heldOnce = () -> {
             if (flushes.getAndIncrement() == 0) {
                 firstFlushBegun.countDown();
@@ -67,6 +68,59 @@ class RegistrationWriterTest {
         };
         writer = new RegistrationWriter(state, ipam, heldOnce);
         return state;
+    }
+
+    private static String key(int n) {
+        byte[] b = new byte[32];
+        b[0] = (byte) n;
+        b[31] = 7;
+        return Base64.getEncoder().encodeToString(b);
+    }
+
+    /** A node signing in with its own token (naming key {@code tokenKey}) under key {@code key}. */
+    private static RelayState.Registration signIn(String tenant, int key, String ownNodeId, int tokenKey) {
+        Instant now = Instant.now();
+        return new RelayState.Registration(tenant, key(key), "host-" + key, "linux/amd64", List.of("192.0.2.1:51820"), ownNodeId,
+                key(tokenKey), now, now.plusSeconds(3600));
+    }
+
+    private java.util.Optional<java.net.InetAddress> address(String tenant, int key) {
+        return ipam.lease(tenant, io.cloudbridge.api.net.NodeKey.parse(key(key))).map(l -> l.ipv4());
+    }
+
+    /**
+     * Rotations and sign-ins that do not go through leave every lease where it was: a token from
+     * before a rotation, a key another node has, a node that is gone; a rotation keeps the node's
+     * address; a sign-in and a rotation of one node in one burst are judged one after the other.
+     */
+    @Test
+    void registrationsThatDoNotGoThroughLeaveEveryLeaseWhereItWas() throws Exception {
+        RelayState state = open(18);
+        List<RegistrationWriter.Outcome> out = burst(registration("acme", 1, null), List.of(registration("acme", 2, null)));
+        String a = out.get(0).node().id();
+        java.net.InetAddress addressA = out.get(0).lease().ipv4();
+        java.net.InetAddress addressB = out.get(1).lease().ipv4();
+
+        assertEquals(RelayState.Refusal.KEY_CHANGED, writer.submit(signIn("acme", 5, a, 9)).get(10, TimeUnit.SECONDS).refusal(),
+                "a token naming a key the node no longer has");
+        assertEquals(RelayState.Refusal.KEY_TAKEN, writer.submit(signIn("acme", 2, a, 1)).get(10, TimeUnit.SECONDS).refusal(),
+                "a rotation onto another node's key");
+        assertEquals(RelayState.Refusal.NODE_REMOVED, writer.submit(signIn("acme", 6, "gone", 6)).get(10, TimeUnit.SECONDS).refusal());
+        assertEquals(java.util.Optional.of(addressA), address("acme", 1));
+        assertEquals(java.util.Optional.of(addressB), address("acme", 2));
+        assertEquals(2, ipam.leases("acme").size(), "no lease made for a refused registration is left: " + ipam.leases("acme"));
+
+        // A sign-in under the old key and a rotation, together: whichever is judged first, the node
+        // ends under its new key with its address, and no lease is left under the old one.
+        CompletableFuture<RegistrationWriter.Outcome> plain = writer.submit(signIn("acme", 1, a, 1));
+        CompletableFuture<RegistrationWriter.Outcome> rotation = writer.submit(signIn("acme", 3, a, 1));
+        assertNull(rotation.get(10, TimeUnit.SECONDS).refusal());
+        RegistrationWriter.Outcome first = plain.get(10, TimeUnit.SECONDS);
+        assertTrue(first.refusal() == null || first.refusal() == RelayState.Refusal.KEY_CHANGED, String.valueOf(first.refusal()));
+        assertEquals(key(3), state.node(a).orElseThrow().key());
+        assertEquals(java.util.Optional.of(addressA), address("acme", 3));
+        assertEquals(java.util.Optional.empty(), address("acme", 1));
+        assertEquals(2, ipam.leases("acme").size(), String.valueOf(ipam.leases("acme")));
     }
 
     private static RelayState.Registration registration(String tenant, int key, String ownNodeId) {

@@ -411,6 +411,8 @@ class RelayControlTest {
                     RelayFixture.proof(next[0], relayKey, node.getNodeId(), next[1], gateway[1], now))).getStatus().getCode());
             assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class,
                     () -> RelayFixture.register(channel, key, gateway[1], "mallory")).getStatus().getCode());
+        } finally {
+            relay.ipam.release("rotate", gatewayKey);
         }
     }
 

@@ -183,10 +183,9 @@ final class RelayFixture implements AutoCloseable {
             byte[] newPublic, long madeAt) throws Exception {
         byte[] shared = new byte[32];
         org.bouncycastle.math.ec.rfc7748.X25519.calculateAgreement(oldPrivate, 0, relayKey, 0, shared, 0);
-        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-        mac.init(new javax.crypto.spec.SecretKeySpec(shared, "HmacSHA256"));
-        byte[] tag = mac.doFinal(io.cloudbridge.api.overlay.KeyRotationProof.message(nodeId, io.cloudbridge.api.net.NodeKey.of(oldPublic),
-                io.cloudbridge.api.net.NodeKey.of(newPublic), madeAt));
+        byte[] tag = io.cloudbridge.api.overlay.KeyRotationProof.mac(shared, io.cloudbridge.api.net.NodeKey.of(oldPublic),
+                io.cloudbridge.api.net.NodeKey.of(relayKey), io.cloudbridge.api.overlay.KeyRotationProof.message(nodeId,
+                        io.cloudbridge.api.net.NodeKey.of(oldPublic), io.cloudbridge.api.net.NodeKey.of(newPublic), madeAt));
         return io.cloudbridge.control.v1.KeyRotationProof.newBuilder().setMadeAtEpochSeconds(madeAt).setMac(ByteString.copyFrom(tag)).build();
     }
 

@@ -553,16 +553,19 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
         for (io.cloudbridge.wireguard.internal.noise.Identity identity : known) {
             if (java.util.Arrays.equals(identity.publicKey(), key.toBytes())) {
+                byte[] privateKey = identity.privateKeyForExport();
+                byte[] shared = null;
                 try {
-                    byte[] shared = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.dh(identity.privateKeyForExport(),
-                            verifierKey.toBytes());
-                    javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
-                    mac.init(new javax.crypto.spec.SecretKeySpec(shared, "HmacSHA256"));
-                    java.util.Arrays.fill(shared, (byte) 0);
-                    return java.util.Optional.of(mac.doFinal(message));
+                    shared = io.cloudbridge.wireguard.internal.noise.NoiseCrypto.dh(privateKey, verifierKey.toBytes());
+                    return java.util.Optional.of(io.cloudbridge.api.overlay.KeyRotationProof.mac(shared, key, verifierKey, message));
                 } catch (java.security.GeneralSecurityException e) {
                     LOG.warn("cannot prove key {} to {}: {}", key, verifierKey, e.toString());
                     return java.util.Optional.empty();
+                } finally {
+                    java.util.Arrays.fill(privateKey, (byte) 0);
+                    if (shared != null) {
+                        java.util.Arrays.fill(shared, (byte) 0);
+                    }
                 }
             }
         }
