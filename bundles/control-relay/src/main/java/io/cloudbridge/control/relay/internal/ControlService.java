@@ -160,7 +160,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             }
             Instant now = clock.instant();
             NodeTokens.Claims own = request.getCredentialCase() == RegisterRequest.CredentialCase.NODE_TOKEN
-                    ? ownNodeToken(request.getNodeToken(), info, remote, now) : null;
+                    ? ownNodeToken(request.getNodeToken(), remote, now) : null;
             String tenant = switch (request.getCredentialCase()) {
                 case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now);
                 case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
@@ -275,12 +275,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     }
 
     /**
-     * Re-registration with the node's own token: only for the node the token names. A new key in
-     * the node info is that node rotating its WireGuard key: allowed when the token was issued for
-     * the node's key now (an older token, from before an earlier rotation, rotates nothing), and the
-     * writer refuses a new key another node of the tenant has.
+     * Re-registration with the node's own token: only for the node the token names, and only when
+     * the token was issued for the node's key now (a token from before a rotation is refused). A
+     * new key in the request is the node rotating its key (see checkRotationProof).
      */
-    private NodeTokens.Claims ownNodeToken(String token, NodeInfo info, String remote, Instant now) throws SQLException {
+    private NodeTokens.Claims ownNodeToken(String token, String remote, Instant now) throws SQLException {
         NodeTokens.Claims claims;
         try {
             claims = tokens.verify(token, now);

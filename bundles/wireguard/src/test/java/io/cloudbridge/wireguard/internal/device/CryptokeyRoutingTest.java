@@ -127,6 +127,68 @@ class CryptokeyRoutingTest {
         }
     }
 
+    /**
+     * Lookups while another thread keeps changing the table: prefixes that never change always
+     * route to their peer, whatever is added, moved and removed around them (nodes are never
+     * changed in place, and each root is published whole).
+     */
+    @Test
+    void lookupsDuringChangesSeeEveryUnchangedPrefix() throws Exception {
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+                Clock.systemUTC())) {
+            List<IpPrefix> fixed = List.of(IpPrefix.parse("10.0.0.0/8"), IpPrefix.parse("10.1.0.0/16"), IpPrefix.parse("10.1.2.3/32"),
+                    IpPrefix.parse("fd00::/8"), IpPrefix.parse("fd00:1::/32"), IpPrefix.parse("fd00:1::7/128"));
+            Peer stable = device.addPeer(Identity.generate().publicKey(), null, fixed, null);
+            List<Peer> churners = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                churners.add(device.addPeer(Identity.generate().publicKey(), null, List.of(), null));
+            }
+            InetAddress[] probes = {InetAddress.getByName("10.200.0.1"), InetAddress.getByName("10.1.200.1"),
+                InetAddress.getByName("10.1.2.3"), InetAddress.getByName("fd77::1"), InetAddress.getByName("fd00:1:ff::1"),
+                InetAddress.getByName("fd00:1::7")};
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicReference<String> wrong = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicLong lookups = new java.util.concurrent.atomic.AtomicLong();
+            Thread reader = new Thread(() -> {
+                while (!done.get() && wrong.get() == null) {
+                    for (InetAddress a : probes) {
+                        if (device.route(a) != stable) {
+                            wrong.set(a.getHostAddress());
+                        }
+                    }
+                    lookups.incrementAndGet();
+                }
+            });
+            reader.start();
+            Random random = new Random(7);
+            try {
+                for (int step = 0; step < 20_000 && wrong.get() == null; step++) {
+                    // Prefixes beside and inside the fixed ones, never equal to them (so never taken from the stable peer).
+                    IpPrefix prefix = random.nextBoolean()
+                            ? new IpPrefix(InetAddress.getByAddress(new byte[] {10, 1, 2, (byte) (4 + random.nextInt(200))}),
+                                    24 + random.nextInt(9))
+                            : new IpPrefix(InetAddress.getByName("fd00:1::" + Integer.toHexString(8 + random.nextInt(4000))),
+                                    112 + random.nextInt(17));
+                    if (fixed.contains(prefix) || prefix.contains(InetAddress.getByName("10.1.2.3"))
+                            || prefix.contains(InetAddress.getByName("fd00:1::7"))) {
+                        continue;
+                    }
+                    Peer churner = churners.get(random.nextInt(churners.size()));
+                    if (random.nextInt(4) == 0) {
+                        device.replaceAllowedIps(churner, List.of());
+                    } else {
+                        device.addAllowedIp(churner, prefix);
+                    }
+                }
+            } finally {
+                done.set(true);
+                reader.join(10_000);
+            }
+            assertNull(wrong.get(), "a lookup of " + wrong.get() + " missed the unchanged prefix");
+            org.junit.jupiter.api.Assertions.assertTrue(lookups.get() > 100, "the reader ran alongside: " + lookups.get());
+        }
+    }
+
     /** Prefixes crowded into a small space, so that they nest, repeat and part ways at every length. */
     private static IpPrefix randomPrefix(Random random) throws Exception {
         boolean v4 = random.nextBoolean();
