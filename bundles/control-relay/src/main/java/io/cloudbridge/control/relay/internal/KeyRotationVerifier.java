@@ -48,6 +48,17 @@ final class KeyRotationVerifier {
         return publicKey;
     }
 
+    /**
+     * Whether {@code key} is a low-order point: X25519 with it gives zero whatever the private
+     * key, so no handshake works with it, and a node's WireGuard refuses it as a peer.
+     */
+    boolean lowOrder(NodeKey key) {
+        byte[] shared = new byte[X25519.POINT_SIZE];
+        boolean ok = X25519.calculateAgreement(privateKey, 0, key.toBytes(), 0, shared, 0);
+        Arrays.fill(shared, (byte) 0);
+        return !ok;
+    }
+
     /** Null when the proof holds; otherwise why not, in words for the refusal. */
     String check(String nodeId, NodeKey previous, NodeKey next, long madeAtEpochSeconds, byte[] mac, Instant now) {
         if (Math.abs(now.getEpochSecond() - madeAtEpochSeconds) > KeyRotationProof.VALIDITY.toSeconds()) {

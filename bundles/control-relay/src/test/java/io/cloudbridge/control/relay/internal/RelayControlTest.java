@@ -570,6 +570,14 @@ class RelayControlTest {
         String good = relay.preAuthKey("keys", true);
         assertCode(Status.Code.INVALID_ARGUMENT, "bad node info: wireguard_public_key must be 32 bytes",
                 () -> RelayFixture.register(channel, good, new byte[31], "short"));
+        // Low-order points (RFC 7748 §6.1: X25519 with them is zero): 0, 1, and a point of order 8.
+        byte[] one = new byte[32];
+        one[0] = 1;
+        byte[] orderEight = java.util.HexFormat.of().parseHex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800");
+        for (byte[] low : List.of(new byte[32], one, orderEight)) {
+            assertCode(Status.Code.INVALID_ARGUMENT, "bad node info: wireguard_public_key is a low-order point",
+                    () -> RelayFixture.register(channel, good, low, "low-order"));
+        }
         assertCode(Status.Code.INVALID_ARGUMENT, "bad node info: hostname must be 1-255 of A-Z a-z 0-9 . _ -",
                 () -> RelayFixture.register(channel, good, RelayFixture.randomKey(), "bad host; name"));
         // A message larger than the relay takes: gRPC refuses it before our code.

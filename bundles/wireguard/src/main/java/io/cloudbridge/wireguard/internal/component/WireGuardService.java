@@ -170,9 +170,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         });
         List<IpPrefix> routes = new ArrayList<>();
         for (PeerSpec spec : peers(c)) {
-            Peer peer = device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
-            peer.setPersistentKeepalive(spec.keepalive());
-            routes.addAll(spec.allowedIps());
+            Peer peer = addPeer(spec);
+            if (peer != null) {
+                peer.setPersistentKeepalive(spec.keepalive());
+                routes.addAll(spec.allowedIps());
+            }
         }
         try {
             if (!c.userspace()) {
@@ -289,6 +291,19 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         applyPeers(peers(c));
     }
 
+    /**
+     * Adds a peer, or leaves it out (null) when its key is one no handshake can use (a low-order
+     * point): one bad key in the network map must not keep this node from every other peer.
+     */
+    private Peer addPeer(PeerSpec spec) {
+        try {
+            return device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
+        } catch (InvalidKeyException e) {
+            LOG.warn("peer {} left out: {}", spec.publicKey(), e.getMessage());
+            return null;
+        }
+    }
+
     /** Makes the device's peers exactly {@code wanted}: those that stay keep their sessions. */
     private void applyPeers(List<PeerSpec> wanted) throws IOException, InvalidKeyException {
         java.util.Set<NodeKey> keep = new java.util.HashSet<>();
@@ -310,7 +325,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         for (PeerSpec spec : wanted) {
             Peer peer = device.peer(spec.publicKey().toBytes());
             if (peer == null) {
-                peer = device.addPeer(spec.publicKey().toBytes(), null, spec.allowedIps(), spec.endpoint());
+                peer = addPeer(spec);
+                if (peer == null) {
+                    continue;
+                }
             } else {
                 device.replaceAllowedIps(peer, spec.allowedIps());
                 if (spec.endpoint() != null) {
