@@ -248,6 +248,9 @@ class OidcSignInTest {
                 + parts[2];
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", relayPort)
                 .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()).build();
+        // A well-formed key (random bytes), so that the token is what the relay refuses.
+        byte[] forgerKey = new byte[32];
+        new java.security.SecureRandom().nextBytes(forgerKey);
         try {
             Map<String, String> expected = new LinkedHashMap<>();
             expected.put(tampered, "access token: bad signature");
@@ -259,7 +262,7 @@ class OidcSignInTest {
                 StatusRuntimeException refused = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
                         () -> ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).register(
                                 RegisterRequest.newBuilder().setOidcAccessToken(c.getKey()).setNode(NodeInfo.newBuilder()
-                                        .setWireguardPublicKey(ByteString.copyFrom(new byte[32])).setHostname("forger")).build()));
+                                        .setWireguardPublicKey(ByteString.copyFrom(forgerKey)).setHostname("forger")).build()));
                 assertEquals(Status.Code.UNAUTHENTICATED, refused.getStatus().getCode());
                 assertTrue(refused.getStatus().getDescription().startsWith(c.getValue()), refused.getStatus().getDescription());
             }
