@@ -155,7 +155,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         try {
             NodeInfo info = request.getNode();
             String problem = invalid(info);
-            if (problem == null && rotations.lowOrder(NodeKey.of(info.getWireguardPublicKey().toByteArray()))) {
+            if (problem == null && KeyRotationVerifier.lowOrder(NodeKey.of(info.getWireguardPublicKey().toByteArray()))) {
                 // In the tenant's map it would be a peer no node can add (a handshake with it is
                 // refused): kept out, before a one-time credential is spent on it.
                 problem = "wireguard_public_key is a low-order point";
