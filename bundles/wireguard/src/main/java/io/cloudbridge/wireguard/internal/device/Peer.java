@@ -23,7 +23,7 @@ public final class Peer {
     volatile byte[] presharedKey;
     final byte[] publicKey;
     /** As configured, replaced whole on change; the device's routing table is what the data path reads. */
-    volatile List<IpPrefix> allowedIps;
+    volatile List<IpPrefix> allowedIps = List.of();
     volatile InetSocketAddress endpoint;
     /** The keypair data is sent with. */
     volatile Keypair current;
@@ -53,11 +53,11 @@ public final class Peer {
     final AtomicLong rxPackets = new AtomicLong();
     final AtomicLong txPackets = new AtomicLong();
 
-    Peer(Handshake handshake, byte[] publicKey, byte[] presharedKey, List<IpPrefix> allowedIps, InetSocketAddress endpoint) {
+    /** Without prefixes: the device gives them (WireGuardDevice.addAllowedIp), so that its routing table has them too. */
+    Peer(Handshake handshake, byte[] publicKey, byte[] presharedKey, InetSocketAddress endpoint) {
         this.handshake = handshake;
         this.presharedKey = presharedKey == null ? new byte[32] : presharedKey.clone();
         this.publicKey = publicKey.clone();
-        this.allowedIps = List.copyOf(allowedIps);
         this.endpoint = endpoint;
     }
 

@@ -235,7 +235,7 @@ public final class WireGuardDevice implements AutoCloseable {
                 peer.setEndpoint(endpoint);
             }
         } else {
-            peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, List.of(), endpoint);
+            peer = new Peer(new Handshake(identity, publicKey, presharedKey), publicKey, presharedKey, endpoint);
             peersByKey.put(io.cloudbridge.api.net.NodeKey.of(publicKey), peer);
             peers.add(peer);
         }
