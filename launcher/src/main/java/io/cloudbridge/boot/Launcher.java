@@ -11,6 +11,7 @@ import io.cloudbridge.boot.feature.FeatureCatalog;
 import io.cloudbridge.boot.feature.FeatureException;
 import io.cloudbridge.boot.feature.FeatureState;
 import io.cloudbridge.boot.feature.StartFailures;
+import io.cloudbridge.boot.feature.StartProgress;
 import io.cloudbridge.boot.log.LogControl;
 import io.cloudbridge.boot.log.LogLevel;
 import java.io.IOException;
@@ -246,6 +247,7 @@ public final class Launcher {
         }, "cloudbridge-shutdown");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
+            StartProgress.begin();
             framework.init();
             log.debug("framework initialised");
             BundleContext ctx = framework.getBundleContext();
@@ -265,10 +267,16 @@ public final class Launcher {
                 if (bundles.get(i).fragment()) {
                     continue;
                 }
+                // An operator's shell answers before the last bundle starts: a bundle uninstalled
+                // from there in the meantime is theirs to bring back, not a reason to end the start.
+                if (installed.get(i).getState() == Bundle.UNINSTALLED) {
+                    log.warn("bundle {} was uninstalled during the start; not started", bundles.get(i).symbolicName());
+                    continue;
+                }
                 try {
                     log.debug("starting {}", bundles.get(i).symbolicName());
                     installed.get(i).start();
-                } catch (BundleException e) {
+                } catch (BundleException | IllegalStateException e) {
                     failed++;
                     StartFailures.record(bundles.get(i).symbolicName(), e.getMessage());
                     log.error("bundle {} did not start: {}", bundles.get(i).symbolicName(), e.getMessage());
@@ -276,6 +284,7 @@ public final class Launcher {
             }
             recheckConfiguration(ctx, log);
             StartupRefusal.starting(false);
+            StartProgress.finish();
             // The JVM's own start time: /proc's process start time is only as precise as the
             // kernel's boot-time second.
             long startupMillis = System.currentTimeMillis()
@@ -291,6 +300,7 @@ public final class Launcher {
             }
             return 0;
         } catch (BundleException | RuntimeException e) {
+            StartProgress.finish();
             log.error("the runtime failed to start", e);
             stop(framework, log);
             return EXIT_FAILED;
@@ -298,6 +308,7 @@ public final class Launcher {
             Thread.currentThread().interrupt();
             return EXIT_FAILED;
         } finally {
+            StartProgress.finish();
             try {
                 lockChannel.close();
             } catch (IOException ignored) {

@@ -3,6 +3,9 @@ package io.cloudbridge.auth.oidc.internal;
 import java.io.IOException;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * {@code cb:login}: starts a device sign-in and shows where to approve it (URL, code, QR code); the
@@ -11,11 +14,26 @@ import org.osgi.service.component.annotations.Reference;
  */
 @Component(service = LoginCommand.class, property = {"osgi.command.scope=cb", "osgi.command.function=login"})
 public final class LoginCommand {
-    @Reference
-    private OidcTokenProvider provider;
+    /**
+     * Optional: without an {@code oidc} section the provider does not exist, and the command says
+     * so instead of vanishing (which also made every node and relay without OIDC report a
+     * missing reference in its status).
+     */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile OidcTokenProvider provider;
+
+    private OidcTokenProvider provider() {
+        OidcTokenProvider p = provider;
+        if (p == null) {
+            throw new IllegalStateException("OpenID Connect sign-in is not configured: set the section 'oidc'"
+                    + " (issuer, clientId) in the configuration file");
+        }
+        return p;
+    }
 
     public String login() throws IOException {
-        OidcTokenProvider.DeviceLogin l = provider.startLogin();
+        OidcTokenProvider.DeviceLogin l = provider().startLogin();
         return "To sign this node in, open\n\n    " + l.verificationUri() + "\n\nand enter the code\n\n    " + l.userCode()
                 + "\n\nor scan:\n\n" + TerminalQr.render(l.verificationUriComplete())
                 + "\nThe code is good until " + l.expires() + ". This node waits for the approval by itself;"
@@ -26,7 +44,7 @@ public final class LoginCommand {
         if (!"status".equals(what) && !"wait".equals(what)) {
             return "usage: cb:login | cb:login status | cb:login wait\n";
         }
-        OidcTokenProvider.DeviceLogin l = provider.currentLogin();
+        OidcTokenProvider.DeviceLogin l = provider().currentLogin();
         if (l == null) {
             return "no sign-in started\n";
         }

@@ -6,6 +6,7 @@ import io.cloudbridge.api.runtime.ConfigurationView;
 import io.cloudbridge.api.runtime.FeatureInfo;
 import io.cloudbridge.api.runtime.FeatureService;
 import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.boot.feature.StartProgress;
 import io.cloudbridge.kernel.internal.feature.FeatureManager;
 import java.time.Duration;
 import java.time.Instant;
@@ -85,14 +86,23 @@ public final class RuntimeCommands {
         row(out, "bundles", activeBundles + " active" + (fragments > 0 ? ", " + fragments + " fragments" : ""));
 
         int satisfied = 0;
+        java.util.Set<String> unconfigured = new java.util.TreeSet<>();
         for (ComponentDescriptionDTO description : scr.getComponentDescriptionDTOs()) {
             if (!description.defaultEnabled && !scr.isComponentEnabled(description)) {
                 continue; // disabled on purpose
             }
             var configurations = scr.getComponentConfigurationDTOs(description);
             if (configurations.isEmpty()) {
-                problems.add("component " + description.name + " has no configuration (policy "
-                        + description.configurationPolicy + ")");
+                if ("require".equals(description.configurationPolicy)) {
+                    // Off until the operator writes its section (OIDC on a relay without it): a
+                    // choice, not a fault.
+                    for (String pid : description.configurationPid) {
+                        unconfigured.add(pid.startsWith("cloudbridge.") ? pid.substring("cloudbridge.".length()) : pid);
+                    }
+                } else {
+                    problems.add("component " + description.name + " has no configuration (policy "
+                            + description.configurationPolicy + ")");
+                }
                 continue;
             }
             for (ComponentConfigurationDTO c : configurations) {
@@ -115,12 +125,20 @@ public final class RuntimeCommands {
             }
         }
         row(out, "components", satisfied + " satisfied");
+        if (!unconfigured.isEmpty()) {
+            row(out, "not configured", "sections " + String.join(", ", unconfigured) + " (their components are off until set)");
+        }
 
         ConfigStatus cs = configuration.status();
         row(out, "config", cs.file() + " (applied " + cs.accepted() + ", refused " + cs.rejected() + ")");
         cs.lastRejection().ifPresent(r -> row(out, "config refused", r));
         if (!cs.pendingSections().isEmpty()) {
             row(out, "config pending", String.join(", ", cs.pendingSections()) + " (feature not installed)");
+        }
+        if (StartProgress.starting()) {
+            // Bundles the launcher has not reached yet are not problems.
+            row(out, "health", "starting");
+            return out.toString();
         }
         row(out, "health", problems.isEmpty() ? "ok" : "degraded");
         for (String p : problems) {

@@ -13,9 +13,11 @@ import io.cloudbridge.boot.feature.FeatureDefinition;
 import io.cloudbridge.boot.feature.FeatureException;
 import io.cloudbridge.boot.feature.FeatureState;
 import io.cloudbridge.boot.feature.StartFailures;
+import io.cloudbridge.boot.feature.StartProgress;
 import io.cloudbridge.api.runtime.ConfigurationView;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -63,6 +65,8 @@ public final class FeatureManager implements FeatureService {
     private static final Logger LOG = LoggerFactory.getLogger(FeatureManager.class);
     private static final long REFRESH_TIMEOUT_SECONDS = 30;
     private static final long CHANGE_TIMEOUT_SECONDS = 120;
+    /** What health says until the launcher has started every bundle of the boot set. */
+    public static final String STILL_STARTING = "the runtime is still starting";
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -117,10 +121,17 @@ public final class FeatureManager implements FeatureService {
         changes.shutdownNow();
     }
 
-    /** Runs a change on the feature thread and waits for it. */
+    /**
+     * Runs a change on the feature thread and waits for it. A change asked for while the launcher
+     * is still starting the boot set waits until that start is done: uninstalling a bundle the
+     * launcher is about to start, or starting one it has not reached, would race it.
+     */
     private <T> T change(Callable<T> work) throws FeatureOperationException {
         try {
-            return changes.submit(work).get(CHANGE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            return changes.submit(() -> {
+                awaitStart();
+                return work.call();
+            }).get(CHANGE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof FeatureOperationException f) {
                 throw f;
@@ -132,6 +143,13 @@ public final class FeatureManager implements FeatureService {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new FeatureOperationException("interrupted", e);
+        }
+    }
+
+    private static void awaitStart() throws FeatureOperationException, InterruptedException {
+        if (!StartProgress.awaitStarted(Duration.ofSeconds(CHANGE_TIMEOUT_SECONDS))) {
+            throw new FeatureOperationException("the runtime is still starting after " + CHANGE_TIMEOUT_SECONDS
+                    + " s; the feature change was not made (see cb:status)");
         }
     }
 
@@ -171,12 +189,15 @@ public final class FeatureManager implements FeatureService {
                 return;
             }
             try {
+                awaitStart();
                 List<String> wanted = catalog.effective(newConfigured, FeatureState.read(stateDir));
                 configured = newConfigured;
                 reconcile(wanted);
                 LOG.info("configured features changed to {}; in force: {}", configured, inForce);
-            } catch (FeatureException e) {
+            } catch (FeatureException | FeatureOperationException e) {
                 LOG.error("the configured features {} cannot be applied: {}", newConfigured, e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         });
     }
@@ -255,6 +276,9 @@ public final class FeatureManager implements FeatureService {
 
     @Override
     public HealthReport health() {
+        if (StartProgress.starting()) {
+            return new HealthReport(false, List.of(STILL_STARTING));
+        }
         List<String> problems = new ArrayList<>();
         Map<String, Bundle> installed = managedBundles();
         for (String name : inForce) {
