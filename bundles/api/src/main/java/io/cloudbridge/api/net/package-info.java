@@ -1,8 +1,8 @@
 /**
- * Value types shared by the contracts: node keys and IP prefixes.
+ * Value types shared by the contracts: node keys, IP prefixes, and this machine's name.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.api.net;
 
 import org.osgi.annotation.bundle.Export;

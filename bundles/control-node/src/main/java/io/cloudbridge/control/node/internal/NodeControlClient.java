@@ -23,8 +23,8 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import io.cloudbridge.api.net.HostName;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -468,7 +468,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     }
 
     private NodeInfo nodeInfo(io.cloudbridge.api.net.NodeKey nodeKey) throws IOException {
-        String host = config.hostname().isBlank() ? InetAddress.getLocalHost().getHostName() : config.hostname();
+        String host = config.hostname().isBlank() ? HostName.ofThisMachine() : config.hostname();
         return NodeInfo.newBuilder().setWireguardPublicKey(ByteString.copyFrom(nodeKey.toBytes()))
                 .setHostname(host.replaceAll("[^A-Za-z0-9._-]", "-"))
                 .setOs(System.getProperty("os.name", "").toLowerCase().replace(' ', '-') + "/" + System.getProperty("os.arch", ""))

@@ -8,6 +8,7 @@ import io.grpc.netty.NettyServerBuilder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.cloudbridge.api.net.HostName;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -88,7 +89,7 @@ public final class RelayControlServer {
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
         certificate = config.certificateFile().isBlank()
-                ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), InetAddress.getLocalHost().getHostName())
+                ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), HostName.ofThisMachine())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
                 () -> packetSwitch, KeyRotationVerifier.loadOrCreate(stateDir.resolve("relay").resolve("rotation.key")));
