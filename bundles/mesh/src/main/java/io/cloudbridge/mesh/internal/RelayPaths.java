@@ -441,7 +441,19 @@ public final class RelayPaths implements PathManager {
             LOG.info("peers now through the relay over {} ({}){}", next.transport.name(), why,
                     previous == null ? "" : ", was " + previous.transport.name());
         }
+        // Announced so that the overlay sends at once what it could not send without a path
+        // (its handshakes wait 5 s for a retry otherwise).
+        io.cloudbridge.api.event.StateChangePublisher publisher = events;
+        if (publisher != null) {
+            publisher.publish(new io.cloudbridge.api.event.StateChangeEvent("mesh.relay", "relay",
+                    previous == null ? "unreachable" : previous.transport.name(), next == null ? "unreachable" : next.transport.name(),
+                    why, java.time.Instant.now()));
+        }
     }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile io.cloudbridge.api.event.StateChangePublisher events;
 
     // ---- what the WireGuard engine and the commands see ----
 

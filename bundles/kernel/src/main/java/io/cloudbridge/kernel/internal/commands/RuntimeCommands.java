@@ -87,6 +87,7 @@ public final class RuntimeCommands {
 
         int satisfied = 0;
         java.util.Set<String> unconfigured = new java.util.TreeSet<>();
+        List<String> dormant = new ArrayList<>();
         for (ComponentDescriptionDTO description : scr.getComponentDescriptionDTOs()) {
             if (!description.defaultEnabled && !scr.isComponentEnabled(description)) {
                 continue; // disabled on purpose
@@ -109,6 +110,13 @@ public final class RuntimeCommands {
                 switch (c.state) {
                     case ComponentConfigurationDTO.SATISFIED, ComponentConfigurationDTO.ACTIVE -> satisfied++;
                     case ComponentConfigurationDTO.UNSATISFIED_REFERENCE -> {
+                        String unseen = invisibleServiceTypes(description, c);
+                        if (unseen != null) {
+                            // Its bundle cannot even see the service types it waits for: another
+                            // role's half of a plugin (a transport's relay-side route on a node).
+                            dormant.add(description.name.replaceAll(".*\\.", "") + " (needs " + unseen + ")");
+                            continue;
+                        }
                         List<String> missing = new ArrayList<>();
                         for (UnsatisfiedReferenceDTO r : c.unsatisfiedReferences) {
                             missing.add(r.name + (r.target == null ? "" : " " + r.target));
@@ -125,6 +133,9 @@ public final class RuntimeCommands {
             }
         }
         row(out, "components", satisfied + " satisfied");
+        if (!dormant.isEmpty()) {
+            row(out, "dormant", String.join(", ", dormant));
+        }
         if (!unconfigured.isEmpty()) {
             row(out, "not configured", "sections " + String.join(", ", unconfigured) + " (their components are off until set)");
         }
@@ -145,6 +156,37 @@ public final class RuntimeCommands {
             row(out, "problem", p);
         }
         return out.toString();
+    }
+
+    /**
+     * The packages of service types a component provides or misses that its bundle cannot load
+     * (an optional import that nothing installed exports), or null when all are visible: then the
+     * missing service is a real problem. Such a component is another role's half of a plugin (a
+     * transport's relay-side route on a node) and cannot run here until that package comes.
+     */
+    private String invisibleServiceTypes(ComponentDescriptionDTO description, ComponentConfigurationDTO c) {
+        Bundle bundle = context.getBundle(description.bundle.id);
+        if (bundle == null) {
+            return null;
+        }
+        java.util.Set<String> packages = new java.util.TreeSet<>();
+        List<String> types = new ArrayList<>(List.of(description.serviceInterfaces));
+        for (UnsatisfiedReferenceDTO missing : c.unsatisfiedReferences) {
+            for (org.osgi.service.component.runtime.dto.ReferenceDTO r : description.references) {
+                if (r.name.equals(missing.name)) {
+                    types.add(r.interfaceName);
+                }
+            }
+        }
+        for (String type : types) {
+            try {
+                bundle.loadClass(type);
+            } catch (ClassNotFoundException | NoClassDefFoundError e) {
+                int dot = type.lastIndexOf('.');
+                packages.add(dot < 0 ? type : type.substring(0, dot));
+            }
+        }
+        return packages.isEmpty() ? null : String.join(", ", packages);
     }
 
     /** The effective configuration, secrets masked, with the origin of each value. */

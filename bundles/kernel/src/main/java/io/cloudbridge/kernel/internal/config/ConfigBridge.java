@@ -441,7 +441,23 @@ public final class ConfigBridge implements ConfigurationView {
     private Map<String, SectionSchema> discoverSchemas() {
         Map<String, SectionSchema> schemas = new HashMap<>();
         for (Bundle bundle : schemaTracker.getBundles() == null ? new Bundle[0] : schemaTracker.getBundles()) {
-            MetaTypeInformation info = metaType.getMetaTypeInformation(bundle);
+            if ((bundle.getState() & (Bundle.UNINSTALLED | Bundle.INSTALLED)) != 0) {
+                // Going away (a feature being uninstalled): the metatype service would log an
+                // error for each document it can no longer read.
+                continue;
+            }
+            MetaTypeInformation info;
+            try {
+                info = metaType.getMetaTypeInformation(bundle);
+            } catch (RuntimeException e) {
+                // Uninstalled between the state check and this read (a feature going away): the
+                // framework then fails in several ways (IllegalStateException, a null revision).
+                // Its sections are no longer anyone's, as on the next discovery.
+                if ((bundle.getState() & (Bundle.UNINSTALLED | Bundle.INSTALLED)) == 0) {
+                    LOG.warn("cannot read the configuration schemas of bundle {}: {}", bundle.getSymbolicName(), e.toString());
+                }
+                continue;
+            }
             if (info == null) {
                 continue;
             }
@@ -457,6 +473,8 @@ public final class ConfigBridge implements ConfigurationView {
                     }
                 } catch (IllegalArgumentException broken) {
                     LOG.warn("bundle {} declares an unreadable schema for {}", bundle.getSymbolicName(), pid);
+                } catch (RuntimeException uninstalled) {
+                    break; // the bundle went away while its schemas were read (see above)
                 }
             }
         }

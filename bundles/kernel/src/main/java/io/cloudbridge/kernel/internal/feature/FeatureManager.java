@@ -38,6 +38,11 @@ import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
 import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.namespace.PackageNamespace;
+import org.osgi.framework.wiring.BundleCapability;
+import org.osgi.framework.wiring.BundleRequirement;
+import org.osgi.framework.wiring.BundleRevision;
+import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.framework.wiring.FrameworkWiring;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -130,8 +135,13 @@ public final class FeatureManager implements FeatureService {
         try {
             return changes.submit(() -> {
                 awaitStart();
+                if (stopping()) {
+                    throw new FeatureOperationException("the daemon is stopping; the feature change was not made");
+                }
                 return work.call();
             }).get(CHANGE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new FeatureOperationException("the daemon is stopping; the feature change was not made", e);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof FeatureOperationException f) {
                 throw f;
@@ -143,6 +153,24 @@ public final class FeatureManager implements FeatureService {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new FeatureOperationException("interrupted", e);
+        }
+    }
+
+    /** Whether the framework is on its way down (an admin command can arrive during shutdown). */
+    private boolean stopping() {
+        try {
+            return context.getBundle(0).getState() != Bundle.ACTIVE;
+        } catch (IllegalStateException stale) {
+            return true;
+        }
+    }
+
+    /** A failure while the framework stops is the stop's doing, not a fault worth an ERROR line. */
+    private void failed(String what, String bsn, Exception e) {
+        if (stopping()) {
+            LOG.info("{} {} not done: the daemon is stopping", what, bsn);
+        } else {
+            LOG.error("{} {} failed: {}", what, bsn, e.getMessage());
         }
     }
 
@@ -369,8 +397,8 @@ public final class FeatureManager implements FeatureService {
                     e.getValue().uninstall();
                     removed.add(e.getValue());
                     StartFailures.clear(e.getKey());
-                } catch (BundleException ex) {
-                    LOG.error("uninstalling {} failed", e.getKey(), ex);
+                } catch (BundleException | IllegalStateException ex) {
+                    failed("uninstalling", e.getKey(), ex);
                 }
             }
         }
@@ -385,9 +413,9 @@ public final class FeatureManager implements FeatureService {
                 try {
                     b = context.installBundle(jar.location());
                     added.add(b);
-                } catch (BundleException ex) {
+                } catch (BundleException | IllegalStateException ex) {
                     StartFailures.record(jar.symbolicName(), ex.getMessage());
-                    LOG.error("installing {} failed: {}", jar.symbolicName(), ex.getMessage());
+                    failed("installing", jar.symbolicName(), ex);
                     continue;
                 }
             }
@@ -399,6 +427,11 @@ public final class FeatureManager implements FeatureService {
             // Resolved bundles show their configuration schemas: have the bridge check and push
             // their sections now, so their components start once, configured, not on defaults.
             context.getBundle(0).adapt(FrameworkWiring.class).resolveBundles(added);
+            List<Bundle> rewire = optionallyWiredTo(added);
+            if (!rewire.isEmpty()) {
+                LOG.info("refreshing {} to wire their optional imports to the new bundles", symbolicNames(rewire));
+                refresh(rewire);
+            }
             configuration.reload();
         }
         for (Map.Entry<String, Bundle> e : toStart.entrySet()) {
@@ -410,7 +443,7 @@ public final class FeatureManager implements FeatureService {
                 StartFailures.clear(e.getKey());
             } catch (BundleException | IllegalStateException ex) {
                 StartFailures.record(e.getKey(), ex.getMessage());
-                LOG.error("bundle {} did not start: {}", e.getKey(), ex.getMessage());
+                failed("starting", e.getKey(), ex);
             }
         }
         List<String> before = inForce;
@@ -437,6 +470,49 @@ public final class FeatureManager implements FeatureService {
                 }
             }
         }
+    }
+
+    /**
+     * Bundles already resolved whose optional package imports went unwired and that the new
+     * bundles now export. Left alone, their classes that need those packages fail to load once a
+     * component of theirs becomes satisfied (a transport's relay-side route, on a node that the
+     * relay feature was installed on: NoClassDefFoundError in the framework's event dispatch).
+     */
+    private List<Bundle> optionallyWiredTo(List<Bundle> added) {
+        List<BundleCapability> exports = new ArrayList<>();
+        for (Bundle b : added) {
+            BundleRevision revision = b.adapt(BundleRevision.class);
+            if (revision != null) {
+                exports.addAll(revision.getDeclaredCapabilities(PackageNamespace.PACKAGE_NAMESPACE));
+            }
+        }
+        List<Bundle> out = new ArrayList<>();
+        for (Bundle b : context.getBundles()) {
+            BundleWiring wiring = b.adapt(BundleWiring.class);
+            if (added.contains(b) || wiring == null) {
+                continue;
+            }
+            Set<BundleRequirement> wired = new HashSet<>();
+            wiring.getRequiredWires(PackageNamespace.PACKAGE_NAMESPACE).forEach(w -> wired.add(w.getRequirement()));
+            outer:
+            for (BundleRequirement r : wiring.getRevision().getDeclaredRequirements(PackageNamespace.PACKAGE_NAMESPACE)) {
+                if (!PackageNamespace.RESOLUTION_OPTIONAL.equals(r.getDirectives().get(PackageNamespace.REQUIREMENT_RESOLUTION_DIRECTIVE))
+                        || wired.contains(r)) {
+                    continue;
+                }
+                for (BundleCapability c : exports) {
+                    if (r.matches(c)) {
+                        out.add(b);
+                        break outer;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    private static List<String> symbolicNames(List<Bundle> bundles) {
+        return bundles.stream().map(Bundle::getSymbolicName).toList();
     }
 
     /** Rewires after uninstalling, waiting until the framework reports the refresh done. */

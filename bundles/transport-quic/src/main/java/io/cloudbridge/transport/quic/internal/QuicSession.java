@@ -55,11 +55,16 @@ final class QuicSession extends RelaySession {
     /** The largest DATAGRAM frame the session sends now ({@code [key][packet]}). */
     /** When the current connection attempt began. */
     private volatile long dialledNanos;
+    /** How often the node PINGs the relay, and how long a silent relay is given before it is taken for gone. */
+    private final long pingMillis;
+    private final long deadAfterNanos;
     private volatile int maxDatagram = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
 
     QuicSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
-            long minBackoffMillis, long maxBackoffMillis) {
+            long minBackoffMillis, long maxBackoffMillis, long pingMillis, long deadAfterMillis) {
         super(relay, receiver, group, minBackoffMillis, maxBackoffMillis);
+        this.pingMillis = pingMillis;
+        this.deadAfterNanos = TimeUnit.MILLISECONDS.toNanos(deadAfterMillis);
         this.group = group;
         this.credentials = credentials;
         URI u = relay.uri();
@@ -156,6 +161,7 @@ final class QuicSession extends RelaySession {
         private int frameLimit = Integer.MAX_VALUE;
         private int pathLimit = QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
         private long pingSentNanos;
+        private long lastHeardNanos;
         private String closeReason;
         private boolean closeTerminal;
 
@@ -169,14 +175,29 @@ final class QuicSession extends RelaySession {
             });
         }
 
+        /** Anything from the relay (a control line, a datagram) shows it is there. */
+        private void heard() {
+            lastHeardNanos = System.nanoTime();
+        }
+
         private void onLine(QuicStreamChannel ch, String line) {
+            heard();
             if (line.startsWith("OK")) {
                 QuicChannel quic = (QuicChannel) ch.parent();
                 relayLimit = parseInt(line.substring(2).trim(), relayLimit);
+                heard();
                 pings = quic.eventLoop().scheduleAtFixedRate(() -> {
+                    long silent = System.nanoTime() - lastHeardNanos;
+                    if (silent > deadAfterNanos) {
+                        // A relay that was killed or restarted says nothing over UDP: dial again now
+                        // rather than at QUIC's idle timeout.
+                        closeReason = "the relay has not answered for " + TimeUnit.NANOSECONDS.toMillis(silent) + " ms";
+                        quic.close();
+                        return;
+                    }
                     pingSentNanos = System.nanoTime();
                     ch.writeAndFlush(Unpooled.copiedBuffer("PING\n", StandardCharsets.UTF_8));
-                }, QuicWire.PING_SECONDS, QuicWire.PING_SECONDS, TimeUnit.SECONDS);
+                }, pingMillis, pingMillis, TimeUnit.MILLISECONDS);
                 settleStarted = lastLimitChange = System.nanoTime();
                 connectNanos = settleStarted - dialledNanos;
                 // Connected at once (a node whose address changed has no other path meanwhile), with
@@ -208,6 +229,7 @@ final class QuicSession extends RelaySession {
                 return;
             }
             try {
+                heard();
                 if (datagram.readableBytes() > QuicWire.KEY_LENGTH) {
                     datagram.readBytes(keyBytes);
                     received(NodeKey.of(keyBytes), datagram.nioBuffer(datagram.readerIndex(), datagram.readableBytes()));

@@ -55,7 +55,8 @@ public final class QuicTransport extends SessionTransport {
 
     @Override
     protected RelaySession newSession(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) {
-        return new QuicSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis());
+        return new QuicSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis(),
+                config.pingMillis(), Math.max(config.deadAfterMillis(), 2 * config.pingMillis()));
     }
 
     /** Removing the plugin closes its sessions: the node moves its peers to another transport. */

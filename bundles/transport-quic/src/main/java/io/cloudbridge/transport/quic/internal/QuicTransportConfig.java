@@ -16,6 +16,14 @@ public @interface QuicTransportConfig {
     @AttributeDefinition(description = "Longest wait between attempts, in milliseconds")
     long maxBackoffMillis() default 30_000;
 
+    @AttributeDefinition(min = "100", max = "60000", description = "On a node: milliseconds between its PINGs to the relay")
+    long pingMillis() default 2_000;
+
+    @AttributeDefinition(min = "300", max = "120000", description = "On a node: a relay that has sent nothing (no PONG, no "
+            + "packet) for this many milliseconds is taken for gone and dialled again. UDP has no close of its own: without "
+            + "this a relay killed or restarted is noticed only at QUIC's 30 s idle timeout")
+    long deadAfterMillis() default 6_000;
+
     @AttributeDefinition(min = "1", max = "300", description = "On a relay: seconds a QUIC session has to prove its node before it is closed")
     int authSeconds() default 10;
 

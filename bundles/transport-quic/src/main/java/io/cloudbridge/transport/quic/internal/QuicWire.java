@@ -28,8 +28,6 @@ final class QuicWire {
     static final int POLICY_CLOSE = 0x108;
     /** The application error of a close because the transport is going away (plugin removed, relay stopping). */
     static final int GOING_AWAY = 0x101;
-    /** Seconds between the node's PINGs on the control stream (QUIC's idle timeout is 30 s). */
-    static final int PING_SECONDS = 10;
     /**
      * The largest UDP payload the node receives, and advertises (QUIC's max_udp_payload_size): room
      * for a 1,500-byte link's 1,472 and some. It is the slot size of a batched read too, so more

@@ -551,6 +551,14 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         device.sendRaw(to, datagram);
     }
 
+    /** Handshakes waiting for their retry go out now: a path has come up (see {@link HandshakeOnNewPath}). */
+    void retryPendingHandshakes() {
+        WireGuardDevice d = device;
+        if (d != null) {
+            d.retryPendingHandshakes();
+        }
+    }
+
     @Override
     public void receive(java.nio.ByteBuffer packet, PathKind via) {
         byte[] copy = new byte[packet.remaining()];

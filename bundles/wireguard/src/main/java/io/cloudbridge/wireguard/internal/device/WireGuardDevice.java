@@ -681,6 +681,28 @@ public final class WireGuardDevice implements AutoCloseable {
         sendInitiation(peer, now);
     }
 
+    /**
+     * Sends at once the initiation each handshake under way would otherwise retry only at its next
+     * rekey timeout (5 s): a path to the peers has just come up, and what went out before it was
+     * lost (a node that restarted, or re-created its interface, before its relay session was back).
+     */
+    public void retryPendingHandshakes() {
+        Instant now = clock.instant();
+        for (Peer peer : peers) {
+            boolean pending;
+            synchronized (peer) {
+                pending = peer.handshakeAttemptsSince != null
+                        && Duration.between(peer.lastHandshakeSent, now).compareTo(MIN_NUDGE_SPACING) >= 0;
+            }
+            if (pending) {
+                sendInitiation(peer, now);
+            }
+        }
+    }
+
+    /** A path flapping must not become a handshake flood: at most one nudged initiation per peer this often. */
+    private static final Duration MIN_NUDGE_SPACING = Duration.ofMillis(200);
+
     private void sendInitiation(Peer peer, Instant now) {
         byte[] initiation;
         synchronized (peer) {

@@ -1,0 +1,33 @@
+package io.cloudbridge.wireguard.internal.component;
+
+import io.cloudbridge.api.event.StateChangeEvent;
+import io.cloudbridge.api.event.StateChangeListener;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+
+/**
+ * When the node's relay path comes up (announced by the path manager as {@link #RELAY_PATH}),
+ * handshakes waiting for a retry go out at once. Before, a node that restarted or re-created its
+ * interface sent its first initiation before its relay session was back, lost it, and its peers
+ * (still sealing for its old session) heard from it only after the 5 s rekey timeout.
+ */
+@Component(service = StateChangeListener.class)
+public final class HandshakeOnNewPath implements StateChangeListener {
+    /** The event source of the path manager's relay path; its state is the transport, or "unreachable". */
+    public static final String RELAY_PATH = "mesh.relay";
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile WireGuardService wireguard;
+
+    @Override
+    public void stateChanged(StateChangeEvent event) {
+        WireGuardService w = wireguard;
+        if (w != null && RELAY_PATH.equals(event.source()) && event.from().equals("unreachable")) {
+            w.retryPendingHandshakes();
+        }
+    }
+}
