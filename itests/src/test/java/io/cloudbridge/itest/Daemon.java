@@ -58,6 +58,16 @@ final class Daemon implements AutoCloseable {
         return this;
     }
 
+    /** Starts it without waiting, as the process that {@link #stop()}, {@link #pid()} and {@link #close()} mean. */
+    Process begin(String... extraArgs) throws IOException {
+        process = launch(extraArgs);
+        return process;
+    }
+
+    Process process() {
+        return process;
+    }
+
     /** Starts {@code bin/cloudbridge run} without waiting. */
     Process launch(String... extraArgs) throws IOException {
         List<String> cmd = new ArrayList<>(prefix);

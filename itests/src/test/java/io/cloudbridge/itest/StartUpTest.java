@@ -88,6 +88,34 @@ class StartUpTest {
         }
     }
 
+    /**
+     * A transport bundle carries a relay-side route behind an optional import of the relay's route
+     * contract. Installing the relay feature where the transport ran without it (a node) used to
+     * leave that import unwired, and the route's class failed to load as soon as its component was
+     * satisfied (NoClassDefFoundError in the framework's event dispatch, found by the chaos test).
+     */
+    @Test
+    void aFeatureThatExportsWhatAnotherBundleOptionallyImportsRewiresIt() throws Exception {
+        Daemon d = new Daemon(work);
+        RuntimeTestSupport.writeOwnerOnly(d.config, String.join("\n", "kernel:", "  features: [core, shell, transport-websocket]",
+                "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + RuntimeTestSupport.freeTcpPort(), "  jwksPort: 0",
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + RuntimeTestSupport.freeTcpPort(),
+                "  quicPort: " + RuntimeTestSupport.freeUdpPort(), "  stunPort: -1", ""));
+        try (Daemon daemon = d.start()) {
+            // Without the relay the route is another role's half of the plugin: not a problem.
+            String before = daemon.exec("cb:status").out();
+            assertTrue(before.contains("health:          ok") && before.contains("dormant:         WebSocketRoute (needs io.cloudbridge.relay.spi)"),
+                    before);
+            Daemon.Result install = daemon.exec("feature:install", "relay");
+            assertEquals(0, install.exit(), install.out() + install.err());
+            Await.until(Duration.ofSeconds(10), "the WebSocket route on the relay",
+                    () -> daemon.logText().contains("relay route /cloudbridge/v1/ws"));
+            assertEquals(0, daemon.exec("feature:uninstall", "relay").exit());
+            assertFalse(daemon.logText().contains("\"level\":\"ERROR\""), daemon.logText());
+            assertTrue(daemon.exec("cb:status").out().contains("health:          ok"), daemon.exec("cb:status").out());
+        }
+    }
+
     private Daemon relay() throws Exception {
         Daemon relay = new Daemon(work);
         relay.command = "relay";

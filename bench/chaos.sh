@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The chaos test's long run: a relay and two nodes in the namespace lab, a ping and a TCP transfer
+# across the overlay, and ACTIONS (default 2,000) seeded random operator actions against the three
+# daemons (ChaosTest in itests; CI runs 200 of them). SEED replays a run (the test prints the seed,
+# and on a failure the action to stop at). Prints one line per action, the resources of each daemon
+# process (baseline after warm-up -> last) and a summary; the daemons' logs are kept in
+# itests/target/chaos-logs/.
+#
+# Needs root, ip, nft, iperf3. Build first: ./mvnw -B -DskipTests install
+# Usage: sudo bench/chaos.sh      or      sudo ACTIONS=300 SEED=42 bench/chaos.sh
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+[ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 1; }
+args=(-Dchaos.actions="${ACTIONS:-2000}")
+[ -n "${SEED:-}" ] && args+=(-Dchaos.seed="$SEED")
+cd "$here"
+./mvnw -B -q -o verify -pl itests -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dsurefire.timeout=0 "${args[@]}" || status=$?
+cat itests/target/surefire-reports/io.cloudbridge.itest.ChaosTest-output.txt 2>/dev/null | grep -E '^chaos|^  ' || true
+exit "${status:-0}"
