@@ -10,9 +10,10 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * When the node's relay path comes up (announced by the path manager as {@link #RELAY_PATH}),
- * handshakes waiting for a retry go out at once. Before, a node that restarted or re-created its
- * interface sent its first initiation before its relay session was back, lost it, and its peers
- * (still sealing for its old session) heard from it only after the 5 s rekey timeout.
+ * handshakes waiting for a retry go out at once. An initiation that a relay session took and
+ * lost (the session was dying, or the relay did not yet know the peer) was otherwise retried only
+ * at the 5 s rekey timeout, while the peer, still sealing for a session this node no longer had,
+ * went unanswered.
  */
 @Component(service = StateChangeListener.class)
 public final class HandshakeOnNewPath implements StateChangeListener {

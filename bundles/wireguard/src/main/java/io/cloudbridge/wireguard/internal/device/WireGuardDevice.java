@@ -683,8 +683,9 @@ public final class WireGuardDevice implements AutoCloseable {
 
     /**
      * Sends at once the initiation each handshake under way would otherwise retry only at its next
-     * rekey timeout (5 s): a path to the peers has just come up, and what went out before it was
-     * lost (a node that restarted, or re-created its interface, before its relay session was back).
+     * rekey timeout (5 s): a new path to the peers has just come up. An initiation that no path
+     * took is retried within 250 ms anyway (see {@link #NO_PATH_RETRY}); this is for one that a
+     * path took and lost, a relay session that was dying or not yet through to the peer.
      */
     public void retryPendingHandshakes() {
         Instant now = clock.instant();

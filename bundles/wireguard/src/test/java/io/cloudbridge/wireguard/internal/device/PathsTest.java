@@ -95,6 +95,43 @@ class PathsTest {
     }
 
     /**
+     * An initiation that a path took and lost (a relay session dying under it) waits for the 5 s
+     * rekey timeout; a new path coming up sends it again at once.
+     */
+    @Test
+    void aHandshakeThatAPathTookAndLostGoesAgainWhenANewPathComesUp() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean working = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicInteger lost = new AtomicInteger();
+        PeerPath dying = new PeerPath() {
+            @Override
+            public PathKind kind() {
+                return PathKind.RELAY;
+            }
+
+            @Override
+            public boolean send(ByteBuffer packet) {
+                lost.incrementAndGet();
+                return true; // taken, and never delivered
+            }
+        };
+        PeerPath toBob = relayTo(bob);
+        relayed = true; // bob answers over the relay stand-in
+        alice.setPathSelector(peer -> working.get() ? toBob : dying);
+        alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 7, new byte[4]));
+        NamespaceLab.await(Duration.ofSeconds(5), "the initiation lost", () -> lost.get() > 0);
+        // A new session takes a while to come up; nudges closer together than 200 ms are ignored.
+        long later = System.nanoTime() + Duration.ofMillis(400).toNanos();
+        NamespaceLab.await(Duration.ofSeconds(5), "a new path's while", () -> System.nanoTime() > later);
+        working.set(true);
+        long up = System.nanoTime();
+        alice.retryPendingHandshakes();
+        NamespaceLab.await(Duration.ofSeconds(5), "the queued ping's reply", () -> replies.contains(7));
+        long took = (System.nanoTime() - up) / 1_000_000;
+        assertTrue(took < 1000, "the handshake went " + took + " ms after the new path came up");
+    }
+
+    /**
      * The first initiation finds no path (the relay session and the direct path are still coming
      * up), and the path comes up only after the quick no-path retries of the first 3 s: the
      * handshake must not wait out the 5 s rekey timeout. A lab cell whose path came up late sent
