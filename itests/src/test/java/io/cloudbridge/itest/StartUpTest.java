@@ -23,10 +23,8 @@ class StartUpTest {
     @Test
     void aFeatureChangeDuringTheStartWaitsForItAndTheDaemonLives() throws Exception {
         Daemon relay = relay();
-        Process p = relay.launch();
+        Process p = launchUntilTheSocketAnswers(relay);
         try {
-            Await.until(Duration.ofSeconds(30), "the admin socket; log:\n" + relay.logText(),
-                    () -> !p.isAlive() || Files.exists(relay.socket()) && relay.exec("cb:status").exit() == 0);
             boolean startedBeforeTheCommand = relay.logText().contains("runtime started");
             Daemon.Result status = relay.exec("cb:status");
             Daemon.Result uninstall = relay.exec("feature:uninstall", "transport-websocket");
@@ -64,10 +62,8 @@ class StartUpTest {
     @Test
     void aBundleUninstalledByHandDuringTheStartLeavesTheRestRunning() throws Exception {
         Daemon relay = relay();
-        Process p = relay.launch();
+        Process p = launchUntilTheSocketAnswers(relay);
         try {
-            Await.until(Duration.ofSeconds(30), "the admin socket; log:\n" + relay.logText(),
-                    () -> !p.isAlive() || Files.exists(relay.socket()) && relay.exec("cb:status").exit() == 0);
             // Gogo's own command, which no feature manager sees: the launcher may not have
             // started this bundle yet.
             Daemon.Result uninstall = relay.exec("felix:uninstall", "io.cloudbridge.transport.quic");
@@ -114,6 +110,14 @@ class StartUpTest {
             assertFalse(daemon.logText().contains("\"level\":\"ERROR\""), daemon.logText());
             assertTrue(daemon.exec("cb:status").out().contains("health:          ok"), daemon.exec("cb:status").out());
         }
+    }
+
+    /** Starts it, and returns as soon as its admin socket answers: the launcher is still starting bundles then. */
+    private static Process launchUntilTheSocketAnswers(Daemon relay) throws Exception {
+        Process p = relay.begin();
+        Await.until(Duration.ofSeconds(30), "the admin socket",
+                () -> !p.isAlive() || Files.exists(relay.socket()) && relay.exec("cb:status").exit() == 0);
+        return p;
     }
 
     private Daemon relay() throws Exception {

@@ -40,6 +40,17 @@ class PathsTest {
 
     /** A path that hands each packet straight to the other device's inbound, as a relay would. */
     private PeerPath relayTo(WireGuardDevice target) {
+        return relayPath(packet -> {
+            relayedPackets.incrementAndGet();
+            byte[] copy = new byte[packet.remaining()];
+            packet.get(copy);
+            target.receiveEncrypted(copy, copy.length);
+            return true;
+        });
+    }
+
+    /** A relay path whose sending is {@code send}. */
+    private static PeerPath relayPath(java.util.function.Predicate<ByteBuffer> send) {
         return new PeerPath() {
             @Override
             public PathKind kind() {
@@ -48,11 +59,7 @@ class PathsTest {
 
             @Override
             public boolean send(ByteBuffer packet) {
-                relayedPackets.incrementAndGet();
-                byte[] copy = new byte[packet.remaining()];
-                packet.get(copy);
-                target.receiveEncrypted(copy, copy.length);
-                return true;
+                return send.test(packet);
             }
         };
     }
@@ -102,18 +109,10 @@ class PathsTest {
     void aHandshakeThatAPathTookAndLostGoesAgainWhenANewPathComesUp() throws Exception {
         java.util.concurrent.atomic.AtomicBoolean working = new java.util.concurrent.atomic.AtomicBoolean();
         AtomicInteger lost = new AtomicInteger();
-        PeerPath dying = new PeerPath() {
-            @Override
-            public PathKind kind() {
-                return PathKind.RELAY;
-            }
-
-            @Override
-            public boolean send(ByteBuffer packet) {
-                lost.incrementAndGet();
-                return true; // taken, and never delivered
-            }
-        };
+        PeerPath dying = relayPath(packet -> {
+            lost.incrementAndGet();
+            return true; // taken, and never delivered
+        });
         PeerPath toBob = relayTo(bob);
         relayed = true; // bob answers over the relay stand-in
         alice.setPathSelector(peer -> working.get() ? toBob : dying);
@@ -140,17 +139,7 @@ class PathsTest {
     @Test
     void aPathThatComesUpLateCarriesTheHandshakeWithinASecond() throws Exception {
         java.util.concurrent.atomic.AtomicBoolean pathUp = new java.util.concurrent.atomic.AtomicBoolean();
-        PeerPath none = new PeerPath() {
-            @Override
-            public PathKind kind() {
-                return PathKind.RELAY;
-            }
-
-            @Override
-            public boolean send(ByteBuffer packet) {
-                return false; // no session to the relay yet
-            }
-        };
+        PeerPath none = relayPath(packet -> false); // no session to the relay yet
         alice.setPathSelector(peer -> pathUp.get() ? null : none);
         alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
                 (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 1, new byte[4]));
