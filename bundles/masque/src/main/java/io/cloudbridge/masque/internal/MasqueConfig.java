@@ -34,7 +34,8 @@ public @interface MasqueConfig {
     String proxy() default "";
 
     @AttributeDefinition(description = "On a node, with masque.proxy: an owner-only file holding the bearer token that proxy "
-            + "takes; empty to send the node's own token")
+            + "takes; empty: the home relay's proxy (masque.proxy naming its QUIC endpoint's host and port) gets the node's "
+            + "token, any other proxy none (the node's token goes to its relay only)")
     String proxyTokenFile() default "";
 
     @AttributeDefinition(description = "On a node: also carry the node's own WireGuard UDP through the proxy (the MASQUE path, "

@@ -15,7 +15,8 @@ import java.util.function.Supplier;
  * Loopback, link-local, private (RFC 1918, unique local), shared address space (100.64.0.0/10,
  * also the overlay's), multicast, unspecified and documentation-free special ranges, and the
  * relay's own addresses are refused unless a tenant's allow list names them. A deny entry wins
- * over everything.
+ * over everything. An IPv6 address that carries an IPv4 address (NAT64, mapped, 6to4, Teredo) is
+ * judged as the IPv4 address too: that is where the packets end up.
  */
 final class TargetPolicy {
     /** Special-purpose ranges refused by default, beyond what InetAddress's predicates catch. */
@@ -54,16 +55,33 @@ final class TargetPolicy {
         return List.copyOf(rules);
     }
 
-    /** Why {@code tenant} may not reach {@code address}; {@code null} when it may. */
+    /**
+     * Why {@code tenant} may not reach {@code address}; {@code null} when it may. An IPv6 address
+     * that carries an IPv4 address (see {@link #embedded}) is judged as that IPv4 address, which is
+     * where the network sends it: a deny of either wins, an allow entry naming the IPv6 form opens
+     * it as written, and otherwise the IPv4 address must pass on its own.
+     */
     String refusal(String tenant, InetAddress address) {
+        List<Embedded> inside = embedded(address);
         for (Rule r : deny) {
             if (r.covers(tenant, address)) {
                 return "denied by masque.deny " + r.tenant() + "=" + r.prefix();
+            }
+            for (Embedded e : inside) {
+                if (r.covers(tenant, e.v4())) {
+                    return "denied by masque.deny " + r.tenant() + "=" + r.prefix() + e.describe(address);
+                }
             }
         }
         for (Rule r : allow) {
             if (r.covers(tenant, address)) {
                 return null;
+            }
+        }
+        for (Embedded e : inside) {
+            String why = refusal(tenant, e.v4());
+            if (why != null) {
+                return why + e.describe(address);
             }
         }
         String special = special(address);
@@ -74,6 +92,77 @@ final class TargetPolicy {
             return "the relay's own addresses are not reachable through this proxy";
         }
         return null;
+    }
+
+    /** An IPv4 address inside an IPv6 one, and the form that carries it. */
+    record Embedded(Inet4Address v4, String form) {
+        String describe(InetAddress outer) {
+            return " (" + outer.getHostAddress() + " is " + form + " for " + v4.getHostAddress() + ")";
+        }
+    }
+
+    /**
+     * The IPv4 addresses that an IPv6 address carries where some part of the network sends to
+     * them: NAT64's well-known prefix 64:ff9b::/96 (RFC 6052; an IPv6-only relay behind NAT64
+     * reaches the IPv4 address), IPv4-mapped ::ffff:0:0/96 (the kernel sends IPv4), the deprecated
+     * IPv4-compatible ::/96 (RFC 4291; automatic tunnels send to it), 6to4 2002::/16 (RFC 3056;
+     * a 6to4 route encapsulates to the IPv4 address in bits 16 to 47) and Teredo 2001::/32
+     * (RFC 4380; the server's address in bits 32 to 63, the client's inverted in the last 32).
+     * A public IPv4 address inside passes as it would on its own. RFC 8215's local-use prefix
+     * 64:ff9b:1::/48 is refused whole in SPECIAL instead: its operator picks the prefix length,
+     * so the IPv4 address may sit at any RFC 6052 position. Network-specific NAT64 prefixes are
+     * the operator's to deny (masque.deny), as the proxy cannot tell them from public addresses.
+     */
+    static List<Embedded> embedded(InetAddress address) {
+        if (!(address instanceof Inet6Address)) {
+            return List.of();
+        }
+        byte[] b = address.getAddress();
+        int w0 = word(b, 0);
+        int w1 = word(b, 2);
+        if (zero(b, 0, 10) && word(b, 10) == 0xffff) {
+            return List.of(v4(b, 12, false, "IPv4-mapped"));
+        }
+        if (zero(b, 0, 12) && !(zero(b, 12, 15) && (b[15] & 0xff) <= 1)) { // :: and ::1 are themselves, judged below
+            return List.of(v4(b, 12, false, "IPv4-compatible"));
+        }
+        if (w0 == 0x64 && w1 == 0xff9b && zero(b, 4, 12)) {
+            return List.of(v4(b, 12, false, "NAT64 (64:ff9b::/96)"));
+        }
+        if (w0 == 0x2002) {
+            return List.of(v4(b, 2, false, "6to4"));
+        }
+        if (w0 == 0x2001 && w1 == 0) {
+            return List.of(v4(b, 4, false, "Teredo (server)"), v4(b, 12, true, "Teredo (client)"));
+        }
+        return List.of();
+    }
+
+    private static int word(byte[] b, int at) {
+        return ((b[at] & 0xff) << 8) | (b[at + 1] & 0xff);
+    }
+
+    private static boolean zero(byte[] b, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (b[i] != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Embedded v4(byte[] b, int at, boolean inverted, String form) {
+        byte[] v4 = java.util.Arrays.copyOfRange(b, at, at + 4);
+        if (inverted) {
+            for (int i = 0; i < 4; i++) {
+                v4[i] = (byte) ~v4[i];
+            }
+        }
+        try {
+            return new Embedded((Inet4Address) InetAddress.getByAddress(v4), form);
+        } catch (java.net.UnknownHostException impossible) {
+            throw new IllegalStateException("four bytes are an IPv4 address", impossible);
+        }
     }
 
     private static String special(InetAddress a) {
@@ -91,21 +180,6 @@ final class TargetPolicy {
         }
         if (a.isAnyLocalAddress()) {
             return "unspecified";
-        }
-        if (a instanceof Inet6Address v6) {
-            byte[] b = v6.getAddress();
-            boolean mapped = true;
-            for (int i = 0; i < 10; i++) {
-                mapped &= b[i] == 0;
-            }
-            if (mapped && (b[10] & 0xff) == 0xff && (b[11] & 0xff) == 0xff) {
-                try {
-                    // ::ffff:10.0.0.1 is 10.0.0.1 to the kernel: judge the IPv4 address inside.
-                    return special(Inet4Address.getByAddress(java.util.Arrays.copyOfRange(b, 12, 16)));
-                } catch (java.net.UnknownHostException impossible) {
-                    return "malformed";
-                }
-            }
         }
         for (IpPrefix p : SPECIAL) {
             if (p.contains(a)) {

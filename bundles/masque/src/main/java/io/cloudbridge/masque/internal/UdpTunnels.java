@@ -65,6 +65,10 @@ public final class UdpTunnels implements TunnelService {
     private final Map<String, Local> tunnels = new ConcurrentHashMap<>();
     private final AtomicInteger ids = new AtomicInteger();
     private ProxyConnection connection;
+    /** Whom {@link #connection} reaches and how it trusted them: a request for another proxy never rides it. */
+    private String connectionTo;
+    /** The last reason a token was withheld, logged once rather than at every tunnel. */
+    private volatile String withheldLogged;
     /** Opens owned tunnels: reaching the proxy blocks, and neither the caller's thread nor the event loop may. */
     private final java.util.concurrent.ExecutorService opener = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "masque-open");
@@ -93,8 +97,13 @@ public final class UdpTunnels implements TunnelService {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
-    /** Where the proxy is, how it is trusted, what token it gets, and its CONNECT-UDP template. */
-    record Proxy(InetSocketAddress address, String authority, QuicSslContext tls, String bearer, UriTemplate template) {
+    /**
+     * Where the proxy is, how it is trusted (the pinned fingerprint, or null for the system's
+     * trust anchors), what token it gets (null for none, and then {@code withheld} says why), and
+     * its CONNECT-UDP template.
+     */
+    record Proxy(InetSocketAddress address, String authority, QuicSslContext tls, String pin, String bearer, UriTemplate template,
+            String withheld) {
     }
 
     /**
@@ -149,9 +158,24 @@ public final class UdpTunnels implements TunnelService {
     }
 
     Proxy proxy() throws IOException {
-        HomeRelay relay = home;
+        return proxy(config, udpTemplate, home);
+    }
+
+    /**
+     * The proxy to use and what it gets as its bearer token, for tunnel:udp and the MASQUE path
+     * alike. The node's relay token goes to its home relay's proxy only: that is the relay's QUIC
+     * listener, so masque.proxy must name the home relay's QUIC endpoint (same host, same port).
+     * Any other proxy could replay the token to the relay and take the node over (register it
+     * again, take its data-plane port, read its tenant's map), so it gets masque.proxyTokenFile or
+     * nothing; when the home relay is not known yet, nothing tells that the proxy is the relay's,
+     * so nothing is sent either. {@code withheld} says why no token went, for the operator.
+     */
+    static Proxy proxy(MasqueConfig config, UriTemplate udpTemplate, HomeRelay relay) throws IOException {
         RelayEndpoint homeQuic = relay == null ? null
                 : relay.endpoints().stream().filter(e -> "quic".equals(e.uri().getScheme())).findFirst().orElse(null);
+        String host;
+        int port;
+        UriTemplate template;
         if (!config.proxy().isBlank()) {
             ProxyUri u;
             try {
@@ -159,53 +183,124 @@ public final class UdpTunnels implements TunnelService {
             } catch (IllegalArgumentException e) {
                 throw new IOException(e.getMessage());
             }
-            String bearer = null;
-            if (!config.proxyTokenFile().isBlank()) {
-                bearer = Files.readString(Path.of(config.proxyTokenFile())).trim();
-            } else if (relay != null) {
-                bearer = relay.credentials().token().get();
-            }
-            UriTemplate template = u.template() == null ? udpTemplate : new UriTemplate(u.template());
-            String authority = authority(u.host(), u.port());
-            QuicSslContextBuilder tls = QuicSslContextBuilder.forClient().applicationProtocols("h3");
-            if (homeQuic != null && isHomeRelay(homeQuic, u) && homeQuic.certificateSha256().isPresent()) {
-                // The home relay's own proxy, named by its address: trusted as the node trusts that relay.
-                tls.trustManager(homeQuic.pinnedTrust());
-            } // else any standards-compliant proxy: its certificate is checked against the system's trust anchors
-            return new Proxy(new InetSocketAddress(u.host(), u.port()), authority, tls.build(), bearer, template);
-        }
-        if (homeQuic == null) {
+            host = u.host();
+            port = u.port();
+            template = u.template() == null ? udpTemplate : new UriTemplate(u.template());
+        } else if (homeQuic == null) {
             throw new IOException(relay == null ? "no proxy: the node is not registered with a relay yet, and masque.proxy is empty"
                     : "the home relay has no QUIC endpoint, which its MASQUE proxy is on");
+        } else {
+            host = unbracket(homeQuic.uri().getHost());
+            port = quicPort(homeQuic);
+            template = udpTemplate;
         }
+        String authority = authority(host, port);
+        boolean homeRelay = homeQuic != null && sameHost(unbracket(homeQuic.uri().getHost()), host) && quicPort(homeQuic) == port;
+
         QuicSslContextBuilder tls = QuicSslContextBuilder.forClient().applicationProtocols("h3");
-        if (homeQuic.certificateSha256().isPresent()) {
+        String pin = null;
+        if (homeRelay && homeQuic.certificateSha256().isPresent()) {
+            // The home relay's own proxy: trusted as the node trusts that relay.
             tls.trustManager(homeQuic.pinnedTrust());
+            pin = homeQuic.certificateSha256().get();
+        } // else any standards-compliant proxy: its certificate is checked against the system's trust anchors
+
+        String bearer = null;
+        String withheld = null;
+        if (!config.proxy().isBlank() && !config.proxyTokenFile().isBlank()) {
+            bearer = Files.readString(Path.of(config.proxyTokenFile())).trim();
+        } else if (homeRelay) {
+            bearer = relay.credentials().token().get();
+        } else if (relay == null) {
+            withheld = "no token was sent to the MASQUE proxy at " + authority + ": the node is not registered with a relay yet, so "
+                    + "nothing tells that this proxy is its relay's (masque.proxyTokenFile holds a token for another proxy)";
+        } else {
+            withheld = "no token was sent to the MASQUE proxy at " + authority + ": the node's relay token goes to its relay only, "
+                    + "and this is not its relay's proxy (" + (homeQuic == null ? "the relay has no QUIC endpoint"
+                    : authority(unbracket(homeQuic.uri().getHost()), quicPort(homeQuic))) + "); masque.proxyTokenFile holds "
+                    + "the token for another proxy";
         }
-        int port = homeQuic.uri().getPort() > 0 ? homeQuic.uri().getPort() : 443;
-        return new Proxy(new InetSocketAddress(homeQuic.uri().getHost(), port), authority(homeQuic.uri().getHost(), port), tls.build(),
-                relay.credentials().token().get(), udpTemplate);
+        return new Proxy(new InetSocketAddress(host, port), authority, tls.build(), pin, bearer, template, withheld);
     }
 
-    private static boolean isHomeRelay(RelayEndpoint quic, ProxyUri u) {
-        int port = quic.uri().getPort() > 0 ? quic.uri().getPort() : 443;
-        String host = quic.uri().getHost();
-        host = host != null && host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-        return port == u.port() && u.host().equalsIgnoreCase(host);
+    private static int quicPort(RelayEndpoint quic) {
+        return quic.uri().getPort() > 0 ? quic.uri().getPort() : 443;
+    }
+
+    private static String unbracket(String host) {
+        return host != null && host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    }
+
+    /**
+     * Whether two hosts as written are one: names compared without case, IP literals as
+     * addresses (2001:db8:0::1 is 2001:db8::1). No name is resolved: a name that resolves to the
+     * relay's address is not the relay's proxy for that, and in doubt the token stays home.
+     */
+    static boolean sameHost(String a, String b) {
+        if (a == null || b == null) {
+            return false;
+        }
+        try {
+            byte[] ia = literal(a);
+            byte[] ib = literal(b);
+            if (ia != null || ib != null) {
+                return ia != null && ib != null && java.util.Arrays.equals(ia, ib);
+            }
+        } catch (java.net.UnknownHostException malformed) {
+            return false; // a malformed literal is no relay's
+        }
+        return a.equalsIgnoreCase(b);
+    }
+
+    /** The address an IP literal spells, or null for a name; never asks DNS. */
+    private static byte[] literal(String host) throws java.net.UnknownHostException {
+        if (host.indexOf(':') >= 0) {
+            // Brackets make InetAddress take it as an IPv6 literal or fail, with no lookup.
+            return InetAddress.getByName("[" + host + "]").getAddress();
+        }
+        String[] parts = host.split("\\.", -1);
+        if (parts.length != 4) {
+            return null;
+        }
+        byte[] v4 = new byte[4];
+        for (int i = 0; i < 4; i++) {
+            if (!parts[i].matches("\\d{1,3}") || Integer.parseInt(parts[i]) > 255) {
+                return null; // a name (or digits InetAddress would send to DNS): compared as written
+            }
+            v4[i] = (byte) Integer.parseInt(parts[i]);
+        }
+        return v4;
     }
 
     private static String authority(String host, int port) {
         return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
     }
 
-    /** The shared connection to the proxy, made (again) when there is none. Blocks up to 10 s. */
+    /** Logs why no token goes to the proxy, once per reason: the MASQUE path opens tunnels by the dozen. */
+    private void noteWithheld(Proxy proxy) {
+        String why = proxy.withheld();
+        if (why != null && !why.equals(withheldLogged)) {
+            withheldLogged = why;
+            LOG.info("{}", why);
+        }
+    }
+
+    /** The shared connection to the proxy, made (again) when there is none or the proxy changed. Blocks up to 10 s. */
     private ProxyConnection connection(Proxy proxy) throws IOException {
+        String to = proxy.address() + " " + proxy.authority() + " " + proxy.pin();
         synchronized (this) {
-            if (connection != null && connection.isOpen()) {
+            if (connection != null && connection.isOpen() && to.equals(connectionTo)) {
                 return connection;
+            }
+            if (connection != null) {
+                // The proxy changed (the home relay moved): the old connection would carry this
+                // proxy's requests, and its token, to the old one.
+                connection.close();
+                connection = null;
             }
             try {
                 connection = ProxyConnection.connect(group, proxy.address(), proxy.tls()).get(ANSWER_SECONDS, TimeUnit.SECONDS);
+                connectionTo = to;
                 return connection;
             } catch (ExecutionException e) {
                 throw new IOException("cannot reach the MASQUE proxy at " + proxy.authority() + ": " + e.getCause().getMessage(), e.getCause());
@@ -224,6 +319,7 @@ public final class UdpTunnels implements TunnelService {
             throw new IOException("target port " + port + " is not 1 to 65535");
         }
         Proxy proxy = proxy();
+        noteWithheld(proxy);
         ProxyConnection c = connection(proxy);
         String id = "u" + ids.incrementAndGet();
         Local local = new Local(id, host + ":" + port);
@@ -237,7 +333,7 @@ public final class UdpTunnels implements TunnelService {
         local.socket = socket;
         String path = proxy.template().expand(Map.of("target_host", host, "target_port", Integer.toString(port)));
         try {
-            local.tunnel = await(c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended), host, port);
+            local.tunnel = await(c.connectUdp(proxy.authority(), path, proxy.bearer(), local::toLocal, local::ended), proxy, host, port);
         } catch (IOException e) {
             socket.close();
             throw e;
@@ -258,6 +354,7 @@ public final class UdpTunnels implements TunnelService {
         return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
                 Proxy proxy = proxy();
+                noteWithheld(proxy);
                 ProxyConnection c = connection(proxy);
                 String id = "u" + ids.incrementAndGet();
                 Local local = new Local(id, host + ":" + port);
@@ -268,7 +365,7 @@ public final class UdpTunnels implements TunnelService {
                 }, why -> {
                     local.ended(why);
                     onEnd.accept(why);
-                }), host, port);
+                }), proxy, host, port);
                 tunnels.put(id, local);
                 LOG.info("tunnel {}: WireGuard's UDP to {}:{} through the MASQUE proxy at {}", id, host, port, proxy.authority());
                 return new OwnedTunnel(local, proxy.authority());
@@ -283,12 +380,14 @@ public final class UdpTunnels implements TunnelService {
      * after the wait gave up is closed then: nobody tracks it, and it would hold one of the
      * client's tunnel slots at the proxy until its idle timeout.
      */
-    private static ProxyConnection.ClientTunnel await(io.netty.util.concurrent.Future<ProxyConnection.ClientTunnel> opening, String host,
-            int port) throws IOException {
+    private static ProxyConnection.ClientTunnel await(io.netty.util.concurrent.Future<ProxyConnection.ClientTunnel> opening, Proxy proxy,
+            String host, int port) throws IOException {
         try {
             return opening.get(ANSWER_SECONDS, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + e.getCause().getMessage(), e.getCause());
+            // A proxy that wanted a token says 401; the operator then reads why none was sent.
+            throw new IOException("the tunnel to " + host + ":" + port + " did not open: " + e.getCause().getMessage()
+                    + (proxy.withheld() == null ? "" : " (" + proxy.withheld() + ")"), e.getCause());
         } catch (TimeoutException | InterruptedException e) {
             opening.addListener(f -> {
                 if (f.isSuccess()) {

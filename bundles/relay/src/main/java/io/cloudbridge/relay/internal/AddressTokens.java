@@ -39,16 +39,26 @@ final class AddressTokens implements QuicTokenHandler {
         });
     }
 
+    /**
+     * The MAC over time, address, port and connection id, each variable-length field preceded by
+     * its length. Back to back, the fields of an IPv6 client with an 8-byte id are the very bytes
+     * of an IPv4 client with a 20-byte id (the address's first four bytes, the next two as its
+     * port, the rest as the id), and a token rewritten that way would validate for an address
+     * that never asked.
+     */
     private byte[] tag(long time, InetSocketAddress address, ByteBuf dcid, int dcidIndex, int dcidLength) {
         Mac mac = macs.get();
         for (int i = 7; i >= 0; i--) {
             mac.update((byte) (time >>> (i * 8)));
         }
-        mac.update(address.getAddress().getAddress());
+        byte[] ip = address.getAddress().getAddress();
+        mac.update((byte) ip.length);
+        mac.update(ip);
         mac.update((byte) (address.getPort() >>> 8));
         mac.update((byte) address.getPort());
         byte[] id = new byte[dcidLength];
         dcid.getBytes(dcidIndex, id);
+        mac.update((byte) dcidLength); // at most MAX_CID: one byte holds it
         mac.update(id);
         return mac.doFinal();
     }
