@@ -11,7 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 1; }
-args=(-Dchaos.actions="${ACTIONS:-2000}")
+args=(-Dchaos.actions="${ACTIONS:-2000}" -Dchaos.prefix=cbx)
 [ -n "${SEED:-}" ] && args+=(-Dchaos.seed="$SEED")
 cd "$here"
 ./mvnw -B -q -o verify -pl itests -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false \

@@ -13,8 +13,8 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Threads, file descriptors and native memory (NMT) of each daemon process through a chaos run,
- * against bounds over its own baseline taken after a warm-up. Metaspace and code cache grow with
+ * Threads, file descriptors and native memory (NMT, after a full GC) of each daemon process
+ * through a chaos run, against bounds over its own baseline taken after a warm-up. Metaspace and code cache grow with
  * bundle updates (each update loads the bundle's classes again until the old revision is
  * refreshed away): they get bounds of their own rather than being called flat.
  */
@@ -102,6 +102,9 @@ final class ChaosResources {
             if (!threads.find()) {
                 return null;
             }
+            // After a full collection: metaspace of bundle revisions that a refresh let go is
+            // given back only then, and a serial-GC heap can go a long while without one.
+            ChaosLab.shQuiet(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), String.valueOf(pid), "GC.run");
             Map<String, Long> nmt = nmt(pid);
             long total = nmt.getOrDefault("Total", 0L);
             long heap = nmt.getOrDefault("Java Heap", 0L);

@@ -46,7 +46,8 @@ class ChaosTest {
         System.out.println("chaos: seed " + seed + ", " + actions + " actions (replay: -Dchaos.seed=" + seed + ")");
         Path jars = vendorJars();
         long began = System.nanoTime();
-        try (ChaosLab lab = new ChaosLab(Files.createDirectories(work.resolve("lab")))) {
+        // Its own namespace prefix lets the long run of bench/chaos.sh go on beside the test suite.
+        try (ChaosLab lab = new ChaosLab(Files.createDirectories(work.resolve("lab")), System.getProperty("chaos.prefix", "cbc"))) {
             lab.up();
             ChaosActions catalogue = new ChaosActions(lab, new Random(seed), jars);
             ChaosResources resources = new ChaosResources(lab);
