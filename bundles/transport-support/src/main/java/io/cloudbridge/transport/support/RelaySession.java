@@ -68,6 +68,12 @@ public abstract class RelaySession implements PacketSession {
     }
 
     public final CompletableFuture<PacketSession> open() {
+        if (timers.isShuttingDown()) {
+            // The plugin is being removed while the node asks it for a session (a race the chaos
+            // test found): fail plainly instead of handing Netty work it can only reject.
+            lost("the transport is being removed", true);
+            return opened;
+        }
         dial();
         return opened;
     }
@@ -150,6 +156,9 @@ public abstract class RelaySession implements PacketSession {
         long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
         long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
         LOG.info("relay session {} over {} lost ({}); again in {} ms", relay.name(), transportName(), reason, delay);
+        if (timers.isShuttingDown()) {
+            return; // the plugin is going: its sessions end with it, nothing is dialled again
+        }
         timers.schedule(() -> {
             if (state == TransportState.RECONNECTING) {
                 dial();
