@@ -128,22 +128,31 @@ public final class FeatureCatalog {
     static FeatureDefinition readFeature(Path file) throws FeatureException {
         String fileName = file.getFileName().toString();
         String name = fileName.substring(0, fileName.length() - ".yaml".length());
-        Object doc;
         try (InputStream in = Files.newInputStream(file)) {
-            doc = new Load(LoadSettings.builder().setLabel(fileName).build()).loadFromInputStream(in);
-        } catch (IOException | YamlEngineException e) {
+            return readFeature(name, file.toString(), in);
+        } catch (IOException e) {
             throw new FeatureException("feature file " + file + " cannot be read: " + e.getMessage(), e);
         }
+    }
+
+    /** Parses one feature file's YAML; {@code where} names the file in errors. */
+    static FeatureDefinition readFeature(String name, String where, InputStream in) throws FeatureException {
+        Object doc;
+        try {
+            doc = new Load(LoadSettings.builder().setLabel(where).build()).loadFromInputStream(in);
+        } catch (YamlEngineException e) {
+            throw new FeatureException("feature file " + where + " cannot be read: " + e.getMessage(), e);
+        }
         if (!(doc instanceof Map<?, ?> map)) {
-            throw new FeatureException("feature file " + file + " must be a map");
+            throw new FeatureException("feature file " + where + " must be a map");
         }
         Object description = map.get("description");
         Object base = map.get("base");
         return new FeatureDefinition(name, description == null ? "" : description.toString(),
-                Boolean.TRUE.equals(base), strings(file, map.get("requires")), strings(file, map.get("bundles")));
+                Boolean.TRUE.equals(base), strings(where, map.get("requires")), strings(where, map.get("bundles")));
     }
 
-    private static List<String> strings(Path file, Object value) throws FeatureException {
+    private static List<String> strings(String file, Object value) throws FeatureException {
         if (value == null) {
             return List.of();
         }
