@@ -185,8 +185,20 @@ def launcher():
         "empty": "", "aliases": "a: &x [1, 2]\nbundles: *x\n", "deep": "[" * 200 + "]" * 200, "bad-yaml": "a: [\n"})
 
 
+def transport_quic():
+    m, p, c = "bundles/transport-quic", "io.cloudbridge.transport.quic.internal", "ControlLineFuzzTest"
+    write(m, p, c, "relayReads", {
+        "auth": b"\x05AUTH eyJhbGciOiJFUzI1NiJ9.e30.sig\n", "ping": b"\x02PING\r\nPING\n", "unknown": b"\x00HELLO\n",
+        "no-newline": b"\x03AUTH x", "long": b"\x01" + b"A" * 8200 + b"\n"})
+    write(m, p, c, "nodeReads", {
+        "ok": b"\x03OK 1380\nMTU 1200\n", "ok-bare": b"\x00OK\n", "mtu-zero": b"\x00MTU 0\n", "mtu-negative": b"\x00MTU -5\n",
+        "mtu-huge": b"\x00MTU 99999999999\n", "goaway": b"\x04GOAWAY relay stopping\nGOAWAY\n", "err": b"\x00ERR token refused\n",
+        "pong": b"\x01PONG\r\n"})
+
+
 TARGETS = {"masque": masque, "wireguard": wireguard, "relay": relay, "ice": ice,
-           "control-relay": control_relay, "launcher": launcher}
+           "control-relay": control_relay, "launcher": launcher,
+           "transport-quic": transport_quic}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:
