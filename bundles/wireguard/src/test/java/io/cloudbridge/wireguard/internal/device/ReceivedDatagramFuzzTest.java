@@ -113,6 +113,23 @@ class ReceivedDatagramFuzzTest {
         }
     }
 
+    /** The harness itself: its session is real, so the sealed seeds reach delivery, not a drop. */
+    @org.junit.jupiter.api.Test
+    void aSealedPacketOfThePeersIsDelivered() {
+        byte[] echo = new byte[29];
+        echo[0] = 2;
+        echo[1] = 0x45;
+        echo[4] = 28;
+        echo[10] = 1;
+        echo[13] = 10;
+        echo[16] = 2;
+        echo[17] = 10;
+        echo[20] = 1;
+        int before = delivered.get();
+        datagram(echo);
+        assertEquals(before + 1, delivered.get(), device.drops().toString());
+    }
+
     private static void withMac1(byte[] msg) {
         if (msg.length < 32) {
             return;
