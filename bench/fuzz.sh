@@ -25,6 +25,7 @@ TARGETS=(
   "bundles/ice io.cloudbridge.ice.internal.IceWireFuzzTest stunDatagram offer"
   "bundles/masque io.cloudbridge.masque.internal.WireFormatFuzzTest varInt capsuleStream httpDatagram addressCapsule routeCapsule ipHeader requestPath"
   "bundles/transport-quic io.cloudbridge.transport.quic.internal.ControlLineFuzzTest relayReads nodeReads"
+  "bundles/transport-websocket io.cloudbridge.transport.websocket.internal.RelayFrameFuzzTest relayReads nodeReads"
   "bundles/control-relay io.cloudbridge.control.relay.internal.NodeTokenFuzzTest presentedToken"
   "launcher io.cloudbridge.boot.admin.AdminProtocolFuzzTest requests responses"
   "launcher io.cloudbridge.boot.config.ConfigFuzzTest yamlFile overrides"

@@ -196,9 +196,40 @@ def transport_quic():
         "pong": b"\x01PONG\r\n"})
 
 
+def ws_frame(opcode, payload, masked=True, fin=True, mask=b"\x01\x02\x03\x04"):
+    head = bytes([(0x80 if fin else 0) | opcode])
+    n = len(payload)
+    m = 0x80 if masked else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack(">Q", n)
+    if masked:
+        head += mask
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + payload
+
+
+def transport_websocket():
+    m, p, c = "bundles/transport-websocket", "io.cloudbridge.transport.websocket.internal", "RelayFrameFuzzTest"
+    packet = bytes(range(32)) + b"\x04\x00\x00\x00" + bytes(28)
+    for method, masked in (("relayReads", True), ("nodeReads", False)):
+        write(m, p, c, method, {
+            "binary": ws_frame(2, packet, masked), "two-frames": ws_frame(2, packet, masked) + ws_frame(9, b"hi", masked),
+            "close": ws_frame(8, struct.pack(">H", 1008) + b"removed", masked), "close-one-byte": ws_frame(8, b"\x03", masked),
+            "close-bad-code": ws_frame(8, struct.pack(">H", 999), masked), "text": ws_frame(1, b"hello", masked),
+            "fragmented": ws_frame(2, packet[:20], masked, fin=False) + ws_frame(0, packet[20:], masked),
+            "too-long": bytes([0x82, (0x80 if masked else 0) | 127]) + struct.pack(">Q", 1 << 40) + b"\x01\x02\x03\x04",
+            "wrong-masking": ws_frame(2, packet, not masked), "reserved-opcode": ws_frame(3, b"x", masked),
+            "rsv-bits": b"\xc2" + ws_frame(2, b"x", masked)[1:]})
+
+
 TARGETS = {"masque": masque, "wireguard": wireguard, "relay": relay, "ice": ice,
            "control-relay": control_relay, "launcher": launcher,
-           "transport-quic": transport_quic}
+           "transport-quic": transport_quic,
+           "transport-websocket": transport_websocket}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or TARGETS:
