@@ -142,14 +142,28 @@ public final class FeatureCatalog {
             doc = new Load(LoadSettings.builder().setLabel(where).build()).loadFromInputStream(in);
         } catch (YamlEngineException e) {
             throw new FeatureException("feature file " + where + " cannot be read: " + e.getMessage(), e);
+        } catch (StackOverflowError deep) {
+            // The loader recurses per level of nesting; a broken file can nest deeper than the stack.
+            throw new FeatureException("feature file " + where + " cannot be read: nested too deeply");
         }
         if (!(doc instanceof Map<?, ?> map)) {
             throw new FeatureException("feature file " + where + " must be a map");
         }
         Object description = map.get("description");
+        if (!isPlain(description)) {
+            throw new FeatureException("feature file " + where + ": 'description' must be text");
+        }
         Object base = map.get("base");
         return new FeatureDefinition(name, description == null ? "" : description.toString(),
                 Boolean.TRUE.equals(base), strings(where, map.get("requires")), strings(where, map.get("bundles")));
+    }
+
+    /**
+     * A scalar, not a list or map: YAML aliases can make a collection hold itself, through a map
+     * ({@code a: &x [k: *x]}), and turning that into text recurses until the stack runs out.
+     */
+    private static boolean isPlain(Object value) {
+        return !(value instanceof Map<?, ?> || value instanceof Collection<?>);
     }
 
     private static List<String> strings(String file, Object value) throws FeatureException {
@@ -158,6 +172,9 @@ public final class FeatureCatalog {
         }
         if (!(value instanceof List<?> list)) {
             throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists");
+        }
+        if (!list.stream().allMatch(FeatureCatalog::isPlain)) {
+            throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists of names");
         }
         return list.stream().map(String::valueOf).toList();
     }
