@@ -110,16 +110,19 @@ class WireFormatFuzzTest {
         try {
             d = HttpDatagrams.parseQuic(Unpooled.wrappedBuffer(data));
         } catch (HttpDatagrams.MalformedDatagramException e) {
-            // RFC 9297 2.1: a Quarter Stream ID that is absent or cut short is a connection error.
-            assertTrue(data.length == 0 || VarInt.sizeOf(data[0]) > data.length, "a whole Quarter Stream ID was refused");
+            // RFC 9297 2.1: a Quarter Stream ID absent, cut short or above 2^60 - 1 is a connection error.
+            long quarter = VarInt.read(Unpooled.wrappedBuffer(data));
+            assertTrue(quarter == VarInt.INCOMPLETE || quarter > HttpDatagrams.MAX_QUARTER_STREAM_ID,
+                    "a valid Quarter Stream ID was refused: " + quarter);
             return;
         }
         if (d == null) {
             return; // no Context ID: dropped
         }
         assertEquals(0, d.streamId() & 3, "a client-initiated bidirectional stream");
+        assertTrue(d.streamId() >= 0 && d.streamId() <= VarInt.MAX, "a stream id QUIC can have: " + d.streamId());
         assertTrue(d.contextId() >= 0 && d.contextId() <= VarInt.MAX);
-        if (d.contextId() == HttpDatagrams.PAYLOAD_CONTEXT && d.streamId() >> 2 <= VarInt.MAX) {
+        if (d.contextId() == HttpDatagrams.PAYLOAD_CONTEXT) {
             byte[] payload = ByteBufUtil.getBytes(d.payload());
             ByteBuf again = HttpDatagrams.quicDatagram(ALLOC, d.streamId(), Unpooled.wrappedBuffer(payload));
             try {
