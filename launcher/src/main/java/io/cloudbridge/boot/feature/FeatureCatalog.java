@@ -140,7 +140,8 @@ public final class FeatureCatalog {
         Object doc;
         try {
             doc = new Load(LoadSettings.builder().setLabel(where).build()).loadFromInputStream(in);
-        } catch (YamlEngineException e) {
+        } catch (YamlEngineException | IllegalArgumentException e) {
+            // IllegalArgumentException: the engine's word for some broken constructs (a tag "!%2").
             throw new FeatureException("feature file " + where + " cannot be read: " + e.getMessage(), e);
         } catch (StackOverflowError deep) {
             // The loader recurses per level of nesting; a broken file can nest deeper than the stack.
