@@ -193,6 +193,10 @@ public final class ConfigLoader {
             throw new ConfigException(new ConfigProblem(fileName + ":" + line, null, null, reason));
         } catch (YamlEngineException e) {
             throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: " + e.getMessage()));
+        } catch (IllegalArgumentException e) {
+            // The engine reports some broken constructs this way, not as its own exception: a tag
+            // with a bad escape ("!%2") is one.
+            throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: " + e.getMessage()));
         } catch (StackOverflowError deep) {
             // The composer recurses per level; a hostile or broken file can nest deeper than the stack.
             throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: nested too deeply"));

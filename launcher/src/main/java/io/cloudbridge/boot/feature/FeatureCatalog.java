@@ -128,27 +128,54 @@ public final class FeatureCatalog {
     static FeatureDefinition readFeature(Path file) throws FeatureException {
         String fileName = file.getFileName().toString();
         String name = fileName.substring(0, fileName.length() - ".yaml".length());
-        Object doc;
         try (InputStream in = Files.newInputStream(file)) {
-            doc = new Load(LoadSettings.builder().setLabel(fileName).build()).loadFromInputStream(in);
-        } catch (IOException | YamlEngineException e) {
+            return readFeature(name, file.toString(), in);
+        } catch (IOException e) {
             throw new FeatureException("feature file " + file + " cannot be read: " + e.getMessage(), e);
         }
-        if (!(doc instanceof Map<?, ?> map)) {
-            throw new FeatureException("feature file " + file + " must be a map");
-        }
-        Object description = map.get("description");
-        Object base = map.get("base");
-        return new FeatureDefinition(name, description == null ? "" : description.toString(),
-                Boolean.TRUE.equals(base), strings(file, map.get("requires")), strings(file, map.get("bundles")));
     }
 
-    private static List<String> strings(Path file, Object value) throws FeatureException {
+    /** Parses one feature file's YAML; {@code where} names the file in errors. */
+    static FeatureDefinition readFeature(String name, String where, InputStream in) throws FeatureException {
+        Object doc;
+        try {
+            doc = new Load(LoadSettings.builder().setLabel(where).build()).loadFromInputStream(in);
+        } catch (YamlEngineException | IllegalArgumentException e) {
+            // IllegalArgumentException: the engine's word for some broken constructs (a tag "!%2").
+            throw new FeatureException("feature file " + where + " cannot be read: " + e.getMessage(), e);
+        } catch (StackOverflowError deep) {
+            // The loader recurses per level of nesting; a broken file can nest deeper than the stack.
+            throw new FeatureException("feature file " + where + " cannot be read: nested too deeply");
+        }
+        if (!(doc instanceof Map<?, ?> map)) {
+            throw new FeatureException("feature file " + where + " must be a map");
+        }
+        Object description = map.get("description");
+        if (!isPlain(description)) {
+            throw new FeatureException("feature file " + where + ": 'description' must be text");
+        }
+        Object base = map.get("base");
+        return new FeatureDefinition(name, description == null ? "" : description.toString(),
+                Boolean.TRUE.equals(base), strings(where, map.get("requires")), strings(where, map.get("bundles")));
+    }
+
+    /**
+     * A scalar, not a list or map: YAML aliases can make a collection hold itself, through a map
+     * ({@code a: &x [k: *x]}), and turning that into text recurses until the stack runs out.
+     */
+    private static boolean isPlain(Object value) {
+        return !(value instanceof Map<?, ?> || value instanceof Collection<?>);
+    }
+
+    private static List<String> strings(String file, Object value) throws FeatureException {
         if (value == null) {
             return List.of();
         }
         if (!(value instanceof List<?> list)) {
             throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists");
+        }
+        if (!list.stream().allMatch(FeatureCatalog::isPlain)) {
+            throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists of names");
         }
         return list.stream().map(String::valueOf).toList();
     }

@@ -41,6 +41,9 @@ final class HttpDatagrams {
         }
     }
 
+    /** RFC 9297 section 2.1: stream ids end at 2^62 - 1, so their quarters at 2^60 - 1; more is a connection error. */
+    static final long MAX_QUARTER_STREAM_ID = (1L << 60) - 1;
+
     /** H3_DATAGRAM_ERROR (RFC 9297 section 5.2). */
     static final int H3_DATAGRAM_ERROR = 0x33;
 
@@ -48,13 +51,17 @@ final class HttpDatagrams {
      * Reads a QUIC DATAGRAM frame's payload; {@code null} when it has no Context ID (RFC 9298
      * section 5: dropped, nothing else).
      *
-     * @throws MalformedDatagramException no Quarter Stream ID: the connection is closed with
+     * @throws MalformedDatagramException no Quarter Stream ID, or one above {@link #MAX_QUARTER_STREAM_ID}: the connection is closed with
      *     {@link #H3_DATAGRAM_ERROR} (RFC 9297 section 2.1)
      */
     static Datagram parseQuic(ByteBuf frame) throws MalformedDatagramException {
         long quarter = VarInt.read(frame);
         if (quarter == VarInt.INCOMPLETE) {
             throw new MalformedDatagramException("an HTTP datagram without a Quarter Stream ID (" + frame.readableBytes() + " bytes)");
+        }
+        if (quarter > MAX_QUARTER_STREAM_ID) {
+            // Four times it would be past the largest stream id, and overflow the long it is kept in.
+            throw new MalformedDatagramException("a Quarter Stream ID of " + quarter + " (at most 2^60 - 1)");
         }
         long context = VarInt.read(frame);
         if (context == VarInt.INCOMPLETE) {

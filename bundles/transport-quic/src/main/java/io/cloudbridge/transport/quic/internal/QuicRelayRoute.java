@@ -167,12 +167,13 @@ public final class QuicRelayRoute implements QuicRoute {
             };
         }
 
-        private void onLine(QuicStreamChannel stream, String line) {
-            if (line.equals("PING")) {
+        private void onLine(QuicStreamChannel stream, String text) {
+            ControlLine line = ControlLine.fromNode(text);
+            if (line.kind() == ControlLine.Kind.PING) {
                 send(stream, "PONG");
-            } else if (line.startsWith("AUTH ") && port == null && !authenticating) {
+            } else if (line.kind() == ControlLine.Kind.AUTH && port == null && !authenticating) {
                 authenticating = true;
-                String token = line.substring(5).trim();
+                String token = line.argument();
                 try {
                     checks.execute(() -> authenticate(stream, token));
                 } catch (RejectedExecutionException busy) {

@@ -180,12 +180,14 @@ final class QuicSession extends RelaySession {
             lastHeardNanos = System.nanoTime();
         }
 
-        private void onLine(QuicStreamChannel ch, String line) {
+        private void onLine(QuicStreamChannel ch, String text) {
             heard();
-            if (line.startsWith("OK")) {
+            ControlLine line = ControlLine.fromRelay(text);
+            if (line.kind() == ControlLine.Kind.OK) {
                 QuicChannel quic = (QuicChannel) ch.parent();
-                relayLimit = parseInt(line.substring(2).trim(), relayLimit);
-                heard();
+                if (line.number() != ControlLine.NO_NUMBER) {
+                    relayLimit = line.number();
+                }
                 pings = quic.eventLoop().scheduleAtFixedRate(() -> {
                     long silent = System.nanoTime() - lastHeardNanos;
                     if (silent > deadAfterNanos) {
@@ -209,15 +211,15 @@ final class QuicSession extends RelaySession {
                             address + ", datagrams up to " + maxDatagram + " bytes while path MTU discovery runs");
                     settle(quic);
                 });
-            } else if (line.startsWith("GOAWAY")) {
-                relayGoingAway(line.length() > 7 ? line.substring(7) : "going away");
-            } else if (line.startsWith("MTU ")) {
-                relayLimit = parseInt(line.substring(4).trim(), relayLimit); // what the relay's path to us carries
+            } else if (line.kind() == ControlLine.Kind.GOAWAY) {
+                relayGoingAway(line.argument());
+            } else if (line.kind() == ControlLine.Kind.MTU && line.number() != ControlLine.NO_NUMBER) {
+                relayLimit = line.number(); // what the relay's path to us carries
                 updateLimit();
-            } else if (line.equals("PONG")) {
+            } else if (line.kind() == ControlLine.Kind.PONG) {
                 measuredRtt(System.nanoTime() - pingSentNanos);
-            } else if (line.startsWith("ERR ")) {
-                closeReason = "relay refused the session: " + line.substring(4);
+            } else if (line.kind() == ControlLine.Kind.ERR) {
+                closeReason = "relay refused the session: " + line.argument();
                 closeTerminal = true;
             }
         }
@@ -338,14 +340,6 @@ final class QuicSession extends RelaySession {
                 udp.close();
             }
             lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
-        }
-    }
-
-    private static int parseInt(String text, int otherwise) {
-        try {
-            return Integer.parseInt(text);
-        } catch (NumberFormatException e) {
-            return otherwise;
         }
     }
 

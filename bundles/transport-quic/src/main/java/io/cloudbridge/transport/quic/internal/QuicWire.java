@@ -42,13 +42,18 @@ final class QuicWire {
     private QuicWire() {
     }
 
+    /** Splits a control stream into lines, refusing one longer than {@link #MAX_LINE} (TooLongFrameException). */
+    static io.netty.handler.codec.LineBasedFrameDecoder lineDecoder() {
+        return new io.netty.handler.codec.LineBasedFrameDecoder(MAX_LINE, true, true);
+    }
+
     /** A control stream's handler: lines of UTF-8, at most {@link #MAX_LINE} bytes each, handed to {@code onLine}. */
     static io.netty.channel.ChannelHandler lines(java.util.function.BiConsumer<io.netty.handler.codec.quic.QuicStreamChannel, String> onLine,
             java.util.function.Consumer<Throwable> onError) {
         return new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicStreamChannel>() {
             @Override
             protected void initChannel(io.netty.handler.codec.quic.QuicStreamChannel stream) {
-                stream.pipeline().addLast(new io.netty.handler.codec.LineBasedFrameDecoder(MAX_LINE, true, true))
+                stream.pipeline().addLast(lineDecoder())
                         .addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
                             @Override
                             public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {

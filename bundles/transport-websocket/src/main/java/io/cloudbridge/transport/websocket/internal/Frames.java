@@ -17,4 +17,10 @@ final class Frames {
 
     private Frames() {
     }
+
+    /** How the relay decodes a node's frames: at most {@link #MAX_FRAME} bytes each, masked, no extensions. */
+    static io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig relayDecoder() {
+        return io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig.newBuilder().maxFramePayloadLength(MAX_FRAME)
+                .allowExtensions(false).allowMaskMismatch(false).build();
+    }
 }

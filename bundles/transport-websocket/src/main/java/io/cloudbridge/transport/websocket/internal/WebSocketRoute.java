@@ -26,7 +26,6 @@ import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketCloseStatus;
-import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
@@ -139,8 +138,7 @@ public final class WebSocketRoute implements HttpRoute {
         }
         String url = "wss://" + request.headers().get(HttpHeaderNames.HOST, "relay") + Frames.PATH;
         WebSocketServerHandshakerFactory factory = new WebSocketServerHandshakerFactory(url, Frames.SUBPROTOCOL,
-                WebSocketDecoderConfig.newBuilder().maxFramePayloadLength(Frames.MAX_FRAME).allowExtensions(false)
-                        .allowMaskMismatch(false).build());
+                Frames.relayDecoder());
         WebSocketServerHandshaker handshaker = factory.newHandshaker(request);
         if (handshaker == null) {
             WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(channel).addListener(ChannelFutureListener.CLOSE);
