@@ -53,11 +53,15 @@ public final class Requirements {
      * @param howToGet one short instruction, e.g. "apt-get install dnsmasq-base"
      */
     public static void require(boolean met, String missing, String howToGet) {
+        require(met, missing, howToGet, inCi());
+    }
+
+    static void require(boolean met, String missing, String howToGet, boolean ci) {
         if (met) {
             return;
         }
         String line = caller() + " needs " + missing + ": " + howToGet;
-        if (inCi()) {
+        if (ci) {
             throw new AssertionFailedError("CI=true, so nothing may be skipped: " + line);
         }
         // Surefire's summary counts skipped tests without saying why: this line says it.
@@ -96,8 +100,11 @@ public final class Requirements {
 
     /** The tool's path on the PATH, then in the sbin folders. */
     public static Optional<Path> find(String tool) {
+        return find(tool, System.getenv("PATH"));
+    }
+
+    static Optional<Path> find(String tool, String path) {
         List<Path> dirs = new ArrayList<>();
-        String path = System.getenv("PATH");
         if (path != null) {
             for (String dir : path.split(File.pathSeparator)) {
                 if (!dir.isEmpty()) {
