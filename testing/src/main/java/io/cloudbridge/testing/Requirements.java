@@ -2,6 +2,7 @@ package io.cloudbridge.testing;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,10 +54,10 @@ public final class Requirements {
      * @param howToGet one short instruction, e.g. "apt-get install dnsmasq-base"
      */
     public static void require(boolean met, String missing, String howToGet) {
-        require(met, missing, howToGet, inCi());
+        require(met, missing, howToGet, inCi(), System.out);
     }
 
-    static void require(boolean met, String missing, String howToGet, boolean ci) {
+    static void require(boolean met, String missing, String howToGet, boolean ci, PrintStream out) {
         if (met) {
             return;
         }
@@ -65,8 +66,8 @@ public final class Requirements {
             throw new AssertionFailedError("CI=true, so nothing may be skipped: " + line);
         }
         // Surefire's summary counts skipped tests without saying why: this line says it.
-        System.out.println("[SKIPPED] " + line);
-        System.out.flush();
+        out.println("[SKIPPED] " + line);
+        out.flush();
         Assumptions.abort(line);
     }
 

@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -20,13 +23,17 @@ class RequirementsTest {
 
     @Test
     void aMissingRequirementSkipsWithOneLineOutsideCiAndFailsInCi() {
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(printed, true, StandardCharsets.UTF_8);
         TestAbortedException skipped = assertThrows(TestAbortedException.class,
-                () -> Requirements.require(false, "the tool frob", "apt-get install frob", false));
+                () -> Requirements.require(false, "the tool frob", "apt-get install frob", false, out));
         assertEquals("RequirementsTest needs the tool frob: apt-get install frob", skipped.getMessage());
+        assertEquals("[SKIPPED] RequirementsTest needs the tool frob: apt-get install frob\n", printed.toString(StandardCharsets.UTF_8));
         AssertionFailedError failed = assertThrows(AssertionFailedError.class,
-                () -> Requirements.require(false, "the tool frob", "apt-get install frob", true));
+                () -> Requirements.require(false, "the tool frob", "apt-get install frob", true, out));
         assertTrue(failed.getMessage().endsWith("RequirementsTest needs the tool frob: apt-get install frob"), failed.getMessage());
-        assertDoesNotThrow(() -> Requirements.require(true, "the tool frob", "apt-get install frob", true));
+        assertDoesNotThrow(() -> Requirements.require(true, "the tool frob", "apt-get install frob", true, out));
+        assertEquals(1, printed.toString(StandardCharsets.UTF_8).lines().count(), "CI fails, and prints no skip line");
     }
 
     @Test
