@@ -44,6 +44,9 @@ class SecretServiceKeyringTest {
     void storesInTheSecretServiceNotInTheFolder() throws Exception {
         Requirements.requireTools("apt-get install --no-install-recommends dbus gnome-keyring libsecret-tools",
                 "dbus-run-session", "gnome-keyring-daemon", "secret-tool");
+        // Without one, dbus-java connects to no bus and the component rightly chooses files (StoreSelectionTest).
+        Requirements.require(StoreSelectionTest.hasMachineId(), "a D-Bus machine id (/etc/machine-id, as minimal containers lack)",
+                "as root: dbus-uuidgen --ensure");
         Path home = Files.createDirectory(tmp.resolve("home"));
         Path runtime = Files.createDirectory(tmp.resolve("run"), PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));

@@ -104,7 +104,7 @@ class StoreSelectionTest {
     }
 
     /** Where dbus-java looks for the machine id (DBUS_MACHINE_ID_LOCATION first), as of 4.2. */
-    private static boolean hasMachineId() {
+    static boolean hasMachineId() {
         String custom = System.getenv("DBUS_MACHINE_ID_LOCATION");
         return Stream.of(custom, "/var/lib/dbus/machine-id", "/usr/local/var/lib/dbus/machine-id", "/etc/machine-id")
                 .filter(f -> f != null && Files.exists(Path.of(f))).findFirst()
