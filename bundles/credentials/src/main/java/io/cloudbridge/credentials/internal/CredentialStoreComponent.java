@@ -127,7 +127,8 @@ public final class CredentialStoreComponent implements CredentialStore {
             return "; D-Bus needs a machine id, and /etc/machine-id and /var/lib/dbus/machine-id are missing or empty:"
                     + " create one with systemd-machine-id-setup or dbus-uuidgen --ensure";
         }
-        if (isBlank(System.getenv("DBUS_SESSION_BUS_ADDRESS"))) {
+        // dbus-java takes the address from the system property before the environment
+        if (isBlank(System.getProperty("DBUS_SESSION_BUS_ADDRESS")) && isBlank(System.getenv("DBUS_SESSION_BUS_ADDRESS"))) {
             return "; no D-Bus session: DBUS_SESSION_BUS_ADDRESS is not set";
         }
         return "";
