@@ -1,8 +1,11 @@
 package io.cloudbridge.testing;
 
 import java.io.File;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +31,13 @@ public final class Requirements {
     private static final List<Path> SBIN = List.of(Path.of("/usr/local/sbin"), Path.of("/usr/sbin"), Path.of("/sbin"));
     /** How a fresh Debian or Ubuntu machine gets everything the tests use. */
     public static final String SETUP = "as root, .ci/setup installs everything the tests use";
+    /**
+     * The forked test JVM's own stderr, not System.err: where a module sends its tests' output to
+     * files (redirectTestOutputToFile, as itests does), Surefire still copies what the JVM writes to
+     * its native stderr onto the build's console, so the skip line is seen either way.
+     */
+    private static final PrintStream CONSOLE = new PrintStream(new FileOutputStream(FileDescriptor.err), true,
+            StandardCharsets.UTF_8);
 
     private Requirements() {
     }
@@ -54,7 +64,7 @@ public final class Requirements {
      * @param howToGet one short instruction, e.g. "apt-get install dnsmasq-base"
      */
     public static void require(boolean met, String missing, String howToGet) {
-        require(met, missing, howToGet, inCi(), System.out);
+        require(met, missing, howToGet, inCi(), CONSOLE);
     }
 
     static void require(boolean met, String missing, String howToGet, boolean ci, PrintStream out) {
