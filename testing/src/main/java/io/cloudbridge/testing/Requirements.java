@@ -127,10 +127,15 @@ public final class Requirements {
         return dirs.stream().map(d -> d.resolve(tool)).filter(p -> Files.isRegularFile(p) && Files.isExecutable(p)).findFirst();
     }
 
-    /** The test class that asked, for the line: the first frame outside this class. */
+    /**
+     * The test class that asked, for the line: the first caller named like a test (a helper such as
+     * a lab class may ask on a test's behalf), else the first frame outside this class.
+     */
     private static String caller() {
-        return StackWalker.getInstance().walk(frames -> frames.map(StackWalker.StackFrame::getClassName)
-                .filter(c -> !c.equals(Requirements.class.getName())).findFirst())
-                .map(c -> c.substring(c.lastIndexOf('.') + 1)).orElse("a test");
+        List<String> callers = StackWalker.getInstance().walk(frames -> frames.map(StackWalker.StackFrame::getClassName)
+                .filter(c -> !c.equals(Requirements.class.getName())).toList());
+        String name = callers.stream().filter(c -> c.endsWith("Test") || c.endsWith("IT")).findFirst()
+                .orElse(callers.isEmpty() ? "a test" : callers.get(0));
+        return name.substring(name.lastIndexOf('.') + 1);
     }
 }
