@@ -3,11 +3,11 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cloudbridge.testing.Requirements;
 import com.google.protobuf.ByteString;
 import io.cloudbridge.control.v1.ControlServiceGrpc;
 import io.cloudbridge.control.v1.NodeInfo;
 import io.cloudbridge.control.v1.RegisterRequest;
+import io.cloudbridge.testing.Requirements;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;

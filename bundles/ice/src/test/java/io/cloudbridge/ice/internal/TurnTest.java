@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cloudbridge.testing.Requirements;
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

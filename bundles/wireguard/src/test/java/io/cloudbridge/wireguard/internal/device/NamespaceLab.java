@@ -1,6 +1,5 @@
 package io.cloudbridge.wireguard.internal.device;
 
-
 import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
