@@ -2,9 +2,9 @@ package io.cloudbridge.itest;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.cloudbridge.boot.admin.AdminProtocol;
+import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -118,18 +118,17 @@ class AdminSocketTest {
      */
     @Test
     void anotherUserIsRefused() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "needs root to run a client as another user");
-        Path libs = Files.createTempDirectory("cloudbridge-lib");
-        Files.setPosixFilePermissions(libs, PosixFilePermissions.fromString("rwxr-xr-x"));
-        try (var jars = Files.list(Daemon.DIST.resolve("lib"))) {
-            for (Path jar : jars.toList()) {
-                Path copy = libs.resolve(jar.getFileName());
-                Files.copy(jar, copy);
-                Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
-            }
+        Requirements.requireRoot("to run a client as another user");
+        Requirements.requireTool("setpriv", "apt-get install util-linux");
+        try (DistributionCopy dist = DistributionCopy.forAnotherUser()) {
+            refusedAsNobody(dist);
         }
+        stillServes();
+    }
+
+    private void refusedAsNobody(DistributionCopy dist) throws Exception {
         List<String> asNobody = new ArrayList<>(List.of("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", libs + "/*",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", dist.lib() + "/*",
                 "-Duser.home=/tmp", "io.cloudbridge.boot.Launcher", "exec", "--socket", daemon.socket().toString(),
                 "cb:status"));
 
@@ -153,6 +152,5 @@ class AdminSocketTest {
             Files.setPosixFilePermissions(work, workMode);
             Files.setPosixFilePermissions(daemon.socket(), socketMode);
         }
-        stillServes();
     }
 }

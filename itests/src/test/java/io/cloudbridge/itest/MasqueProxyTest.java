@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cloudbridge.control.v1.RegisterResponse;
+import io.cloudbridge.testing.Requirements;
 import io.grpc.ManagedChannel;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -89,6 +90,8 @@ class MasqueProxyTest {
      * checked both ways, and another is tried if dnsmasq still finds it taken.
      */
     private void startDnsServer() throws Exception {
+        // dnsmasq is in /usr/sbin, which an ordinary user's PATH does not hold
+        java.nio.file.Path dnsmasq = Requirements.requireTool("dnsmasq", "apt-get install dnsmasq-base");
         for (int attempt = 1; ; attempt++) {
             dnsPort = RuntimeTestSupport.freeUdpPort();
             try (java.net.ServerSocket tcp = new java.net.ServerSocket(dnsPort, 1, java.net.InetAddress.getLoopbackAddress())) {
@@ -97,7 +100,7 @@ class MasqueProxyTest {
                 continue;
             }
             java.nio.file.Path log = work.resolve("dnsmasq.log");
-            dns = new ProcessBuilder("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+            dns = new ProcessBuilder(dnsmasq.toString(), "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
                     "--listen-address=127.0.0.1", "--bind-interfaces", "--port=" + dnsPort, "--pid-file=",
                     "--address=/example.lab/192.0.2.7", "--user=" + System.getProperty("user.name"))
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();

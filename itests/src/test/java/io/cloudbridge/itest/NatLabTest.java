@@ -3,6 +3,7 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,6 +46,9 @@ class NatLabTest {
 
     @BeforeAll
     static void lab() throws Exception {
+        Requirements.requireRoot("to build the NAT lab's network namespaces");
+        Requirements.requireTools("apt-get install iproute2 nftables coturn iperf3 iputils-ping",
+                "ip", "nft", "turnserver", "iperf3", "ping");
         sh(false, LAB.toString(), P, "down");
         sh(true, LAB.toString(), P, "public");
         sh(true, LAB.toString(), P, "server", "stun", "198.51.100.2", "198.51.100.3");

@@ -3,6 +3,7 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +32,8 @@ class NodeTunnelTest {
 
     @Test
     void fullSizePacketsAndTcpCrossTheRelayOverEachTransport() throws Exception {
+        Requirements.requireRoot("to build network namespaces and TUN devices");
+        Requirements.requireTools("apt-get install iproute2 iperf3 iputils-ping", "ip", "iperf3", "ping");
         String[] ns = {"cbtA", "cbtB"};
         List<String[]> links = List.of(new String[] {"cbtvA", "cbtvA0", "10.211.1.1", "10.211.1.2"},
                 new String[] {"cbtvB", "cbtvB0", "10.211.2.1", "10.211.2.2"});

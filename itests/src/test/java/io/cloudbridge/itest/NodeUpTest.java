@@ -3,6 +3,7 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -21,6 +22,7 @@ class NodeUpTest {
 
     @Test
     void twoNodesPingEachOtherThroughTheRelay() throws Exception {
+        Path turnserver = Requirements.requireTool("turnserver", "apt-get install coturn");
         int controlPort = RuntimeTestSupport.freeTcpPort();
         int tlsPort = RuntimeTestSupport.freeTcpPort();
         int quicPort = RuntimeTestSupport.freeUdpPort();
@@ -38,7 +40,7 @@ class NodeUpTest {
             String key = r.exec("relay:key", "create", "--tenant", "acme", "--reusable").out().trim();
             // Bravo asks a second STUN server besides the relay: coturn's, which tells the NAT's mapping behaviour.
             int coturnPort = RuntimeTestSupport.freeUdpPort();
-            Process coturn = new ProcessBuilder("turnserver", "--stun-only", "--listening-ip", "127.0.0.1", "--listening-port",
+            Process coturn = new ProcessBuilder(turnserver.toString(), "--stun-only", "--listening-ip", "127.0.0.1", "--listening-port",
                     String.valueOf(coturnPort), "--no-cli", "--no-tls", "--no-dtls", "--log-file", "stdout", "--simple-log")
                     .redirectErrorStream(true).redirectOutput(work.resolve("coturn.log").toFile()).start();
             try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, key, "  stunPort: " + stunPort);

@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import io.cloudbridge.control.v1.ControlServiceGrpc;
 import io.cloudbridge.control.v1.NodeInfo;
 import io.cloudbridge.control.v1.RegisterRequest;
+import io.cloudbridge.testing.Requirements;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -60,8 +61,9 @@ class OidcSignInTest {
 
     @BeforeAll
     void start() throws Exception {
-        assertTrue(Files.isDirectory(PROVIDER.resolve("node_modules/oidc-provider")),
-                "the OpenID Provider is installed: (cd itests/oidc && npm ci), as .ci/run does");
+        Requirements.requireTool("node", "apt-get install nodejs npm");
+        Requirements.require(Files.isDirectory(PROVIDER.resolve("node_modules/oidc-provider")),
+                "the OpenID Provider (npm oidc-provider) in itests/oidc/node_modules", "(cd itests/oidc && npm ci), as .ci/setup does");
         int port = RuntimeTestSupport.freeTcpPort();
         issuer = "http://127.0.0.1:" + port;
         ProcessBuilder pb = new ProcessBuilder("node", "provider.mjs").directory(PROVIDER.toFile()).redirectErrorStream(true);

@@ -3,6 +3,7 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,7 +29,8 @@ class WebSocketProxyTest {
         Files.writeString(proxyConfig, String.join("\n", "Port " + proxyPort, "Listen 127.0.0.1", "Timeout 60", "Allow 127.0.0.1",
                 "ConnectPort " + tlsPort, "MaxClients 20", "LogLevel Connect", ""));
         Path proxyLog = work.resolve("tinyproxy.log");
-        Process proxy = new ProcessBuilder(List.of("tinyproxy", "-d", "-c", proxyConfig.toString())).redirectErrorStream(true)
+        Path tinyproxy = Requirements.requireTool("tinyproxy", "apt-get install tinyproxy");
+        Process proxy = new ProcessBuilder(List.of(tinyproxy.toString(), "-d", "-c", proxyConfig.toString())).redirectErrorStream(true)
                 .redirectOutput(proxyLog.toFile()).start();
         Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
         relay.command = "relay";

@@ -108,15 +108,27 @@ public final class CredentialStoreComponent implements CredentialStore {
                             "the OS keyring (" + kind.get() + ") passed a write/read/delete probe");
                 } catch (IOException e) {
                     return new Selection(files, files, "the OS keyring (" + kind.get() + ") is not usable (" + e.getMessage()
-                            + hint(kind.get()) + "); folder " + files.folder());
+                            + hint(kind.get(), e.getMessage()) + "); folder " + files.folder());
                 }
             default:
                 throw new IllegalArgumentException("credentials.store must be auto, keyring or file, not '" + m + "'");
         }
     }
 
-    private static String hint(String kind) {
-        if (kind.equals("secret-service") && isBlank(System.getenv("DBUS_SESSION_BUS_ADDRESS"))) {
+    /** What the operator can do about the keyring's failure, where we know; else nothing. */
+    static String hint(String kind, String failure) {
+        if (!kind.equals("secret-service")) {
+            return "";
+        }
+        if (failure != null && failure.contains("MachineId")) {
+            // dbus-java will not connect to any bus, even at a known address, without a D-Bus machine
+            // id, and minimal containers have none: say how to make one rather than leave the
+            // library's "Cannot Resolve Session Bus Address" to suggest the address is wrong.
+            return "; D-Bus needs a machine id, and /etc/machine-id and /var/lib/dbus/machine-id are missing or empty:"
+                    + " create one with systemd-machine-id-setup or dbus-uuidgen --ensure";
+        }
+        // dbus-java takes the address from the system property before the environment
+        if (isBlank(System.getProperty("DBUS_SESSION_BUS_ADDRESS")) && isBlank(System.getenv("DBUS_SESSION_BUS_ADDRESS"))) {
             return "; no D-Bus session: DBUS_SESSION_BUS_ADDRESS is not set";
         }
         return "";

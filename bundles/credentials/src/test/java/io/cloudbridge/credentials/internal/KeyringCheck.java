@@ -111,23 +111,42 @@ public final class KeyringCheck {
         print("secret-service", "on the bus");
     }
 
-    /** secret-tool with the attributes java-keyring sets: service and account. */
+    /**
+     * secret-tool with the attributes java-keyring sets: service and account.
+     *
+     * <p>The arguments go to secret-tool through xargs from a file written in UTF-8, not as the
+     * process's arguments: Java encodes those in the locale's charset, which in the C locale of a
+     * login without LANG is ASCII, so a service name such as {@link #SERVICE} reached secret-tool
+     * as {@code io.cloudbridge.test/??|x} and it looked for an entry no one wrote (that was the
+     * whole of "lookup=wrong" for an ordinary user: the entry was in the keyring all along, with its
+     * attributes in UTF-8 as D-Bus carries them). secret-tool itself runs in C.UTF-8, so that what
+     * it prints is UTF-8 too (in C, it refuses UTF-8 arguments: "Invalid byte sequence").
+     */
     private static String secretTool(String command, String... rest) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("secret-tool", command));
+        List<String> args = new ArrayList<>(List.of(command));
         int i = 0;
         if (rest[0].equals("--all")) {
-            cmd.add("--all");
+            args.add("--all");
             i = 1;
         }
-        cmd.addAll(List.of("service", rest[i], "account", rest[i + 1]));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(cmd + " did not finish");
+        args.addAll(List.of("service", rest[i], "account", rest[i + 1]));
+        Path argFile = Files.createTempFile("secret-tool", ".args");
+        try {
+            Files.write(argFile, (String.join("\0", args) + "\0").getBytes(StandardCharsets.UTF_8));
+            ProcessBuilder pb = new ProcessBuilder("xargs", "-0", "-a", argFile.toString(), "secret-tool").redirectErrorStream(true);
+            pb.environment().keySet().removeIf(k -> k.equals("LANG") || k.equals("LANGUAGE") || k.startsWith("LC_"));
+            pb.environment().put("LC_ALL", "C.UTF-8");
+            Process p = pb.start();
+            p.getOutputStream().close();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("secret-tool " + args + " did not finish");
+            }
+            return new String(out, StandardCharsets.UTF_8);
+        } finally {
+            Files.deleteIfExists(argFile);
         }
-        return new String(out, StandardCharsets.UTF_8);
     }
 
     private static String random() {

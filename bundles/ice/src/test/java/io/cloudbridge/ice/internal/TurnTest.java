@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
+import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -39,8 +40,11 @@ class TurnTest {
     private IceEngineTest.Node alpha;
     private IceEngineTest.Node bravo;
 
+    private static Path turnserver;
+
     @BeforeAll
     static void startCoturn() throws Exception {
+        turnserver = Requirements.requireTool("turnserver", "apt-get install coturn");
         server = new InetSocketAddress(InetAddress.getLoopbackAddress(), freeUdpPort());
         coturn = coturn(server, "coturn");
     }
@@ -53,7 +57,7 @@ class TurnTest {
 
     /** A coturn on {@code at} with long-term credentials, answering STUN when this returns. */
     private static Process coturn(InetSocketAddress at, String name) throws Exception {
-        Process p = new ProcessBuilder("turnserver", "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip", "127.0.0.1",
+        Process p = new ProcessBuilder(turnserver.toString(), "-n", "--no-cli", "--no-tls", "--no-dtls", "--listening-ip", "127.0.0.1",
                 "--listening-port", String.valueOf(at.getPort()), "--relay-ip", "127.0.0.1", "--min-port", "40000", "--max-port", "40999",
                 "--lt-cred-mech", "--user", USER + ":" + PASSWORD, "--realm", "cloudbridge.test", "--allow-loopback-peers",
                 "--userdb", work.resolve(name + ".db").toString(), "--pidfile", work.resolve(name + ".pid").toString(), "--log-file", "stdout")

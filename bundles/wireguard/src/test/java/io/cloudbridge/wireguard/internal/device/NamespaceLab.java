@@ -1,7 +1,6 @@
 package io.cloudbridge.wireguard.internal.device;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
+import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A network namespace joined to this one by a veth pair, with wireguard-go (from the distribution's
@@ -46,12 +44,9 @@ final class NamespaceLab implements AutoCloseable {
     }
 
     static void requireRootAndTools() {
-        boolean ready = "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/wireguard-go"))
-                && Files.isExecutable(Path.of("/usr/bin/wg"));
-        if (System.getenv("CI") != null) {
-            assertEquals(true, ready, "CI runs as root with wireguard-go and wireguard-tools installed by .ci/run");
-        }
-        Assumptions.assumeTrue(ready, "needs root, wireguard-go and wireguard-tools");
+        Requirements.requireRoot("to build network namespaces");
+        Requirements.requireTools("apt-get install --no-install-recommends iproute2 wireguard-go wireguard-tools",
+                "ip", "wireguard-go", "wg");
     }
 
     /** Starts wireguard-go in the namespace with a fresh interface, waiting for its UAPI socket. */
