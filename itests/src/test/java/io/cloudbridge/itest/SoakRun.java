@@ -2,6 +2,7 @@ package io.cloudbridge.itest;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,7 +30,8 @@ class SoakRun {
 
     @Test
     void steadyLoadWithChurnAndTransportSwapsGrowsNothing() throws Exception {
-        TestRequirements.root("the namespace lab");
+        Requirements.requireRoot("to build the namespace lab");
+        Requirements.requireTools("apt-get install iproute2 nftables iperf3 iputils-ping", "ip", "nft", "iperf3", "ping");
         int minutes = Integer.getInteger("soak.minutes", 30);
         int warmUp = Integer.getInteger("soak.warmUpMinutes", 5);
         try (ChaosLab lab = new ChaosLab(Files.createDirectories(work.resolve("lab")), "cbs")) {

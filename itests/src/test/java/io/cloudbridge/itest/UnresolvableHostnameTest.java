@@ -3,6 +3,7 @@ package io.cloudbridge.itest;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.Requirements;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -26,7 +27,8 @@ class UnresolvableHostnameTest {
 
     @Test
     void aRelayAndANodeStartAndRegisterUnderAHostnameThatDoesNotResolve() throws Exception {
-        TestRequirements.root("a UTS namespace with a hostname that does not resolve");
+        Requirements.requireRoot("a UTS namespace with a hostname that does not resolve");
+        Requirements.requireTool("unshare", "apt-get install util-linux");
         String name = "cb-unresolvable-" + Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 8);
         assertFalse(resolves(name), name + " resolves here");
         List<String> underThatName = List.of("unshare", "--uts", "sh", "-c", "hostname " + name + " && exec \"$0\" \"$@\"");
