@@ -49,9 +49,22 @@ class TurnTest {
         coturn = coturn(server, "coturn");
     }
 
+    /**
+     * A port free for UDP and for TCP: coturn listens on both, and a TCP port taken by another
+     * process's connection made its start fail ("Address already in use") on a busy machine.
+     */
     private static int freeUdpPort() throws IOException {
-        try (DatagramChannel probe = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            return probe.socket().getLocalPort();
+        for (int attempt = 0;; attempt++) {
+            try (DatagramChannel probe = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+                int port = probe.socket().getLocalPort();
+                try (java.net.ServerSocket tcp = new java.net.ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                    return port;
+                } catch (IOException takenForTcp) {
+                    if (attempt == 20) {
+                        throw takenForTcp;
+                    }
+                }
+            }
         }
     }
 
