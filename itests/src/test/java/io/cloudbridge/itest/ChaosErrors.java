@@ -18,6 +18,9 @@ final class ChaosErrors {
         expect("\"message\":\"configuration refused", "an invalid edit the test made on purpose; the last good one stays");
         expect("com.example.vendor.faulty", "the vendor jar whose component throws on activation, dropped in on purpose");
         expect("corrupt.jar", "the corrupt vendor jar dropped in on purpose; FileInstall cannot read it");
+        expect("org.apache.felix.gogo.runtime.*Service factory returned null",
+                "an admin command that began in the instant before the framework started stopping, reaching a command"
+                        + " component already deactivated; commands that arrive once it is stopping are refused plainly");
         expect("LogService.org.apache.felix.metatype.*No bundle associated with resource",
                 "Felix's metatype service reading a bundle uninstalled in the instant after the configuration bridge checked"
                         + " its state (a feature being uninstalled); the bridge skips bundles already going away, so this is rare");

@@ -61,8 +61,12 @@ public final class AdminSocketServer {
     private volatile boolean running;
     private ScheduledExecutorService idleCloser;
 
+    /** The system bundle: its state tells whether the daemon is on its way down. */
+    private volatile org.osgi.framework.Bundle framework;
+
     @Activate
     void activate(BundleContext ctx, ShellConfig config) throws IOException {
+        framework = ctx.getBundle(0);
         socketPath = resolveSocket(ctx, config);
         sessions = new Semaphore(config.maxSessions());
         idleTimeoutMillis = config.idleTimeoutSeconds() * 1000;
@@ -250,7 +254,15 @@ public final class AdminSocketServer {
                 MDC.put("correlationId", id + "." + (++sequence));
                 BoundedBuffer buffer = new BoundedBuffer(AdminProtocol.MAX_RESPONSE_BYTES);
                 output.target(buffer);
-                byte status = execute(session, command, out);
+                byte status;
+                if (framework.getState() == org.osgi.framework.Bundle.STOPPING) {
+                    // Components are going away: a command would find its service half gone (the
+                    // framework logs an error for each such call). Say so instead.
+                    out.println("the daemon is stopping; command not run");
+                    status = AdminProtocol.COMMAND_FAILED;
+                } else {
+                    status = execute(session, command, out);
+                }
                 out.flush();
                 output.target(null);
                 if (!reply(channel, status, buffer.text())) {

@@ -30,6 +30,8 @@ public abstract class SessionTransport implements RelayTransport {
     }
 
     /** Sessions on an event loop of the given kind (epoll, where a transport needs its socket options). */
+    private boolean closed;
+
     protected SessionTransport(IoHandlerFactory io) {
         this.group = new MultiThreadIoEventLoopGroup(1, io);
     }
@@ -44,18 +46,29 @@ public abstract class SessionTransport implements RelayTransport {
             return CompletableFuture.failedFuture(new IllegalArgumentException(name() + " cannot reach " + relay.uri()));
         }
         RelaySession session;
-        try {
-            session = newSession(relay, credentials, receiver);
-        } catch (Exception e) {
-            return CompletableFuture.failedFuture(e);
+        // Under the lock that close() takes: a session is either opened before the plugin goes,
+        // and closed with it, or refused; never dialled on event loops being shut down (a race
+        // between the node's path manager and the plugin's removal, found by the chaos test).
+        synchronized (this) {
+            if (closed) {
+                return CompletableFuture.failedFuture(new java.io.IOException(name() + " is being removed"));
+            }
+            try {
+                session = newSession(relay, credentials, receiver);
+            } catch (Exception e) {
+                return CompletableFuture.failedFuture(e);
+            }
+            sessions.add(session);
+            session.whenEnded(() -> sessions.remove(session));
+            return session.open();
         }
-        sessions.add(session);
-        session.whenEnded(() -> sessions.remove(session));
-        return session.open();
     }
 
     /** Closes every session and the event loop. */
     public void close() {
+        synchronized (this) {
+            closed = true;
+        }
         sessions.forEach(RelaySession::close);
         sessions.clear();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
