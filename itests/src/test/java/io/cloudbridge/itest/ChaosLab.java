@@ -2,6 +2,7 @@ package io.cloudbridge.itest;
 
 import io.cloudbridge.boot.admin.AdminClient;
 import io.cloudbridge.boot.admin.AdminProtocol;
+import io.cloudbridge.testing.Requirements;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,6 +39,12 @@ final class ChaosLab implements AutoCloseable {
     private Process iperfServer;
     private Process iperfClient;
     String bravoAddress;
+
+    /** Skips (fails in CI) without root and the lab's tools. */
+    static void requireWhatItNeeds() {
+        Requirements.requireRoot("the namespace lab (network namespaces, nftables NATs, TUN devices)");
+        Requirements.requireTools("apt-get install iproute2 nftables iperf3 iputils-ping", "ip", "nft", "iperf3", "ping");
+    }
 
     ChaosLab(Path work) throws Exception {
         this(work, "cbc");

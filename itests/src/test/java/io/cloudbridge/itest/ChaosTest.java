@@ -2,7 +2,6 @@ package io.cloudbridge.itest;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,8 +40,7 @@ class ChaosTest {
 
     @Test
     void operatorActionsNeverTakeADaemonOrTheOverlayDown() throws Exception {
-        Requirements.requireRoot("the namespace lab (network namespaces, nftables NATs, TUN devices)");
-        Requirements.requireTools("apt-get install iproute2 nftables iperf3 iputils-ping", "ip", "nft", "iperf3", "ping");
+        ChaosLab.requireWhatItNeeds();
         int actions = Integer.getInteger("chaos.actions", 200);
         long seed = Long.getLong("chaos.seed", System.nanoTime());
         System.out.println("chaos: seed " + seed + ", " + actions + " actions (replay: -Dchaos.seed=" + seed + ")");

@@ -2,7 +2,6 @@ package io.cloudbridge.itest;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cloudbridge.testing.Requirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,8 +29,7 @@ class SoakRun {
 
     @Test
     void steadyLoadWithChurnAndTransportSwapsGrowsNothing() throws Exception {
-        Requirements.requireRoot("to build the namespace lab");
-        Requirements.requireTools("apt-get install iproute2 nftables iperf3 iputils-ping", "ip", "nft", "iperf3", "ping");
+        ChaosLab.requireWhatItNeeds();
         int minutes = Integer.getInteger("soak.minutes", 30);
         int warmUp = Integer.getInteger("soak.warmUpMinutes", 5);
         try (ChaosLab lab = new ChaosLab(Files.createDirectories(work.resolve("lab")), "cbs")) {
