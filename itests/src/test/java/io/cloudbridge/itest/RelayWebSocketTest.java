@@ -46,6 +46,9 @@ import org.junit.jupiter.api.io.TempDir;
  * and of the plugin.
  */
 class RelayWebSocketTest {
+    /** How long a path whose plugin went away is 503 before it is 404: short, for the test's sake. */
+    static final int ROUTE_RESTART_SECONDS = 3;
+
     @TempDir
     Path work;
 
@@ -91,7 +94,7 @@ class RelayWebSocketTest {
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [core, shell, relay, transport-websocket]",
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
-                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, ""));
+                "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  routeRestartSeconds: " + ROUTE_RESTART_SECONDS, ""));
         WebSocketTransport transport = new WebSocketTransport(config());
         try (Daemon r = relay.start()) {
             Await.until(Duration.ofSeconds(20), "the relay's route", () -> r.logText().contains("relay route /cloudbridge/v1/ws"));
@@ -172,9 +175,19 @@ class RelayWebSocketTest {
             assertTrue(in2.states.toString().contains("node removed"), in2.states.toString());
             System.out.println("session of a removed node ended after " + took.toMillis() + " ms (" + removedAt + ")");
 
-            // Removing the plugin removes its route, not the listener: sessions end, the path is 404.
+            // Removing the plugin removes its route, not the listener. For routeRestartSeconds the path
+            // is 503 with Retry-After (the plugin may be restarting): sessions keep dialling, and are
+            // back by themselves when the plugin is. After that it is 404, and they end for good.
             assertTrue(r.exec("feature:uninstall", "transport-websocket").exit() == 0);
-            Await.until(Duration.ofSeconds(5), "node one's session ended", () -> s1.state() == TransportState.FAILED);
+            Await.until(Duration.ofSeconds(5), "node one's session lost", () -> s1.state() == TransportState.RECONNECTING);
+            String restarting = http(tlsPort, "GET /cloudbridge/v1/ws HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertTrue(restarting.startsWith("HTTP/1.1 503") && restarting.contains("retry-after: 1"), restarting);
+            assertTrue(r.exec("feature:install", "transport-websocket").exit() == 0);
+            Await.until(Duration.ofSeconds(10), "node one's session back by itself", () -> s1.state() == TransportState.CONNECTED);
+            assertTrue(s1.send(NodeKey.of(k3), packet("nobody")));
+            assertTrue(r.exec("feature:uninstall", "transport-websocket").exit() == 0);
+            Await.until(Duration.ofSeconds(ROUTE_RESTART_SECONDS + 10), "node one's session ended once the path is 404",
+                    () -> s1.state() == TransportState.FAILED);
             assertTrue(http(tlsPort, "GET /cloudbridge/v1/ws HTTP/1.1\r\nHost: x\r\n\r\n").startsWith("HTTP/1.1 404"));
             assertTrue(r.exec("feature:install", "transport-websocket").exit() == 0);
             Await.until(Duration.ofSeconds(10), "the route back", () -> {

@@ -28,4 +28,8 @@ public @interface ListenerConfig {
 
     @AttributeDefinition(description = "Seconds a new connection has to send its first request before it is closed")
     int firstRequestSeconds() default 10;
+
+    @AttributeDefinition(description = "Seconds after its plugin went away that a path is answered 503 (come back soon) rather than "
+            + "404 (not served here): a plugin that is refreshed, updated or reinstalled is back within them; 0: 404 at once")
+    int routeRestartSeconds() default 30;
 }

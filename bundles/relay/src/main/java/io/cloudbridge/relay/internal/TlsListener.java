@@ -49,6 +49,11 @@ import org.slf4j.LoggerFactory;
  * request of each connection picks the route that takes the connection over, by path. Routes come
  * and go with their plugins; the port stays. An unknown path is answered 404, a malformed request
  * 400, a request head over 8 KiB 431, a silent connection is closed after firstRequestSeconds.
+ *
+ * <p>A path whose plugin went away within the last routeRestartSeconds is answered 503 with
+ * {@code Retry-After}, not 404: a plugin that is refreshed, updated or restarted is gone for a few
+ * seconds, and its nodes should keep dialling rather than take the path for one this relay does
+ * not serve (a 404 makes a node set the transport aside and back off for up to half a minute).
  */
 @Component(service = TlsListener.class, configurationPid = "cloudbridge.listeners", immediate = true)
 @Designate(ocd = ListenerConfig.class)
@@ -57,8 +62,13 @@ public final class TlsListener {
     static final int MAX_REQUEST_HEAD = 8 * 1024;
     /** Upgrade requests have no body; a little room for routes that take a small one. */
     static final int MAX_REQUEST_BODY = 16 * 1024;
+    /** What a 503 for a restarting path asks: a plugin restart takes a few seconds. */
+    static final int RETRY_AFTER_SECONDS = 1;
 
     private final Map<String, HttpRoute> routes = new ConcurrentHashMap<>();
+    /** When each path that is not served now last lost its route (System.nanoTime()). */
+    private final Map<String, Long> removedAt = new ConcurrentHashMap<>();
+    private volatile long restartNanos = TimeUnit.SECONDS.toNanos(30);
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private Channel server;
@@ -73,12 +83,14 @@ public final class TlsListener {
             LOG.warn("two routes claim {}: keeping {}, ignoring {}", route.path(), previous.getClass().getName(),
                     route.getClass().getName());
         } else {
+            removedAt.remove(route.path());
             LOG.info("relay route {} served by {}", route.path(), route.getClass().getName());
         }
     }
 
     void removeRoute(HttpRoute route) {
         if (routes.remove(route.path(), route)) {
+            removedAt.put(route.path(), System.nanoTime());
             LOG.info("relay route {} removed", route.path());
         }
     }
@@ -95,6 +107,7 @@ public final class TlsListener {
         boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(0, NioIoHandler.newFactory());
         int firstRequestSeconds = Math.max(1, config.firstRequestSeconds());
+        restartNanos = TimeUnit.SECONDS.toNanos(Math.max(0, config.routeRestartSeconds()));
         server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -141,7 +154,12 @@ public final class TlsListener {
             String path = new QueryStringDecoder(request.uri()).path();
             HttpRoute route = routes.get(path);
             if (route == null) {
-                refuse(ctx, HttpResponseStatus.NOT_FOUND, "no such path on this relay");
+                if (restarting(path)) {
+                    refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the plugin serving this path is restarting; try again",
+                            RETRY_AFTER_SECONDS);
+                } else {
+                    refuse(ctx, HttpResponseStatus.NOT_FOUND, "no such path on this relay");
+                }
                 return;
             }
             ctx.pipeline().remove("first-request-timeout");
@@ -162,13 +180,34 @@ public final class TlsListener {
         }
     }
 
+    /** Whether {@code path} lost its route recently enough that its plugin is likely coming back. */
+    private boolean restarting(String path) {
+        Long at = removedAt.get(path);
+        if (at == null) {
+            return false;
+        }
+        if (System.nanoTime() - at < restartNanos) {
+            return true;
+        }
+        removedAt.remove(path, at);
+        return false;
+    }
+
     /** Answers with a status and a one-line reason, then closes. */
     static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason) {
+        refuse(ctx, status, reason, 0);
+    }
+
+    /** As {@link #refuse(ChannelHandlerContext, HttpResponseStatus, String)}, with a Retry-After when above zero. */
+    static void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason, int retryAfterSeconds) {
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
                 Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes())
                 .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        if (retryAfterSeconds > 0) {
+            response.headers().setInt(HttpHeaderNames.RETRY_AFTER, retryAfterSeconds);
+        }
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
 }
