@@ -37,11 +37,8 @@ public final class LinuxTun implements AutoCloseable {
     private static final long TUNSETIFF = 0x400454caL;
     private static final int IFNAMSIZ = 16;
 
-    /** libc, mapped directly: one native call per read or write, no reflection. */
+    /** libc, mapped directly: one native call per read or write, no reflection. Bound by {@link LibcBinding}. */
     static final class LibC {
-        static {
-            Native.register("c");
-        }
 
         static native int open(String path, int flags) throws LastErrorException;
 
@@ -67,9 +64,6 @@ public final class LinuxTun implements AutoCloseable {
      * more than the read.
      */
     static final class QuietLibC {
-        static {
-            Native.register("c");
-        }
 
         static native long read(int fd, Pointer buffer, long count);
 
@@ -141,6 +135,7 @@ public final class LinuxTun implements AutoCloseable {
         if (nameBytes.length == 0 || nameBytes.length >= IFNAMSIZ || !name.matches("[A-Za-z0-9_.-]+")) {
             throw new IOException("not an interface name: '" + name + "' (1-15 of A-Z a-z 0-9 _ . -)");
         }
+        LibcBinding.bind();
         int fd;
         try {
             fd = LibC.open("/dev/net/tun", O_RDWR | O_NONBLOCK);
@@ -161,6 +156,7 @@ public final class LinuxTun implements AutoCloseable {
             throw new IOException("TUNSETIFF " + name + " failed (errno " + e.getErrorCode() + ")", e);
         }
         boolean offloaded = offload && QuietLibC.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+        LibcBinding.opened();
         return new LinuxTun(name, fd, offloaded);
     }
 
@@ -286,6 +282,7 @@ public final class LinuxTun implements AutoCloseable {
             // already gone
         } finally {
             lock.writeLock().unlock();
+            LibcBinding.closed();
         }
     }
 

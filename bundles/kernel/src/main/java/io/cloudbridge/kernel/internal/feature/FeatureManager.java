@@ -88,7 +88,10 @@ public final class FeatureManager implements FeatureService {
     /**
      * Every change runs here, one at a time: uninstalling, refreshing and starting bundles can take
      * seconds, and neither ConfigAdmin's event thread nor a reader of {@link #health()} may wait
-     * for that.
+     * for that. Its thread ends once no change is waiting: bundle code that ran on it (activators,
+     * component activation, Netty's thread-local caches) leaves thread-locals whose values hold
+     * the classes, and so the class loaders, of bundles uninstalled since; a thread that lived on
+     * kept every uninstalled revision of the relay feature's twenty bundles alive.
      */
     private ExecutorService changes;
     /**
@@ -110,11 +113,12 @@ public final class FeatureManager implements FeatureService {
         // component's own configuration is the same unless the bridge refused it at start.
         String booted = ctx.getProperty(RuntimeProperties.CONFIGURED_FEATURES);
         this.configured = booted != null ? List.of(booted.split(",")) : withRoleFeatures(config.features());
-        this.changes = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "cloudbridge-features");
-            t.setDaemon(true);
-            return t;
-        });
+        this.changes = new java.util.concurrent.ThreadPoolExecutor(0, 1, 0, TimeUnit.MILLISECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "cloudbridge-features");
+                    t.setDaemon(true);
+                    return t;
+                });
         // The launcher installed and started these at boot (and recorded any failure): adopt
         // them. Starting bundles from here would activate their components while this one is
         // still activating, which DS reports as a circular reference.
@@ -390,16 +394,24 @@ public final class FeatureManager implements FeatureService {
         wantedJars.forEach(j -> wantedNames.add(j.symbolicName()));
         Map<String, Bundle> installed = managedBundles();
 
+        // Newest first, as the framework stops bundles at shutdown: a feature's bundles are installed
+        // providers before consumers, so a consumer winds down (closes its devices, its sockets)
+        // while what it uses is still running.
+        List<Bundle> leaving = new ArrayList<>();
+        installed.forEach((name, bundle) -> {
+            if (!wantedNames.contains(name)) {
+                leaving.add(bundle);
+            }
+        });
+        leaving.sort(java.util.Comparator.comparingLong(Bundle::getBundleId).reversed());
         List<Bundle> removed = new ArrayList<>();
-        for (Map.Entry<String, Bundle> e : installed.entrySet()) {
-            if (!wantedNames.contains(e.getKey())) {
-                try {
-                    e.getValue().uninstall();
-                    removed.add(e.getValue());
-                    StartFailures.clear(e.getKey());
-                } catch (BundleException | IllegalStateException ex) {
-                    failed("uninstalling", e.getKey(), ex);
-                }
+        for (Bundle bundle : leaving) {
+            try {
+                bundle.uninstall();
+                removed.add(bundle);
+                StartFailures.clear(bundle.getSymbolicName());
+            } catch (BundleException | IllegalStateException ex) {
+                failed("uninstalling", bundle.getSymbolicName(), ex);
             }
         }
         if (!removed.isEmpty()) {

@@ -1,0 +1,64 @@
+package io.cloudbridge.tun.internal;
+
+import com.sun.jna.Native;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The native binding of {@link LinuxTun}'s libc calls, made on first use and undone when this
+ * bundle stops with no device open. JNA keeps a registered class (and so this bundle's class
+ * loader) in a map of its own, and its cleaner thread lives while the library it loaded does: a
+ * binding made in a static initializer and never undone kept every uninstalled revision of this
+ * bundle and of JNA alive, one of each per uninstall of the overlay feature.
+ */
+final class LibcBinding {
+    private static final Logger LOG = LoggerFactory.getLogger(LibcBinding.class);
+    private static boolean bound;
+    private static int openDevices;
+    /** The bundle stopped while a device was open: the binding goes when the last one closes. */
+    private static boolean releaseWhenClosed;
+
+    private LibcBinding() {
+    }
+
+    static synchronized void bind() {
+        releaseWhenClosed = false;
+        if (!bound) {
+            Native.register(LinuxTun.LibC.class, "c");
+            Native.register(LinuxTun.QuietLibC.class, "c");
+            bound = true;
+        }
+    }
+
+    static synchronized void opened() {
+        openDevices++;
+    }
+
+    static synchronized void closed() {
+        openDevices--;
+        if (releaseWhenClosed) {
+            unbind();
+        }
+    }
+
+    /**
+     * Undoes the binding, or, while a device is still open (only this bundle was stopped, and the
+     * overlay still uses its classes, whose natives must work until it closes), once the last closes.
+     */
+    static synchronized boolean unbind() {
+        if (!bound) {
+            return false;
+        }
+        if (openDevices > 0) {
+            releaseWhenClosed = true;
+            LOG.debug("libc binding kept until the last of {} open TUN devices closes", openDevices);
+            return false;
+        }
+        releaseWhenClosed = false;
+        Native.unregister(LinuxTun.LibC.class);
+        Native.unregister(LinuxTun.QuietLibC.class);
+        bound = false;
+        LOG.debug("libc binding released");
+        return true;
+    }
+}

@@ -1,0 +1,23 @@
+package io.cloudbridge.tun.internal;
+
+import org.osgi.annotation.bundle.Header;
+import org.osgi.framework.BundleActivator;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+
+/**
+ * Not a service: the one hook a bundle without components has on its own stop, used to undo the
+ * native binding so that an uninstalled or refreshed revision can be unloaded.
+ */
+@Header(name = Constants.BUNDLE_ACTIVATOR, value = "${@class}")
+public final class TunBundleLifecycle implements BundleActivator {
+    @Override
+    public void start(BundleContext context) {
+        // bound on first use
+    }
+
+    @Override
+    public void stop(BundleContext context) {
+        LibcBinding.unbind();
+    }
+}
