@@ -32,11 +32,20 @@ final class ChaosResources {
     static final long MAX_MORE_METASPACE_KB = 256 * 1024;
     static final long MAX_MORE_CODE_KB = 48 * 1024;
 
-    record Sample(int action, int threads, int fds, long nativeKb, long metaspaceKb, long codeKb, long heapKb) {
+    record Sample(int action, int threads, int fds, long nativeKb, long metaspaceKb, long codeKb, long heapKb, int loaders,
+            Map<String, Long> nmt) {
         @Override
         public String toString() {
-            return String.format("#%d threads=%d fds=%d native=%d KB metaspace=%d KB code=%d KB heap=%d KB", action, threads, fds,
-                    nativeKb, metaspaceKb, codeKb, heapKb);
+            return String.format("#%d threads=%d fds=%d native=%d KB metaspace=%d KB code=%d KB heap=%d KB bundle-loaders=%d", action,
+                    threads, fds, nativeKb, metaspaceKb, codeKb, heapKb, loaders);
+        }
+
+        /** The native memory categories that grew most since {@code base}: where to look first. */
+        String grewMost(Sample base) {
+            return nmt.entrySet().stream().filter(e -> !e.getKey().equals("Total"))
+                    .map(e -> Map.entry(e.getKey(), e.getValue() - base.nmt.getOrDefault(e.getKey(), 0L)))
+                    .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(5)
+                    .map(e -> e.getKey() + " +" + e.getValue() + " KB").collect(java.util.stream.Collectors.joining(", "));
         }
     }
 
@@ -80,7 +89,7 @@ final class ChaosResources {
     private void check(long pid, String what, long growth, long bound, Sample s) {
         if (growth > bound) {
             violations.add(names.get(pid) + " (pid " + pid + "): " + what + " grew by " + growth + " over its baseline "
-                    + baseline.get(pid) + ", bound " + bound + ", at " + s);
+                    + baseline.get(pid) + ", bound " + bound + ", at " + s + "; grew most: " + s.grewMost(baseline.get(pid)));
         }
     }
 
@@ -110,13 +119,17 @@ final class ChaosResources {
             }
             // After a full collection: metaspace of bundle revisions that a refresh let go is
             // given back only then, and a serial-GC heap can go a long while without one.
-            ChaosLab.shQuiet(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), String.valueOf(pid), "GC.run");
+            String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+            ChaosLab.shQuiet(jcmd, String.valueOf(pid), "GC.run");
             Map<String, Long> nmt = nmt(pid);
+            int loaders = (int) ChaosLab.shQuiet(jcmd, String.valueOf(pid), "VM.classloader_stats").lines()
+                    .filter(l -> l.contains("BundleWiringImpl$BundleClassLoader")).count();
             long total = nmt.getOrDefault("Total", 0L);
             long heap = nmt.getOrDefault("Java Heap", 0L);
             long metaspace = nmt.getOrDefault("Class", 0L) + nmt.getOrDefault("Metaspace", 0L);
             long code = nmt.getOrDefault("Code", 0L);
-            return new Sample(action, Integer.parseInt(threads.group(1)), fdCount, total - heap - metaspace - code, metaspace, code, heap);
+            return new Sample(action, Integer.parseInt(threads.group(1)), fdCount, total - heap - metaspace - code, metaspace, code, heap,
+                    loaders, nmt);
         } catch (IOException e) {
             return null; // the process went between the listing and the reading
         }
