@@ -198,6 +198,9 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
                         + " or an administrator removes it (relay:node delete)", remote);
             }
+            if (outcome.refusal() == RelayState.Refusal.KEY_RESERVED) {
+                throw refuse(Status.PERMISSION_DENIED, "this key is reserved for the relay's CONNECT-IP gateway of the tenant", remote);
+            }
             if (outcome.refusal() == RelayState.Refusal.NODE_REMOVED) {
                 throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
             }

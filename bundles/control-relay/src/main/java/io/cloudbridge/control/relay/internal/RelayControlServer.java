@@ -77,14 +77,19 @@ public final class RelayControlServer {
         start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
-        published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), config.issuer()),
+        published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), state, durability,
+                config.issuer()),
                 null));
     }
 
     /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */
     void start(Path home, Path stateDir, RelayConfig config) throws IOException, SQLException {
+        start(home, stateDir, config, Clock.systemUTC());
+    }
+
+    /** @param clock the relay's time: tokens, expiry and rate limits (tests move it instead of waiting) */
+    void start(Path home, Path stateDir, RelayConfig config, Clock clock) throws IOException, SQLException {
         state = new RelayState(database);
-        Clock clock = Clock.systemUTC();
         NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
