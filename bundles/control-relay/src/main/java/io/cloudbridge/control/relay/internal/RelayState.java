@@ -393,9 +393,10 @@ final class RelayState {
 
     /**
      * Checks a presented key and, for a one-time key, uses it up in the same step: of two nodes
-     * racing with one one-time key, one wins.
+     * racing with one one-time key, one wins. {@code admit} hears the tenant of a good key before
+     * it is used up, and refuses the registration by throwing: the key is then left as it was.
      */
-    KeyVerdict usePreAuthKey(String presented, Instant now) throws SQLException {
+    KeyVerdict usePreAuthKey(String presented, Instant now, java.util.function.Consumer<String> admit) throws SQLException {
         if (presented == null || !presented.matches("cbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")) {
             return new KeyVerdict(KeyCheck.UNKNOWN, null);
         }
@@ -404,6 +405,7 @@ final class RelayState {
         AcceptedKey known = acceptedKeys.get(id);
         if (known != null && now.isBefore(known.checkedAt().plus(ACCEPTED_KEY_RECHECK)) && now.isBefore(known.expires())
                 && MessageDigest.isEqual(known.hash().getBytes(StandardCharsets.US_ASCII), hash.getBytes(StandardCharsets.US_ASCII))) {
+            admit.accept(known.tenant());
             return new KeyVerdict(KeyCheck.ACCEPTED, known.tenant());
         }
         try (Connection c = db.getConnection()) {
@@ -433,8 +435,13 @@ final class RelayState {
                     acceptedKeys.clear();
                 }
                 acceptedKeys.put(id, new AcceptedKey(storedHash, key.tenant(), key.expires(), now));
+                admit.accept(key.tenant());
                 return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant());
             }
+            if (key.used() != null) {
+                return new KeyVerdict(KeyCheck.USED, key.tenant());
+            }
+            admit.accept(key.tenant());
             try (PreparedStatement u = c.prepareStatement(
                     "UPDATE relay_preauth_key SET used_at = ? WHERE key_id = ? AND used_at IS NULL")) {
                 u.setTimestamp(1, Timestamp.from(now));
@@ -505,8 +512,12 @@ final class RelayState {
         return secret;
     }
 
-    /** Uses a refresh token up (each is good once); returns its node when it was valid. */
-    Optional<String> useRefreshToken(String secret, Instant now) throws SQLException {
+    /**
+     * Uses a refresh token up (each is good once); returns its node when it was valid. {@code admit}
+     * hears the node of a live token before it is used up, and refuses the renewal by throwing: the
+     * token then stays good.
+     */
+    Optional<String> useRefreshToken(String secret, Instant now, java.util.function.Consumer<String> admit) throws SQLException {
         if (secret == null || secret.isEmpty() || secret.length() > 64) {
             return Optional.empty();
         }
@@ -523,6 +534,9 @@ final class RelayState {
                     node = r.getString(1);
                     expires = r.getTimestamp(2).toInstant();
                 }
+            }
+            if (now.isBefore(expires)) {
+                admit.accept(node);
             }
             try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE token_hash = ?")) {
                 d.setString(1, hash);

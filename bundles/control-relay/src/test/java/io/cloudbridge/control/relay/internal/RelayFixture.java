@@ -33,6 +33,10 @@ final class RelayFixture implements AutoCloseable {
     /** The relay's time: real time, moved ahead by tests that must not wait out a minute's budget. */
     final MovableClock clock = new MovableClock();
     final io.cloudbridge.store.Durability durability;
+    /** Set by a test to hold every flush until it counts down: registrations then wait in the writer. */
+    volatile java.util.concurrent.CountDownLatch holdFlushes;
+    /** Flushes that found {@link #holdFlushes} set. */
+    final java.util.concurrent.atomic.AtomicInteger flushesHeld = new java.util.concurrent.atomic.AtomicInteger();
 
     RelayFixture(RelayConfig config) throws Exception {
         this.config = config;
@@ -57,6 +61,15 @@ final class RelayFixture implements AutoCloseable {
             }
         });
         durability = () -> {
+            java.util.concurrent.CountDownLatch hold = holdFlushes;
+            if (hold != null) {
+                flushesHeld.incrementAndGet();
+                try {
+                    hold.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             try (java.sql.Connection c = pool.getConnection(); java.sql.Statement s = c.createStatement()) {
                 s.execute("CHECKPOINT");
             }
