@@ -241,6 +241,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     private volatile int renewals;
     private volatile java.util.concurrent.ScheduledFuture<?> renewal;
     private volatile int failures;
+    /** Renewals failed in a row: their retries back off. */
+    private volatile int renewalFailures;
 
     @Activate
     void activate(BundleContext ctx, NodeControlConfig c) throws IOException {
@@ -440,7 +442,9 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                         + " put the old key back, or have the node removed (relay:node delete) and sign in again", this::signIn, false);
                 return;
             }
-            retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED);
+            // Over a budget of the relay (RESOURCE_EXHAUSTED), its hint is the least wait.
+            retry("registration failed: " + describe(e), this::signIn, e.getStatus().getCode() == Status.Code.UNAUTHENTICATED,
+                    pushbackMillis(e));
         } catch (IOException e) {
             status = "not signed in: " + e.getMessage();
             LOG.warn(status);
@@ -498,6 +502,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
             String refresh = readRefreshToken();
             NodeToken token = blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
             renewals++;
+            renewalFailures = 0;
             saveToken(token);
         } catch (StatusRuntimeException e) {
             if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
@@ -506,7 +511,10 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                 LOG.warn("the relay refused to renew this node's token ({}); signing in again", e.getStatus().getDescription());
                 scheduler.execute(this::signIn);
             } else {
-                scheduler.schedule(this::renew, 2, TimeUnit.SECONDS); // the token has a third of its life left
+                // The token has a third of its life left: retried soon, but backing off (and no sooner
+                // than the relay asks, when it refused for a budget) rather than every 2 s.
+                long wait = Math.max(pushbackMillis(e), 2000L << Math.min(renewalFailures++, 4));
+                scheduler.schedule(this::renew, jitter(wait), TimeUnit.MILLISECONDS);
             }
         } catch (IOException e) {
             status = "cannot keep the refresh token: " + e.getMessage();
@@ -577,7 +585,8 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                             scheduler.execute(() -> watchMap());
                             return;
                         }
-                        scheduler.execute(() -> retry("map stream ended: " + describe(s), () -> watchMap(), false));
+                        long pushback = pushbackMillis(t);
+                        scheduler.execute(() -> retry("map stream ended: " + describe(s), () -> watchMap(), false, pushback));
                     }
 
                     @Override
@@ -842,15 +851,47 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
 
     /** Tries again after a jittered wait that doubles with each failure, up to control.maxBackoffSeconds. */
     private void retry(String why, Runnable again, boolean credentialProblem) {
+        retry(why, again, credentialProblem, 0);
+    }
+
+    /** @param atLeastMillis the relay's retry hint (0: none): waited out even beyond the backoff's cap, with jitter */
+    private void retry(String why, Runnable again, boolean credentialProblem, long atLeastMillis) {
         failures++;
         long cap = Duration.ofSeconds(config.maxBackoffSeconds()).toMillis();
         long wait = Math.min(cap, 500L << Math.min(failures, 10));
         wait = wait / 2 + ThreadLocalRandom.current().nextLong(wait / 2 + 1);
+        if (atLeastMillis > 0) {
+            wait = Math.max(wait, jitter(atLeastMillis));
+        }
         status = why + (credentialProblem ? "" : "; retrying");
         LOG.warn("{}; next attempt in {} ms", why, wait);
         if (!credentialProblem) {
             scheduler.schedule(again, wait, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** The relay's retry hint: gRPC's retry pushback (gRFC A6), ms. */
+    static final Metadata.Key<String> RETRY_PUSHBACK = Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+    /** A hint longer than this is taken as this: a wrong value must not park the node for hours. */
+    static final long MAX_PUSHBACK_MILLIS = 300_000;
+
+    /** How long the relay asked this node to wait before the call again (over one of its budgets), in ms; 0 without a hint. */
+    static long pushbackMillis(Throwable t) {
+        Metadata trailers = Status.trailersFromThrowable(t);
+        String hint = trailers == null ? null : trailers.get(RETRY_PUSHBACK);
+        if (hint == null) {
+            return 0;
+        }
+        try {
+            return Math.max(0, Math.min(MAX_PUSHBACK_MILLIS, Long.parseLong(hint.trim())));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** {@code millis} and up to a quarter more: nodes told the same wait do not all come back in the same instant. */
+    private static long jitter(long millis) {
+        return millis + ThreadLocalRandom.current().nextLong(millis / 4 + 1);
     }
 
     private static String describe(StatusRuntimeException e) {

@@ -78,10 +78,15 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     /** The data plane's switch, when it runs. */
     private final java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane;
     private final KeyRotationVerifier rotations;
+    private final CallBudgets budgets = new CallBudgets();
+    /** Where answers to flushed registrations are made: the control service's own pool. */
+    private final java.util.concurrent.Executor answers;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability,
-            java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane, KeyRotationVerifier rotations) {
+            java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane, KeyRotationVerifier rotations,
+            java.util.concurrent.Executor answers) {
+        this.answers = answers;
         this.dataPlane = dataPlane;
         this.rotations = rotations;
         this.identity = identity;
@@ -93,28 +98,12 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         this.config = config;
         this.homeRelay = homeRelay;
         this.maps = new NetworkMaps(this::storedPeers);
-        this.registrations = new RegistrationWriter(state, ipam, durability);
+        this.registrations = new RegistrationWriter(state, ipam, durability, config.registrationQueue());
     }
 
     /** Stops the registration writer; registrations still queued fail as UNAVAILABLE. */
     void close() throws InterruptedException {
         registrations.close();
-    }
-
-    /** The written registration, or the database's failure as the SQLException it is. */
-    private static RegistrationWriter.Outcome await(java.util.concurrent.CompletableFuture<RegistrationWriter.Outcome> pending)
-            throws SQLException {
-        try {
-            return pending.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new SQLException("interrupted while the registration was written", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof SQLException sql) {
-                throw sql;
-            }
-            throw new SQLException("writing the registration failed: " + e.getCause(), e.getCause());
-        }
     }
 
     NetworkMaps maps() {
@@ -164,15 +153,21 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 throw refuse(Status.INVALID_ARGUMENT, "bad node info: " + problem, remote);
             }
             Instant now = clock.instant();
+            NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
             NodeTokens.Claims own = request.getCredentialCase() == RegisterRequest.CredentialCase.NODE_TOKEN
                     ? ownNodeToken(request.getNodeToken(), remote, now) : null;
+            // The budgets are charged once the credential names the tenant, and before a one-time
+            // pre-auth key is used up: a refusal for a budget spends nothing the node needs again.
             String tenant = switch (request.getCredentialCase()) {
-                case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now);
+                case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now,
+                        t -> chargeRegistration(t, key, null, request.getPreAuthKey().substring(4, 16), remote, now));
                 case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
                 case NODE_TOKEN -> own.tenant();
                 default -> throw refuse(Status.UNAUTHENTICATED, "no credential", remote);
             };
-            NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
+            if (own != null || request.getCredentialCase() == RegisterRequest.CredentialCase.OIDC_ACCESS_TOKEN) {
+                chargeRegistration(tenant, key, own == null ? null : own.nodeId(), null, remote, now);
+            }
             // Public keys are in every peer's map: a credential for the tenant must not make its
             // holder an existing node (the writer refuses a known key). That node signs in again
             // with its own token only.
@@ -188,15 +183,44 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
                         + " or an administrator removes it (relay:node delete)", remote);
             }
-            RegistrationWriter.Outcome outcome = await(registrations.submit(new RelayState.Registration(tenant, key.toBase64(),
-                    info.getHostname(), info.getOs(), info.getEndpointsList(), ownNodeId, own == null ? null : own.nodeKey(), now,
-                    now.plusSeconds(config.refreshLifetimeSeconds()))));
+            java.util.concurrent.CompletableFuture<RegistrationWriter.Outcome> pending;
+            try {
+                pending = registrations.submit(new RelayState.Registration(tenant, key.toBase64(), info.getHostname(), info.getOs(),
+                        info.getEndpointsList(), ownNodeId, own == null ? null : own.nodeKey(), now,
+                        now.plusSeconds(config.refreshLifetimeSeconds())));
+            } catch (RegistrationWriter.QueueFull full) {
+                throw overBudget(new CallBudgets.Overdrawn("registrations waiting at the relay", QUEUE_RETRY), remote);
+            }
+            // The call's thread goes back to the pool while the writer works: the answer is made on
+            // the pool when the write is flushed.
+            pending.whenCompleteAsync((outcome, failure) -> answer(outcome, failure, tenant, key, own, rotating, now, remote, reply),
+                    answers);
+        } catch (StatusRuntimeException e) {
+            fail(reply, e);
+        } catch (SQLException e) {
+            LOG.error("registration failed in the database: {}", e.toString());
+            fail(reply, Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+        }
+    }
+
+    /** A flushed registration's answer, or why there is none. */
+    private void answer(RegistrationWriter.Outcome outcome, Throwable failure, String tenant, NodeKey key, NodeTokens.Claims own,
+            boolean rotating, Instant now, String remote, StreamObserver<RegisterResponse> reply) {
+        try {
+            if (failure != null) {
+                Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                        ? failure.getCause() : failure;
+                throw cause instanceof SQLException sql ? sql : new SQLException("writing the registration failed: " + cause, cause);
+            }
             if (outcome.exhausted() != null) {
                 throw refuse(Status.RESOURCE_EXHAUSTED, outcome.exhausted(), remote);
             }
             if (outcome.refusal() == RelayState.Refusal.KEY_TAKEN) {
                 throw refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
                         + " or an administrator removes it (relay:node delete)", remote);
+            }
+            if (outcome.refusal() == RelayState.Refusal.KEY_RESERVED) {
+                throw refuse(Status.PERMISSION_DENIED, "this key is reserved for the relay's CONNECT-IP gateway of the tenant", remote);
             }
             if (outcome.refusal() == RelayState.Refusal.NODE_REMOVED) {
                 throw refuse(Status.UNAUTHENTICATED, "node removed", remote);
@@ -226,21 +250,81 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 SECURITY.info("node {} of tenant {} rotated its key {} -> {}", node.id(), tenant, own.nodeKey(), key.toBase64());
             }
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
-            reply.onNext(response);
-            reply.onCompleted();
+            try {
+                reply.onNext(response);
+                reply.onCompleted();
+            } catch (RuntimeException cancelled) {
+                LOG.debug("node {} had gone before its registration was answered", node.id());
+            }
         } catch (StatusRuntimeException e) {
-            reply.onError(e);
+            fail(reply, e);
         } catch (SQLException e) {
             LOG.error("registration failed in the database: {}", e.toString());
-            reply.onError(Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+            fail(reply, Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
+        } catch (RuntimeException e) {
+            LOG.error("answering a registration failed", e);
+            fail(reply, Status.INTERNAL.withDescription("the relay failed answering the registration").asRuntimeException());
         }
     }
 
-    private String tenantOfPreAuthKey(String presented, String remote, Instant now) throws SQLException {
+    /** Ends a call with an error, unless it has ended already (the caller cancelled). */
+    private static void fail(StreamObserver<?> reply, StatusRuntimeException e) {
+        try {
+            reply.onError(e);
+        } catch (RuntimeException alreadyEnded) {
+            // cancelled meanwhile: nobody to tell
+        }
+    }
+
+    // ---- budgets of authenticated callers ----
+
+    /** What a full registration queue tells the caller to wait: bursts take milliseconds, a full queue a few of them. */
+    static final Duration QUEUE_RETRY = Duration.ofSeconds(1);
+    /** The retry hint, as gRPC's retry pushback (gRFC A6) names it: milliseconds. */
+    static final Metadata.Key<String> RETRY_PUSHBACK = Metadata.Key.of("grpc-retry-pushback-ms", Metadata.ASCII_STRING_MARSHALLER);
+
+    /** Charges a registration to the node (its key; its id when it used its own token), its tenant and its pre-auth key. */
+    private void chargeRegistration(String tenant, NodeKey key, String nodeId, String preAuthKeyId, String remote, Instant now) {
+        List<CallBudgets.Charge> charges = new ArrayList<>(4);
+        int perNode = config.registrationsPerNodePerMinute();
+        charges.add(new CallBudgets.Charge("register/key/" + tenant + "/" + key.toBase64(), perNode, "registrations of this node"));
+        if (nodeId != null) {
+            charges.add(new CallBudgets.Charge("register/node/" + nodeId, perNode, "registrations of this node"));
+        }
+        charges.add(new CallBudgets.Charge("register/tenant/" + tenant, config.registrationsPerTenantPerMinute(),
+                "registrations in this tenant"));
+        if (preAuthKeyId != null) {
+            charges.add(new CallBudgets.Charge("register/pre-auth/" + preAuthKeyId, config.registrationsPerPreAuthKeyPerMinute(),
+                    "registrations with this pre-auth key"));
+        }
+        charge(remote, now, charges.toArray(CallBudgets.Charge[]::new));
+    }
+
+    private void charge(String remote, Instant now, CallBudgets.Charge... charges) {
+        Optional<CallBudgets.Overdrawn> over = budgets.take(now, charges);
+        if (over.isPresent()) {
+            throw overBudget(over.get(), remote);
+        }
+    }
+
+    /** RESOURCE_EXHAUSTED naming the budget, with when to come back as text and as gRPC's retry pushback. */
+    private StatusRuntimeException overBudget(CallBudgets.Overdrawn over, String remote) {
+        long millis = over.retryAfter().toMillis();
+        String reason = "too many " + over.what() + ": try again in " + Math.max(1, (millis + 999) / 1000) + " s";
+        count(reason);
+        SECURITY.warn("control request refused: {} (from {})", reason, remote);
+        Metadata trailers = new Metadata();
+        trailers.put(RETRY_PUSHBACK, Long.toString(millis));
+        return Status.RESOURCE_EXHAUSTED.withDescription(reason).asRuntimeException(trailers);
+    }
+
+    /** @param admit charges the budgets once the key is found good, before a one-time key is used up (it throws to refuse) */
+    private String tenantOfPreAuthKey(String presented, String remote, Instant now, java.util.function.Consumer<String> admit)
+            throws SQLException {
         if (overFailureBudget(remote, now, false)) {
             throw refuse(Status.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute", remote);
         }
-        RelayState.KeyVerdict verdict = state.usePreAuthKey(presented, now);
+        RelayState.KeyVerdict verdict = state.usePreAuthKey(presented, now, admit);
         if (verdict.check() != RelayState.KeyCheck.ACCEPTED) {
             overFailureBudget(remote, now, true);
             throw refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
@@ -387,7 +471,12 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         String remote = remote(Context.current());
         try {
             Instant now = clock.instant();
-            Optional<RelayState.Node> node = state.useRefreshToken(request.getRefreshToken(), now).flatMap(this::nodeOrEmpty);
+            // Charged before the token is used up: a renewal refused for a budget leaves the node its token.
+            Optional<RelayState.Node> node = state.useRefreshToken(request.getRefreshToken(), now,
+                    id -> nodeOrEmpty(id).ifPresent(n -> charge(remote, now,
+                            new CallBudgets.Charge("renew/node/" + n.id(), config.renewalsPerNodePerMinute(), "renewals of this node"),
+                            new CallBudgets.Charge("renew/tenant/" + n.tenant(), config.renewalsPerTenantPerMinute(),
+                                    "renewals in this tenant")))).flatMap(this::nodeOrEmpty);
             if (node.isEmpty()) {
                 throw refuse(Status.UNAUTHENTICATED, "refresh token unknown, used or expired", remote);
             }
@@ -417,6 +506,15 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     @Override
     public void watchNetworkMap(WatchNetworkMapRequest request, StreamObserver<NetworkMapUpdate> updates) {
         NodeTokens.Claims node = NODE.get();
+        try {
+            // Each open sends the tenant's whole map: a node reopening in a loop is held to its budget.
+            charge(remote(Context.current()), clock.instant(),
+                    new CallBudgets.Charge("map/node/" + node.nodeId(), config.mapOpensPerNodePerMinute(), "map opens of this node"),
+                    new CallBudgets.Charge("map/tenant/" + node.tenant(), config.mapOpensPerTenantPerMinute(), "map opens in this tenant"));
+        } catch (StatusRuntimeException e) {
+            fail(updates, e);
+            return;
+        }
         maps.watch(node.tenant(), node.nodeId(), (ServerCallStreamObserver<NetworkMapUpdate>) updates);
     }
 

@@ -25,6 +25,10 @@ import org.slf4j.LoggerFactory;
  * <p>Addresses are allocated before the node is written: a node written but never told its
  * address would hold its key against a retry with the same credential, while an address whose
  * node was never written is found again by the retry (allocation is idempotent per key).
+ *
+ * <p>The queue is bounded: past it a registration is refused at once ({@link QueueFull}) instead
+ * of piling up behind the writer. A second registration of one node in a burst waits at the head
+ * of the next burst, not at the tail of the queue, where it would count against the bound twice.
  */
 final class RegistrationWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RegistrationWriter.class);
@@ -38,30 +42,49 @@ final class RegistrationWriter implements AutoCloseable {
     private record Pending(RelayState.Registration registration, CompletableFuture<Outcome> outcome) {
     }
 
+    /** The queue is at its bound: the registration was not taken. */
+    static final class QueueFull extends RuntimeException {
+        QueueFull(int bound) {
+            super(bound + " registrations are waiting to be written", null, false, false);
+        }
+    }
+
     private final RelayState state;
     private final AddressAllocator ipam;
     private final Durability durability;
-    private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    private final int bound;
+    private final LinkedBlockingQueue<Pending> queue;
+    /** Deferred to the next burst (a node's second registration in one burst); the writer's thread only. */
+    private final List<Pending> carried = new ArrayList<>();
     private final Thread writer;
     private volatile boolean closed;
 
-    RegistrationWriter(RelayState state, AddressAllocator ipam, Durability durability) {
+    RegistrationWriter(RelayState state, AddressAllocator ipam, Durability durability, int bound) {
         this.state = state;
         this.ipam = ipam;
         this.durability = durability;
+        this.bound = bound;
+        this.queue = new LinkedBlockingQueue<>(bound);
         this.writer = new Thread(this::run, "relay-registration-writer");
         writer.setDaemon(true);
         writer.start();
     }
 
-    /** Queues a registration; the future completes once it is written and flushed, or fails with the database's error. */
+    /**
+     * Queues a registration; the future completes once it is written and flushed, or fails with the
+     * database's error.
+     *
+     * @throws QueueFull when as many registrations as the bound are waiting
+     */
     CompletableFuture<Outcome> submit(RelayState.Registration registration) {
         CompletableFuture<Outcome> outcome = new CompletableFuture<>();
         if (closed) {
             outcome.completeExceptionally(new SQLException("the relay is stopping"));
             return outcome;
         }
-        queue.add(new Pending(registration, outcome));
+        if (!queue.offer(new Pending(registration, outcome))) {
+            throw new QueueFull(bound);
+        }
         if (closed) { // closed meanwhile: whatever the writer has not taken is failed here
             failQueued();
         }
@@ -72,17 +95,22 @@ final class RegistrationWriter implements AutoCloseable {
         List<Pending> burst = new ArrayList<>(MAX_BURST);
         while (!closed) {
             // Polled, not interrupted: an interrupt inside the database's file I/O closes its file.
-            Pending first;
-            try {
-                first = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                break;
+            if (carried.isEmpty()) {
+                Pending first;
+                try {
+                    first = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                } catch (InterruptedException e) {
+                    break;
+                }
+                if (first == null) {
+                    continue;
+                }
+                burst.add(first);
+            } else {
+                burst.addAll(carried);
+                carried.clear();
             }
-            if (first == null) {
-                continue;
-            }
-            burst.add(first);
-            queue.drainTo(burst, MAX_BURST - 1);
+            queue.drainTo(burst, Math.max(0, MAX_BURST - burst.size()));
             try {
                 write(burst);
             } catch (SQLException | RuntimeException e) {
@@ -91,6 +119,8 @@ final class RegistrationWriter implements AutoCloseable {
             }
             burst.clear();
         }
+        carried.forEach(p -> p.outcome().completeExceptionally(new SQLException("the relay is stopping")));
+        carried.clear();
         failQueued();
     }
 
@@ -99,16 +129,14 @@ final class RegistrationWriter implements AutoCloseable {
         // which judges them one after another (a rotation and a plain sign-in of one node together
         // would both be judged against the key before either). The rest go to the next burst.
         java.util.Set<String> nodesInBurst = new java.util.HashSet<>();
-        List<Pending> deferred = new ArrayList<>();
         for (java.util.Iterator<Pending> it = burst.iterator(); it.hasNext(); ) {
             Pending p = it.next();
             String own = p.registration().ownNodeId();
             if (own != null && !nodesInBurst.add(own)) {
-                deferred.add(p);
+                carried.add(p);
                 it.remove();
             }
         }
-        deferred.forEach(queue::add);
         // Addresses per tenant; a tenant whose pool cannot take the whole burst is asked node by node.
         Map<String, List<Pending>> byTenant = new LinkedHashMap<>();
         for (Pending p : burst) {

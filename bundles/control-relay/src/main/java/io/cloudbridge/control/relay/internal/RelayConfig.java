@@ -47,4 +47,41 @@ public @interface RelayConfig {
     @AttributeDefinition(min = "1", max = "10000", description = "Failed pre-auth key attempts allowed per source"
             + " address and minute, beyond which registration is refused for the rest of the minute.")
     int preAuthFailuresPerMinute() default 10;
+
+    // Budgets of authenticated callers. Each holds a minute's worth, so a burst of that size goes
+    // through at once and a loop is held to the rate; over a budget a call gets RESOURCE_EXHAUSTED
+    // with a retry hint (grpc-retry-pushback-ms), which nodes wait out.
+
+    @AttributeDefinition(min = "1", max = "100000", description = "Registrations per node (its WireGuard key, and its"
+            + " node id when it signs in with its own token) and minute.")
+    int registrationsPerNodePerMinute() default 20;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "Registrations per tenant and minute, all credentials"
+            + " together.")
+    int registrationsPerTenantPerMinute() default 6000;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "Registrations per pre-auth key and minute (a reusable"
+            + " key enrolling many nodes); a one-time key refused for a budget is not used up.")
+    int registrationsPerPreAuthKeyPerMinute() default 1200;
+
+    @AttributeDefinition(min = "1", max = "100000", description = "Token renewals (RefreshToken) per node and minute; a"
+            + " refresh token refused for a budget stays good.")
+    int renewalsPerNodePerMinute() default 20;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "Token renewals per tenant and minute.")
+    int renewalsPerTenantPerMinute() default 6000;
+
+    @AttributeDefinition(min = "1", max = "100000", description = "Network map streams opened per node and minute.")
+    int mapOpensPerNodePerMinute() default 30;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "Network map streams opened per tenant and minute.")
+    int mapOpensPerTenantPerMinute() default 12000;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "Registrations waiting to be written at most; beyond"
+            + " it a registration is refused at once (RESOURCE_EXHAUSTED) rather than queued.")
+    int registrationQueue() default 4096;
+
+    @AttributeDefinition(min = "1", max = "1024", description = "Threads that run control calls. Registrations waiting"
+            + " for their write hold none; streams hold one only while they handle a message.")
+    int controlThreads() default 32;
 }

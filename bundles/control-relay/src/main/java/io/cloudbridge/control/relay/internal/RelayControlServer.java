@@ -68,6 +68,8 @@ public final class RelayControlServer {
     private Server server;
     private JwksEndpoint jwks;
     private java.util.concurrent.ScheduledExecutorService expiry;
+    /** The threads control calls run on (gRPC's default pool would grow a thread per blocked call). */
+    private java.util.concurrent.ThreadPoolExecutor calls;
 
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
@@ -77,22 +79,28 @@ public final class RelayControlServer {
         start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
-        published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), config.issuer()),
+        published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), state, durability,
+                config.issuer()),
                 null));
     }
 
     /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */
     void start(Path home, Path stateDir, RelayConfig config) throws IOException, SQLException {
+        start(home, stateDir, config, Clock.systemUTC());
+    }
+
+    /** @param clock the relay's time: tokens, expiry and rate limits (tests move it instead of waiting) */
+    void start(Path home, Path stateDir, RelayConfig config, Clock clock) throws IOException, SQLException {
         state = new RelayState(database);
-        Clock clock = Clock.systemUTC();
         NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
         certificate = config.certificateFile().isBlank()
                 ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), HostName.ofThisMachine())
                 : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
+        calls = controlPool(config.controlThreads());
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
-                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(stateDir.resolve("relay").resolve("rotation.key")));
+                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(stateDir.resolve("relay").resolve("rotation.key")), calls);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))
@@ -103,6 +111,7 @@ public final class RelayControlServer {
                 .permitKeepAliveWithoutCalls(true)
                 // A node needs a handful of calls at once (map, signalling, heartbeat, renewal).
                 .maxConcurrentCallsPerConnection(16)
+                .executor(calls)
                 .intercept(service.authenticator())
                 .addStreamTracerFactory(service.refusalWatcher())
                 .addService(service)
@@ -123,6 +132,24 @@ public final class RelayControlServer {
         LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it);"
                 + " token keys at https://{}:{}{}", config.listenAddress(), server.getPort(), certificate.fingerprint(),
                 config.listenAddress(), jwks.port(), JwksEndpoint.PATH);
+    }
+
+    /**
+     * A fixed number of threads. Its queue is not bounded, because gRPC has no answer for a task its
+     * executor rejects (the call would hang or the connection break); what bounds the work queued
+     * is that every task is short (a registration waits for its write without a thread), calls per
+     * connection are capped, and registrations, renewals and map opens are budgeted per caller.
+     */
+    private static java.util.concurrent.ThreadPoolExecutor controlPool(int threads) {
+        java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(threads, threads, 60, TimeUnit.SECONDS,
+                new java.util.concurrent.LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "relay-control-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** Removes the nodes silent for longer than the expiry, as relay:node delete would. */
@@ -153,6 +180,10 @@ public final class RelayControlServer {
         }
         if (service != null) {
             service.close();
+        }
+        if (calls != null) {
+            calls.shutdown(); // after the writer: the registrations it failed are answered on this pool
+            calls.awaitTermination(5, TimeUnit.SECONDS);
         }
     }
 

@@ -15,17 +15,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Members of a tenant's overlay inside the relay (its CONNECT-IP gateway), published in the
- * tenant's network map as registered nodes are, without a database record: a member exists while
- * the part of the relay that made it runs.
+ * tenant's network map as registered nodes are, without a node record: a member is in the map while
+ * the part of the relay that made it runs. Its key, though, is reserved in the database at its
+ * first join and stays reserved: the member keeps its key and its lease while it is closed and
+ * across restarts, and its key was in every peer's map, so a node of the tenant must not be able to
+ * register it in the meantime and take the member's addresses and its place in the data plane.
  */
 final class RelayMembers implements OverlayMembers {
     private static final Logger LOG = LoggerFactory.getLogger(RelayMembers.class);
 
     private final NetworkMaps maps;
+    private final RelayState state;
+    private final io.cloudbridge.store.Durability durability;
     private final String homeRelay;
 
-    RelayMembers(NetworkMaps maps, String homeRelay) {
+    RelayMembers(NetworkMaps maps, RelayState state, io.cloudbridge.store.Durability durability, String homeRelay) {
         this.maps = maps;
+        this.state = state;
+        this.durability = durability;
         this.homeRelay = homeRelay;
     }
 
@@ -33,6 +40,7 @@ final class RelayMembers implements OverlayMembers {
     public Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers) {
         // A stable id per tenant and key: the same member after a restart of the relay is the same peer.
         String nodeId = UUID.nameUUIDFromBytes((tenant + "/" + key).getBytes(StandardCharsets.UTF_8)).toString();
+        reserve(tenant, key, nodeId, name);
         maps.upsert(tenant, peer(nodeId, key, name, allowedIps));
         Runnable stop = maps.listen(tenant, all -> {
             List<Member> others = new ArrayList<>(all.size());
@@ -72,6 +80,28 @@ final class RelayMembers implements OverlayMembers {
                 }
             }
         };
+    }
+
+    /**
+     * The key reserved for the member before it is published (and flushed: the reservation must
+     * outlive a crash as the lease does). A key a node holds is refused rather than shared: two
+     * peers with one key in the map, one of them able to take the other's port.
+     */
+    private void reserve(String tenant, NodeKey key, String nodeId, String name) {
+        java.util.Optional<String> holder;
+        try {
+            holder = state.reserveMemberKey(tenant, key.toBase64(), nodeId, name, java.time.Instant.now());
+            durability.sync();
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException("the relay's database failed reserving the key of " + name + " in tenant " + tenant
+                    + ": " + e.getMessage(), e);
+        }
+        if (holder.isPresent()) {
+            ControlService.SECURITY.warn("{} of tenant {} not started: its key {} is registered by node {}", name, tenant, key,
+                    holder.get());
+            throw new IllegalStateException(name + " of tenant " + tenant + " cannot join: its key is registered by node "
+                    + holder.get() + "; remove that node (relay:node delete " + holder.get() + ") to give the key back");
+        }
     }
 
     private Peer peer(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {

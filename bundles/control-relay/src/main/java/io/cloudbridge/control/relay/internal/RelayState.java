@@ -28,6 +28,13 @@ final class RelayState {
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final DataSource db;
+    /**
+     * Held while a burst of registrations or a member's key reservation is written: each checks
+     * the other's table and then writes its own, which must not interleave (two transactions
+     * could each miss the other's uncommitted row). Within this relay only: relays sharing a
+     * database each reserve their own gateways' keys.
+     */
+    private final Object keyOwnership = new Object();
 
     /**
      * Reusable pre-auth keys found good, by key id, so that a burst of nodes signing in with one
@@ -45,7 +52,8 @@ final class RelayState {
 
     RelayState(DataSource db) throws SQLException {
         this.db = db;
-        Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql"));
+        Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
+                "relay/V3__member_keys.sql"));
     }
 
     /** A registered node. */
@@ -93,8 +101,11 @@ final class RelayState {
     record Registered(Node node, String refreshToken, Refusal refusal) {
     }
 
-    /** KEY_CHANGED: the node's key is no longer the one its token names (it rotated since). */
-    enum Refusal { KEY_TAKEN, NODE_REMOVED, KEY_CHANGED }
+    /**
+     * KEY_CHANGED: the node's key is no longer the one its token names (it rotated since);
+     * KEY_RESERVED: the key is a member's inside the relay (a CONNECT-IP gateway's).
+     */
+    enum Refusal { KEY_TAKEN, NODE_REMOVED, KEY_CHANGED, KEY_RESERVED }
 
     /**
      * Writes a burst of registrations in one transaction, each statement prepared once: the node
@@ -102,11 +113,18 @@ final class RelayState {
      * Later entries see earlier ones, so a key twice in a burst is registered once.
      */
     List<Registered> register(List<Registration> burst) throws SQLException {
+        synchronized (keyOwnership) {
+            return registerBurst(burst);
+        }
+    }
+
+    private List<Registered> registerBurst(List<Registration> burst) throws SQLException {
         List<Registered> out = new ArrayList<>(burst.size());
         try (Connection c = db.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement byKey = c.prepareStatement("SELECT * FROM relay_node WHERE tenant = ? AND node_key = ?");
                  PreparedStatement byId = c.prepareStatement("SELECT * FROM relay_node WHERE node_id = ?");
+                 PreparedStatement reserved = c.prepareStatement("SELECT 1 FROM relay_member_key WHERE tenant = ? AND node_key = ?");
                  PreparedStatement update = c.prepareStatement(
                          "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ?, node_key = ? WHERE node_id = ?");
                  PreparedStatement insert = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
@@ -115,6 +133,16 @@ final class RelayState {
                  PreparedStatement addRefresh = c.prepareStatement(
                          "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
                 for (Registration r : burst) {
+                    // A member's key (the CONNECT-IP gateway's) is in the tenant's map while the
+                    // member runs, and reserved here while it does not: no node registers it.
+                    reserved.setString(1, r.tenant());
+                    reserved.setString(2, r.key());
+                    try (ResultSet rows = reserved.executeQuery()) {
+                        if (rows.next()) {
+                            out.add(new Registered(null, null, Refusal.KEY_RESERVED));
+                            continue;
+                        }
+                    }
                     byKey.setString(1, r.tenant());
                     byKey.setString(2, r.key());
                     Optional<Node> existing;
@@ -185,6 +213,60 @@ final class RelayState {
                 throw e;
             } finally {
                 c.setAutoCommit(true); // pooled connections go back as they came
+            }
+        }
+    }
+
+    /**
+     * Reserves {@code key} in {@code tenant} for a member inside the relay, for good (its lease is
+     * kept for good too): from now on no node registers it, across restarts and while the member
+     * is closed. Nothing is written when a node holds the key already.
+     *
+     * @return the id of the node holding the key, or empty once the key is the member's
+     */
+    Optional<String> reserveMemberKey(String tenant, String key, String memberId, String name, Instant now) throws SQLException {
+        synchronized (keyOwnership) {
+            try (Connection c = db.getConnection()) {
+                c.setAutoCommit(false);
+                try {
+                    try (PreparedStatement q = c.prepareStatement("SELECT node_id FROM relay_node WHERE tenant = ? AND node_key = ?")) {
+                        q.setString(1, tenant);
+                        q.setString(2, key);
+                        try (ResultSet r = q.executeQuery()) {
+                            if (r.next()) {
+                                String holder = r.getString(1);
+                                c.rollback();
+                                return Optional.of(holder);
+                            }
+                        }
+                    }
+                    boolean known;
+                    try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM relay_member_key WHERE tenant = ? AND node_key = ?")) {
+                        q.setString(1, tenant);
+                        q.setString(2, key);
+                        try (ResultSet r = q.executeQuery()) {
+                            known = r.next();
+                        }
+                    }
+                    if (!known) {
+                        try (PreparedStatement i = c.prepareStatement("INSERT INTO relay_member_key (tenant, node_key, member_id, name,"
+                                + " created_at) VALUES (?, ?, ?, ?, ?)")) {
+                            i.setString(1, tenant);
+                            i.setString(2, key);
+                            i.setString(3, memberId);
+                            i.setString(4, name);
+                            i.setTimestamp(5, Timestamp.from(now));
+                            i.executeUpdate();
+                        }
+                    }
+                    c.commit();
+                    return Optional.empty();
+                } catch (SQLException | RuntimeException e) {
+                    c.rollback();
+                    throw e;
+                } finally {
+                    c.setAutoCommit(true);
+                }
             }
         }
     }
@@ -311,9 +393,10 @@ final class RelayState {
 
     /**
      * Checks a presented key and, for a one-time key, uses it up in the same step: of two nodes
-     * racing with one one-time key, one wins.
+     * racing with one one-time key, one wins. {@code admit} hears the tenant of a good key before
+     * it is used up, and refuses the registration by throwing: the key is then left as it was.
      */
-    KeyVerdict usePreAuthKey(String presented, Instant now) throws SQLException {
+    KeyVerdict usePreAuthKey(String presented, Instant now, java.util.function.Consumer<String> admit) throws SQLException {
         if (presented == null || !presented.matches("cbk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")) {
             return new KeyVerdict(KeyCheck.UNKNOWN, null);
         }
@@ -322,6 +405,7 @@ final class RelayState {
         AcceptedKey known = acceptedKeys.get(id);
         if (known != null && now.isBefore(known.checkedAt().plus(ACCEPTED_KEY_RECHECK)) && now.isBefore(known.expires())
                 && MessageDigest.isEqual(known.hash().getBytes(StandardCharsets.US_ASCII), hash.getBytes(StandardCharsets.US_ASCII))) {
+            admit.accept(known.tenant());
             return new KeyVerdict(KeyCheck.ACCEPTED, known.tenant());
         }
         try (Connection c = db.getConnection()) {
@@ -351,8 +435,13 @@ final class RelayState {
                     acceptedKeys.clear();
                 }
                 acceptedKeys.put(id, new AcceptedKey(storedHash, key.tenant(), key.expires(), now));
+                admit.accept(key.tenant());
                 return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant());
             }
+            if (key.used() != null) {
+                return new KeyVerdict(KeyCheck.USED, key.tenant());
+            }
+            admit.accept(key.tenant());
             try (PreparedStatement u = c.prepareStatement(
                     "UPDATE relay_preauth_key SET used_at = ? WHERE key_id = ? AND used_at IS NULL")) {
                 u.setTimestamp(1, Timestamp.from(now));
@@ -423,8 +512,12 @@ final class RelayState {
         return secret;
     }
 
-    /** Uses a refresh token up (each is good once); returns its node when it was valid. */
-    Optional<String> useRefreshToken(String secret, Instant now) throws SQLException {
+    /**
+     * Uses a refresh token up (each is good once); returns its node when it was valid. {@code admit}
+     * hears the node of a live token before it is used up, and refuses the renewal by throwing: the
+     * token then stays good.
+     */
+    Optional<String> useRefreshToken(String secret, Instant now, java.util.function.Consumer<String> admit) throws SQLException {
         if (secret == null || secret.isEmpty() || secret.length() > 64) {
             return Optional.empty();
         }
@@ -441,6 +534,9 @@ final class RelayState {
                     node = r.getString(1);
                     expires = r.getTimestamp(2).toInstant();
                 }
+            }
+            if (now.isBefore(expires)) {
+                admit.accept(node);
             }
             try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE token_hash = ?")) {
                 d.setString(1, hash);

@@ -167,7 +167,7 @@ class RelayControlTest {
         MapWatch doraMap = watch(dora.getToken().getJwt());
         assertTrue(doraMap.next().hasFull());
         BlockingQueue<List<io.cloudbridge.api.relay.OverlayMembers.Member>> heard = new LinkedBlockingQueue<>();
-        RelayMembers members = new RelayMembers(relay.relay.service().maps(), "relay.test");
+        RelayMembers members = new RelayMembers(relay.relay.service().maps(), relay.relay.state(), relay.durability, "relay.test");
         io.cloudbridge.api.net.NodeKey gatewayKey = io.cloudbridge.api.net.NodeKey.of(RelayFixture.randomKey());
         io.cloudbridge.api.net.IpPrefix own = io.cloudbridge.api.net.IpPrefix.parse("100.64.200.1/32");
         io.cloudbridge.api.relay.OverlayMembers.Membership m = members.join("members", gatewayKey, "relay-gateway", List.of(own),
@@ -404,7 +404,7 @@ class RelayControlTest {
         byte[][] gateway = RelayFixture.keyPair();
         io.cloudbridge.api.net.NodeKey gatewayKey = io.cloudbridge.api.net.NodeKey.of(gateway[1]);
         relay.ipam.allocate("rotate", gatewayKey);
-        try (var member = new RelayMembers(relay.relay.service().maps(), "relay").join("rotate", gatewayKey, "relay-gateway",
+        try (var member = new RelayMembers(relay.relay.service().maps(), relay.relay.state(), relay.durability, "relay").join("rotate", gatewayKey, "relay-gateway",
                 List.of(io.cloudbridge.api.net.IpPrefix.parse("100.64.0.99/32")), peers -> { })) {
             assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel,
                     rotated.getToken().getJwt(), gateway[1], "rotor",

@@ -27,8 +27,16 @@ final class RelayFixture implements AutoCloseable {
     final Path home;
     final JdbcConnectionPool pool;
     final JdbcAddressAllocator ipam;
-    final RelayControlServer relay = new RelayControlServer();
+    /** The running control service; {@link #restart()} replaces it. */
+    RelayControlServer relay = new RelayControlServer();
     final RelayConfig config;
+    /** The relay's time: real time, moved ahead by tests that must not wait out a minute's budget. */
+    final MovableClock clock = new MovableClock();
+    final io.cloudbridge.store.Durability durability;
+    /** Set by a test to hold every flush until it counts down: registrations then wait in the writer. */
+    volatile java.util.concurrent.CountDownLatch holdFlushes;
+    /** Flushes that found {@link #holdFlushes} set. */
+    final java.util.concurrent.atomic.AtomicInteger flushesHeld = new java.util.concurrent.atomic.AtomicInteger();
 
     RelayFixture(RelayConfig config) throws Exception {
         this.config = config;
@@ -52,12 +60,57 @@ final class RelayFixture implements AutoCloseable {
                 return "";
             }
         });
-        relay.bind(pool, ipam, () -> {
+        durability = () -> {
+            java.util.concurrent.CountDownLatch hold = holdFlushes;
+            if (hold != null) {
+                flushesHeld.incrementAndGet();
+                try {
+                    hold.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             try (java.sql.Connection c = pool.getConnection(); java.sql.Statement s = c.createStatement()) {
                 s.execute("CHECKPOINT");
             }
-        });
-        relay.start(home, home.resolve("state"), config);
+        };
+        relay.bind(pool, ipam, durability);
+        relay.start(home, home.resolve("state"), config, clock);
+    }
+
+    /**
+     * Stops the control service and starts a new one on the same database and state folder, as a
+     * restart of the relay does: what is only in memory (maps, members inside the relay) is gone.
+     */
+    void restart() throws Exception {
+        relay.deactivate();
+        relay = new RelayControlServer();
+        relay.bind(pool, ipam, durability);
+        relay.start(home, home.resolve("state"), config, clock);
+    }
+
+    /** Real time plus an offset that tests move forward. */
+    static final class MovableClock extends java.time.Clock {
+        private volatile java.time.Duration ahead = java.time.Duration.ZERO;
+
+        void advance(java.time.Duration by) {
+            ahead = ahead.plus(by);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public java.time.Clock withZone(java.time.ZoneId zone) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.now().plus(ahead);
+        }
     }
 
     RelayFixture() throws Exception {
@@ -69,60 +122,114 @@ final class RelayFixture implements AutoCloseable {
     }
 
     static RelayConfig config(int tokenLifetimeSeconds, int nodeExpirySeconds) {
-        return new RelayConfig() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return RelayConfig.class;
-            }
+        Config c = new Config();
+        c.tokenLifetimeSeconds = tokenLifetimeSeconds;
+        c.nodeExpirySeconds = nodeExpirySeconds;
+        return c;
+    }
 
-            public String listenAddress() {
-                return "127.0.0.1";
-            }
+    /** The relay section as a test sets it: the shipped defaults unless a test changes a field. */
+    static final class Config implements RelayConfig {
+        int tokenLifetimeSeconds = 900;
+        int nodeExpirySeconds;
+        int registrationsPerNodePerMinute = 20;
+        int registrationsPerTenantPerMinute = 6000;
+        int registrationsPerPreAuthKeyPerMinute = 1200;
+        int renewalsPerNodePerMinute = 20;
+        int renewalsPerTenantPerMinute = 6000;
+        int mapOpensPerNodePerMinute = 30;
+        int mapOpensPerTenantPerMinute = 12000;
+        int registrationQueue = 4096;
+        int controlThreads = 32;
 
-            public int controlPort() {
-                return 0;
-            }
+        @Override
+        public Class<? extends Annotation> annotationType() {
+            return RelayConfig.class;
+        }
 
-            public int jwksPort() {
-                return 0;
-            }
+        public String listenAddress() {
+            return "127.0.0.1";
+        }
 
-            public String certificateFile() {
-                return "";
-            }
+        public int controlPort() {
+            return 0;
+        }
 
-            public String privateKeyFile() {
-                return "";
-            }
+        public int jwksPort() {
+            return 0;
+        }
 
-            public String issuer() {
-                return "test-relay";
-            }
+        public String certificateFile() {
+            return "";
+        }
 
-            public int tokenLifetimeSeconds() {
-                return tokenLifetimeSeconds;
-            }
+        public String privateKeyFile() {
+            return "";
+        }
 
-            public int refreshLifetimeSeconds() {
-                return 3600;
-            }
+        public String issuer() {
+            return "test-relay";
+        }
 
-            public int signingKeyRotationSeconds() {
-                return 86_400;
-            }
+        public int tokenLifetimeSeconds() {
+            return tokenLifetimeSeconds;
+        }
 
-            public int nodeExpirySeconds() {
-                return nodeExpirySeconds;
-            }
+        public int refreshLifetimeSeconds() {
+            return 3600;
+        }
 
-            public int heartbeatSeconds() {
-                return 30;
-            }
+        public int signingKeyRotationSeconds() {
+            return 86_400;
+        }
 
-            public int preAuthFailuresPerMinute() {
-                return 10;
-            }
-        };
+        public int nodeExpirySeconds() {
+            return nodeExpirySeconds;
+        }
+
+        public int heartbeatSeconds() {
+            return 30;
+        }
+
+        public int preAuthFailuresPerMinute() {
+            return 10;
+        }
+
+        public int registrationsPerNodePerMinute() {
+            return registrationsPerNodePerMinute;
+        }
+
+        public int registrationsPerTenantPerMinute() {
+            return registrationsPerTenantPerMinute;
+        }
+
+        public int registrationsPerPreAuthKeyPerMinute() {
+            return registrationsPerPreAuthKeyPerMinute;
+        }
+
+        public int renewalsPerNodePerMinute() {
+            return renewalsPerNodePerMinute;
+        }
+
+        public int renewalsPerTenantPerMinute() {
+            return renewalsPerTenantPerMinute;
+        }
+
+        public int mapOpensPerNodePerMinute() {
+            return mapOpensPerNodePerMinute;
+        }
+
+        public int mapOpensPerTenantPerMinute() {
+            return mapOpensPerTenantPerMinute;
+        }
+
+        public int registrationQueue() {
+            return registrationQueue;
+        }
+
+        public int controlThreads() {
+            return controlThreads;
+        }
     }
 
     ManagedChannel channel() throws Exception {
