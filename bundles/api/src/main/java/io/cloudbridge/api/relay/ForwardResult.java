@@ -12,6 +12,6 @@ public enum ForwardResult {
     DESTINATION_BUSY,
     /** Too short or too long to be a WireGuard packet: dropped. */
     MALFORMED,
-    /** The sender's port was closed: dropped. */
+    /** The sender's port was closed, or replaced by a newer session of its node: dropped. */
     PORT_CLOSED
 }

@@ -13,8 +13,8 @@ public interface PacketSwitch {
 
     /**
      * Attaches an authenticated session. A node has one port: a newer session of the same node
-     * (a reconnect, a move to another transport) takes over and the older one is told so through
-     * its sink's {@link PortSink#closed}.
+     * (a reconnect, a move to another transport) takes over: the older one forwards nothing from
+     * then on, and is told so through its sink's {@link PortSink#closed} shortly after.
      *
      * @param transport the transport's name, for counters and {@code relay:sessions}
      */

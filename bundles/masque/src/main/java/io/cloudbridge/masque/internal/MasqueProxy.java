@@ -4,6 +4,7 @@ import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.auth.IdentityVerifier;
 import io.cloudbridge.api.auth.VerifiedIdentity;
 import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.CredentialRevocations;
 import io.cloudbridge.api.relay.NodeSessionAuthenticator;
 import io.cloudbridge.relay.spi.QuicRoute;
 import io.netty.buffer.ByteBuf;
@@ -74,6 +75,8 @@ public final class MasqueProxy implements QuicRoute {
     private static final ChannelHandler PASS_THROUGH = new PassThrough();
 
     private final NodeSessionAuthenticator nodes;
+    /** Where each admitted request binds itself to its bearer token: a revoked or expired token ends its tunnel. */
+    final CredentialRevocations revocations;
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
     private volatile IdentityVerifier users;
 
@@ -101,8 +104,9 @@ public final class MasqueProxy implements QuicRoute {
     final LongAdder droppedDatagrams = new LongAdder();
 
     @Activate
-    public MasqueProxy(@Reference NodeSessionAuthenticator nodes, MasqueConfig config) {
+    public MasqueProxy(@Reference NodeSessionAuthenticator nodes, @Reference CredentialRevocations revocations, MasqueConfig config) {
         this.nodes = nodes;
+        this.revocations = revocations;
         this.config = config;
         this.udpTemplate = new UriTemplate(config.udpTemplate());
         if (!udpTemplate.hasVariable("target_host") || !udpTemplate.hasVariable("target_port")) {

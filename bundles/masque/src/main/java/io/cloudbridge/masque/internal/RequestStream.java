@@ -42,6 +42,11 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
     /** Set once the request was accepted and its tunnel (a UDP socket, or a CONNECT-IP session) is up. */
     private StreamTunnel tunnel;
     private boolean ended;
+    private boolean responded;
+    /** The request's bearer token bound to the relay's revocation signal, once checked (on the checks thread); closed when the stream ends. */
+    private volatile io.cloudbridge.api.relay.CredentialRevocations.Binding binding;
+    /** H3_REQUEST_CANCELLED (RFC 9114 section 8.1): the proxy ends a tunnel whose credential was revoked. */
+    static final int H3_REQUEST_CANCELLED = 0x10c;
 
     RequestStream(MasqueProxy proxy, MasqueProxy.Connection connection) {
         this.proxy = proxy;
@@ -192,10 +197,20 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         return authorization.substring(7).trim();
     }
 
-    /** Who the bearer token names, or null once the request was answered (401, or 500 when it could not be checked). Blocks. */
+    /**
+     * Who the bearer token names, or null once the request was answered (401, or 500 when it could
+     * not be checked). The token is bound to the relay's revocation signal before anything is set
+     * up for it: whenever it is revoked or expires from then on, this request ends, whether its
+     * tunnel is up yet or not. Blocks.
+     */
     private MasqueProxy.Client client(QuicStreamChannel stream, String bearer) {
         try {
-            return proxy.authenticate(bearer);
+            MasqueProxy.Client client = proxy.authenticate(bearer);
+            binding = proxy.revocations.bind(bearer, reason -> stream.eventLoop().execute(() -> revoked(stream, client, reason)));
+            if (!stream.isActive()) {
+                binding.close(); // the stream went while the token was checked: nothing will close it later
+            }
+            return client;
         } catch (CredentialRejectedException e) {
             MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
             stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
@@ -255,6 +270,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                 return;
             }
             tunnel = session;
+            responded = true;
             DefaultHttp3HeadersFrame ok = new DefaultHttp3HeadersFrame();
             ok.headers().status("200").set("capsule-protocol", "?1");
             stream.writeAndFlush(ok);
@@ -316,6 +332,7 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                 return;
             }
             tunnel = opened;
+            responded = true;
             DefaultHttp3HeadersFrame ok = new DefaultHttp3HeadersFrame();
             ok.headers().status("200").set("capsule-protocol", "?1");
             stream.writeAndFlush(ok);
@@ -401,6 +418,34 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         if (t != null) {
             t.close();
         }
+        io.cloudbridge.api.relay.CredentialRevocations.Binding b = binding;
+        if (b != null) {
+            b.close();
+        }
+    }
+
+    /**
+     * On the stream's loop: the request's credential was revoked or expired. A tunnel that is up
+     * ends now and the stream is reset (the client sees H3_REQUEST_CANCELLED, not a clean end); a
+     * request still being set up is answered 401 instead of 200 (its setup sees {@code ended}).
+     */
+    private void revoked(QuicStreamChannel stream, MasqueProxy.Client client, String reason) {
+        if (ended && tunnel == null) {
+            return; // answered or over already
+        }
+        MasqueProxy.SECURITY.info("MASQUE request of {} of tenant {} ended: {}", client.id(), client.tenant(), reason);
+        boolean up = tunnel != null;
+        end();
+        if (!stream.isActive()) {
+            return;
+        }
+        if (!up) {
+            respond(stream, 401, "the bearer token was revoked: " + reason);
+            return;
+        }
+        stream.shutdownOutput(H3_REQUEST_CANCELLED);
+        stream.shutdownInput(H3_REQUEST_CANCELLED);
+        stream.close();
     }
 
     private void abort(ChannelHandlerContext ctx, String why) {
@@ -419,6 +464,10 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
     /** Answers with {@code status} and the reason as a short text body, then ends the stream. */
     private void respond(QuicStreamChannel stream, int status, String reason) {
         ended = true;
+        if (responded) {
+            return; // a revocation answered while the checks still ran: one response only
+        }
+        responded = true;
         proxy.refused(status);
         DefaultHttp3HeadersFrame headers = new DefaultHttp3HeadersFrame();
         headers.headers().status(Integer.toString(status)).set("content-type", "text/plain; charset=utf-8");

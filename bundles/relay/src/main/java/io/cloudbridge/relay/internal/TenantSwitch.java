@@ -36,7 +36,7 @@ public final class TenantSwitch implements PacketSwitch {
     /** No WireGuard message over an IP path is larger. */
     static final int MAX_PACKET = 65_535;
 
-    /** How long a replaced session may still send (see attach). */
+    /** How long a replaced session is kept before it is told to close (see attach). */
     private static final java.util.concurrent.Executor REPLACED_GRACE =
             java.util.concurrent.CompletableFuture.delayedExecutor(2, java.util.concurrent.TimeUnit.SECONDS);
 
@@ -70,12 +70,13 @@ public final class TenantSwitch implements PacketSwitch {
         tenantRates.computeIfAbsent(node.tenant(),
                 t -> new TokenBucket(config.tenantPacketsPerSecond(), config.tenantBytesPerSecond(), nanoClock.getAsLong()));
         if (replaced != null) {
-            // Nothing is delivered to the older session from now on, but what the node still sends
-            // on it is forwarded for a short grace: a node moving between transports switches its
-            // sending a moment after the relay switched delivery, and loses nothing in between.
-            // Then the older session is told, unless the node closed it meanwhile, or closed the
-            // newer one (a node racing two transports keeps the one that connected first and
-            // closes the later: delivery went back to the older session, which stays).
+            // Nothing is delivered to the older session from now on, and nothing it sends is
+            // forwarded (see Port.forward): whoever holds it may be what the node is getting away
+            // from (a stolen token, a key it just rotated). A node moving between transports loses
+            // the few packets it still sends on the old one, which WireGuard recovers from. The
+            // older session is told after a short grace, unless the node closed it meanwhile, or
+            // closed the newer one (a node racing two transports keeps the one that connected first
+            // and closes the later: delivery and forwarding go back to the older session, which stays).
             REPLACED_GRACE.execute(() -> {
                 if (replaced.open && ports.get(node.key()) != replaced) {
                     replaced.open = false;
@@ -158,7 +159,9 @@ public final class TenantSwitch implements PacketSwitch {
 
         @Override
         public ForwardResult forward(NodeKey destination, ByteBuffer packet) {
-            if (!open) {
+            Map<NodeKey, Port> ports = tenants.get(node.tenant());
+            // Only the node's port now forwards: one replaced by a newer session stops at once.
+            if (!open || ports == null || ports.get(node.key()) != this) {
                 return count(ForwardResult.PORT_CLOSED);
             }
             if (!looksLikeWireGuard(packet)) {
@@ -170,7 +173,6 @@ public final class TenantSwitch implements PacketSwitch {
             if (!rate.take(size, now) || tenantRate != null && !tenantRate.take(size, now)) {
                 return count(ForwardResult.RATE_LIMITED);
             }
-            Map<NodeKey, Port> ports = tenants.get(node.tenant());
             Port to = ports == null ? null : ports.get(destination);
             if (to == null || !to.open) {
                 return count(ForwardResult.NOT_CONNECTED);

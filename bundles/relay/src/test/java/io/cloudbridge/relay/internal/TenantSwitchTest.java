@@ -118,8 +118,10 @@ class TenantSwitchTest {
         SwitchPort old = sw.attach(node("a", 1), "websocket", first);
         SwitchPort peerPort = sw.attach(node("a", 2), "test", peer);
         SwitchPort now = sw.attach(node("a", 1), "quic", second);
-        // The older session may still send for a grace period, and nothing is delivered to it.
-        assertEquals(ForwardResult.FORWARDED, old.forward(key(2), packet(40, 1)));
+        // The older session forwards nothing from now on (whoever holds it may be who the node is
+        // getting away from), and nothing is delivered to it.
+        assertEquals(ForwardResult.PORT_CLOSED, old.forward(key(2), packet(40, 1)));
+        assertTrue(peer.received.isEmpty());
         assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 2)));
         assertEquals(1, second.received.size(), "the packet went to the newer session");
         assertTrue(first.received.isEmpty());
@@ -154,7 +156,9 @@ class TenantSwitchTest {
         SwitchPort loser = sw.attach(node("a", 1), "websocket", websocket);
         assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 1)));
         assertEquals(1, websocket.received.size(), "delivery moved to the newer session");
+        assertEquals(ForwardResult.PORT_CLOSED, kept.forward(key(2), packet(40, 9)), "and forwarding with it");
         loser.close();
+        assertEquals(ForwardResult.FORWARDED, kept.forward(key(2), packet(40, 10)), "both back on the older session");
         assertEquals(ForwardResult.FORWARDED, peerPort.forward(key(1), packet(40, 2)));
         assertEquals(List.of(key(2).toBase64() + ":40:2"), quic.received, "delivery is back on the older session");
         // A third session for the grace to run out on: the quic session must not be closed by it.

@@ -81,6 +81,8 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private final CallBudgets budgets = new CallBudgets();
     /** Where answers to flushed registrations are made: the control service's own pool. */
     private final java.util.concurrent.Executor answers;
+    /** Every session a node token or an access token opened, on every listener: what revocation ends. */
+    private final CredentialRegistry credentials;
 
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability,
@@ -99,10 +101,17 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         this.homeRelay = homeRelay;
         this.maps = new NetworkMaps(this::storedPeers);
         this.registrations = new RegistrationWriter(state, ipam, durability, config.registrationQueue());
+        this.credentials = new CredentialRegistry(state, tokens, clock, identity);
+    }
+
+    /** The relay's revocation signal, for the listeners to bind their sessions to. */
+    CredentialRegistry credentials() {
+        return credentials;
     }
 
     /** Stops the registration writer; registrations still queued fail as UNAVAILABLE. */
     void close() throws InterruptedException {
+        credentials.close();
         registrations.close();
     }
 
@@ -233,6 +242,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             List<IpPrefix> prefixes = ipam.prefixes(tenant);
             StringBuilder jwt = new StringBuilder();
             Instant expires = tokens.issue(node.id(), tenant, key.toBase64(), now, jwt);
+            credentials.renewed(node.id(), key.toBase64(), expires);
             RegisterResponse response = RegisterResponse.newBuilder().setNodeId(node.id()).setTenant(tenant)
                     .setRelayKey(ByteString.copyFrom(rotations.publicKey().toBytes()))
                     .setIpv4Address(addr(lease.ipv4()) + "/" + prefixLength(prefixes, 4, 32))
@@ -241,10 +251,13 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                             .setRefreshToken(outcome.refreshToken())).build();
             maps.upsert(tenant, peer(node, lease));
             if (rotating) {
-                // A rotation: the old key's relay session, if still open, ends here (its tokens
-                // stopped working with the update above).
+                // A rotation: every session the old key's tokens opened ends here (the tokens
+                // stopped working with the update above). The node opens its streams and sessions
+                // again with the token in this answer.
+                credentials.revokeNodeKey(node.id(), own.nodeKey(), "the node rotated its key");
                 io.cloudbridge.api.relay.PacketSwitch relaySwitch = dataPlane.get();
                 if (relaySwitch != null) {
+                    // For a transport plugin that does not bind its ports (a vendor's).
                     relaySwitch.disconnect(tenant, NodeKey.parse(own.nodeKey()), "the node rotated its key");
                 }
                 SECURITY.info("node {} of tenant {} rotated its key {} -> {}", node.id(), tenant, own.nodeKey(), key.toBase64());
@@ -461,6 +474,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     private NodeToken token(String nodeId, String tenant, String nodeKey, Instant now) throws SQLException {
         StringBuilder jwt = new StringBuilder();
         Instant expires = tokens.issue(nodeId, tenant, nodeKey, now, jwt);
+        credentials.renewed(nodeId, nodeKey, expires);
         String refresh = state.createRefreshToken(nodeId, now.plusSeconds(config.refreshLifetimeSeconds()));
         return NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
                 .setRefreshToken(refresh).build();
@@ -515,7 +529,42 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             fail(updates, e);
             return;
         }
-        maps.watch(node.tenant(), node.nodeId(), (ServerCallStreamObserver<NetworkMapUpdate>) updates);
+        ServerCallStreamObserver<NetworkMapUpdate> stream = (ServerCallStreamObserver<NetworkMapUpdate>) updates;
+        java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> bound = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.function.Consumer<Status> end = maps.watch(node.tenant(), node.nodeId(), stream, () -> closeBinding(bound));
+        // Bound after the watch is in place, so that a revocation at any moment finds something to end.
+        bindStream(node, stream, bound, reason -> end.accept(Status.UNAUTHENTICATED.withDescription(reason)));
+    }
+
+    /**
+     * Binds a streaming call to the token that opened it: the stream ends when the node is removed,
+     * rotates its key, or lets its token expire without renewal. A stream whose token was revoked
+     * after the interceptor checked it ends at once. The binding goes when the call ends: the
+     * stream's cancel handler (set by the caller) calls {@link #closeBinding}, its close handler here.
+     */
+    private void bindStream(NodeTokens.Claims node, ServerCallStreamObserver<?> stream,
+            java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> holder, java.util.function.Consumer<String> end) {
+        CredentialRegistry.Bound bound;
+        try {
+            bound = credentials.bindNode(node.nodeId(), node.nodeKey(), node.expires(), end::accept);
+        } catch (io.cloudbridge.api.auth.CredentialRejectedException e) {
+            count(e.getMessage());
+            SECURITY.warn("stream of node {} refused: {}", node.nodeId(), e.getMessage());
+            end.accept(e.getMessage());
+            return;
+        }
+        holder.set(bound);
+        stream.setOnCloseHandler(bound::close);
+        if (stream.isCancelled()) {
+            bound.close(); // cancelled before the binding was there for the cancel handler to close
+        }
+    }
+
+    private static void closeBinding(java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> holder) {
+        CredentialRegistry.Bound b = holder.get();
+        if (b != null) {
+            b.close();
+        }
     }
 
     private List<Peer> storedPeers(String tenant) {
@@ -606,7 +655,21 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 }
             }
         }
-        out.setOnCancelHandler(() -> signalStreams.remove(me.nodeId(), mine));
+        java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> bound = new java.util.concurrent.atomic.AtomicReference<>();
+        out.setOnCancelHandler(() -> {
+            signalStreams.remove(me.nodeId(), mine);
+            closeBinding(bound);
+        });
+        bindStream(me, out, bound, reason -> {
+            signalStreams.remove(me.nodeId(), mine);
+            synchronized (mine) {
+                try {
+                    out.onError(Status.UNAUTHENTICATED.withDescription(reason).asRuntimeException());
+                } catch (RuntimeException alreadyClosed) {
+                    // it ended by itself
+                }
+            }
+        });
         return new StreamObserver<>() {
             @Override
             public void onNext(SignalMessage m) {
@@ -635,11 +698,13 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             @Override
             public void onError(Throwable t) {
                 signalStreams.remove(me.nodeId(), mine);
+                closeBinding(bound);
             }
 
             @Override
             public void onCompleted() {
                 signalStreams.remove(me.nodeId(), mine);
+                closeBinding(bound);
                 synchronized (mine) {
                     out.onCompleted();
                 }
@@ -649,7 +714,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
 
     // ---- revocation ----
 
-    /** Removes a node: its token stops working at once, its streams end now, its addresses are released. */
+    /**
+     * Removes a node: its token stops working at once, every session it opened ends now (map and
+     * signalling streams, relay ports, MASQUE tunnels: whatever bound itself to its credential),
+     * its addresses are released.
+     */
     Optional<RelayState.Node> deleteNode(String nodeId) throws SQLException {
         Optional<RelayState.Node> node = state.deleteNode(nodeId);
         node.ifPresent(n -> {
@@ -660,21 +729,12 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 LOG.warn("the removal of node {} may not outlive a crash: {}", n.id(), e.toString());
             }
             maps.remove(n.tenant(), n.id());
+            // After the database forgot the node: a session binding itself from now on is refused.
+            credentials.revokeNode(n.id(), "node removed");
             io.cloudbridge.api.relay.PacketSwitch relaySwitch = dataPlane.get();
             if (relaySwitch != null) {
+                // For a transport plugin that does not bind its ports (a vendor's).
                 relaySwitch.disconnect(n.tenant(), NodeKey.parse(n.key()), "node removed");
-            }
-            Status removed = Status.UNAUTHENTICATED.withDescription("node removed");
-            maps.disconnect(n.tenant(), n.id(), removed);
-            SignalStream s = signalStreams.remove(n.id());
-            if (s != null) {
-                synchronized (s) {
-                    try {
-                        s.out.onError(removed.asRuntimeException());
-                    } catch (RuntimeException alreadyClosed) {
-                        // ended by itself
-                    }
-                }
             }
             SECURITY.info("node {} of tenant {} removed; its token is void", n.id(), n.tenant());
         });

@@ -46,11 +46,19 @@ final class NetworkMaps {
         tenant(tenant).change(nodeId, null);
     }
 
-    /** Starts sending {@code nodeId}'s tenant map to it: the whole map now, each change after. */
-    void watch(String tenant, String nodeId, ServerCallStreamObserver<NetworkMapUpdate> stream) {
+    /**
+     * Starts sending {@code nodeId}'s tenant map to it: the whole map now, each change after.
+     * {@code cancelled} runs too when the node cancels the stream. Returns what ends this stream
+     * (and only this one) with a status: its credential was revoked.
+     */
+    java.util.function.Consumer<Status> watch(String tenant, String nodeId, ServerCallStreamObserver<NetworkMapUpdate> stream,
+            Runnable cancelled) {
         TenantMap map = tenant(tenant);
         Watcher w = new Watcher(nodeId, stream);
-        stream.setOnCancelHandler(() -> map.watchers.remove(w));
+        stream.setOnCancelHandler(() -> {
+            map.watchers.remove(w);
+            cancelled.run();
+        });
         // One map stream per node: a newer one replaces the older (a node that reconnects, or one
         // that opens streams to make the relay hold maps for it).
         for (Watcher old : List.copyOf(map.watchers.keySet())) {
@@ -60,19 +68,11 @@ final class NetworkMaps {
             }
         }
         map.subscribe(w);
-    }
-
-    /** Ends every map stream of a node (it was removed), with the status given. */
-    void disconnect(String tenant, String nodeId, Status status) {
-        TenantMap map = tenants.get(tenant);
-        if (map != null) {
-            for (Watcher w : List.copyOf(map.watchers.keySet())) {
-                if (w.nodeId.equals(nodeId)) {
-                    map.watchers.remove(w);
-                    w.end(status);
-                }
+        return status -> {
+            if (map.watchers.remove(w) != null) {
+                w.end(status);
             }
-        }
+        };
     }
 
     /**

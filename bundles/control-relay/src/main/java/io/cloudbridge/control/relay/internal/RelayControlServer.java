@@ -49,9 +49,6 @@ public final class RelayControlServer {
     @Reference(target = "(cloudbridge.database=relay)")
     private io.cloudbridge.store.Durability durability;
     /** OIDC sign-in, when the identity section configures a provider. */
-    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
-            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
-            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
     private volatile io.cloudbridge.api.auth.IdentityVerifier identity;
 
     /** The relay's data plane, when its bundle runs: removing a node closes its transport sessions too. */
@@ -79,9 +76,31 @@ public final class RelayControlServer {
         start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
+        published.add(ctx.registerService(io.cloudbridge.api.relay.CredentialRevocations.class, service.credentials(), null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.OverlayMembers.class, new RelayMembers(service.maps(), state, durability,
                 config.issuer()),
                 null));
+    }
+
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    void bindIdentity(io.cloudbridge.api.auth.IdentityVerifier verifier) {
+        identity = verifier;
+    }
+
+    /**
+     * The provider's verifier went, or gives way to another (its section changed): the sessions its
+     * tokens opened end, as the relay no longer vouches for how they were admitted.
+     */
+    void unbindIdentity(io.cloudbridge.api.auth.IdentityVerifier verifier) {
+        if (identity == verifier) {
+            identity = null;
+        }
+        ControlService s = service;
+        if (s != null) {
+            s.credentials().revokeUsers("the relay's identity provider configuration changed");
+        }
     }
 
     /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */

@@ -3,6 +3,7 @@ package io.cloudbridge.transport.quic.internal;
 import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.CredentialRevocations;
 import io.cloudbridge.api.relay.NodeSessionAuthenticator;
 import io.cloudbridge.api.relay.PacketSwitch;
 import io.cloudbridge.api.relay.PortSink;
@@ -49,6 +50,7 @@ public final class QuicRelayRoute implements QuicRoute {
 
     private final PacketSwitch packetSwitch;
     private final NodeSessionAuthenticator authenticator;
+    private final CredentialRevocations revocations;
     private final int authSeconds;
     private final long drainMillis;
     private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
@@ -62,7 +64,8 @@ public final class QuicRelayRoute implements QuicRoute {
 
     @Activate
     public QuicRelayRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator,
-            QuicTransportConfig config) {
+            @Reference CredentialRevocations revocations, QuicTransportConfig config) {
+        this.revocations = revocations;
         this.authSeconds = config.authSeconds();
         this.drainMillis = config.drainMillis();
         this.packetSwitch = packetSwitch;
@@ -143,6 +146,10 @@ public final class QuicRelayRoute implements QuicRoute {
         private volatile java.util.concurrent.ScheduledFuture<?> pathChecks;
         private long pathMtu = -1;
         private long attachedNanos;
+        /** The token bound to the relay's revocation signal; closed when the connection ends. */
+        private volatile CredentialRevocations.Binding binding;
+        /** Why the credential was revoked, once it was (on the connection's loop): no port is attached after. */
+        private String revoked;
 
         Session(QuicChannel connection) {
             this.connection = connection;
@@ -185,10 +192,16 @@ public final class QuicRelayRoute implements QuicRoute {
             }
         }
 
+        /**
+         * Off the loop: the token's node, then the token bound to the revocation signal before the
+         * port is attached (so a removal that raced this check ends the session: either the binding
+         * is refused, or the revocation finds it and arrives on the loop before or after the attach).
+         */
         private void authenticate(QuicStreamChannel stream, String token) {
             AuthenticatedNode node;
             try {
                 node = authenticator.authenticate(token);
+                binding = revocations.bind(token, reason -> connection.eventLoop().execute(() -> revoke(reason)));
             } catch (CredentialRejectedException e) {
                 connection.eventLoop().execute(() -> refuse(e.getMessage()));
                 return;
@@ -198,7 +211,8 @@ public final class QuicRelayRoute implements QuicRoute {
                 return;
             }
             connection.eventLoop().execute(() -> {
-                if (!connection.isActive()) {
+                if (!connection.isActive() || revoked != null) {
+                    closeBinding(); // closed while the token was checked, or revoked since: no port
                     return;
                 }
                 int max = peerMaxDatagram > 0 ? peerMaxDatagram : QuicWire.MAX_SEND_UDP_PAYLOAD - PathMtu.QUIC_DATAGRAM_OVERHEAD;
@@ -242,6 +256,22 @@ public final class QuicRelayRoute implements QuicRoute {
                     send(c, "MTU " + limit);
                 }
             });
+        }
+
+        /** On the loop: the session's credential was revoked or expired. */
+        private void revoke(String reason) {
+            revoked = reason;
+            if (connection.isActive()) {
+                SECURITY.info("QUIC relay session of {} ended: {}", port == null ? "a node" : "node " + port.node().nodeId(), reason);
+                close(reason);
+            }
+        }
+
+        private void closeBinding() {
+            CredentialRevocations.Binding b = binding;
+            if (b != null) {
+                b.close();
+            }
         }
 
         void refuse(String reason) {
@@ -297,6 +327,7 @@ public final class QuicRelayRoute implements QuicRoute {
         }
 
         void ended() {
+            closeBinding();
             java.util.concurrent.ScheduledFuture<?> checks = pathChecks;
             if (checks != null) {
                 checks.cancel(false);

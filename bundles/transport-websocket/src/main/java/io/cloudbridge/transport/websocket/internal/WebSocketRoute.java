@@ -3,6 +3,7 @@ package io.cloudbridge.transport.websocket.internal;
 import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.relay.AuthenticatedNode;
+import io.cloudbridge.api.relay.CredentialRevocations;
 import io.cloudbridge.api.relay.NodeSessionAuthenticator;
 import io.cloudbridge.api.relay.PacketSwitch;
 import io.cloudbridge.api.relay.PortSink;
@@ -62,6 +63,7 @@ public final class WebSocketRoute implements HttpRoute {
 
     private final PacketSwitch packetSwitch;
     private final NodeSessionAuthenticator authenticator;
+    private final CredentialRevocations revocations;
     /** Token checks read the database: off the event loop, a few at a time, a bounded queue. */
     private final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
         Thread t = new Thread(r, "relay-websocket-auth");
@@ -73,7 +75,9 @@ public final class WebSocketRoute implements HttpRoute {
     final LongAdder malformedFrames = new LongAdder();
 
     @Activate
-    public WebSocketRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator) {
+    public WebSocketRoute(@Reference PacketSwitch packetSwitch, @Reference NodeSessionAuthenticator authenticator,
+            @Reference CredentialRevocations revocations) {
+        this.revocations = revocations;
         this.packetSwitch = packetSwitch;
         this.authenticator = authenticator;
     }
@@ -101,8 +105,12 @@ public final class WebSocketRoute implements HttpRoute {
         try {
             checks.execute(() -> {
                 AuthenticatedNode node;
+                Revocation revocation = new Revocation(channel);
                 try {
                     node = authenticator.authenticate(token);
+                    // Bound before the upgrade: a removal that raced the check above is refused here,
+                    // or found by the revocation, which reaches the channel's loop before or after the upgrade.
+                    revocation.binding = revocations.bind(token, revocation);
                 } catch (CredentialRejectedException e) {
                     channel.eventLoop().execute(() -> {
                         kept.release();
@@ -119,7 +127,11 @@ public final class WebSocketRoute implements HttpRoute {
                 }
                 channel.eventLoop().execute(() -> {
                     try {
-                        upgrade(ctx, kept, node);
+                        if (revocation.reason != null) {
+                            refuse(ctx, HttpResponseStatus.UNAUTHORIZED, revocation.reason, channel);
+                            return;
+                        }
+                        upgrade(ctx, kept, node, revocation);
                     } finally {
                         kept.release();
                     }
@@ -131,8 +143,9 @@ public final class WebSocketRoute implements HttpRoute {
         }
     }
 
-    private void upgrade(ChannelHandlerContext ctx, FullHttpRequest request, AuthenticatedNode node) {
+    private void upgrade(ChannelHandlerContext ctx, FullHttpRequest request, AuthenticatedNode node, Revocation revocation) {
         Channel channel = ctx.channel();
+        channel.closeFuture().addListener(f -> revocation.binding.close());
         if (!channel.isActive()) {
             return;
         }
@@ -152,8 +165,13 @@ public final class WebSocketRoute implements HttpRoute {
                 channel.close();
                 return;
             }
+            if (revocation.reason != null) {
+                session.closed(revocation.reason); // revoked during the handshake
+                return;
+            }
             channel.pipeline().addLast("idle", new IdleStateHandler(IDLE_SECONDS, 0, 0)).addLast("session", session);
             session.port = packetSwitch.attach(node, "websocket", session);
+            revocation.session = session;
             sessions.add(channel);
             channel.closeFuture().addListener(f -> {
                 sessions.remove(channel);
@@ -162,6 +180,32 @@ public final class WebSocketRoute implements HttpRoute {
             });
             channel.config().setAutoRead(true);
         });
+    }
+
+    /**
+     * A session's tie to its token: until the session is up the revocation is remembered (and the
+     * upgrade refused); after, the session is closed with the reason. Its state is the channel loop's.
+     */
+    private static final class Revocation implements CredentialRevocations.Revocable {
+        private final Channel channel;
+        volatile CredentialRevocations.Binding binding;
+        String reason;
+        Session session;
+
+        Revocation(Channel channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public void revoked(String why) {
+            channel.eventLoop().execute(() -> {
+                reason = why;
+                if (session != null) {
+                    SECURITY.info("WebSocket relay session of node {} ended: {}", session.node.nodeId(), why);
+                    session.closed(why);
+                }
+            });
+        }
     }
 
     private void refuse(ChannelHandlerContext ctx, HttpResponseStatus status, String reason, Channel channel) {
