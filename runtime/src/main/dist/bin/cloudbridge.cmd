@@ -11,5 +11,5 @@ if /I "%COMMAND%"=="up" goto daemon
 "%JAVA%" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xmx64m -Dcloudbridge.home="%CLOUDBRIDGE_HOME%" -cp "%CLOUDBRIDGE_HOME%\lib\*" io.cloudbridge.boot.Launcher %*
 exit /b %ERRORLEVEL%
 :daemon
-"%JAVA%" -Xms16m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError %CLOUDBRIDGE_JAVA_OPTS% -Dcloudbridge.home="%CLOUDBRIDGE_HOME%" -cp "%CLOUDBRIDGE_HOME%\lib\*" io.cloudbridge.boot.Launcher %*
+"%JAVA%" -Xms16m -Xmx512m -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError --add-opens java.base/java.lang=ALL-UNNAMED %CLOUDBRIDGE_JAVA_OPTS% -Dcloudbridge.home="%CLOUDBRIDGE_HOME%" -cp "%CLOUDBRIDGE_HOME%\lib\*" io.cloudbridge.boot.Launcher %*
 exit /b %ERRORLEVEL%

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * warm-up, and every ERROR line is on the reviewed list ({@link ChaosErrors}) or fails the run.
  *
  * <p>{@code -Dchaos.actions=N} (200 by default; {@code bench/chaos.sh} runs 2,000) and
- * {@code -Dchaos.seed=S} replay a run. Needs root (CI runs as root).
+ * {@code -Dchaos.seed=S} replay a run; {@code -Dchaos.heapDumps=DIR} leaves each daemon's heap
+ * there at the end. Needs root (CI runs as root).
  */
 class ChaosTest {
     /** Actions of a daemon's life before its resources are taken as the baseline. */
@@ -148,8 +149,27 @@ class ChaosTest {
             System.out.println("chaos: " + missed.size() + " actions missed the 3 s (+ backoff) target" + (missed.isEmpty() ? ""
                     : ":\n  " + String.join("\n  ", missed)));
             System.out.println(resources.report());
+            dumpHeaps(lab);
             resources.assertWithinBounds();
             assertTrue(lab.ping(3), "the overlay answers at the end");
+        }
+    }
+
+    /**
+     * With {@code -Dchaos.heapDumps=DIR}, each daemon's heap at the end of the run (after a full GC),
+     * for finding what keeps a resource that the bounds flagged: paths from the GC roots.
+     */
+    private static void dumpHeaps(ChaosLab lab) throws Exception {
+        String dir = System.getProperty("chaos.heapDumps");
+        if (dir == null) {
+            return;
+        }
+        Path folder = Files.createDirectories(Path.of(dir));
+        String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+        for (Daemon d : lab.daemons()) {
+            Path file = folder.resolve(lab.name(d) + ".hprof");
+            Files.deleteIfExists(file);
+            System.out.println("chaos: " + ChaosLab.shQuiet(jcmd, String.valueOf(lab.pid(d)), "GC.heap_dump", file.toString()).trim());
         }
     }
 
