@@ -58,6 +58,8 @@ forwarding:
   nodeBytesPerSecond: 0
   tenantPacketsPerSecond: 0
   tenantBytesPerSecond: 0
+  capacityPacketsPerSecond: 0
+  capacityBytesPerSecond: 0
 YAML
 relay_env() {
   if [ -n "${RELAY_JAVA_HOME:-}" ]; then exec env JAVA_HOME="$RELAY_JAVA_HOME" "$@"; else exec env -u JAVA_HOME "$@"; fi

@@ -14,6 +14,10 @@ public final class DataPlaneCommands {
     @Reference
     private TenantSwitch packetSwitch;
 
+    private static String rate(double perSecond) {
+        return Double.isInfinite(perSecond) ? "unlimited" : String.format("%.0f", perSecond);
+    }
+
     public String sessions() {
         StringBuilder out = new StringBuilder(String.format("%-20s %-36s %-10s %10s %10s %8s%n", "TENANT", "NODE", "TRANSPORT",
                 "SENT", "RECEIVED", "AGE s"));
@@ -27,6 +31,11 @@ public final class DataPlaneCommands {
             out.append(' ').append(e.getKey().name().toLowerCase(java.util.Locale.ROOT)).append('=').append(e.getValue());
         }
         out.append("; bytes forwarded: ").append(packetSwitch.bytesForwarded()).append('\n');
+        // Each tenant's part of the relay as last divided, against what it tried to send.
+        for (FairShare.Tenant t : packetSwitch.rates().tenants().values()) {
+            out.append(String.format("tenant %s: sends %.0f packets/s, %.0f bytes/s; its part %s packets/s, %s bytes/s%n", t.name,
+                    t.meter.demandPackets(), t.meter.demandBytes(), rate(t.partPackets), rate(t.partBytes)));
+        }
         return out.toString();
     }
 }

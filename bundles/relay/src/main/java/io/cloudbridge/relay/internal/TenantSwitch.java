@@ -41,10 +41,9 @@ public final class TenantSwitch implements PacketSwitch {
             java.util.concurrent.CompletableFuture.delayedExecutor(2, java.util.concurrent.TimeUnit.SECONDS);
 
     private final Map<String, Map<NodeKey, Port>> tenants = new ConcurrentHashMap<>();
-    private final Map<String, TokenBucket> tenantRates = new ConcurrentHashMap<>();
+    private final FairShare rates;
     private final Map<ForwardResult, LongAdder> outcomes = new EnumMap<>(ForwardResult.class);
     private final LongAdder bytesForwarded = new LongAdder();
-    private final ForwardingConfig config;
     private final LongSupplier nanoClock;
 
     @Activate
@@ -53,8 +52,11 @@ public final class TenantSwitch implements PacketSwitch {
     }
 
     TenantSwitch(ForwardingConfig config, LongSupplier nanoClock) {
-        this.config = config;
         this.nanoClock = nanoClock;
+        this.rates = new FairShare(config, (tenant, key) -> {
+            Map<NodeKey, Port> ports = tenants.get(tenant);
+            return ports != null && ports.containsKey(key);
+        }, nanoClock.getAsLong());
         for (ForwardResult r : ForwardResult.values()) {
             outcomes.put(r, new LongAdder());
         }
@@ -62,13 +64,11 @@ public final class TenantSwitch implements PacketSwitch {
 
     @Override
     public SwitchPort attach(AuthenticatedNode node, String transport, PortSink sink) {
-        Port port = new Port(node, transport, sink, new TokenBucket(config.nodePacketsPerSecond(), config.nodeBytesPerSecond(),
-                nanoClock.getAsLong()));
+        // The node's rates outlive its sessions: a reconnect finds them as the last session left them.
+        Port port = new Port(node, transport, sink, rates.node(node.tenant(), node.key(), nanoClock.getAsLong()));
         Map<NodeKey, Port> ports = tenants.computeIfAbsent(node.tenant(), t -> new ConcurrentHashMap<>());
         Port replaced = ports.put(node.key(), port);
         port.replaced = replaced;
-        tenantRates.computeIfAbsent(node.tenant(),
-                t -> new TokenBucket(config.tenantPacketsPerSecond(), config.tenantBytesPerSecond(), nanoClock.getAsLong()));
         if (replaced != null) {
             // Nothing is delivered to the older session from now on, and nothing it sends is
             // forwarded (see Port.forward): whoever holds it may be what the node is getting away
@@ -99,6 +99,11 @@ public final class TenantSwitch implements PacketSwitch {
         port.sink.closed(reason);
         SECURITY.info("relay session of node {} in tenant {} closed: {}", port.node.nodeId(), tenant, reason);
         return true;
+    }
+
+    /** The rates per tenant and node, for relay:sessions. */
+    FairShare rates() {
+        return rates;
     }
 
     /** The sessions now attached, for relay:sessions. */
@@ -137,7 +142,7 @@ public final class TenantSwitch implements PacketSwitch {
         final AuthenticatedNode node;
         final String transport;
         final PortSink sink;
-        final TokenBucket rate;
+        final FairShare.Node rate;
         final LongAdder sent = new LongAdder();
         final LongAdder received = new LongAdder();
         final long attachedNanos = nanoClock.getAsLong();
@@ -145,7 +150,7 @@ public final class TenantSwitch implements PacketSwitch {
         /** The session of the same node this one took delivery from; it gets it back if this one closes first. */
         volatile Port replaced;
 
-        Port(AuthenticatedNode node, String transport, PortSink sink, TokenBucket rate) {
+        Port(AuthenticatedNode node, String transport, PortSink sink, FairShare.Node rate) {
             this.node = node;
             this.transport = transport;
             this.sink = sink;
@@ -168,9 +173,7 @@ public final class TenantSwitch implements PacketSwitch {
                 return count(ForwardResult.MALFORMED);
             }
             int size = packet.remaining();
-            long now = nanoClock.getAsLong();
-            TokenBucket tenantRate = tenantRates.get(node.tenant());
-            if (!rate.take(size, now) || tenantRate != null && !tenantRate.take(size, now)) {
+            if (!rates.admit(rate, size, nanoClock.getAsLong())) {
                 return count(ForwardResult.RATE_LIMITED);
             }
             Port to = ports == null ? null : ports.get(destination);
