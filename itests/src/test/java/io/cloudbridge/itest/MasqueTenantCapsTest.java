@@ -220,7 +220,9 @@ class MasqueTenantCapsTest {
         assertEquals(null, statuses.get("none"), "every one of A's requests is answered within the look-up's deadline: " + statuses);
         assertTrue(statuses.keySet().stream().allMatch(s -> s.equals("429") || s.equals("504")),
                 "A is refused for its own look-ups (429) or told the name server did not answer in time (504): " + statuses);
-        assertTrue(statuses.getOrDefault("504", 0) <= 8, "at most masque.maxResolutionsPerTenant (8) of A's look-ups ran: " + statuses);
+        int timedOut = statuses.getOrDefault("504", 0);
+        assertTrue(timedOut >= 1 && timedOut <= 8, "some of A's look-ups ran to their deadline, at most "
+                + "masque.maxResolutionsPerTenant (8) of them: " + statuses);
         String log = relay.logText();
         assertTrue(!log.contains(a) && !log.contains(b), "no token in the log");
     }
