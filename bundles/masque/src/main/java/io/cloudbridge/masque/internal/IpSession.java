@@ -277,7 +277,7 @@ final class IpSession implements StreamTunnel {
         Lease l = lease;
         if (l != null) {
             try {
-                proxy.checks.execute(() -> gateway.release(this, l)); // IPAM writes: off the event loop
+                proxy.checks.execute(gateway, () -> gateway.release(this, l)); // IPAM writes: off the event loop
             } catch (java.util.concurrent.RejectedExecutionException stopping) {
                 gateway.release(this, l);
             }

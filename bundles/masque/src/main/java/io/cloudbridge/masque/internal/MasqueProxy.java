@@ -33,9 +33,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.osgi.service.component.annotations.Activate;
@@ -90,15 +87,12 @@ public final class MasqueProxy implements QuicRoute {
     /** UDP sockets toward the targets: their own loop, so the QUIC loop's I/O type does not matter. */
     final EventLoopGroup udpGroup;
     /**
-     * Token checks (and CONNECT-IP gateways' set-up) block: never on an event loop. Name look-ups
+     * Token checks (and CONNECT-IP gateways' set-up) block: never on an event loop; taken in turn by
+     * connection, so one connection's flood of requests waits behind itself. Name look-ups
      * do not run here (see {@link TargetResolver}): one tenant's slow names must not hold the
      * threads every tenant's requests are checked on.
      */
-    final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
-        Thread t = new Thread(r, "masque-checks");
-        t.setDaemon(true);
-        return t;
-    });
+    final FairChecks checks = new FairChecks(2, 64, 1024, "masque-checks");
     /** Who may hold which of the proxy's tunnels, sessions and look-ups: per client, per tenant and in all. */
     final Admission admission;
     /** CONNECT-UDP targets' names, asynchronously, on the UDP loop. */

@@ -107,9 +107,9 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         int targetPort = port;
         capsules = new Capsules.Parser(ctx.alloc(), proxy.config.maxPayload() + 8);
         try {
-            proxy.checks.execute(() -> check(stream, bearer, host, targetPort));
+            proxy.checks.execute(connection, () -> check(stream, bearer, host, targetPort));
         } catch (RejectedExecutionException e) {
-            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+            respond(ctx, 503, "the proxy is busy checking other requests (" + e.getMessage() + "); try again");
         }
     }
 
@@ -154,9 +154,9 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         int protocol = ipProtocol;
         capsules = new Capsules.Parser(ctx.alloc(), Math.max(proxy.config.maxPayload(), 1500) + 8);
         try {
-            proxy.checks.execute(() -> checkIp(stream, gateways, bearer, asked, protocol));
+            proxy.checks.execute(connection, () -> checkIp(stream, gateways, bearer, asked, protocol));
         } catch (RejectedExecutionException e) {
-            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+            respond(ctx, 503, "the proxy is busy checking other requests (" + e.getMessage() + "); try again");
         }
     }
 
