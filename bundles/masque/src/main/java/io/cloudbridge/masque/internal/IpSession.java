@@ -33,6 +33,8 @@ final class IpSession implements StreamTunnel {
     private final MasqueProxy.Connection connection;
     private final QuicStreamChannel stream;
     final MasqueProxy.Client client;
+    /** The client's session slot, given back when the session closes. */
+    private final Admission.Slot slot;
     final TenantGateways.Gateway gateway;
     /** Keys the client's IPAM lease (see {@link TenantGateways.Gateway#admit}); set when admitted. */
     volatile NodeKey leaseKey;
@@ -54,11 +56,12 @@ final class IpSession implements StreamTunnel {
     final long openedNanos = System.nanoTime();
 
     IpSession(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream, MasqueProxy.Client client,
-            TenantGateways.Gateway gateway, List<IpPrefix> scope, int ipProtocol) {
+            Admission.Slot slot, TenantGateways.Gateway gateway, List<IpPrefix> scope, int ipProtocol) {
         this.proxy = proxy;
         this.connection = connection;
         this.stream = stream;
         this.client = client;
+        this.slot = slot;
         this.gateway = gateway;
         this.scope = List.copyOf(scope);
         this.ipProtocol = ipProtocol;
@@ -270,11 +273,11 @@ final class IpSession implements StreamTunnel {
         }
         connection.byStream.remove(stream.streamId(), this);
         proxy.ipSessions.remove(this);
-        proxy.releaseSlot(client);
+        slot.close();
         Lease l = lease;
         if (l != null) {
             try {
-                proxy.checks.execute(() -> gateway.release(this, l)); // IPAM writes: off the event loop
+                proxy.checks.execute(gateway, () -> gateway.release(this, l)); // IPAM writes: off the event loop
             } catch (java.util.concurrent.RejectedExecutionException stopping) {
                 gateway.release(this, l);
             }

@@ -55,6 +55,11 @@ public final class MasqueCommands {
                         .append(g.drops().isEmpty() ? "" : ", dropped " + g.drops()).append('\n');
             }
         }
+        Admission.Limits limits = proxy.admission.limits();
+        out.append("slots: ").append(proxy.admission.tunnels()).append(" of ").append(limits.tunnels()).append(" tunnels and sessions (")
+                .append(limits.reservedTunnels()).append(" kept for tenants holding none), ").append(proxy.admission.resolutions())
+                .append(" of ").append(limits.resolutions()).append(" look-ups in flight\n");
+        proxy.admission.byTenant().forEach((tenant, held) -> out.append("  tenant ").append(tenant).append(": ").append(held).append('\n'));
         Map<Integer, Long> refused = new TreeMap<>();
         proxy.refusals.forEach((status, n) -> refused.put(status, n.sum()));
         out.append("answered with an error since start: ").append(refused.isEmpty() ? "none" : refused.toString())

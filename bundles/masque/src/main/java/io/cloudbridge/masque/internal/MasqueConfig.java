@@ -17,8 +17,44 @@ public @interface MasqueConfig {
     @AttributeDefinition(min = "1", max = "86400", description = "Seconds a tunnel may carry nothing either way before it is closed")
     int idleSeconds() default 120;
 
-    @AttributeDefinition(min = "1", max = "100000", description = "Tunnels one node (or one signed-in user) may hold open at once")
+    @AttributeDefinition(min = "1", max = "100000", description = "Tunnels (CONNECT-UDP and CONNECT-IP together) one node (or "
+            + "one signed-in user) may hold open at once; 429 beyond")
     int maxTunnelsPerClient() default 64;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "CONNECT-UDP tunnels all clients of one tenant may hold open "
+            + "at once (a reusable pre-auth key makes many clients); 429 beyond")
+    int maxTunnelsPerTenant() default 512;
+
+    @AttributeDefinition(min = "1", max = "1000000", description = "CONNECT-IP sessions all clients of one tenant may hold open "
+            + "at once; 429 beyond")
+    int maxIpSessionsPerTenant() default 128;
+
+    @AttributeDefinition(min = "2", max = "1000000", description = "Tunnels and sessions of all tenants together (each a socket "
+            + "or an overlay address, and their buffers); 503 beyond")
+    int maxTunnels() default 4096;
+
+    @AttributeDefinition(min = "0", max = "1000000", description = "The last of masque.maxTunnels that only a tenant holding no "
+            + "tunnel or session may take: however full other tenants made the proxy, a tenant's first tunnel opens")
+    int reservedTunnels() default 256;
+
+    @AttributeDefinition(min = "1", max = "100000", description = "Name look-ups for CONNECT-UDP targets one tenant may have in "
+            + "flight at once; 429 beyond. Each request holds its tunnel slot while its target is resolved")
+    int maxResolutionsPerTenant() default 8;
+
+    @AttributeDefinition(min = "2", max = "100000", description = "Name look-ups in flight for all tenants together; 503 beyond")
+    int maxResolutions() default 256;
+
+    @AttributeDefinition(min = "0", max = "100000", description = "The last of masque.maxResolutions that only a tenant with "
+            + "no look-up in flight may take")
+    int reservedResolutions() default 32;
+
+    @AttributeDefinition(min = "100", max = "60000", description = "Milliseconds a target's name may take to resolve; past them "
+            + "the request gets 504 (Proxy-Status: dns_timeout)")
+    int resolveTimeoutMillis() default 5000;
+
+    @AttributeDefinition(description = "The name servers the proxy resolves targets with, each an address with an optional "
+            + "port ('192.0.2.53', '192.0.2.53:5353', '[2001:db8::53]:53'); empty: the system's (/etc/resolv.conf)")
+    String[] nameservers() default {};
 
     @AttributeDefinition(description = "Targets a tenant may reach beyond the public internet, each 'tenant=prefix', e.g. "
             + "'lab=10.0.0.0/8' or '*=192.0.2.0/24' for every tenant. By default loopback, link-local, private, shared "

@@ -33,11 +33,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -90,13 +86,17 @@ public final class MasqueProxy implements QuicRoute {
     final TargetPolicy policy;
     /** UDP sockets toward the targets: their own loop, so the QUIC loop's I/O type does not matter. */
     final EventLoopGroup udpGroup;
-    /** Token checks and DNS look-ups block: never on an event loop. */
-    final ExecutorService checks = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(1024), r -> {
-        Thread t = new Thread(r, "masque-checks");
-        t.setDaemon(true);
-        return t;
-    });
-    private final Map<String, AtomicInteger> tunnelsPerClient = new ConcurrentHashMap<>();
+    /**
+     * Token checks (and CONNECT-IP gateways' set-up) block: never on an event loop; taken in turn by
+     * connection, so one connection's flood of requests waits behind itself. Name look-ups
+     * do not run here (see {@link TargetResolver}): one tenant's slow names must not hold the
+     * threads every tenant's requests are checked on.
+     */
+    final FairChecks checks = new FairChecks(2, 64, 1024, "masque-checks");
+    /** Who may hold which of the proxy's tunnels, sessions and look-ups: per client, per tenant and in all. */
+    final Admission admission;
+    /** CONNECT-UDP targets' names, asynchronously, on the UDP loop. */
+    final TargetResolver resolver;
     final Set<UdpTunnel> tunnels = ConcurrentHashMap.newKeySet();
     private final Set<QuicChannel> connections = ConcurrentHashMap.newKeySet();
     /** Requests refused, by HTTP status. */
@@ -114,13 +114,18 @@ public final class MasqueProxy implements QuicRoute {
         }
         this.ipTemplate = new UriTemplate(config.ipTemplate());
         this.policy = new TargetPolicy(config.allow(), config.deny(), MasqueProxy::ownAddresses);
+        this.admission = new Admission(Admission.Limits.of(config));
+        List<String> nameservers = List.of(config.nameservers());
+        TargetResolver.parse(nameservers); // a bad entry fails the component with its reason before anything starts
         this.udpGroup = new MultiThreadIoEventLoopGroup(1, r -> {
             Thread t = new Thread(r, "masque-udp");
             t.setDaemon(true);
             return t;
         }, NioIoHandler.newFactory());
-        LOG.info("MASQUE proxy on the relay's QUIC listener (h3): CONNECT-UDP at {}, tunnels idle out after {} s",
-                config.udpTemplate(), config.idleSeconds());
+        this.resolver = new TargetResolver(udpGroup.next(), nameservers, config.resolveTimeoutMillis());
+        LOG.info("MASQUE proxy on the relay's QUIC listener (h3): CONNECT-UDP at {}, tunnels idle out after {} s; limits {}; "
+                + "names resolved by {} within {} ms", config.udpTemplate(), config.idleSeconds(), admission.limits(),
+                nameservers.isEmpty() ? "the system's name servers" : nameservers, config.resolveTimeoutMillis());
     }
 
     @Deactivate
@@ -132,6 +137,7 @@ public final class MasqueProxy implements QuicRoute {
         }
         tunnels.forEach(UdpTunnel::close);
         List.copyOf(ipSessions).forEach(IpSession::close);
+        resolver.close();
         udpGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 
@@ -185,23 +191,6 @@ public final class MasqueProxy implements QuicRoute {
         }
         VerifiedIdentity user = verifier.verify(bearer);
         return new Client(user.tenant(), "user " + user.subject());
-    }
-
-    /** Takes one of the client's tunnel slots; false when it holds masque.maxTunnelsPerClient already. */
-    boolean takeSlot(Client client) {
-        AtomicInteger n = tunnelsPerClient.computeIfAbsent(client.key(), k -> new AtomicInteger());
-        if (n.incrementAndGet() > config.maxTunnelsPerClient()) {
-            n.decrementAndGet();
-            return false;
-        }
-        return true;
-    }
-
-    void releaseSlot(Client client) {
-        AtomicInteger n = tunnelsPerClient.get(client.key());
-        if (n != null && n.decrementAndGet() <= 0) {
-            tunnelsPerClient.remove(client.key(), n);
-        }
     }
 
     void refused(int status) {

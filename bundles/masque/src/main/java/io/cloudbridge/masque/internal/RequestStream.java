@@ -14,7 +14,6 @@ import io.netty.handler.codec.http3.Http3UnknownFrame;
 import io.netty.handler.codec.quic.QuicStreamChannel;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
@@ -108,9 +107,9 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         int targetPort = port;
         capsules = new Capsules.Parser(ctx.alloc(), proxy.config.maxPayload() + 8);
         try {
-            proxy.checks.execute(() -> check(stream, bearer, host, targetPort));
+            proxy.checks.execute(connection, () -> check(stream, bearer, host, targetPort));
         } catch (RejectedExecutionException e) {
-            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+            respond(ctx, 503, "the proxy is busy checking other requests (" + e.getMessage() + "); try again");
         }
     }
 
@@ -155,9 +154,9 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         int protocol = ipProtocol;
         capsules = new Capsules.Parser(ctx.alloc(), Math.max(proxy.config.maxPayload(), 1500) + 8);
         try {
-            proxy.checks.execute(() -> checkIp(stream, gateways, bearer, asked, protocol));
+            proxy.checks.execute(connection, () -> checkIp(stream, gateways, bearer, asked, protocol));
         } catch (RejectedExecutionException e) {
-            respond(ctx, 503, "the proxy is busy checking other requests; try again");
+            respond(ctx, 503, "the proxy is busy checking other requests (" + e.getMessage() + "); try again");
         }
     }
 
@@ -243,17 +242,20 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                         + client.tenant() + "'s overlay " + tenant));
                 return;
             }
-            if (!proxy.takeSlot(client)) {
-                stream.eventLoop().execute(() -> respond(stream, 429, "this client holds " + proxy.config.maxTunnelsPerClient()
-                        + " tunnels already (masque.maxTunnelsPerClient)"));
+            Admission.Slot slot;
+            try {
+                slot = proxy.admission.take(Admission.Kind.IP_SESSION, client);
+            } catch (Admission.Refused e) {
+                refuse(stream, client, e.refusal);
                 return;
             }
             try {
                 TenantGateways.Gateway gateway = gateways.gateway(client.tenant());
-                session = new IpSession(proxy, connection, stream, client, gateway, scope == null ? gateway.prefixes() : scope, ipProtocol);
+                session = new IpSession(proxy, connection, stream, client, slot, gateway, scope == null ? gateway.prefixes() : scope,
+                        ipProtocol);
                 session.lease = gateway.admit(session);
             } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException | java.io.IOException | RuntimeException e) {
-                proxy.releaseSlot(client);
+                slot.close();
                 throw e;
             }
         } catch (io.cloudbridge.api.ipam.AddressPoolExhaustedException e) {
@@ -280,16 +282,54 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         });
     }
 
-    /** Off the event loop: who asks, where to, whether they may; then back on it to open the tunnel. */
+    /**
+     * Off the event loop: who asks; then its tunnel slot (before anything is spent on the request:
+     * a tenant at its limits costs the proxy no look-up), then the target's name resolved without
+     * holding a thread, within masque.resolveTimeoutMillis and the tenant's look-ups in flight;
+     * then whether the target may be reached; then back on the stream's loop to open the tunnel.
+     */
     private void check(QuicStreamChannel stream, String bearer, String host, int port) {
         MasqueProxy.Client client = client(stream, bearer);
         if (client == null) {
             return;
         }
-        InetAddress chosen = null;
-        String refusal = null;
+        Admission.Slot slot;
         try {
-            for (InetAddress a : InetAddress.getAllByName(host)) {
+            slot = proxy.admission.take(Admission.Kind.UDP_TUNNEL, client);
+        } catch (Admission.Refused e) {
+            refuse(stream, client, e.refusal);
+            return;
+        }
+        Admission.Slot lookUp = null;
+        if (io.netty.util.NetUtil.createByteArrayFromIpAddressString(host) == null) {
+            try {
+                lookUp = proxy.admission.take(Admission.Kind.RESOLUTION, client);
+            } catch (Admission.Refused e) {
+                slot.close();
+                refuse(stream, client, e.refusal);
+                return;
+            }
+        }
+        Admission.Slot resolving = lookUp;
+        proxy.resolver.resolve(host).addListener(f -> {
+            if (resolving != null) {
+                resolving.close();
+            }
+            if (!f.isSuccess()) {
+                slot.close();
+                if (f.cause() instanceof TargetResolver.ResolveTimeoutException) {
+                    refuse(stream, client, new Admission.Refusal(504, "the target's name did not resolve in time: " + host
+                            + " (masque.resolveTimeoutMillis)", "dns_timeout", 0));
+                } else {
+                    refuse(stream, client, new Admission.Refusal(502, "the target's name does not resolve: " + host, "dns_error", 0));
+                }
+                return;
+            }
+            @SuppressWarnings("unchecked")
+            List<InetAddress> addresses = (List<InetAddress>) f.getNow();
+            InetAddress chosen = null;
+            String refusal = null;
+            for (InetAddress a : addresses) {
                 String why = proxy.policy.refusal(client.tenant(), a);
                 if (why == null) {
                     chosen = a;
@@ -297,31 +337,34 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                 }
                 refusal = refusal == null ? a.getHostAddress() + ": " + why : refusal;
             }
-        } catch (UnknownHostException e) {
-            stream.eventLoop().execute(() -> respond(stream, 502, "the target's name does not resolve: " + host));
-            return;
-        }
-        if (chosen == null) {
-            String why = refusal;
-            MasqueProxy.SECURITY.info("MASQUE tunnel to {}:{} refused to {} of tenant {}: {}", host, port, client.id(), client.tenant(), why);
-            stream.eventLoop().execute(() -> respond(stream, 403, "target refused: " + why));
-            return;
-        }
-        InetSocketAddress target = new InetSocketAddress(chosen, port);
-        stream.eventLoop().execute(() -> open(stream, client, host + ":" + port, target));
+            if (chosen == null) {
+                slot.close();
+                String why = refusal;
+                MasqueProxy.SECURITY.info("MASQUE tunnel to {}:{} refused to {} of tenant {}: {}", host, port, client.id(), client.tenant(),
+                        why);
+                stream.eventLoop().execute(() -> respond(stream, 403, "target refused: " + why));
+                return;
+            }
+            InetSocketAddress target = new InetSocketAddress(chosen, port);
+            stream.eventLoop().execute(() -> open(stream, client, slot, host + ":" + port, target));
+        });
     }
 
-    private void open(QuicStreamChannel stream, MasqueProxy.Client client, String asked, InetSocketAddress target) {
+    /** A slot refused, or a look-up that failed: the status, its reason, and the RFC 9209 Proxy-Status. From any thread. */
+    private void refuse(QuicStreamChannel stream, MasqueProxy.Client client, Admission.Refusal r) {
+        // Debug, not info: a tenant flooding its limits would otherwise flood the log; masque:tunnels counts them by status.
+        LOG.debug("MASQUE request of {} of tenant {} refused: {}", client.id(), client.tenant(), r.reason());
+        stream.eventLoop().execute(() -> respond(stream, r.status(), r.reason(), r));
+    }
+
+    private void open(QuicStreamChannel stream, MasqueProxy.Client client, Admission.Slot slot, String asked, InetSocketAddress target) {
         if (ended || !stream.isActive()) {
+            slot.close();
             return;
         }
-        if (!proxy.takeSlot(client)) {
-            respond(stream, 429, "this client holds " + proxy.config.maxTunnelsPerClient() + " tunnels already (masque.maxTunnelsPerClient)");
-            return;
-        }
-        UdpTunnel.open(proxy, connection, stream, client, asked, target).addListener(f -> stream.eventLoop().execute(() -> {
+        UdpTunnel.open(proxy, connection, stream, client, slot, asked, target).addListener(f -> stream.eventLoop().execute(() -> {
             if (!f.isSuccess()) {
-                proxy.releaseSlot(client);
+                slot.close();
                 respond(stream, 502, "no socket toward the target: " + f.cause());
                 return;
             }
@@ -463,6 +506,14 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
 
     /** Answers with {@code status} and the reason as a short text body, then ends the stream. */
     private void respond(QuicStreamChannel stream, int status, String reason) {
+        respond(stream, status, reason, null);
+    }
+
+    /**
+     * As {@link #respond(QuicStreamChannel, int, String)}; a refusal also says what the proxy ran
+     * out of (Proxy-Status, RFC 9209) and when to come back (Retry-After).
+     */
+    private void respond(QuicStreamChannel stream, int status, String reason, Admission.Refusal refusal) {
         ended = true;
         if (responded) {
             return; // a revocation answered while the checks still ran: one response only
@@ -473,6 +524,12 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         headers.headers().status(Integer.toString(status)).set("content-type", "text/plain; charset=utf-8");
         if (status == 401) {
             headers.headers().set("www-authenticate", "Bearer");
+        }
+        if (refusal != null) {
+            headers.headers().set("proxy-status", "cloudbridge; error=" + refusal.proxyError());
+            if (refusal.retryAfterSeconds() > 0) {
+                headers.headers().set("retry-after", Integer.toString(refusal.retryAfterSeconds()));
+            }
         }
         stream.write(headers);
         stream.writeAndFlush(new DefaultHttp3DataFrame(Unpooled.copiedBuffer(reason + "\n", StandardCharsets.UTF_8)))

@@ -27,6 +27,8 @@ final class UdpTunnel implements StreamTunnel {
     private final MasqueProxy.Connection connection;
     private final QuicStreamChannel stream;
     private final MasqueProxy.Client client;
+    /** The client's tunnel slot, given back when the tunnel closes. */
+    private final Admission.Slot slot;
     final String asked;
     final InetSocketAddress target;
     private volatile DatagramChannel socket;
@@ -44,20 +46,21 @@ final class UdpTunnel implements StreamTunnel {
     final long openedNanos = System.nanoTime();
 
     private UdpTunnel(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream, MasqueProxy.Client client,
-            String asked, InetSocketAddress target) {
+            Admission.Slot slot, String asked, InetSocketAddress target) {
         this.proxy = proxy;
         this.connection = connection;
         this.stream = stream;
         this.client = client;
+        this.slot = slot;
         this.asked = asked;
         this.target = target;
     }
 
     /** Binds and connects the socket; the future completes with the open tunnel, registered on its connection. */
     static Future<UdpTunnel> open(MasqueProxy proxy, MasqueProxy.Connection connection, QuicStreamChannel stream,
-            MasqueProxy.Client client, String asked, InetSocketAddress target) {
+            MasqueProxy.Client client, Admission.Slot slot, String asked, InetSocketAddress target) {
         Promise<UdpTunnel> done = stream.eventLoop().newPromise();
-        UdpTunnel t = new UdpTunnel(proxy, connection, stream, client, asked, target);
+        UdpTunnel t = new UdpTunnel(proxy, connection, stream, client, slot, asked, target);
         new Bootstrap().group(proxy.udpGroup).channel(NioDatagramChannel.class)
                 .option(ChannelOption.SO_RCVBUF, 256 * 1024)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
@@ -174,7 +177,7 @@ final class UdpTunnel implements StreamTunnel {
         }
         connection.byStream.remove(stream.streamId(), this);
         proxy.tunnels.remove(this);
-        proxy.releaseSlot(client);
+        slot.close();
         DatagramChannel s = socket;
         if (s != null) {
             s.close();
