@@ -162,8 +162,14 @@ class NodeUpTest {
                 assertTrue(yaml.contains(keyFile), yaml);
                 long rotationStart = System.nanoTime();
                 RuntimeTestSupport.writeOwnerOnly(a.config, yaml.replace(keyFile, a.work.resolve("wg-rotated.key").toString()));
-                Duration registered = Await.until(Duration.ofSeconds(10), "alpha registered under its new key",
-                        () -> !a.whoami("key").equals(oldKey) && a.whoami("status").equals("registered") && !a.whoami("node").isEmpty());
+                Duration registered;
+                try {
+                    registered = Await.until(Duration.ofSeconds(10), "alpha registered under its new key",
+                            () -> !a.whoami("key").equals(oldKey) && a.whoami("status").equals("registered") && !a.whoami("node").isEmpty());
+                } catch (AssertionError e) {
+                    throw new AssertionError(e.getMessage() + "; cb:whoami:\n" + a.exec("cb:whoami").out() + "\nalpha:\n"
+                            + ChaosActions.tail(a.logText()) + "\nrelay:\n" + ChaosActions.tail(r.logText()), e);
+                }
                 String newKey = a.whoami("key");
                 assertEquals(alphaId, a.whoami("node"), "the same node");
                 assertEquals(alphaAddress, a.whoami("address"), "the same addresses");

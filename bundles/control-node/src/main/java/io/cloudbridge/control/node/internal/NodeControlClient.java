@@ -238,6 +238,7 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
     private volatile Instant tokenExpires;
     private volatile long mapVersion;
     private volatile String status = "starting";
+    private static final String MAP_STREAM_ENDED = "map stream ended";
     private volatile int renewals;
     private volatile java.util.concurrent.ScheduledFuture<?> renewal;
     private volatile int failures;
@@ -548,6 +549,11 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                             return; // a replaced stream's last words
                         }
                         failures = 0; // the stream works again: the next break retries at once, not after the last backoff
+                        if (registration != null && status.startsWith(MAP_STREAM_ENDED)) {
+                            // Back after a break (the relay ends a node's map stream when it rotates its
+                            // key): cb:whoami says registered again, not the break that is over.
+                            status = "registered";
+                        }
                         switch (u.getChangeCase()) {
                             case FULL -> {
                                 peers.clear();
@@ -586,13 +592,13 @@ public final class NodeControlClient implements io.cloudbridge.api.mesh.Signalli
                             return;
                         }
                         long pushback = pushbackMillis(t);
-                        scheduler.execute(() -> retry("map stream ended: " + describe(s), () -> watchMap(), false, pushback));
+                        scheduler.execute(() -> retry(MAP_STREAM_ENDED + ": " + describe(s), () -> watchMap(), false, pushback));
                     }
 
                     @Override
                     public void onCompleted() {
                         if (mapCall == mine) {
-                            scheduler.execute(() -> retry("map stream ended by the relay", () -> watchMap(), false));
+                            scheduler.execute(() -> retry(MAP_STREAM_ENDED + " by the relay", () -> watchMap(), false));
                         }
                     }
                 });
