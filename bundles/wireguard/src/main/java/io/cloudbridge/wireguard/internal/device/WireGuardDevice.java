@@ -110,6 +110,8 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Timers timers;
     /** Relayed handshake messages waiting for their Diffie-Hellman work, off the thread that handed them in. */
     private final RelayedHandshakes relayed;
+    /** What all relayed senders together may have worked on (each has its own budget too). */
+    private final HandshakeBudget relayedBudget = new HandshakeBudget(HandshakeBudget.DEVICE_PER_SECOND, HandshakeBudget.DEVICE_BURST);
     /** Other bundles' claims on non-WireGuard datagrams of this socket (STUN). */
     private final List<io.cloudbridge.api.overlay.DatagramClaimer> claimers = new CopyOnWriteArrayList<>();
     /**
@@ -456,6 +458,10 @@ public final class WireGuardDevice implements AutoCloseable {
             // with the cookie in MAC2, and no other node can use it.
             drop("relayed handshake under load: cookie sent");
             transmit(peer, cookies.createReply(msg, sender, now), 0);
+            return;
+        }
+        if (!relayedBudget.take(now)) {
+            drop("relayed handshake: all senders over their budget");
             return;
         }
         switch (relayed.offer(peer, msg)) {

@@ -243,6 +243,35 @@ class RelayedHandshakeFloodTest {
         assertTrue(flooders.size() > 1, "the load came from several nodes, each within its budget");
     }
 
+    /**
+     * The tenant's many nodes, each within its own budget, and the gateway's thread kept up with
+     * them (so the queue never reaches its load depth and no cookie is asked for): together they
+     * still get only the gateway's budget of Diffie-Hellman work.
+     */
+    @Test
+    void manyNodesWithinTheirBudgetsTogetherGetOnlyTheGatewaysBudget() throws Exception {
+        HeldThread handshakeThread = new HeldThread();
+        WireGuardDevice gateway = gateway(handshakeThread);
+        List<Node> nodes = new ArrayList<>();
+        int perNode = HandshakeBudget.BURST;
+        int count = 3 * HandshakeBudget.DEVICE_BURST / perNode; // three times what the gateway takes
+        for (int n = 0; n < count; n++) {
+            Node node = new Node(gateway);
+            nodes.add(node);
+            for (int i = 0; i < perNode; i++) {
+                byte[] initiation = node.initiation();
+                gateway.receiveRelayed(node.key, initiation, initiation.length);
+            }
+            handshakeThread.runAll();
+        }
+        assertEquals(0, dropped(gateway, "relayed handshake: sender over its budget"), "every node kept to its own budget");
+        assertEquals(0, dropped(gateway, "relayed handshake under load: cookie sent"), "never under load");
+        assertEquals(HandshakeBudget.DEVICE_BURST, worked(gateway, nodes.toArray(new Node[0])),
+                "the gateway worked on its own budget's worth: " + gateway.drops());
+        assertEquals((long) count * perNode - HandshakeBudget.DEVICE_BURST,
+                dropped(gateway, "relayed handshake: all senders over their budget"));
+    }
+
     @Test
     void aNodeCannotHaveAnotherNodesInitiationAnswered() throws Exception {
         HeldThread handshakeThread = new HeldThread();
