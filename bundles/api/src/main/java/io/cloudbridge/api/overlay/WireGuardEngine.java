@@ -24,10 +24,28 @@ public interface WireGuardEngine extends AutoCloseable {
     void receiveEncrypted(ByteBuffer message);
 
     /**
+     * An encrypted WireGuard message that a relay forwarded from {@code sender}, the node it
+     * authenticated; any thread, which never waits for handshake work: handshakes are budgeted
+     * per sender and their Diffie-Hellman work is done on the engine's own thread.
+     * The buffer is the caller's again afterwards.
+     *
+     * @since 1.5
+     */
+    void receiveEncrypted(NodeKey sender, ByteBuffer message);
+
+    /**
      * Sends an IP packet to the peer whose allowed IPs hold its destination (handshaking first if
      * need be); {@code false} when no peer's allowed IPs hold it or it could not go.
      */
     boolean send(ByteBuffer ipPacket);
+
+    /**
+     * What the engine refused, by reason (relayed handshakes shed over a sender's budget, cookie
+     * replies sent under load, bad MACs, ...): for its owner's commands.
+     *
+     * @since 1.5
+     */
+    java.util.Map<String, Long> drops();
 
     /** Stops the engine's timers and forgets its sessions. */
     @Override

@@ -52,7 +52,8 @@ public final class MasqueCommands {
                 out.append("gateway of tenant ").append(g.tenant).append(": ").append(g.lease.ipv4().getHostAddress()).append(", key ")
                         .append(g.key).append(", ").append(g.sessionCount()).append(" sessions, packets to nodes ")
                         .append(g.packetsToNodes.sum()).append(", from nodes ").append(g.packetsFromNodes.sum())
-                        .append(g.drops().isEmpty() ? "" : ", dropped " + g.drops()).append('\n');
+                        .append(g.drops().isEmpty() ? "" : ", dropped " + g.drops())
+                        .append(g.wireGuardDrops().isEmpty() ? "" : ", WireGuard refused " + g.wireGuardDrops()).append('\n');
             }
         }
         Admission.Limits limits = proxy.admission.limits();

@@ -211,7 +211,10 @@ public final class TenantGateways {
             PortSink sink = new PortSink() {
                 @Override
                 public boolean deliver(NodeKey source, ByteBuffer packet) {
-                    engine.receiveEncrypted(packet);
+                    // On the sending node's forwarding thread (an event loop other tenants' traffic
+                    // shares): the engine is told who sent it, budgets that node's handshakes and
+                    // does their Diffie-Hellman work on its own thread.
+                    engine.receiveEncrypted(source, packet);
                     return true;
                 }
 
@@ -370,6 +373,11 @@ public final class TenantGateways {
             Map<String, Long> out = new java.util.TreeMap<>();
             drops.forEach((k, v) -> out.put(k, v.sum()));
             return out;
+        }
+
+        /** What the gateway's WireGuard refused: among it the handshakes shed and the cookie replies sent. */
+        Map<String, Long> wireGuardDrops() {
+            return engine.drops();
         }
 
         int sessionCount() {

@@ -23,6 +23,10 @@ public @interface ListenerConfig {
     @AttributeDefinition(description = "STUN answers per second to one address, at most (a burst of one second's worth)")
     int stunAnswersPerSourcePerSecond() default 20;
 
+    @AttributeDefinition(description = "Event loops of the QUIC listener, each reading its own UDP socket on the QUIC port "
+            + "(SO_REUSEPORT, with Linux's epoll transport; elsewhere there is one); 0: one per processor", min = "0")
+    int quicEventLoops() default 0;
+
     @AttributeDefinition(description = "Seconds a QUIC connection may stay silent before it is closed")
     int quicIdleSeconds() default 30;
 

@@ -22,6 +22,8 @@ import io.netty.handler.codec.quic.EpollQuicUtils;
 import io.netty.handler.codec.quic.Quic;
 import io.netty.handler.codec.quic.QuicChannel;
 import io.netty.handler.codec.quic.QuicChannelOption;
+import io.netty.handler.codec.quic.QuicCodecDispatcher;
+import io.netty.handler.codec.quic.QuicConnectionIdGenerator;
 import io.netty.handler.codec.quic.QuicServerCodecBuilder;
 import io.netty.handler.codec.quic.QuicSslContext;
 import io.netty.handler.codec.quic.QuicSslContextBuilder;
@@ -71,7 +73,8 @@ public final class QuicListener {
 
     private final Map<String, QuicRoute> routes = new ConcurrentHashMap<>();
     private EventLoopGroup group;
-    private Channel socket;
+    /** The listener's sockets, all on the QUIC port: one per event loop. */
+    private final java.util.List<Channel> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     @Reference
     private RelayIdentity identity;
@@ -106,14 +109,79 @@ public final class QuicListener {
         QuicSslContext tls = QuicSslContextBuilder.forServer(id.privateKey(), null, id.certificate())
                 .applicationProtocols(PROTOCOLS).build();
         boolean epoll = Epoll.isAvailable();
+        // One socket is read by one event loop, and every tenant's transport and h3 traffic (and
+        // the CONNECT-IP gateways' decryption) ran on that one thread. With epoll, N sockets share
+        // the port (SO_REUSEPORT: the kernel spreads clients over them by address and port), each
+        // on its own loop; NIO cannot share a port, so it keeps one.
+        int loops = epoll ? eventLoops(config) : 1;
+        int sendPayload = epoll ? largestSendPayload(config.address()) : DEFAULT_MAX_SEND_UDP_PAYLOAD;
+        // One token key for every socket: a client's Initial after a Retry validates on whichever socket it lands.
+        AddressTokens tokens = new AddressTokens();
+        Dispatch dispatch = new Dispatch();
+        ChannelHandler handler;
+        if (loops == 1) {
+            handler = codec(tls, config, epoll, sendPayload, tokens, dispatch).build();
+        } else {
+            // A connection's packets reach the socket its 4-tuple hashes to; when its address
+            // changes (a NAT rebinding) they may reach another. The dispatcher writes each socket's
+            // index into the connection ids it issues and hands a short-header packet to the codec
+            // that has its connection, whichever socket read it.
+            handler = new QuicCodecDispatcher() {
+                @Override
+                protected void initChannel(Channel channel, int localConnectionIdLength, QuicConnectionIdGenerator ids) {
+                    channel.pipeline().addLast(codec(tls, config, epoll, sendPayload, tokens, dispatch)
+                            .localConnectionIdLength(localConnectionIdLength)
+                            .connectionIdAddressGenerator(ids)
+                            .build());
+                }
+            };
+        }
+        group = new MultiThreadIoEventLoopGroup(loops, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        Bootstrap bootstrap = new Bootstrap().group(group).handler(handler);
+        if (epoll) {
+            bootstrap.channel(EpollDatagramChannel.class)
+                    .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_RECV_UDP_PAYLOAD)
+                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_RECV_UDP_PAYLOAD * DATAGRAMS_PER_CALL))
+                    // Don't-fragment, and no fragmenting here (Linux's IP_PMTUDISC_PROBE): QUIC's path
+                    // MTU probes towards each node must be lost when too large, not split.
+                    .option(new IntegerUnixChannelOption("IP_MTU_DISCOVER", 0, 10), 3)
+                    .option(new IntegerUnixChannelOption("IPV6_MTU_DISCOVER", 41, 23), 3);
+            if (loops > 1) {
+                bootstrap.option(EpollChannelOption.SO_REUSEPORT, true);
+            }
+        } else {
+            bootstrap.channel(NioDatagramChannel.class);
+        }
+        // The first socket picks the port (when 0 asks for any); the others join it. Each bind
+        // registers its channel with the group's next loop, so each socket has a loop of its own.
+        Channel first = bootstrap.bind(new InetSocketAddress(config.address(), config.quicPort())).sync().channel();
+        sockets.add(first);
+        int port = ((InetSocketAddress) first.localAddress()).getPort();
+        for (int i = 1; i < loops; i++) {
+            sockets.add(bootstrap.bind(new InetSocketAddress(config.address(), port)).sync().channel());
+        }
+        LOG.info("relay QUIC listener on {} (ALPN {}, certificate fingerprint {}, {})", first.localAddress(),
+                String.join(", ", PROTOCOLS), id.fingerprint(),
+                epoll ? "epoll, " + loops + " event loops with a socket each, " + DATAGRAMS_PER_CALL + " datagrams per system call"
+                        : "NIO, one event loop: " + Epoll.unavailabilityCause());
+    }
+
+    /** As configured, or one per processor. */
+    static int eventLoops(ListenerConfig config) {
+        return config.quicEventLoops() > 0 ? config.quicEventLoops() : Runtime.getRuntime().availableProcessors();
+    }
+
+    /** A codec builder for one socket; every socket's codec is the same but for its connection ids. */
+    private static QuicServerCodecBuilder codec(QuicSslContext tls, ListenerConfig config, boolean epoll, int sendPayload,
+            AddressTokens tokens, Dispatch dispatch) {
         QuicServerCodecBuilder builder = new QuicServerCodecBuilder();
         if (epoll) {
             builder.option(QuicChannelOption.SEGMENTED_DATAGRAM_PACKET_ALLOCATOR, EpollQuicUtils.newSegmentedAllocator(DATAGRAMS_PER_CALL));
         }
-        ChannelHandler codec = builder.sslContext(tls)
+        return builder.sslContext(tls)
                 .maxIdleTimeout(Math.max(5, config.quicIdleSeconds()), TimeUnit.SECONDS)
                 .maxRecvUdpPayloadSize(MAX_RECV_UDP_PAYLOAD)
-                .maxSendUdpPayloadSize(epoll ? largestSendPayload(config.address()) : DEFAULT_MAX_SEND_UDP_PAYLOAD)
+                .maxSendUdpPayloadSize(sendPayload)
                 .discoverPmtu(true)
                 .initialMaxData(1 << 20)
                 .initialMaxStreamDataBidirectionalRemote(64 * 1024)
@@ -124,8 +192,8 @@ public final class QuicListener {
                 .initialMaxStreamsUnidirectional(16)
                 .initialMaxStreamDataUnidirectional(64 * 1024)
                 .datagram(4096, 4096)
-                .tokenHandler(new AddressTokens())
-                .handler(new Dispatch())
+                .tokenHandler(tokens)
+                .handler(dispatch)
                 .streamHandler(new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicStreamChannel>() {
                     @Override
                     protected void initChannel(io.netty.handler.codec.quic.QuicStreamChannel stream) {
@@ -136,25 +204,7 @@ public final class QuicListener {
                             stream.pipeline().addLast(handler.get());
                         }
                     }
-                })
-                .build();
-        group = new MultiThreadIoEventLoopGroup(1, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
-        Bootstrap bootstrap = new Bootstrap().group(group).handler(codec);
-        if (epoll) {
-            bootstrap.channel(EpollDatagramChannel.class)
-                    .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_RECV_UDP_PAYLOAD)
-                    .option(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_RECV_UDP_PAYLOAD * DATAGRAMS_PER_CALL))
-                    // Don't-fragment, and no fragmenting here (Linux's IP_PMTUDISC_PROBE): QUIC's path
-                    // MTU probes towards each node must be lost when too large, not split.
-                    .option(new IntegerUnixChannelOption("IP_MTU_DISCOVER", 0, 10), 3)
-                    .option(new IntegerUnixChannelOption("IPV6_MTU_DISCOVER", 41, 23), 3);
-        } else {
-            bootstrap.channel(NioDatagramChannel.class);
-        }
-        socket = bootstrap.bind(new InetSocketAddress(config.address(), config.quicPort())).sync().channel();
-        LOG.info("relay QUIC listener on {} (ALPN {}, certificate fingerprint {}, {})", socket.localAddress(),
-                String.join(", ", PROTOCOLS), id.fingerprint(),
-                epoll ? "epoll, " + DATAGRAMS_PER_CALL + " datagrams per system call" : "NIO: " + Epoll.unavailabilityCause());
+                });
     }
 
     /**
@@ -184,14 +234,20 @@ public final class QuicListener {
     }
 
     int port() {
-        return socket == null ? -1 : ((InetSocketAddress) socket.localAddress()).getPort();
+        return sockets.isEmpty() ? -1 : ((InetSocketAddress) sockets.get(0).localAddress()).getPort();
+    }
+
+    /** The sockets the listener reads, for tests. */
+    java.util.List<Channel> sockets() {
+        return java.util.List.copyOf(sockets);
     }
 
     @Deactivate
     void deactivate() {
-        if (socket != null) {
+        for (Channel socket : sockets) {
             socket.close().syncUninterruptibly();
         }
+        sockets.clear();
         if (group != null) {
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         }

@@ -116,10 +116,22 @@ public final class EmbeddedEngines implements WireGuardEngines {
         }
 
         @Override
+        public void receiveEncrypted(NodeKey sender, ByteBuffer message) {
+            byte[] copy = new byte[message.remaining()];
+            message.duplicate().get(copy);
+            device.receiveRelayed(sender.toBytes(), copy, copy.length);
+        }
+
+        @Override
         public boolean send(ByteBuffer ipPacket) {
             byte[] copy = new byte[ipPacket.remaining()];
             ipPacket.duplicate().get(copy);
             return device.send(copy, copy.length);
+        }
+
+        @Override
+        public java.util.Map<String, Long> drops() {
+            return device.drops();
         }
 
         @Override

@@ -47,6 +47,10 @@ public final class Peer {
     /** The session index of the initiation in flight, freed when the next one replaces it. */
     volatile Integer pendingIndex;
     final java.util.concurrent.atomic.AtomicInteger handshakesCompleted = new java.util.concurrent.atomic.AtomicInteger();
+    /** Handshake messages this peer may still send through a relay (see WireGuardDevice.receiveRelayed). */
+    final HandshakeBudget relayedBudget = new HandshakeBudget();
+    /** This peer's relayed handshake messages waiting for the device's handshake thread. */
+    final java.util.concurrent.atomic.AtomicInteger relayedWaiting = new java.util.concurrent.atomic.AtomicInteger();
     final Deque<byte[]> queue = new ArrayDeque<>();
     final AtomicLong rxBytes = new AtomicLong();
     final AtomicLong txBytes = new AtomicLong();

@@ -108,6 +108,10 @@ public final class WireGuardDevice implements AutoCloseable {
     private int loadCount;
 
     private final Timers timers;
+    /** Relayed handshake messages waiting for their Diffie-Hellman work, off the thread that handed them in. */
+    private final RelayedHandshakes relayed;
+    /** What all relayed senders together may have worked on (each has its own budget too). */
+    private final HandshakeBudget relayedBudget = new HandshakeBudget(HandshakeBudget.DEVICE_PER_SECOND, HandshakeBudget.DEVICE_BURST);
     /** Other bundles' claims on non-WireGuard datagrams of this socket (STUN). */
     private final List<io.cloudbridge.api.overlay.DatagramClaimer> claimers = new CopyOnWriteArrayList<>();
     /**
@@ -138,6 +142,13 @@ public final class WireGuardDevice implements AutoCloseable {
 
     public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
             int handshakeLoadThreshold, Timers timers) {
+        this(identity, channel, sink, clock, handshakeLoadThreshold, timers, RelayedHandshakes.ownThread());
+    }
+
+    /** @param relayedHandshakeThread runs the Diffie-Hellman work of relayed handshakes (see {@link #receiveRelayed}) */
+    WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+            int handshakeLoadThreshold, Timers timers, java.util.concurrent.Executor relayedHandshakeThread) {
+        this.relayed = new RelayedHandshakes(this::handleRelayed, relayedHandshakeThread);
         this.timers = timers;
         this.identity = identity;
         // Bursts arrive faster than one thread decrypts them: ask for deep socket buffers (the
@@ -200,7 +211,9 @@ public final class WireGuardDevice implements AutoCloseable {
             return false;
         }
         if (from == null) {
-            // Through a relay: the relay authenticated the sender's session and rate-limits it.
+            // Through a relay that does not say who sent it (a node's relay path: the relay
+            // authenticated the sender's session and rate-limits it). A relay's own peer (a
+            // CONNECT-IP gateway) is told the sender and budgets each one: see receiveRelayed.
             return true;
         }
         boolean loaded = underLoad(now);
@@ -399,6 +412,83 @@ public final class WireGuardDevice implements AutoCloseable {
         }
     }
 
+    /**
+     * A WireGuard message that arrived over a relay from {@code sender}: the public key of the node
+     * the relay authenticated and forwarded it for. Transport messages and cookie replies are
+     * handled at once, as {@link #receiveEncrypted} handles them. Handshake messages cost one to
+     * four X25519 each, and the caller may be a relay's forwarding thread that other tenants'
+     * traffic shares: here they only get the cheap checks (the sender is a peer, MAC1, the sender's
+     * budget, and under load a cookie bound to the sender's key in MAC2, or a cookie reply), and
+     * wait in a bounded queue for the device's handshake thread. Every message refused is counted.
+     */
+    public void receiveRelayed(byte[] sender, byte[] packet, int length) {
+        int type = Messages.type(packet, length);
+        if (type != Messages.INITIATION && type != Messages.RESPONSE) {
+            receiveEncrypted(packet, length);
+            return;
+        }
+        try {
+            relayedHandshake(sender, java.util.Arrays.copyOf(packet, length));
+        } catch (RuntimeException e) {
+            drop("internal error");
+            LOG.warn("a relayed handshake raised {}", e.toString());
+        }
+    }
+
+    private void relayedHandshake(byte[] sender, byte[] msg) {
+        // The sender's own peer entry holds its budget: the table is as large as the peer list,
+        // and a node that is no peer has nothing to handshake about.
+        Peer peer = peerByKey(sender);
+        if (peer == null) {
+            drop("relayed handshake: sender is no peer");
+            return;
+        }
+        if (!cookies.checkMac1(msg)) {
+            drop("bad mac1");
+            return;
+        }
+        Instant now = clock.instant();
+        if (!peer.relayedBudget.take(now)) {
+            drop("relayed handshake: sender over its budget");
+            return;
+        }
+        if (relayed.underLoad() && !cookies.checkMac2(msg, sender, now)) {
+            // WireGuard's answer to load, with the relay's sender as the source the cookie is
+            // bound to (a node's key, where UDP has an address and port): a WireGuard peer retries
+            // with the cookie in MAC2, and no other node can use it.
+            drop("relayed handshake under load: cookie sent");
+            transmit(peer, cookies.createReply(msg, sender, now), 0);
+            return;
+        }
+        if (!relayedBudget.take(now)) {
+            drop("relayed handshake: all senders over their budget");
+            return;
+        }
+        switch (relayed.offer(peer, msg)) {
+            case QUEUED -> {
+            }
+            case SENDER_BUSY -> drop("relayed handshake: sender has " + RelayedHandshakes.PER_SENDER + " waiting");
+            case FULL -> drop("relayed handshake: queue full");
+            case CLOSED -> drop("closed");
+        }
+    }
+
+    /** On the handshake thread: the Diffie-Hellman work of a relayed handshake message (MACs checked). */
+    private void handleRelayed(RelayedHandshakes.Job job) {
+        Instant now = clock.instant();
+        byte[] msg = job.message();
+        if (msg[0] == Messages.INITIATION) {
+            consumeInitiation(msg, null, job.sender(), now);
+        } else {
+            consumeResponse(msg, null, job.sender(), now);
+        }
+    }
+
+    /** Relayed handshake messages waiting for the handshake thread, for tests. */
+    int relayedHandshakesWaiting() {
+        return relayed.waiting();
+    }
+
     /** Dropped packets by reason, for {@code wg:show}, metrics and tests. */
     public Map<String, Long> drops() {
         Map<String, Long> out = new TreeMap<>();
@@ -430,6 +520,7 @@ public final class WireGuardDevice implements AutoCloseable {
     @Override
     public void close() throws IOException {
         running = false;
+        relayed.close();
         if (ticker != null) {
             ticker.shutdownNow();
         }
@@ -1042,6 +1133,14 @@ public final class WireGuardDevice implements AutoCloseable {
         if (!macsPass(msg, from, now)) {
             return;
         }
+        consumeInitiation(msg, from, null, now);
+    }
+
+    /**
+     * An initiation whose MACs passed: decrypted, and answered if it is a peer's. {@code sender} is
+     * the relay's authenticated sender, if it came over a relay: the initiation must be that node's.
+     */
+    private void consumeInitiation(byte[] msg, InetSocketAddress from, Peer sender, Instant now) {
         Handshake.Initiation initiation;
         try {
             initiation = Handshake.decryptInitiation(identity, msg);
@@ -1052,6 +1151,12 @@ public final class WireGuardDevice implements AutoCloseable {
         Peer peer = peerByKey(initiation.remoteStatic());
         if (peer == null) {
             drop("unknown peer");
+            return;
+        }
+        if (sender != null && peer != sender) {
+            // Another node's initiation sent by this one (a recording): the budget it was charged
+            // to and the cookie it carried are this sender's, so it is not answered.
+            drop("relayed initiation: not the sender's");
             return;
         }
         try {
@@ -1078,9 +1183,21 @@ public final class WireGuardDevice implements AutoCloseable {
         if (!macsPass(msg, from, now)) {
             return;
         }
+        consumeResponse(msg, from, null, now);
+    }
+
+    /**
+     * A response whose MACs passed: completes the handshake this device initiated with its index;
+     * over a relay only when that handshake is with the {@code sender}.
+     */
+    private void consumeResponse(byte[] msg, InetSocketAddress from, Peer sender, Instant now) {
         Peer peer = indices.get(Messages.receiverIndex(msg));
         if (peer == null) {
             drop("unknown index");
+            return;
+        }
+        if (sender != null && peer != sender) {
+            drop("relayed response: not the sender's");
             return;
         }
         try {
