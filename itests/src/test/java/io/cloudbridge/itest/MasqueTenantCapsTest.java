@@ -50,8 +50,7 @@ class MasqueTenantCapsTest {
     Path work;
     private Daemon relay;
     private DatagramSocket silentDns;
-    private DatagramSocket echo;
-    private Thread echoThread;
+    private UdpEcho echo;
     private int quicPort;
     private int controlPort;
     private final List<RawH3> clients = new ArrayList<>();
@@ -88,22 +87,8 @@ class MasqueTenantCapsTest {
 
     /** A UDP echo server on loopback: the target of the tunnels. */
     private int echoServer() throws Exception {
-        echo = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        echoThread = new Thread(() -> {
-            byte[] buf = new byte[2048];
-            while (!echo.isClosed()) {
-                try {
-                    DatagramPacket p = new DatagramPacket(buf, buf.length);
-                    echo.receive(p);
-                    echo.send(new DatagramPacket(p.getData(), p.getLength(), p.getSocketAddress()));
-                } catch (java.io.IOException closed) {
-                    return;
-                }
-            }
-        }, "echo");
-        echoThread.setDaemon(true);
-        echoThread.start();
-        return echo.getLocalPort();
+        echo = UdpEcho.start();
+        return echo.port();
     }
 
     /** A relay with the masque feature whose system name server is {@code nameServer}; {@code masque} lines go in its section. */

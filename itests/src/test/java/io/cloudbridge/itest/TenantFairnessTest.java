@@ -169,7 +169,7 @@ class TenantFairnessTest {
     private int quicPort;
     private RelayEndpoint endpoint;
     private DatagramSocket silentDns;
-    private DatagramSocket echo;
+    private UdpEcho echo;
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @AfterEach
@@ -377,22 +377,8 @@ class TenantFairnessTest {
 
     /** A UDP echo server on loopback: the target of B's tunnels. */
     private int echoServer() throws Exception {
-        echo = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        Thread t = new Thread(() -> {
-            byte[] buf = new byte[2048];
-            while (!echo.isClosed()) {
-                try {
-                    DatagramPacket p = new DatagramPacket(buf, buf.length);
-                    echo.receive(p);
-                    echo.send(new DatagramPacket(p.getData(), p.getLength(), p.getSocketAddress()));
-                } catch (java.io.IOException closed) {
-                    return;
-                }
-            }
-        }, "echo");
-        t.setDaemon(true);
-        t.start();
-        return echo.getLocalPort();
+        echo = UdpEcho.start();
+        return echo.port();
     }
 
     // ---- B's figures
