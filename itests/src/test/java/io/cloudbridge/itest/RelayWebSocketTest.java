@@ -277,7 +277,8 @@ class RelayWebSocketTest {
         return tls;
     }
 
-    private static WebSocketTransportConfig config() {
+    /** The WebSocket plugin's node side with quick reconnects (100 ms to 1 s): also RevocationTest's. */
+    static WebSocketTransportConfig config() {
         return new WebSocketTransportConfig() {
             @Override
             public Class<? extends Annotation> annotationType() {

@@ -11,9 +11,7 @@ import io.cloudbridge.api.transport.SessionCredentials;
 import io.cloudbridge.api.transport.TransportState;
 import io.cloudbridge.control.v1.RegisterResponse;
 import io.cloudbridge.transport.websocket.internal.WebSocketTransport;
-import io.cloudbridge.transport.websocket.internal.WebSocketTransportConfig;
 import io.grpc.ManagedChannel;
-import java.lang.annotation.Annotation;
 import java.net.DatagramSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -51,7 +49,7 @@ class RevocationTest {
                 "  tokenLifetimeSeconds: " + TOKEN_SECONDS,
                 "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, "  stunPort: -1",
                 "masque:", "  allow: [acme=127.0.0.1/32]", ""));
-        WebSocketTransport transport = new WebSocketTransport(config());
+        WebSocketTransport transport = new WebSocketTransport(RelayWebSocketTest.config());
         try (Daemon r = relay.start(); DatagramSocket target = new DatagramSocket(0, java.net.InetAddress.getLoopbackAddress())) {
             Await.until(Duration.ofSeconds(30), "the relay's routes; log:\n" + r.logText(),
                     () -> r.logText().contains("relay route /cloudbridge/v1/ws") && r.logText().contains("MASQUE proxy on the relay's QUIC listener"));
@@ -129,24 +127,4 @@ class RevocationTest {
         }
     }
 
-    private static WebSocketTransportConfig config() {
-        return new WebSocketTransportConfig() {
-            @Override
-            public Class<? extends Annotation> annotationType() {
-                return WebSocketTransportConfig.class;
-            }
-
-            public int priority() {
-                return 20;
-            }
-
-            public long minBackoffMillis() {
-                return 100;
-            }
-
-            public long maxBackoffMillis() {
-                return 1000;
-            }
-        };
-    }
 }
