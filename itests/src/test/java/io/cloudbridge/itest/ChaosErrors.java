@@ -18,11 +18,6 @@ final class ChaosErrors {
         expect("\"message\":\"configuration refused", "an invalid edit the test made on purpose; the last good one stays");
         expect("com.example.vendor.faulty", "the vendor jar whose component throws on activation, dropped in on purpose");
         expect("corrupt.jar", "the corrupt vendor jar dropped in on purpose; FileInstall cannot read it");
-        expect("bundle wiring for io.netty.common is no longer valid",
-                "a feature uninstalled whose bundle netty-common had wired to through its DynamicImport-Package: *"
-                        + " refreshes netty-common; an event-loop thread of the old revision, ending, loads a class from"
-                        + " that revision's invalid wiring (seed 7844282727503, action 162). The new revision serves"
-                        + " everything; keeping such bundles installed would avoid the refresh");
         expect("org.apache.felix.gogo.runtime.*Service factory returned null",
                 "an admin command that began in the instant before the framework started stopping, reaching a command"
                         + " component already deactivated; commands that arrive once it is stopping are refused plainly");

@@ -262,10 +262,10 @@ class MasqueTenantCapsTest {
     }
 
     /**
-     * The masque feature going and coming on a running relay reloads Netty's DNS resolver beside a
-     * netty-common that stays: the resolver's static initialiser then found its attribute name
-     * taken, the MASQUE proxy could not be made, and no tunnel opened until a restart (the chaos
-     * test's "relay: feature:install masque and back").
+     * The masque feature going and coming on a running relay (the chaos test's "relay:
+     * feature:install masque and back"). When Netty's DNS resolver was a bundle of the feature, it
+     * was reloaded beside a netty-common that stayed; its static initialiser found its attribute
+     * name taken, the MASQUE proxy could not be made, and no tunnel opened until a restart.
      */
     @Test
     void theProxyWorksAgainAfterTheMasqueFeatureIsReinstalled() throws Exception {

@@ -50,7 +50,8 @@ public final class RuntimeTestSupport {
         for (BundleJar jar : catalog.bundlesOf(catalog.effective(features, FeatureState.empty()))) {
             options.add(bundle(jar.path().toUri().toString()).start(!jar.fragment()));
         }
-        options.add(systemPackages(RuntimeProperties.systemPackagesExtra().split(",")));
+        // One option: the value holds quoted commas (the uses constraints of Netty's exports).
+        options.add(systemPackages(RuntimeProperties.systemPackagesExtra()));
         for (Map.Entry<String, String> p : RuntimeProperties.base(state, deploy, 200).entrySet()) {
             if (!p.getKey().startsWith("org.osgi.framework.")) { // storage and packages belong to Pax Exam
                 options.add(frameworkProperty(p.getKey()).value(p.getValue()));

@@ -233,6 +233,7 @@ public final class Launcher {
         Map<String, Object> frameworkConfig = new java.util.HashMap<>(props);
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());
 
+        BootLibraries.initialiseSharedState();
         Framework framework = new FrameworkFactory().newFramework(frameworkConfig);
         // SIGTERM runs the hook while the main thread waits for the framework to stop; the JVM halts
         // once the hook returns, so the hook waits (briefly) for the main thread's last words.

@@ -31,7 +31,8 @@ public final class RuntimeProperties {
     /**
      * Packages of the class path that bundles import from the system bundle: the boot layer's own
      * (configuration model, feature catalog, log control, admin protocol), SLF4J (so that one
-     * provider serves every bundle), and the JDK packages outside {@code java.*} that bundles use.
+     * provider serves every bundle), Netty and JNA (see {@link BootLibraries}), and the JDK packages
+     * outside {@code java.*} that bundles use.
      */
     public static String systemPackagesExtra() {
         String boot = versionOf(RuntimeProperties.class);
@@ -43,6 +44,9 @@ public final class RuntimeProperties {
         }
         for (String p : List.of("org.slf4j", "org.slf4j.spi", "org.slf4j.event", "org.slf4j.helpers")) {
             sb.append(p).append(";version=").append(slf4j).append(',');
+        }
+        for (String exports : BootLibraries.exports()) {
+            sb.append(exports).append(',');
         }
         sb.append("com.sun.management,com.sun.net.httpserver,jdk.net");
         return sb.toString();

@@ -56,7 +56,6 @@ final class TargetResolver implements AutoCloseable {
     TargetResolver(EventLoop loop, List<String> nameservers, long timeoutMillis) {
         this.loop = loop;
         this.timeoutMillis = timeoutMillis;
-        DnsResolverReload.prepare();
         DnsServerAddressStreamProvider servers = nameservers.isEmpty() ? DnsServerAddressStreamProviders.platformDefault()
                 : new SequentialDnsServerAddressStreamProvider(parse(nameservers));
         this.resolver = new DnsNameResolverBuilder(loop)

@@ -1,6 +1,7 @@
 package io.cloudbridge.tun.internal;
 
 import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,8 +25,11 @@ final class LibcBinding {
     static synchronized void bind() {
         releaseWhenClosed = false;
         if (!bound) {
-            Native.register(LinuxTun.LibC.class, "c");
-            Native.register(LinuxTun.QuietLibC.class, "c");
+            // libc by name alone: a system library needs no class loader to be found, and JNA
+            // keeps the options it was given.
+            NativeLibrary libc = NativeLibrary.getInstance("c");
+            Native.register(LinuxTun.LibC.class, libc);
+            Native.register(LinuxTun.QuietLibC.class, libc);
             bound = true;
         }
     }
@@ -57,8 +61,32 @@ final class LibcBinding {
         releaseWhenClosed = false;
         Native.unregister(LinuxTun.LibC.class);
         Native.unregister(LinuxTun.QuietLibC.class);
+        forgetInJnaCaches(LinuxTun.LibC.class, LinuxTun.QuietLibC.class);
         bound = false;
         LOG.debug("libc binding released");
         return true;
+    }
+
+    /**
+     * JNA, in the boot layer, caches each registered class's options in weak maps keyed by the
+     * class, whose values refer to the class again (the library's options, the enclosing class):
+     * the key is never let go, nor this bundle's revision. {@code unregister} leaves them, so they
+     * are removed here; JNA builds them again on the next registration.
+     */
+    private static void forgetInJnaCaches(Class<?>... classes) {
+        for (String name : new String[] {"typeOptions", "libraries"}) {
+            try {
+                java.lang.reflect.Field field = Native.class.getDeclaredField(name);
+                field.setAccessible(true);
+                java.util.Map<?, ?> cache = (java.util.Map<?, ?>) field.get(null);
+                synchronized (cache) {
+                    for (Class<?> c : classes) {
+                        cache.remove(c);
+                    }
+                }
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                LOG.debug("cannot clear JNA's {} cache; this bundle's old revision may stay in memory: {}", name, e.toString());
+            }
+        }
     }
 }

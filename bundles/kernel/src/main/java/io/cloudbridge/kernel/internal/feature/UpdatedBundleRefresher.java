@@ -1,0 +1,131 @@
+package io.cloudbridge.kernel.internal.feature;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleEvent;
+import org.osgi.framework.BundleListener;
+import org.osgi.framework.wiring.BundleRevisions;
+import org.osgi.framework.wiring.FrameworkWiring;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Refreshes a bundle an operator updated ({@code update NAME}), so that the update takes effect in
+ * every bundle wired to it. The framework alone keeps the old revision for the bundles that were
+ * wired to it until someone refreshes, and two revisions exporting the same packages is a trap:
+ * a bundle resolved later wires to the new one and can no longer see a package of a bundle still
+ * wired to the old (a uses conflict drops the optional import). The chaos test found it on a relay:
+ * a refresh after two updates of Netty modules brought the WebSocket plugin back without the
+ * relay's route interface, and the relay served no WebSocket session until it restarted.
+ *
+ * <p>Updates come in bursts (a script updating several bundles), so they are refreshed together
+ * once none came for {@link #QUIET_MILLIS}. Bundles in the deploy folder are left to FileInstall,
+ * which refreshes what it updates.
+ */
+@Component(immediate = true)
+public final class UpdatedBundleRefresher implements BundleListener {
+    private static final Logger LOG = LoggerFactory.getLogger(UpdatedBundleRefresher.class);
+    static final long QUIET_MILLIS = 300;
+
+    private final Set<Bundle> updated = new LinkedHashSet<>();
+    /** When the last update came, while one is waiting to be refreshed; 0 when none waits. */
+    private long lastUpdateNanos;
+    private BundleContext context;
+    private ScheduledThreadPoolExecutor timer;
+    private Path deployFolder;
+
+    @Activate
+    void activate(BundleContext ctx) {
+        this.context = ctx;
+        String deploy = ctx.getProperty("felix.fileinstall.dir");
+        deployFolder = deploy == null ? null : Path.of(deploy).toAbsolutePath().normalize();
+        timer = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "cloudbridge-update-refresh");
+            t.setDaemon(true);
+            return t;
+        });
+        // No thread lingers between updates, and none outlives this component's revision.
+        timer.setKeepAliveTime(1, TimeUnit.SECONDS);
+        timer.allowCoreThreadTimeOut(true);
+        ctx.addBundleListener(this);
+    }
+
+    @Deactivate
+    void deactivate() {
+        context.removeBundleListener(this);
+        timer.shutdownNow();
+    }
+
+    @Override
+    public void bundleChanged(BundleEvent event) {
+        if (event.getType() != BundleEvent.UPDATED || fromDeployFolder(event.getBundle())) {
+            return;
+        }
+        synchronized (updated) {
+            boolean due = lastUpdateNanos != 0;
+            updated.add(event.getBundle());
+            lastUpdateNanos = System.nanoTime();
+            if (due) {
+                return; // a refresh is already waiting; it takes this one along
+            }
+        }
+        schedule(QUIET_MILLIS);
+    }
+
+    private void schedule(long millis) {
+        try {
+            timer.schedule(this::refreshWhenQuiet, millis, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // deactivated meanwhile: the framework is stopping, or the kernel is being replaced
+        }
+    }
+
+    private void refreshWhenQuiet() {
+        List<Bundle> due = new ArrayList<>();
+        synchronized (updated) {
+            long quietFor = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastUpdateNanos);
+            if (quietFor < QUIET_MILLIS) {
+                schedule(QUIET_MILLIS - quietFor); // the burst goes on
+                return;
+            }
+            for (Bundle b : updated) {
+                // Only those still holding an older revision: one refreshed meanwhile by hand, or
+                // uninstalled, needs nothing.
+                BundleRevisions revisions = b.adapt(BundleRevisions.class);
+                if (b.getState() != Bundle.UNINSTALLED && revisions != null && revisions.getRevisions().size() > 1) {
+                    due.add(b);
+                }
+            }
+            updated.clear();
+            lastUpdateNanos = 0;
+        }
+        if (!due.isEmpty()) {
+            LOG.info("refreshing {} so that the update takes effect in every bundle wired to it",
+                    due.stream().map(Bundle::getSymbolicName).toList());
+            context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(due);
+        }
+    }
+
+    private boolean fromDeployFolder(Bundle b) {
+        if (deployFolder == null || !b.getLocation().startsWith("file:")) {
+            return false;
+        }
+        try {
+            return Path.of(URI.create(b.getLocation())).toAbsolutePath().normalize().startsWith(deployFolder);
+        } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
+            return false;
+        }
+    }
+}
