@@ -142,7 +142,22 @@ final class ChaosActions {
         String what;
         if (op == 0) {
             what = "update " + b[1];
+            int logFrom = d.logText().length();
             result = tryAdmin(d, "update " + b[0]);
+            // The kernel refreshes the updated bundle a moment after the command answers: the
+            // action ends with that refresh, which restarts whatever is wired to the bundle.
+            if (result.startsWith("ok")) {
+                String refreshed = "refreshed [" + b[1] + "] after the update";
+                String atOnce = "update of [" + b[1] + "] took effect at once";
+                try {
+                    Await.until(Duration.ofSeconds(20), refreshed, () -> {
+                        String log = d.logText();
+                        return log.indexOf(refreshed, logFrom) >= 0 || log.indexOf(atOnce, logFrom) >= 0;
+                    });
+                } catch (AssertionError e) {
+                    result += " (no refresh followed within 20 s)";
+                }
+            }
         } else if (op == 1) {
             what = "stop and start " + b[1];
             result = tryAdmin(d, "stop " + b[0]) + "; " + tryAdmin(d, "start " + b[0]);
@@ -152,10 +167,11 @@ final class ChaosActions {
         }
         Kind kind;
         if (d != lab.relay) {
-            kind = NODE_QUIET_BUNDLES.contains(b[1]) && op != 2 ? Kind.PLANE : Kind.OVERLAY;
+            // Stop and start restarts the bundle alone; update and refresh also restart what is wired to it.
+            kind = NODE_QUIET_BUNDLES.contains(b[1]) && op == 1 ? Kind.PLANE : Kind.OVERLAY;
         } else {
             kind = Set.of("io.cloudbridge.masque", "io.cloudbridge.wireguard.engine", "io.cloudbridge.auth.oidc").contains(b[1])
-                    && op != 2 ? Kind.QUIET : Kind.PLANE;
+                    && op == 1 ? Kind.QUIET : Kind.PLANE;
         }
         return new Outcome(what, d, kind, result);
     }

@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleEvent;
+import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.BundleListener;
 import org.osgi.framework.wiring.BundleRevisions;
 import org.osgi.framework.wiring.FrameworkWiring;
@@ -29,6 +30,9 @@ import org.slf4j.LoggerFactory;
  * wired to the old (a uses conflict drops the optional import). The chaos test found it on a relay:
  * a refresh after two updates of Netty modules brought the WebSocket plugin back without the
  * relay's route interface, and the relay served no WebSocket session until it restarted.
+ *
+ * <p>{@code update} answers before the refresh is done; the log says when it began and when it
+ * ended ("refreshed [...] after the update").
  *
  * <p>Updates come in bursts (a script updating several bundles), so they are refreshed together
  * once none came for {@link #QUIET_MILLIS}. Bundles in the deploy folder are left to FileInstall,
@@ -94,6 +98,7 @@ public final class UpdatedBundleRefresher implements BundleListener {
 
     private void refreshWhenQuiet() {
         List<Bundle> due = new ArrayList<>();
+        List<String> atOnce = new ArrayList<>();
         synchronized (updated) {
             long quietFor = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastUpdateNanos);
             if (quietFor < QUIET_MILLIS) {
@@ -106,15 +111,24 @@ public final class UpdatedBundleRefresher implements BundleListener {
                 BundleRevisions revisions = b.adapt(BundleRevisions.class);
                 if (b.getState() != Bundle.UNINSTALLED && revisions != null && revisions.getRevisions().size() > 1) {
                     due.add(b);
+                } else {
+                    atOnce.add(b.getSymbolicName());
                 }
             }
             updated.clear();
             lastUpdateNanos = 0;
         }
+        if (!atOnce.isEmpty()) {
+            LOG.info("update of {} took effect at once: no bundle was wired to the old revision", atOnce);
+        }
         if (!due.isEmpty()) {
-            LOG.info("refreshing {} so that the update takes effect in every bundle wired to it",
-                    due.stream().map(Bundle::getSymbolicName).toList());
-            context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(due);
+            List<String> names = due.stream().map(Bundle::getSymbolicName).toList();
+            LOG.info("refreshing {} so that the update takes effect in every bundle wired to it", names);
+            context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(due, event -> {
+                if (event.getType() == FrameworkEvent.PACKAGES_REFRESHED) {
+                    LOG.info("refreshed {} after the update: every bundle wired to it uses the new revision", names);
+                }
+            });
         }
     }
 
