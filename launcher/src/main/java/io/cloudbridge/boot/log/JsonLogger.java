@@ -11,6 +11,8 @@ import org.slf4j.helpers.MessageFormatter;
 /** An SLF4J logger writing JSON lines; the MDC (correlation id and friends) becomes fields. */
 final class JsonLogger extends AbstractLogger {
     private static final long serialVersionUID = 1L;
+    /** One for all loggers: a flood of one kind is one kind, whichever logger instance writes it. */
+    private static final FloodGuard FLOOD_GUARD = new FloodGuard(System::nanoTime);
 
     JsonLogger(String name) {
         this.name = name;
@@ -39,6 +41,17 @@ final class JsonLogger extends AbstractLogger {
     @Override
     protected void handleNormalizedLoggingCall(Level level, Marker marker, String pattern, Object[] args,
             Throwable throwable) {
+        if (FloodGuard.guards(name)) {
+            long leftOut = FLOOD_GUARD.admit(pattern);
+            if (leftOut < 0) {
+                return;
+            }
+            if (leftOut > 0) {
+                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name, leftOut + " more lines like \""
+                        + pattern + "\" were left out (at most " + FloodGuard.PER_SECOND + " a second after a burst of "
+                        + FloodGuard.BURST + ")", Map.of(), null));
+            }
+        }
         String message = MessageFormatter.basicArrayFormat(pattern, args);
         Map<String, String> context = MDC.getCopyOfContextMap();
         LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.valueOf(level.name()), name, message,
