@@ -143,6 +143,23 @@ class RelayAbuseTest {
             }
             assertTrue(r.exec("relay:node", "delete", removed.getNodeId()).out().contains("removed"));
 
+            // 300 sign-ins with a key that does not exist: each refused, and the security log keeps
+            // to a burst and a rate per kind of line, saying how many it left out.
+            ManagedChannel guessing = ControlPlaneTest.channel(controlPort);
+            try {
+                for (int i = 0; i < 300; i++) {
+                    guessKey(guessing);
+                }
+                Thread.sleep(1_500);
+                guessKey(guessing);
+            } finally {
+                guessing.shutdownNow();
+            }
+            Await.until(Duration.ofSeconds(5), "a line saying how many refusals were left out",
+                    () -> r.logText().contains("were left out (at most 10 a second after a burst of 50)"));
+            long securityLines = r.logText().lines().filter(l -> l.contains("\"logger\":\"io.cloudbridge.security\"")).count();
+            assertTrue(securityLines < 150, securityLines + " security log lines for 301 refused sign-ins");
+
             // A protocol nobody serves: closed at once, saying so.
             try (RawQuic h3 = new RawQuic(quicPort, "h3")) {
                 assertTrue(h3.closeReason().contains("no handler for ALPN h3"), h3.closed.getNow(""));
@@ -223,6 +240,15 @@ class RelayAbuseTest {
                 String ok = again.lines.poll(10, TimeUnit.SECONDS);
                 assertTrue(ok != null && ok.startsWith("OK "), String.valueOf(ok));
             }
+        }
+    }
+
+    private static void guessKey(ManagedChannel channel) {
+        try {
+            ControlPlaneTest.register(channel, "cbk_" + java.util.UUID.randomUUID(), randomKey());
+            throw new AssertionError("a made-up pre-auth key was accepted");
+        } catch (io.grpc.StatusRuntimeException refused) {
+            // UNAUTHENTICATED, or RESOURCE_EXHAUSTED once the guessing budget is spent
         }
     }
 

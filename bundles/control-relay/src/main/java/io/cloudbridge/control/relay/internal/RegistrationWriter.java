@@ -6,12 +6,12 @@ import io.cloudbridge.api.ipam.Lease;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.store.Durability;
 import java.sql.SQLException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.LinkedBlockingQueue;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +29,12 @@ import org.slf4j.LoggerFactory;
  * <p>The queue is bounded: past it a registration is refused at once ({@link QueueFull}) instead
  * of piling up behind the writer. A second registration of one node in a burst waits at the head
  * of the next burst, not at the tail of the queue, where it would count against the bound twice.
+ *
+ * <p>Tenants wait in queues of their own, and a burst takes from them in turn, one at a time,
+ * starting each burst with the tenant after the last one's first: a tenant with thousands waiting
+ * (signing in after a restart, or flooding) delays another tenant's registration by one burst at
+ * most, where one queue for all had put it behind the whole backlog. No tenant may hold more than
+ * half of the bound, so that another always finds room.
  */
 final class RegistrationWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RegistrationWriter.class);
@@ -53,7 +59,10 @@ final class RegistrationWriter implements AutoCloseable {
     private final AddressAllocator ipam;
     private final Durability durability;
     private final int bound;
-    private final LinkedBlockingQueue<Pending> queue;
+    private final int tenantBound;
+    /** Waiting registrations by tenant, in the order the tenants are served next; guarded by itself. */
+    private final LinkedHashMap<String, ArrayDeque<Pending>> waiting = new LinkedHashMap<>();
+    private int waitingCount;
     /** Deferred to the next burst (a node's second registration in one burst); the writer's thread only. */
     private final List<Pending> carried = new ArrayList<>();
     private final Thread writer;
@@ -64,7 +73,7 @@ final class RegistrationWriter implements AutoCloseable {
         this.ipam = ipam;
         this.durability = durability;
         this.bound = bound;
-        this.queue = new LinkedBlockingQueue<>(bound);
+        this.tenantBound = Math.max(1, bound / 2);
         this.writer = new Thread(this::run, "relay-registration-writer");
         writer.setDaemon(true);
         writer.start();
@@ -82,8 +91,18 @@ final class RegistrationWriter implements AutoCloseable {
             outcome.completeExceptionally(new SQLException("the relay is stopping"));
             return outcome;
         }
-        if (!queue.offer(new Pending(registration, outcome))) {
-            throw new QueueFull(bound);
+        synchronized (waiting) {
+            ArrayDeque<Pending> own = waiting.get(registration.tenant());
+            if (waitingCount >= bound || (own != null && own.size() >= tenantBound)) {
+                throw new QueueFull(own != null && own.size() >= tenantBound ? tenantBound : bound);
+            }
+            if (own == null) {
+                own = new ArrayDeque<>();
+                waiting.put(registration.tenant(), own);
+            }
+            own.add(new Pending(registration, outcome));
+            waitingCount++;
+            waiting.notifyAll();
         }
         if (closed) { // closed meanwhile: whatever the writer has not taken is failed here
             failQueued();
@@ -95,22 +114,16 @@ final class RegistrationWriter implements AutoCloseable {
         List<Pending> burst = new ArrayList<>(MAX_BURST);
         while (!closed) {
             // Polled, not interrupted: an interrupt inside the database's file I/O closes its file.
-            if (carried.isEmpty()) {
-                Pending first;
-                try {
-                    first = queue.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
-                } catch (InterruptedException e) {
-                    break;
-                }
-                if (first == null) {
-                    continue;
-                }
-                burst.add(first);
-            } else {
-                burst.addAll(carried);
-                carried.clear();
+            burst.addAll(carried);
+            carried.clear();
+            try {
+                takeInTurn(burst, burst.isEmpty() ? 100 : 0);
+            } catch (InterruptedException e) {
+                break;
             }
-            queue.drainTo(burst, Math.max(0, MAX_BURST - burst.size()));
+            if (burst.isEmpty()) {
+                continue;
+            }
             try {
                 write(burst);
             } catch (SQLException | RuntimeException e) {
@@ -238,10 +251,49 @@ final class RegistrationWriter implements AutoCloseable {
         }
     }
 
-    private void failQueued() {
-        for (Pending p; (p = queue.poll()) != null; ) {
-            p.outcome().completeExceptionally(new SQLException("the relay is stopping"));
+    /**
+     * Fills {@code burst} up to {@link #MAX_BURST} from the tenants' queues in turn, waiting up to
+     * {@code waitMillis} for a first registration. The tenant served first moves to the end, so
+     * that the next burst begins with the one after it.
+     */
+    private void takeInTurn(List<Pending> burst, long waitMillis) throws InterruptedException {
+        synchronized (waiting) {
+            if (waitingCount == 0 && waitMillis > 0) {
+                waiting.wait(waitMillis);
+            }
+            if (waitingCount == 0) {
+                return;
+            }
+            List<ArrayDeque<Pending>> order = new ArrayList<>(waiting.values());
+            String servedFirst = waiting.keySet().iterator().next();
+            while (waitingCount > 0 && burst.size() < MAX_BURST) {
+                for (ArrayDeque<Pending> queue : order) {
+                    Pending p = queue.poll();
+                    if (p != null) {
+                        burst.add(p);
+                        waitingCount--;
+                        if (burst.size() == MAX_BURST) {
+                            break;
+                        }
+                    }
+                }
+            }
+            waiting.values().removeIf(ArrayDeque::isEmpty);
+            ArrayDeque<Pending> rest = waiting.remove(servedFirst);
+            if (rest != null) {
+                waiting.put(servedFirst, rest); // behind the others next time
+            }
         }
+    }
+
+    private void failQueued() {
+        List<Pending> left = new ArrayList<>();
+        synchronized (waiting) {
+            waiting.values().forEach(left::addAll);
+            waiting.clear();
+            waitingCount = 0;
+        }
+        left.forEach(p -> p.outcome().completeExceptionally(new SQLException("the relay is stopping")));
     }
 
     @Override

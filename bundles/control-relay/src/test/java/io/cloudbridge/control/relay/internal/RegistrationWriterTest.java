@@ -50,6 +50,10 @@ class RegistrationWriterTest {
     }
 
     private RelayState open(int tenantPrefixLength) throws Exception {
+        return open(tenantPrefixLength, 4096);
+    }
+
+    private RelayState open(int tenantPrefixLength, int bound) throws Exception {
         pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay").toAbsolutePath(), "", "");
         RelayState state = new RelayState(pool);
         ipam = new JdbcAddressAllocator(pool, ipamConfig(tenantPrefixLength));
@@ -66,7 +70,7 @@ class RegistrationWriterTest {
                 s.execute("CHECKPOINT");
             }
         };
-        writer = new RegistrationWriter(state, ipam, heldOnce, 4096);
+        writer = new RegistrationWriter(state, ipam, heldOnce, bound);
         return state;
     }
 
@@ -149,6 +153,71 @@ class RegistrationWriterTest {
             out.add(f.get(10, TimeUnit.SECONDS));
         }
         return out;
+    }
+
+    /** A sign-in with a tenant credential under a key told apart by two bytes (up to 65,536 keys). */
+    private static RelayState.Registration many(String tenant, int n) {
+        byte[] b = new byte[32];
+        b[0] = (byte) n;
+        b[1] = (byte) (n >> 8);
+        b[31] = 9;
+        Instant now = Instant.now();
+        return new RelayState.Registration(tenant, Base64.getEncoder().encodeToString(b), "host-" + n, "linux/amd64",
+                List.of("192.0.2.1:51820"), null, null, now, now.plusSeconds(3600));
+    }
+
+    /**
+     * A tenant with a backlog of three bursts' worth delays another tenant's registration by one
+     * burst at most: the bursts take from the tenants in turn. With one queue for all, the quiet
+     * tenant's registration was written last, after the whole backlog.
+     */
+    @Test
+    void aTenantsBacklogDelaysAnotherTenantByOneBurstAtMost() throws Exception {
+        open(18);
+        CompletableFuture<RegistrationWriter.Outcome> head = writer.submit(many("flood", 0));
+        assertTrue(firstFlushBegun.await(10, TimeUnit.SECONDS));
+        int backlog = 3 * RegistrationWriter.MAX_BURST;
+        List<CompletableFuture<RegistrationWriter.Outcome>> flood = new ArrayList<>();
+        for (int i = 1; i <= backlog; i++) {
+            flood.add(writer.submit(many("flood", i)));
+        }
+        CompletableFuture<RegistrationWriter.Outcome> quiet = writer.submit(many("quiet", 1));
+        AtomicInteger floodDoneBeforeQuiet = new AtomicInteger(-1);
+        quiet.thenRun(() -> floodDoneBeforeQuiet.set((int) flood.stream().filter(CompletableFuture::isDone).count()));
+        release.countDown();
+        assertNotNull(head.get(10, TimeUnit.SECONDS).node());
+        assertNotNull(quiet.get(20, TimeUnit.SECONDS).node());
+        for (CompletableFuture<RegistrationWriter.Outcome> f : flood) {
+            assertNotNull(f.get(20, TimeUnit.SECONDS).node());
+        }
+        assertTrue(floodDoneBeforeQuiet.get() >= 0 && floodDoneBeforeQuiet.get() < RegistrationWriter.MAX_BURST,
+                floodDoneBeforeQuiet.get() + " of the backlog's " + backlog + " were written before the quiet tenant's one");
+    }
+
+    /** No tenant holds more than half of the bound: another tenant still finds room. */
+    @Test
+    void oneTenantCannotFillTheQueue() throws Exception {
+        open(18, 8);
+        writer.submit(many("flood", 0));
+        assertTrue(firstFlushBegun.await(10, TimeUnit.SECONDS)); // taken by the writer, held in its flush
+        for (int i = 1; i <= 4; i++) {
+            writer.submit(many("flood", i));
+        }
+        assertThrowsQueueFull(() -> writer.submit(many("flood", 5)));
+        for (int i = 1; i <= 4; i++) {
+            writer.submit(many("quiet", i));
+        }
+        assertThrowsQueueFull(() -> writer.submit(many("third", 1))); // the whole bound is taken
+        release.countDown();
+    }
+
+    private static void assertThrowsQueueFull(Runnable submit) {
+        try {
+            submit.run();
+        } catch (RegistrationWriter.QueueFull expected) {
+            return;
+        }
+        throw new AssertionError("queued beyond its bound");
     }
 
     @Test
