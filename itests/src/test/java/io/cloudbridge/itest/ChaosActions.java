@@ -140,6 +140,8 @@ final class ChaosActions {
         int op = random.nextInt(3);
         String result;
         String what;
+        // Whether only the bundle itself restarted: stop and start, or an update nothing was wired to.
+        boolean alone = op == 1;
         if (op == 0) {
             what = "update " + b[1];
             int logFrom = d.logText().length();
@@ -154,6 +156,7 @@ final class ChaosActions {
                         String log = d.logText();
                         return log.indexOf(refreshed, logFrom) >= 0 || log.indexOf(atOnce, logFrom) >= 0;
                     });
+                    alone = d.logText().indexOf(atOnce, logFrom) >= 0;
                 } catch (AssertionError e) {
                     result += " (no refresh followed within 20 s)";
                 }
@@ -167,11 +170,11 @@ final class ChaosActions {
         }
         Kind kind;
         if (d != lab.relay) {
-            // Stop and start restarts the bundle alone; update and refresh also restart what is wired to it.
-            kind = NODE_QUIET_BUNDLES.contains(b[1]) && op == 1 ? Kind.PLANE : Kind.OVERLAY;
+            // A refresh (and an update the kernel refreshes) also restarts what is wired to the bundle.
+            kind = NODE_QUIET_BUNDLES.contains(b[1]) && alone ? Kind.PLANE : Kind.OVERLAY;
         } else {
             kind = Set.of("io.cloudbridge.masque", "io.cloudbridge.wireguard.engine", "io.cloudbridge.auth.oidc").contains(b[1])
-                    && op == 1 ? Kind.QUIET : Kind.PLANE;
+                    && alone ? Kind.QUIET : Kind.PLANE;
         }
         return new Outcome(what, d, kind, result);
     }

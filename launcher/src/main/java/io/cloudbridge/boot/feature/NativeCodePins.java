@@ -18,7 +18,7 @@ import java.util.Set;
  * <p>The cost: each uninstall or refresh of such a bundle keeps its old revision (and what that
  * revision is wired to) in memory, where every other revision is unloaded. That is why the
  * runtime's own native code (Netty, JNA) is not in bundles but on the class path (see
- * {@code RuntimeProperties.isBootLibrary}); this remains the safety net for vendor bundles that
+ * {@code io.cloudbridge.boot.BootLibraries}); this remains the safety net for vendor bundles that
  * carry a {@code Bundle-NativeCode} header.
  */
 public final class NativeCodePins {

@@ -1,5 +1,7 @@
 package io.cloudbridge.boot.log;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
@@ -7,17 +9,23 @@ import java.util.function.LongSupplier;
 /**
  * Keeps one kind of security event from flooding the log. Every refused request is worth a line,
  * until an attacker sends thousands a second: then the lines cost the relay disk and CPU, and
- * bury everything else. Lines of one kind (one message pattern) are written up to a burst and then
- * at a steady rate; the rest are counted, and the next line of that kind that is written says how
- * many were left out.
+ * bury everything else. Lines of one kind are written up to a burst and then at a steady rate; the
+ * rest are counted and reported in one line: with the next line of that kind that is written, or,
+ * once the kind has gone quiet for a second, with the next line of any guarded kind.
+ *
+ * <p>A kind is a message pattern with its first argument (the reason, in the relay's refusals),
+ * so that one peer's flood of one refusal does not hide the others. The caller's text can reach
+ * that argument, so kinds are bounded: past {@link #MAX_KINDS}, new ones share their pattern's.
  */
 final class FloodGuard {
     /** Loggers whose lines are guarded: the security log, which unauthenticated peers can drive. */
     static final String GUARDED_PREFIX = "io.cloudbridge.security";
     static final int BURST = 50;
     static final int PER_SECOND = 10;
-    /** Kinds are message patterns, constants in the code: a bound only against a misuse. */
-    private static final int MAX_KINDS = 1024;
+    static final int MAX_KINDS = 1024;
+    /** Longest first argument that tells kinds apart; the rest of it does not. */
+    static final int ARGUMENT_CHARS = 80;
+    private static final long QUIET_NANOS = 1_000_000_000L;
 
     private final LongSupplier nanoTime;
     private final Map<String, Bucket> kinds = new ConcurrentHashMap<>();
@@ -31,27 +39,58 @@ final class FloodGuard {
     }
 
     /**
-     * Whether a line of this kind is written now: -1 if not (it is counted), else how many lines of
-     * the kind were left out since the last one written.
+     * Whether a line is written now: -1 if not (it is counted), else how many lines of its kind were
+     * left out since the last one written.
      */
-    long admit(String pattern) {
-        String kind = pattern == null ? "" : pattern;
+    long admit(String pattern, Object[] args) {
+        String p = pattern == null ? "" : pattern;
+        String first = args != null && args.length > 0 && args[0] != null ? String.valueOf(args[0]) : "";
+        if (first.length() > ARGUMENT_CHARS) {
+            first = first.substring(0, ARGUMENT_CHARS);
+        }
+        String kind = p + '\u0000' + first;
         Bucket b = kinds.get(kind);
         if (b == null) {
             if (kinds.size() >= MAX_KINDS) {
-                return 0;
+                kind = p + '\u0000';
+                first = "";
             }
-            b = kinds.computeIfAbsent(kind, k -> new Bucket(nanoTime.getAsLong()));
+            String shown = first.isEmpty() ? p : p + " [" + first + "]";
+            b = kinds.computeIfAbsent(kind, k -> new Bucket(shown, nanoTime.getAsLong()));
         }
         return b.admit(nanoTime.getAsLong());
     }
 
+    /**
+     * Lines for the kinds that left lines out and have been quiet for a second since: each says how
+     * many; their counts start again.
+     */
+    List<String> quietReports() {
+        long now = nanoTime.getAsLong();
+        List<String> out = new ArrayList<>();
+        for (Bucket b : kinds.values()) {
+            long left = b.takeIfQuiet(now);
+            if (left > 0) {
+                out.add(report(left, b.shown));
+            }
+        }
+        return out;
+    }
+
+    static String report(long leftOut, String kind) {
+        return leftOut + " more lines like \"" + kind + "\" were left out (at most " + PER_SECOND + " a second after a burst of "
+                + BURST + ")";
+    }
+
     private static final class Bucket {
+        final String shown;
         private double tokens = BURST;
         private long refilledAt;
         private long suppressed;
+        private long lastSuppressedAt;
 
-        Bucket(long now) {
+        Bucket(String shown, long now) {
+            this.shown = shown;
             refilledAt = now;
         }
 
@@ -60,9 +99,19 @@ final class FloodGuard {
             refilledAt = now;
             if (tokens < 1) {
                 suppressed++;
+                lastSuppressedAt = now;
                 return -1;
             }
             tokens--;
+            long left = suppressed;
+            suppressed = 0;
+            return left;
+        }
+
+        synchronized long takeIfQuiet(long now) {
+            if (suppressed == 0 || now - lastSuppressedAt < QUIET_NANOS) {
+                return 0;
+            }
             long left = suppressed;
             suppressed = 0;
             return left;

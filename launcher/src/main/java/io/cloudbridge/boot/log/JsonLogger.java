@@ -42,14 +42,16 @@ final class JsonLogger extends AbstractLogger {
     protected void handleNormalizedLoggingCall(Level level, Marker marker, String pattern, Object[] args,
             Throwable throwable) {
         if (FloodGuard.guards(name)) {
-            long leftOut = FLOOD_GUARD.admit(pattern);
+            for (String report : FLOOD_GUARD.quietReports()) {
+                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name, report, Map.of(), null));
+            }
+            long leftOut = FLOOD_GUARD.admit(pattern, args);
             if (leftOut < 0) {
                 return;
             }
             if (leftOut > 0) {
-                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name, leftOut + " more lines like \""
-                        + pattern + "\" were left out (at most " + FloodGuard.PER_SECOND + " a second after a burst of "
-                        + FloodGuard.BURST + ")", Map.of(), null));
+                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name,
+                        FloodGuard.report(leftOut, pattern), Map.of(), null));
             }
         }
         String message = MessageFormatter.basicArrayFormat(pattern, args);

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * of the next burst, not at the tail of the queue, where it would count against the bound twice.
  *
  * <p>Tenants wait in queues of their own, and a burst takes from them in turn, one at a time,
- * starting each burst with the tenant after the last one's first: a tenant with thousands waiting
+ * starting each burst with the tenant after the last one served: a tenant with thousands waiting
  * (signing in after a restart, or flooding) delays another tenant's registration by one burst at
  * most, where one queue for all had put it behind the whole backlog. No tenant may hold more than
  * half of the bound, so that another always finds room.
@@ -253,8 +253,9 @@ final class RegistrationWriter implements AutoCloseable {
 
     /**
      * Fills {@code burst} up to {@link #MAX_BURST} from the tenants' queues in turn, waiting up to
-     * {@code waitMillis} for a first registration. The tenant served first moves to the end, so
-     * that the next burst begins with the one after it.
+     * {@code waitMillis} for a first registration. The tenants served go behind those not served,
+     * in the order served, so the next burst begins with the tenant after the last one served
+     * (with more tenants waiting than a burst holds, each gets its turn within a few bursts).
      */
     private void takeInTurn(List<Pending> burst, long waitMillis) throws InterruptedException {
         synchronized (waiting) {
@@ -264,25 +265,28 @@ final class RegistrationWriter implements AutoCloseable {
             if (waitingCount == 0) {
                 return;
             }
-            List<ArrayDeque<Pending>> order = new ArrayList<>(waiting.values());
-            String servedFirst = waiting.keySet().iterator().next();
+            List<Map.Entry<String, ArrayDeque<Pending>>> order = new ArrayList<>(waiting.entrySet());
+            LinkedHashMap<String, ArrayDeque<Pending>> served = new LinkedHashMap<>();
             while (waitingCount > 0 && burst.size() < MAX_BURST) {
-                for (ArrayDeque<Pending> queue : order) {
-                    Pending p = queue.poll();
+                for (Map.Entry<String, ArrayDeque<Pending>> tenant : order) {
+                    Pending p = tenant.getValue().poll();
                     if (p != null) {
                         burst.add(p);
                         waitingCount--;
+                        served.remove(tenant.getKey()); // re-put: last served goes last
+                        served.put(tenant.getKey(), tenant.getValue());
                         if (burst.size() == MAX_BURST) {
                             break;
                         }
                     }
                 }
             }
-            waiting.values().removeIf(ArrayDeque::isEmpty);
-            ArrayDeque<Pending> rest = waiting.remove(servedFirst);
-            if (rest != null) {
-                waiting.put(servedFirst, rest); // behind the others next time
-            }
+            waiting.keySet().removeAll(served.keySet());
+            served.forEach((tenant, queue) -> {
+                if (!queue.isEmpty()) {
+                    waiting.put(tenant, queue);
+                }
+            });
         }
     }
 

@@ -77,8 +77,8 @@ public @interface RelayConfig {
     @AttributeDefinition(min = "1", max = "1000000", description = "Network map streams opened per tenant and minute.")
     int mapOpensPerTenantPerMinute() default 12000;
 
-    @AttributeDefinition(min = "1", max = "1000000", description = "Registrations waiting to be written at most; beyond"
-            + " it a registration is refused at once (RESOURCE_EXHAUSTED) rather than queued.")
+    @AttributeDefinition(min = "1", max = "1000000", description = "Registrations waiting to be written at most, of one"
+            + " tenant half of it; beyond it a registration is refused at once (RESOURCE_EXHAUSTED) rather than queued.")
     int registrationQueue() default 4096;
 
     @AttributeDefinition(min = "1", max = "1024", description = "Threads that run control calls. Registrations waiting"

@@ -194,6 +194,34 @@ class RegistrationWriterTest {
                 floodDoneBeforeQuiet.get() + " of the backlog's " + backlog + " were written before the quiet tenant's one");
     }
 
+    /**
+     * More tenants waiting than a burst holds: the next burst begins where the last one stopped, so
+     * the last tenant in line is written in the second burst after the held one, not behind many.
+     */
+    @Test
+    void withMoreTenantsThanABurstHoldsEachIsServedWithinTwoBursts() throws Exception {
+        open(24);
+        CompletableFuture<RegistrationWriter.Outcome> head = writer.submit(many("t0", 0));
+        assertTrue(firstFlushBegun.await(10, TimeUnit.SECONDS));
+        int tenants = RegistrationWriter.MAX_BURST + 44;
+        List<CompletableFuture<RegistrationWriter.Outcome>> all = new ArrayList<>();
+        for (int round = 0; round < 3; round++) {
+            for (int t = 1; t <= tenants; t++) {
+                all.add(writer.submit(many("t" + t, round)));
+            }
+        }
+        CompletableFuture<RegistrationWriter.Outcome> lastInLine = all.get(tenants - 1);
+        AtomicInteger doneBeforeIt = new AtomicInteger(-1);
+        lastInLine.thenRun(() -> doneBeforeIt.set((int) all.stream().filter(CompletableFuture::isDone).count()));
+        release.countDown();
+        assertNotNull(head.get(10, TimeUnit.SECONDS).node());
+        for (CompletableFuture<RegistrationWriter.Outcome> f : all) {
+            assertNotNull(f.get(30, TimeUnit.SECONDS).node());
+        }
+        assertTrue(doneBeforeIt.get() <= 2 * RegistrationWriter.MAX_BURST,
+                doneBeforeIt.get() + " written before the first registration of the last of " + tenants + " tenants");
+    }
+
     /** No tenant holds more than half of the bound: another tenant still finds room. */
     @Test
     void oneTenantCannotFillTheQueue() throws Exception {

@@ -527,6 +527,21 @@ public final class FeatureManager implements FeatureService {
         return bundles.stream().map(Bundle::getSymbolicName).toList();
     }
 
+    /**
+     * Refreshes {@code bundles} on the feature thread, after any feature change in hand and before
+     * the next, so that a change never meets bundles half restarted; then runs {@code done}.
+     */
+    void refreshInTurn(List<Bundle> bundles, Runnable done) {
+        try {
+            changes.execute(() -> {
+                refresh(bundles);
+                done.run();
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.info("{} not refreshed: the daemon is stopping", symbolicNames(bundles));
+        }
+    }
+
     /** Rewires after uninstalling, waiting until the framework reports the refresh done. */
     private void refresh(List<Bundle> removed) {
         CountDownLatch done = new CountDownLatch(1);

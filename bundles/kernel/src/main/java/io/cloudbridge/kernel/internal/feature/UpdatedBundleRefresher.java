@@ -1,7 +1,6 @@
 package io.cloudbridge.kernel.internal.feature;
 
-import java.net.URI;
-import java.nio.file.Path;
+import io.cloudbridge.api.runtime.FeatureService;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -12,13 +11,12 @@ import java.util.concurrent.TimeUnit;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleEvent;
-import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.BundleListener;
 import org.osgi.framework.wiring.BundleRevisions;
-import org.osgi.framework.wiring.FrameworkWiring;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,29 +30,31 @@ import org.slf4j.LoggerFactory;
  * relay's route interface, and the relay served no WebSocket session until it restarted.
  *
  * <p>{@code update} answers before the refresh is done; the log says when it began and when it
- * ended ("refreshed [...] after the update").
+ * ended ("refreshed [...] after the update"), or that there was nothing to refresh ("took effect
+ * at once": no bundle was wired to the old revision, which the framework then let go by itself).
+ * The refresh runs on the feature manager's thread, between feature changes, never inside one.
  *
  * <p>Updates come in bursts (a script updating several bundles), so they are refreshed together
- * once none came for {@link #QUIET_MILLIS}. Bundles in the deploy folder are left to FileInstall,
- * which refreshes what it updates.
+ * once none came for {@link #QUIET_MILLIS}. FileInstall refreshes what it updates from the deploy
+ * folder itself; by then such a bundle has no old revision left, and nothing is done twice.
  */
 @Component(immediate = true)
 public final class UpdatedBundleRefresher implements BundleListener {
     private static final Logger LOG = LoggerFactory.getLogger(UpdatedBundleRefresher.class);
     static final long QUIET_MILLIS = 300;
 
+    @Reference
+    private FeatureService features;
+
     private final Set<Bundle> updated = new LinkedHashSet<>();
     /** When the last update came, while one is waiting to be refreshed; 0 when none waits. */
     private long lastUpdateNanos;
-    private BundleContext context;
     private ScheduledThreadPoolExecutor timer;
-    private Path deployFolder;
+    private BundleContext context;
 
     @Activate
     void activate(BundleContext ctx) {
         this.context = ctx;
-        String deploy = ctx.getProperty("felix.fileinstall.dir");
-        deployFolder = deploy == null ? null : Path.of(deploy).toAbsolutePath().normalize();
         timer = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "cloudbridge-update-refresh");
             t.setDaemon(true);
@@ -64,22 +64,32 @@ public final class UpdatedBundleRefresher implements BundleListener {
         timer.setKeepAliveTime(1, TimeUnit.SECONDS);
         timer.allowCoreThreadTimeOut(true);
         ctx.addBundleListener(this);
+        // An update of the kernel itself (or of what it is wired to) came while no listener was
+        // there: whatever still has an old revision is refreshed now.
+        for (Bundle b : ctx.getBundles()) {
+            if (b.getBundleId() != 0 && hasOldRevision(b)) {
+                noteUpdate(b);
+            }
+        }
     }
 
     @Deactivate
-    void deactivate() {
-        context.removeBundleListener(this);
+    void deactivate(BundleContext ctx) {
+        ctx.removeBundleListener(this);
         timer.shutdownNow();
     }
 
     @Override
     public void bundleChanged(BundleEvent event) {
-        if (event.getType() != BundleEvent.UPDATED || fromDeployFolder(event.getBundle())) {
-            return;
+        if (event.getType() == BundleEvent.UPDATED) {
+            noteUpdate(event.getBundle());
         }
+    }
+
+    private void noteUpdate(Bundle bundle) {
         synchronized (updated) {
             boolean due = lastUpdateNanos != 0;
-            updated.add(event.getBundle());
+            updated.add(bundle);
             lastUpdateNanos = System.nanoTime();
             if (due) {
                 return; // a refresh is already waiting; it takes this one along
@@ -96,6 +106,11 @@ public final class UpdatedBundleRefresher implements BundleListener {
         }
     }
 
+    private static boolean hasOldRevision(Bundle b) {
+        BundleRevisions revisions = b.adapt(BundleRevisions.class);
+        return b.getState() != Bundle.UNINSTALLED && revisions != null && revisions.getRevisions().size() > 1;
+    }
+
     private void refreshWhenQuiet() {
         List<Bundle> due = new ArrayList<>();
         List<String> atOnce = new ArrayList<>();
@@ -106,10 +121,9 @@ public final class UpdatedBundleRefresher implements BundleListener {
                 return;
             }
             for (Bundle b : updated) {
-                // Only those still holding an older revision: one refreshed meanwhile by hand, or
-                // uninstalled, needs nothing.
-                BundleRevisions revisions = b.adapt(BundleRevisions.class);
-                if (b.getState() != Bundle.UNINSTALLED && revisions != null && revisions.getRevisions().size() > 1) {
+                // Only those still holding an older revision: one refreshed meanwhile (by hand,
+                // by FileInstall), or uninstalled, needs nothing.
+                if (hasOldRevision(b)) {
                     due.add(b);
                 } else {
                     atOnce.add(b.getSymbolicName());
@@ -121,25 +135,17 @@ public final class UpdatedBundleRefresher implements BundleListener {
         if (!atOnce.isEmpty()) {
             LOG.info("update of {} took effect at once: no bundle was wired to the old revision", atOnce);
         }
-        if (!due.isEmpty()) {
-            List<String> names = due.stream().map(Bundle::getSymbolicName).toList();
-            LOG.info("refreshing {} so that the update takes effect in every bundle wired to it", names);
-            context.getBundle(0).adapt(FrameworkWiring.class).refreshBundles(due, event -> {
-                if (event.getType() == FrameworkEvent.PACKAGES_REFRESHED) {
-                    LOG.info("refreshed {} after the update: every bundle wired to it uses the new revision", names);
-                }
-            });
+        if (due.isEmpty()) {
+            return;
         }
-    }
-
-    private boolean fromDeployFolder(Bundle b) {
-        if (deployFolder == null || !b.getLocation().startsWith("file:")) {
-            return false;
-        }
-        try {
-            return Path.of(URI.create(b.getLocation())).toAbsolutePath().normalize().startsWith(deployFolder);
-        } catch (IllegalArgumentException | java.nio.file.FileSystemNotFoundException e) {
-            return false;
+        List<String> names = due.stream().map(Bundle::getSymbolicName).toList();
+        LOG.info("refreshing {} so that the update takes effect in every bundle wired to it", names);
+        Runnable done = () -> LOG.info("refreshed {} after the update: every bundle wired to it uses the new revision", names);
+        if (features instanceof FeatureManager manager) {
+            manager.refreshInTurn(due, done);
+        } else {
+            LOG.warn("the feature manager is not this kernel's: refreshing {} without waiting for feature changes", names);
+            context.getBundle(0).adapt(org.osgi.framework.wiring.FrameworkWiring.class).refreshBundles(due, e -> done.run());
         }
     }
 }
