@@ -33,8 +33,8 @@ import org.slf4j.LoggerFactory;
  * <p>Tenants wait in queues of their own, and a burst takes from them in turn, one at a time,
  * starting each burst with the tenant after the last one served: a tenant with thousands waiting
  * (signing in after a restart, or flooding) delays another tenant's registration by one burst at
- * most, where one queue for all had put it behind the whole backlog. No tenant may hold more than
- * half of the bound, so that another always finds room.
+ * most, where one queue for all had put it behind the whole backlog. An eighth of the bound is
+ * kept from any one tenant, so that another always finds room.
  */
 final class RegistrationWriter implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RegistrationWriter.class);
@@ -73,7 +73,7 @@ final class RegistrationWriter implements AutoCloseable {
         this.ipam = ipam;
         this.durability = durability;
         this.bound = bound;
-        this.tenantBound = Math.max(1, bound / 2);
+        this.tenantBound = Math.max(1, bound - Math.max(1, bound / 8));
         this.writer = new Thread(this::run, "relay-registration-writer");
         writer.setDaemon(true);
         writer.start();

@@ -78,7 +78,7 @@ public @interface RelayConfig {
     int mapOpensPerTenantPerMinute() default 12000;
 
     @AttributeDefinition(min = "1", max = "1000000", description = "Registrations waiting to be written at most, of one"
-            + " tenant half of it; beyond it a registration is refused at once (RESOURCE_EXHAUSTED) rather than queued.")
+            + " tenant all but an eighth of it; beyond it a registration is refused at once (RESOURCE_EXHAUSTED) rather than queued.")
     int registrationQueue() default 4096;
 
     @AttributeDefinition(min = "1", max = "1024", description = "Threads that run control calls. Registrations waiting"

@@ -204,7 +204,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
                 }
             }
         } catch (IOException | RuntimeException e) {
-            deactivate();
+            closeInterface();
             throw e;
         }
         LOG.info("WireGuard interface {} up ({}), public key {}, UDP port {}, {} peers", c.interfaceName(),
@@ -267,7 +267,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         if (!onlyPeers) {
             io.cloudbridge.wireguard.internal.noise.Identity previousIdentity = device == null ? null : device.identity();
             NodeKey before = previousIdentity == null ? null : NodeKey.of(previousIdentity.publicKey());
-            deactivate();
+            closeInterface();
             ownAddresses.clear();
             ownPrefixes.clear();
             activate(ctx, c);
@@ -387,10 +387,13 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             controlPeers = List.copyOf(specs);
         }
         try {
+            if (deactivated) {
+                return; // the component is gone; its successor gets the membership from the control plane
+            }
             if (readdress && device != null) {
                 // A new address is a new interface (rare: the first registration, a changed lease).
                 LOG.info("overlay addresses of {} now {}: re-creating the interface", config.interfaceName(), addresses(config));
-                deactivate();
+                closeInterface();
                 ownAddresses.clear();
                 ownPrefixes.clear();
                 activate(context, config);
@@ -442,8 +445,23 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         }
     }
 
+    /**
+     * Under this component's lock, and for good: the control plane's {@link #apply} re-creates the
+     * interface under the same lock, and once raced this deactivation (an update of the
+     * credentials bundle while a new lease came in). It opened a TUN device after the deactivation
+     * had closed the old one, on a component no longer active: the device stayed open with nobody
+     * to close it, and the next instance's open failed for good (TUNSETIFF: EBUSY).
+     */
     @Deactivate
-    void deactivate() {
+    synchronized void deactivate() {
+        deactivated = true;
+        closeInterface();
+    }
+
+    private boolean deactivated;
+
+    /** Closes the interface, its socket, UAPI and TUN device; the component may open them again. */
+    private void closeInterface() {
         if (mtuWatch != null) {
             mtuWatch.shutdownNow();
             mtuWatch = null;
