@@ -1,10 +1,11 @@
 /**
  * Building blocks for relay transports, on Netty: {@link io.cloudbridge.transport.support.RelaySession}
  * (a node's session that keeps itself connected) and {@link io.cloudbridge.transport.support.Outbox}
- * (packets from any thread, written in bursts on the connection's event loop, bounded).
+ * (packets from any thread, written in bursts on the connection's event loop, bounded) and
+ * {@link io.cloudbridge.transport.support.ChannelLoops} (work for a loop that may be gone).
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.transport.support;
 
 import org.osgi.annotation.bundle.Export;

@@ -106,8 +106,10 @@ public final class QuicRelayRoute implements QuicRoute {
         java.util.Map<QuicChannel, Session> open = new java.util.HashMap<>(connections);
         java.util.concurrent.CountDownLatch left = new java.util.concurrent.CountDownLatch(open.size());
         open.forEach((c, session) -> {
-            c.closeFuture().addListener(f -> left.countDown());
-            c.eventLoop().execute(() -> {
+            // On the channel's loop: the relay's listener, refreshed with this plugin, may have
+            // shut it down already, and the session with it.
+            boolean onLoop = io.cloudbridge.transport.support.ChannelLoops.runOn(c, () -> {
+                c.closeFuture().addListener(f -> left.countDown());
                 QuicStreamChannel control = session.control;
                 if (session.port != null && control != null && control.isActive()) {
                     send(control, "GOAWAY the relay's QUIC transport is being removed");
@@ -115,6 +117,9 @@ public final class QuicRelayRoute implements QuicRoute {
                     c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8));
                 }
             });
+            if (!onLoop) {
+                left.countDown();
+            }
         });
         try {
             if (!left.await(drainMillis, TimeUnit.MILLISECONDS)) {
@@ -124,7 +129,8 @@ public final class QuicRelayRoute implements QuicRoute {
             Thread.currentThread().interrupt();
         }
         for (QuicChannel c : connections.keySet()) {
-            c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8));
+            io.cloudbridge.transport.support.ChannelLoops.runOn(c,
+                    () -> c.close(true, QuicWire.GOING_AWAY, Unpooled.copiedBuffer("transport removed", StandardCharsets.UTF_8)));
         }
         connections.clear();
     }

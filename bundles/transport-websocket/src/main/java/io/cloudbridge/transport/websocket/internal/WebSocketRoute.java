@@ -224,8 +224,10 @@ public final class WebSocketRoute implements HttpRoute {
     void deactivate() {
         checks.shutdownNow();
         for (Channel c : sessions) {
-            c.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "transport removed"))
-                    .addListener(ChannelFutureListener.CLOSE);
+            // On the channel's loop: the relay's listener, refreshed with this plugin, may have shut it down already.
+            io.cloudbridge.transport.support.ChannelLoops.runOn(c, () -> c.writeAndFlush(
+                    new CloseWebSocketFrame(WebSocketCloseStatus.ENDPOINT_UNAVAILABLE, "transport removed"))
+                    .addListener(ChannelFutureListener.CLOSE));
         }
         sessions.clear();
     }
