@@ -35,14 +35,14 @@ public final class BootLibraries {
      * {@code Class#method} to call (static, no arguments).
      */
     static final List<String> SHARED_STATE = List.of(
-            // Each keeps why something is unavailable (no Unsafe, no OpenSSL, no native epoll or QUIC
-            // library, no Brotli or Zstd, no key-log support): an exception with its stack.
+            // Each keeps why something is unavailable (no Unsafe, no OpenSSL, no Brotli or Zstd, no
+            // key-log support): an exception with its stack. Epoll and Quic keep one only where
+            // their native library cannot load (then once, a bounded cost); initialising them here
+            // would load those libraries at every start, for daemons that use neither.
             "io.netty.util.internal.PlatformDependent",
             "io.netty.util.internal.VarHandleFactory",
             "io.netty.handler.ssl.OpenSsl",
             "io.netty.handler.ssl.SslMasterKeyHandler",
-            "io.netty.channel.epoll.Epoll",
-            "io.netty.handler.codec.quic.Quic",
             "io.netty.handler.codec.compression.Brotli",
             "io.netty.handler.codec.compression.Zstd",
             // Its termination future is a failed one, whose exception is made at class initialisation.
