@@ -128,7 +128,10 @@ final class ChaosLab implements AutoCloseable {
                         "metrics:", "  enabled: " + metrics,
                         "quic:", "  minBackoffMillis: 200", "  maxBackoffMillis: " + MAX_BACKOFF_SECONDS * 1000,
                         "  pingMillis: 500", "  deadAfterMillis: 1500",
-                        "websocket:", "  minBackoffMillis: 200", "  maxBackoffMillis: " + MAX_BACKOFF_SECONDS * 1000)
+                        "websocket:", "  minBackoffMillis: 200", "  maxBackoffMillis: " + MAX_BACKOFF_SECONDS * 1000,
+                        // A transport whose first connection failed is set aside for its own backoff:
+                        // bounded too, or a node left with one transport waits up to 30 s for it.
+                        "paths:", "  minRetryMillis: 200", "  maxRetryMillis: " + MAX_BACKOFF_SECONDS * 1000)
                 // The kernel section above replaces the one the template starts with.
                 .replaceFirst("^kernel:\n  features: \\[core, shell, client\\]\n", "")
                 .replace("127.0.0.1:7443", "198.51.100.1:7443")
@@ -297,7 +300,11 @@ final class ChaosLab implements AutoCloseable {
     /** What a failure's message shows: each daemon's paths and its last log lines. */
     String diagnostics() {
         StringBuilder out = new StringBuilder();
-        for (Daemon d : daemons()) {
+        // The nodes first: a failure's story is usually in their paths, and a report may keep only its start.
+        List<Daemon> nodesFirst = new ArrayList<>(daemons());
+        nodesFirst.remove(relay);
+        nodesFirst.add(relay);
+        for (Daemon d : nodesFirst) {
             AdminProtocol.Response paths = d == relay ? adminResponse(d, "relay:sessions") : adminResponse(d, "cb:paths");
             if (d != relay) {
                 AdminProtocol.Response wg = adminResponse(d, "wg:show");
@@ -305,7 +312,20 @@ final class ChaosLab implements AutoCloseable {
             }
             out.append("--- ").append(name(d)).append(processOf(d) != null && processOf(d).isAlive() ? "" : " (not running)")
                     .append(": ").append(paths == null ? "(no answer)" : paths.output()).append('\n')
-                    .append(ChaosActions.tail(d.logText())).append('\n');
+                    .append(compact(ChaosActions.tail(d.logText()))).append('\n');
+        }
+        return out.toString();
+    }
+
+    private static final java.util.regex.Pattern LOG_LINE = java.util.regex.Pattern.compile(
+            "\\{\"time\":\"[0-9-]+T([0-9:.]{12})[0-9]*Z\",\"level\":\"(\\w+)\",\"logger\":\"(?:[\\w.]+\\.)?([\\w$]+)\",\"message\":\"(.*?)\"(,.*)?\\}");
+
+    /** JSON log lines as "time level logger message": a third of the length, so more of them fit a report. */
+    static String compact(String lines) {
+        StringBuilder out = new StringBuilder();
+        for (String line : lines.split("\n")) {
+            java.util.regex.Matcher m = LOG_LINE.matcher(line);
+            out.append(m.matches() ? m.group(1) + " " + m.group(2) + " " + m.group(3) + " " + m.group(4) : line).append('\n');
         }
         return out.toString();
     }

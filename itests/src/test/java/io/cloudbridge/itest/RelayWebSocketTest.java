@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.api.transport.RelayBusyException;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.SessionCredentials;
 import io.cloudbridge.api.transport.TransportState;
@@ -182,8 +183,27 @@ class RelayWebSocketTest {
             Await.until(Duration.ofSeconds(5), "node one's session lost", () -> s1.state() == TransportState.RECONNECTING);
             String restarting = http(tlsPort, "GET /cloudbridge/v1/ws HTTP/1.1\r\nHost: x\r\n\r\n");
             assertTrue(restarting.startsWith("HTTP/1.1 503") && restarting.contains("retry-after: 1"), restarting);
+            // A session opened meanwhile fails saying when to come back: the node waits that long,
+            // without counting it against the transport.
+            CompletionStage<PacketSession> meanwhile = transport.open(endpoint,
+                    new SessionCredentials(NodeKey.of(k4), n4.getToken()::getJwt), new Inbox());
+            Throwable busy = cause(meanwhile);
+            assertTrue(busy instanceof RelayBusyException b && b.retryAfter().equals(Duration.ofSeconds(1)), String.valueOf(busy));
             assertTrue(r.exec("feature:install", "transport-websocket").exit() == 0);
             Await.until(Duration.ofSeconds(10), "node one's session back by itself", () -> s1.state() == TransportState.CONNECTED);
+
+            // Refreshing the control plane takes the route and the listener down with it (their
+            // components need it); the listener is back before the route, and a node that dials in
+            // between is told to come back, not refused: its session returns by itself.
+            in1.states.clear();
+            long refreshed = System.nanoTime();
+            assertEquals(0, r.exec("refresh", "io.cloudbridge.grpc").exit());
+            Await.until(Duration.ofSeconds(10), "the refresh reached node one's session", () -> !in1.states.isEmpty());
+            Await.until(Duration.ofSeconds(15), "node one's session back after the control plane's refresh",
+                    () -> s1.state() == TransportState.CONNECTED);
+            System.out.println("session back " + (System.nanoTime() - refreshed) / 1_000_000 + " ms after the control plane's refresh; "
+                    + in1.states);
+            assertTrue(!in1.states.toString().contains("FAILED") && s1.send(NodeKey.of(k2), packet("x")), in1.states.toString());
             assertTrue(s1.send(NodeKey.of(k3), packet("nobody")));
             assertTrue(r.exec("feature:uninstall", "transport-websocket").exit() == 0);
             Await.until(Duration.ofSeconds(ROUTE_RESTART_SECONDS + 10), "node one's session ended once the path is 404",
@@ -210,6 +230,17 @@ class RelayWebSocketTest {
             Inbox inbox) throws Exception {
         return transport.open(endpoint, new SessionCredentials(NodeKey.of(key), node.getToken()::getJwt), inbox)
                 .toCompletableFuture().get(20, TimeUnit.SECONDS);
+    }
+
+    private static Throwable cause(CompletionStage<PacketSession> stage) {
+        try {
+            stage.toCompletableFuture().get(20, TimeUnit.SECONDS);
+            return null;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return e.getCause();
+        } catch (Exception e) {
+            return e;
+        }
     }
 
     private static String failure(CompletionStage<PacketSession> stage) {

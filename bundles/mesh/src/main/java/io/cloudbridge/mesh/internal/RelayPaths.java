@@ -397,7 +397,20 @@ public final class RelayPaths implements PathManager {
             if (failure != null) {
                 LOG.info("relay session over {} failed: {}", t.name(), rootMessage(failure));
                 a.ended = true;
-                backOff(t);
+                io.cloudbridge.api.transport.RelayBusyException busy = busy(failure);
+                if (busy != null) {
+                    // The relay asked to be tried again then (a plugin of its restarting, its control
+                    // plane busy): nothing against the transport, so its backoff does not grow.
+                    long wait = Math.min(config.maxRetryMillis(), busy.retryAfter().toMillis());
+                    retryAt.put(t, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait));
+                    try {
+                        decisions.schedule(() -> decide("the relay's wait for " + t.name() + " ended"), wait + 1, TimeUnit.MILLISECONDS);
+                    } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                        // deactivated meanwhile
+                    }
+                } else {
+                    backOff(t);
+                }
             } else {
                 a.session = session;
                 if (attempts.get(t) != a) {
@@ -409,6 +422,15 @@ public final class RelayPaths implements PathManager {
             }
             reselect(failure == null ? "session over " + t.name() + " connected" : "session over " + t.name() + " failed");
         }));
+    }
+
+    private static io.cloudbridge.api.transport.RelayBusyException busy(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            if (t instanceof io.cloudbridge.api.transport.RelayBusyException b) {
+                return b;
+            }
+        }
+        return null;
     }
 
     private void backOff(RelayTransport t) {

@@ -69,6 +69,8 @@ public final class TlsListener {
     /** When each path that is not served now last lost its route (System.nanoTime()). */
     private final Map<String, Long> removedAt = new ConcurrentHashMap<>();
     private volatile long restartNanos = TimeUnit.SECONDS.toNanos(30);
+    /** When this listener started (System.nanoTime()): see {@link #restarting}. */
+    private volatile long startedAt = System.nanoTime();
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private Channel server;
@@ -108,6 +110,7 @@ public final class TlsListener {
         workers = new MultiThreadIoEventLoopGroup(0, NioIoHandler.newFactory());
         int firstRequestSeconds = Math.max(1, config.firstRequestSeconds());
         restartNanos = TimeUnit.SECONDS.toNanos(Math.max(0, config.routeRestartSeconds()));
+        startedAt = System.nanoTime();
         server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -180,8 +183,16 @@ public final class TlsListener {
         }
     }
 
-    /** Whether {@code path} lost its route recently enough that its plugin is likely coming back. */
+    /**
+     * Whether {@code path} lost its route recently enough that its plugin is likely coming back, or
+     * this listener is new and serves no route yet: a listener refreshed with its bundle starts
+     * before the plugins' routes are back (their components wait for the control plane), and a node
+     * that dials in between must hear "come back", not "not served here".
+     */
     private boolean restarting(String path) {
+        if (routes.isEmpty() && System.nanoTime() - startedAt < restartNanos) {
+            return true;
+        }
         Long at = removedAt.get(path);
         if (at == null) {
             return false;

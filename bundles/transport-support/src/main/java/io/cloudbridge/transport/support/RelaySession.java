@@ -3,6 +3,7 @@ package io.cloudbridge.transport.support;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.api.transport.PacketSession;
+import io.cloudbridge.api.transport.RelayBusyException;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.TransportCounters;
 import io.cloudbridge.api.transport.TransportState;
@@ -22,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * {@link #open()} completes when it is up and the relay accepted the node, or fails with the
  * reason. After that a lost connection is dialled again with jittered exponential backoff; a loss
  * for a reason of policy (the relay refused or removed the node, or a newer session of it took
- * over) ends the session for good, as does {@link #close()}.
+ * over) ends the session for good, as does {@link #close()}. A relay that refuses for now and
+ * says when to come back ({@link #refusedForNow}) is dialled again then.
  *
  * <p>A transport supplies {@link #dial()} (one connection attempt, which reports back with
  * {@link #connected}, {@link #received} and {@link #lost}) and {@link #disconnect()}.
@@ -135,6 +137,20 @@ public abstract class RelaySession implements PacketSession {
 
     /** The connection is gone: dial again later, or give up for good when {@code terminal}. */
     protected final void lost(String reason, boolean terminal) {
+        lost(reason, terminal, null);
+    }
+
+    /**
+     * The relay refused the connection for now and asked to be tried again after {@code retryAfter}
+     * (a plugin of its restarting, its control plane busy): dialled again then, and the backoff does
+     * not grow, since nothing is wrong with the path. A first connection refused so fails with a
+     * {@link RelayBusyException} that carries the wait, so the node does not set the transport aside.
+     */
+    protected final void refusedForNow(String reason, Duration retryAfter) {
+        lost(reason, false, retryAfter);
+    }
+
+    private void lost(String reason, boolean terminal, Duration retryAfter) {
         Outbox o = outbox;
         outbox = null;
         if (o != null) {
@@ -147,14 +163,22 @@ public abstract class RelaySession implements PacketSession {
             // The first connection decides: the caller learns why it failed and picks another transport.
             state = TransportState.FAILED;
             whenEnded.run();
-            opened.completeExceptionally(new java.io.IOException(reason));
+            opened.completeExceptionally(retryAfter == null ? new java.io.IOException(reason) : new RelayBusyException(reason, retryAfter));
             receiver.onStateChanged(this, TransportState.FAILED, reason);
             return;
         }
         state = TransportState.RECONNECTING;
         receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
-        long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
-        long delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+        long delay;
+        if (retryAfter != null) {
+            // What the relay asked, within this session's bounds, spread a little so that the nodes it
+            // refused at once do not come back at once.
+            long asked = Math.max(minBackoffMillis, Math.min(maxBackoffMillis, retryAfter.toMillis()));
+            delay = asked + ThreadLocalRandom.current().nextLong(asked / 4 + 1);
+        } else {
+            long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
+            delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
+        }
         LOG.info("relay session {} over {} lost ({}); again in {} ms", relay.name(), transportName(), reason, delay);
         if (timers.isShuttingDown()) {
             return; // the plugin is going: its sessions end with it, nothing is dialled again

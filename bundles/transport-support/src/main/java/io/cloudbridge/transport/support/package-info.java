@@ -5,7 +5,7 @@
  * {@link io.cloudbridge.transport.support.ChannelLoops} (work for a loop that may be gone).
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.cloudbridge.transport.support;
 
 import org.osgi.annotation.bundle.Export;

@@ -533,7 +533,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> bound = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.function.Consumer<Status> end = maps.watch(node.tenant(), node.nodeId(), stream, () -> closeBinding(bound));
         // Bound after the watch is in place, so that a revocation at any moment finds something to end.
-        bindStream(node, stream, bound, reason -> end.accept(Status.UNAUTHENTICATED.withDescription(reason)));
+        bindStream(node, stream, bound, end);
     }
 
     /**
@@ -541,16 +541,23 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
      * rotates its key, or lets its token expire without renewal. A stream whose token was revoked
      * after the interceptor checked it ends at once. The binding goes when the call ends: the
      * stream's cancel handler (set by the caller) calls {@link #closeBinding}, its close handler here.
+     * A database that fails meanwhile ends the stream UNAVAILABLE (the node opens it again), not
+     * UNAUTHENTICATED: nothing is wrong with the node's token.
      */
     private void bindStream(NodeTokens.Claims node, ServerCallStreamObserver<?> stream,
-            java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> holder, java.util.function.Consumer<String> end) {
+            java.util.concurrent.atomic.AtomicReference<CredentialRegistry.Bound> holder, java.util.function.Consumer<Status> end) {
         CredentialRegistry.Bound bound;
         try {
-            bound = credentials.bindNode(node.nodeId(), node.nodeKey(), node.expires(), end::accept);
+            bound = credentials.bindNode(node.nodeId(), node.nodeKey(), node.expires(),
+                    reason -> end.accept(Status.UNAUTHENTICATED.withDescription(reason)));
         } catch (io.cloudbridge.api.auth.CredentialRejectedException e) {
             count(e.getMessage());
             SECURITY.warn("stream of node {} refused: {}", node.nodeId(), e.getMessage());
-            end.accept(e.getMessage());
+            end.accept(Status.UNAUTHENTICATED.withDescription(e.getMessage()));
+            return;
+        } catch (CredentialRegistry.StateUnavailableException e) {
+            LOG.warn("stream of node {} ended: {}", node.nodeId(), e.getMessage());
+            end.accept(Status.UNAVAILABLE.withDescription(e.getMessage()));
             return;
         }
         holder.set(bound);
@@ -660,11 +667,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             signalStreams.remove(me.nodeId(), mine);
             closeBinding(bound);
         });
-        bindStream(me, out, bound, reason -> {
+        bindStream(me, out, bound, status -> {
             signalStreams.remove(me.nodeId(), mine);
             synchronized (mine) {
                 try {
-                    out.onError(Status.UNAUTHENTICATED.withDescription(reason).asRuntimeException());
+                    out.onError(status.asRuntimeException());
                 } catch (RuntimeException alreadyClosed) {
                     // it ended by itself
                 }
@@ -759,7 +766,8 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             try {
                 node = state.node(claims.nodeId());
             } catch (SQLException e) {
-                throw new io.cloudbridge.api.auth.CredentialRejectedException("the relay's database failed; try again");
+                // Not the node's fault: the transports answer "try again" (503, BUSY), not a refusal.
+                throw new CredentialRegistry.StateUnavailableException(e);
             }
             if (node.isEmpty() || !node.get().key().equals(claims.nodeKey())) {
                 throw sessionRefused("node removed");

@@ -7,7 +7,7 @@ package io.cloudbridge.transport.quic.internal;
  * ({@link #NO_NUMBER}), so a broken relay cannot shrink a node's datagrams below one packet.
  */
 record ControlLine(Kind kind, String argument, int number) {
-    enum Kind { AUTH, PING, PONG, OK, MTU, GOAWAY, ERR, UNKNOWN }
+    enum Kind { AUTH, PING, PONG, OK, MTU, GOAWAY, ERR, BUSY, UNKNOWN }
 
     /** An OK or MTU line whose size was absent or out of range. */
     static final int NO_NUMBER = -1;
@@ -27,7 +27,14 @@ record ControlLine(Kind kind, String argument, int number) {
         return new ControlLine(Kind.UNKNOWN, "", NO_NUMBER);
     }
 
-    /** A line a node reads from its relay: {@code OK [size]}, {@code MTU size}, {@code GOAWAY [reason]}, {@code PONG}, {@code ERR reason}. */
+    /** A BUSY line's wait, at most: a relay cannot park its nodes for longer than a minute. */
+    static final int MAX_BUSY_SECONDS = 60;
+
+    /**
+     * A line a node reads from its relay: {@code OK [size]}, {@code MTU size}, {@code GOAWAY [reason]},
+     * {@code PONG}, {@code ERR reason}, {@code BUSY seconds reason} (seconds within 1..{@value #MAX_BUSY_SECONDS};
+     * absent or not a number: 1).
+     */
     static ControlLine fromRelay(String line) {
         if (line.startsWith("OK")) {
             return new ControlLine(Kind.OK, "", size(line.substring(2)));
@@ -43,6 +50,17 @@ record ControlLine(Kind kind, String argument, int number) {
         }
         if (line.startsWith("ERR ")) {
             return new ControlLine(Kind.ERR, line.substring(4), NO_NUMBER);
+        }
+        if (line.startsWith("BUSY")) {
+            String[] parts = line.substring(4).trim().split(" ", 2);
+            int seconds = 1;
+            String reason = parts.length > 1 ? parts[1] : "busy";
+            try {
+                seconds = Math.max(1, Math.min(MAX_BUSY_SECONDS, Integer.parseInt(parts[0])));
+            } catch (NumberFormatException e) {
+                reason = line.substring(4).trim().isEmpty() ? "busy" : line.substring(4).trim();
+            }
+            return new ControlLine(Kind.BUSY, reason, seconds);
         }
         return new ControlLine(Kind.UNKNOWN, "", NO_NUMBER);
     }

@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
 public final class QuicRelayRoute implements QuicRoute {
     private static final Logger LOG = LoggerFactory.getLogger(QuicRelayRoute.class);
     static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
+    /** What BUSY asks (the control plane cannot check tokens now, too many sign-ins at once). */
+    static final int BUSY_RETRY_SECONDS = 2;
 
     private final PacketSwitch packetSwitch;
     private final NodeSessionAuthenticator authenticator;
@@ -190,7 +192,7 @@ public final class QuicRelayRoute implements QuicRoute {
                 try {
                     checks.execute(() -> authenticate(stream, token));
                 } catch (RejectedExecutionException busy) {
-                    refuse("too many sessions signing in; try again");
+                    refuseForNow("too many sessions signing in");
                 }
             } else {
                 malformed.increment();
@@ -213,7 +215,7 @@ public final class QuicRelayRoute implements QuicRoute {
                 return;
             } catch (RuntimeException e) {
                 LOG.warn("authenticating a QUIC session failed: {}", e.toString());
-                connection.eventLoop().execute(() -> refuse("the relay cannot check tokens now"));
+                connection.eventLoop().execute(() -> refuseForNow("the relay cannot check tokens now"));
                 return;
             }
             connection.eventLoop().execute(() -> {
@@ -288,6 +290,18 @@ public final class QuicRelayRoute implements QuicRoute {
                 send(c, "ERR " + reason);
             }
             close(reason);
+        }
+
+        /** Refused with nothing against the node: it is asked to come back in {@value #BUSY_RETRY_SECONDS} s. */
+        void refuseForNow(String reason) {
+            refused.increment();
+            SECURITY.warn("QUIC relay session refused for now: {} (from {})", reason, connection.remoteSocketAddress());
+            QuicStreamChannel c = control;
+            if (c != null && c.isActive()) {
+                send(c, "BUSY " + BUSY_RETRY_SECONDS + " " + reason);
+            }
+            byte[] phrase = reason.getBytes(StandardCharsets.UTF_8);
+            connection.close(true, QuicWire.BUSY_CLOSE, Unpooled.wrappedBuffer(phrase, 0, Math.min(phrase.length, 200)));
         }
 
         void close(String reason) {

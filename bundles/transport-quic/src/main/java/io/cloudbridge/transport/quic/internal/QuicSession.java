@@ -164,6 +164,8 @@ final class QuicSession extends RelaySession {
         private long lastHeardNanos;
         private String closeReason;
         private boolean closeTerminal;
+        /** What a BUSY line asked: dial again after this. */
+        private java.time.Duration retryAfter;
 
         ChannelHandler control() {
             return QuicWire.lines(this::onLine, cause -> {
@@ -221,6 +223,9 @@ final class QuicSession extends RelaySession {
             } else if (line.kind() == ControlLine.Kind.ERR) {
                 closeReason = "relay refused the session: " + line.argument();
                 closeTerminal = true;
+            } else if (line.kind() == ControlLine.Kind.BUSY) {
+                closeReason = "relay refused the session for now: " + line.argument();
+                retryAfter = java.time.Duration.ofSeconds(line.number());
             }
         }
 
@@ -252,6 +257,9 @@ final class QuicSession extends RelaySession {
                     closeReason = "relay closed the session: " + (phrase.isEmpty() ? "error " + e.error() : phrase);
                 }
                 closeTerminal |= e.isApplicationClose() && e.error() == QuicWire.POLICY_CLOSE;
+                if (e.isApplicationClose() && e.error() == QuicWire.BUSY_CLOSE && retryAfter == null) {
+                    retryAfter = java.time.Duration.ofSeconds(1); // the BUSY line did not arrive before the close
+                }
             }
             super.userEventTriggered(ctx, event);
         }
@@ -339,7 +347,12 @@ final class QuicSession extends RelaySession {
             if (udp != null) {
                 udp.close();
             }
-            lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
+            String reason = closeReason == null ? "connection closed" : closeReason;
+            if (retryAfter != null && !closeTerminal) {
+                refusedForNow(reason, retryAfter);
+            } else {
+                lost(reason, closeTerminal);
+            }
         }
     }
 

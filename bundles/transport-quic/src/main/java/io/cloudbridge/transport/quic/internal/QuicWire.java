@@ -12,6 +12,9 @@ package io.cloudbridge.transport.quic.internal;
  *                                                          the node moves to another transport first)
  *   node  → relay   PING                    relay → node   PONG
  *                                           relay → node   ERR &lt;reason&gt;   (then the connection closes)
+ *                                           relay → node   BUSY &lt;seconds&gt; &lt;reason&gt;  (refused for now: the node
+ *                                                          dials again after that many seconds; then the
+ *                                                          connection closes with {@link #BUSY_CLOSE})
  * </pre>
  * A relay closes a session for a reason of policy (token refused, node removed, replaced by a
  * newer session) with the application error {@link #POLICY_CLOSE} and the reason as its phrase:
@@ -28,6 +31,11 @@ final class QuicWire {
     static final int POLICY_CLOSE = 0x108;
     /** The application error of a close because the transport is going away (plugin removed, relay stopping). */
     static final int GOING_AWAY = 0x101;
+    /**
+     * The application error of a close after BUSY: not one of policy, so a node that does not know
+     * BUSY dials again with its backoff, as it would after any other loss.
+     */
+    static final int BUSY_CLOSE = 0x102;
     /**
      * The largest UDP payload the node receives, and advertises (QUIC's max_udp_payload_size): room
      * for a 1,500-byte link's 1,472 and some. It is the slot size of a batched read too, so more

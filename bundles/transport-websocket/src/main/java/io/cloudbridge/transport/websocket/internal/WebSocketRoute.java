@@ -57,6 +57,8 @@ import org.slf4j.LoggerFactory;
 @Component(service = HttpRoute.class, immediate = true)
 public final class WebSocketRoute implements HttpRoute {
     private static final Logger LOG = LoggerFactory.getLogger(WebSocketRoute.class);
+    /** What a 503 asks (the control plane cannot check tokens now, too many sign-ins at once). */
+    static final int BUSY_RETRY_SECONDS = 2;
     static final Logger SECURITY = LoggerFactory.getLogger("io.cloudbridge.security");
     /** A session that sends nothing (not even the node's keepalive pings) for this long is closed. */
     static final int IDLE_SECONDS = 60;
@@ -216,6 +218,10 @@ public final class WebSocketRoute implements HttpRoute {
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes())
                 .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        if (status.equals(HttpResponseStatus.SERVICE_UNAVAILABLE)) {
+            // Nothing wrong with the node or its path: it comes back after this, not after its backoff.
+            response.headers().setInt(HttpHeaderNames.RETRY_AFTER, BUSY_RETRY_SECONDS);
+        }
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
 

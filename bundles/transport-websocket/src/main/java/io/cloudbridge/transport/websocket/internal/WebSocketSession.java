@@ -125,6 +125,8 @@ final class WebSocketSession extends RelaySession {
         private final byte[] keyBytes = new byte[Frames.KEY_LENGTH];
         private String closeReason;
         private boolean closeTerminal;
+        /** What a 503 or 429 asked: come back after this, not later. */
+        private java.time.Duration retryAfter;
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
@@ -168,6 +170,9 @@ final class WebSocketSession extends RelaySession {
                 int status = h.response() == null ? 0 : h.response().status().code();
                 closeReason = "relay refused the session: HTTP " + status;
                 closeTerminal = status == 401 || status == 403 || status == 404;
+                if (status == 503 || status == 429) {
+                    retryAfter = retryAfter(h.response().headers().get(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER));
+                }
             } else if (closeReason == null) {
                 closeReason = cause.getClass().getSimpleName() + ": " + cause.getMessage();
             }
@@ -177,8 +182,29 @@ final class WebSocketSession extends RelaySession {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             channel = null;
-            lost(closeReason == null ? "connection closed" : closeReason, closeTerminal);
+            String reason = closeReason == null ? "connection closed" : closeReason;
+            if (retryAfter != null) {
+                refusedForNow(reason, retryAfter);
+            } else {
+                lost(reason, closeTerminal);
+            }
         }
+    }
+
+    /**
+     * Retry-After in seconds (RFC 9110; the date form is not sent by relays), within 1..60 s: a relay
+     * that says nothing, or nonsense, is tried again after a second.
+     */
+    static java.time.Duration retryAfter(String header) {
+        long seconds = 1;
+        if (header != null) {
+            try {
+                seconds = Math.max(1, Math.min(60, Long.parseLong(header.trim())));
+            } catch (NumberFormatException e) {
+                // not a number of seconds: the default
+            }
+        }
+        return java.time.Duration.ofSeconds(seconds);
     }
 
     @Override
