@@ -25,6 +25,8 @@ public interface CredentialRevocations {
      *
      * @throws CredentialRejectedException the credential is no longer good: end the session; its
      *         message is the reason and never contains the token
+     * @throws CredentialCheckUnavailableException the relay cannot check now: answer "come back
+     *         later", not a refusal
      */
     Binding bind(String token, Revocable session) throws CredentialRejectedException;
 

@@ -16,6 +16,9 @@ public class RelayBusyException extends IOException {
 
     public RelayBusyException(String reason, Duration retryAfter) {
         super(reason);
+        if (retryAfter.isNegative()) { // and not null: the node needs a wait
+            throw new IllegalArgumentException("a negative wait: " + retryAfter);
+        }
         this.retryAfter = retryAfter;
     }
 

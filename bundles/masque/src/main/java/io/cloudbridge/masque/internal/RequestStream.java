@@ -213,6 +213,10 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
         } catch (CredentialRejectedException e) {
             MasqueProxy.SECURITY.info("MASQUE request from {} refused: {}", connection.channel.remoteSocketAddress(), e.getMessage());
             stream.eventLoop().execute(() -> respond(stream, 401, "the bearer token was refused: " + e.getMessage()));
+        } catch (io.cloudbridge.api.relay.CredentialCheckUnavailableException e) {
+            // The token may well be good: come back later (RFC 9209's proxy_internal_error, with a wait).
+            stream.eventLoop().execute(() -> respond(stream, 503, "the token cannot be checked now; try again",
+                    new Admission.Refusal(503, e.getMessage(), "proxy_internal_error", 2)));
         } catch (RuntimeException e) {
             stream.eventLoop().execute(() -> respond(stream, 500, "the token could not be checked"));
         }

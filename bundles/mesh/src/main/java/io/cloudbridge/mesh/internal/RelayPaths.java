@@ -94,6 +94,10 @@ public final class RelayPaths implements PathManager {
     private final Map<RelayTransport, Attempt> attempts = new ConcurrentHashMap<>();
     /** When each transport may be tried again after a failed attempt; decisions thread only. */
     private final Map<RelayTransport, Long> retryAt = new HashMap<>();
+    /** Busy refusals in a row of each transport's first connections; decisions thread only. */
+    private final Map<RelayTransport, Integer> busyRefusals = new HashMap<>();
+    /** How many busy refusals in a row are tried again after just the relay's asked wait. */
+    private static final int BUSY_REFUSALS_HONOURED = 3;
     private final Map<RelayTransport, Integer> failures = new HashMap<>();
     private final Map<NodeKey, PeerPath> paths = new ConcurrentHashMap<>();
     /** removeTransport calls waiting until the peers have left the transport going away. */
@@ -154,6 +158,7 @@ public final class RelayPaths implements PathManager {
         }
         attempts.clear();
         retryAt.clear();
+        busyRefusals.clear();
         failures.clear();
         switchTo(null, "the node's addresses changed");
         reselect("the node's addresses changed");
@@ -398,10 +403,10 @@ public final class RelayPaths implements PathManager {
                 LOG.info("relay session over {} failed: {}", t.name(), rootMessage(failure));
                 a.ended = true;
                 io.cloudbridge.api.transport.RelayBusyException busy = busy(failure);
-                if (busy != null) {
+                if (busy != null && busyRefusals.merge(t, 1, Integer::sum) <= BUSY_REFUSALS_HONOURED) {
                     // The relay asked to be tried again then (a plugin of its restarting, its control
                     // plane busy): nothing against the transport, so its backoff does not grow.
-                    long wait = Math.min(config.maxRetryMillis(), busy.retryAfter().toMillis());
+                    long wait = Math.max(config.minRetryMillis(), Math.min(config.maxRetryMillis(), busy.retryAfter().toMillis()));
                     retryAt.put(t, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(wait));
                     try {
                         decisions.schedule(() -> decide("the relay's wait for " + t.name() + " ended"), wait + 1, TimeUnit.MILLISECONDS);
@@ -409,6 +414,8 @@ public final class RelayPaths implements PathManager {
                         // deactivated meanwhile
                     }
                 } else {
+                    // Failed, or still busy after a few tries (its database down, say): the backoff
+                    // grows, so that the relay's nodes do not keep a failing relay busy all along.
                     backOff(t);
                 }
             } else {
@@ -417,6 +424,7 @@ public final class RelayPaths implements PathManager {
                     session.close(); // superseded meanwhile
                 } else {
                     failures.remove(t);
+                    busyRefusals.remove(t);
                     retryAt.remove(t);
                 }
             }

@@ -48,6 +48,10 @@ public abstract class RelaySession implements PacketSession {
     private volatile boolean goingAway;
     private volatile Runnable whenEnded = () -> { };
     private int attempts;
+    /** Busy refusals in a row; see BUSY_REFUSALS_HONOURED. */
+    private int busyRefusals;
+    /** How many busy refusals in a row are dialled again after just the asked wait. */
+    private static final int BUSY_REFUSALS_HONOURED = 3;
 
     protected RelaySession(RelayEndpoint relay, PacketReceiver receiver, EventExecutorGroup timers, long minBackoffMillis,
             long maxBackoffMillis) {
@@ -84,6 +88,7 @@ public abstract class RelaySession implements PacketSession {
     protected final void connected(Outbox out, String description) {
         outbox = out;
         attempts = 0;
+        busyRefusals = 0;
         goingAway = false;
         state = TransportState.CONNECTED;
         LOG.info("relay session {} connected over {} ({})", relay.name(), transportName(), description);
@@ -170,11 +175,17 @@ public abstract class RelaySession implements PacketSession {
         state = TransportState.RECONNECTING;
         receiver.onStateChanged(this, TransportState.RECONNECTING, reason);
         long delay;
-        if (retryAfter != null) {
+        if (retryAfter != null && busyRefusals++ < BUSY_REFUSALS_HONOURED) {
             // What the relay asked, within this session's bounds, spread a little so that the nodes it
             // refused at once do not come back at once.
             long asked = Math.max(minBackoffMillis, Math.min(maxBackoffMillis, retryAfter.toMillis()));
             delay = asked + ThreadLocalRandom.current().nextLong(asked / 4 + 1);
+        } else if (retryAfter != null) {
+            // Still busy after a few tries (its database down, say): the backoff grows from the asked
+            // wait, so that a relay's nodes do not keep a failing relay busy for the whole outage.
+            long asked = Math.max(minBackoffMillis, Math.min(maxBackoffMillis, retryAfter.toMillis()));
+            long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
+            delay = Math.max(asked, backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1));
         } else {
             long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
             delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);

@@ -71,6 +71,15 @@ public final class TcpRoute implements HttpRoute {
                 ctx.channel().eventLoop().execute(() -> upgrade(ctx, node));
             } catch (CredentialRejectedException e) {
                 ctx.channel().eventLoop().execute(() -> answer(ctx, HttpResponseStatus.UNAUTHORIZED, e.getMessage()));
+            } catch (RuntimeException e) {
+                // The relay cannot check tokens now (CredentialCheckUnavailableException, or a failure
+                // of its own): come back later, never a refusal, and never a connection left hanging.
+                ctx.channel().eventLoop().execute(() -> {
+                    DefaultFullHttpResponse busy = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SERVICE_UNAVAILABLE,
+                            Unpooled.copiedBuffer("the relay cannot check tokens now\n", StandardCharsets.UTF_8));
+                    busy.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, busy.content().readableBytes()).setInt(HttpHeaderNames.RETRY_AFTER, 2);
+                    ctx.writeAndFlush(busy).addListener(ChannelFutureListener.CLOSE);
+                });
             }
         });
     }

@@ -555,7 +555,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
             SECURITY.warn("stream of node {} refused: {}", node.nodeId(), e.getMessage());
             end.accept(Status.UNAUTHENTICATED.withDescription(e.getMessage()));
             return;
-        } catch (CredentialRegistry.StateUnavailableException e) {
+        } catch (io.cloudbridge.api.relay.CredentialCheckUnavailableException e) {
             LOG.warn("stream of node {} ended: {}", node.nodeId(), e.getMessage());
             end.accept(Status.UNAVAILABLE.withDescription(e.getMessage()));
             return;
@@ -767,7 +767,7 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
                 node = state.node(claims.nodeId());
             } catch (SQLException e) {
                 // Not the node's fault: the transports answer "try again" (503, BUSY), not a refusal.
-                throw new CredentialRegistry.StateUnavailableException(e);
+                throw new io.cloudbridge.api.relay.CredentialCheckUnavailableException("the relay's database failed; try again", e);
             }
             if (node.isEmpty() || !node.get().key().equals(claims.nodeKey())) {
                 throw sessionRefused("node removed");

@@ -3,6 +3,7 @@ package io.cloudbridge.control.relay.internal;
 import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.auth.IdentityVerifier;
 import io.cloudbridge.api.auth.VerifiedIdentity;
+import io.cloudbridge.api.relay.CredentialCheckUnavailableException;
 import io.cloudbridge.api.relay.CredentialRevocations;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -86,22 +87,9 @@ final class CredentialRegistry implements CredentialRevocations, AutoCloseable {
     }
 
     /**
-     * The relay's database could not be read: the credential may be good, so the session is asked
-     * to come back (a transport answers 503 or BUSY, a stream ends UNAVAILABLE), not refused. A
-     * refusal would end a node's session for good over a moment's failure.
-     */
-    static final class StateUnavailableException extends IllegalStateException {
-        private static final long serialVersionUID = 1L;
-
-        StateUnavailableException(java.sql.SQLException cause) {
-            super("the relay's database failed; try again", cause);
-        }
-    }
-
-    /**
      * Binds a session of a node authenticated by its token's claims (the control plane's own streams).
      *
-     * @throws StateUnavailableException the database failed: try again later
+     * @throws CredentialCheckUnavailableException the database failed: try again later
      */
     Bound bindNode(String nodeId, String nodeKey, Instant expires, Revocable session) throws CredentialRejectedException {
         Bound b = register(nodeCredential(nodeId, nodeKey), nodeId, nodeKey, expires, session);
@@ -110,7 +98,7 @@ final class CredentialRegistry implements CredentialRevocations, AutoCloseable {
             node = state.node(nodeId);
         } catch (SQLException e) {
             b.close();
-            throw new StateUnavailableException(e);
+            throw new CredentialCheckUnavailableException("the relay's database failed; try again", e);
         }
         if (node.isEmpty()) {
             b.close();

@@ -51,16 +51,15 @@ record ControlLine(Kind kind, String argument, int number) {
         if (line.startsWith("ERR ")) {
             return new ControlLine(Kind.ERR, line.substring(4), NO_NUMBER);
         }
-        if (line.startsWith("BUSY")) {
-            String[] parts = line.substring(4).trim().split(" ", 2);
-            int seconds = 1;
-            String reason = parts.length > 1 ? parts[1] : "busy";
-            try {
-                seconds = Math.max(1, Math.min(MAX_BUSY_SECONDS, Integer.parseInt(parts[0])));
-            } catch (NumberFormatException e) {
-                reason = line.substring(4).trim().isEmpty() ? "busy" : line.substring(4).trim();
+        if (line.equals("BUSY") || line.startsWith("BUSY ")) {
+            String rest = line.substring(4).trim();
+            String[] parts = rest.split(" ", 2);
+            if (!parts[0].isEmpty() && parts[0].chars().allMatch(Character::isDigit)) {
+                // A wait too long for an int is still "long": the most a relay may ask.
+                int seconds = parts[0].length() > 9 ? MAX_BUSY_SECONDS : Math.max(1, Math.min(MAX_BUSY_SECONDS, Integer.parseInt(parts[0])));
+                return new ControlLine(Kind.BUSY, parts.length > 1 ? parts[1] : "busy", seconds);
             }
-            return new ControlLine(Kind.BUSY, reason, seconds);
+            return new ControlLine(Kind.BUSY, rest.isEmpty() ? "busy" : rest, 1);
         }
         return new ControlLine(Kind.UNKNOWN, "", NO_NUMBER);
     }

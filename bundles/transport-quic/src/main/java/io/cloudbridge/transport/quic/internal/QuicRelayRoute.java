@@ -297,10 +297,12 @@ public final class QuicRelayRoute implements QuicRoute {
             refused.increment();
             SECURITY.warn("QUIC relay session refused for now: {} (from {})", reason, connection.remoteSocketAddress());
             QuicStreamChannel c = control;
+            String line = "BUSY " + BUSY_RETRY_SECONDS + " " + reason;
             if (c != null && c.isActive()) {
-                send(c, "BUSY " + BUSY_RETRY_SECONDS + " " + reason);
+                send(c, line);
             }
-            byte[] phrase = reason.getBytes(StandardCharsets.UTF_8);
+            // The close's phrase repeats the line: the close may overtake it.
+            byte[] phrase = line.getBytes(StandardCharsets.UTF_8);
             connection.close(true, QuicWire.BUSY_CLOSE, Unpooled.wrappedBuffer(phrase, 0, Math.min(phrase.length, 200)));
         }
 

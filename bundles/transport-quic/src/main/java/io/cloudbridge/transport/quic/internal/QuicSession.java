@@ -258,7 +258,13 @@ final class QuicSession extends RelaySession {
                 }
                 closeTerminal |= e.isApplicationClose() && e.error() == QuicWire.POLICY_CLOSE;
                 if (e.isApplicationClose() && e.error() == QuicWire.BUSY_CLOSE && retryAfter == null) {
-                    retryAfter = java.time.Duration.ofSeconds(1); // the BUSY line did not arrive before the close
+                    // The BUSY line did not arrive before the close (or the listener closed before any
+                    // route saw the connection): the close's phrase repeats it.
+                    ControlLine busy = ControlLine.fromRelay(phrase);
+                    retryAfter = java.time.Duration.ofSeconds(busy.kind() == ControlLine.Kind.BUSY ? busy.number() : 2);
+                    if (busy.kind() == ControlLine.Kind.BUSY) {
+                        closeReason = "relay refused the session for now: " + busy.argument();
+                    }
                 }
             }
             super.userEventTriggered(ctx, event);

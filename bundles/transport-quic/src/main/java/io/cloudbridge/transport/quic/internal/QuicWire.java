@@ -14,7 +14,8 @@ package io.cloudbridge.transport.quic.internal;
  *                                           relay → node   ERR &lt;reason&gt;   (then the connection closes)
  *                                           relay → node   BUSY &lt;seconds&gt; &lt;reason&gt;  (refused for now: the node
  *                                                          dials again after that many seconds; then the
- *                                                          connection closes with {@link #BUSY_CLOSE})
+ *                                                          connection closes with {@link #BUSY_CLOSE} and
+ *                                                          the same line as its phrase)
  * </pre>
  * A relay closes a session for a reason of policy (token refused, node removed, replaced by a
  * newer session) with the application error {@link #POLICY_CLOSE} and the reason as its phrase:

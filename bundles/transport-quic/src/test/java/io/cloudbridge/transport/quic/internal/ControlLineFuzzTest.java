@@ -16,7 +16,7 @@ import java.util.function.Function;
  * Fuzz targets for the QUIC transport's control stream, both directions: the bytes go through the
  * same line decoder the stream uses, then through the parser each side uses. A line too long is
  * refused with {@link TooLongFrameException} (the session ends); any other line parses to a kind,
- * with a datagram size that is absent or within bounds.
+ * with a datagram size that is absent or within bounds (a BUSY line: a wait of 1 to 60 s).
  */
 class ControlLineFuzzTest {
 
@@ -47,9 +47,13 @@ class ControlLineFuzzTest {
                 ControlLine line = parse.apply(frame.toString(StandardCharsets.UTF_8));
                 assertNotNull(line.kind());
                 assertNotNull(line.argument());
-                assertTrue(line.number() == ControlLine.NO_NUMBER
-                        || line.number() >= ControlLine.MIN_DATAGRAM && line.number() <= ControlLine.MAX_DATAGRAM,
-                        "a datagram size within bounds: " + line.number());
+                if (line.kind() == ControlLine.Kind.BUSY) {
+                    assertTrue(line.number() >= 1 && line.number() <= ControlLine.MAX_BUSY_SECONDS, "a wait within bounds: " + line.number());
+                } else {
+                    assertTrue(line.number() == ControlLine.NO_NUMBER
+                            || line.number() >= ControlLine.MIN_DATAGRAM && line.number() <= ControlLine.MAX_DATAGRAM,
+                            "a datagram size within bounds: " + line.number());
+                }
                 assertTrue(line.argument().indexOf('\n') < 0, "one line is one message");
             } finally {
                 frame.release();

@@ -22,12 +22,15 @@ class ControlLineTest {
         ControlLine words = ControlLine.fromRelay("BUSY soon please");
         assertEquals(1, words.number());
         assertEquals("soon please", words.argument());
-        assertEquals(1, ControlLine.fromRelay("BUSY 99999999999999999999 x").number());
+        assertEquals(ControlLine.MAX_BUSY_SECONDS, ControlLine.fromRelay("BUSY 99999999999999999999 x").number());
+        assertEquals("x", ControlLine.fromRelay("BUSY 99999999999999999999 x").argument());
+        assertEquals(1, ControlLine.fromRelay("BUSY -5 x").number());
     }
 
     @Test
     void anErrorIsStillARefusal() {
         assertEquals(ControlLine.Kind.ERR, ControlLine.fromRelay("ERR node removed").kind());
         assertEquals(ControlLine.Kind.UNKNOWN, ControlLine.fromRelay("BUS").kind());
+        assertEquals(ControlLine.Kind.UNKNOWN, ControlLine.fromRelay("BUSYX 2 no").kind());
     }
 }

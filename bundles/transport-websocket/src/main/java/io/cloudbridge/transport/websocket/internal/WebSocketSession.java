@@ -170,8 +170,11 @@ final class WebSocketSession extends RelaySession {
                 int status = h.response() == null ? 0 : h.response().status().code();
                 closeReason = "relay refused the session: HTTP " + status;
                 closeTerminal = status == 401 || status == 403 || status == 404;
-                if (status == 503 || status == 429) {
-                    retryAfter = retryAfter(h.response().headers().get(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER));
+                String asked = h.response() == null ? null : h.response().headers().get(io.netty.handler.codec.http.HttpHeaderNames.RETRY_AFTER);
+                if ((status == 503 || status == 429) && asked != null) {
+                    // The relay said when to come back. Without it a 503 may be anything's (a proxy in
+                    // front of the relay with no backend): an ordinary loss, with backoff.
+                    retryAfter = retryAfter(asked);
                 }
             } else if (closeReason == null) {
                 closeReason = cause.getClass().getSimpleName() + ": " + cause.getMessage();
@@ -196,14 +199,12 @@ final class WebSocketSession extends RelaySession {
      * that says nothing, or nonsense, is tried again after a second.
      */
     static java.time.Duration retryAfter(String header) {
-        long seconds = 1;
-        if (header != null) {
-            try {
-                seconds = Math.max(1, Math.min(60, Long.parseLong(header.trim())));
-            } catch (NumberFormatException e) {
-                // not a number of seconds: the default
-            }
+        String digits = header == null ? "" : header.trim();
+        if (digits.isEmpty() || !digits.chars().allMatch(Character::isDigit)) {
+            return java.time.Duration.ofSeconds(1); // absent, a date, or not a number
         }
+        // RFC 9110 delay-seconds: any length; too long to parse is still "long", so the most.
+        long seconds = digits.length() > 9 ? 60 : Math.max(1, Math.min(60, Long.parseLong(digits)));
         return java.time.Duration.ofSeconds(seconds);
     }
 
