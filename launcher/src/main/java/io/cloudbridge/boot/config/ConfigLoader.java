@@ -200,6 +200,11 @@ public final class ConfigLoader {
         } catch (StackOverflowError deep) {
             // The composer recurses per level; a hostile or broken file can nest deeper than the stack.
             throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: nested too deeply"));
+        } catch (RuntimeException e) {
+            // The engine's own faults on input it should refuse (the fuzzer found its reader's buffer
+            // running past its end on one file): still a refusal of this file, never an escape that
+            // takes the daemon's last good configuration with it.
+            throw new ConfigException(new ConfigProblem(fileName, null, null, "invalid YAML: the parser failed on it (" + e + ")"));
         }
         Map<String, Map<String, ConfigEntry>> sections = new LinkedHashMap<>();
         if (root == null) {

@@ -146,6 +146,9 @@ public final class FeatureCatalog {
         } catch (StackOverflowError deep) {
             // The loader recurses per level of nesting; a broken file can nest deeper than the stack.
             throw new FeatureException("feature file " + where + " cannot be read: nested too deeply");
+        } catch (RuntimeException e) {
+            // The engine's own faults on input it should refuse (its reader once ran past its buffer's end).
+            throw new FeatureException("feature file " + where + " cannot be read: the YAML parser failed on it (" + e + ")", e);
         }
         if (!(doc instanceof Map<?, ?> map)) {
             throw new FeatureException("feature file " + where + " must be a map");
