@@ -72,12 +72,8 @@ public final class QuicListener {
     static final int MAX_UDP_PAYLOAD = 65_527;
 
     private final Map<String, QuicRoute> routes = new ConcurrentHashMap<>();
-    /** When each protocol that is not served now last lost its route (System.nanoTime()). */
-    private final Map<String, Long> removedAt = new ConcurrentHashMap<>();
-    private volatile long restartNanos = TimeUnit.SECONDS.toNanos(30);
-    private volatile long startedAt = System.nanoTime();
-    /** The protocols a route has served since this listener started. */
-    private final java.util.Set<String> served = ConcurrentHashMap.newKeySet();
+    /** Protocols likely coming back: closed with BUSY, not "no handler". */
+    private final RouteRestarts restarts = new RouteRestarts(true);
     /**
      * The close of a connection whose protocol's plugin is restarting: the transport's "come back
      * later" (its BUSY line and close code, which a node of that protocol honours; one that does not
@@ -95,15 +91,14 @@ public final class QuicListener {
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
     void addRoute(QuicRoute route) {
         if (routes.putIfAbsent(route.alpn(), route) == null) {
-            removedAt.remove(route.alpn());
-            served.add(route.alpn());
+            restarts.served(route.alpn());
             LOG.info("relay QUIC protocol {} served by {}", route.alpn(), route.getClass().getName());
         }
     }
 
     void removeRoute(QuicRoute route) {
         if (routes.remove(route.alpn(), route)) {
-            removedAt.put(route.alpn(), System.nanoTime());
+            restarts.removed(route.alpn());
             LOG.info("relay QUIC protocol {} removed", route.alpn());
         }
     }
@@ -114,8 +109,7 @@ public final class QuicListener {
     }
 
     void start(RelayIdentity id, ListenerConfig config) throws Exception {
-        restartNanos = TimeUnit.SECONDS.toNanos(Math.max(0, config.routeRestartSeconds()));
-        startedAt = System.nanoTime();
+        restarts.started(config.routeRestartSeconds());
         if (config.quicPort() < 0) {
             LOG.info("no QUIC listener (listeners.quicPort is {})", config.quicPort());
             return;
@@ -271,20 +265,6 @@ public final class QuicListener {
         }
     }
 
-    /**
-     * Whether {@code alpn} lost its route within listeners.routeRestartSeconds, or this listener is
-     * new and has not served it yet (refreshed with its bundle, it listens before the plugins'
-     * routes are back): see TlsListener.
-     */
-    private boolean restarting(String alpn) {
-        long now = System.nanoTime();
-        if (!served.contains(alpn) && now - startedAt < restartNanos) {
-            return true;
-        }
-        Long at = removedAt.get(alpn);
-        return at != null && now - at < restartNanos;
-    }
-
     /** Hands each connection, once its handshake is done, to the route of its ALPN. */
     @ChannelHandler.Sharable
     private final class Dispatch extends ChannelInboundHandlerAdapter {
@@ -294,7 +274,7 @@ public final class QuicListener {
             String alpn = connection.sslEngine() == null ? null : connection.sslEngine().getApplicationProtocol();
             QuicRoute route = alpn == null ? null : routes.get(alpn);
             ctx.pipeline().remove(this);
-            if (route == null && alpn != null && !alpn.equals("h3") && restarting(alpn)) {
+            if (route == null && alpn != null && !alpn.equals("h3") && restarts.restarting(alpn)) {
                 // As the TLS listener's 503: the plugin is coming back, the node should not set the transport aside.
                 LOG.debug("QUIC connection from {} for {}: its plugin is restarting", connection.remoteSocketAddress(), alpn);
                 connection.close(true, BUSY_CLOSE, io.netty.buffer.Unpooled.copiedBuffer("BUSY " + RESTART_RETRY_SECONDS

@@ -66,11 +66,8 @@ public final class TlsListener {
     static final int RETRY_AFTER_SECONDS = 1;
 
     private final Map<String, HttpRoute> routes = new ConcurrentHashMap<>();
-    /** When each path that is not served now last lost its route (System.nanoTime()). */
-    private final Map<String, Long> removedAt = new ConcurrentHashMap<>();
-    private volatile long restartNanos = TimeUnit.SECONDS.toNanos(30);
-    /** When this listener started (System.nanoTime()): see {@link #restarting}. */
-    private volatile long startedAt = System.nanoTime();
+    /** Paths likely coming back: answered 503, not 404. */
+    private final RouteRestarts restarts = new RouteRestarts(false);
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private Channel server;
@@ -85,14 +82,14 @@ public final class TlsListener {
             LOG.warn("two routes claim {}: keeping {}, ignoring {}", route.path(), previous.getClass().getName(),
                     route.getClass().getName());
         } else {
-            removedAt.remove(route.path());
+            restarts.served(route.path());
             LOG.info("relay route {} served by {}", route.path(), route.getClass().getName());
         }
     }
 
     void removeRoute(HttpRoute route) {
         if (routes.remove(route.path(), route)) {
-            removedAt.put(route.path(), System.nanoTime());
+            restarts.removed(route.path());
             LOG.info("relay route {} removed", route.path());
         }
     }
@@ -109,8 +106,7 @@ public final class TlsListener {
         boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         workers = new MultiThreadIoEventLoopGroup(0, NioIoHandler.newFactory());
         int firstRequestSeconds = Math.max(1, config.firstRequestSeconds());
-        restartNanos = TimeUnit.SECONDS.toNanos(Math.max(0, config.routeRestartSeconds()));
-        startedAt = System.nanoTime();
+        restarts.started(config.routeRestartSeconds());
         server = new ServerBootstrap().group(boss, workers).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -157,7 +153,7 @@ public final class TlsListener {
             String path = new QueryStringDecoder(request.uri()).path();
             HttpRoute route = routes.get(path);
             if (route == null) {
-                if (restarting(path)) {
+                if (restarts.restarting(path)) {
                     refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the plugin serving this path is restarting; try again",
                             RETRY_AFTER_SECONDS);
                 } else {
@@ -181,27 +177,6 @@ public final class TlsListener {
             LOG.debug("relay connection from {} ended: {}", ctx.channel().remoteAddress(), cause.toString());
             ctx.close();
         }
-    }
-
-    /**
-     * Whether {@code path} lost its route recently enough that its plugin is likely coming back, or
-     * this listener is new and serves no route yet: a listener refreshed with its bundle starts
-     * before the plugins' routes are back (their components wait for the control plane), and a node
-     * that dials in between must hear "come back", not "not served here".
-     */
-    private boolean restarting(String path) {
-        if (routes.isEmpty() && System.nanoTime() - startedAt < restartNanos) {
-            return true;
-        }
-        Long at = removedAt.get(path);
-        if (at == null) {
-            return false;
-        }
-        if (System.nanoTime() - at < restartNanos) {
-            return true;
-        }
-        removedAt.remove(path, at);
-        return false;
     }
 
     /** Answers with a status and a one-line reason, then closes. */

@@ -1,8 +1,9 @@
 /**
  * Building blocks for relay transports, on Netty: {@link io.cloudbridge.transport.support.RelaySession}
  * (a node's session that keeps itself connected) and {@link io.cloudbridge.transport.support.Outbox}
- * (packets from any thread, written in bursts on the connection's event loop, bounded) and
- * {@link io.cloudbridge.transport.support.ChannelLoops} (work for a loop that may be gone).
+ * (packets from any thread, written in bursts on the connection's event loop, bounded),
+ * {@link io.cloudbridge.transport.support.ChannelLoops} (work for a loop that may be gone) and
+ * {@link io.cloudbridge.transport.support.RetryAfter} (a relay's "come back in N seconds").
  */
 @Export
 @Version("1.2.0")

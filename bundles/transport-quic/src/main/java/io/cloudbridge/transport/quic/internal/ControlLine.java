@@ -28,7 +28,7 @@ record ControlLine(Kind kind, String argument, int number) {
     }
 
     /** A BUSY line's wait, at most: a relay cannot park its nodes for longer than a minute. */
-    static final int MAX_BUSY_SECONDS = 60;
+    static final int MAX_BUSY_SECONDS = io.cloudbridge.transport.support.RetryAfter.MOST_SECONDS;
 
     /**
      * A line a node reads from its relay: {@code OK [size]}, {@code MTU size}, {@code GOAWAY [reason]},
@@ -54,10 +54,9 @@ record ControlLine(Kind kind, String argument, int number) {
         if (line.equals("BUSY") || line.startsWith("BUSY ")) {
             String rest = line.substring(4).trim();
             String[] parts = rest.split(" ", 2);
-            if (!parts[0].isEmpty() && parts[0].chars().allMatch(Character::isDigit)) {
-                // A wait too long for an int is still "long": the most a relay may ask.
-                int seconds = parts[0].length() > 9 ? MAX_BUSY_SECONDS : Math.max(1, Math.min(MAX_BUSY_SECONDS, Integer.parseInt(parts[0])));
-                return new ControlLine(Kind.BUSY, parts.length > 1 ? parts[1] : "busy", seconds);
+            java.util.OptionalInt seconds = io.cloudbridge.transport.support.RetryAfter.seconds(parts[0]);
+            if (seconds.isPresent()) {
+                return new ControlLine(Kind.BUSY, parts.length > 1 ? parts[1] : "busy", seconds.getAsInt());
             }
             return new ControlLine(Kind.BUSY, rest.isEmpty() ? "busy" : rest, 1);
         }

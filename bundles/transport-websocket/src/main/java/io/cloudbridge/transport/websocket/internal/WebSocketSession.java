@@ -199,13 +199,8 @@ final class WebSocketSession extends RelaySession {
      * that says nothing, or nonsense, is tried again after a second.
      */
     static java.time.Duration retryAfter(String header) {
-        String digits = header == null ? "" : header.trim();
-        if (digits.isEmpty() || !digits.chars().allMatch(Character::isDigit)) {
-            return java.time.Duration.ofSeconds(1); // absent, a date, or not a number
-        }
-        // RFC 9110 delay-seconds: any length; too long to parse is still "long", so the most.
-        long seconds = digits.length() > 9 ? 60 : Math.max(1, Math.min(60, Long.parseLong(digits)));
-        return java.time.Duration.ofSeconds(seconds);
+        // Absent, a date, or not a number: a second.
+        return java.time.Duration.ofSeconds(io.cloudbridge.transport.support.RetryAfter.seconds(header).orElse(1));
     }
 
     @Override
