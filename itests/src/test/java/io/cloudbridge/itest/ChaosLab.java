@@ -129,6 +129,7 @@ final class ChaosLab implements AutoCloseable {
                         "quic:", "  minBackoffMillis: 200", "  maxBackoffMillis: " + MAX_BACKOFF_SECONDS * 1000,
                         "  pingMillis: 500", "  deadAfterMillis: 1500",
                         "websocket:", "  minBackoffMillis: 200", "  maxBackoffMillis: " + MAX_BACKOFF_SECONDS * 1000,
+                        "  pingMillis: 500", "  deadAfterMillis: 2000",
                         // A transport whose first connection failed is set aside for its own backoff:
                         // bounded too, or a node left with one transport waits up to 30 s for it.
                         "paths:", "  minRetryMillis: 200", "  maxRetryMillis: " + MAX_BACKOFF_SECONDS * 1000)
@@ -300,6 +301,9 @@ final class ChaosLab implements AutoCloseable {
     /** What a failure's message shows: each daemon's paths and its last log lines. */
     String diagnostics() {
         StringBuilder out = new StringBuilder();
+        // First, as a report may keep only its start: the relay connections' queues (a large Recv-Q
+        // is an end that stopped reading) and any daemon thread that is stuck rather than waiting for work.
+        out.append(relayConnections()).append(stuckThreads());
         // The nodes first: a failure's story is usually in their paths, and a report may keep only its start.
         List<Daemon> nodesFirst = new ArrayList<>(daemons());
         nodesFirst.remove(relay);
@@ -315,6 +319,66 @@ final class ChaosLab implements AutoCloseable {
                     .append(compact(ChaosActions.tail(d.logText()))).append('\n');
         }
         return out.toString();
+    }
+
+    /** Each namespace's TCP connections to or from the relay's ports, with their queues. */
+    private String relayConnections() {
+        StringBuilder out = new StringBuilder();
+        for (Daemon d : daemons()) {
+            String ss = shQuiet("ip", "netns", "exec", prefix + "-" + name(d), "ss", "-tnH", "state", "established",
+                    "( sport = :8443 or dport = :8443 or sport = :7443 or dport = :7443 )");
+            for (String line : ss.strip().split("\n")) {
+                if (!line.isBlank()) {
+                    out.append("--- ").append(name(d)).append(" tcp (recv-q send-q local peer): ")
+                            .append(line.trim().replaceAll("\\s+", " ")).append('\n');
+                }
+            }
+        }
+        return out.toString();
+    }
+
+    /**
+     * Threads of each daemon that are BLOCKED, or that belong to an event loop and are somewhere
+     * other than waiting for I/O or tasks: a loop stuck there stops every connection it carries.
+     */
+    private String stuckThreads() {
+        String jcmd = ProcessHandle.current().info().command().map(java -> Path.of(java).resolveSibling("jcmd").toString())
+                .orElse("jcmd");
+        StringBuilder out = new StringBuilder();
+        for (Daemon d : daemons()) {
+            Process process = processOf(d);
+            if (process == null || !process.isAlive()) {
+                continue;
+            }
+            for (String thread : shQuiet(jcmd, Long.toString(process.pid()), "Thread.print").split("\n\n")) {
+                String stuck = stuckThread(thread);
+                if (stuck != null) {
+                    out.append("--- ").append(name(d)).append(" thread ").append(stuck).append('\n');
+                }
+            }
+        }
+        return out.toString();
+    }
+
+    /** One thread of a Thread.print as "name STATE at frame < frame < frame" if it looks stuck, else null. */
+    static String stuckThread(String thread) {
+        List<String> lines = thread.strip().lines().toList();
+        if (lines.size() < 3 || !lines.get(0).startsWith("\"")) {
+            return null;
+        }
+        String name = lines.get(0).substring(1, Math.max(1, lines.get(0).indexOf('"', 1)));
+        String state = lines.get(1).replaceFirst("^\\s*java.lang.Thread.State: ", "").trim();
+        List<String> frames = lines.stream().filter(l -> l.trim().startsWith("at ")).map(l -> l.trim().substring(3)).toList();
+        boolean loop = frames.stream().anyMatch(f -> f.startsWith("io.netty.channel.SingleThreadIoEventLoop.run")
+                || f.startsWith("io.netty.util.concurrent.SingleThreadEventExecutor"));
+        // A loop waiting for I/O or for tasks is idle; anywhere else (a lock, a future, a long computation) it is
+        // busy, and a thread dump taken while the overlay is down shows which.
+        boolean idle = frames.stream().limit(8).anyMatch(f -> f.contains("epollWait") || f.contains("epollBusyWait")
+                || f.contains(".select") || f.contains("takeTask") || f.contains("io_uring"));
+        if (!state.startsWith("BLOCKED") && !(loop && !idle)) {
+            return null;
+        }
+        return name + " " + state + " at " + String.join(" < ", frames.subList(0, Math.min(4, frames.size())));
     }
 
     private static final java.util.regex.Pattern LOG_LINE = java.util.regex.Pattern.compile(

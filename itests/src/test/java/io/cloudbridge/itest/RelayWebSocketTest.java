@@ -49,6 +49,8 @@ import org.junit.jupiter.api.io.TempDir;
 class RelayWebSocketTest {
     /** How long a path whose plugin went away is 503 before it is 404: short, for the test's sake. */
     static final int ROUTE_RESTART_SECONDS = 3;
+    /** How long the node gives a silent relay: short, for the test's sake (15 s by default). */
+    static final long DEAD_AFTER_MILLIS = 1_000;
 
     @TempDir
     Path work;
@@ -204,6 +206,9 @@ class RelayWebSocketTest {
             System.out.println("session back " + (System.nanoTime() - refreshed) / 1_000_000 + " ms after the control plane's refresh; "
                     + in1.states);
             assertTrue(!in1.states.toString().contains("FAILED") && s1.send(NodeKey.of(k2), packet("x")), in1.states.toString());
+            // The relay closed the connection as its listener stopped: the node did not have to find out
+            // from its pings that nobody served it any more (which a chaos run once caught).
+            assertTrue(!in1.states.toString().contains("has not answered"), in1.states.toString());
             assertTrue(s1.send(NodeKey.of(k3), packet("nobody")));
             assertTrue(r.exec("feature:uninstall", "transport-websocket").exit() == 0);
             Await.until(Duration.ofSeconds(ROUTE_RESTART_SECONDS + 10), "node one's session ended once the path is 404",
@@ -221,9 +226,32 @@ class RelayWebSocketTest {
             PacketSession back = open(transport, endpoint, k1, n1, again);
             back.send(NodeKey.of(k3), packet("nobody"));
             assertEquals(TransportState.CONNECTED, back.state());
+
+            // A relay that stops answering while its connections stay open (frozen here with SIGSTOP;
+            // a relay whose event loop is stuck, or a NAT that forgot the connection, looks the same
+            // to the node): TCP reports nothing for minutes, so the node's pings decide. The session
+            // is taken for gone after websocket.deadAfterMillis, and is back once the relay answers.
+            long frozenAt = System.nanoTime();
+            signal("STOP", r.pid());
+            try {
+                Await.until(Duration.ofSeconds(5), "the frozen relay taken for gone",
+                        () -> again.states.toString().contains("the relay has not answered for"));
+            } finally {
+                signal("CONT", r.pid());
+            }
+            long noticedMillis = (System.nanoTime() - frozenAt) / 1_000_000;
+            assertTrue(noticedMillis >= DEAD_AFTER_MILLIS, "taken for gone after " + noticedMillis + " ms, before its time");
+            Await.until(Duration.ofSeconds(15), "the session back once the relay answers", () -> back.state() == TransportState.CONNECTED
+                    && again.states.toString().contains("RECONNECTING") && back.send(NodeKey.of(k3), packet("nobody")));
+            System.out.println("a frozen relay was taken for gone after " + noticedMillis + " ms; " + again.states);
         } finally {
             transport.deactivate();
         }
+    }
+
+    private static void signal(String name, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertEquals(0, kill.waitFor(), "kill -" + name + " " + pid);
     }
 
     private static PacketSession open(WebSocketTransport transport, RelayEndpoint endpoint, byte[] key, RegisterResponse node,
@@ -326,6 +354,16 @@ class RelayWebSocketTest {
 
             public long maxBackoffMillis() {
                 return 1000;
+            }
+
+            @Override
+            public long pingMillis() {
+                return 200;
+            }
+
+            @Override
+            public long deadAfterMillis() {
+                return DEAD_AFTER_MILLIS;
             }
         };
     }

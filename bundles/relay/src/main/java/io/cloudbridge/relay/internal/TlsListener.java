@@ -11,6 +11,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -64,6 +67,8 @@ public final class TlsListener {
     static final int MAX_REQUEST_BODY = 16 * 1024;
     /** What a 503 for a restarting path asks: a plugin restart takes a few seconds. */
     static final int RETRY_AFTER_SECONDS = 1;
+    /** How long stopping waits for the open connections to close. */
+    static final long CLOSE_WAIT_MILLIS = 2_000;
 
     private final Map<String, HttpRoute> routes = new ConcurrentHashMap<>();
     /** Paths likely coming back: answered 503, not 404. */
@@ -71,6 +76,13 @@ public final class TlsListener {
     private EventLoopGroup boss;
     private EventLoopGroup workers;
     private Channel server;
+    /**
+     * Every connection the listener accepted and still holds, whichever route took it over: closed
+     * by the listener itself before its event loops go. Shutting the loops down does not reliably
+     * close them (the chaos test found WebSocket sessions left open and unread across a refresh:
+     * their nodes kept writing into a connection nobody served).
+     */
+    private final ChannelGroup connections = new DefaultChannelGroup("relay-tls-connections", GlobalEventExecutor.INSTANCE);
 
     @Reference
     private RelayIdentity identity;
@@ -111,6 +123,7 @@ public final class TlsListener {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        connections.add(ch);
                         ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()))
                                 .addLast("first-request-timeout", new ReadTimeoutHandler(firstRequestSeconds, TimeUnit.SECONDS))
                                 .addLast("http", new HttpServerCodec(4096, MAX_REQUEST_HEAD, 8192))
@@ -130,6 +143,12 @@ public final class TlsListener {
     void deactivate() {
         if (server != null) {
             server.close().syncUninterruptibly();
+        }
+        // The routes' own goodbyes (a WebSocket close frame) went out as their plugins left; what is
+        // still open is closed here, while the loops still run, so each node sees its connection end
+        // and dials again at once.
+        if (!connections.close().awaitUninterruptibly(CLOSE_WAIT_MILLIS)) {
+            LOG.warn("relay TLS listener: {} connection(s) not closed within {} ms of stopping", connections.size(), CLOSE_WAIT_MILLIS);
         }
         if (boss != null) {
             boss.shutdownGracefully(0, 2, TimeUnit.SECONDS);

@@ -31,8 +31,6 @@ import io.netty.handler.codec.http.websocketx.WebSocketFrame;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
-import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import javax.net.ssl.SSLException;
@@ -48,8 +46,6 @@ import org.slf4j.LoggerFactory;
  */
 final class WebSocketSession extends RelaySession {
     private static final Logger LOG = LoggerFactory.getLogger(WebSocketSession.class);
-    /** A ping this often keeps NATs and proxies from forgetting the connection, and the relay's idle timer at bay. */
-    static final int PING_SECONDS = 20;
 
     private final EventLoopGroup group;
     private final SessionCredentials credentials;
@@ -57,12 +53,23 @@ final class WebSocketSession extends RelaySession {
     private final SslContext tls;
     private volatile Channel channel;
     private volatile long pingSentNanos;
+    /**
+     * How often the node pings the relay (which also keeps NATs, proxies and the relay's idle timer
+     * from forgetting the connection), and how long a relay that sends nothing is given before the
+     * connection is taken for dead. TCP alone does not tell: a relay that stopped reading leaves
+     * the node's writes queued and its packets dropped until retransmissions give up.
+     */
+    private final long pingMillis;
+    private final long deadAfterNanos;
     /** The HTTP proxy to go through (HTTPS_PROXY, unless NO_PROXY names the relay), if any. */
     private final java.util.Optional<ProxySettings> proxy;
 
     WebSocketSession(EventLoopGroup group, RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver,
-            long minBackoffMillis, long maxBackoffMillis, java.util.Map<String, String> environment) throws SSLException {
+            long minBackoffMillis, long maxBackoffMillis, long pingMillis, long deadAfterMillis,
+            java.util.Map<String, String> environment) throws SSLException {
         super(relay, receiver, group, minBackoffMillis, maxBackoffMillis);
+        this.pingMillis = pingMillis;
+        this.deadAfterNanos = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(deadAfterMillis);
         this.group = group;
         this.credentials = credentials;
         URI u = relay.uri();
@@ -108,7 +115,6 @@ final class WebSocketSession extends RelaySession {
                                 .addLast("http", new HttpClientCodec())
                                 .addLast("aggregator", new HttpObjectAggregator(16 * 1024))
                                 .addLast("websocket", new WebSocketClientProtocolHandler(config))
-                                .addLast("keepalive", new IdleStateHandler(0, PING_SECONDS, 0))
                                 .addLast("session", new Handler());
                     }
                 })
@@ -127,23 +133,38 @@ final class WebSocketSession extends RelaySession {
         private boolean closeTerminal;
         /** What a 503 or 429 asked: come back after this, not later. */
         private java.time.Duration retryAfter;
+        /** When the relay last sent anything on this connection; the channel loop's. */
+        private long lastHeardNanos;
+        private io.netty.util.concurrent.ScheduledFuture<?> pings;
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) throws Exception {
             if (event == WebSocketClientProtocolHandler.ClientHandshakeStateEvent.HANDSHAKE_COMPLETE) {
                 channel = ctx.channel();
+                lastHeardNanos = System.nanoTime();
+                pings = ctx.executor().scheduleAtFixedRate(() -> pingOrGiveUp(ctx), pingMillis, pingMillis,
+                        java.util.concurrent.TimeUnit.MILLISECONDS);
                 connected(new Outbox(ctx.channel(), BinaryWebSocketFrame::new, Frames.MAX_FRAME - Frames.KEY_LENGTH),
                         String.valueOf(ctx.channel().remoteAddress()));
-            } else if (event instanceof IdleStateEvent) {
-                pingSentNanos = System.nanoTime();
-                ctx.writeAndFlush(new PingWebSocketFrame());
             } else {
                 super.userEventTriggered(ctx, event);
             }
         }
 
+        private void pingOrGiveUp(ChannelHandlerContext ctx) {
+            long silent = System.nanoTime() - lastHeardNanos;
+            if (silent > deadAfterNanos) {
+                closeReason = "the relay has not answered for " + java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(silent) + " ms";
+                ctx.close();
+                return;
+            }
+            pingSentNanos = System.nanoTime();
+            ctx.writeAndFlush(new PingWebSocketFrame());
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
+            lastHeardNanos = System.nanoTime();
             if (frame instanceof BinaryWebSocketFrame && frame.isFinalFragment()) {
                 ByteBuf content = frame.content();
                 if (content.readableBytes() <= Frames.KEY_LENGTH) {
@@ -185,6 +206,9 @@ final class WebSocketSession extends RelaySession {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             channel = null;
+            if (pings != null) {
+                pings.cancel(false);
+            }
             String reason = closeReason == null ? "connection closed" : closeReason;
             if (retryAfter != null) {
                 refusedForNow(reason, retryAfter);

@@ -54,7 +54,7 @@ public final class WebSocketTransport extends SessionTransport {
     @Override
     protected RelaySession newSession(RelayEndpoint relay, SessionCredentials credentials, PacketReceiver receiver) throws SSLException {
         return new WebSocketSession(group, relay, credentials, receiver, config.minBackoffMillis(), config.maxBackoffMillis(),
-                System.getenv());
+                config.pingMillis(), Math.max(config.deadAfterMillis(), 2 * config.pingMillis()), System.getenv());
     }
 
     /** Removing the plugin closes its sessions: the node moves its peers to another transport. */
