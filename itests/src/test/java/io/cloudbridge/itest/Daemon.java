@@ -123,6 +123,17 @@ final class Daemon implements AutoCloseable {
         return Duration.ofNanos(System.nanoTime() - start);
     }
 
+    /**
+     * Waits until each of two registered nodes has the other as a WireGuard peer. Both ways: a
+     * handshake from a node its peer does not know yet is dropped, and retried only 5 s later.
+     */
+    static void awaitEachOthersPeer(Daemon a, Daemon b, java.time.Duration within) {
+        String addressA = a.whoami("address").split("/")[0];
+        String addressB = b.whoami("address").split("/")[0];
+        Await.until(within, "each has the other as a peer", () -> a.exec("wg:show").out().contains(addressB + "/32")
+                && b.exec("wg:show").out().contains(addressA + "/32"));
+    }
+
     /** A line of {@code cb:whoami} ("status", "tenant", ...), empty when absent. */
     String whoami(String field) {
         for (String line : exec("cb:whoami").out().split("\n")) {

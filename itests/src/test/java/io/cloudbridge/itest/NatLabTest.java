@@ -208,8 +208,7 @@ class NatLabTest {
                 registered.add(b.whoami("node"));
                 addrA = awaitAddress(a);
                 registered.add(a.whoami("node"));
-                Await.until(Duration.ofSeconds(15), "each has the other as a peer", () -> a.exec("wg:show").out().contains(addrB + "/32")
-                        && b.exec("wg:show").out().contains(addrA + "/32"));
+                Daemon.awaitEachOthersPeer(a, b, Duration.ofSeconds(15));
             } catch (Exception | AssertionError e) {
                 close();
                 throw e;

@@ -82,9 +82,7 @@ class NodeTunnelTest {
                     int mtu = expected;
                     assertTrue(a.logText().contains("overlay MTU of cbna now " + mtu), a.logText());
                     assertTrue(a.logText().contains("path MTU discovery with don't-fragment"), a.logText());
-                    // Both ways: a handshake from a node its peer does not know yet is dropped, and retried only 5 s later.
-                    Await.until(Duration.ofSeconds(10), "each has the other as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32")
-                            && b.exec("wg:show").out().contains(a.whoami("address").split("/")[0] + "/32"));
+                    Daemon.awaitEachOthersPeer(a, b, Duration.ofSeconds(10));
 
                     transfer(ns, bravo, mtu, "quic");
                     // What a constant would have set is lost on this path, silently: the probe mattered.

@@ -47,9 +47,7 @@ class WebSocketProxyTest {
                                 && b.exec("cb:paths").out().startsWith("relay path: websocket"));
                 assertTrue(a.logText().contains("over WebSocket through the proxy 127.0.0.1:" + proxyPort), a.logText());
                 String bravo = b.whoami("address").split("/")[0];
-                // Both ways: a handshake from a node its peer does not know yet is dropped, and retried only 5 s later.
-                Await.until(Duration.ofSeconds(10), "each has the other as a peer", () -> a.exec("wg:show").out().contains(bravo + "/32")
-                        && b.exec("wg:show").out().contains(a.whoami("address").split("/")[0] + "/32"));
+                Daemon.awaitEachOthersPeer(a, b, Duration.ofSeconds(10));
                 Daemon.Result ping = a.exec("cb:ping", bravo);
                 assertTrue(ping.exit() == 0 && ping.out().contains("reply from " + bravo), ping.out() + ping.err());
                 // One tunnel through the proxy: alpha's. Bravo's NO_PROXY names the relay.
