@@ -1,8 +1,8 @@
 /**
- * The runtime itself: features and health.
+ * The runtime itself: features, health, configuration, and the environment it runs in.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.api.runtime;
 
 import org.osgi.annotation.bundle.Export;

@@ -1,15 +1,15 @@
 package io.cloudbridge.credentials.internal;
 
 import io.cloudbridge.api.auth.CredentialStore;
-import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.api.runtime.RuntimeEnvironment;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.metatype.annotations.Designate;
@@ -31,6 +31,10 @@ import org.slf4j.LoggerFactory;
 @Component(service = CredentialStore.class, configurationPid = "cloudbridge.credentials", immediate = true)
 @Designate(ocd = CredentialsConfig.class)
 public final class CredentialStoreComponent implements CredentialStore {
+    /** Where the state folder is, and how secrets are written: the runtime's answer, not this bundle's. */
+    @Reference
+    private RuntimeEnvironment environment;
+
     private static final Logger LOG = LoggerFactory.getLogger(CredentialStoreComponent.class);
     /** Enough for a Secret Service started by D-Bus activation; short enough not to hold up start. */
     static final Duration PROBE_TIMEOUT = Duration.ofSeconds(5);
@@ -61,8 +65,13 @@ public final class CredentialStoreComponent implements CredentialStore {
     private final Set<String> known = ConcurrentHashMap.newKeySet();
 
     @Activate
-    void activate(BundleContext ctx, CredentialsConfig c) throws IOException {
-        Selection s = select(c.store(), folderOf(ctx, c), PROBE_TIMEOUT, CALL_TIMEOUT);
+    void activate(CredentialsConfig c) throws IOException {
+        start(environment, c);
+    }
+
+    /** As DS activates it, with the environment given: for tests and tools that run without DS. */
+    void start(RuntimeEnvironment environment, CredentialsConfig c) throws IOException {
+        Selection s = select(c.store(), folderOf(environment, c), environment::writeSecret, PROBE_TIMEOUT, CALL_TIMEOUT);
         selection = s;
         LOG.info("credentials are kept in {}: {}", s.store().backend(), s.why());
     }
@@ -81,8 +90,9 @@ public final class CredentialStoreComponent implements CredentialStore {
      *
      * @throws IOException in mode {@code keyring} when the keyring is not usable
      */
-    static Selection select(String mode, Path folder, Duration probeTimeout, Duration callTimeout) throws IOException {
-        FileCredentialStore files = new FileCredentialStore(folder);
+    static Selection select(String mode, Path folder, FileCredentialStore.SecretWriter writer, Duration probeTimeout,
+            Duration callTimeout) throws IOException {
+        FileCredentialStore files = new FileCredentialStore(folder, writer);
         files.removeLeftovers();
         String m = mode == null ? "auto" : mode.trim();
         switch (m) {
@@ -134,14 +144,9 @@ public final class CredentialStoreComponent implements CredentialStore {
         return "";
     }
 
-    static Path folderOf(BundleContext ctx, CredentialsConfig c) {
-        String home = ctx.getProperty(RuntimeProperties.HOME);
-        Path base = home == null ? Path.of("") : Path.of(home);
-        if (!isBlank(c.fileFolder())) {
-            return base.resolve(c.fileFolder().trim());
-        }
-        String state = ctx.getProperty(RuntimeProperties.STATE);
-        return (state != null ? Path.of(state) : base.resolve("state")).resolve("credentials");
+    static Path folderOf(RuntimeEnvironment environment, CredentialsConfig c) {
+        // Not created here: the file store makes its folder owner-only when it first writes.
+        return isBlank(c.fileFolder()) ? environment.stateFolder().resolve("credentials") : environment.configuredPath(c.fileFolder());
     }
 
     private static boolean isBlank(String s) {

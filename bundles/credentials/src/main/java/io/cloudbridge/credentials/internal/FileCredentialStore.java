@@ -3,15 +3,12 @@ package io.cloudbridge.credentials.internal;
 import io.cloudbridge.api.auth.CredentialStore;
 import java.io.File;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
@@ -38,15 +35,24 @@ final class FileCredentialStore implements CredentialStore {
     static final String BACKEND = "file";
     private static final Logger LOG = LoggerFactory.getLogger(FileCredentialStore.class);
     private static final Pattern ENTRY = Pattern.compile("[0-9a-f]{64}");
-    private static final String TEMP_PREFIX = ".tmp-";
+    private static final String LEGACY_TEMP_PREFIX = ".tmp-";
+    private static final String TEMP_SUFFIX = ".tmp";
     private static final Set<PosixFilePermission> FOLDER_MODE = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-------");
 
     private final Path folder;
     private final boolean posix;
+    private final SecretWriter writer;
 
-    FileCredentialStore(Path folder) {
+    /** Writes one secret file, owner-only and in one step: the runtime's own writer. */
+    @FunctionalInterface
+    interface SecretWriter {
+        void write(Path file, String text) throws IOException;
+    }
+
+    FileCredentialStore(Path folder, SecretWriter writer) {
         this.folder = folder.toAbsolutePath().normalize();
+        this.writer = writer;
         this.posix = this.folder.getFileSystem().supportedFileAttributeViews().contains("posix");
     }
 
@@ -90,26 +96,7 @@ final class FileCredentialStore implements CredentialStore {
         }
         Path file = fileOf(service, account);
         ensureFolder();
-        Path temp = posix
-                ? Files.createTempFile(folder, TEMP_PREFIX, "", PosixFilePermissions.asFileAttribute(FILE_MODE))
-                : ownerOnly(Files.createTempFile(folder, TEMP_PREFIX, ""));
-        try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                ByteBuffer bytes = ByteBuffer.wrap(secret.getBytes(StandardCharsets.UTF_8));
-                while (bytes.hasRemaining()) {
-                    ch.write(bytes);
-                }
-                ch.force(true); // the content is on disk before the name points at it
-            }
-            try {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(temp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(temp);
-        }
-        syncFolder();
+        writer.write(file, secret);
     }
 
     @Override
@@ -142,7 +129,11 @@ final class FileCredentialStore implements CredentialStore {
         if (!Files.isDirectory(folder)) {
             return;
         }
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(folder, TEMP_PREFIX + "*")) {
+        // The writer's temporary names (".ENTRY<random>.tmp"), and those of earlier versions (".tmp-*").
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(folder, p -> {
+            String name = p.getFileName().toString();
+            return name.startsWith(LEGACY_TEMP_PREFIX) || name.startsWith(".") && name.endsWith(TEMP_SUFFIX);
+        })) {
             for (Path p : entries) {
                 Files.deleteIfExists(p);
             }

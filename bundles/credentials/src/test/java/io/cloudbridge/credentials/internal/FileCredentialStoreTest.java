@@ -1,5 +1,7 @@
 package io.cloudbridge.credentials.internal;
 
+import io.cloudbridge.boot.config.SecretFiles;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -24,7 +26,7 @@ class FileCredentialStoreTest {
 
     @Test
     void writesReadsAndDeletes() throws Exception {
-        FileCredentialStore store = new FileCredentialStore(tmp.resolve("credentials"));
+        FileCredentialStore store = new FileCredentialStore(tmp.resolve("credentials"), SecretFiles::writeOwnerOnly);
         assertEquals("file", store.backend());
         store.write("io.cloudbridge.wireguard", "private-key", "c2VjcmV0IGtleQ==");
         assertEquals(Optional.of("c2VjcmV0IGtleQ=="), store.read("io.cloudbridge.wireguard", "private-key"));
@@ -38,7 +40,7 @@ class FileCredentialStoreTest {
     @Test
     void keepsOwnerOnlyFilesInAnOwnerOnlyFolder() throws Exception {
         Path folder = tmp.resolve("state").resolve("credentials");
-        FileCredentialStore store = new FileCredentialStore(folder);
+        FileCredentialStore store = new FileCredentialStore(folder, SecretFiles::writeOwnerOnly);
         assertFalse(Files.exists(folder), "nothing is created before the first write");
         store.write("svc", "acct", "s3cret");
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(folder)));
@@ -52,7 +54,7 @@ class FileCredentialStoreTest {
     void tightensAFolderAndAFileThatWereTooOpen() throws Exception {
         Path folder = Files.createDirectory(tmp.resolve("open"));
         Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwxr-xr-x"));
-        FileCredentialStore store = new FileCredentialStore(folder);
+        FileCredentialStore store = new FileCredentialStore(folder, SecretFiles::writeOwnerOnly);
         store.write("svc", "acct", "one");
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(folder)));
         Path file = store.fileOf("svc", "acct");
@@ -63,7 +65,7 @@ class FileCredentialStoreTest {
 
     @Test
     void overwritesInPlace() throws Exception {
-        FileCredentialStore store = new FileCredentialStore(tmp);
+        FileCredentialStore store = new FileCredentialStore(tmp, SecretFiles::writeOwnerOnly);
         store.write("io.cloudbridge.control", "refresh-token", "first");
         store.write("io.cloudbridge.control", "refresh-token", "second, longer than the first");
         store.write("io.cloudbridge.control", "refresh-token", "3rd");
@@ -75,7 +77,7 @@ class FileCredentialStoreTest {
 
     @Test
     void unknownEntriesAreEmpty() throws Exception {
-        FileCredentialStore store = new FileCredentialStore(tmp.resolve("never-written"));
+        FileCredentialStore store = new FileCredentialStore(tmp.resolve("never-written"), SecretFiles::writeOwnerOnly);
         assertEquals(Optional.empty(), store.read("nobody", "nothing"));
         assertFalse(store.delete("nobody", "nothing"));
         assertEquals(0, store.count());
@@ -87,7 +89,7 @@ class FileCredentialStoreTest {
     @Test
     void oddNamesStayInsideTheFolderAndApart() throws Exception {
         Path folder = tmp.resolve("odd");
-        FileCredentialStore store = new FileCredentialStore(folder);
+        FileCredentialStore store = new FileCredentialStore(folder, SecretFiles::writeOwnerOnly);
         List<String[]> names = List.of(
                 new String[] {"../../etc", "passwd"},
                 new String[] {"/", "/"},
@@ -124,7 +126,7 @@ class FileCredentialStoreTest {
 
     @Test
     void keepsEmptyAndMultiLineSecretsExactly() throws Exception {
-        FileCredentialStore store = new FileCredentialStore(tmp);
+        FileCredentialStore store = new FileCredentialStore(tmp, SecretFiles::writeOwnerOnly);
         store.write("s", "empty", "");
         store.write("s", "lines", "line 1\nline 2\n");
         assertEquals(Optional.of(""), store.read("s", "empty"));
@@ -133,7 +135,7 @@ class FileCredentialStoreTest {
 
     @Test
     void refusesEntriesWithoutServiceOrAccount() {
-        FileCredentialStore store = new FileCredentialStore(tmp);
+        FileCredentialStore store = new FileCredentialStore(tmp, SecretFiles::writeOwnerOnly);
         assertThrows(IllegalArgumentException.class, () -> store.write("", "a", "x"));
         assertThrows(IllegalArgumentException.class, () -> store.write("s", "", "x"));
         assertThrows(IllegalArgumentException.class, () -> store.read(null, "a"));
@@ -142,7 +144,7 @@ class FileCredentialStoreTest {
 
     @Test
     void removesTemporaryFilesACrashLeftBehind() throws Exception {
-        FileCredentialStore store = new FileCredentialStore(tmp);
+        FileCredentialStore store = new FileCredentialStore(tmp, SecretFiles::writeOwnerOnly);
         store.write("s", "a", "kept");
         Files.writeString(tmp.resolve(".tmp-123"), "half a secret");
         store.removeLeftovers();

@@ -1,5 +1,7 @@
 package io.cloudbridge.credentials.internal;
 
+import io.cloudbridge.boot.config.SecretFiles;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -50,10 +52,11 @@ public final class KeyringCheck {
 
         // An entry from a start without a keyring: read once through the keyring store, it moves in.
         String legacy = random();
-        new FileCredentialStore(folder).write(LEGACY_SERVICE, LEGACY_ACCOUNT, legacy);
+        new FileCredentialStore(folder, SecretFiles::writeOwnerOnly).write(LEGACY_SERVICE, LEGACY_ACCOUNT, legacy);
 
         CredentialStoreComponent component = new CredentialStoreComponent();
-        component.activate(StoreSelectionTest.context(Map.of("cloudbridge.state", folder.resolveSibling("state").toString())),
+        component.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
+                Map.of("cloudbridge.state", folder.resolveSibling("state").toString())::get),
                 StoreSelectionTest.config("auto", folder.toString()));
         try {
             print("backend", component.backend());

@@ -1,5 +1,7 @@
 package io.cloudbridge.credentials.internal;
 
+import io.cloudbridge.boot.config.SecretFiles;
+
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -17,7 +19,7 @@ public final class MachineIdCheck {
     public static void main(String[] args) throws Exception {
         System.setProperty("DBUS_SESSION_BUS_ADDRESS", args[1]);
         long start = System.nanoTime();
-        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", Path.of(args[0]),
+        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", Path.of(args[0]), SecretFiles::writeOwnerOnly,
                 Duration.ofSeconds(1), Duration.ofSeconds(1));
         System.out.println("millis=" + Duration.ofNanos(System.nanoTime() - start).toMillis());
         System.out.println("backend=" + s.store().backend());

@@ -1,5 +1,7 @@
 package io.cloudbridge.credentials.internal;
 
+import io.cloudbridge.boot.config.SecretFiles;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -23,7 +25,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.osgi.framework.BundleContext;
+import io.cloudbridge.kernel.internal.environment.DaemonEnvironment;
 
 /**
  * How the store is chosen when there is no usable keyring. dbus-java takes the session bus address
@@ -42,7 +44,7 @@ class StoreSelectionTest {
 
     @Test
     void fileModeUsesTheFolder() throws Exception {
-        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("file", tmp.resolve("c"),
+        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("file", tmp.resolve("c"), SecretFiles::writeOwnerOnly,
                 Duration.ofSeconds(1), Duration.ofSeconds(1));
         assertEquals("file", s.store().backend());
         assertFalse(s.keyring());
@@ -52,7 +54,7 @@ class StoreSelectionTest {
     @Test
     void autoFallsBackToFilesWhenThereIsNoBus() throws Exception {
         System.setProperty(BUS, "unix:path=" + tmp.resolve("no-such-bus"));
-        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", tmp.resolve("c"),
+        CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", tmp.resolve("c"), SecretFiles::writeOwnerOnly,
                 Duration.ofSeconds(5), Duration.ofSeconds(5));
         assertEquals("file", s.store().backend());
         assertTrue(s.why().startsWith("the OS keyring (secret-service) is not usable"), s.why());
@@ -83,7 +85,7 @@ class StoreSelectionTest {
             System.setProperty(BUS, "unix:path=" + socket);
 
             long start = System.nanoTime();
-            CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", tmp.resolve("c"),
+            CredentialStoreComponent.Selection s = CredentialStoreComponent.select("auto", tmp.resolve("c"), SecretFiles::writeOwnerOnly,
                     Duration.ofSeconds(1), Duration.ofSeconds(1));
             Duration took = Duration.ofNanos(System.nanoTime() - start);
             assertEquals("file", s.store().backend());
@@ -131,21 +133,21 @@ class StoreSelectionTest {
     void keyringModeFailsWithoutAKeyring() {
         System.setProperty(BUS, "unix:path=" + tmp.resolve("no-such-bus"));
         IOException e = assertThrows(IOException.class, () -> CredentialStoreComponent.select("keyring",
-                tmp.resolve("c"), Duration.ofSeconds(5), Duration.ofSeconds(5)));
+                tmp.resolve("c"), SecretFiles::writeOwnerOnly, Duration.ofSeconds(5), Duration.ofSeconds(5)));
         assertTrue(e.getMessage().startsWith("credentials.store is 'keyring' but the OS keyring is not usable"), e.getMessage());
     }
 
     @Test
     void unknownModesAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> CredentialStoreComponent.select("vault", tmp,
+        assertThrows(IllegalArgumentException.class, () -> CredentialStoreComponent.select("vault", tmp, SecretFiles::writeOwnerOnly,
                 Duration.ofSeconds(1), Duration.ofSeconds(1)));
     }
 
     @Test
     void theFolderDefaultsToTheStateFolder() {
-        BundleContext ctx = context(Map.of("cloudbridge.home", "/opt/cb", "cloudbridge.state", "/var/lib/cb"));
+        DaemonEnvironment ctx = new DaemonEnvironment(Map.of("cloudbridge.home", "/opt/cb", "cloudbridge.state", "/var/lib/cb")::get);
         assertEquals(Path.of("/var/lib/cb/credentials"), CredentialStoreComponent.folderOf(ctx, config("auto", "")));
-        BundleContext homeOnly = context(Map.of("cloudbridge.home", "/opt/cb"));
+        DaemonEnvironment homeOnly = new DaemonEnvironment(Map.of("cloudbridge.home", "/opt/cb")::get);
         assertEquals(Path.of("/opt/cb/state/credentials"), CredentialStoreComponent.folderOf(homeOnly, config("auto", "")));
         assertEquals(Path.of("/opt/cb/secrets"), CredentialStoreComponent.folderOf(homeOnly, config("auto", "secrets")));
         assertEquals(Path.of("/srv/secrets"), CredentialStoreComponent.folderOf(ctx, config("auto", "/srv/secrets")));
@@ -159,15 +161,6 @@ class StoreSelectionTest {
         assertFalse(KeyringCredentialStore.isNotFound(new PasswordAccessException("Failed to get credential. -25293")));
     }
 
-    static BundleContext context(Map<String, String> properties) {
-        return (BundleContext) Proxy.newProxyInstance(StoreSelectionTest.class.getClassLoader(),
-                new Class<?>[] {BundleContext.class}, (proxy, method, args) -> {
-                    if (method.getName().equals("getProperty")) {
-                        return properties.get((String) args[0]);
-                    }
-                    throw new UnsupportedOperationException(method.getName());
-                });
-    }
 
     static CredentialsConfig config(String store, String fileFolder) {
         return (CredentialsConfig) Proxy.newProxyInstance(StoreSelectionTest.class.getClassLoader(),

@@ -8,6 +8,7 @@ import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.overlay.OverlayPeer;
 import io.cloudbridge.api.overlay.WireGuardEngine;
 import io.cloudbridge.api.overlay.WireGuardEngines;
+import io.cloudbridge.api.runtime.RuntimeEnvironment;
 import io.cloudbridge.api.relay.AuthenticatedNode;
 import io.cloudbridge.api.relay.ForwardResult;
 import io.cloudbridge.api.relay.OverlayMembers;
@@ -22,7 +23,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -33,7 +33,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
-import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -63,6 +62,7 @@ public final class TenantGateways {
     private final PacketSwitch dataPlane;
     private final AddressAllocator ipam;
     private final WireGuardEngines engines;
+    private final RuntimeEnvironment environment;
     private final Path keys;
     private final Map<String, Gateway> byTenant = new ConcurrentHashMap<>();
     /**
@@ -77,13 +77,13 @@ public final class TenantGateways {
 
     @Activate
     public TenantGateways(@Reference OverlayMembers members, @Reference PacketSwitch dataPlane, @Reference AddressAllocator ipam,
-            @Reference WireGuardEngines engines, BundleContext context) {
+            @Reference WireGuardEngines engines, @Reference RuntimeEnvironment environment) {
         this.members = members;
         this.dataPlane = dataPlane;
         this.ipam = ipam;
         this.engines = engines;
-        String state = context.getProperty("cloudbridge.state");
-        this.keys = (state == null ? Path.of("state") : Path.of(state)).resolve("masque").resolve("gateways");
+        this.environment = environment;
+        this.keys = environment.stateFolder().resolve("masque").resolve("gateways");
     }
 
     @Deactivate
@@ -133,11 +133,7 @@ public final class TenantGateways {
         key[0] &= (byte) 248; // X25519 clamping, as wg genkey does
         key[31] &= 127;
         key[31] |= 64;
-        Files.createDirectories(keys);
-        Path tmp = Files.createTempFile(keys, "key", ".tmp",
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        Files.writeString(tmp, java.util.Base64.getEncoder().encodeToString(key) + "\n");
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        environment.writeSecret(file, java.util.Base64.getEncoder().encodeToString(key) + "\n");
         return key;
     }
 

@@ -1,6 +1,6 @@
 package io.cloudbridge.store.internal;
 
-import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.api.runtime.RuntimeEnvironment;
 import io.cloudbridge.store.Durability;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,6 +14,7 @@ import org.h2.jdbcx.JdbcConnectionPool;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
 import org.osgi.service.component.annotations.Deactivate;
@@ -31,6 +32,10 @@ import org.slf4j.LoggerFactory;
 @Component(configurationPid = "cloudbridge.database", configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true)
 @Designate(ocd = DatabaseConfig.class)
 public final class RelayDatabase {
+    /** Where the state folder is, and how secrets are written: the runtime's answer, not this bundle's. */
+    @Reference
+    private RuntimeEnvironment environment;
+
     private static final Logger LOG = LoggerFactory.getLogger(RelayDatabase.class);
     public static final String PROPERTY = "cloudbridge.database";
 
@@ -42,18 +47,14 @@ public final class RelayDatabase {
     void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
         String url = config.url();
         if (url.isBlank()) {
-            String state = ctx.getProperty(RuntimeProperties.STATE);
-            String home = ctx.getProperty(RuntimeProperties.HOME);
-            Path folder = (state != null ? Path.of(state) : (home == null ? Path.of("") : Path.of(home)).resolve("state"))
-                    .resolve("relay");
-            Files.createDirectories(folder);
+            Path folder = environment.stateFolder("relay");
             // FILE_LOCK=FS: one process owns the file; a second relay on the same state fails loudly.
             // Commits are made durable by Durability.sync before the relay answers (group commit):
             // with H2's delayed writes alone a relay killed right after telling a node its address
             // forgot it (the control plane test caught a node given another address after a SIGKILL).
             url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
         }
-        String password = config.passwordFile().isBlank() ? "" : Files.readString(Path.of(config.passwordFile())).trim();
+        String password = config.passwordFile().isBlank() ? "" : Files.readString(environment.configuredPath(config.passwordFile())).trim();
         pool = JdbcConnectionPool.create(url, config.user(), password);
         pool.setMaxConnections(config.maxConnections());
         try (Connection c = pool.getConnection()) {
