@@ -1,0 +1,96 @@
+package io.cloudbridge.control.relay.internal;
+
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.net.SocketAddress;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * What the control plane refuses, counted by kind and logged as security events: the refusals of
+ * every role of {@link ControlService} (they all report here, so that relay:status has one table),
+ * and the ones gRPC makes itself before any of the relay's code runs.
+ */
+final class ControlRefusals {
+    private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
+
+    /** Refusals by reason, for relay:status and tests. */
+    Map<String, Long> counts() {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        refusals.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    StatusRuntimeException refuse(Status status, String reason, String remote) {
+        count(reason);
+        ControlService.SECURITY.warn("control request refused: {} (from {})", reason, remote);
+        return status.withDescription(reason).asRuntimeException();
+    }
+
+    /**
+     * Counts a refusal by its kind: the reason up to its first ':' (what follows may be the caller's
+     * own text, e.g. a token's "alg"), in a table of bounded size, so that no input grows it.
+     */
+    void count(String reason) {
+        int colon = reason.indexOf(':');
+        String kind = colon < 0 ? reason : reason.substring(0, colon);
+        if (kind.length() > 64 || refusals.size() >= 128 && !refusals.containsKey(kind)) {
+            kind = "other";
+        }
+        refusals.computeIfAbsent(kind, r -> new LongAdder()).increment();
+    }
+
+    /**
+     * Watches every call's end for the refusals gRPC makes itself, before any of the relay's code
+     * runs: a message over the size limit (a megabyte token in a registration, say) and bytes that
+     * do not parse as the method's message. They are counted and logged as security events like
+     * the relay's own refusals.
+     */
+    io.grpc.ServerStreamTracer.Factory refusalWatcher() {
+        return new io.grpc.ServerStreamTracer.Factory() {
+            @Override
+            public io.grpc.ServerStreamTracer newServerStreamTracer(String method, Metadata headers) {
+                return new io.grpc.ServerStreamTracer() {
+                    private volatile String remote = "unknown";
+
+                    @Override
+                    public void serverCallStarted(ServerCallInfo<?, ?> call) {
+                        SocketAddress a = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+                        remote = a == null ? "unknown" : a.toString();
+                    }
+
+                    @Override
+                    public void streamClosed(Status status) {
+                        String kind = grpcRefusal(status);
+                        if (kind != null) {
+                            count(kind);
+                            ControlService.SECURITY.warn("control request refused: {} in {} ({}) (from {})", kind, method, status.getCode(),
+                                    remote);
+                        }
+                    }
+                };
+            }
+        };
+    }
+
+    /** The kind of refusal gRPC made itself, or null for any other end of a call (the relay's own refusals are counted where made). */
+    static String grpcRefusal(Status status) {
+        String description = status.getDescription() == null ? "" : status.getDescription();
+        if (status.getCode() == Status.Code.RESOURCE_EXHAUSTED && description.startsWith("gRPC message exceeds maximum size")) {
+            return "oversized message";
+        }
+        for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
+            if (t instanceof com.google.protobuf.InvalidProtocolBufferException) {
+                return "malformed message";
+            }
+        }
+        if ((status.getCode() == Status.Code.INTERNAL || status.getCode() == Status.Code.UNKNOWN)
+                && description.contains("protobuf")) {
+            return "malformed message";
+        }
+        return null;
+    }
+}
