@@ -2,7 +2,6 @@ package io.cloudbridge.control.relay.internal;
 
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.overlay.KeyRotationProof;
-import io.cloudbridge.boot.config.SecretFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -30,7 +29,7 @@ final class KeyRotationVerifier {
         this.publicKey = NodeKey.of(pub);
     }
 
-    static KeyRotationVerifier loadOrCreate(Path file) throws IOException {
+    static KeyRotationVerifier loadOrCreate(Path file, SecretWriter writer) throws IOException {
         if (Files.exists(file)) {
             byte[] key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
             if (key.length != X25519.SCALAR_SIZE) {
@@ -40,7 +39,7 @@ final class KeyRotationVerifier {
         }
         byte[] key = new byte[X25519.SCALAR_SIZE];
         X25519.generatePrivateKey(new SecureRandom(), key);
-        SecretFiles.writeOwnerOnly(file, Base64.getEncoder().encodeToString(key) + "\n");
+        writer.write(file, Base64.getEncoder().encodeToString(key) + "\n");
         return new KeyRotationVerifier(key);
     }
 

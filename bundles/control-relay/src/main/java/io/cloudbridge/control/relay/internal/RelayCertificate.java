@@ -1,6 +1,5 @@
 package io.cloudbridge.control.relay.internal;
 
-import io.cloudbridge.boot.config.SecretFiles;
 import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
@@ -78,15 +77,15 @@ public record RelayCertificate(X509Certificate certificate, PrivateKey privateKe
     }
 
     /** The pair kept in {@code folder}, made there first if there is none. */
-    public static RelayCertificate loadOrCreate(Path folder, String hostName) throws IOException {
+    public static RelayCertificate loadOrCreate(Path folder, String hostName, SecretWriter writer) throws IOException {
         Path cert = folder.resolve("relay.crt");
         Path key = folder.resolve("relay.key");
         if (Files.exists(cert) && Files.exists(key)) {
             return load(cert, key);
         }
         RelayCertificate made = selfSigned(hostName);
-        SecretFiles.writeOwnerOnly(key, pem(made.privateKey));
-        SecretFiles.writeOwnerOnly(cert, pem(made.certificate));
+        writer.write(key, pem(made.privateKey));
+        writer.write(cert, pem(made.certificate));
         return made;
     }
 

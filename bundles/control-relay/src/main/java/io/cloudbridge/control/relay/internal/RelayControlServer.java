@@ -1,7 +1,7 @@
 package io.cloudbridge.control.relay.internal;
 
 import io.cloudbridge.api.ipam.AddressAllocator;
-import io.cloudbridge.boot.RuntimeProperties;
+import io.cloudbridge.api.runtime.RuntimeEnvironment;
 import io.grpc.Server;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyServerBuilder;
@@ -43,6 +43,9 @@ public final class RelayControlServer {
 
     @Reference(target = "(cloudbridge.database=relay)")
     private DataSource database;
+
+    @Reference
+    private RuntimeEnvironment environment;
     @Reference
     private AddressAllocator ipam;
     /** What makes an answer's writes survive a crash before the answer goes out. */
@@ -70,10 +73,7 @@ public final class RelayControlServer {
 
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
-        String home = ctx.getProperty(RuntimeProperties.HOME);
-        String stateDir = ctx.getProperty(RuntimeProperties.STATE);
-        Path base = home == null ? Path.of("") : Path.of(home);
-        start(base, stateDir != null ? Path.of(stateDir) : base.resolve("state"), config);
+        start(environment, config);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.CredentialRevocations.class, service.credentials(), null));
@@ -103,23 +103,25 @@ public final class RelayControlServer {
         }
     }
 
-    /** @param home where relative certificate paths start; @param stateDir the daemon's state folder */
-    void start(Path home, Path stateDir, RelayConfig config) throws IOException, SQLException {
-        start(home, stateDir, config, Clock.systemUTC());
+    /** @param environment where the relay's state is kept and configured paths start */
+    void start(RuntimeEnvironment environment, RelayConfig config) throws IOException, SQLException {
+        start(environment, config, Clock.systemUTC());
     }
 
     /** @param clock the relay's time: tokens, expiry and rate limits (tests move it instead of waiting) */
-    void start(Path home, Path stateDir, RelayConfig config, Clock clock) throws IOException, SQLException {
+    void start(RuntimeEnvironment environment, RelayConfig config, Clock clock) throws IOException, SQLException {
+        Path relayState = environment.stateFolder("relay");
         state = new RelayState(database);
         NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
         certificate = config.certificateFile().isBlank()
-                ? RelayCertificate.loadOrCreate(stateDir.resolve("relay").resolve("tls"), HostName.ofThisMachine())
-                : RelayCertificate.load(home.resolve(config.certificateFile()), home.resolve(config.privateKeyFile()));
+                ? RelayCertificate.loadOrCreate(relayState.resolve("tls"), HostName.ofThisMachine(), environment::writeSecret)
+                : RelayCertificate.load(environment.configuredPath(config.certificateFile()),
+                        environment.configuredPath(config.privateKeyFile()));
         calls = controlPool(config.controlThreads());
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
-                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(stateDir.resolve("relay").resolve("rotation.key")), calls);
+                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(relayState.resolve("rotation.key"), environment::writeSecret), calls);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))

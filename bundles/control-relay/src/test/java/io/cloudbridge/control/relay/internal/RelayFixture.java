@@ -75,7 +75,9 @@ final class RelayFixture implements AutoCloseable {
             }
         };
         relay.bind(pool, ipam, durability);
-        relay.start(home, home.resolve("state"), config, clock);
+        relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
+                java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
+                config, clock);
     }
 
     /**
@@ -86,7 +88,9 @@ final class RelayFixture implements AutoCloseable {
         relay.deactivate();
         relay = new RelayControlServer();
         relay.bind(pool, ipam, durability);
-        relay.start(home, home.resolve("state"), config, clock);
+        relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
+                java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
+                config, clock);
     }
 
     /** Real time plus an offset that tests move forward. */
