@@ -264,16 +264,6 @@ class IceEngineTest {
         System.out.println("dropped: " + alpha.engine.drops());
     }
 
-    /** What two STUN servers' answers say of a NAT's mapping, as birthday probing reads them. */
-    @Test
-    void serverReflexiveAddressesTellTheMapping() throws Exception {
-        InetAddress pub = InetAddress.getByName("198.51.100.11");
-        assertEquals(Boolean.TRUE, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000), new InetSocketAddress(pub, 4001))));
-        assertEquals(Boolean.FALSE, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000), new InetSocketAddress(pub, 4000))));
-        assertEquals(null, IceEngine.hardMapping(List.of(new InetSocketAddress(pub, 4000))), "one server cannot tell");
-        assertEquals(null, IceEngine.hardMapping(List.of()));
-    }
-
     private static boolean direct(Node from, Node to) {
         return from.engine.directPath(to.key).isPresent();
     }
