@@ -1,6 +1,8 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.wireguard.internal.noise.Keypair;
 import java.time.Duration;
+import java.time.Instant;
 
 /**
  * The protocol's timer constants (whitepaper section 6.1), configurable so that tests need not wait
@@ -27,6 +29,15 @@ public record Timers(Duration rekeyAfterTime, Duration rejectAfterTime, Duration
     /** With no new session for this long, every key of the peer is erased (3 x REJECT_AFTER_TIME). */
     public Duration zeroKeysAfter() {
         return rejectAfterTime.multipliedBy(3);
+    }
+
+    /** Whether a session is young enough for data, sent or received (under REJECT_AFTER_TIME). */
+    boolean usable(Keypair keypair, Instant now) {
+        return age(keypair, now).compareTo(rejectAfterTime()) < 0;
+    }
+
+    static Duration age(Keypair keypair, Instant now) {
+        return Duration.between(keypair.created(), now);
     }
 
     /** How often the timer loop looks at the peers: fine enough for the shortest timer. */

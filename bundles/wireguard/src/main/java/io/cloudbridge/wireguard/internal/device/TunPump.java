@@ -53,7 +53,7 @@ public final class TunPump {
         Thread reader = new Thread(() -> {
             byte[] frame = new byte[LinuxTun.MAX_FRAME];
             PacketBatch batch = new PacketBatch(SEND_BATCH, 2048);
-            try (WireGuardDevice.BatchSender sender = device.newBatchSender(SEND_BATCH)) {
+            try (Outbound.BatchSender sender = device.newBatchSender(SEND_BATCH)) {
                 Runnable drain = () -> {
                     try {
                         sender.send(batch);

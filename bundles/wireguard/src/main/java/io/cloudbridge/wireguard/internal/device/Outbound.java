@@ -1,0 +1,309 @@
+package io.cloudbridge.wireguard.internal.device;
+
+import io.cloudbridge.wireguard.internal.noise.Keypair;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.time.Clock;
+import java.time.Instant;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The send path: IP packets from the TUN device or the userspace stack out as transport messages,
+ * and every other message this device sends (handshakes, cookie replies, keepalives) through the
+ * same transmit step. Stages, in the order a packet meets them:
+ *
+ * <ol>
+ * <li>Routing: the peer whose allowed IPs hold the destination (longest prefix).</li>
+ * <li>Staging: without a usable session the packet waits on its peer's queue and a handshake
+ *     starts; the handshake's end {@link #flush flushes} the queue.</li>
+ * <li>Counter: the keypair's next nonce, taken in packet order on the sending thread.</li>
+ * <li>Sealing: a batch's on the crypto threads ({@link BatchSender}), a single packet on the
+ *     caller's.</li>
+ * <li>Transmission: in counter order, on the path the path selector picks, else this socket.</li>
+ * <li>Afterwards: transfer counters and the timers' state; an initiator's session that is old or
+ *     has sent too much asks for a rekey.</li>
+ * </ol>
+ *
+ * <p>Counters are taken and messages sent in the same order because the receiver's replay window
+ * refuses what falls too far behind the newest counter it saw: sealing may run in parallel, the
+ * steps either side of it may not.
+ */
+final class Outbound {
+    private static final Logger LOG = LoggerFactory.getLogger(Outbound.class);
+    /** A full socket send buffer is retried this many times, {@link #SEND_RETRY_NANOS} apart, before the datagram is dropped. */
+    private static final int SEND_RETRIES = 200;
+    private static final long SEND_RETRY_NANOS = 25_000;
+
+    /** The routing table, the drop counters, the crypto thread count and handshake initiation are the device's. */
+    private final WireGuardDevice device;
+    private final DatagramChannel channel;
+    private final Clock clock;
+    private final Timers timers;
+    /**
+     * Chooses each peer's path; {@code null} means this socket and the peer's endpoint. A direct
+     * path from the path manager sends on this socket too, to the address hole punching confirmed.
+     */
+    private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
+
+    Outbound(WireGuardDevice device, DatagramChannel channel, Clock clock, Timers timers) {
+        this.device = device;
+        this.channel = channel;
+        this.clock = clock;
+        this.timers = timers;
+    }
+
+    void setPathSelector(java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector) {
+        this.pathSelector = selector;
+    }
+
+    /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple. */
+    void sendRaw(InetSocketAddress to, ByteBuffer datagram) throws IOException {
+        if (!sendDatagram(datagram, to)) {
+            throw new IOException("the socket's send buffer stayed full");
+        }
+    }
+
+    /**
+     * Sends one datagram. Once started the socket is non-blocking (the receive thread drains it in
+     * batches), so a full send buffer returns at once: wait briefly for the kernel to drain it, as a
+     * blocking send would, and give up after about 5 ms.
+     */
+    boolean sendDatagram(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+        for (int attempt = 0;; attempt++) {
+            if (channel.send(datagram, to) > 0) {
+                return true;
+            }
+            if (attempt == SEND_RETRIES) {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(SEND_RETRY_NANOS);
+        }
+    }
+
+    /** See {@link WireGuardDevice#send(byte[], int)}. */
+    boolean send(byte[] packet, int length) {
+        Peer best = device.routePacket(packet, length, false);
+        if (best == null) {
+            device.drop("no route");
+            return false;
+        }
+        return sendTo(best, packet, length);
+    }
+
+    private boolean sendTo(Peer peer, byte[] packet, int length) {
+        Keypair keypair = peer.current;
+        Instant now = clock.instant();
+        if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
+            enqueue(peer, packet, length);
+            return true;
+        }
+        boolean sent = transmit(peer, ByteBuffer.wrap(keypair.seal(packet, length)), length);
+        afterSend(peer, keypair, sent, now);
+        return sent;
+    }
+
+    /** Holds a packet until a handshake gives its peer a usable session. */
+    private void enqueue(Peer peer, byte[] packet, int length) {
+        synchronized (peer.queue) {
+            if (peer.queue.size() >= Peer.QUEUE_LIMIT) {
+                peer.queue.pollFirst();
+                device.drop("queue full");
+            }
+            peer.queue.addLast(java.util.Arrays.copyOf(packet, length));
+        }
+        device.initiateIfDue(peer, "a packet waits for a session");
+    }
+
+    private void afterSend(Peer peer, Keypair keypair, boolean sent, Instant now) {
+        if (sent) {
+            peer.txPackets.incrementAndGet();
+            noteDataSent(peer, now);
+        }
+        // The initiator of a session renews it when it grows old or long (whitepaper 6.2).
+        if (keypair.initiator() && (Timers.age(keypair, now).compareTo(timers.rekeyAfterTime()) >= 0
+                || keypair.messagesSent() >= Timers.REKEY_AFTER_MESSAGES)) {
+            device.initiateIfDue(peer, "the session is old: rekey");
+        }
+    }
+
+    /**
+     * A data path's sender for batches of packets (the TUN reader's): it routes every packet and
+     * takes its counter in order, seals the batch on {@link WireGuardDevice#setCryptoThreads}
+     * threads into messages it reuses, then sends them in the batch's order. One thread uses it.
+     */
+    public final class BatchSender implements AutoCloseable {
+        private final CryptoWorkers workers;
+        private final Peer[] peers;
+        private final Keypair[] keypairs;
+        private final long[] counters;
+        private final byte[][] messages;
+        private final ByteBuffer[] wrappers;
+        private final int[] messageLengths;
+        private io.cloudbridge.tun.internal.PacketBatch batch;
+        private final java.util.function.IntConsumer sealTask = this::seal;
+
+        BatchSender(int capacity) {
+            workers = new CryptoWorkers("wireguard-encrypt", device.cryptoThreads());
+            peers = new Peer[capacity];
+            keypairs = new Keypair[capacity];
+            counters = new long[capacity];
+            messages = new byte[capacity][];
+            wrappers = new ByteBuffer[capacity];
+            messageLengths = new int[capacity];
+            for (int i = 0; i < capacity; i++) {
+                messages[i] = new byte[2048];
+                wrappers[i] = ByteBuffer.wrap(messages[i]);
+            }
+        }
+
+        /** Sends every packet of the batch (routing, queueing for a handshake, sealing, sending). */
+        public void send(io.cloudbridge.tun.internal.PacketBatch packets) {
+            Instant now = clock.instant();
+            int n = packets.count();
+            batch = packets;
+            try {
+                sendBatch(packets, n, now);
+            } finally {
+                // Nothing of this batch may be sealed or sent with the next one, whatever failed.
+                java.util.Arrays.fill(keypairs, 0, n, null);
+                java.util.Arrays.fill(peers, 0, n, null);
+                batch = null;
+            }
+        }
+
+        private void sendBatch(io.cloudbridge.tun.internal.PacketBatch packets, int n, Instant now) {
+            for (int i = 0; i < n; i++) {
+                keypairs[i] = null;
+                peers[i] = null;
+                byte[] packet = packets.slot(i);
+                int length = packets.length(i);
+                Peer peer = device.routePacket(packet, length, false);
+                if (peer == null) {
+                    device.drop("no route");
+                    continue;
+                }
+                Keypair keypair = peer.current;
+                if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
+                    enqueue(peer, packet, length);
+                    continue;
+                }
+                counters[i] = keypair.reserveCounter(); // in order: the messages leave in counter order
+                int size = Keypair.sealedLength(length);
+                if (messages[i].length < size) {
+                    messages[i] = new byte[size];
+                    wrappers[i] = ByteBuffer.wrap(messages[i]);
+                }
+                peers[i] = peer;
+                keypairs[i] = keypair;
+            }
+            workers.forEach(n, sealTask);
+            for (int i = 0; i < n; i++) {
+                Keypair keypair = keypairs[i];
+                if (keypair == null) {
+                    continue;
+                }
+                Peer peer = peers[i];
+                keypairs[i] = null;
+                peers[i] = null;
+                if (messageLengths[i] < 0) {
+                    device.drop("internal error");
+                    continue;
+                }
+                ByteBuffer message = wrappers[i];
+                message.clear().limit(messageLengths[i]);
+                afterSend(peer, keypair, transmit(peer, message, packets.length(i)), now);
+            }
+        }
+
+        private void seal(int i) {
+            Keypair keypair = keypairs[i];
+            if (keypair != null) {
+                try {
+                    messageLengths[i] = keypair.seal(counters[i], batch.slot(i), batch.length(i), messages[i]);
+                } catch (RuntimeException e) {
+                    messageLengths[i] = -1; // counted and skipped when the batch is sent
+                    LOG.warn("sealing a packet failed: {}", e.toString());
+                }
+            }
+        }
+
+        @Override
+        public void close() {
+            workers.close();
+        }
+    }
+
+    private static void noteDataSent(Peer peer, Instant now) {
+        peer.lastSent = now;
+        peer.dataReceivedUnanswered = null;
+        if (peer.dataSentUnanswered == null) {
+            peer.dataSentUnanswered = now;
+        }
+    }
+
+    boolean transmit(Peer peer, byte[] message, int plainLength) {
+        return transmit(peer, ByteBuffer.wrap(message), plainLength);
+    }
+
+    private boolean transmit(Peer peer, ByteBuffer message, int plainLength) {
+        java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector = pathSelector;
+        io.cloudbridge.api.mesh.PeerPath path = selector == null ? null : selector.apply(peer);
+        if (path != null) {
+            if (path.send(message)) {
+                peer.txBytes.addAndGet(plainLength);
+                return true;
+            }
+            device.drop("path refused");
+            return false;
+        }
+        InetSocketAddress to = peer.endpoint;
+        if (to == null) {
+            device.drop("no endpoint");
+            return false;
+        }
+        try {
+            if (!sendDatagram(message, to)) {
+                device.drop("send buffer full");
+                return false;
+            }
+            peer.txBytes.addAndGet(plainLength);
+            return true;
+        } catch (IOException e) {
+            device.drop("send failed");
+            return false;
+        }
+    }
+
+    void sendKeepalive(Peer peer, Keypair keypair, Instant now) {
+        peer.dataReceivedUnanswered = null;
+        if (transmit(peer, keypair.seal(new byte[0]), 0)) {
+            peer.lastSent = now;
+        }
+    }
+
+    /** Sends what waited for the peer's new session, or a keepalive that confirms the session. */
+    void flush(Peer peer) {
+        Keypair keypair = peer.current;
+        byte[] packet;
+        boolean sent = false;
+        while (true) {
+            synchronized (peer.queue) {
+                packet = peer.queue.pollFirst();
+            }
+            if (packet == null) {
+                break;
+            }
+            if (transmit(peer, keypair.seal(packet), packet.length)) {
+                noteDataSent(peer, clock.instant());
+            }
+            sent = true;
+        }
+        if (!sent && keypair.initiator()) {
+            // Confirms the new keypair to the responder, which may not send until it hears from us.
+            sendKeepalive(peer, keypair, clock.instant());
+        }
+    }
+}
