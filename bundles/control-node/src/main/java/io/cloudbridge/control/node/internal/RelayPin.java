@@ -30,7 +30,11 @@ final class RelayPin extends X509ExtendedTrustManager {
     private final Path pinFile;
 
     /** @param configured the fingerprint from the configuration, or blank for trust on first use */
-    RelayPin(String configured, Path pinFile) {
+    /** Writes the pin file owner-only. */
+    private final io.cloudbridge.api.runtime.RuntimeEnvironment secrets;
+
+    RelayPin(String configured, Path pinFile, io.cloudbridge.api.runtime.RuntimeEnvironment secrets) {
+        this.secrets = secrets;
         this.configured = configured == null ? "" : configured.trim().toLowerCase();
         this.pinFile = pinFile;
     }
@@ -87,7 +91,7 @@ final class RelayPin extends X509ExtendedTrustManager {
     }
 
     private void pin(String fingerprint) throws IOException {
-        io.cloudbridge.boot.config.SecretFiles.writeOwnerOnly(pinFile, fingerprint + "\n");
+        secrets.writeSecret(pinFile, fingerprint + "\n");
     }
 
     @Override

@@ -29,7 +29,7 @@ final class KeyRotationVerifier {
         this.publicKey = NodeKey.of(pub);
     }
 
-    static KeyRotationVerifier loadOrCreate(Path file, SecretWriter writer) throws IOException {
+    static KeyRotationVerifier loadOrCreate(Path file, io.cloudbridge.api.runtime.RuntimeEnvironment secrets) throws IOException {
         if (Files.exists(file)) {
             byte[] key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
             if (key.length != X25519.SCALAR_SIZE) {
@@ -39,7 +39,7 @@ final class KeyRotationVerifier {
         }
         byte[] key = new byte[X25519.SCALAR_SIZE];
         X25519.generatePrivateKey(new SecureRandom(), key);
-        writer.write(file, Base64.getEncoder().encodeToString(key) + "\n");
+        secrets.writeSecret(file, Base64.getEncoder().encodeToString(key) + "\n");
         return new KeyRotationVerifier(key);
     }
 

@@ -77,15 +77,15 @@ public record RelayCertificate(X509Certificate certificate, PrivateKey privateKe
     }
 
     /** The pair kept in {@code folder}, made there first if there is none. */
-    public static RelayCertificate loadOrCreate(Path folder, String hostName, SecretWriter writer) throws IOException {
+    public static RelayCertificate loadOrCreate(Path folder, String hostName, io.cloudbridge.api.runtime.RuntimeEnvironment secrets) throws IOException {
         Path cert = folder.resolve("relay.crt");
         Path key = folder.resolve("relay.key");
         if (Files.exists(cert) && Files.exists(key)) {
             return load(cert, key);
         }
         RelayCertificate made = selfSigned(hostName);
-        writer.write(key, pem(made.privateKey));
-        writer.write(cert, pem(made.certificate));
+        secrets.writeSecret(key, pem(made.privateKey));
+        secrets.writeSecret(cert, pem(made.certificate));
         return made;
     }
 

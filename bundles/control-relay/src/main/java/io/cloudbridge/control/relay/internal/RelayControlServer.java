@@ -116,12 +116,12 @@ public final class RelayControlServer {
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
         certificate = config.certificateFile().isBlank()
-                ? RelayCertificate.loadOrCreate(relayState.resolve("tls"), HostName.ofThisMachine(), environment::writeSecret)
+                ? RelayCertificate.loadOrCreate(relayState.resolve("tls"), HostName.ofThisMachine(), environment)
                 : RelayCertificate.load(environment.configuredPath(config.certificateFile()),
                         environment.configuredPath(config.privateKeyFile()));
         calls = controlPool(config.controlThreads());
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
-                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(relayState.resolve("rotation.key"), environment::writeSecret), calls);
+                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(relayState.resolve("rotation.key"), environment), calls);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))

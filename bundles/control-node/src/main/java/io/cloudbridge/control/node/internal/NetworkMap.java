@@ -1,0 +1,95 @@
+package io.cloudbridge.control.node.internal;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.overlay.OverlayAddress;
+import io.cloudbridge.control.v1.NetworkMapUpdate;
+import io.cloudbridge.control.v1.Peer;
+import io.cloudbridge.control.v1.RegisterResponse;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+
+/**
+ * The tenant's network map as this node holds it: the relay's full maps and deltas applied in
+ * the order they come, and the version reached, which a reopened stream asks to continue from.
+ * Read from any thread (the peer directory, signalling, the commands), so kept in a concurrent map.
+ */
+final class NetworkMap {
+    private static final Logger LOG = ControlSession.LOG;
+
+    private final Map<String, Peer> peers = new ConcurrentHashMap<>();
+    private volatile long mapVersion;
+
+    /** Takes one update of the map stream: a whole map replaces what was held, a delta changes one node. */
+    void apply(NetworkMapUpdate u) {
+        switch (u.getChangeCase()) {
+            case FULL -> {
+                peers.clear();
+                u.getFull().getPeersList().forEach(p -> peers.put(p.getNodeId(), p));
+            }
+            case UPSERT -> peers.put(u.getUpsert().getNodeId(), u.getUpsert());
+            case REMOVED -> peers.remove(u.getRemoved().getNodeId());
+            default -> LOG.debug("a map update of a kind this node does not know: ignored");
+        }
+        mapVersion = u.getVersion();
+    }
+
+    long version() {
+        return mapVersion;
+    }
+
+    int size() {
+        return peers.size();
+    }
+
+    Peer byNodeId(String nodeId) {
+        return peers.get(nodeId);
+    }
+
+    /** The map's entries as they are now (a live view), this node's own among them. */
+    Collection<Peer> entries() {
+        return peers.values();
+    }
+
+    /** The node id the map gives a WireGuard key; null when the key is not in the map. */
+    String nodeIdOf(NodeKey to) {
+        String nodeId = null;
+        for (Peer p : peers.values()) {
+            if (Arrays.equals(p.getWireguardPublicKey().toByteArray(), to.toBytes())) {
+                nodeId = p.getNodeId();
+                break;
+            }
+        }
+        return nodeId;
+    }
+
+    /** The other nodes of the map, as the peer directory gives them: this node itself and unusable keys left out. */
+    Collection<io.cloudbridge.api.mesh.Peer> meshPeers(RegisterResponse r) {
+        List<io.cloudbridge.api.mesh.Peer> out = new ArrayList<>();
+        for (Peer p : peers.values()) {
+            if ((r == null || !p.getNodeId().equals(r.getNodeId())) && p.getWireguardPublicKey().size() == 32) {
+                out.add(toMeshPeer(p));
+            }
+        }
+        return out;
+    }
+
+    static io.cloudbridge.api.mesh.Peer toMeshPeer(Peer p) {
+        List<IpPrefix> allowed = new ArrayList<>();
+        for (String a : p.getOverlayAddressesList()) {
+            try {
+                OverlayAddress addr = OverlayAddress.parse(a);
+                allowed.add(new IpPrefix(addr.address(), addr.address().getAddress().length * 8));
+            } catch (IllegalArgumentException e) {
+                LOG.debug("peer {} has an address this node cannot read: {}", p.getNodeId(), a);
+            }
+        }
+        return new io.cloudbridge.api.mesh.Peer(NodeKey.of(p.getWireguardPublicKey().toByteArray()),
+                p.getHostname(), allowed, List.of());
+    }
+}
