@@ -182,7 +182,7 @@ final class QuicSession extends RelaySession {
             lastHeardNanos = System.nanoTime();
         }
 
-        private void onLine(QuicStreamChannel ch, String text) {
+        private void onLine(Channel ch, String text) {
             heard();
             ControlLine line = ControlLine.fromRelay(text);
             if (line.kind() == ControlLine.Kind.OK) {

@@ -1,5 +1,18 @@
 package io.cloudbridge.transport.quic.internal;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+
 /**
  * The QUIC transport's protocol, ALPN {@value #ALPN}. Each overlay packet is one QUIC DATAGRAM
  * frame (RFC 9221): {@code [32-byte WireGuard public key][encrypted WireGuard message]}, the key
@@ -47,40 +60,49 @@ final class QuicWire {
     static final int DATAGRAMS_PER_CALL = 16;
     /** The largest it sends before path MTU discovery finds more: a 1,500-byte IPv4 link. */
     static final int MAX_SEND_UDP_PAYLOAD = 1_472;
+    private static final StringDecoder LINE_TEXT = new StringDecoder(StandardCharsets.UTF_8);
 
     private QuicWire() {
     }
 
     /** Splits a control stream into lines, refusing one longer than {@link #MAX_LINE} (TooLongFrameException). */
-    static io.netty.handler.codec.LineBasedFrameDecoder lineDecoder() {
-        return new io.netty.handler.codec.LineBasedFrameDecoder(MAX_LINE, true, true);
+    static LineBasedFrameDecoder lineDecoder() {
+        return new LineBasedFrameDecoder(MAX_LINE, true, true);
     }
 
-    /** A control stream's handler: lines of UTF-8, at most {@link #MAX_LINE} bytes each, handed to {@code onLine}. */
-    static io.netty.channel.ChannelHandler lines(java.util.function.BiConsumer<io.netty.handler.codec.quic.QuicStreamChannel, String> onLine,
-            java.util.function.Consumer<Throwable> onError) {
-        return new io.netty.channel.ChannelInitializer<io.netty.handler.codec.quic.QuicStreamChannel>() {
-            @Override
-            protected void initChannel(io.netty.handler.codec.quic.QuicStreamChannel stream) {
-                stream.pipeline().addLast(lineDecoder())
-                        .addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
-                                io.netty.buffer.ByteBuf line = (io.netty.buffer.ByteBuf) msg;
-                                String text;
-                                try {
-                                    text = line.toString(java.nio.charset.StandardCharsets.UTF_8);
-                                } finally {
-                                    line.release();
-                                }
-                                onLine.accept(stream, text);
-                            }
+    /**
+     * A control line's text, after {@link #lineDecoder()}: UTF-8, a malformed sequence read as
+     * U+FFFD (so the line is of no known kind rather than an error). One decoder serves every
+     * stream: it holds no state.
+     */
+    static StringDecoder lineText() {
+        return LINE_TEXT;
+    }
 
-                            @Override
-                            public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
-                                onError.accept(cause);
-                            }
-                        });
+    /** A control line as written: its text and the newline, UTF-8. */
+    static ByteBuf line(String text) {
+        return Unpooled.copiedBuffer(text + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * A control stream's handler: lines of UTF-8, at most {@link #MAX_LINE} bytes each, handed to
+     * {@code onLine} with the stream; any failure (a line too long) to {@code onError}.
+     */
+    static ChannelHandler lines(BiConsumer<Channel, String> onLine, Consumer<Throwable> onError) {
+        return new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel stream) {
+                stream.pipeline().addLast(lineDecoder(), lineText()).addLast(new SimpleChannelInboundHandler<String>() {
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, String text) {
+                        onLine.accept(stream, text);
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        onError.accept(cause);
+                    }
+                });
             }
         };
     }
