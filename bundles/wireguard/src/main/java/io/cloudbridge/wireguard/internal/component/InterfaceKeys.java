@@ -44,6 +44,18 @@ final class InterfaceKeys {
         return key;
     }
 
+    /**
+     * Where the key is kept unless configured: in the daemon's state folder. It used to be
+     * {@code state/wireguard.key} under the installation whatever the state folder was, so two
+     * daemons of one installation with state folders of their own shared a key; a key already
+     * there is still used, so that an upgraded node keeps its identity.
+     */
+    static Path defaultKeyFile(RuntimeEnvironment environment) {
+        Path inState = environment.stateFolder().resolve("wireguard.key");
+        Path earlier = environment.home().resolve("state").resolve("wireguard.key");
+        return !Files.exists(inState) && Files.exists(earlier) ? earlier : inState;
+    }
+
     /** Reads the private key, or creates one readable by its owner only. */
     static byte[] loadOrCreateKey(Path file, RuntimeEnvironment environment) throws IOException {
         if (Files.exists(file)) {

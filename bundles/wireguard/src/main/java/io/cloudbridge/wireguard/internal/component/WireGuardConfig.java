@@ -11,8 +11,8 @@ public @interface WireGuardConfig {
     String interfaceName() default "cb0";
 
     @AttributeDefinition(description = "The private key file (Base64), relative to the distribution; created"
-            + " owner-only when missing.")
-    String privateKeyFile() default "state/wireguard.key";
+            + " owner-only when missing. Empty: wireguard.key in the daemon's state folder (or the OS keyring).")
+    String privateKeyFile() default "";
 
     @AttributeDefinition(description = "The address the UDP socket binds to.")
     String listenAddress() default "0.0.0.0";

@@ -109,7 +109,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     void activate(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
         this.config = c;
         this.context = ctx;
-        Path keyFile = environment.configuredPath(c.privateKeyFile());
+        Path keyFile = c.privateKeyFile().isBlank() ? InterfaceKeys.defaultKeyFile(environment)
+                : environment.configuredPath(c.privateKeyFile());
         Identity identity = new Identity(InterfaceKeys.privateKey(keyFile, c.interfaceName(), credentials, environment));
         for (String a : membership.addresses(c)) {
             int slash = a.indexOf('/');
