@@ -28,9 +28,8 @@ class ChaosDiagnosticsTest {
         synchronized (LOCK) {
             blocked.start();
             started.await();
-            while (blocked.getState() != Thread.State.BLOCKED) {
-                Thread.sleep(5);
-            }
+            Await.until(java.time.Duration.ofSeconds(10), "the thread blocked on the lock",
+                    () -> blocked.getState() == Thread.State.BLOCKED);
             String jcmd = ProcessHandle.current().info().command().map(j -> Path.of(j).resolveSibling("jcmd").toString())
                     .orElse("jcmd");
             dump = ChaosLab.sh(true, jcmd, Long.toString(ProcessHandle.current().pid()), "Thread.print");
