@@ -42,8 +42,11 @@ public interface RuntimeEnvironment {
 
     /**
      * Writes {@code text} to {@code file}, readable and writable by the daemon's user only from
-     * the moment the file exists (mode 0600 where the file system has modes), and replaces a file
-     * already there in one step, so that a crash never leaves half a secret. Creates the folder.
+     * the moment the file exists, and replaces a file already there in one step, so that a crash
+     * never leaves half a secret. Creates the folder. Owner-only means mode 0600 where the file
+     * system has POSIX modes; elsewhere (Windows) the file gets what {@code java.io.File} can set
+     * and otherwise the access of its folder, so the state folder itself must be the daemon's
+     * alone there.
      */
     void writeSecret(Path file, String text) throws IOException;
 }

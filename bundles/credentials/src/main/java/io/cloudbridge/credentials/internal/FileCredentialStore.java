@@ -132,7 +132,8 @@ final class FileCredentialStore implements CredentialStore {
         // The writer's temporary names (".ENTRY<random>.tmp"), and those of earlier versions (".tmp-*").
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(folder, p -> {
             String name = p.getFileName().toString();
-            return name.startsWith(LEGACY_TEMP_PREFIX) || name.startsWith(".") && name.endsWith(TEMP_SUFFIX);
+            return name.startsWith(LEGACY_TEMP_PREFIX) || name.endsWith(TEMP_SUFFIX) && name.length() > 65
+                    && ENTRY.matcher(name.substring(1, 65)).matches() && name.charAt(0) == '.';
         })) {
             for (Path p : entries) {
                 Files.deleteIfExists(p);

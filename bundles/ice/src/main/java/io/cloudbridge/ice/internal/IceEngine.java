@@ -194,13 +194,29 @@ final class IceEngine {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        if (stopped) {
-            // If the loop was too busy to do it above: it has stopped now, so its sessions are ours to touch.
+        // If the loop was too busy to do it above: once it has stopped its sessions are ours to touch
+        // (a plain map, the loop's own), and their probe sockets and MASQUE paths are closed then.
+        Runnable dropPaths = () -> {
             ctx.sessions.values().forEach(s -> s.probing.dropBirthday());
             ctx.sessions.values().forEach(s -> s.checklist.dropMasque());
+        };
+        if (stopped) {
+            dropPaths.run();
         } else {
-            // Still running a task: its sessions are not this thread's to walk (a plain map, the loop's own).
-            IceContext.LOG.warn("the ICE engine's thread did not stop within 2 s; its probe sockets and MASQUE paths are left open");
+            IceContext.LOG.warn("the ICE engine's thread did not stop within 2 s; its probe sockets and MASQUE paths close when it does");
+            Thread later = new Thread(() -> {
+                try {
+                    if (loop.awaitTermination(1, TimeUnit.MINUTES)) {
+                        dropPaths.run();
+                    } else {
+                        IceContext.LOG.warn("the ICE engine's thread still runs a minute after stop; its probe sockets stay open");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "ice-engine-stop");
+            later.setDaemon(true);
+            later.start();
         }
         published.clear();
         ctx.wire.close();

@@ -166,7 +166,8 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         session.config = c;
         session.context = ctx;
         session.environment = environment;
-        session.stateFolder = environment.stateFolder("control");
+        // Not created here: a node with no relay configured writes nothing (the writer makes the folder when it first writes).
+        session.stateFolder = environment.stateFolder().resolve("control");
         if (c.relay().isBlank()) {
             session.status = "no relay configured (control.relay)";
             return;

@@ -33,7 +33,8 @@ import org.slf4j.LoggerFactory;
  * put the node into its tenant's map.
  */
 final class NodeRegistration {
-    private static final Logger LOG = LoggerFactory.getLogger(NodeRegistration.class);
+    /** Logs under the control service's name, as before the split: operators' log levels name it. */
+    private static final Logger LOG = LoggerFactory.getLogger(ControlService.class);
     static final int MAX_ENDPOINTS = 16;
     /** What a full registration queue tells the caller to wait: bursts take milliseconds, a full queue a few of them. */
     static final Duration QUEUE_RETRY = Duration.ofSeconds(1);

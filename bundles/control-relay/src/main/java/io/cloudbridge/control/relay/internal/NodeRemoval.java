@@ -12,7 +12,8 @@ import org.slf4j.LoggerFactory;
  * entry go, and everything its credential opened is revoked.
  */
 final class NodeRemoval {
-    private static final Logger LOG = LoggerFactory.getLogger(NodeRemoval.class);
+    /** Logs under the control service's name, as before the split: operators' log levels name it. */
+    private static final Logger LOG = LoggerFactory.getLogger(ControlService.class);
     private final RelayState state;
     private final AddressAllocator ipam;
     private final io.cloudbridge.store.Durability durability;

@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
  * opened them, so that revoking the token ends them; shared by both stream roles.
  */
 final class StreamBindings {
-    private static final Logger LOG = LoggerFactory.getLogger(StreamBindings.class);
+    /** Logs under the control service's name, as before the split: operators' log levels name it. */
+    private static final Logger LOG = LoggerFactory.getLogger(ControlService.class);
     private final CredentialRegistry credentials;
     private final ControlRefusals refusals;
 

@@ -56,8 +56,8 @@ public final class DaemonEnvironment implements RuntimeEnvironment {
 
     @Override
     public Path stateFolder(String component) throws IOException {
-        if (component == null || component.isBlank() || component.startsWith(".")
-                || !component.equals(Path.of(component).getFileName().toString())) {
+        Path name = component == null || component.isBlank() ? null : Path.of(component).getFileName();
+        if (name == null || component.startsWith(".") || !component.equals(name.toString())) {
             throw new IllegalArgumentException("a component's state folder is one plain name, not '" + component + "'");
         }
         Path folder = state.resolve(component);

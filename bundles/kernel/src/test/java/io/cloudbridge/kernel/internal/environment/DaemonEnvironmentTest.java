@@ -37,7 +37,7 @@ class DaemonEnvironmentTest {
         Path control = env.stateFolder("control");
         assertEquals(tmp.resolve("state").resolve("control"), control);
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(control)));
-        for (String bad : new String[] {"", "..", "../etc", "a/b", ".hidden"}) {
+        for (String bad : new String[] {"", "..", "../etc", "a/b", ".hidden", "/"}) {
             assertThrows(IllegalArgumentException.class, () -> env.stateFolder(bad), bad);
         }
     }

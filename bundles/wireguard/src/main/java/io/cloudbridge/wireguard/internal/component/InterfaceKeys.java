@@ -46,14 +46,25 @@ final class InterfaceKeys {
 
     /**
      * Where the key is kept unless configured: in the daemon's state folder. It used to be
-     * {@code state/wireguard.key} under the installation whatever the state folder was, so two
-     * daemons of one installation with state folders of their own shared a key; a key already
-     * there is still used, so that an upgraded node keeps its identity.
+     * {@code state/wireguard.key} under the installation whatever the state folder was, so that
+     * every daemon of one installation with a state folder of its own shared one key. A key still
+     * there is moved, once, into the state folder of the first daemon that starts without one: an
+     * upgraded node keeps its identity, and no later daemon takes the same key.
      */
     static Path defaultKeyFile(RuntimeEnvironment environment) {
         Path inState = environment.stateFolder().resolve("wireguard.key");
         Path earlier = environment.home().resolve("state").resolve("wireguard.key");
-        return !Files.exists(inState) && Files.exists(earlier) ? earlier : inState;
+        if (!inState.equals(earlier) && !Files.exists(inState) && Files.exists(earlier)) {
+            try {
+                Files.createDirectories(inState.getParent());
+                Files.move(earlier, inState, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                LOG.info("the WireGuard key moved from {} into the state folder: {}", earlier, inState);
+            } catch (IOException e) {
+                // Another daemon took it first, or the installation is read-only: this one gets a key of its own.
+                LOG.info("the WireGuard key at {} stays there ({}); {} is used", earlier, e.toString(), inState);
+            }
+        }
+        return inState;
     }
 
     /** Reads the private key, or creates one readable by its owner only. */

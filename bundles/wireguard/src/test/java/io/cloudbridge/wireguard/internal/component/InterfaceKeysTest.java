@@ -35,16 +35,19 @@ class InterfaceKeysTest {
     }
 
     @Test
-    void aKeyWhereEarlierVersionsKeptItIsStillUsed() throws Exception {
+    void aKeyWhereEarlierVersionsKeptItMovesOnceIntoTheFirstStateFolder() throws Exception {
         Path home = Files.createDirectories(tmp.resolve("opt"));
         Path earlier = home.resolve("state/wireguard.key");
-        DaemonEnvironment env = environment(home, tmp.resolve("var/node"));
-        byte[] key = InterfaceKeys.loadOrCreateKey(earlier, env);
-        assertEquals(earlier, InterfaceKeys.defaultKeyFile(env), "an upgraded node keeps its identity");
-        assertArrayEquals(key, InterfaceKeys.loadOrCreateKey(InterfaceKeys.defaultKeyFile(env), env));
-        // Once there is one in the state folder, that one counts.
-        InterfaceKeys.loadOrCreateKey(env.stateFolder().resolve("wireguard.key"), env);
-        assertEquals(env.stateFolder().resolve("wireguard.key"), InterfaceKeys.defaultKeyFile(env));
+        DaemonEnvironment upgraded = environment(home, tmp.resolve("var/node"));
+        byte[] key = InterfaceKeys.loadOrCreateKey(earlier, upgraded);
+        Path moved = InterfaceKeys.defaultKeyFile(upgraded);
+        assertEquals(upgraded.stateFolder().resolve("wireguard.key"), moved);
+        assertArrayEquals(key, InterfaceKeys.loadOrCreateKey(moved, upgraded), "an upgraded node keeps its identity");
+        assertFalse(Files.exists(earlier), "moved, not copied");
+        // A second daemon of the installation, started after: a key of its own, not the same one.
+        DaemonEnvironment second = environment(home, tmp.resolve("var/second"));
+        byte[] other = InterfaceKeys.loadOrCreateKey(InterfaceKeys.defaultKeyFile(second), second);
+        assertFalse(Arrays.equals(key, other), "no two daemons share a key");
     }
 
     private static DaemonEnvironment environment(Path home, Path state) {
