@@ -30,9 +30,10 @@ for tool in wireguard-go wg iperf3 ip; do
 done
 
 cpfile=$(mktemp)
+# TunNode, the engine on its own, is a harness in the test classes; the TUN devices are a test dependency.
 (cd "$here" && ./mvnw -q -o dependency:build-classpath -pl bundles/wireguard -Dmdep.outputFile="$cpfile" \
-  -Dmdep.includeScope=compile >/dev/null)
-classpath="$here/bundles/wireguard/target/classes:$(cat "$cpfile")"
+  -Dmdep.includeScope=test >/dev/null)
+classpath="$here/bundles/wireguard/target/test-classes:$here/bundles/wireguard/target/classes:$(cat "$cpfile")"
 rm -f "$cpfile"
 
 umask 077

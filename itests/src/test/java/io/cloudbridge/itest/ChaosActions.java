@@ -36,7 +36,7 @@ final class ChaosActions {
     private static final Set<String> KEPT_FEATURES = Set.of("core", "shell");
     /** The bundles a node's overlay lives in: anything done to them may reset its sessions. */
     private static final Set<String> NODE_QUIET_BUNDLES = Set.of("io.cloudbridge.ice", "io.cloudbridge.masque",
-            "io.cloudbridge.wireguard.engine", "io.cloudbridge.auth.oidc", "io.cloudbridge.transport.quic",
+            "io.cloudbridge.auth.oidc", "io.cloudbridge.transport.quic",
             "io.cloudbridge.transport.websocket", "com.example.cloudbridge.tcp");
     private static final Set<String> TRANSPORT_FEATURES = Set.of("transport-quic", "transport-websocket");
 
@@ -173,7 +173,7 @@ final class ChaosActions {
             // A refresh (and an update the kernel refreshes) also restarts what is wired to the bundle.
             kind = NODE_QUIET_BUNDLES.contains(b[1]) && alone ? Kind.PLANE : Kind.OVERLAY;
         } else {
-            kind = Set.of("io.cloudbridge.masque", "io.cloudbridge.wireguard.engine", "io.cloudbridge.auth.oidc").contains(b[1])
+            kind = Set.of("io.cloudbridge.masque", "io.cloudbridge.wireguard", "io.cloudbridge.auth.oidc").contains(b[1])
                     && alone ? Kind.QUIET : Kind.PLANE;
         }
         return new Outcome(what, d, kind, result);

@@ -147,6 +147,15 @@ public class ConnectIpTest {
             assertEquals(0, reply[20], "ICMP echo reply");
             h3.datagrams.clear();
 
+            // The gateway's WireGuard is the overlay bundle's engine, and the relay needs no TUN for it:
+            // no TUN bundle is installed, and the node's interface component (wg:show) stays inactive.
+            String bundles = relay.exec("lb", "-s").out();
+            assertTrue(bundles.contains("io.cloudbridge.wireguard") && !bundles.contains("io.cloudbridge.tun"),
+                    "the engine's bundle, without the TUN bundle:\n" + bundles);
+            Daemon.Result wgShow = relay.exec("wg:show");
+            assertTrue(wgShow.exit() != 0 && wgShow.err().contains("Command not found: wg:show"),
+                    "no node interface on the relay: " + wgShow.out() + wgShow.err());
+
             // Tenant other's node, another source address, a malformed packet: dropped and counted, nothing comes back.
             h3.datagram(datagram(quarter, icmpEcho(mine, InetAddress.getByName(otherAddress), 0x4242, 2)));
             h3.datagram(datagram(quarter, icmpEcho(InetAddress.getByName(otherAddress), InetAddress.getByName(acmeAddress), 0x4242, 3)));

@@ -1,5 +1,7 @@
 package io.cloudbridge.tun.internal;
 
+import io.cloudbridge.api.tun.PacketBatch;
+
 /**
  * The read side of TUN offload. A device opened with a virtio-net header and TSO hands the engine
  * whole TCP send bursts as one frame of up to 64 KiB (the kernel skipped segmenting them), and

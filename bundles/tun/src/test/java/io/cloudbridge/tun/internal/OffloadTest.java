@@ -1,5 +1,7 @@
 package io.cloudbridge.tun.internal;
 
+import io.cloudbridge.api.tun.PacketBatch;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -2,7 +2,7 @@ package io.cloudbridge.wireguard.internal.component;
 
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
-import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.api.tun.TunDevice;
 import io.cloudbridge.wireguard.internal.device.Peer;
 import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
 import java.io.IOException;
@@ -39,7 +39,7 @@ final class PeerReconciler {
      *
      * @param tun the TUN device whose routes follow the peers', or {@code null} (userspace)
      */
-    static void applyPeers(WireGuardDevice device, LinuxTun tun, List<PeerSpec> wanted, String interfaceName)
+    static void applyPeers(WireGuardDevice device, TunDevice tun, List<PeerSpec> wanted, String interfaceName)
             throws IOException, InvalidKeyException {
         java.util.Set<NodeKey> keep = new java.util.HashSet<>();
         wanted.forEach(w -> keep.add(w.publicKey()));
@@ -49,7 +49,7 @@ final class PeerReconciler {
                 if (tun != null) {
                     for (IpPrefix r : p.allowedIps()) {
                         try {
-                            tun.removeRoute(r.toString());
+                            tun.removeRoute(r);
                         } catch (IOException gone) {
                             LOG.debug("route {} was already gone: {}", r, gone.toString());
                         }
@@ -73,7 +73,7 @@ final class PeerReconciler {
             peer.setPersistentKeepalive(spec.keepalive());
             if (tun != null) {
                 for (IpPrefix r : spec.allowedIps()) {
-                    tun.addRoute(r.toString());
+                    tun.addRoute(r);
                 }
             }
         }

@@ -1,7 +1,7 @@
 package io.cloudbridge.wireguard.internal.component;
 
 import io.cloudbridge.api.mesh.PathManager;
-import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.api.tun.TunDevice;
 import io.cloudbridge.wireguard.internal.device.OverlayMtu;
 import java.io.IOException;
 import java.util.function.Supplier;
@@ -14,13 +14,13 @@ final class TunMtu {
 
     /** The component's: both come and go while the watch runs. */
     private final Supplier<PathManager> pathManager;
-    private final Supplier<LinuxTun> tun;
+    private final Supplier<TunDevice> tun;
     /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
     private volatile int tunMtu;
     private java.util.concurrent.ScheduledExecutorService mtuWatch;
     private int tooSmallLimitWarned;
 
-    TunMtu(Supplier<PathManager> pathManager, Supplier<LinuxTun> tun) {
+    TunMtu(Supplier<PathManager> pathManager, Supplier<TunDevice> tun) {
         this.pathManager = pathManager;
         this.tun = tun;
     }
@@ -60,7 +60,7 @@ final class TunMtu {
      */
     private void followPathLimit(int derived) {
         PathManager pm = pathManager.get();
-        LinuxTun device = tun.get();
+        TunDevice device = tun.get();
         if (pm == null || device == null) {
             return;
         }

@@ -12,12 +12,12 @@ import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
-import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.api.tun.TunDevice;
+import io.cloudbridge.api.tun.TunDevices;
 import io.cloudbridge.wireguard.internal.device.IcmpEcho;
 import io.cloudbridge.wireguard.internal.device.Peer;
 import io.cloudbridge.wireguard.internal.device.OverlayMtu;
 import io.cloudbridge.wireguard.internal.device.TunPump;
-import io.cloudbridge.wireguard.internal.device.TunSink;
 import io.cloudbridge.wireguard.internal.device.UapiServer;
 import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
 import io.cloudbridge.wireguard.internal.noise.Identity;
@@ -58,8 +58,8 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
 
     private WireGuardConfig config;
     private WireGuardDevice device;
-    private LinuxTun tun;
-    private volatile TunSink tunSink;
+    /** The TUN device, or null (userspace); read per delivered packet. */
+    private volatile TunDevice tun;
     private UapiServer uapi;
     private final List<InetAddress> ownAddresses = new ArrayList<>();
     private final List<IpPrefix> ownPrefixes = new ArrayList<>();
@@ -72,6 +72,15 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private io.cloudbridge.api.runtime.RuntimeEnvironment environment;
     private final KeyRotationProver keyProofs = new KeyRotationProver();
     private final TunMtu tunMtu = new TunMtu(() -> this.pathManager, () -> this.tun);
+
+    /**
+     * The platform's TUN devices. Mandatory even in userspace mode, on purpose: this bundle also
+     * holds the engines of a relay's CONNECT-IP gateways ({@code EmbeddedEngines}), and a relay
+     * installs no TUN devices, so there this component (a node's interface) stays unsatisfied and
+     * never opens a socket or a device. A node's overlay feature always brings them.
+     */
+    @Reference
+    private TunDevices tunDevices;
 
     /**
      * The OS keyring, when the credentials bundle runs: new keys are kept there. Static and greedy:
@@ -127,10 +136,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
 
             @Override
             public void flush() {
-                TunSink sink = tunSink;
-                if (sink != null) {
+                TunDevice tunDevice = tun;
+                if (tunDevice != null) {
                     try {
-                        sink.flush();
+                        tunDevice.flush();
                     } catch (IOException e) {
                         LOG.debug("TUN write failed: {}", e.toString());
                     }
@@ -159,8 +168,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             if (!c.userspace()) {
                 int mtu = c.mtu() > 0 ? c.mtu() : OverlayMtu.derive(device.peers().stream().map(Peer::endpoint).toList());
                 tunMtu.set(mtu);
-                tun = TunPump.open(c.interfaceName(), mtu, membership.addresses(c), routes, c.offload());
-                tunSink = new TunSink(tun);
+                tun = tunDevices.open(c.interfaceName(), mtu, membership.addresses(c), routes, c.offload());
                 LOG.info("TUN device {} up: MTU {}{}, segmentation offload {}", c.interfaceName(), mtu,
                         c.mtu() > 0 ? "" : " (derived from the path)", tun.offload() ? "on" : "off");
                 TunPump.start(tun, device);
@@ -275,7 +283,6 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         if (tun != null) {
             tun.close(); // removes the interface and its routes
             tun = null;
-            tunSink = null;
         }
         pings.cancelAll();
     }
@@ -285,10 +292,10 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         if (pings.takeReply(packet, length)) {
             return;
         }
-        TunSink sink = tunSink;
-        if (sink != null) {
+        TunDevice tunDevice = tun;
+        if (tunDevice != null) {
             try {
-                sink.deliver(packet, length);
+                tunDevice.write(packet, length);
             } catch (IOException e) {
                 LOG.debug("TUN write failed: {}", e.toString());
             }

@@ -142,7 +142,7 @@ final class Outbound {
         private final byte[][] messages;
         private final ByteBuffer[] wrappers;
         private final int[] messageLengths;
-        private io.cloudbridge.tun.internal.PacketBatch batch;
+        private io.cloudbridge.api.tun.PacketBatch batch;
         private final java.util.function.IntConsumer sealTask = this::seal;
 
         BatchSender(int capacity) {
@@ -160,7 +160,7 @@ final class Outbound {
         }
 
         /** Sends every packet of the batch (routing, queueing for a handshake, sealing, sending). */
-        public void send(io.cloudbridge.tun.internal.PacketBatch packets) {
+        public void send(io.cloudbridge.api.tun.PacketBatch packets) {
             Instant now = clock.instant();
             int n = packets.count();
             batch = packets;
@@ -174,7 +174,7 @@ final class Outbound {
             }
         }
 
-        private void sendBatch(io.cloudbridge.tun.internal.PacketBatch packets, int n, Instant now) {
+        private void sendBatch(io.cloudbridge.api.tun.PacketBatch packets, int n, Instant now) {
             for (int i = 0; i < n; i++) {
                 keypairs[i] = null;
                 peers[i] = null;

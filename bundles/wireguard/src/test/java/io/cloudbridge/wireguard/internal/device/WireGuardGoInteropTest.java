@@ -172,7 +172,7 @@ class WireGuardGoInteropTest {
         lab.inLab("ip", "-6", "addr", "add", "fd99:7::2/64", "dev", IFACE);
         // The runtime's own TUN path: offload asked for, the reader thread, the coalescing sink.
         try (JavaEnd node = new JavaEnd("10.99.7.21", null, true);
-                io.cloudbridge.tun.internal.LinuxTun tun = TunPump.open("cbtun7", 1420,
+                io.cloudbridge.api.tun.TunDevice tun = new io.cloudbridge.tun.internal.LinuxTunDevices().open("cbtun7", 1420,
                         List.of("10.99.7.21/32", "fd99:7::21/128"),
                         List.of(IpPrefix.parse("10.99.7.2/32"), IpPrefix.parse("fd99:7::2/128")), true)) {
             assertTrue(tun.offload(), "the kernel grants TUN segmentation offload");
@@ -180,12 +180,11 @@ class WireGuardGoInteropTest {
             lab.inLab("wg", "set", IFACE, "peer", pub, "allowed-ips", "10.99.7.21/32,fd99:7::21/128");
             WireGuardDevice device = node.device;
             Peer v6 = device.peers().get(0);
-            TunSink tunSink = new TunSink(tun);
             node.sinkOverride = new WireGuardDevice.PacketSink() {
                 @Override
                 public void deliver(Peer peer, byte[] packet, int length) {
                     try {
-                        tunSink.deliver(packet, length);
+                        tun.write(packet, length);
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
@@ -194,7 +193,7 @@ class WireGuardGoInteropTest {
                 @Override
                 public void flush() {
                     try {
-                        tunSink.flush();
+                        tun.flush();
                     } catch (java.io.IOException e) {
                         throw new java.io.UncheckedIOException(e);
                     }
@@ -237,9 +236,9 @@ class WireGuardGoInteropTest {
                 String sent = new String(sender.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
                 assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
                 assertEquals(received, sent, "SHA-256 of what was sent and what arrived");
-                assertTrue(tunSink.packetsWritten() > tunSink.framesWritten(),
-                        "received segments were joined: " + tunSink.packetsWritten() + " packets in "
-                                + tunSink.framesWritten() + " frames");
+                assertTrue(tun.packetsWritten() > tun.framesWritten(),
+                        "received segments were joined: " + tun.packetsWritten() + " packets in "
+                                + tun.framesWritten() + " frames");
             }
 
             Process server = new ProcessBuilder("ip", "netns", "exec", lab.namespace, "iperf3", "-s", "-1", "-B", "10.99.7.2")

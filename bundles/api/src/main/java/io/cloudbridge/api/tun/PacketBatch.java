@@ -1,4 +1,4 @@
-package io.cloudbridge.tun.internal;
+package io.cloudbridge.api.tun;
 
 /**
  * A reusable set of packet slots: one array per packet, each packet at offset 0 of its slot. A

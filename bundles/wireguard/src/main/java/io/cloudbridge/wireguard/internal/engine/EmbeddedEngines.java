@@ -1,4 +1,4 @@
-package io.cloudbridge.wireguard.engine.internal;
+package io.cloudbridge.wireguard.internal.engine;
 
 import io.cloudbridge.api.mesh.PathKind;
 import io.cloudbridge.api.mesh.PeerPath;

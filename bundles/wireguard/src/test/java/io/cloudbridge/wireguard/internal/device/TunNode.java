@@ -1,7 +1,8 @@
 package io.cloudbridge.wireguard.internal.device;
 
 import io.cloudbridge.api.net.IpPrefix;
-import io.cloudbridge.tun.internal.LinuxTun;
+import io.cloudbridge.api.tun.TunDevice;
+import io.cloudbridge.tun.internal.LinuxTunDevices;
 import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -19,8 +20,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * The engine on its own, outside the framework: one TUN device, one peer. The throughput benchmark
- * runs it inside network namespaces beside wireguard-go; {@code cloudbridge up} takes this role
- * once the overlay is wired into the runtime.
+ * runs it (from the test classes: it is a harness, not part of the bundle) inside network
+ * namespaces beside wireguard-go.
  *
  * <pre>
  * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
@@ -52,16 +53,15 @@ public final class TunNode {
         for (String a : o.get("--allowed").split(",")) {
             allowed.add(IpPrefix.parse(a));
         }
-        LinuxTun tun = TunPump.open(o.get("--tun"), Integer.parseInt(o.getOrDefault("--mtu", "1420")),
+        TunDevice tun = new LinuxTunDevices().open(o.get("--tun"), Integer.parseInt(o.getOrDefault("--mtu", "1420")),
                 List.of(o.get("--address").split(",")), allowed, !"false".equals(o.get("--offload")));
         DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
-        TunSink tunSink = new TunSink(tun);
         WireGuardDevice[] device = new WireGuardDevice[1];
         device[0] = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
                 try {
-                    tunSink.deliver(packet, length);
+                    tun.write(packet, length);
                 } catch (IOException e) {
                     // the device is closing
                 }
@@ -70,7 +70,7 @@ public final class TunNode {
             @Override
             public void flush() {
                 try {
-                    tunSink.flush();
+                    tun.flush();
                 } catch (IOException e) {
                     // the device is closing
                 }
