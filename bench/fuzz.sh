@@ -5,7 +5,6 @@
 #
 #   bench/fuzz.sh [FILTER]          FILTER: a regular expression over Class#method (default: all)
 #   FUZZ_SECONDS=600                seconds per target (CI passes a short budget)
-#   FUZZ_BUILD=0                    skip compiling (the classes from a previous build are used)
 #   FUZZ_JOBS=1                     targets fuzzed at once
 #   FUZZ_LIBRARIES=0                instrument only our own classes (faster start, less coverage)
 #
@@ -62,11 +61,11 @@ if [ ${#selected[@]} -eq 0 ]; then
 fi
 
 list=$(IFS=,; echo "${modules[*]}")
-if [ "${FUZZ_BUILD:-1}" != 0 ]; then
-  ./mvnw -B -q test-compile -pl "$list" -am >/dev/null || { echo "build failed" >&2; exit 2; }
-fi
-./mvnw -B -q dependency:build-classpath -pl "$list" -Dmdep.includeScope=test \
-  -Dmdep.outputFile=target/fuzz-classpath >/dev/null || { echo "class path failed" >&2; exit 2; }
+# The class path comes from the same session as a compile of the modules and what they need, so
+# that sibling modules resolve to their target/classes, not to a local repository that a fresh
+# checkout's `verify` never filled (after a verify the compile finds nothing to do).
+./mvnw -B -q test-compile dependency:build-classpath -pl "$list" -am -Dmdep.includeScope=test \
+  -Dmdep.outputFile=target/fuzz-classpath >/dev/null || { echo "build or class path failed" >&2; exit 2; }
 
 # One target: the driver in its own JVM, then its figures in $work/summary (and why, if it crashed).
 fuzz_one() {

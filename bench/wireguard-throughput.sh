@@ -31,7 +31,8 @@ done
 
 cpfile=$(mktemp)
 # TunNode, the engine on its own, is a harness in the test classes; the TUN devices are a test dependency.
-(cd "$here" && ./mvnw -q -o dependency:build-classpath -pl bundles/wireguard -Dmdep.outputFile="$cpfile" \
+# In one session with a compile, so that the sibling modules resolve to their target/classes.
+(cd "$here" && ./mvnw -q -o test-compile dependency:build-classpath -pl bundles/wireguard -am -Dmdep.outputFile="$cpfile" \
   -Dmdep.includeScope=test >/dev/null)
 classpath="$here/bundles/wireguard/target/test-classes:$here/bundles/wireguard/target/classes:$(cat "$cpfile")"
 rm -f "$cpfile"

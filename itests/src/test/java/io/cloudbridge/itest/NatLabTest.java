@@ -402,7 +402,7 @@ class NatLabTest {
                 pinger = new ProcessBuilder("ip", "netns", "exec", P + "-a", "ping", "-D", "-i", "0.02", "-W", "1", cell.addrB)
                         .redirectErrorStream(true).redirectOutput(pings.toFile()).start();
                 List<String> report = new ArrayList<>();
-                for (String bundle : List.of("io.cloudbridge.auth.oidc", "io.cloudbridge.ice", "io.cloudbridge.mesh", "io.cloudbridge.wireguard")) {
+                for (String bundle : List.of("io.cloudbridge.auth.oidc", "io.cloudbridge.ice", "io.cloudbridge.paths", "io.cloudbridge.wireguard")) {
                     double before = System.currentTimeMillis() / 1000.0;
                     Daemon.Result r = cell.a.exec("update", bundle);
                     assertEquals(0, r.exit(), bundle + ": " + r.out() + r.err());

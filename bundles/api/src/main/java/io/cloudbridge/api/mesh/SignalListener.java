@@ -4,8 +4,8 @@ import io.cloudbridge.api.net.NodeKey;
 import org.osgi.annotation.versioning.ConsumerType;
 
 /**
- * Whiteboard: hears the signalling messages other nodes of the tenant sent this one. Every
- * listener sees every message and ignores the types it does not know. Called on the signalling
+ * Hears the signalling messages other nodes of the tenant sent this one, once added to
+ * {@link Signalling#addListener}. Every listener sees every message and ignores the types it does not know. Called on the signalling
  * stream's thread: hand heavy work elsewhere.
  */
 @ConsumerType

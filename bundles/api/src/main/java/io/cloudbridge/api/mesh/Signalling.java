@@ -22,4 +22,14 @@ public interface Signalling {
      * @param version the version of the payload's format, so that receivers can refuse what they cannot read
      */
     boolean send(NodeKey to, String type, int version, byte[] payload);
+
+    /**
+     * Lets {@code listener} hear every message other nodes send this one, until
+     * {@link #removeListener}. A listener adds itself (it is not a whiteboard service): it usually
+     * also needs this service, and two components that each wait for the other's service is the
+     * cycle DS cannot resolve.
+     */
+    void addListener(SignalListener listener);
+
+    void removeListener(SignalListener listener);
 }

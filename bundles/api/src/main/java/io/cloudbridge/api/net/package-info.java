@@ -1,8 +1,9 @@
 /**
- * Value types shared by the contracts: node keys, IP prefixes, and this machine's name.
+ * Value types shared by the contracts: node keys, IP prefixes, this machine's name, and the
+ * reusable batch of packets the data path's threads fill and drain.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.cloudbridge.api.net;
 
 import org.osgi.annotation.bundle.Export;

@@ -1,6 +1,7 @@
 package io.cloudbridge.api.tun;
 
 import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.net.PacketBatch;
 import java.io.IOException;
 import org.osgi.annotation.versioning.ProviderType;
 

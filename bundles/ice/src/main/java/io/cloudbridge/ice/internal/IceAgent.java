@@ -1,28 +1,25 @@
 package io.cloudbridge.ice.internal;
 
-import io.cloudbridge.api.mesh.NatTraversal;
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
 import io.cloudbridge.api.mesh.PeerDirectory;
-import io.cloudbridge.api.mesh.PeerPath;
 import io.cloudbridge.api.mesh.SignalListener;
 import io.cloudbridge.api.mesh.Signalling;
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
-import io.cloudbridge.api.overlay.DatagramClaimer;
 import io.cloudbridge.api.overlay.OverlayDevice;
-import io.cloudbridge.api.overlay.OverlaySocket;
+import io.cloudbridge.api.path.DirectPath;
+import io.cloudbridge.api.path.DirectPathSocket;
+import io.cloudbridge.api.path.DirectPaths;
+import io.cloudbridge.api.path.PeerPaths;
 import io.cloudbridge.api.transport.HomeRelay;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Executors;
@@ -39,25 +36,49 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Hole punching as a service: claims the STUN datagrams on the overlay's socket, hears offers on
- * the signalling stream, keeps an {@link IceEngine} session per peer of the directory, and tells
- * the path manager which peers have a confirmed direct path. A new configuration restarts it (the
- * peers are relayed meanwhile, for a moment).
+ * Hole punching, attached to the paths as a finder of direct paths: it takes the STUN datagrams of
+ * the overlay's socket, hears offers on the signalling stream, keeps an {@link IceEngine} session
+ * per peer of the directory, and gives the paths the confirmed direct path of each peer that has
+ * one. A new configuration restarts it (the peers are relayed meanwhile, for a moment).
+ *
+ * <p>It offers no service of its own but the commands': it attaches itself to the paths and adds
+ * itself to the signalling stream. Offered as services, each would be bound by a component this
+ * one needs (the paths, the control client), and DS cannot activate two components that each wait
+ * for the other's service (a "ServiceFactory.getService() resulted in a cycle" left the STUN claim
+ * unbound in the NAT lab, a few tries in twenty).
  */
 @Component(service = IceAgent.class,
         configurationPid = "cloudbridge.ice", immediate = true)
-public final class IceAgent implements NatTraversal, DatagramClaimer, SignalListener {
+public final class IceAgent implements DirectPaths, SignalListener {
     private static final Logger LOG = LoggerFactory.getLogger(IceAgent.class);
 
-    @Reference
-    private OverlaySocket overlaySocket;
-
+    /** The node's interface: its key, its name and addresses (never a host candidate). */
     @Reference
     private OverlayDevice overlay;
 
-    /** Where WireGuard's packets that come through a TURN allocation go: the same component as the socket. */
-    @Reference
-    private io.cloudbridge.api.overlay.EncryptedPacketInbound overlayInbound;
+    /**
+     * The paths' socket while they are attached. Dynamic, so that a replaced paths bundle finds
+     * hole punching still holding its pairs: it attaches again to the new paths, and its checks
+     * use the new socket on the same port.
+     */
+    private volatile DirectPathSocket socket;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    synchronized void bindPaths(PeerPaths paths) {
+        DirectPathSocket previous = socket;
+        socket = paths.attach(this);
+        if (previous != null) {
+            previous.close();
+        }
+    }
+
+    synchronized void unbindPaths(PeerPaths paths) {
+        DirectPathSocket s = socket;
+        socket = null;
+        if (s != null) {
+            s.close();
+        }
+    }
 
     @Reference
     private Signalling signalling;
@@ -101,22 +122,10 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     private String turnPassword = "";
     private java.util.concurrent.ScheduledExecutorService resolver;
 
-    /**
-     * NatTraversal, the claimer and the signal listener are registered by hand once the agent is
-     * active: the overlay, the control client and the path manager take them dynamically, and this
-     * agent needs the first two (the path manager is needed by the overlay). Had SCR registered
-     * them with the component, such a binding could ask for this agent while SCR was still
-     * activating it for the other's sake: a service factory cycle ("ServiceFactory.getService()
-     * resulted in a cycle"), after which the claimer stayed unbound and no STUN answer reached
-     * hole punching (seen in the NAT lab, a few tries in twenty).
-     */
-    private org.osgi.framework.ServiceRegistration<?> inputs;
-
     @Activate
-    void activate(org.osgi.framework.BundleContext context, IceConfig c) {
+    void activate(IceConfig c) {
         start(c);
-        inputs = context.registerService(new String[] {NatTraversal.class.getName(), DatagramClaimer.class.getName(),
-                SignalListener.class.getName()}, this, null);
+        signalling.addListener(this);
     }
 
     private void start(IceConfig c) {
@@ -148,21 +157,28 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
         engine = new IceEngine(overlay.publicKey(), new IceEngine.Socket() {
             @Override
             public boolean send(InetSocketAddress to, ByteBuffer datagram) {
+                DirectPathSocket s = socket;
                 try {
-                    overlaySocket.send(to, datagram);
-                    return true;
-                } catch (IOException | RuntimeException e) {
+                    return s != null && s.send(to, datagram);
+                } catch (RuntimeException e) {
                     return false; // also while the interface is being re-created (its socket closed for a moment)
                 }
             }
 
             @Override
             public int localPort() {
-                return overlaySocket.localAddress().getPort();
+                DirectPathSocket s = socket;
+                InetSocketAddress local = s == null ? null : s.localAddress();
+                return local == null ? 0 : local.getPort();
             }
         }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers,
                 () -> resolvedTurnServers, loop);
-        engine.onOtherBasePacket(overlayInbound::receive);
+        engine.onOtherBasePacket((packet, via) -> {
+            DirectPathSocket s = socket;
+            if (s != null) {
+                s.deliver(packet, via);
+            }
+        });
         engine.birthdayProbing(c.birthdayProbing());
         engine.onAddressesChanged((before, after) -> {
             io.cloudbridge.api.event.StateChangePublisher p = events;
@@ -194,14 +210,7 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
 
     @Deactivate
     void deactivate() {
-        if (inputs != null) {
-            try {
-                inputs.unregister();
-            } catch (IllegalStateException alreadyGone) {
-                // the bundle is stopping
-            }
-            inputs = null;
-        }
+        signalling.removeListener(this);
         if (resolver != null) {
             resolver.shutdownNow();
         }
@@ -212,33 +221,30 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     }
 
     /**
-     * The node's own addresses that may reach a peer: up, not loopback, not the overlay's own
-     * interface or addresses, no IPv6 link-local (it needs a scope a peer cannot know).
+     * The node's own addresses that may reach a peer, from the paths' one watch on the network
+     * (interfaces up, not loopback, not link-local, not the overlay's interface): without the
+     * overlay's own addresses and IPv6 site-local ones.
      */
     private List<InetAddress> hostAddresses() {
-        if (!config.hostCandidates()) {
+        DirectPathSocket s = socket;
+        if (!config.hostCandidates() || s == null) {
             return List.of();
         }
-        InetAddress bound = overlaySocket.localAddress().getAddress();
+        InetSocketAddress local = s.localAddress();
+        if (local == null) {
+            return List.of(); // no socket yet (the engine has not bound the paths): no port to offer
+        }
+        InetAddress bound = local.getAddress();
         if (bound != null && !bound.isAnyLocalAddress()) {
             return List.of(bound);
         }
         List<InetAddress> out = new ArrayList<>();
-        try {
-            for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-                if (!nif.isUp() || nif.isLoopback() || nif.getName().equals(overlay.name())) {
-                    continue;
-                }
-                for (InetAddress a : Collections.list(nif.getInetAddresses())) {
-                    if (a.isLoopbackAddress() || a.isLinkLocalAddress() || (a instanceof Inet6Address v6 && v6.isSiteLocalAddress())
-                            || ownOverlay(a)) {
-                        continue;
-                    }
-                    out.add(a);
-                }
+        for (InetAddress a : s.localAddresses()) {
+            if (a.isLoopbackAddress() || a.isLinkLocalAddress() || (a instanceof Inet6Address v6 && v6.isSiteLocalAddress())
+                    || ownOverlay(a)) {
+                continue;
             }
-        } catch (SocketException e) {
-            LOG.warn("cannot list this node's addresses: {}", e.toString());
+            out.add(a);
         }
         out.sort(java.util.Comparator.comparing(InetAddress::getHostAddress));
         return out;
@@ -332,7 +338,7 @@ public final class IceAgent implements NatTraversal, DatagramClaimer, SignalList
     }
 
     @Override
-    public Optional<PeerPath> directPath(NodeKey peer) {
+    public Optional<DirectPath> pathTo(NodeKey peer) {
         IceEngine e = engine;
         return e == null ? Optional.empty() : e.directPath(peer);
     }

@@ -2,7 +2,7 @@ package io.cloudbridge.ice.internal;
 
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.path.DirectPath;
 import io.cloudbridge.api.net.NodeKey;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -368,7 +368,7 @@ final class IceEngine {
 
     // ---- output, from any thread ----
 
-    Optional<PeerPath> directPath(NodeKey peer) {
+    Optional<DirectPath> directPath(NodeKey peer) {
         PeerSession s = published.get(peer);
         return s == null ? Optional.empty() : Optional.ofNullable(s.selection.path);
     }

@@ -17,7 +17,7 @@ final class PathStatus {
     }
 
     static PathInfo info(PeerSession s) {
-        Selection.DirectPath p = s.selection.path;
+        Selection.PairPath p = s.selection.path;
         if (p != null) {
             long rtt = s.consent.rttNanos;
             String through = switch (p.kind) {

@@ -1,7 +1,7 @@
 package io.cloudbridge.ice.internal;
 
 import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.path.DirectPath;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -28,7 +28,7 @@ final class Selection {
     private final IceContext ctx;
     private final PeerSession s;
     CandidatePair selected;
-    volatile DirectPath path;
+    volatile PairPath path;
     volatile String selectedDescription;
     private long lastNominationNanos;
 
@@ -71,7 +71,7 @@ final class Selection {
         s.lastFailure = null;
         s.probing.birthdayAttempts = 0;
         if (moved || path == null || !path.to.equals(p.remote.address()) || path.via != p.via) {
-            path = new DirectPath(ctx, p.remote.address(), p.via, p.kind());
+            path = new PairPath(ctx, p.remote.address(), p.via, p.kind());
             LOG.info("direct path to {}: {}, rtt {} ms", s.peer, selectedDescription,
                     String.format(Locale.ROOT, "%.2f", p.rttNanos / 1e6));
         }
@@ -89,14 +89,14 @@ final class Selection {
     }
 
     /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through another base. */
-    static final class DirectPath implements PeerPath {
+    static final class PairPath implements DirectPath {
         private final IceContext ctx;
         final InetSocketAddress to;
         final IceEngine.Base via;
         /** DIRECT, or TURN (our allocation or the peer's relayed candidate), or MASQUE (our tunnel through a proxy). */
         final PathKind kind;
 
-        DirectPath(IceContext ctx, InetSocketAddress to, IceEngine.Base via, PathKind kind) {
+        PairPath(IceContext ctx, InetSocketAddress to, IceEngine.Base via, PathKind kind) {
             this.ctx = ctx;
             this.to = to;
             this.via = via;

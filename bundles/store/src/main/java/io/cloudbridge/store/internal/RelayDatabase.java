@@ -65,6 +65,7 @@ public final class RelayDatabase {
         }
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(PROPERTY, "relay");
+        // By hand: the service is the pool this component opened, not the component (DS registers only that).
         registration = ctx.registerService(DataSource.class, pool, props);
         // An embedded H2 file needs its writes forced; a database server's commits are durable.
         boolean embeddedH2 = url.startsWith("jdbc:h2:") && !url.startsWith("jdbc:h2:tcp:") && !url.startsWith("jdbc:h2:ssl:")

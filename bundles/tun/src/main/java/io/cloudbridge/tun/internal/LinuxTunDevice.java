@@ -1,7 +1,7 @@
 package io.cloudbridge.tun.internal;
 
 import io.cloudbridge.api.net.IpPrefix;
-import io.cloudbridge.api.tun.PacketBatch;
+import io.cloudbridge.api.net.PacketBatch;
 import io.cloudbridge.api.tun.TunDevice;
 import java.io.IOException;
 import java.util.concurrent.atomic.LongAdder;

@@ -1,6 +1,6 @@
 package io.cloudbridge.tun.internal;
 
-import io.cloudbridge.api.tun.PacketBatch;
+import io.cloudbridge.api.net.PacketBatch;
 
 /**
  * The read side of TUN offload. A device opened with a virtio-net header and TSO hands the engine

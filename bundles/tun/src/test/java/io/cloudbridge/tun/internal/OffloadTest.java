@@ -1,6 +1,6 @@
 package io.cloudbridge.tun.internal;
 
-import io.cloudbridge.api.tun.PacketBatch;
+import io.cloudbridge.api.net.PacketBatch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -14,7 +14,9 @@ import org.osgi.framework.ServiceRegistration;
 /**
  * The {@link HomeRelay} service, published while the node is registered: it tells the node's
  * transports where its relay is and how to prove who it is. Its credentials name one key, so a
- * registration under another key withdraws it and publishes it again.
+ * registration under another key withdraws it and publishes it again. Registered by hand, not by
+ * SCR: it exists only while a registration does, one per registered key, which no component's
+ * lifecycle follows.
  */
 final class HomeRelayPublication {
     private final ControlSession session;

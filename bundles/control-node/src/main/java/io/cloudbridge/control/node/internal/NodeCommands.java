@@ -1,7 +1,7 @@
 package io.cloudbridge.control.node.internal;
 
 import io.cloudbridge.api.mesh.PathInfo;
-import io.cloudbridge.api.mesh.PathManager;
+import io.cloudbridge.api.path.PeerPaths;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.control.v1.Peer;
 import java.io.IOException;
@@ -28,7 +28,7 @@ public final class NodeCommands {
     private NodeControlClient control;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
-    private volatile PathManager paths;
+    private volatile PeerPaths paths;
 
     public String whoami() throws IOException {
         return control.whoami();
@@ -36,7 +36,7 @@ public final class NodeCommands {
 
     public String peers() {
         StringBuilder out = new StringBuilder(String.format("%-16s %-15s %-7s %9s  %s%n", "HOSTNAME", "ADDRESS", "PATH", "RTT", "DETAIL"));
-        PathManager pm = paths;
+        PeerPaths pm = paths;
         for (Peer p : control.mapPeers().stream().sorted(Comparator.comparing(Peer::getHostname)).toList()) {
             if (p.getWireguardPublicKey().size() != 32 || control.isSelf(p)) {
                 continue;

@@ -152,12 +152,13 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         }
     }
 
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
-    void addSignalListener(SignalListener l) {
+    @Override
+    public void addListener(SignalListener l) {
         signalling.addListener(l);
     }
 
-    void removeSignalListener(SignalListener l) {
+    @Override
+    public void removeListener(SignalListener l) {
         signalling.removeListener(l);
     }
 

@@ -62,7 +62,11 @@ public final class RelayControlServer {
 
     private RelayState state;
     private ControlService service;
-    /** The TLS identity and the session authenticator, for the data plane's listeners. */
+    /**
+     * The TLS identity and the session authenticator, for the data plane's listeners. Registered by
+     * hand: they are objects this component makes when it starts (its certificate, its control
+     * service's parts), and DS registers only a component's own instance.
+     */
     private final java.util.List<org.osgi.framework.ServiceRegistration<?>> published = new java.util.ArrayList<>();
     private RelayCertificate certificate;
     private Server server;

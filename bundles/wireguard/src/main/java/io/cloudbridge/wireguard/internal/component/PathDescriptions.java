@@ -1,6 +1,6 @@
 package io.cloudbridge.wireguard.internal.component;
 
-import io.cloudbridge.api.mesh.PathManager;
+import io.cloudbridge.api.path.PeerPaths;
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.wireguard.internal.device.Peer;
@@ -12,8 +12,8 @@ final class PathDescriptions {
     private PathDescriptions() {
     }
 
-    /** The path a peer's packets take now: the path manager's answer, else this socket. */
-    static String pathOf(PathManager pm, Peer peer) {
+    /** The path a peer's packets take now: the paths' answer, else this socket. */
+    static String pathOf(PeerPaths pm, Peer peer) {
         if (pm == null) {
             return "direct (UDP)";
         }
@@ -23,7 +23,7 @@ final class PathDescriptions {
     }
 
     /** The path towards an overlay address: that of the peer whose allowed IPs hold it. */
-    static String pathTo(PathManager pm, List<Peer> peers, InetAddress target) {
+    static String pathTo(PeerPaths pm, List<Peer> peers, InetAddress target) {
         for (Peer p : peers) {
             for (IpPrefix prefix : p.allowedIps()) {
                 if (prefix.contains(target)) {

@@ -1,6 +1,6 @@
 package io.cloudbridge.wireguard.internal.component;
 
-import io.cloudbridge.api.mesh.PathManager;
+import io.cloudbridge.api.path.PeerPaths;
 import io.cloudbridge.api.tun.TunDevice;
 import io.cloudbridge.wireguard.internal.device.OverlayMtu;
 import java.io.IOException;
@@ -13,14 +13,14 @@ final class TunMtu {
     private static final Logger LOG = LoggerFactory.getLogger(TunMtu.class);
 
     /** The component's: both come and go while the watch runs. */
-    private final Supplier<PathManager> pathManager;
+    private final Supplier<PeerPaths> pathManager;
     private final Supplier<TunDevice> tun;
     /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
     private volatile int tunMtu;
     private java.util.concurrent.ScheduledExecutorService mtuWatch;
     private int tooSmallLimitWarned;
 
-    TunMtu(Supplier<PathManager> pathManager, Supplier<TunDevice> tun) {
+    TunMtu(Supplier<PeerPaths> pathManager, Supplier<TunDevice> tun) {
         this.pathManager = pathManager;
         this.tun = tun;
     }
@@ -59,7 +59,7 @@ final class TunMtu {
      * with moves between transports; it rises once when QUIC's path MTU discovery finds more room.
      */
     private void followPathLimit(int derived) {
-        PathManager pm = pathManager.get();
+        PeerPaths pm = pathManager.get();
         TunDevice device = tun.get();
         if (pm == null || device == null) {
             return;

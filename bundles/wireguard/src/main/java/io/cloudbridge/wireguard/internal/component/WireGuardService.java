@@ -1,13 +1,10 @@
 package io.cloudbridge.wireguard.internal.component;
 
 import io.cloudbridge.api.net.IpPrefix;
-import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PathManager;
 import io.cloudbridge.api.net.NodeKey;
-import io.cloudbridge.api.overlay.DatagramClaimer;
-import io.cloudbridge.api.overlay.EncryptedPacketInbound;
 import io.cloudbridge.api.overlay.OverlayDevice;
-import io.cloudbridge.api.overlay.OverlaySocket;
+import io.cloudbridge.api.path.PathBinding;
+import io.cloudbridge.api.path.PeerPaths;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
@@ -15,6 +12,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 import io.cloudbridge.api.tun.TunDevice;
 import io.cloudbridge.api.tun.TunDevices;
 import io.cloudbridge.wireguard.internal.device.IcmpEcho;
+import io.cloudbridge.wireguard.internal.device.NoPaths;
 import io.cloudbridge.wireguard.internal.device.Peer;
 import io.cloudbridge.wireguard.internal.device.OverlayMtu;
 import io.cloudbridge.wireguard.internal.device.TunPump;
@@ -24,7 +22,6 @@ import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.channels.DatagramChannel;
 import java.nio.file.Path;
 import java.security.InvalidKeyException;
 import java.time.Clock;
@@ -43,17 +40,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node's WireGuard interface as a service: the engine, its UDP socket, a TUN device (or the
- * userspace stand-in), the peers from the {@code wireguard} section, and the UAPI socket. A change
- * to the section re-creates the interface (sessions start over); the peers' paths come later from
- * the path manager without touching sessions.
+ * The node's WireGuard interface as a service: the engine, a TUN device (or the userspace
+ * stand-in), the peers from the {@code wireguard} section, and the UAPI socket. The engine's
+ * messages go through the one binding the paths give it (their bundle holds the UDP socket, hole
+ * punching and the relay). A change to the section re-creates the interface (sessions start over);
+ * the paths can come, go and be replaced without touching sessions.
  */
-@Component(service = {OverlayDevice.class, OverlaySocket.class, EncryptedPacketInbound.class, io.cloudbridge.api.overlay.OverlayPeers.class,
-        WireGuardService.class},
+@Component(service = {OverlayDevice.class, io.cloudbridge.api.overlay.OverlayPeers.class, WireGuardService.class},
         configurationPid = "cloudbridge.wireguard", immediate = true)
 @Designate(ocd = WireGuardConfig.class)
-public final class WireGuardService implements OverlayDevice, OverlaySocket, EncryptedPacketInbound,
-        io.cloudbridge.api.overlay.OverlayPeers {
+public final class WireGuardService implements OverlayDevice, io.cloudbridge.api.overlay.OverlayPeers {
     private static final Logger LOG = LoggerFactory.getLogger(WireGuardService.class);
 
     private WireGuardConfig config;
@@ -64,14 +60,13 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
     private final List<InetAddress> ownAddresses = new ArrayList<>();
     private final List<IpPrefix> ownPrefixes = new ArrayList<>();
     private final OverlayPings pings = new OverlayPings();
-    private final List<DatagramClaimer> claimers = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Membership membership = new Membership();
     private BundleContext context;
     /** Where configured paths start, and how the key file is written. */
     @org.osgi.service.component.annotations.Reference
     private io.cloudbridge.api.runtime.RuntimeEnvironment environment;
     private final KeyRotationProver keyProofs = new KeyRotationProver();
-    private final TunMtu tunMtu = new TunMtu(() -> this.pathManager, () -> this.tun);
+    private final TunMtu tunMtu = new TunMtu(() -> this.paths, () -> this.tun);
 
     /**
      * The platform's TUN devices. Mandatory even in userspace mode, on purpose: this bundle also
@@ -94,23 +89,43 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile io.cloudbridge.api.event.StateChangePublisher events;
 
-    /** The path manager, when one is installed; without it every peer goes over this socket. */
+    /**
+     * The paths: the UDP socket, hole punching, the relay. Dynamic, so that replacing their bundle
+     * while traffic flows moves the engine to the new binding and keeps every session; meanwhile
+     * the engine has none and its messages are counted as "no paths".
+     */
+    private volatile PeerPaths paths;
+
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
-    private volatile PathManager pathManager;
-
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
-    synchronized void addClaimer(DatagramClaimer claimer) {
-        claimers.add(claimer);
-        if (device != null) {
-            device.addClaimer(claimer);
+    synchronized void bindPaths(PeerPaths p) {
+        paths = p;
+        if (device != null && !deactivated) {
+            device.rebind(openBinding(p, config));
         }
     }
 
-    synchronized void removeClaimer(DatagramClaimer claimer) {
-        claimers.remove(claimer);
+    synchronized void unbindPaths(PeerPaths p) {
+        if (paths != p) {
+            return;
+        }
+        paths = null;
         if (device != null) {
-            device.removeClaimer(claimer);
+            device.rebind(new NoPaths());
+        }
+    }
+
+    /** The paths' binding for this interface's socket, or none (counted) when they cannot bind it now. */
+    private PathBinding openBinding(PeerPaths p, WireGuardConfig c) {
+        if (p == null) {
+            return new NoPaths();
+        }
+        try {
+            return p.bind(new InetSocketAddress(InetAddress.getByName(c.listenAddress()), c.listenPort()), c.interfaceName());
+        } catch (IOException e) {
+            LOG.error("the overlay's UDP socket {}:{} cannot be bound: {}; the interface has no paths", c.listenAddress(),
+                    c.listenPort(), e.toString());
+            return new NoPaths();
         }
     }
 
@@ -126,9 +141,11 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
             ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
             ownPrefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
         }
-        DatagramChannel channel = DatagramChannel.open()
-                .bind(new InetSocketAddress(InetAddress.getByName(c.listenAddress()), c.listenPort()));
-        device = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+        PathBinding binding;
+        synchronized (this) {
+            binding = openBinding(paths, c);
+        }
+        device = new WireGuardDevice(identity, binding, new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
                 WireGuardService.this.deliver(peer, packet, length);
@@ -149,13 +166,6 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         if (c.cryptoThreads() > 0) {
             device.setCryptoThreads(c.cryptoThreads());
         }
-        synchronized (this) {
-            claimers.forEach(device::addClaimer);
-        }
-        device.setPathSelector(peer -> {
-            PathManager pm = pathManager;
-            return pm == null ? null : pm.pathFor(NodeKey.of(peer.publicKey())).orElse(null);
-        });
         List<IpPrefix> routes = new ArrayList<>();
         for (PeerSpec spec : membership.peers(c)) {
             Peer peer = PeerReconciler.addPeer(device, spec);
@@ -275,7 +285,7 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
                 uapi.close();
             }
             if (device != null) {
-                device.close();
+                device.close(); // closes its binding, the socket, too
             }
         } catch (IOException e) {
             LOG.warn("closing the WireGuard interface: {}", e.toString());
@@ -316,22 +326,12 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
 
     /** The path a peer's packets take now, in words: the path manager's answer, else this socket. */
     public String pathOf(Peer peer) {
-        return PathDescriptions.pathOf(pathManager, peer);
+        return PathDescriptions.pathOf(paths, peer);
     }
 
     /** The path towards an overlay address: that of the peer whose allowed IPs hold it. */
     public String pathTo(InetAddress target) {
-        return PathDescriptions.pathTo(pathManager, device.peers(), target);
-    }
-
-    @Override
-    public InetSocketAddress localAddress() {
-        return new InetSocketAddress(config.listenAddress(), device.listenPort());
-    }
-
-    @Override
-    public void send(InetSocketAddress to, java.nio.ByteBuffer datagram) throws IOException {
-        device.sendRaw(to, datagram);
+        return PathDescriptions.pathTo(paths, device.peers(), target);
     }
 
     /** Handshakes waiting for their retry go out now: a path has come up (see {@link HandshakeOnNewPath}). */
@@ -340,13 +340,6 @@ public final class WireGuardService implements OverlayDevice, OverlaySocket, Enc
         if (d != null) {
             d.retryPendingHandshakes();
         }
-    }
-
-    @Override
-    public void receive(java.nio.ByteBuffer packet, PathKind via) {
-        byte[] copy = new byte[packet.remaining()];
-        packet.get(copy);
-        device.receiveEncrypted(copy, copy.length);
     }
 
     @Override

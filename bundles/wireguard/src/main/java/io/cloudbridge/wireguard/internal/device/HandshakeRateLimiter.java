@@ -2,7 +2,6 @@ package io.cloudbridge.wireguard.internal.device;
 
 import io.cloudbridge.wireguard.internal.noise.CookieChecker;
 import io.cloudbridge.wireguard.internal.noise.Identity;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -105,11 +104,7 @@ final class HandshakeRateLimiter implements AutoCloseable {
         }
         if (loaded && !cookies.checkMac2(msg, sourceBytes(from), now)) {
             device.drop("under load: cookie sent");
-            try {
-                outbound.sendDatagram(ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)), from);
-            } catch (IOException e) {
-                device.drop("send failed");
-            }
+            outbound.sendTo(from, ByteBuffer.wrap(cookies.createReply(msg, sourceBytes(from), now)));
             return false;
         }
         return true;

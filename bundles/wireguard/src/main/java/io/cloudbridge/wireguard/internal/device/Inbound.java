@@ -1,30 +1,28 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.api.path.DatagramBatch;
+import io.cloudbridge.api.path.PathBinding;
 import io.cloudbridge.wireguard.internal.noise.Keypair;
 import io.cloudbridge.wireguard.internal.noise.Messages;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.DatagramChannel;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import javax.crypto.AEADBadTagException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The receive path: datagrams from this socket, and messages handed in from relay paths, to
- * decrypted packets for the {@link WireGuardDevice.PacketSink}. Stages, in order:
+ * The receive path: datagrams the path binding receives, and messages it hands in from its other
+ * paths, to decrypted packets for the {@link WireGuardDevice.PacketSink}. Stages, in order:
  *
  * <ol>
- * <li>Reception: the receive thread drains the socket into a batch of up to
- *     {@link #RECEIVE_BATCH} datagrams; a relay path hands in one message at a time on its own
+ * <li>Reception: the receive thread pulls a batch of up to {@link #RECEIVE_BATCH} datagrams from
+ *     the binding ({@link PathBinding#receive}, which keeps STUN and the like for itself, as
+ *     RFC 7983 tells them apart); a relay path hands in one message at a time on its own
  *     thread.</li>
- * <li>Demultiplexing by message type; a datagram that is not WireGuard's may be another bundle's
- *     (STUN).</li>
+ * <li>Demultiplexing by message type.</li>
  * <li>Initiations and responses: admission ({@link HandshakeRateLimiter}), then
  *     {@link Handshakes}; cookie replies go to {@link Handshakes} at once.</li>
  * <li>Decryption: a transport message finds its session by index, is authenticated and checked
@@ -42,10 +40,8 @@ import org.slf4j.LoggerFactory;
 final class Inbound {
     private static final Logger LOG = LoggerFactory.getLogger(Inbound.class);
     private static final int MAX_PACKET = 65_535;
-    /** Datagrams the receive path takes from the socket before it decrypts them as one batch. */
+    /** Datagrams the receive path takes from the binding before it decrypts them as one batch. */
     static final int RECEIVE_BATCH = 64;
-    /** How long the receive thread waits for a datagram before it looks whether the device closed. */
-    private static final int POLL_MILLIS = 200;
 
     /**
      * The receive path's plaintext buffer. Only the thread that handles datagrams uses it; relayed
@@ -58,7 +54,6 @@ final class Inbound {
 
     /** The routing table, the drop counters and the crypto thread count are the device's. */
     private final WireGuardDevice device;
-    private final DatagramChannel channel;
     private final WireGuardDevice.PacketSink sink;
     private final Clock clock;
     private final Timers timers;
@@ -66,16 +61,12 @@ final class Inbound {
     private final HandshakeRateLimiter limiter;
     private final Handshakes handshakes;
     private final Outbound outbound;
-    /** Other bundles' claims on non-WireGuard datagrams of this socket (STUN). */
-    private final List<io.cloudbridge.api.overlay.DatagramClaimer> claimers = new CopyOnWriteArrayList<>();
     private Thread receiver;
-    private java.nio.channels.Selector selector;
     private volatile boolean running;
 
-    Inbound(WireGuardDevice device, DatagramChannel channel, WireGuardDevice.PacketSink sink, Clock clock, Timers timers,
+    Inbound(WireGuardDevice device, WireGuardDevice.PacketSink sink, Clock clock, Timers timers,
             IndexTable indices, HandshakeRateLimiter limiter, Handshakes handshakes, Outbound outbound) {
         this.device = device;
-        this.channel = channel;
         this.sink = sink;
         this.clock = clock;
         this.timers = timers;
@@ -85,41 +76,27 @@ final class Inbound {
         this.outbound = outbound;
     }
 
-    void addClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
-        claimers.add(claimer);
-    }
-
-    void removeClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
-        claimers.remove(claimer);
-    }
-
-    /** Makes the socket non-blocking and starts the receive thread. */
-    void start() throws IOException {
-        channel.configureBlocking(false);
-        selector = java.nio.channels.Selector.open();
-        channel.register(selector, java.nio.channels.SelectionKey.OP_READ);
+    /** Starts the receive thread. */
+    void start() {
         running = true;
         receiver = new Thread(this::receiveLoop, "wireguard-receive");
         receiver.setDaemon(true);
         receiver.start();
     }
 
-    /** Tells the receive thread to end; it does at its next look at the socket, or when the socket closes. */
+    /** Tells the receive thread to end; it does at its next look at the binding, or when the binding closes. */
     void stop() {
         running = false;
     }
 
-    /** Waits (a little) for the receive thread to end, then closes its selector. */
-    void awaitStop() throws IOException {
+    /** Waits (a little) for the receive thread to end. */
+    void awaitStop() {
         if (receiver != null) {
             try {
                 receiver.join(2000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-        }
-        if (selector != null) {
-            selector.close(); // completes the channel's close, which waits for its deregistration
         }
     }
 
@@ -150,43 +127,24 @@ final class Inbound {
     }
 
     private void receiveLoop() {
-        ByteBuffer buffer = ByteBuffer.allocateDirect(MAX_PACKET);
         try (ReceiveBatch batch = new ReceiveBatch()) {
             while (running) {
-                InetSocketAddress from;
+                PathBinding paths = device.paths();
+                int n;
                 try {
-                    buffer.clear();
-                    from = (InetSocketAddress) channel.receive(buffer);
-                } catch (ClosedChannelException closed) {
-                    return;
+                    n = paths.receive(batch.datagrams);
                 } catch (IOException e) {
                     device.drop("receive failed");
                     continue;
                 }
-                if (from == null) {
-                    // The socket is drained: decrypt and deliver what came, or wait for more.
-                    if (batch.count > 0) {
-                        batch.process();
-                    } else {
-                        awaitDatagram();
-                    }
-                    continue;
-                }
-                buffer.flip();
-                batch.add(buffer, from);
-                if (batch.count == RECEIVE_BATCH) {
+                if (batch.datagrams.count() > 0) {
                     batch.process();
                 }
+                if (n < 0 && running && device.paths() == paths) {
+                    // Closed and not replaced yet (the paths' bundle going away): wait for the next.
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+                }
             }
-        }
-    }
-
-    private void awaitDatagram() {
-        try {
-            selector.select(POLL_MILLIS);
-            selector.selectedKeys().clear();
-        } catch (IOException | java.nio.channels.ClosedSelectorException e) {
-            running = false;
         }
     }
 
@@ -238,51 +196,44 @@ final class Inbound {
      */
     private final class ReceiveBatch implements AutoCloseable {
         private final CryptoWorkers workers = new CryptoWorkers("wireguard-decrypt", device.cryptoThreads());
-        private final byte[][] datagrams = new byte[RECEIVE_BATCH][];
-        private final int[] lengths = new int[RECEIVE_BATCH];
-        private final InetSocketAddress[] sources = new InetSocketAddress[RECEIVE_BATCH];
+        /** What the binding received, filled by {@link PathBinding#receive}. */
+        final DatagramBatch datagrams = new DatagramBatch(RECEIVE_BATCH, 2048);
         private final byte[][] plaintexts = new byte[RECEIVE_BATCH][];
         private final OpenedTransport[] opened = new OpenedTransport[RECEIVE_BATCH];
         private final boolean[] transport = new boolean[RECEIVE_BATCH];
         private final java.util.function.IntConsumer openTask = this::open;
         private Instant now;
-        int count;
 
         ReceiveBatch() {
             for (int i = 0; i < RECEIVE_BATCH; i++) {
-                datagrams[i] = new byte[2048];
                 plaintexts[i] = new byte[2048];
                 opened[i] = new OpenedTransport();
             }
         }
 
-        void add(ByteBuffer datagram, InetSocketAddress from) {
-            int length = datagram.remaining();
-            if (datagrams[count].length < length) {
-                datagrams[count] = new byte[length];
-                plaintexts[count] = new byte[length];
-            }
-            datagram.get(datagrams[count], 0, length);
-            lengths[count] = length;
-            sources[count] = from;
-            count++;
-        }
-
         private void open(int i) {
-            transport[i] = Messages.type(datagrams[i], lengths[i]) == Messages.TRANSPORT;
+            byte[] datagram = datagrams.slot(i);
+            int length = datagrams.length(i);
+            transport[i] = Messages.type(datagram, length) == Messages.TRANSPORT;
             if (transport[i]) {
                 try {
-                    openTransport(datagrams[i], lengths[i], plaintexts[i], now, opened[i]);
+                    openTransport(datagram, length, plaintexts[i], now, opened[i]);
                 } catch (RuntimeException e) {
                     opened[i].keypair = null;
                     opened[i].refusal = "internal error";
-                    LOG.warn("opening a packet from {} raised {}", sources[i], e.toString());
+                    LOG.warn("opening a packet from {} raised {}", datagrams.source(i), e.toString());
                 }
             }
         }
 
         void process() {
             now = clock.instant();
+            int count = datagrams.count();
+            for (int i = 0; i < count; i++) {
+                if (plaintexts[i].length < datagrams.length(i)) {
+                    plaintexts[i] = new byte[datagrams.slot(i).length]; // the binding grew the slot for a larger datagram
+                }
+            }
             try {
                 workers.forEach(count, openTask);
             } catch (RuntimeException e) {
@@ -291,21 +242,21 @@ final class Inbound {
             for (int i = 0; i < count; i++) {
                 try {
                     if (!transport[i]) {
-                        handle(datagrams[i], lengths[i], sources[i]);
+                        handle(datagrams.slot(i), datagrams.length(i), datagrams.source(i));
                     } else if (opened[i].keypair == null) {
                         device.drop(opened[i].refusal);
                     } else {
-                        accept(opened[i], plaintexts[i], sources[i], now);
+                        accept(opened[i], plaintexts[i], datagrams.source(i), now);
                     }
                 } catch (RuntimeException e) {
                     // Hostile input must never end the loop; count it and keep serving.
                     device.drop("internal error");
-                    LOG.warn("a packet from {} raised {}", sources[i], e.toString());
+                    LOG.warn("a packet from {} raised {}", datagrams.source(i), e.toString());
                 }
                 opened[i].peer = null;
                 opened[i].keypair = null;
             }
-            count = 0;
+            datagrams.clear();
             try {
                 sink.flush();
             } catch (RuntimeException e) {
@@ -323,17 +274,7 @@ final class Inbound {
     void handle(byte[] bytes, int length, InetSocketAddress from) {
         int type = Messages.type(bytes, length);
         if (type < 0) {
-            // Not WireGuard: perhaps another bundle's (RFC 7983 demultiplexing; STUN carries its
-            // magic cookie where WireGuard has zero bytes and an index).
-            if (from != null && !claimers.isEmpty()) {
-                ByteBuffer datagram = ByteBuffer.wrap(bytes, 0, length).asReadOnlyBuffer();
-                for (io.cloudbridge.api.overlay.DatagramClaimer c : claimers) {
-                    if (c.claims(datagram.duplicate())) {
-                        c.receive(from, datagram.duplicate());
-                        return;
-                    }
-                }
-            }
+            // Not WireGuard, and not claimed by the binding (RFC 7983: STUN goes to hole punching there).
             device.drop("malformed");
             return;
         }

@@ -1,10 +1,9 @@
 package io.cloudbridge.wireguard.internal.device;
 
 import io.cloudbridge.wireguard.internal.noise.Keypair;
-import java.io.IOException;
+import io.cloudbridge.api.path.PathBinding;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.time.Clock;
 import java.time.Instant;
 import org.slf4j.Logger;
@@ -22,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * <li>Counter: the keypair's next nonce, taken in packet order on the sending thread.</li>
  * <li>Sealing: a batch's on the crypto threads ({@link BatchSender}), a single packet on the
  *     caller's.</li>
- * <li>Transmission: in counter order, on the path the path selector picks, else this socket.</li>
+ * <li>Transmission: in counter order, through the path binding, which picks the way.</li>
  * <li>Afterwards: transfer counters and the timers' state; an initiator's session that is old or
  *     has sent too much asks for a rekey.</li>
  * </ol>
@@ -33,54 +32,26 @@ import org.slf4j.LoggerFactory;
  */
 final class Outbound {
     private static final Logger LOG = LoggerFactory.getLogger(Outbound.class);
-    /** A full socket send buffer is retried this many times, {@link #SEND_RETRY_NANOS} apart, before the datagram is dropped. */
-    private static final int SEND_RETRIES = 200;
-    private static final long SEND_RETRY_NANOS = 25_000;
 
     /** The routing table, the drop counters, the crypto thread count and handshake initiation are the device's. */
     private final WireGuardDevice device;
-    private final DatagramChannel channel;
     private final Clock clock;
     private final Timers timers;
-    /**
-     * Chooses each peer's path; {@code null} means this socket and the peer's endpoint. A direct
-     * path from the path manager sends on this socket too, to the address hole punching confirmed.
-     */
-    private volatile java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> pathSelector;
 
-    Outbound(WireGuardDevice device, DatagramChannel channel, Clock clock, Timers timers) {
+    Outbound(WireGuardDevice device, Clock clock, Timers timers) {
         this.device = device;
-        this.channel = channel;
         this.clock = clock;
         this.timers = timers;
     }
 
-    void setPathSelector(java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector) {
-        this.pathSelector = selector;
-    }
-
-    /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple. */
-    void sendRaw(InetSocketAddress to, ByteBuffer datagram) throws IOException {
-        if (!sendDatagram(datagram, to)) {
-            throw new IOException("the socket's send buffer stayed full");
+    /** Sends a message to an address rather than a peer (a cookie reply under load); false, counted, when it could not go. */
+    boolean sendTo(InetSocketAddress to, ByteBuffer message) {
+        PathBinding.Sent sent = device.paths().send(null, to, message);
+        if (sent != PathBinding.Sent.SENT) {
+            device.drop(sent.reason());
+            return false;
         }
-    }
-
-    /**
-     * Sends one datagram. Once started the socket is non-blocking (the receive thread drains it in
-     * batches), so a full send buffer returns at once: wait briefly for the kernel to drain it, as a
-     * blocking send would, and give up after about 5 ms.
-     */
-    boolean sendDatagram(ByteBuffer datagram, InetSocketAddress to) throws IOException {
-        for (int attempt = 0;; attempt++) {
-            if (channel.send(datagram, to) > 0) {
-                return true;
-            }
-            if (attempt == SEND_RETRIES) {
-                return false;
-            }
-            java.util.concurrent.locks.LockSupport.parkNanos(SEND_RETRY_NANOS);
-        }
+        return true;
     }
 
     /** See {@link WireGuardDevice#send(byte[], int)}. */
@@ -142,7 +113,7 @@ final class Outbound {
         private final byte[][] messages;
         private final ByteBuffer[] wrappers;
         private final int[] messageLengths;
-        private io.cloudbridge.api.tun.PacketBatch batch;
+        private io.cloudbridge.api.net.PacketBatch batch;
         private final java.util.function.IntConsumer sealTask = this::seal;
 
         BatchSender(int capacity) {
@@ -160,7 +131,7 @@ final class Outbound {
         }
 
         /** Sends every packet of the batch (routing, queueing for a handshake, sealing, sending). */
-        public void send(io.cloudbridge.api.tun.PacketBatch packets) {
+        public void send(io.cloudbridge.api.net.PacketBatch packets) {
             Instant now = clock.instant();
             int n = packets.count();
             batch = packets;
@@ -174,7 +145,7 @@ final class Outbound {
             }
         }
 
-        private void sendBatch(io.cloudbridge.api.tun.PacketBatch packets, int n, Instant now) {
+        private void sendBatch(io.cloudbridge.api.net.PacketBatch packets, int n, Instant now) {
             for (int i = 0; i < n; i++) {
                 keypairs[i] = null;
                 peers[i] = null;
@@ -249,32 +220,13 @@ final class Outbound {
     }
 
     private boolean transmit(Peer peer, ByteBuffer message, int plainLength) {
-        java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector = pathSelector;
-        io.cloudbridge.api.mesh.PeerPath path = selector == null ? null : selector.apply(peer);
-        if (path != null) {
-            if (path.send(message)) {
-                peer.txBytes.addAndGet(plainLength);
-                return true;
-            }
-            device.drop("path refused");
+        PathBinding.Sent sent = device.paths().send(peer.key, peer.endpoint, message);
+        if (sent != PathBinding.Sent.SENT) {
+            device.drop(sent.reason());
             return false;
         }
-        InetSocketAddress to = peer.endpoint;
-        if (to == null) {
-            device.drop("no endpoint");
-            return false;
-        }
-        try {
-            if (!sendDatagram(message, to)) {
-                device.drop("send buffer full");
-                return false;
-            }
-            peer.txBytes.addAndGet(plainLength);
-            return true;
-        } catch (IOException e) {
-            device.drop("send failed");
-            return false;
-        }
+        peer.txBytes.addAndGet(plainLength);
+        return true;
     }
 
     void sendKeepalive(Peer peer, Keypair keypair, Instant now) {

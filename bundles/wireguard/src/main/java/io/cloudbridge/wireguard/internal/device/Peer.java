@@ -22,6 +22,8 @@ public final class Peer {
     /** As configured; the handshake holds its own copy. */
     volatile byte[] presharedKey;
     final byte[] publicKey;
+    /** The same key as the paths know it: made once, not per packet. */
+    final io.cloudbridge.api.net.NodeKey key;
     /** As configured, replaced whole on change; the device's routing table is what the data path reads. */
     volatile List<IpPrefix> allowedIps = List.of();
     volatile InetSocketAddress endpoint;
@@ -62,6 +64,7 @@ public final class Peer {
         this.handshake = handshake;
         this.presharedKey = presharedKey == null ? new byte[32] : presharedKey.clone();
         this.publicKey = publicKey.clone();
+        this.key = io.cloudbridge.api.net.NodeKey.of(this.publicKey);
         this.endpoint = endpoint;
     }
 

@@ -1,6 +1,6 @@
 package io.cloudbridge.wireguard.internal.device;
 
-import io.cloudbridge.api.tun.PacketBatch;
+import io.cloudbridge.api.net.PacketBatch;
 import io.cloudbridge.api.tun.TunDevice;
 import java.io.IOException;
 import org.slf4j.Logger;

@@ -7,7 +7,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
+import io.cloudbridge.api.path.PathBinding;
 import java.security.InvalidKeyException;
 import java.time.Clock;
 import java.util.List;
@@ -20,7 +20,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A WireGuard interface in userspace: one UDP socket, one static identity, its peers. It performs
+ * A WireGuard interface in userspace: one static identity, its peers, and one {@link PathBinding}
+ * through which every message leaves and arrives (the engine knows no socket, relay or hole
+ * punching: the binding chooses the way for each peer). It performs
  * handshakes on demand, encrypts what it is given for the peer whose allowed IPs hold the
  * destination, and hands decrypted packets whose source the sending peer is allowed to use to a
  * {@link PacketSink}. Every packet it refuses is counted by reason; nothing from the network can
@@ -50,7 +52,23 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     private final Identity identity;
-    private final DatagramChannel channel;
+    /** The way out and in; replaced (sessions kept) when the paths' bundle is. */
+    private volatile PathBinding paths;
+    private final PathBinding.Arrivals arrivals = new PathBinding.Arrivals() {
+        @Override
+        public void relayed(io.cloudbridge.api.net.NodeKey sender, ByteBuffer message) {
+            byte[] copy = new byte[message.remaining()];
+            message.duplicate().get(copy);
+            inbound.receiveRelayed(sender.toBytes(), copy, copy.length);
+        }
+
+        @Override
+        public void arrived(ByteBuffer message) {
+            byte[] copy = new byte[message.remaining()];
+            message.duplicate().get(copy);
+            inbound.receiveEncrypted(copy, copy.length);
+        }
+    };
     private final List<Peer> peers = new CopyOnWriteArrayList<>();
     /** The same peers by public key: a handshake names its peer by key, and a mesh can be large. */
     private final Map<io.cloudbridge.api.net.NodeKey, Peer> peersByKey = new ConcurrentHashMap<>();
@@ -76,8 +94,8 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Inbound inbound;
     private final TimerLoop timerLoop;
 
-    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock) {
-        this(identity, channel, sink, clock, 1000, Timers.STANDARD);
+    public WireGuardDevice(Identity identity, PathBinding paths, PacketSink sink, Clock clock) {
+        this(identity, paths, sink, clock, 1000, Timers.STANDARD);
     }
 
     /**
@@ -85,34 +103,26 @@ public final class WireGuardDevice implements AutoCloseable {
      *                               "under load" and answers handshakes without a valid cookie
      *                               with a cookie reply instead of doing the Diffie-Hellman work
      */
-    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+    public WireGuardDevice(Identity identity, PathBinding paths, PacketSink sink, Clock clock,
             int handshakeLoadThreshold) {
-        this(identity, channel, sink, clock, handshakeLoadThreshold, Timers.STANDARD);
+        this(identity, paths, sink, clock, handshakeLoadThreshold, Timers.STANDARD);
     }
 
-    public WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+    public WireGuardDevice(Identity identity, PathBinding paths, PacketSink sink, Clock clock,
             int handshakeLoadThreshold, Timers timers) {
-        this(identity, channel, sink, clock, handshakeLoadThreshold, timers, RelayedHandshakes.ownThread());
+        this(identity, paths, sink, clock, handshakeLoadThreshold, timers, RelayedHandshakes.ownThread());
     }
 
     /** @param relayedHandshakeThread runs the Diffie-Hellman work of relayed handshakes (see {@link #receiveRelayed}) */
-    WireGuardDevice(Identity identity, DatagramChannel channel, PacketSink sink, Clock clock,
+    WireGuardDevice(Identity identity, PathBinding paths, PacketSink sink, Clock clock,
             int handshakeLoadThreshold, Timers timers, java.util.concurrent.Executor relayedHandshakeThread) {
         this.identity = identity;
-        // Bursts arrive faster than one thread decrypts them: ask for deep socket buffers (the
-        // kernel grants up to net.core.rmem_max / wmem_max).
-        try {
-            channel.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
-            channel.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 4 << 20);
-        } catch (IOException | UnsupportedOperationException e) {
-            LOG.debug("socket buffers left at their defaults: {}", e.toString());
-        }
-        this.channel = channel;
-        this.outbound = new Outbound(this, channel, clock, timers);
+        this.paths = paths;
+        this.outbound = new Outbound(this, clock, timers);
         this.handshakes = new Handshakes(this, identity, clock, timers, indices, outbound);
         this.limiter = new HandshakeRateLimiter(this, identity, clock, handshakeLoadThreshold, outbound,
                 new RelayedHandshakes(handshakes::handleRelayed, relayedHandshakeThread));
-        this.inbound = new Inbound(this, channel, sink, clock, timers, indices, limiter, handshakes, outbound);
+        this.inbound = new Inbound(this, sink, clock, timers, indices, limiter, handshakes, outbound);
         this.timerLoop = new TimerLoop(this, clock, timers, indices, handshakes, outbound);
     }
 
@@ -227,13 +237,33 @@ public final class WireGuardDevice implements AutoCloseable {
         return identity;
     }
 
-    /** The UDP port this device listens on. */
-    public int listenPort() {
-        try {
-            return ((InetSocketAddress) channel.getLocalAddress()).getPort();
-        } catch (IOException e) {
-            return 0;
+    /** The binding of the moment. */
+    PathBinding paths() {
+        return paths;
+    }
+
+    /**
+     * Moves the engine to another binding (the paths' bundle was replaced): the sessions, their
+     * keys and counters stay, the last binding is closed. What was on its way through it is lost,
+     * as on any path change; the receive thread takes the new one at its next look.
+     */
+    public void rebind(PathBinding next) {
+        PathBinding previous;
+        synchronized (this) {
+            previous = paths;
+            paths = next;
         }
+        next.start(arrivals);
+        if (previous != next) {
+            previous.close();
+        }
+        LOG.debug("engine moved to another path binding ({})", next.localAddress());
+    }
+
+    /** The UDP port this device's binding listens on. */
+    public int listenPort() {
+        InetSocketAddress local = paths.localAddress();
+        return local == null ? 0 : local.getPort();
     }
 
     public List<Peer> peers() {
@@ -243,24 +273,6 @@ public final class WireGuardDevice implements AutoCloseable {
     /** The peers themselves, not a copy: the list is copy-on-write, so iterating it is safe and costs nothing. */
     List<Peer> livePeers() {
         return peers;
-    }
-
-    public void addClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
-        inbound.addClaimer(claimer);
-    }
-
-    public void removeClaimer(io.cloudbridge.api.overlay.DatagramClaimer claimer) {
-        inbound.removeClaimer(claimer);
-    }
-
-    /** Sets who picks each peer's path (the path manager); the sessions do not change with the path. */
-    public void setPathSelector(java.util.function.Function<Peer, io.cloudbridge.api.mesh.PeerPath> selector) {
-        outbound.setPathSelector(selector);
-    }
-
-    /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple. */
-    public void sendRaw(InetSocketAddress to, ByteBuffer datagram) throws IOException {
-        outbound.sendRaw(to, datagram);
     }
 
     /** How many threads do each data path's crypto (1: the I/O threads alone); takes effect at {@link #start}. */
@@ -307,6 +319,7 @@ public final class WireGuardDevice implements AutoCloseable {
     }
 
     public void start() throws IOException {
+        paths.start(arrivals);
         inbound.start();
         timerLoop.start();
     }
@@ -316,7 +329,7 @@ public final class WireGuardDevice implements AutoCloseable {
         inbound.stop();
         limiter.close();
         timerLoop.close();
-        channel.close();
+        paths.close();
         inbound.awaitStop();
     }
 

@@ -1,7 +1,5 @@
 package io.cloudbridge.wireguard.internal.engine;
 
-import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.overlay.OverlayPeer;
 import io.cloudbridge.api.overlay.WireGuardEngine;
@@ -10,10 +8,7 @@ import io.cloudbridge.wireguard.internal.device.Peer;
 import io.cloudbridge.wireguard.internal.device.WireGuardDevice;
 import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.DatagramChannel;
 import java.time.Clock;
 import java.util.HashSet;
 import java.util.List;
@@ -24,9 +19,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * WireGuard engines for parts of the daemon that are overlay peers themselves (the relay's
- * CONNECT-IP gateway): the same userspace device as the node's interface, whose every peer is
- * reached through the owner's transmitter. The device still has its UDP socket, bound to a
- * loopback port nobody is told of; it carries nothing (no peer has an endpoint).
+ * CONNECT-IP gateway): the same userspace device as the node's interface, bound to
+ * {@link TransmitterPaths}: every peer is reached through the owner's transmitter, and there is
+ * no socket.
  */
 @Component(service = WireGuardEngines.class)
 public final class EmbeddedEngines implements WireGuardEngines {
@@ -36,45 +31,23 @@ public final class EmbeddedEngines implements WireGuardEngines {
     public WireGuardEngine create(byte[] privateKey, WireGuardEngine.Transmitter transmitter, WireGuardEngine.Receiver receiver)
             throws IOException {
         Identity identity = new Identity(privateKey);
-        DatagramChannel unused = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        try {
-            return start(identity, unused, transmitter, receiver);
-        } catch (IOException | RuntimeException e) {
-            unused.close();
-            throw e;
-        }
-    }
-
-    private static WireGuardEngine start(Identity identity, DatagramChannel unused, WireGuardEngine.Transmitter transmitter,
-            WireGuardEngine.Receiver receiver) throws IOException {
-        NodeKey self = NodeKey.of(identity.publicKey());
-        WireGuardDevice device = new WireGuardDevice(identity, unused,
+        TransmitterPaths paths = new TransmitterPaths(transmitter);
+        WireGuardDevice device = new WireGuardDevice(identity, paths,
                 (peer, packet, length) -> receiver.received(NodeKey.of(peer.publicKey()), ByteBuffer.wrap(packet, 0, length)),
                 Clock.systemUTC());
-        device.setPathSelector(peer -> new PeerPath() {
-            private final NodeKey key = NodeKey.of(peer.publicKey());
-
-            @Override
-            public PathKind kind() {
-                return PathKind.RELAY;
-            }
-
-            @Override
-            public boolean send(ByteBuffer message) {
-                return transmitter.transmit(key, message);
-            }
-        });
         device.start();
-        return new Engine(self, device);
+        return new Engine(NodeKey.of(identity.publicKey()), device, paths);
     }
 
     private static final class Engine implements WireGuardEngine {
         private final NodeKey self;
         private final WireGuardDevice device;
+        private final TransmitterPaths paths;
 
-        Engine(NodeKey self, WireGuardDevice device) {
+        Engine(NodeKey self, WireGuardDevice device, TransmitterPaths paths) {
             this.self = self;
             this.device = device;
+            this.paths = paths;
         }
 
         @Override
@@ -110,16 +83,12 @@ public final class EmbeddedEngines implements WireGuardEngines {
 
         @Override
         public void receiveEncrypted(ByteBuffer message) {
-            byte[] copy = new byte[message.remaining()];
-            message.duplicate().get(copy);
-            device.receiveEncrypted(copy, copy.length);
+            paths.arrived(message);
         }
 
         @Override
         public void receiveEncrypted(NodeKey sender, ByteBuffer message) {
-            byte[] copy = new byte[message.remaining()];
-            message.duplicate().get(copy);
-            device.receiveRelayed(sender.toBytes(), copy, copy.length);
+            paths.relayed(sender, message);
         }
 
         @Override

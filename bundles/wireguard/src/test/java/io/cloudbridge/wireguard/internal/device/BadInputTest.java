@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,8 +45,8 @@ class BadInputTest {
         DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         DatagramChannel b = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         bobAddress = (InetSocketAddress) b.getLocalAddress();
-        alice = new WireGuardDevice(aliceId, a, (peer, p, n) -> aliceReplies.incrementAndGet(), Clock.systemUTC());
-        bob = new WireGuardDevice(bobId, b, (peer, p, n) -> {
+        alice = new WireGuardDevice(aliceId, new OverlayBinding(a), (peer, p, n) -> aliceReplies.incrementAndGet(), Clock.systemUTC());
+        bob = new WireGuardDevice(bobId, new OverlayBinding(b), (peer, p, n) -> {
             if (IcmpEcho.isRequest(p, n)) {
                 bobGotEcho.put(IcmpEcho.sequence(p), true);
                 bob.send(IcmpEcho.replyTo(p, n));
@@ -128,7 +130,7 @@ class BadInputTest {
     void aPeerCannotSendFromAnotherPeersAddress() throws Exception {
         Identity carolId = Identity.generate();
         DatagramChannel c = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-        WireGuardDevice carol = new WireGuardDevice(carolId, c, (peer, p, n) -> { }, Clock.systemUTC());
+        WireGuardDevice carol = new WireGuardDevice(carolId, new OverlayBinding(c), (peer, p, n) -> { }, Clock.systemUTC());
         try {
             carol.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("0.0.0.0/0"), IpPrefix.parse("::/0")), bobAddress);
             bob.addPeer(carolId.publicKey(), null, List.of(IpPrefix.parse("0.0.0.0/0")), null);

@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
@@ -24,7 +26,7 @@ import org.junit.jupiter.api.Test;
 class CryptokeyRoutingTest {
     @Test
     void longestPrefixAcrossPeersAtAnyLength() throws Exception {
-        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), new OverlayBinding(DatagramChannel.open()), (p, b, n) -> { },
                 Clock.systemUTC())) {
             Peer wide = device.addPeer(Identity.generate().publicKey(), null,
                     List.of(IpPrefix.parse("10.0.0.0/8"), IpPrefix.parse("fd00::/7")), null);
@@ -54,7 +56,7 @@ class CryptokeyRoutingTest {
     /** As with {@code wg set}, a key given again names the peer it already is: its prefixes grow, nothing is duplicated. */
     @Test
     void aKeyAddedAgainNamesTheSamePeer() throws Exception {
-        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), new OverlayBinding(DatagramChannel.open()), (p, b, n) -> { },
                 Clock.systemUTC())) {
             byte[] key = Identity.generate().publicKey();
             Peer first = device.addPeer(key, null, List.of(IpPrefix.parse("10.0.0.1/32")), null);
@@ -84,7 +86,7 @@ class CryptokeyRoutingTest {
     @Test
     void agreesWithAScanOfEveryPrefixThroughRandomChanges() throws Exception {
         Random random = new Random(20261126);
-        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), new OverlayBinding(DatagramChannel.open()), (p, b, n) -> { },
                 Clock.systemUTC())) {
             List<Peer> peers = new ArrayList<>();
             for (int i = 0; i < 12; i++) {
@@ -134,7 +136,7 @@ class CryptokeyRoutingTest {
      */
     @Test
     void lookupsDuringChangesSeeEveryUnchangedPrefix() throws Exception {
-        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), DatagramChannel.open(), (p, b, n) -> { },
+        try (WireGuardDevice device = new WireGuardDevice(Identity.generate(), new OverlayBinding(DatagramChannel.open()), (p, b, n) -> { },
                 Clock.systemUTC())) {
             List<IpPrefix> fixed = List.of(IpPrefix.parse("10.0.0.0/8"), IpPrefix.parse("10.1.0.0/16"), IpPrefix.parse("10.1.2.3/32"),
                     IpPrefix.parse("fd00::/8"), IpPrefix.parse("fd00:1::/32"), IpPrefix.parse("fd00:1::7/128"));

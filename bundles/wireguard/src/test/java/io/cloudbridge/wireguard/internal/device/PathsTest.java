@@ -1,12 +1,13 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.path.DirectPath;
 import io.cloudbridge.api.net.IpPrefix;
-import io.cloudbridge.api.overlay.DatagramClaimer;
 import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -16,6 +17,7 @@ import java.nio.channels.DatagramChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -34,12 +36,16 @@ class PathsTest {
     final Set<Integer> replies = ConcurrentHashMap.newKeySet();
     WireGuardDevice alice;
     WireGuardDevice bob;
+    OverlayBinding aliceSocket;
+    OverlayBinding bobSocket;
+    /** What takes bob's socket's datagrams that are not WireGuard's, as hole punching does. */
+    volatile OverlayBinding.Claims bobClaims = (from, d) -> false;
     InetSocketAddress bobAddress;
     volatile boolean relayed;
     final AtomicInteger relayedPackets = new AtomicInteger();
 
     /** A path that hands each packet straight to the other device's inbound, as a relay would. */
-    private PeerPath relayTo(WireGuardDevice target) {
+    private DirectPath relayTo(WireGuardDevice target) {
         return relayPath(packet -> {
             relayedPackets.incrementAndGet();
             byte[] copy = new byte[packet.remaining()];
@@ -50,8 +56,8 @@ class PathsTest {
     }
 
     /** A relay path whose sending is {@code send}. */
-    private static PeerPath relayPath(java.util.function.Predicate<ByteBuffer> send) {
-        return new PeerPath() {
+    private static DirectPath relayPath(java.util.function.Predicate<ByteBuffer> send) {
+        return new DirectPath() {
             @Override
             public PathKind kind() {
                 return PathKind.RELAY;
@@ -69,22 +75,24 @@ class PathsTest {
         DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         DatagramChannel b = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         bobAddress = (InetSocketAddress) b.getLocalAddress();
-        alice = new WireGuardDevice(aliceId, a, (peer, p, n) -> {
+        aliceSocket = new OverlayBinding(a);
+        bobSocket = new OverlayBinding(b, TestRoutes.via(() -> null), (from, d) -> bobClaims.claim(from, d));
+        alice = new WireGuardDevice(aliceId, aliceSocket, (peer, p, n) -> {
             if (IcmpEcho.isReply(p, n)) {
                 replies.add(IcmpEcho.sequence(p));
             }
         }, Clock.systemUTC());
-        bob = new WireGuardDevice(bobId, b, (peer, p, n) -> {
+        bob = new WireGuardDevice(bobId, bobSocket, (peer, p, n) -> {
             if (IcmpEcho.isRequest(p, n)) {
                 bob.send(IcmpEcho.replyTo(p, n));
             }
         }, Clock.systemUTC());
         alice.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.2/32")), bobAddress);
         bob.addPeer(aliceId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.1/32")), null);
-        PeerPath toBob = relayTo(bob);
-        PeerPath toAlice = relayTo(alice);
-        alice.setPathSelector(peer -> relayed ? toBob : null);
-        bob.setPathSelector(peer -> relayed ? toAlice : null);
+        DirectPath toBob = relayTo(bob);
+        DirectPath toAlice = relayTo(alice);
+        aliceSocket.setRoutes(TestRoutes.via(() -> relayed ? toBob : null));
+        bobSocket.setRoutes(TestRoutes.via(() -> relayed ? toAlice : null));
         alice.start();
         bob.start();
     }
@@ -109,13 +117,13 @@ class PathsTest {
     void aHandshakeThatAPathTookAndLostGoesAgainWhenANewPathComesUp() throws Exception {
         java.util.concurrent.atomic.AtomicBoolean working = new java.util.concurrent.atomic.AtomicBoolean();
         AtomicInteger lost = new AtomicInteger();
-        PeerPath dying = relayPath(packet -> {
+        DirectPath dying = relayPath(packet -> {
             lost.incrementAndGet();
             return true; // taken, and never delivered
         });
-        PeerPath toBob = relayTo(bob);
+        DirectPath toBob = relayTo(bob);
         relayed = true; // bob answers over the relay stand-in
-        alice.setPathSelector(peer -> working.get() ? toBob : dying);
+        aliceSocket.setRoutes(TestRoutes.via(() -> working.get() ? toBob : dying));
         alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
                 (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 7, new byte[4]));
         NamespaceLab.await(Duration.ofSeconds(5), "the initiation lost", () -> lost.get() > 0);
@@ -139,8 +147,8 @@ class PathsTest {
     @Test
     void aPathThatComesUpLateCarriesTheHandshakeWithinASecond() throws Exception {
         java.util.concurrent.atomic.AtomicBoolean pathUp = new java.util.concurrent.atomic.AtomicBoolean();
-        PeerPath none = relayPath(packet -> false); // no session to the relay yet
-        alice.setPathSelector(peer -> pathUp.get() ? null : none);
+        DirectPath none = relayPath(packet -> false); // no session to the relay yet
+        aliceSocket.setRoutes(TestRoutes.via(() -> pathUp.get() ? null : none));
         alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
                 (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 1, new byte[4]));
         long late = System.nanoTime() + Duration.ofMillis(3500).toNanos();
@@ -170,29 +178,43 @@ class PathsTest {
         assertEquals(bobAddress, bobAtAlice.endpoint(), "relayed packets did not move the UDP endpoint");
     }
 
+    /**
+     * The paths' bundle replaced while traffic flows: the engine has no binding for a moment
+     * (its messages counted, not sent), then a new one on another socket; the session goes on
+     * without a new handshake, and bob follows alice to her new address (roaming).
+     */
+    @Test
+    void anEngineMovedToANewBindingKeepsItsSession() throws Exception {
+        ping(1);
+        Peer bobAtAlice = alice.peers().get(0);
+        alice.rebind(new NoPaths());
+        alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, 2, new byte[4]));
+        assertEquals(1L, alice.drops().get("no paths"), alice.drops().toString());
+        assertEquals(0, alice.listenPort(), "no socket meanwhile");
+        OverlayBinding next = new OverlayBinding(DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0)));
+        alice.rebind(next);
+        assertEquals(next.localAddress().getPort(), alice.listenPort());
+        ping(3);
+        assertEquals(1, bobAtAlice.handshakesCompleted(), "one session throughout");
+        assertEquals(next.localAddress(), bob.peers().get(0).endpoint(), "bob follows alice to her new socket");
+    }
+
     @Test
     void stunDatagramsAreClaimedAndAnsweredFromTheSameSocket() throws Exception {
         byte[] cookie = {0x21, 0x12, (byte) 0xa4, 0x42};
         AtomicInteger claimed = new AtomicInteger();
-        bob.addClaimer(new DatagramClaimer() {
-            @Override
-            public boolean claims(ByteBuffer d) {
-                return d.remaining() >= 20 && (d.get(0) & 0xc0) == 0 && d.get(4) == cookie[0] && d.get(5) == cookie[1]
-                        && d.get(6) == cookie[2] && d.get(7) == cookie[3];
-            }
-
-            @Override
-            public void receive(InetSocketAddress from, ByteBuffer d) {
+        bobClaims = (from, d) -> {
+            boolean stun = d.remaining() >= 20 && (d.get(0) & 0xc0) == 0 && d.get(4) == cookie[0] && d.get(5) == cookie[1]
+                    && d.get(6) == cookie[2] && d.get(7) == cookie[3];
+            if (stun) {
                 claimed.incrementAndGet();
                 ByteBuffer answer = ByteBuffer.allocate(20).put(0, (byte) 0x01).put(1, (byte) 0x01);
                 answer.put(4, cookie[0]).put(5, cookie[1]).put(6, cookie[2]).put(7, cookie[3]);
-                try {
-                    bob.sendRaw(from, answer);
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
+                assertTrue(bobSocket.sendRaw(from, answer));
             }
-        });
+            return stun;
+        };
         try (DatagramChannel checker = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
             ByteBuffer request = ByteBuffer.allocate(20).put(0, (byte) 0x00).put(1, (byte) 0x01);
             request.put(4, cookie[0]).put(5, cookie[1]).put(6, cookie[2]).put(7, cookie[3]);

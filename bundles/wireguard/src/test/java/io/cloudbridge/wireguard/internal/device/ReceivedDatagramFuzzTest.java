@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -7,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
+import io.cloudbridge.api.path.DirectPath;
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.wireguard.internal.noise.Handshake;
 import io.cloudbridge.wireguard.internal.noise.Identity;
@@ -55,7 +57,8 @@ class ReceivedDatagramFuzzTest {
     @BeforeAll
     static void deviceWithOnePeer() throws Exception {
         // A fixed clock: a long run must not outlive its session (REJECT_AFTER_TIME).
-        device = new WireGuardDevice(DEVICE, DatagramChannel.open(), (peer, packet, length) -> {
+        OverlayBinding paths = new OverlayBinding(DatagramChannel.open());
+        device = new WireGuardDevice(DEVICE, paths, (peer, packet, length) -> {
             assertTrue(length > 0 && length <= packet.length);
             // Cryptokey routing, inbound: only the peer's own addresses get through.
             String source = IpPackets.source(packet, length).getHostAddress();
@@ -65,7 +68,7 @@ class ReceivedDatagramFuzzTest {
         device.addPeer(PEER.publicKey(), null, List.of(IpPrefix.parse("10.0.0.2/32"), IpPrefix.parse("fd00::2/128")), null);
         // The peer's side of a handshake; the device's response comes back through the path.
         AtomicReference<byte[]> response = new AtomicReference<>();
-        device.setPathSelector(p -> new PeerPath() {
+        paths.setRoutes(TestRoutes.via(() -> new DirectPath() {
             @Override
             public PathKind kind() {
                 return PathKind.RELAY;
@@ -78,7 +81,7 @@ class ReceivedDatagramFuzzTest {
                 response.compareAndSet(null, b);
                 return true;
             }
-        });
+        }));
         Handshake peerSide = new Handshake(PEER, DEVICE.publicKey(), null);
         byte[] initiation = peerSide.createInitiation(7, NOW);
         device.handle(initiation, initiation.length, null);

@@ -1,12 +1,12 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.cloudbridge.api.mesh.PathKind;
-import io.cloudbridge.api.mesh.PeerPath;
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.wireguard.internal.noise.Handshake;
@@ -82,22 +82,16 @@ class RelayedHandshakeFloodTest {
 
     /** A relay-attached gateway device (as the CONNECT-IP gateway's engine makes it) whose handshake thread is {@code thread}. */
     WireGuardDevice gateway(Executor thread) throws Exception {
-        DatagramChannel unused = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        WireGuardDevice device = new WireGuardDevice(gatewayId, unused, (peer, p, n) -> {
+        OverlayBinding paths = new OverlayBinding(
+                java.nio.channels.DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)));
+        WireGuardDevice device = new WireGuardDevice(gatewayId, paths, (peer, p, n) -> {
         }, clock, 1000, Timers.STANDARD, thread);
-        device.setPathSelector(peer -> new PeerPath() {
-            @Override
-            public PathKind kind() {
-                return PathKind.RELAY;
-            }
-
-            @Override
-            public boolean send(ByteBuffer message) {
-                byte[] copy = new byte[message.remaining()];
-                message.get(copy);
-                sent.add(new Sent(NodeKey.of(peer.publicKey()), copy, Thread.currentThread()));
-                return true;
-            }
+        // Every message goes to its peer as the gateway's switch port would take it.
+        paths.setRoutes((peer, message) -> {
+            byte[] copy = new byte[message.remaining()];
+            message.get(copy);
+            sent.add(new Sent(peer, copy, Thread.currentThread()));
+            return io.cloudbridge.api.path.PathBinding.Sent.SENT;
         });
         closing.add(device);
         return device;

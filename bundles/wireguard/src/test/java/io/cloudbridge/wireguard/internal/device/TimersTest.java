@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -35,12 +37,12 @@ class TimersTest {
     private void pair(Timers aliceTimers, Timers bobTimers, boolean bobAnswers) throws Exception {
         DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         DatagramChannel b = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
-        alice = new WireGuardDevice(aliceId, a, (peer, p, n) -> {
+        alice = new WireGuardDevice(aliceId, new OverlayBinding(a), (peer, p, n) -> {
             if (IcmpEcho.isReply(p, n)) {
                 aliceGotReply.add(IcmpEcho.sequence(p));
             }
         }, Clock.systemUTC(), 1000, aliceTimers);
-        bob = new WireGuardDevice(bobId, b, (peer, p, n) -> {
+        bob = new WireGuardDevice(bobId, new OverlayBinding(b), (peer, p, n) -> {
             if (bobAnswers && IcmpEcho.isRequest(p, n)) {
                 bob.send(IcmpEcho.replyTo(p, n));
             }

@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import io.cloudbridge.api.net.IpPrefix;
 import io.cloudbridge.api.tun.TunDevice;
 import io.cloudbridge.tun.internal.LinuxTunDevices;
@@ -57,7 +59,7 @@ public final class TunNode {
                 List.of(o.get("--address").split(",")), allowed, !"false".equals(o.get("--offload")));
         DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
         WireGuardDevice[] device = new WireGuardDevice[1];
-        device[0] = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+        device[0] = new WireGuardDevice(identity, new OverlayBinding(channel), new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
                 try {

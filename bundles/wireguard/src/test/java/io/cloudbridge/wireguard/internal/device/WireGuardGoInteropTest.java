@@ -1,5 +1,7 @@
 package io.cloudbridge.wireguard.internal.device;
 
+import io.cloudbridge.paths.internal.OverlayBinding;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -74,7 +76,7 @@ class WireGuardGoInteropTest {
         JavaEnd(String overlayAddress, byte[] presharedKey, boolean knownToGo, Timers timers) throws Exception {
             DatagramChannel channel = DatagramChannel.open().bind(new InetSocketAddress("10.250.7.1", 0));
             port = ((InetSocketAddress) channel.getLocalAddress()).getPort();
-            device = new WireGuardDevice(identity, channel, new WireGuardDevice.PacketSink() {
+            device = new WireGuardDevice(identity, new OverlayBinding(channel), new WireGuardDevice.PacketSink() {
                 @Override
                 public void deliver(Peer from, byte[] packet, int length) {
                     JavaEnd.this.deliver(from, packet, length);
