@@ -386,14 +386,14 @@ class NatLabTest {
 
     /**
      * Live updates: with a TCP transfer running over a direct path, {@code update} of the auth,
-     * ice, mesh and wireguard bundles of one node, one after the other. The TCP connection
+     * ice, paths and wireguard bundles of one node, one after the other. The TCP connection
      * survives all four, and the overlay answers again within 1 s of each (a ping every 20 ms
      * tells the longest silence). Sessions are re-established, not handed over: a new WireGuard
      * interface handshakes again through whichever path is up first.
      */
     @Test
     @Order(5)
-    void updatingTheAuthIceMeshAndWireGuardBundlesKeepsTcpAliveAndTrafficBackWithinASecond() throws Exception {
+    void updatingTheAuthIcePathsAndWireGuardBundlesKeepsTcpAliveAndTrafficBackWithinASecond() throws Exception {
         try (Cell cell = new Cell("eim-apdf", "eim-apdf")) {
             cell.awaitDirect(Duration.ofSeconds(10));
             Process pinger = null;

@@ -74,7 +74,7 @@ class OverlayTest {
             Daemon.Result ping = da.exec("cb:ping", "10.77.0.2");
             assertEquals(0, ping.exit(), ping.out() + ping.err());
             assertTrue(ping.out().contains("3 sent, 3 received"), ping.out());
-            assertTrue(ping.out().contains("path=direct (UDP)"), "no path manager installed: " + ping.out());
+            assertTrue(ping.out().contains("path=direct (UDP)"), "no relay and no hole punching: the socket to the endpoint: " + ping.out());
             Daemon.Result back = db.exec("cb:ping", a[1], "2");
             assertEquals(0, back.exit(), back.out() + back.err());
             assertTrue(back.out().contains("reply from 10.77.0.1"), back.out());

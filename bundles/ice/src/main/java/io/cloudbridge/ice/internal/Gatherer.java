@@ -69,8 +69,9 @@ final class Gatherer {
     List<Candidate> localCandidates() {
         List<Candidate> out = new ArrayList<>();
         int order = 0;
-        for (InetAddress a : hosts) {
-            out.add(new Candidate(Candidate.Type.HOST, new InetSocketAddress(a, ctx.socket.localPort()),
+        int port = ctx.socket.localPort();
+        for (InetAddress a : port == 0 ? List.<InetAddress>of() : hosts) { // no socket for a moment: no host candidate
+            out.add(new Candidate(Candidate.Type.HOST, new InetSocketAddress(a, port),
                     Candidate.priority(Candidate.Type.HOST, a, order++)));
         }
         for (InetSocketAddress seen : reflexive.values()) {

@@ -62,19 +62,26 @@ public final class IceAgent implements DirectPaths, SignalListener {
      * use the new socket on the same port.
      */
     private volatile DirectPathSocket socket;
+    /** The paths {@link #socket} belongs to: DS binds a replacement before it unbinds the last. */
+    private PeerPaths attachedTo;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     synchronized void bindPaths(PeerPaths paths) {
         DirectPathSocket previous = socket;
         socket = paths.attach(this);
+        attachedTo = paths;
         if (previous != null) {
             previous.close();
         }
     }
 
     synchronized void unbindPaths(PeerPaths paths) {
+        if (attachedTo != paths) {
+            return; // already attached to its replacement
+        }
         DirectPathSocket s = socket;
         socket = null;
+        attachedTo = null;
         if (s != null) {
             s.close();
         }
@@ -125,7 +132,12 @@ public final class IceAgent implements DirectPaths, SignalListener {
     @Activate
     void activate(IceConfig c) {
         start(c);
-        signalling.addListener(this);
+        try {
+            signalling.addListener(this);
+        } catch (RuntimeException e) {
+            stop(); // DS calls no deactivate after a failed activate: the engine's threads go here
+            throw e;
+        }
     }
 
     private void start(IceConfig c) {
@@ -210,7 +222,14 @@ public final class IceAgent implements DirectPaths, SignalListener {
 
     @Deactivate
     void deactivate() {
-        signalling.removeListener(this);
+        try {
+            signalling.removeListener(this);
+        } finally {
+            stop();
+        }
+    }
+
+    private void stop() {
         if (resolver != null) {
             resolver.shutdownNow();
         }
@@ -226,17 +245,20 @@ public final class IceAgent implements DirectPaths, SignalListener {
      * overlay's own addresses and IPv6 site-local ones.
      */
     private List<InetAddress> hostAddresses() {
-        DirectPathSocket s = socket;
-        if (!config.hostCandidates() || s == null) {
+        if (!config.hostCandidates()) {
             return List.of();
         }
-        InetSocketAddress local = s.localAddress();
+        DirectPathSocket s = socket;
+        InetSocketAddress local = s == null ? null : s.localAddress();
         if (local == null) {
-            return List.of(); // no socket yet (the engine has not bound the paths): no port to offer
+            // No socket for a moment (the paths' bundle or the interface being replaced): that is
+            // no news of the network, and the last view stands; the candidates wait for a port.
+            return lastHostAddresses;
         }
         InetAddress bound = local.getAddress();
         if (bound != null && !bound.isAnyLocalAddress()) {
-            return List.of(bound);
+            lastHostAddresses = List.of(bound);
+            return lastHostAddresses;
         }
         List<InetAddress> out = new ArrayList<>();
         for (InetAddress a : s.localAddresses()) {
@@ -247,8 +269,12 @@ public final class IceAgent implements DirectPaths, SignalListener {
             out.add(a);
         }
         out.sort(java.util.Comparator.comparing(InetAddress::getHostAddress));
-        return out;
+        lastHostAddresses = List.copyOf(out);
+        return lastHostAddresses;
     }
+
+    /** The host addresses at the last look with a socket. */
+    private volatile List<InetAddress> lastHostAddresses = List.of();
 
     private boolean ownOverlay(InetAddress a) {
         for (IpPrefix p : overlay.addresses()) {

@@ -98,7 +98,7 @@ final class IceEngine {
     private final Gatherer gatherer;
     private final BindingDispatch dispatch;
     private final ScheduledExecutorService loop;
-    /** What commands and the path manager read, from any thread. */
+    /** What commands and the paths read, from any thread. */
     private final Map<NodeKey, PeerSession> published = new ConcurrentHashMap<>();
 
     /** Where WireGuard's packets that came to another base than the overlay's socket go (the overlay's inbound). */

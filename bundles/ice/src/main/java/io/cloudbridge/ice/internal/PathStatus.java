@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A peer's path in words, for cb:peers and the path manager: what carries it and, while the relay
+ * A peer's path in words, for cb:peers and the paths: what carries it and, while the relay
  * does, why no direct path does. {@link #info} runs on any thread, so it reads only what the engine
  * publishes through volatile fields.
  */

@@ -15,6 +15,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The finders of direct paths attached to the paths (hole punching): they get the socket's
@@ -23,6 +25,7 @@ import java.util.function.Supplier;
  * so that it outlives a re-created interface or socket.
  */
 final class DirectFinders implements OverlayBinding.Claims {
+    private static final Logger LOG = LoggerFactory.getLogger(DirectFinders.class);
     private final List<DirectPaths> finders = new CopyOnWriteArrayList<>();
     private final Supplier<OverlayBinding> binding;
     private final Supplier<Set<InetAddress>> localAddresses;
@@ -44,9 +47,14 @@ final class DirectFinders implements OverlayBinding.Claims {
     @Override
     public boolean claim(InetSocketAddress from, ByteBuffer datagram) {
         for (DirectPaths f : finders) {
-            if (f.claims(datagram.duplicate())) {
-                f.receive(from, datagram.duplicate());
-                return true;
+            try {
+                if (f.claims(datagram.duplicate())) {
+                    f.receive(from, datagram.duplicate());
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                // A finder's bug: the datagram goes on to the engine, which counts it as malformed.
+                LOG.debug("a finder of direct paths failed on a datagram from {}: {}", from, e.toString());
             }
         }
         return false;
@@ -55,9 +63,13 @@ final class DirectFinders implements OverlayBinding.Claims {
     /** The first confirmed direct path to {@code peer}, if any finder has one. */
     DirectPath pathTo(NodeKey peer) {
         for (DirectPaths f : finders) {
-            Optional<DirectPath> p = f.pathTo(peer);
-            if (p.isPresent()) {
-                return p.get();
+            try {
+                Optional<DirectPath> p = f.pathTo(peer);
+                if (p.isPresent()) {
+                    return p.get();
+                }
+            } catch (RuntimeException e) {
+                LOG.debug("a finder of direct paths failed to answer for {}: {}", peer, e.toString()); // no direct path, then
             }
         }
         return null;
@@ -67,7 +79,12 @@ final class DirectFinders implements OverlayBinding.Claims {
     Optional<PathInfo> info(NodeKey peer) {
         Optional<PathInfo> first = Optional.empty();
         for (DirectPaths f : finders) {
-            Optional<PathInfo> i = f.info(peer);
+            Optional<PathInfo> i;
+            try {
+                i = f.info(peer);
+            } catch (RuntimeException e) {
+                continue;
+            }
             if (i.isPresent() && i.get().kind() != PathKind.RELAY) {
                 return i;
             }
@@ -88,13 +105,13 @@ final class DirectFinders implements OverlayBinding.Claims {
         @Override
         public InetSocketAddress localAddress() {
             OverlayBinding b = binding.get();
-            return b == null ? null : b.localAddress();
+            return b == null || !b.isOpen() ? null : b.localAddress();
         }
 
         @Override
         public boolean send(InetSocketAddress to, ByteBuffer datagram) {
             OverlayBinding b = binding.get();
-            return b != null && b.sendRaw(to, datagram);
+            return b != null && b.isOpen() && b.sendRaw(to, datagram);
         }
 
         @Override

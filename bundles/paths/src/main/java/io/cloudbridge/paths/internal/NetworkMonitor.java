@@ -24,9 +24,15 @@ final class NetworkMonitor {
         this.onChange = onChange;
     }
 
-    /** The overlay's own interface, whose addresses are the overlay's, not the node's way out. */
-    void excludeInterface(String name) {
-        overlayInterface = name;
+    /**
+     * The overlay's own interface, whose addresses are the overlay's, not the node's way out. The
+     * next look is a new baseline, not a change: leaving the interface out changes nothing outside.
+     */
+    synchronized void excludeInterface(String name) {
+        if (!java.util.Objects.equals(name, overlayInterface)) {
+            overlayInterface = name;
+            seen = false;
+        }
     }
 
     /** The addresses at the last look. */
@@ -34,8 +40,8 @@ final class NetworkMonitor {
         return current;
     }
 
-    /** Looks again; one thread looks. */
-    void look() {
+    /** Looks again. */
+    synchronized void look() {
         Set<InetAddress> now = read(overlayInterface);
         if (now == null) {
             return;

@@ -56,6 +56,11 @@ public final class OverlayBinding implements PathBinding {
     private volatile Routes routes;
     private final Claims claims;
     private volatile Arrivals arrivals;
+    /**
+     * Set once by {@link #close}: the engine that held this binding is gone or moved on, so nothing
+     * may reach it or leave for it any more (not even over the relay, which needs no socket).
+     */
+    private volatile boolean closed;
 
     /** Takes over a bound channel (deep buffers, non-blocking from now on), with no routes or claims: the socket alone. */
     public OverlayBinding(DatagramChannel channel) throws IOException {
@@ -110,9 +115,9 @@ public final class OverlayBinding implements PathBinding {
         }
     }
 
-    /** Whether the socket is still open. */
+    /** Whether the binding is still open. */
     boolean isOpen() {
-        return channel.isOpen();
+        return !closed;
     }
 
     @Override
@@ -123,13 +128,16 @@ public final class OverlayBinding implements PathBinding {
     /** A message another path carried (a relay session, TURN, MASQUE): to the engine, routed by its index. */
     public void deliver(ByteBuffer message) {
         Arrivals a = arrivals;
-        if (a != null) {
+        if (a != null && !closed) {
             a.arrived(message);
         }
     }
 
     @Override
     public Sent send(NodeKey peer, InetSocketAddress endpoint, ByteBuffer message) {
+        if (closed) {
+            return Sent.FAILED;
+        }
         if (peer != null) {
             Sent routed = routes.send(peer, message);
             if (routed != null) {
@@ -225,6 +233,9 @@ public final class OverlayBinding implements PathBinding {
 
     @Override
     public void close() {
+        closed = true;
+        arrivals = null;
+        routes = NO_ROUTES;
         try {
             channel.close();
         } catch (IOException e) {

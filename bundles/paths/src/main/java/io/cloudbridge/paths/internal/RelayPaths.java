@@ -50,7 +50,8 @@ import org.slf4j.LoggerFactory;
  * path it is given and never notices the move: its sessions stay, only the carrier changes.
  *
  * <p>This class holds the state and acts on the decisions of {@link TransportRace} and {@link TransportRetries}.
- * All decisions run on one thread, so the state needs no locks; the data path reads one volatile reference per packet.
+ * All decisions run on one thread, so the state needs no locks; the data path reads a few volatile
+ * references per packet (the finders' list, the active attempt and its session).
  */
 @Component(service = {PeerPaths.class, RelayPaths.class}, configurationPid = "cloudbridge.paths", immediate = true)
 @Designate(ocd = PathsConfig.class)
@@ -85,9 +86,10 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
     public RelayPaths(PathsConfig config) {
         this.config = config;
         decisions.scheduleWithFixedDelay(() -> decide(null), 1, 1, TimeUnit.SECONDS);
+        monitor.look(); // a first view before anyone asks for it (hole punching's host candidates)
         // Four times a second: hole punching's handover has 2 s, and listing a few interfaces costs
         // well under a millisecond. The one look at the interfaces the node takes.
-        decisions.scheduleWithFixedDelay(this::lookAtAddresses, 0, 250, TimeUnit.MILLISECONDS);
+        decisions.scheduleWithFixedDelay(this::lookAtAddresses, 250, 250, TimeUnit.MILLISECONDS);
     }
 
     private void lookAtAddresses() {
@@ -216,7 +218,7 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
     /** What the relay carried for the engine, to the binding of the moment. */
     private void deliver(ByteBuffer message) {
         OverlayBinding b = binding;
-        if (b != null) {
+        if (b != null) { // refused by a closed one: its engine is gone
             b.deliver(message);
         }
     }

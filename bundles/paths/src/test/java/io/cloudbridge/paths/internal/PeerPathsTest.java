@@ -144,7 +144,7 @@ class PeerPathsTest {
         InetSocketAddress local = binding.localAddress();
         assertEquals(local, finder.socket.localAddress());
         List<ByteBuffer> arrived = new CopyOnWriteArrayList<>();
-        binding.start(new PathBinding.Arrivals() {
+        PathBinding.Arrivals engine = new PathBinding.Arrivals() {
             @Override
             public void relayed(NodeKey sender, ByteBuffer message) {
                 arrived.add(message);
@@ -154,7 +154,8 @@ class PeerPathsTest {
             public void arrived(ByteBuffer message) {
                 arrived.add(message);
             }
-        });
+        };
+        binding.start(engine);
         try (DatagramChannel checker = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0))) {
             ByteBuffer stun = ByteBuffer.allocate(20).put(0, (byte) 0x00).put(1, (byte) 0x01);
             stun.put(4, COOKIE[0]).put(5, COOKIE[1]).put(6, COOKIE[2]).put(7, COOKIE[3]);
@@ -183,8 +184,16 @@ class PeerPathsTest {
         PathBinding again = paths.bind(new InetSocketAddress("127.0.0.1", 0), "cbtest0");
         assertEquals(-1, binding.receive(new DatagramBatch(1, 64)), "a second binding closes the first");
         assertEquals(again.localAddress(), finder.socket.localAddress(), "the finder follows the new socket");
+        again.start(engine);
+        finder.socket.deliver(ByteBuffer.wrap(new byte[] {4, 0, 0, 0}), PathKind.MASQUE);
+        assertEquals(2, arrived.size());
         paths.deactivate();
         assertEquals(-1, again.receive(new DatagramBatch(1, 64)), "the paths going away close their binding");
+        assertEquals(PathBinding.Sent.FAILED, again.send(DIRECT_PEER, local, ByteBuffer.allocate(8)),
+                "a closed binding sends nothing, not even by a route that needs no socket");
+        finder.socket.deliver(ByteBuffer.wrap(new byte[] {4, 0, 0, 0}), PathKind.TURN);
+        assertEquals(2, arrived.size(), "nor does it hand anything to the engine that held it");
+        assertNull(finder.socket.localAddress());
     }
 
     @Test

@@ -48,7 +48,7 @@ public abstract class SessionTransport implements RelayTransport {
         RelaySession session;
         // Under the lock that close() takes: a session is either opened before the plugin goes,
         // and closed with it, or refused; never dialled on event loops being shut down (a race
-        // between the node's path manager and the plugin's removal, found by the chaos test).
+        // between the node's paths and the plugin's removal, found by the chaos test).
         synchronized (this) {
             if (closed) {
                 return CompletableFuture.failedFuture(new java.io.IOException(name() + " is being removed"));

@@ -6,8 +6,8 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 
 /**
- * Not a service: the one hook a bundle without components has on its own stop, used to undo the
- * native binding so that an uninstalled or refreshed revision can be unloaded.
+ * Not a service: the bundle's own stop, used to undo the native binding that all of the bundle's
+ * devices share, so that an uninstalled or refreshed revision can be unloaded.
  */
 @Header(name = Constants.BUNDLE_ACTIVATOR, value = "${@class}")
 public final class TunBundleLifecycle implements BundleActivator {

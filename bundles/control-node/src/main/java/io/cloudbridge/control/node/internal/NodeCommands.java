@@ -46,7 +46,7 @@ public final class NodeCommands {
             String path = info.map(i -> i.kind().name().toLowerCase(Locale.ROOT)).orElse("none");
             String rtt = info.flatMap(PathInfo::rtt).map(d -> String.format(Locale.ROOT, "%.2f ms", d.toNanos() / 1e6)).orElse("-");
             String detail = info.map(i -> i.candidatePair().or(i::relayedReason).orElse(""))
-                    .orElse(pm == null ? "no path manager installed" : "unreachable: no relay session");
+                    .orElse(pm == null ? "no paths installed" : "unreachable: no relay session");
             out.append(String.format("%-16s %-15s %-7s %9s  %s%n", p.getHostname(), address, path, rtt, detail));
         }
         return out.toString();

@@ -68,7 +68,7 @@ class OverlaySyncTest {
         assertEquals(1, peers.size(), "neither this node nor a peer with a key the overlay cannot take");
         assertEquals(key(2), peers.get(0).key());
         assertEquals(NetworkMap.toMeshPeer(map.byNodeId("b")).allowedIps(), peers.get(0).allowedIps());
-        assertTrue(peers.get(0).endpoint().isEmpty(), "endpoints are the path manager's to find");
+        assertTrue(peers.get(0).endpoint().isEmpty(), "endpoints are the paths' to find");
     }
 
     @Test

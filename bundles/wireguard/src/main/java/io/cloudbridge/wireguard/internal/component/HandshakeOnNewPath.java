@@ -9,7 +9,7 @@ import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
- * When the node's relay path comes up (announced by the path manager as {@link #RELAY_PATH}),
+ * When the node's relay path comes up (announced by the paths as {@link #RELAY_PATH}),
  * handshakes waiting for a retry go out at once. An initiation that a relay session took and
  * lost (the session was dying, or the relay did not yet know the peer) was otherwise retried only
  * at the 5 s rekey timeout, while the peer, still sealing for a session this node no longer had,
@@ -17,7 +17,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
  */
 @Component(service = StateChangeListener.class)
 public final class HandshakeOnNewPath implements StateChangeListener {
-    /** The event source of the path manager's relay path; its state is the transport, or "unreachable". */
+    /** The event source of the paths' relay path; its state is the transport, or "unreachable". */
     public static final String RELAY_PATH = "mesh.relay";
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

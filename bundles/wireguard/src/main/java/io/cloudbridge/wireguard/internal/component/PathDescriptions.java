@@ -12,10 +12,10 @@ final class PathDescriptions {
     private PathDescriptions() {
     }
 
-    /** The path a peer's packets take now: the paths' answer, else this socket. */
+    /** The path a peer's packets take now: the paths' answer, else the socket to its endpoint. */
     static String pathOf(PeerPaths pm, Peer peer) {
         if (pm == null) {
-            return "direct (UDP)";
+            return "none (no paths installed)";
         }
         return pm.info(NodeKey.of(peer.publicKey())).map(info -> info.kind().name().toLowerCase(java.util.Locale.ROOT)
                 + info.rtt().map(r -> ", rtt " + r.toMillis() + " ms").orElse("")

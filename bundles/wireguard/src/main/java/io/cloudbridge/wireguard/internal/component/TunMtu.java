@@ -13,15 +13,15 @@ final class TunMtu {
     private static final Logger LOG = LoggerFactory.getLogger(TunMtu.class);
 
     /** The component's: both come and go while the watch runs. */
-    private final Supplier<PeerPaths> pathManager;
+    private final Supplier<PeerPaths> paths;
     private final Supplier<TunDevice> tun;
     /** The TUN device's MTU now; it shrinks to what the relay path carries (see followPathLimit). */
     private volatile int tunMtu;
     private java.util.concurrent.ScheduledExecutorService mtuWatch;
     private int tooSmallLimitWarned;
 
-    TunMtu(Supplier<PeerPaths> pathManager, Supplier<TunDevice> tun) {
-        this.pathManager = pathManager;
+    TunMtu(Supplier<PeerPaths> paths, Supplier<TunDevice> tun) {
+        this.paths = paths;
         this.tun = tun;
     }
 
@@ -59,7 +59,7 @@ final class TunMtu {
      * with moves between transports; it rises once when QUIC's path MTU discovery finds more room.
      */
     private void followPathLimit(int derived) {
-        PeerPaths pm = pathManager.get();
+        PeerPaths pm = paths.get();
         TunDevice device = tun.get();
         if (pm == null || device == null) {
             return;

@@ -99,8 +99,13 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     synchronized void bindPaths(PeerPaths p) {
+        boolean replacing = paths != null && paths != p;
         paths = p;
         if (device != null && !deactivated) {
+            if (replacing) {
+                // DS binds a replacement before it unbinds the last: free the port first.
+                device.rebind(new NoPaths());
+            }
             device.rebind(openBinding(p, config));
         }
     }
@@ -141,11 +146,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
             ownPrefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
         }
-        PathBinding binding;
-        synchronized (this) {
-            binding = openBinding(paths, c);
-        }
-        device = new WireGuardDevice(identity, binding, new WireGuardDevice.PacketSink() {
+        WireGuardDevice.PacketSink sink = new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
                 WireGuardService.this.deliver(peer, packet, length);
@@ -162,19 +163,24 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
                     }
                 }
             }
-        }, Clock.systemUTC());
-        if (c.cryptoThreads() > 0) {
-            device.setCryptoThreads(c.cryptoThreads());
-        }
-        List<IpPrefix> routes = new ArrayList<>();
-        for (PeerSpec spec : membership.peers(c)) {
-            Peer peer = PeerReconciler.addPeer(device, spec);
-            if (peer != null) {
-                peer.setPersistentKeepalive(spec.keepalive());
-                routes.addAll(spec.allowedIps());
-            }
+        };
+        // Under this component's lock from the binding to the device: a change of the paths meanwhile
+        // (bindPaths, unbindPaths) then finds the device and moves it.
+        synchronized (this) {
+            device = new WireGuardDevice(identity, openBinding(paths, c), sink, Clock.systemUTC());
         }
         try {
+            if (c.cryptoThreads() > 0) {
+                device.setCryptoThreads(c.cryptoThreads());
+            }
+            List<IpPrefix> routes = new ArrayList<>();
+            for (PeerSpec spec : membership.peers(c)) {
+                Peer peer = PeerReconciler.addPeer(device, spec);
+                if (peer != null) {
+                    peer.setPersistentKeepalive(spec.keepalive());
+                    routes.addAll(spec.allowedIps());
+                }
+            }
             if (!c.userspace()) {
                 int mtu = c.mtu() > 0 ? c.mtu() : OverlayMtu.derive(device.peers().stream().map(Peer::endpoint).toList());
                 tunMtu.set(mtu);
@@ -324,7 +330,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         return device;
     }
 
-    /** The path a peer's packets take now, in words: the path manager's answer, else this socket. */
+    /** The path a peer's packets take now, in words: the paths' answer, else the socket to the peer's endpoint. */
     public String pathOf(Peer peer) {
         return PathDescriptions.pathOf(paths, peer);
     }

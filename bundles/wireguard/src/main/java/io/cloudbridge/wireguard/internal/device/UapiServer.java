@@ -179,7 +179,7 @@ public final class UapiServer implements AutoCloseable {
                     }
                     case "listen_port" -> {
                         if (Integer.parseInt(value) != device.listenPort()) {
-                            return EINVAL; // the socket is shared with NAT traversal; the path manager owns it
+                            return EINVAL; // the socket belongs to the paths (shared with NAT traversal), bound from the wireguard section
                         }
                     }
                     case "fwmark" -> Integer.parseInt(value);

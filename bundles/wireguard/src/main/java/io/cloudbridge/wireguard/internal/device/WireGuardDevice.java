@@ -248,17 +248,27 @@ public final class WireGuardDevice implements AutoCloseable {
      * as on any path change; the receive thread takes the new one at its next look.
      */
     public void rebind(PathBinding next) {
+        if (closed) {
+            next.close(); // a closed engine takes no binding: nothing would ever close it
+            return;
+        }
+        next.start(arrivals); // before the receive thread can see it
         PathBinding previous;
         synchronized (this) {
             previous = paths;
             paths = next;
         }
-        next.start(arrivals);
         if (previous != next) {
             previous.close();
         }
         LOG.debug("engine moved to another path binding ({})", next.localAddress());
+        if (!(next instanceof NoPaths)) {
+            // Handshakes refused meanwhile ("no paths") go now, not at their 5 s retry.
+            handshakes.retryPendingHandshakes();
+        }
     }
+
+    private volatile boolean closed;
 
     /** The UDP port this device's binding listens on. */
     public int listenPort() {
@@ -326,6 +336,7 @@ public final class WireGuardDevice implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        closed = true;
         inbound.stop();
         limiter.close();
         timerLoop.close();

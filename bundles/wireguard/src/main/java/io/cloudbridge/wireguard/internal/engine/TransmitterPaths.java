@@ -43,7 +43,7 @@ final class TransmitterPaths implements PathBinding {
     @Override
     public int receive(DatagramBatch batch) {
         try {
-            return closed.await(1, java.util.concurrent.TimeUnit.SECONDS) ? -1 : 0;
+            return closed.await(200, java.util.concurrent.TimeUnit.MILLISECONDS) ? -1 : 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return -1;
