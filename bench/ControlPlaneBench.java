@@ -73,6 +73,8 @@ public class ControlPlaneBench {
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "5"));
         int concurrency = Integer.parseInt(a.getOrDefault("concurrency", "64"));
         FULL_MAPS_IN_FLIGHT = Integer.parseInt(a.getOrDefault("full-maps", "8"));
+        int policyRules = Integer.parseInt(a.getOrDefault("policy-rules", "0"));
+        List<String> admin = a.containsKey("admin") ? List.of(a.get("admin").split(" ")) : List.of();
         int maxWatchers = watcherCounts[watcherCounts.length - 1];
         WATCH_CHANNELS = (maxWatchers + WATCHERS_PER_CHANNEL - 1) / WATCHERS_PER_CHANNEL;
         if (maxWatchers >= nodes) {
@@ -108,6 +110,18 @@ public class ControlPlaneBench {
         if (reg.failed > 0) {
             System.out.printf("  FAILED: %d registrations; first: %s%n", reg.failed, reg.firstFailure);
             System.exit(2);
+        }
+
+        // ---- 1b. an access policy of POLICY_RULES rules over the tenant, compiled and put in force ----
+        AtomicInteger filterBytes = new AtomicInteger();
+        if (policyRules > 0) {
+            long c0 = cpuTicks(relayPid);
+            long t0 = System.nanoTime();
+            String out = admin(admin, policyFile(policyRules, nodes, 0).toString());
+            long nanos = System.nanoTime() - t0;
+            System.out.printf("%npolicy: %d rules, %d nodes: relay:policy set (parse, tests, compile, store, no watcher yet)"
+                    + " %.0f ms, relay CPU %.0f ms (the command's own JVM not counted); %s", policyRules, nodes, nanos / 1e6,
+                    (cpuTicks(relayPid) - c0) * 1000.0 / TICKS, out);
         }
 
         // ---- 2. and 3. fan-out ----
@@ -150,6 +164,13 @@ public class ControlPlaneBench {
                                     @Override
                                     public void onNext(NetworkMapUpdate u) {
                                         long now = System.nanoTime();
+                                        if (u.hasFilter()) {
+                                            filterBytes.compareAndSet(0, u.getFilter().getSerializedSize());
+                                            Round r = current.get();
+                                            if (r != null && r.endpoint.equals("policy " + u.getFilter().getPolicyVersion())) {
+                                                r.arrived(idx, now);
+                                            }
+                                        }
                                         if (u.hasFull()) {
                                             fullMapBytes.compareAndSet(0, u.getSerializedSize());
                                             if (u.getFull().getPeersCount() != nodes - 1) {
@@ -282,6 +303,47 @@ public class ControlPlaneBench {
             System.out.printf("  %d -> %d watchers: %+.1f us relay CPU and %+.1f us spread per added watcher and change%n",
                     counts.get(i - 1), counts.get(i), (cpuPerChange.get(i) - cpuPerChange.get(i - 1)) * 1000 / dw,
                     (spreadP50.get(i) - spreadP50.get(i - 1)) * 1000 / dw);
+        }
+        if (policyRules > 0 && streamErrors.get() == 0) {
+            // A new version of the policy (every deny rule on another port: every node's filter
+            // changes) while the largest number of watchers is open: how long until each has it.
+            long[] each = new long[opened];
+            List<Long> alls = new ArrayList<>();
+            long cpu = 0;
+            int versions = Math.max(1, Math.min(5, rounds));
+            int missing = 0;
+            List<Long> eachAll = new ArrayList<>();
+            for (int v = 0; v < versions; v++) {
+                Path file = policyFile(policyRules, nodes, v + 1);
+                Round round = new Round("policy " + (v + 2), opened);
+                current.set(round);
+                long c0 = cpuTicks(relayPid);
+                round.t0 = System.nanoTime();
+                admin(admin, file.toString());
+                boolean complete = round.done.await(60, TimeUnit.SECONDS);
+                cpu += cpuTicks(relayPid) - c0;
+                current.set(null);
+                long last = 0;
+                for (int w = 0; w < opened; w++) {
+                    long at = round.arrivals.get(w);
+                    if (at == 0) {
+                        missing++;
+                        continue;
+                    }
+                    eachAll.add(at - round.t0);
+                    last = Math.max(last, at - round.t0);
+                }
+                alls.add(complete ? last : Long.MAX_VALUE);
+                Thread.sleep(200);
+            }
+            long[] lat = eachAll.stream().mapToLong(Long::longValue).sorted().toArray();
+            long[] allSorted = alls.stream().mapToLong(Long::longValue).sorted().toArray();
+            System.out.printf("policy change: %d versions of %d rules, %d watchers of %d nodes: each watcher's new filter p50 %.0f ms,"
+                    + " p99 %.0f ms; all watchers p50 %.0f ms, max %.0f ms (incl. the admin command's JVM, about 0.3-0.5 s);"
+                    + " relay CPU %.0f ms per change; %d missed%n", versions, policyRules, opened, nodes, ms(pct(lat, 0.50)),
+                    ms(pct(lat, 0.99)), ms(pct(allSorted, 0.50)), ms(allSorted[allSorted.length - 1]), cpu * 1000.0 / TICKS / versions,
+                    missing);
+            System.out.printf("policy bytes in a node's map: its filter %d bytes%n", filterBytes.get());
         }
         System.out.printf("relay after the run: %s%n", rss(relayPid));
         boolean failedStreams = streamErrors.get() > 0 || badFullMaps.get() > 0;
@@ -416,6 +478,46 @@ public class ControlPlaneBench {
         out.failed = failed.get();
         out.firstFailure = firstFailure.get();
         regChannels.forEach(ManagedChannel::shutdownNow);
+        return out;
+    }
+
+    /**
+     * A policy of {@code rules} rules over nodes n0..n(nodes-1): groups of ten nodes, a deny per
+     * group (group i may not reach group i+1 on one port, which {@code variant} shifts so that a new
+     * version changes every node's filter), then everyone may reach everyone (so that each full map
+     * still holds every peer).
+     */
+    static Path policyFile(int rules, int nodes, int variant) throws Exception {
+        int groups = Math.min(rules - 1, Math.max(2, nodes / 10));
+        StringBuilder y = new StringBuilder("groups:\n");
+        for (int g = 0; g < groups; g++) {
+            y.append("  group:g").append(g).append(": [");
+            for (int n = g * 10; n < Math.min(nodes, g * 10 + 10); n++) {
+                y.append(n > g * 10 ? ", " : "").append("node:n").append(n);
+            }
+            y.append("]\n");
+        }
+        y.append("rules:\n");
+        for (int r = 0; r < rules - 1; r++) {
+            y.append("  - {name: d").append(r).append(", action: deny, src: [group:g").append(r % groups).append("], dst: [group:g")
+                    .append((r + 1) % groups).append("], proto: tcp, ports: [").append(1000 + (r + variant) % 60000).append("]}\n");
+        }
+        y.append("  - {name: everyone, action: accept, src: ['*'], dst: ['*']}\n");
+        Path file = Files.createTempFile("bench-policy", ".yaml");
+        Files.writeString(file, y);
+        file.toFile().deleteOnExit();
+        return file;
+    }
+
+    /** relay:policy set on the relay, through its admin socket (the distribution's exec command). */
+    static String admin(List<String> exec, String file) throws Exception {
+        List<String> cmd = new ArrayList<>(exec);
+        cmd.addAll(List.of("relay:policy", "set", "--tenant", "bench", file));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("relay:policy set failed: " + out);
+        }
         return out;
     }
 

@@ -22,8 +22,13 @@
 #                 then what each added watcher costs a change: it should grow with the watchers, not
 #                 with watchers x peers (a full map per watcher per change).
 #
+#   policy        with POLICY_RULES=N (default 0: none), an access policy of N rules is set on the tenant after
+#                 the registrations (relay:policy set: parse, tests, compile against NODES members, store),
+#                 and stays in force for the fan-out; after it, 5 new versions are set with the most watchers
+#                 open: the time until each watcher has its new filter (p50, p99), and the filter's bytes in a map.
+#
 # Sizes come from the environment: WARM_NODES=15000 NODES=10000 WATCHERS=1000 ROUNDS=20 WARMUP=5 CONCURRENCY=64
-# FULLMAPS=8. RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay on that JDK.
+# FULLMAPS=8 POLICY_RULES=0. RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay on that JDK.
 # The relay runs as shipped (its -Xmx512m heap, H2 database); the client runs in its own JVM on
 # the same machine.
 #
@@ -114,7 +119,8 @@ status=0
 java -Xms1g -Xmx4g -Dclk.tck="$(getconf CLK_TCK)" -cp "$classpath" "$here/bench/ControlPlaneBench.java" \
   --port "$port" --key "$key" --warm-key "$warm_key" --warm-nodes "$warm_nodes" --relay-pid "$relay_pid" --nodes "$nodes" \
   --watchers "$((watchers / 4)),$((watchers / 2)),$watchers" --rounds "$rounds" --warmup "$warmup" \
-  --concurrency "$concurrency" --full-maps "$full_maps" || status=$?
+  --concurrency "$concurrency" --full-maps "$full_maps" --policy-rules "${POLICY_RULES:-0}" \
+  --admin "$dist/bin/cloudbridge exec --config $work/cloudbridge.yaml --state $work/state" || status=$?
 
 if ! kill -0 "$relay_pid" 2>/dev/null; then
   echo "the relay died during the run; end of its log:" >&2

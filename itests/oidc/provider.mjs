@@ -2,7 +2,9 @@
 // configured for the two ways a CloudBridge node signs in (the device authorization grant for
 // people, client credentials for services), with resource indicators so that access tokens for the
 // relay are JWTs (ES256) the relay can verify against this provider's JWKS. Every account is in
-// tenant "acme"; the service client "svc-beta" is in tenant "beta".
+// tenant "acme"; the service client "svc-beta" is in tenant "beta". The "groups" claim lists the
+// identity provider's groups, which access policies name as idp:GROUP: alice is in "engineering",
+// the service client "svc-acme" in "ops".
 //
 // Usage: PORT=9123 node provider.mjs      (prints "listening" when ready)
 import Provider from 'oidc-provider';
@@ -67,7 +69,8 @@ const configuration = {
   // The tenant rides in the access token; the relay reads it from the configured claim.
   async extraTokenClaims(ctx, token) {
     const client = token.clientId || (token.client && token.client.clientId);
-    return { tenant: client === 'svc-beta' ? 'beta' : 'acme' };
+    const groups = { alice: ['engineering'], 'svc-acme': ['ops'] };
+    return { tenant: client === 'svc-beta' ? 'beta' : 'acme', groups: groups[token.accountId || client] || [] };
   },
   loadExistingGrant: async (ctx) => {
     // Consent once per account and client, as a person's browser session would keep it.

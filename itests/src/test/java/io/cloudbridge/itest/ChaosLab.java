@@ -87,15 +87,25 @@ final class ChaosLab implements AutoCloseable {
      * namespace of its own, made on first use; started here, stopped by the caller.
      */
     Daemon joinCharlie() throws Exception {
+        return joinCharlie(preAuthKey);
+    }
+
+    /** As {@link #joinCharlie()}, signing in with {@code key} the first time (a key with tags, say). */
+    Daemon joinCharlie(String key) throws Exception {
         if (charlie == null) {
             sh(true, LAB.toString(), prefix, "open", "charlie", "3");
             charlie = node("charlie");
             Files.createDirectories(charlie.work.resolve("deploy"));
-            RuntimeTestSupport.writeOwnerOnly(charlie.work.resolve("preauth.key"), preAuthKey + "\n");
+            RuntimeTestSupport.writeOwnerOnly(charlie.work.resolve("preauth.key"), key + "\n");
             RuntimeTestSupport.writeOwnerOnly(charlie.config, nodeYaml(charlie, "info"));
         }
         start(charlie);
         return charlie;
+    }
+
+    /** The pre-auth key the lab's nodes signed in with (tenant "chaos"). */
+    String preAuthKey() {
+        return preAuthKey;
     }
 
     /** The two settings the chaos test edits back and forth (valid edits). */
@@ -116,6 +126,9 @@ final class ChaosLab implements AutoCloseable {
                 "relay:", "  listenAddress: 0.0.0.0", "  controlPort: 7443", "  jwksPort: 0",
                 "listeners:", "  address: 0.0.0.0", "  tlsPort: 8443", "  quicPort: 8443", "");
     }
+
+    /** Sections a test adds to every node's configuration. */
+    String nodeSections = "";
 
     String nodeYaml(Daemon d, String level) {
         String name = name(d);
@@ -139,7 +152,7 @@ final class ChaosLab implements AutoCloseable {
                 .replace("  maxBackoffSeconds: 2", "  maxBackoffSeconds: " + MAX_BACKOFF_SECONDS)
                 .replace("  listenAddress: 127.0.0.1\n", "  listenAddress: 0.0.0.0\n")
                 .replace("  listenPort: 0\n", "  listenPort: 51820\n")
-                .replace("  userspace: true\n", "  userspace: false\n");
+                .replace("  userspace: true\n", "  userspace: false\n") + nodeSections;
     }
 
     private Daemon node(String name) throws Exception {
@@ -149,8 +162,20 @@ final class ChaosLab implements AutoCloseable {
         return node;
     }
 
-    /** Starts the relay and both nodes and waits until the overlay carries a ping. */
+    /** Starts the relay and both nodes, then a ping every 200 ms and a TCP transfer across the overlay. */
     void up() throws Exception {
+        startOverlay();
+        pinger = new ProcessBuilder("ip", "netns", "exec", prefix + "-alpha", "ping", "-i", "0.2", "-q", bravoAddress)
+                .redirectErrorStream(true).redirectOutput(work.resolve("pinger.log").toFile()).start();
+        iperfServer = new ProcessBuilder("ip", "netns", "exec", prefix + "-bravo", "iperf3", "-s", "-B", bravoAddress)
+                .redirectErrorStream(true).redirectOutput(work.resolve("iperf-server.log").toFile()).start();
+        Await.until(Duration.ofSeconds(10), "iperf3 listening",
+                () -> shQuiet("ip", "netns", "exec", prefix + "-bravo", "ss", "-tln").contains(bravoAddress + ":5201"));
+        startTransfer();
+    }
+
+    /** Starts the relay and both nodes and waits until the overlay carries a ping. */
+    void startOverlay() throws Exception {
         relay.start();
         Await.until(Duration.ofSeconds(30), "the relay's routes", () -> relay.logText().contains("relay QUIC protocol cloudbridge/1"));
         preAuthKey = admin(relay, "relay:key create --tenant chaos --reusable").trim();
@@ -163,13 +188,6 @@ final class ChaosLab implements AutoCloseable {
                 && bravo.whoami("status").equals("registered"));
         bravoAddress = bravo.whoami("address").split("/")[0];
         Await.until(Duration.ofSeconds(30), "the overlay answering", () -> ping(1));
-        pinger = new ProcessBuilder("ip", "netns", "exec", prefix + "-alpha", "ping", "-i", "0.2", "-q", bravoAddress)
-                .redirectErrorStream(true).redirectOutput(work.resolve("pinger.log").toFile()).start();
-        iperfServer = new ProcessBuilder("ip", "netns", "exec", prefix + "-bravo", "iperf3", "-s", "-B", bravoAddress)
-                .redirectErrorStream(true).redirectOutput(work.resolve("iperf-server.log").toFile()).start();
-        Await.until(Duration.ofSeconds(10), "iperf3 listening",
-                () -> shQuiet("ip", "netns", "exec", prefix + "-bravo", "ss", "-tln").contains(bravoAddress + ":5201"));
-        startTransfer();
     }
 
     /** Starts {@code d} as its role starts it; a node with its pre-auth key. */
@@ -419,7 +437,7 @@ final class ChaosLab implements AutoCloseable {
         }
         sh(false, LAB.toString(), prefix, "down");
         // The logs outlive the run's temporary folder, for the seed's post-mortem.
-        Path keep = Files.createDirectories(Path.of("target", "chaos-logs"));
+        Path keep = Files.createDirectories(Path.of("target", prefix.equals("cbc") ? "chaos-logs" : prefix + "-logs"));
         for (Daemon d : daemons()) {
             if (Files.exists(d.log)) {
                 Files.copy(d.log, keep.resolve(name(d) + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);

@@ -165,6 +165,29 @@ class OidcSignInTest {
                     () -> person.exec("cb:peers").out().contains("service"));
             assertTrue(!person.exec("cb:peers").out().contains("other"), "nothing of tenant beta");
             assertTrue(!other.exec("cb:peers").out().contains("service"), "nothing of tenant acme");
+
+            // The provider's group claim names nodes in the tenant's policy: alice's node (engineering)
+            // may ping the service account's (ops); nothing lets the service open a flow to alice's.
+            Path policy = work.resolve("acme-policy.yaml");
+            Files.writeString(policy, String.join("\n", "rules:", "  - name: engineering to ops", "    action: accept",
+                    "    src: [idp:engineering]", "    dst: [idp:ops]", "    proto: [icmp, icmpv6]",
+                    "tests:", "  - src: user:alice", "    accept: [idp:ops/icmp]", "    deny: [idp:ops:22/tcp]", ""));
+            Daemon.Result set = relay.exec("relay:policy", "set", "--tenant", "acme", policy.toString());
+            assertTrue(set.out().contains("policy version 1 in force"), set.out() + set.err());
+            String allowed = relay.exec("relay:policy", "explain", "--tenant", "acme", "person", "service", "icmp").out();
+            assertTrue(allowed.startsWith("ACCEPTED by rule 1 (engineering to ops)"), allowed);
+            String refused = relay.exec("relay:policy", "explain", "--tenant", "acme", "service", "person", "icmp").out();
+            assertTrue(refused.startsWith("DENIED by no rule matched"), refused);
+            for (Daemon n : List.of(service, person)) {
+                Await.until(Duration.ofSeconds(10), "the policy in force on the node", () -> n.exec("cb:policy").out().contains("version 1"));
+            }
+            // The service's node lets in ICMP from alice's node's addresses, by the rule; alice's lets in nothing
+            // (replies to its own flows aside). Traffic through such filters is the policy lab's test.
+            String personAddress = person.whoami("address").split("/")[0];
+            String serviceFilter = service.exec("cb:policy").out();
+            assertTrue(serviceFilter.contains("rule 1 (engineering to ops) accept from " + personAddress + "/32"), serviceFilter);
+            String personFilter = person.exec("cb:policy").out();
+            assertTrue(personFilter.startsWith("policy version 1: 0 rules"), personFilter);
         }
     }
 

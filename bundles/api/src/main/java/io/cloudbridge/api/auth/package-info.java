@@ -2,7 +2,7 @@
  * Token and credential providers: where a node's access tokens come from and where its secrets are kept.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.cloudbridge.api.auth;
 
 import org.osgi.annotation.bundle.Export;

@@ -221,11 +221,22 @@ public final class AdminSocketServer {
         return peer.user().getName().equals("root") || peer.user().getName().equals("0");
     }
 
+    /** The peer's user name as the kernel gives it; "unknown" where the platform gives none. */
+    private static String peerUser(SocketChannel channel) {
+        try {
+            return channel.getOption(ExtendedSocketOptions.SO_PEERCRED).user().getName();
+        } catch (IOException | UnsupportedOperationException e) {
+            return "unknown";
+        }
+    }
+
     private void runSession(SocketChannel channel, String id) {
         SwitchableOutput output = new SwitchableOutput();
         PrintStream out = new PrintStream(output, true, StandardCharsets.UTF_8);
         InputStream noInput = InputStream.nullInputStream();
         CommandSession session = processor.createSession(noInput, out, out);
+        // Who runs the commands: an administrator's change is recorded under this name (policy history).
+        session.put(io.cloudbridge.api.runtime.AdminSession.USER, peerUser(channel));
         try {
             long sequence = 0;
             while (running) {

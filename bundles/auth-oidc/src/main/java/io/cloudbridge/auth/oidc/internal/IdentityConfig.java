@@ -15,6 +15,10 @@ public @interface IdentityConfig {
     @AttributeDefinition(description = "The claim that names the tenant.")
     String tenantClaim() default "tenant";
 
+    @AttributeDefinition(description = "The claim that lists the subject's groups, which access policies name as"
+            + " idp:GROUP; a token without it has none.")
+    String groupsClaim() default "groups";
+
     @AttributeDefinition(description = "Signature algorithms accepted; never 'none', never HMAC.")
     String[] algorithms() default {"ES256", "ES384", "RS256", "PS256"};
 

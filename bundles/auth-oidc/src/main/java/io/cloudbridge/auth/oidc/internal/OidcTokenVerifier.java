@@ -132,7 +132,31 @@ public final class OidcTokenVerifier implements IdentityVerifier {
         if (!(tenant instanceof String t) || !t.matches("[A-Za-z0-9._-]{1,128}")) {
             throw new CredentialRejectedException("no tenant in claim '" + config.tenantClaim() + "'");
         }
-        return new VerifiedIdentity(claims.getIssuer(), claims.getSubject(), t, claims.getExpirationTime().toInstant());
+        return new VerifiedIdentity(claims.getIssuer(), claims.getSubject(), t, claims.getExpirationTime().toInstant(),
+                groups(claims.getClaim(config.groupsClaim())));
+    }
+
+    static final int MAX_GROUPS = 256;
+
+    /**
+     * The groups claim as a list of names: a JSON array of strings (or one string). Names that an
+     * access policy could not write (idp:NAME) are left out; more than {@link #MAX_GROUPS} refuse
+     * the token rather than keep an arbitrary part of them, which could leave out a group a deny
+     * rule names.
+     */
+    static java.util.List<String> groups(Object claim) throws CredentialRejectedException {
+        java.util.List<?> values = claim instanceof java.util.List<?> l ? l : claim instanceof String s ? java.util.List.of(s)
+                : java.util.List.of();
+        if (values.size() > MAX_GROUPS) {
+            throw new CredentialRejectedException("more than " + MAX_GROUPS + " groups in the token");
+        }
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (Object v : values) {
+            if (v instanceof String g && g.matches("[A-Za-z0-9._@+=-]{1,128}")) {
+                out.add(g);
+            }
+        }
+        return out;
     }
 
     /** Nimbus's long messages, reduced to the reasons the security log and the gRPC status give. */

@@ -60,6 +60,8 @@ final class ControlSession {
     volatile TokenProvider tokens;
     /** The overlay's control-plane membership: this node's addresses and its tenant's peers. */
     volatile OverlayPeers overlayPeers;
+    /** Where the map's filter goes: the node's packet filter, when its bundle runs. */
+    volatile io.cloudbridge.api.policy.NodeFilters nodeFilters;
 
     volatile RegisterResponse registration;
     volatile String jwt;

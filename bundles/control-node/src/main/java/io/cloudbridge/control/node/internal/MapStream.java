@@ -40,6 +40,19 @@ final class MapStream {
         this.homeRelay = homeRelay;
     }
 
+    /** Puts the filter the map holds in force on the node, when it has one and a filter is there to take it. */
+    void installFilter() {
+        io.cloudbridge.api.policy.NodeFilters filters = session.nodeFilters;
+        io.cloudbridge.api.policy.NodeFilter f = map.filter();
+        if (filters != null && f != null) {
+            try {
+                filters.install(f);
+            } catch (RuntimeException e) {
+                LOG.warn("the node's filter did not take policy version {}: {}", f.policyVersion(), e.toString());
+            }
+        }
+    }
+
     void watch() {
         ClientCallStreamObserver<WatchNetworkMapRequest> previous = mapCall;
         mapCall = null; // before the cancel: its callbacks must find themselves replaced
@@ -77,7 +90,9 @@ final class MapStream {
                 // key): cb:whoami says registered again, not the break that is over.
                 session.status = "registered";
             }
-            map.apply(u);
+            if (map.apply(u)) {
+                installFilter();
+            }
             overlaySync.queue();
         }
 

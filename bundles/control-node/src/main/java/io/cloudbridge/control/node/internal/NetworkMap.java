@@ -24,9 +24,35 @@ final class NetworkMap {
 
     private final Map<String, Peer> peers = new ConcurrentHashMap<>();
     private volatile long mapVersion;
+    /** The filter the relay sent last for this node's addresses; null before the first map. */
+    private volatile io.cloudbridge.api.policy.NodeFilter filter;
 
-    /** Takes one update of the map stream: a whole map replaces what was held, a delta changes one node. */
-    void apply(NetworkMapUpdate u) {
+    /**
+     * Takes one update of the map stream: a whole map replaces what was held, a delta changes one
+     * node; a filter, whole or on its own, replaces the one held.
+     *
+     * @return whether the update changed the filter
+     */
+    boolean apply(NetworkMapUpdate u) {
+        boolean filterChanged = false;
+        if (u.hasFilter()) {
+            filter = FilterMessages.fromMessage(u.getFilter());
+            filterChanged = true;
+        } else if (u.getChangeCase() == NetworkMapUpdate.ChangeCase.FULL && filter == null) {
+            // A relay that sends no filter has no policies: everything is let in.
+            filter = io.cloudbridge.api.policy.NodeFilter.OPEN;
+            filterChanged = true;
+        }
+        applyChange(u);
+        return filterChanged;
+    }
+
+    /** The filter the relay sent last; null before the first map. */
+    io.cloudbridge.api.policy.NodeFilter filter() {
+        return filter;
+    }
+
+    private void applyChange(NetworkMapUpdate u) {
         switch (u.getChangeCase()) {
             case FULL -> {
                 peers.clear();
@@ -34,6 +60,9 @@ final class NetworkMap {
             }
             case UPSERT -> peers.put(u.getUpsert().getNodeId(), u.getUpsert());
             case REMOVED -> peers.remove(u.getRemoved().getNodeId());
+            case CHANGE_NOT_SET -> {
+                // a filter alone
+            }
             default -> LOG.debug("a map update of a kind this node does not know: ignored");
         }
         mapVersion = u.getVersion();

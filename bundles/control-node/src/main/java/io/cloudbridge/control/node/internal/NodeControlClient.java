@@ -152,6 +152,19 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         }
     }
 
+    /** A new packet filter (its bundle replaced) gets the filter the map holds at once; until then it keeps its own, persisted. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindNodeFilters(io.cloudbridge.api.policy.NodeFilters filters) {
+        session.nodeFilters = filters;
+        mapStream.installFilter();
+    }
+
+    void unbindNodeFilters(io.cloudbridge.api.policy.NodeFilters filters) {
+        if (session.nodeFilters == filters) {
+            session.nodeFilters = null;
+        }
+    }
+
     @Override
     public void addListener(SignalListener l) {
         signalling.addListener(l);

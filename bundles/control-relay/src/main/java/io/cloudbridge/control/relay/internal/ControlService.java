@@ -44,6 +44,10 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
 
     private final RelayConfig config;
     private final NetworkMaps maps;
+    private final TenantPolicies policies;
+    private final MapPeers mapPeers;
+    private final RelayState state;
+    private final AddressAllocator ipam;
     private final RegistrationWriter registrations;
     /** Every session a node token or an access token opened, on every listener: what revocation ends. */
     private final CredentialRegistry credentials;
@@ -59,10 +63,15 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     ControlService(RelayState state, NodeTokens tokens, AddressAllocator ipam, Clock clock, RelayConfig config, String homeRelay,
             java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity, io.cloudbridge.store.Durability durability,
             java.util.function.Supplier<io.cloudbridge.api.relay.PacketSwitch> dataPlane, KeyRotationVerifier rotations,
-            java.util.concurrent.Executor answers) {
+            java.util.concurrent.Executor answers, io.cloudbridge.api.policy.PolicyCompiler policyCompiler) {
         this.config = config;
         MapPeers peers = new MapPeers(state, ipam, homeRelay);
-        this.maps = new NetworkMaps(peers::storedPeers);
+        this.mapPeers = peers;
+        this.state = state;
+        this.ipam = ipam;
+        this.policies = new TenantPolicies(state, policyCompiler, clock);
+        this.maps = new NetworkMaps(peers::storedPeers, policies::load);
+        policies.maps(maps);
         this.registrations = new RegistrationWriter(state, ipam, durability, config.registrationQueue());
         this.credentials = new CredentialRegistry(state, tokens, clock, identity);
         ControlBudgets budgets = new ControlBudgets(refusals);
@@ -75,6 +84,11 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         this.signals = new SignalRelay(refusals, bindings);
         this.removal = new NodeRemoval(state, ipam, durability, maps, credentials, dataPlane);
         this.authentication = new CallAuthentication(state, tokens, clock, refusals);
+    }
+
+    /** Tenants' access policies, for the relay's commands. */
+    TenantPolicies policies() {
+        return policies;
     }
 
     /** The relay's revocation signal, for the listeners to bind their sessions to. */
@@ -123,6 +137,24 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
     }
 
     /** Removes a node and ends everything its credential opened: see {@link NodeRemoval}. */
+    /**
+     * Gives a node these tags instead of those it had; its tenant's policy and every map follow.
+     * False when there is no such node.
+     */
+    boolean tagNode(String nodeId, java.util.List<String> tags) throws SQLException {
+        if (!state.tagNode(nodeId, tags)) {
+            return false;
+        }
+        Optional<RelayState.Node> n = state.node(nodeId);
+        if (n.isPresent()) {
+            RelayState.Node node = n.get();
+            maps.upsert(node.tenant(), mapPeers.entry(node, ipam.lease(node.tenant(),
+                    io.cloudbridge.api.net.NodeKey.parse(node.key())).orElse(null)));
+            SECURITY.info("node {} of tenant {} now has tags {}", nodeId, node.tenant(), tags);
+        }
+        return n.isPresent();
+    }
+
     Optional<RelayState.Node> deleteNode(String nodeId) throws SQLException {
         return removal.deleteNode(nodeId);
     }

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import io.cloudbridge.api.ipam.AddressAllocator;
 import io.cloudbridge.api.ipam.Lease;
 import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.policy.Member;
 import io.cloudbridge.control.v1.Peer;
 import io.grpc.Status;
 import java.sql.SQLException;
@@ -27,20 +28,28 @@ final class MapPeers {
         this.homeRelay = homeRelay;
     }
 
-    List<Peer> storedPeers(String tenant) {
+    List<NetworkMaps.Entry> storedPeers(String tenant) {
         try {
             Map<String, Lease> leases = new HashMap<>();
             for (Lease l : ipam.leases(tenant)) {
                 leases.put(l.node().toBase64(), l);
             }
-            List<Peer> out = new ArrayList<>();
+            List<NetworkMaps.Entry> out = new ArrayList<>();
             for (RelayState.Node n : state.nodes(tenant)) {
-                out.add(peer(n, leases.get(n.key())));
+                out.add(entry(n, leases.get(n.key())));
             }
             return out;
         } catch (SQLException e) {
             throw Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException();
         }
+    }
+
+    /** The node as its tenant's map shows it, and as its tenant's policy names it. */
+    NetworkMaps.Entry entry(RelayState.Node n, Lease lease) {
+        List<java.net.InetAddress> addresses = lease == null ? List.of() : List.of(lease.ipv4(), lease.ipv6());
+        RelayState.Identity who = n.identity();
+        return new NetworkMaps.Entry(peer(n, lease), new Member(n.id(), n.hostname(), who.user(), java.util.Set.copyOf(who.idpGroups()),
+                java.util.Set.copyOf(who.tags()), addresses));
     }
 
     Peer peer(RelayState.Node n, Lease lease) {

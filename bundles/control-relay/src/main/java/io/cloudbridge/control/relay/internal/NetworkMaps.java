@@ -1,6 +1,9 @@
 package io.cloudbridge.control.relay.internal;
 
 import io.cloudbridge.api.net.NodeKey;
+import io.cloudbridge.api.policy.Member;
+import io.cloudbridge.api.policy.NodeFilter;
+import io.cloudbridge.api.policy.PolicyCompiler;
 import io.cloudbridge.control.v1.FullMap;
 import io.cloudbridge.control.v1.NetworkMapUpdate;
 import io.cloudbridge.control.v1.Peer;
@@ -20,6 +23,12 @@ import java.util.function.Function;
  * of that tenant only: its cost grows with the watchers, not with watchers times peers. A watcher
  * first gets the whole map (less itself), then every delta after it, in order.
  *
+ * <p>A tenant with an access policy: each watcher sees only the peers it may reach or be reached
+ * by, and gets the filter for its own addresses with its first map and again whenever it changes.
+ * The policy is compiled against the tenant's members and kept current as they change (only what
+ * a changed member changes is computed again); a peer that becomes visible is sent whole, one that
+ * stops being visible is sent as removed, and a peer that was never visible is never named.
+ *
  * <p>A watcher that stops reading is not buffered for without bound: past {@link #MAX_BEHIND}
  * unsent updates its stream is ended, and it comes back for a fresh full map.
  */
@@ -27,23 +36,52 @@ final class NetworkMaps {
     static final int MAX_BEHIND = 1024;
 
     private final Map<String, TenantMap> tenants = new ConcurrentHashMap<>();
-    private final Function<String, List<Peer>> loader;
+    private final Function<String, List<Entry>> loader;
+    private final Function<String, TenantPolicy> policies;
 
-    /** @param loader the tenant's peers as stored, read when a tenant's map is first needed */
-    NetworkMaps(Function<String, List<Peer>> loader) {
+    /** A peer of the map, and who it is as the tenant's policy names it. */
+    record Entry(Peer peer, Member member) {
+    }
+
+    /** A tenant's policy in force, parsed, and its version; {@link #NONE}: everyone sees and reaches everyone. */
+    record TenantPolicy(long version, PolicyCompiler.Policy policy) {
+        static final TenantPolicy NONE = new TenantPolicy(0, null);
+    }
+
+    /**
+     * @param loader   the tenant's peers as stored, read when a tenant's map is first needed
+     * @param policies the tenant's policy in force, read at the same moment
+     */
+    NetworkMaps(Function<String, List<Entry>> loader, Function<String, TenantPolicy> policies) {
         this.loader = loader;
+        this.policies = policies;
     }
 
     private TenantMap tenant(String tenant) {
-        return tenants.computeIfAbsent(tenant, t -> new TenantMap(loader.apply(t)));
+        return tenants.computeIfAbsent(tenant, t -> new TenantMap(loader.apply(t), policies.apply(t)));
     }
 
-    void upsert(String tenant, Peer peer) {
-        tenant(tenant).change(peer.getNodeId(), peer);
+    void upsert(String tenant, Entry entry) {
+        tenant(tenant).change(entry.peer().getNodeId(), entry);
     }
 
     void remove(String tenant, String nodeId) {
         tenant(tenant).change(nodeId, null);
+    }
+
+    /** Puts a tenant's new policy in force: every watcher's map and filter follow at once. */
+    void policy(String tenant, TenantPolicy policy) {
+        tenant(tenant).policy(policy);
+    }
+
+    /** The tenant's policy compiled against its members now; null without a policy. */
+    PolicyCompiler.CompiledPolicy compiled(String tenant) {
+        return tenant(tenant).compiled();
+    }
+
+    /** The tenant's members now, as a policy names them. */
+    List<Member> members(String tenant) {
+        return tenant(tenant).members();
     }
 
     /**
@@ -98,29 +136,103 @@ final class NetworkMaps {
 
     private static final class TenantMap {
         private final Map<String, Peer> peers = new LinkedHashMap<>();
+        private final Map<String, Member> members = new LinkedHashMap<>();
         /** The same peers' ids by key: which id holds a key, without a pass over the map per registration. */
         private final Map<com.google.protobuf.ByteString, String> byKey = new java.util.HashMap<>();
         final Map<Watcher, Boolean> watchers = new ConcurrentHashMap<>();
         final List<java.util.function.Consumer<List<Peer>>> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
         private long version;
+        private TenantPolicy policy = TenantPolicy.NONE;
+        /** The policy against the members now; null without a policy. */
+        private PolicyCompiler.CompiledPolicy compiled;
 
-        TenantMap(List<Peer> stored) {
-            stored.forEach(p -> {
-                peers.put(p.getNodeId(), p);
-                byKey.put(p.getWireguardPublicKey(), p.getNodeId());
+        TenantMap(List<Entry> stored, TenantPolicy policy) {
+            stored.forEach(e -> {
+                peers.put(e.peer().getNodeId(), e.peer());
+                members.put(e.peer().getNodeId(), e.member());
+                byKey.put(e.peer().getWireguardPublicKey(), e.peer().getNodeId());
             });
             version = 1;
+            this.policy = policy;
+            compiled = policy.policy() == null ? null : policy.policy().compile(policy.version(), members.values());
+        }
+
+        synchronized PolicyCompiler.CompiledPolicy compiled() {
+            return compiled;
+        }
+
+        synchronized List<Member> members() {
+            return List.copyOf(members.values());
+        }
+
+        /** Whether {@code watcher} sees {@code peer} under {@code c} (null: no policy, everyone sees everyone). */
+        private static boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer) {
+            return c == null || c.visible(watcher, peer);
+        }
+
+        /** The filter a watcher enforces: everything let in without a policy. */
+        private static NodeFilter filterOf(PolicyCompiler.CompiledPolicy c, String nodeId) {
+            return c == null ? NodeFilter.OPEN : c.filterFor(nodeId);
         }
 
         synchronized void subscribe(Watcher w) {
             List<Peer> others = new ArrayList<>();
             for (Peer p : peers.values()) {
-                if (!p.getNodeId().equals(w.nodeId)) {
+                if (!p.getNodeId().equals(w.nodeId) && sees(compiled, w.nodeId, p.getNodeId())) {
                     others.add(p);
                 }
             }
-            w.send(NetworkMapUpdate.newBuilder().setVersion(version).setFull(FullMap.newBuilder().addAllPeers(others)).build());
+            w.filter = filterOf(compiled, w.nodeId);
+            w.send(NetworkMapUpdate.newBuilder().setVersion(version).setFull(FullMap.newBuilder().addAllPeers(others))
+                    .setFilter(PolicyMessages.toMessage(w.filter)).build());
             watchers.put(w, Boolean.TRUE);
+        }
+
+        /**
+         * A new policy: each watcher is sent the peers it now sees and did not, the removal of those
+         * it saw and no longer does, and its new filter. One version for the whole change.
+         */
+        synchronized void policy(TenantPolicy next) {
+            PolicyCompiler.CompiledPolicy before = compiled;
+            policy = next;
+            compiled = next.policy() == null ? null : next.policy().compile(next.version(), members.values());
+            version++;
+            for (Watcher w : watchers.keySet()) {
+                if (!reconcile(w, before, true)) {
+                    watchers.remove(w);
+                }
+            }
+        }
+
+        /**
+         * Brings one watcher from what it saw under {@code before} to what it sees now; its filter
+         * too when {@code filterToo}. False when the watcher is gone.
+         */
+        private boolean reconcile(Watcher w, PolicyCompiler.CompiledPolicy before, boolean filterToo) {
+            for (Peer p : peers.values()) {
+                String id = p.getNodeId();
+                if (id.equals(w.nodeId)) {
+                    continue;
+                }
+                boolean was = sees(before, w.nodeId, id);
+                boolean now = sees(compiled, w.nodeId, id);
+                if (was != now) {
+                    NetworkMapUpdate.Builder b = NetworkMapUpdate.newBuilder().setVersion(version);
+                    if (!w.send(now ? b.setUpsert(p).build() : b.setRemoved(PeerRemoved.newBuilder().setNodeId(id)).build())) {
+                        return false;
+                    }
+                }
+            }
+            return !filterToo || sendFilterIfChanged(w);
+        }
+
+        private boolean sendFilterIfChanged(Watcher w) {
+            NodeFilter now = filterOf(compiled, w.nodeId);
+            if (now.equals(w.filter)) {
+                return true;
+            }
+            w.filter = now;
+            return w.send(NetworkMapUpdate.newBuilder().setVersion(version).setFilter(PolicyMessages.toMessage(now)).build());
         }
 
         synchronized Optional<String> holder(NodeKey key) {
@@ -132,16 +244,28 @@ final class NetworkMaps {
             listener.accept(List.copyOf(peers.values()));
         }
 
-        /** Applies a change ({@code peer} null: removal) and sends its delta; one change at a time per tenant keeps order. */
-        synchronized void change(String nodeId, Peer peer) {
+        /**
+         * Applies a change ({@code entry} null: removal) and sends its delta; one change at a time
+         * per tenant keeps order. With a policy, a change of who the member is (its name, user,
+         * groups, tags or addresses) changes the compiled policy: the member's own view is brought
+         * in line, and every watcher whose filter it changes gets the new one.
+         */
+        synchronized void change(String nodeId, Entry entry) {
+            Peer peer = entry == null ? null : entry.peer();
             Peer before = peer == null ? peers.remove(nodeId) : peers.put(nodeId, peer);
+            Member memberBefore = entry == null ? members.remove(nodeId) : members.put(nodeId, entry.member());
             if (before != null) {
                 byKey.remove(before.getWireguardPublicKey(), nodeId);
             }
             if (peer != null) {
                 byKey.put(peer.getWireguardPublicKey(), nodeId);
             }
-            if (peer == null ? before == null : peer.equals(before)) {
+            PolicyCompiler.CompiledPolicy compiledBefore = compiled;
+            if (compiled != null && !java.util.Objects.equals(memberBefore, entry == null ? null : entry.member())) {
+                compiled = entry == null ? compiled.without(nodeId) : compiled.with(entry.member());
+            }
+            boolean peerChanged = peer == null ? before != null : !peer.equals(before);
+            if (!peerChanged && compiled == compiledBefore) {
                 return; // nothing changed: no delta
             }
             version++;
@@ -149,7 +273,25 @@ final class NetworkMaps {
             NetworkMapUpdate update = peer == null ? b.setRemoved(PeerRemoved.newBuilder().setNodeId(nodeId)).build()
                     : b.setUpsert(peer).build();
             for (Watcher w : watchers.keySet()) {
-                if (!w.nodeId.equals(nodeId) && !w.send(update)) {
+                boolean alive;
+                if (w.nodeId.equals(nodeId)) {
+                    // Its own view follows who it is now.
+                    alive = compiled == compiledBefore || reconcile(w, compiledBefore, true);
+                } else {
+                    boolean was = before != null && sees(compiledBefore, w.nodeId, nodeId);
+                    boolean now = peer != null && sees(compiled, w.nodeId, nodeId);
+                    alive = true;
+                    if (now && (peerChanged || !was)) {
+                        alive = w.send(update);
+                    } else if (!now && was) {
+                        alive = w.send(NetworkMapUpdate.newBuilder().setVersion(version)
+                                .setRemoved(PeerRemoved.newBuilder().setNodeId(nodeId)).build());
+                    }
+                    if (alive && compiled != compiledBefore) {
+                        alive = sendFilterIfChanged(w);
+                    }
+                }
+                if (!alive) {
                     watchers.remove(w);
                 }
             }
@@ -163,6 +305,8 @@ final class NetworkMaps {
     private static final class Watcher {
         final String nodeId;
         private final ServerCallStreamObserver<NetworkMapUpdate> stream;
+        /** The filter it was sent last; guarded by its tenant map. */
+        NodeFilter filter;
         private int behind;
 
         Watcher(String nodeId, ServerCallStreamObserver<NetworkMapUpdate> stream) {

@@ -101,13 +101,15 @@ final class NodeRegistration {
                     ? ownNodeToken(request.getNodeToken(), remote, now) : null;
             // The budgets are charged once the credential names the tenant, and before a one-time
             // pre-auth key is used up: a refusal for a budget spends nothing the node needs again.
-            String tenant = switch (request.getCredentialCase()) {
+            SignedIn signedIn = switch (request.getCredentialCase()) {
                 case PRE_AUTH_KEY -> tenantOfPreAuthKey(request.getPreAuthKey(), remote, now,
                         t -> chargeRegistration(t, key, null, request.getPreAuthKey().substring(4, 16), remote, now));
                 case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
-                case NODE_TOKEN -> own.tenant();
+                // Who the node is was recorded when it first signed in; its own token names no one new.
+                case NODE_TOKEN -> new SignedIn(own.tenant(), RelayState.Identity.NONE);
                 default -> throw refusals.refuse(Status.UNAUTHENTICATED, "no credential", remote);
             };
+            String tenant = signedIn.tenant();
             if (own != null || request.getCredentialCase() == RegisterRequest.CredentialCase.OIDC_ACCESS_TOKEN) {
                 chargeRegistration(tenant, key, own == null ? null : own.nodeId(), null, remote, now);
             }
@@ -130,7 +132,7 @@ final class NodeRegistration {
             try {
                 pending = registrations.submit(new RelayState.Registration(tenant, key.toBase64(), info.getHostname(), info.getOs(),
                         info.getEndpointsList(), ownNodeId, own == null ? null : own.nodeKey(), now,
-                        now.plusSeconds(config.refreshLifetimeSeconds())));
+                        now.plusSeconds(config.refreshLifetimeSeconds()), signedIn.identity()));
             } catch (RegistrationWriter.QueueFull full) {
                 throw budgets.overBudget(new CallBudgets.Overdrawn("registrations waiting at the relay", QUEUE_RETRY), remote);
             }
@@ -184,7 +186,7 @@ final class NodeRegistration {
                     .setIpv6Address(MapPeers.addr(lease.ipv6()) + "/" + prefixLength(prefixes, 6, 128))
                     .setToken(NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
                             .setRefreshToken(outcome.refreshToken())).build();
-            maps.upsert(tenant, peers.peer(node, lease));
+            maps.upsert(tenant, peers.entry(node, lease));
             if (rotating) {
                 // A rotation: every session the old key's tokens opened ends here (the tokens
                 // stopped working with the update above). The node opens its streams and sessions
@@ -233,8 +235,12 @@ final class NodeRegistration {
         budgets.charge(remote, now, charges.toArray(CallBudgets.Charge[]::new));
     }
 
+    /** The tenant a credential names, and who it says the node is (for the tenant's access policy). */
+    private record SignedIn(String tenant, RelayState.Identity identity) {
+    }
+
     /** @param admit charges the budgets once the key is found good, before a one-time key is used up (it throws to refuse) */
-    private String tenantOfPreAuthKey(String presented, String remote, Instant now, java.util.function.Consumer<String> admit)
+    private SignedIn tenantOfPreAuthKey(String presented, String remote, Instant now, java.util.function.Consumer<String> admit)
             throws SQLException {
         if (failedKeys.overFailureBudget(remote, now, false)) {
             throw refusals.refuse(Status.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute", remote);
@@ -244,7 +250,7 @@ final class NodeRegistration {
             failedKeys.overFailureBudget(remote, now, true);
             throw refusals.refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
         }
-        return verdict.tenant();
+        return new SignedIn(verdict.tenant(), new RelayState.Identity("", List.of(), verdict.tags()));
     }
 
     /**
@@ -264,15 +270,18 @@ final class NodeRegistration {
     }
 
     /** Sign-in at the tenant's OpenID Provider: its access token, verified against its keys, names the tenant. */
-    private String tenantOfAccessToken(String token, String remote) {
+    private SignedIn tenantOfAccessToken(String token, String remote) {
         io.cloudbridge.api.auth.IdentityVerifier verifier = identity.get();
         if (verifier == null) {
             throw refusals.refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay (section identity)", remote);
         }
         try {
             io.cloudbridge.api.auth.VerifiedIdentity who = verifier.verify(token);
+            if (who.subject() != null && who.subject().length() > 255) {
+                throw refusals.refuse(Status.UNAUTHENTICATED, "access token: its subject is longer than 255 characters", remote);
+            }
             LOG.info("OIDC sign-in of {} from {} for tenant {}", who.subject(), who.issuer(), who.tenant());
-            return who.tenant();
+            return new SignedIn(who.tenant(), new RelayState.Identity(who.subject() == null ? "" : who.subject(), who.groups(), List.of()));
         } catch (io.cloudbridge.api.auth.CredentialRejectedException e) {
             throw refusals.refuse(Status.UNAUTHENTICATED, "access token: " + e.getMessage(), remote);
         }

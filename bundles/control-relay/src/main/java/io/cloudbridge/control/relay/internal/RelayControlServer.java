@@ -48,6 +48,13 @@ public final class RelayControlServer {
     private RuntimeEnvironment environment;
     @Reference
     private AddressAllocator ipam;
+    /**
+     * The access-policy language. Static: a tenant's maps are made with its policy, and a relay
+     * whose compiler went away must not serve maps without it (an update of the policy bundle
+     * restarts the control plane; nodes reconnect, traffic keeps flowing).
+     */
+    @Reference
+    private io.cloudbridge.api.policy.PolicyCompiler policyCompiler;
     /** What makes an answer's writes survive a crash before the answer goes out. */
     @Reference(target = "(cloudbridge.database=relay)")
     private io.cloudbridge.store.Durability durability;
@@ -125,7 +132,8 @@ public final class RelayControlServer {
                         environment.configuredPath(config.privateKeyFile()));
         calls = controlPool(config.controlThreads());
         service = new ControlService(state, tokens, ipam, clock, config, config.issuer(), () -> identity, durability,
-                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(relayState.resolve("rotation.key"), environment), calls);
+                () -> packetSwitch, KeyRotationVerifier.loadOrCreate(relayState.resolve("rotation.key"), environment), calls,
+                policyCompiler);
         SslContext tls = GrpcSslContexts.configure(SslContextBuilder.forServer(certificate.privateKey(), certificate.certificate()),
                 SslProvider.JDK).protocols("TLSv1.3").build();
         server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getByName(config.listenAddress()), config.controlPort()))
@@ -212,7 +220,9 @@ public final class RelayControlServer {
         }
     }
 
-    void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync) {
+    void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync,
+            io.cloudbridge.api.policy.PolicyCompiler compiler) {
+        this.policyCompiler = compiler;
         this.database = db;
         this.ipam = allocator;
         this.durability = sync;

@@ -41,7 +41,7 @@ final class RelayMembers implements OverlayMembers {
         // A stable id per tenant and key: the same member after a restart of the relay is the same peer.
         String nodeId = UUID.nameUUIDFromBytes((tenant + "/" + key).getBytes(StandardCharsets.UTF_8)).toString();
         reserve(tenant, key, nodeId, name);
-        maps.upsert(tenant, peer(nodeId, key, name, allowedIps));
+        maps.upsert(tenant, entry(nodeId, key, name, allowedIps));
         Runnable stop = maps.listen(tenant, all -> {
             List<Member> others = new ArrayList<>(all.size());
             for (Peer p : all) {
@@ -66,7 +66,7 @@ final class RelayMembers implements OverlayMembers {
             @Override
             public void allowedIps(List<IpPrefix> now) {
                 if (!closed) {
-                    maps.upsert(tenant, peer(nodeId, key, name, now));
+                    maps.upsert(tenant, entry(nodeId, key, name, now));
                 }
             }
 
@@ -102,6 +102,22 @@ final class RelayMembers implements OverlayMembers {
             throw new IllegalStateException(name + " of tenant " + tenant + " cannot join: its key is registered by node "
                     + holder.get() + "; remove that node (relay:node delete " + holder.get() + ") to give the key back");
         }
+    }
+
+    /**
+     * The member's map entry. As a policy names it, it is its name and the single addresses among
+     * its allowed IPs; its clients' addresses stay its own to police (issue: the gateway's
+     * enforcement names them by the client's identity).
+     */
+    private NetworkMaps.Entry entry(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {
+        List<java.net.InetAddress> addresses = new ArrayList<>();
+        for (IpPrefix p : allowedIps) {
+            if (p.length() == p.address().getAddress().length * 8) {
+                addresses.add(p.address());
+            }
+        }
+        return new NetworkMaps.Entry(peer(nodeId, key, name, allowedIps), new io.cloudbridge.api.policy.Member(nodeId, name, "",
+                java.util.Set.of(), java.util.Set.of(), addresses));
     }
 
     private Peer peer(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {

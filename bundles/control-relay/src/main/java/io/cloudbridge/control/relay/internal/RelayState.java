@@ -47,28 +47,45 @@ final class RelayState {
     private static final java.time.Duration ACCEPTED_KEY_RECHECK = java.time.Duration.ofSeconds(1);
     private static final int MAX_ACCEPTED_KEYS = 1024;
 
-    private record AcceptedKey(String hash, String tenant, Instant expires, Instant checkedAt) {
+    private record AcceptedKey(String hash, String tenant, Instant expires, Instant checkedAt, List<String> tags) {
     }
 
     RelayState(DataSource db) throws SQLException {
         this.db = db;
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
-                "relay/V3__member_keys.sql"));
+                "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
     }
 
     /** A registered node. */
     record Node(String id, String tenant, String key, String hostname, String os, List<String> endpoints, Instant created,
-            Instant lastSeen) {
+            Instant lastSeen, Identity identity) {
+    }
+
+    /**
+     * Who a node is, as a tenant's access policy names it: the OpenID subject that signed it in
+     * (empty for a pre-auth key) with its identity provider's groups, and its tags.
+     */
+    record Identity(String user, List<String> idpGroups, List<String> tags) {
+        static final Identity NONE = new Identity("", List.of(), List.of());
+
+        Identity {
+            idpGroups = List.copyOf(idpGroups);
+            tags = List.copyOf(tags);
+        }
     }
 
     /** A pre-auth key's record; the secret itself is never stored. */
-    record PreAuthKey(String id, String tenant, boolean reusable, Instant expires, Instant created, Instant used, boolean revoked) {
+    record PreAuthKey(String id, String tenant, boolean reusable, Instant expires, Instant created, Instant used, boolean revoked,
+            List<String> tags) {
     }
 
-    /** What a presented pre-auth key turned out to be. */
+    /** What a presented pre-auth key turned out to be, with the tags it gives. */
     enum KeyCheck { ACCEPTED, UNKNOWN, EXPIRED, USED, REVOKED }
 
-    record KeyVerdict(KeyCheck check, String tenant) {
+    record KeyVerdict(KeyCheck check, String tenant, List<String> tags) {
+        KeyVerdict(KeyCheck check, String tenant) {
+            this(check, tenant, List.of());
+        }
     }
 
     static String sha256(String secret) {
@@ -94,7 +111,7 @@ final class RelayState {
      * be new to the tenant (a tenant credential does not make its holder an existing node).
      */
     record Registration(String tenant, String key, String hostname, String os, List<String> endpoints, String ownNodeId,
-            String tokenKey, Instant now, Instant refreshExpires) {
+            String tokenKey, Instant now, Instant refreshExpires, Identity identity) {
     }
 
     /** What became of a registration: the node and its new refresh token, or why not. */
@@ -128,7 +145,7 @@ final class RelayState {
                  PreparedStatement update = c.prepareStatement(
                          "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ?, node_key = ? WHERE node_id = ?");
                  PreparedStatement insert = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
-                         + " endpoints, created_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                         + " endpoints, created_at, last_seen, user_name, idp_groups, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
                  PreparedStatement dropRefresh = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?");
                  PreparedStatement addRefresh = c.prepareStatement(
                          "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
@@ -178,8 +195,9 @@ final class RelayState {
                         update.setString(5, r.key());
                         update.setString(6, r.ownNodeId());
                         update.executeUpdate();
+                        // Who the node is stays as it signed in first: its own token names no identity.
                         node = new Node(r.ownNodeId(), r.tenant(), r.key(), r.hostname(), r.os(), List.copyOf(r.endpoints()),
-                                own.get().created(), r.now());
+                                own.get().created(), r.now(), own.get().identity());
                         dropRefresh.setString(1, node.id());
                         dropRefresh.executeUpdate();
                     } else {
@@ -188,7 +206,7 @@ final class RelayState {
                             continue;
                         }
                         node = new Node(UUID.randomUUID().toString(), r.tenant(), r.key(), r.hostname(), r.os(),
-                                List.copyOf(r.endpoints()), r.now(), r.now());
+                                List.copyOf(r.endpoints()), r.now(), r.now(), r.identity());
                         insert.setString(1, node.id());
                         insert.setString(2, r.tenant());
                         insert.setString(3, r.key());
@@ -197,6 +215,9 @@ final class RelayState {
                         insert.setString(6, endpoints);
                         insert.setTimestamp(7, Timestamp.from(r.now()));
                         insert.setTimestamp(8, Timestamp.from(r.now()));
+                        insert.setString(9, r.identity().user());
+                        insert.setString(10, String.join(",", r.identity().idpGroups()));
+                        insert.setString(11, String.join(",", r.identity().tags()));
                         insert.executeUpdate();
                     }
                     String secret = randomSecret();
@@ -363,22 +384,42 @@ final class RelayState {
     }
 
     private static Node node(ResultSet r) throws SQLException {
-        String endpoints = r.getString("endpoints");
         return new Node(r.getString("node_id"), r.getString("tenant"), r.getString("node_key"), r.getString("hostname"),
-                r.getString("os"), endpoints.isEmpty() ? List.of() : List.of(endpoints.split(",")),
-                r.getTimestamp("created_at").toInstant(), r.getTimestamp("last_seen").toInstant());
+                r.getString("os"), list(r.getString("endpoints")), r.getTimestamp("created_at").toInstant(),
+                r.getTimestamp("last_seen").toInstant(),
+                new Identity(r.getString("user_name"), list(r.getString("idp_groups")), list(r.getString("tags"))));
+    }
+
+    /** A comma-separated column (its values never hold a comma). */
+    private static List<String> list(String column) {
+        return column == null || column.isEmpty() ? List.of() : List.of(column.split(","));
+    }
+
+    /** Gives a node these tags (replacing those it had); false when there is no such node. */
+    boolean tagNode(String id, List<String> tags) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement u = c.prepareStatement("UPDATE relay_node SET tags = ? WHERE node_id = ?")) {
+            u.setString(1, String.join(",", tags));
+            u.setString(2, id);
+            return u.executeUpdate() == 1;
+        }
     }
 
     // ---- pre-auth keys ----
 
     /** Makes a key; returns the secret form, shown once: {@code cbk_<id>_<secret>}. */
     String createPreAuthKey(String tenant, boolean reusable, Instant expires, Instant now) throws SQLException {
+        return createPreAuthKey(tenant, reusable, expires, now, List.of());
+    }
+
+    /** As above; a node that signs in with the key gets {@code tags}. */
+    String createPreAuthKey(String tenant, boolean reusable, Instant expires, Instant now, List<String> tags) throws SQLException {
         byte[] idBytes = new byte[6];
         RANDOM.nextBytes(idBytes);
         String id = HexFormat.of().formatHex(idBytes);
         String secret = randomSecret();
         try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement("INSERT INTO relay_preauth_key"
-                + " (key_id, tenant, secret_hash, reusable, expires_at, created_at, used_at, revoked) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)")) {
+                + " (key_id, tenant, secret_hash, reusable, expires_at, created_at, used_at, revoked, tags)"
+                + " VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)")) {
             i.setString(1, id);
             i.setString(2, tenant);
             i.setString(3, sha256(secret));
@@ -386,6 +427,7 @@ final class RelayState {
             i.setTimestamp(5, Timestamp.from(expires));
             i.setTimestamp(6, Timestamp.from(now));
             i.setBoolean(7, false);
+            i.setString(8, String.join(",", tags));
             i.executeUpdate();
         }
         return "cbk_" + id + "_" + secret;
@@ -406,7 +448,7 @@ final class RelayState {
         if (known != null && now.isBefore(known.checkedAt().plus(ACCEPTED_KEY_RECHECK)) && now.isBefore(known.expires())
                 && MessageDigest.isEqual(known.hash().getBytes(StandardCharsets.US_ASCII), hash.getBytes(StandardCharsets.US_ASCII))) {
             admit.accept(known.tenant());
-            return new KeyVerdict(KeyCheck.ACCEPTED, known.tenant());
+            return new KeyVerdict(KeyCheck.ACCEPTED, known.tenant(), known.tags());
         }
         try (Connection c = db.getConnection()) {
             PreAuthKey key;
@@ -434,9 +476,9 @@ final class RelayState {
                 if (acceptedKeys.size() >= MAX_ACCEPTED_KEYS) {
                     acceptedKeys.clear();
                 }
-                acceptedKeys.put(id, new AcceptedKey(storedHash, key.tenant(), key.expires(), now));
+                acceptedKeys.put(id, new AcceptedKey(storedHash, key.tenant(), key.expires(), now, key.tags()));
                 admit.accept(key.tenant());
-                return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant());
+                return new KeyVerdict(KeyCheck.ACCEPTED, key.tenant(), key.tags());
             }
             if (key.used() != null) {
                 return new KeyVerdict(KeyCheck.USED, key.tenant());
@@ -446,7 +488,7 @@ final class RelayState {
                     "UPDATE relay_preauth_key SET used_at = ? WHERE key_id = ? AND used_at IS NULL")) {
                 u.setTimestamp(1, Timestamp.from(now));
                 u.setString(2, id);
-                return new KeyVerdict(u.executeUpdate() == 1 ? KeyCheck.ACCEPTED : KeyCheck.USED, key.tenant());
+                return new KeyVerdict(u.executeUpdate() == 1 ? KeyCheck.ACCEPTED : KeyCheck.USED, key.tenant(), key.tags());
             }
         }
     }
@@ -478,7 +520,71 @@ final class RelayState {
         Timestamp used = r.getTimestamp("used_at");
         return new PreAuthKey(r.getString("key_id"), r.getString("tenant"), r.getBoolean("reusable"),
                 r.getTimestamp("expires_at").toInstant(), r.getTimestamp("created_at").toInstant(),
-                used == null ? null : used.toInstant(), r.getBoolean("revoked"));
+                used == null ? null : used.toInstant(), r.getBoolean("revoked"), list(r.getString("tags")));
+    }
+
+    // ---- access policies ----
+
+    /** One version of a tenant's policy; {@code text} null: the tenant went back to no policy. */
+    record PolicyVersion(String tenant, long version, String text, String sha256, String createdBy, Instant createdAt) {
+    }
+
+    /** Stores the next version of a tenant's policy (null text: none) and returns it. */
+    PolicyVersion addPolicy(String tenant, String text, String createdBy, Instant now) throws SQLException {
+        try (Connection c = db.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                long next;
+                try (PreparedStatement q = c.prepareStatement("SELECT COALESCE(MAX(version), 0) FROM relay_policy WHERE tenant = ?")) {
+                    q.setString(1, tenant);
+                    try (ResultSet r = q.executeQuery()) {
+                        r.next();
+                        next = r.getLong(1) + 1;
+                    }
+                }
+                PolicyVersion v = new PolicyVersion(tenant, next, text, text == null ? "" : sha256(text), createdBy, now);
+                try (PreparedStatement i = c.prepareStatement("INSERT INTO relay_policy (tenant, version, policy_text, sha256,"
+                        + " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")) {
+                    i.setString(1, tenant);
+                    i.setLong(2, next);
+                    i.setString(3, text);
+                    i.setString(4, v.sha256());
+                    i.setString(5, createdBy);
+                    i.setTimestamp(6, Timestamp.from(now));
+                    i.executeUpdate();
+                }
+                c.commit();
+                return v;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e; // two administrators at once: the second finds the version taken and tries again
+            } finally {
+                c.setAutoCommit(true);
+            }
+        }
+    }
+
+    /** The tenant's policy in force (its highest version), if it ever had one. */
+    Optional<PolicyVersion> currentPolicy(String tenant) throws SQLException {
+        List<PolicyVersion> all = policies(tenant, 1);
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(0));
+    }
+
+    /** The tenant's policy versions, newest first, at most {@code limit}. */
+    List<PolicyVersion> policies(String tenant, int limit) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
+                "SELECT * FROM relay_policy WHERE tenant = ? ORDER BY version DESC")) {
+            q.setString(1, tenant);
+            q.setMaxRows(limit);
+            List<PolicyVersion> out = new ArrayList<>();
+            try (ResultSet r = q.executeQuery()) {
+                while (r.next()) {
+                    out.add(new PolicyVersion(r.getString("tenant"), r.getLong("version"), r.getString("policy_text"),
+                            r.getString("sha256"), r.getString("created_by"), r.getTimestamp("created_at").toInstant()));
+                }
+            }
+            return out;
+        }
     }
 
     // ---- refresh tokens ----

@@ -85,7 +85,7 @@ class RegistrationWriterTest {
     private static RelayState.Registration signIn(String tenant, int key, String ownNodeId, int tokenKey) {
         Instant now = Instant.now();
         return new RelayState.Registration(tenant, key(key), "host-" + key, "linux/amd64", List.of("192.0.2.1:51820"), ownNodeId,
-                key(tokenKey), now, now.plusSeconds(3600));
+                key(tokenKey), now, now.plusSeconds(3600), RelayState.Identity.NONE);
     }
 
     private java.util.Optional<java.net.InetAddress> address(String tenant, int key) {
@@ -134,7 +134,7 @@ class RegistrationWriterTest {
         Instant now = Instant.now();
         return new RelayState.Registration(tenant, Base64.getEncoder().encodeToString(b), "host-" + key, "linux/amd64",
                 List.of("192.0.2.1:51820"), ownNodeId, ownNodeId == null ? null : Base64.getEncoder().encodeToString(b), now,
-                now.plusSeconds(3600));
+                now.plusSeconds(3600), RelayState.Identity.NONE);
     }
 
     /** Submits the first alone and holds its flush; the rest queue behind it and form the next burst. */
@@ -163,7 +163,7 @@ class RegistrationWriterTest {
         b[31] = 9;
         Instant now = Instant.now();
         return new RelayState.Registration(tenant, Base64.getEncoder().encodeToString(b), "host-" + n, "linux/amd64",
-                List.of("192.0.2.1:51820"), null, null, now, now.plusSeconds(3600));
+                List.of("192.0.2.1:51820"), null, null, now, now.plusSeconds(3600), RelayState.Identity.NONE);
     }
 
     /**

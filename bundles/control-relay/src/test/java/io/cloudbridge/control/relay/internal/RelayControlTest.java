@@ -25,7 +25,6 @@ import io.cloudbridge.control.v1.NodeStatus;
 import io.cloudbridge.control.v1.RefreshTokenRequest;
 import io.cloudbridge.control.v1.RegisterResponse;
 import io.cloudbridge.control.v1.SignalMessage;
-import io.cloudbridge.control.v1.WatchNetworkMapRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -66,40 +65,8 @@ class RelayControlTest {
                 .withDeadlineAfter(10, TimeUnit.SECONDS);
     }
 
-    /** Collects a map stream's updates. */
-    private static final class MapWatch implements StreamObserver<NetworkMapUpdate> {
-        final BlockingQueue<NetworkMapUpdate> updates = new LinkedBlockingQueue<>();
-        final BlockingQueue<Throwable> ended = new LinkedBlockingQueue<>();
-
-        @Override
-        public void onNext(NetworkMapUpdate u) {
-            updates.add(u);
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            ended.add(t);
-        }
-
-        @Override
-        public void onCompleted() {
-            ended.add(new IllegalStateException("completed"));
-        }
-
-        NetworkMapUpdate next() throws InterruptedException {
-            NetworkMapUpdate u = updates.poll(5, TimeUnit.SECONDS);
-            if (u == null) {
-                throw new AssertionError("no map update within 5 s");
-            }
-            return u;
-        }
-    }
-
     private MapWatch watch(String token) {
-        MapWatch w = new MapWatch();
-        ControlServiceGrpc.newStub(channel).withCallCredentials(RelayFixture.bearer(token))
-                .watchNetworkMap(WatchNetworkMapRequest.getDefaultInstance(), w);
-        return w;
+        return MapWatch.open(channel, token);
     }
 
     @Test

@@ -74,7 +74,7 @@ final class RelayFixture implements AutoCloseable {
                 s.execute("CHECKPOINT");
             }
         };
-        relay.bind(pool, ipam, durability);
+        relay.bind(pool, ipam, durability, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
         relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
                 java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
                 config, clock);
@@ -87,7 +87,7 @@ final class RelayFixture implements AutoCloseable {
     void restart() throws Exception {
         relay.deactivate();
         relay = new RelayControlServer();
-        relay.bind(pool, ipam, durability);
+        relay.bind(pool, ipam, durability, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
         relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
                 java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
                 config, clock);

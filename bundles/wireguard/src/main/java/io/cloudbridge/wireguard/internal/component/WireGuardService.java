@@ -90,6 +90,44 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     private volatile io.cloudbridge.api.event.StateChangePublisher events;
 
     /**
+     * The tenant's access policy on what the overlay brings this node. Dynamic, so that replacing
+     * its bundle keeps the tunnel; while there is none, nothing is let in ({@link #FAIL_CLOSED}):
+     * a node of a tenant with a policy must never fall open because a bundle went away.
+     */
+    private volatile io.cloudbridge.api.policy.PacketFilter packetFilter;
+
+    /** What the engine enforces while no filter runs: no inbound packet, nothing to remember of outbound ones. */
+    static final io.cloudbridge.api.policy.PacketFilter FAIL_CLOSED = new io.cloudbridge.api.policy.PacketFilter() {
+        @Override
+        public boolean admitInbound(byte[] packet, int offset, int length) {
+            return false;
+        }
+
+        @Override
+        public void noteOutbound(byte[] packet, int offset, int length) {
+        }
+    };
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    synchronized void bindPacketFilter(io.cloudbridge.api.policy.PacketFilter f) {
+        packetFilter = f;
+        if (device != null) {
+            device.filter(f);
+        }
+    }
+
+    synchronized void unbindPacketFilter(io.cloudbridge.api.policy.PacketFilter f) {
+        if (packetFilter != f) {
+            return;
+        }
+        packetFilter = null;
+        if (device != null) {
+            device.filter(FAIL_CLOSED);
+        }
+    }
+
+    /**
      * The paths: the UDP socket, hole punching, the relay. Dynamic, so that replacing their bundle
      * while traffic flows moves the engine to the new binding and keeps every session; meanwhile
      * the engine has none and its messages are counted as "no paths".
@@ -168,6 +206,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         // (bindPaths, unbindPaths) then finds the device and moves it.
         synchronized (this) {
             device = new WireGuardDevice(identity, openBinding(paths, c), sink, Clock.systemUTC());
+            io.cloudbridge.api.policy.PacketFilter f = packetFilter;
+            device.filter(f == null ? FAIL_CLOSED : f);
         }
         try {
             if (c.cryptoThreads() > 0) {

@@ -356,6 +356,13 @@ final class Inbound {
             device.drop("source not allowed");
             return;
         }
+        // The tenant's policy, after cryptokey routing (the source is the peer's own): the filter
+        // counts and logs what it refuses.
+        io.cloudbridge.api.policy.PacketFilter policy = device.filter();
+        if (policy != null && !policy.admitInbound(plain, 0, declared)) {
+            device.drop("refused by policy");
+            return;
+        }
         peer.rxBytes.addAndGet(declared);
         peer.rxPackets.incrementAndGet();
         if (peer.dataReceivedUnanswered == null) {

@@ -54,6 +54,14 @@ final class Outbound {
         return true;
     }
 
+    /** A flow this node opens: the policy filter lets its replies in. */
+    private void noteOutbound(byte[] packet, int length) {
+        io.cloudbridge.api.policy.PacketFilter policy = device.filter();
+        if (policy != null) {
+            policy.noteOutbound(packet, 0, length);
+        }
+    }
+
     /** See {@link WireGuardDevice#send(byte[], int)}. */
     boolean send(byte[] packet, int length) {
         Peer best = device.routePacket(packet, length, false);
@@ -61,6 +69,7 @@ final class Outbound {
             device.drop("no route");
             return false;
         }
+        noteOutbound(packet, length);
         return sendTo(best, packet, length);
     }
 
@@ -156,6 +165,7 @@ final class Outbound {
                     device.drop("no route");
                     continue;
                 }
+                noteOutbound(packet, length);
                 Keypair keypair = peer.current;
                 if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
                     enqueue(peer, packet, length);

@@ -54,6 +54,12 @@ public final class WireGuardDevice implements AutoCloseable {
     private final Identity identity;
     /** The way out and in; replaced (sessions kept) when the paths' bundle is. */
     private volatile PathBinding paths;
+    /**
+     * The node's access-policy filter: asked about every decrypted packet before the sink, told of
+     * every packet sent. Null: none (a relay's gateway engine, whose gateway polices its clients;
+     * the tests).
+     */
+    private volatile io.cloudbridge.api.policy.PacketFilter filter;
     private final PathBinding.Arrivals arrivals = new PathBinding.Arrivals() {
         @Override
         public void relayed(io.cloudbridge.api.net.NodeKey sender, ByteBuffer message) {
@@ -283,6 +289,15 @@ public final class WireGuardDevice implements AutoCloseable {
     /** The peers themselves, not a copy: the list is copy-on-write, so iterating it is safe and costs nothing. */
     List<Peer> livePeers() {
         return peers;
+    }
+
+    /** Puts a policy filter on the data path (null: none); takes effect with the next packet. */
+    public void filter(io.cloudbridge.api.policy.PacketFilter f) {
+        this.filter = f;
+    }
+
+    io.cloudbridge.api.policy.PacketFilter filter() {
+        return filter;
     }
 
     /** How many threads do each data path's crypto (1: the I/O threads alone); takes effect at {@link #start}. */

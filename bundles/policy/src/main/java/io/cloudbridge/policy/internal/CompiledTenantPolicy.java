@@ -1,0 +1,248 @@
+package io.cloudbridge.policy.internal;
+
+import io.cloudbridge.api.net.IpPrefix;
+import io.cloudbridge.api.policy.Explanation;
+import io.cloudbridge.api.policy.FilterRule;
+import io.cloudbridge.api.policy.Member;
+import io.cloudbridge.api.policy.NodeFilter;
+import io.cloudbridge.api.policy.PolicyCompiler;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A policy against the tenant's members at one moment. For each member it knows which rules name
+ * it as a source and which as a destination (a bit per rule), so that whether two members see each
+ * other is two bit-set intersections, and a member's filter is the rules naming it as a
+ * destination, each with the addresses of every source it names. Those sources are the same for
+ * every destination, so each rule's are computed once and shared.
+ */
+final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
+    private static final List<IpPrefix> EVERYWHERE = List.of(IpPrefix.parse("0.0.0.0/0"), IpPrefix.parse("::/0"));
+
+    private final ParsedPolicy policy;
+    private final long version;
+    /** By id, in the order they came: the tenant's members. */
+    private final Map<String, Member> byId;
+    private final Map<String, BitSet> asSource;
+    /** The same, accepting rules only: whom a member may reach is one intersection, without a copy. */
+    private final Map<String, BitSet> asAcceptingSource;
+    private final Map<String, BitSet> asDestination;
+    private final BitSet accepting = new BitSet();
+    private final List<List<IpPrefix>> sources;
+    private final Map<String, NodeFilter> filters = new ConcurrentHashMap<>();
+
+    CompiledTenantPolicy(ParsedPolicy policy, long version, Collection<Member> members) {
+        this.policy = policy;
+        this.version = version;
+        this.byId = new java.util.LinkedHashMap<>();
+        this.asSource = new HashMap<>();
+        this.asAcceptingSource = new HashMap<>();
+        this.asDestination = new HashMap<>();
+        this.sources = new ArrayList<>();
+        List<PolicyRule> rules = policy.rules;
+        for (int i = 0; i < rules.size(); i++) {
+            if (rules.get(i).accept()) {
+                accepting.set(i);
+            }
+        }
+        for (Member m : members) {
+            place(m);
+        }
+        for (PolicyRule r : rules) {
+            sources.add(sourceAddresses(r));
+        }
+    }
+
+    /** A copy of {@code from} that shares every member's bits and every rule's sources until they change. */
+    private CompiledTenantPolicy(CompiledTenantPolicy from) {
+        this.policy = from.policy;
+        this.version = from.version;
+        this.byId = new java.util.LinkedHashMap<>(from.byId);
+        this.asSource = new HashMap<>(from.asSource);
+        this.asAcceptingSource = new HashMap<>(from.asAcceptingSource);
+        this.asDestination = new HashMap<>(from.asDestination);
+        this.accepting.or(from.accepting);
+        this.sources = new ArrayList<>(from.sources);
+    }
+
+    /** Puts a member in: which rules name it as a source, and which as a destination. */
+    private void place(Member m) {
+        List<PolicyRule> rules = policy.rules;
+        byId.put(m.id(), m);
+        Subject x = Subject.of(m);
+        BitSet src = new BitSet(rules.size());
+        BitSet dst = new BitSet(rules.size());
+        for (int i = 0; i < rules.size(); i++) {
+            if (policy.matchesAny(rules.get(i).sources(), x)) {
+                src.set(i);
+            }
+            if (policy.matchesAny(rules.get(i).destinations(), x)) {
+                dst.set(i);
+            }
+        }
+        asSource.put(m.id(), src);
+        BitSet accepted = (BitSet) src.clone();
+        accepted.and(accepting);
+        asAcceptingSource.put(m.id(), accepted);
+        asDestination.put(m.id(), dst);
+    }
+
+    @Override
+    public PolicyCompiler.CompiledPolicy with(Member member) {
+        CompiledTenantPolicy next = new CompiledTenantPolicy(this);
+        BitSet before = asSource.get(member.id());
+        next.place(member);
+        next.refreshSources(before, next.asSource.get(member.id()));
+        return next;
+    }
+
+    @Override
+    public PolicyCompiler.CompiledPolicy without(String nodeId) {
+        if (!byId.containsKey(nodeId)) {
+            return this;
+        }
+        CompiledTenantPolicy next = new CompiledTenantPolicy(this);
+        BitSet before = next.asSource.remove(nodeId);
+        next.asAcceptingSource.remove(nodeId);
+        next.asDestination.remove(nodeId);
+        next.byId.remove(nodeId);
+        next.refreshSources(before, null);
+        return next;
+    }
+
+    /** The sources of the rules that named a changed member as a source, before or after, computed again. */
+    private void refreshSources(BitSet before, BitSet after) {
+        BitSet changed = new BitSet();
+        if (before != null) {
+            changed.or(before);
+        }
+        if (after != null) {
+            changed.or(after);
+        }
+        for (int i = changed.nextSetBit(0); i >= 0; i = changed.nextSetBit(i + 1)) {
+            sources.set(i, sourceAddresses(policy.rules.get(i)));
+        }
+    }
+
+    /** Every address a rule's sources stand for: prefixes as written, members by their addresses. */
+    private List<IpPrefix> sourceAddresses(PolicyRule r) {
+        Set<IpPrefix> out = new LinkedHashSet<>();
+        for (Selector s : r.sources()) {
+            switch (s.kind()) {
+                case ANY -> {
+                    return EVERYWHERE;
+                }
+                case PREFIX -> out.add(s.prefix());
+                case HOST -> out.add(policy.host(s.name()));
+                default -> {
+                    for (Member m : byId.values()) {
+                        if (policy.matches(s, Subject.of(m))) {
+                            m.addresses().forEach(a -> out.add(hostPrefix(a)));
+                        }
+                    }
+                }
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    private static IpPrefix hostPrefix(InetAddress a) {
+        return new IpPrefix(a, a.getAddress().length * 8);
+    }
+
+    @Override
+    public long version() {
+        return version;
+    }
+
+    @Override
+    public boolean visible(String nodeId, String otherNodeId) {
+        BitSet aSrc = asAcceptingSource.get(nodeId);
+        BitSet bSrc = asAcceptingSource.get(otherNodeId);
+        if (aSrc == null || bSrc == null) {
+            return false;
+        }
+        return aSrc.intersects(asDestination.get(otherNodeId)) || bSrc.intersects(asDestination.get(nodeId));
+    }
+
+    @Override
+    public NodeFilter filterFor(String nodeId) {
+        return filters.computeIfAbsent(nodeId, this::compileFilter);
+    }
+
+    private NodeFilter compileFilter(String nodeId) {
+        Member m = byId.get(nodeId);
+        if (m == null) {
+            return new NodeFilter(version, List.of());
+        }
+        Subject x = Subject.of(m);
+        BitSet named = asDestination.get(nodeId);
+        List<FilterRule> out = new ArrayList<>();
+        for (int i = named.nextSetBit(0); i >= 0; i = named.nextSetBit(i + 1)) {
+            PolicyRule r = policy.rules.get(i);
+            List<IpPrefix> destinations = destinationAddresses(r, x, m);
+            if (destinations.isEmpty() || sources.get(i).isEmpty()) {
+                continue; // it can match no packet: a group without members now, say
+            }
+            out.add(new FilterRule(r.position(), r.name(), r.accept(), sources.get(i), destinations, r.protocols(), r.ports()));
+        }
+        return new NodeFilter(version, out);
+    }
+
+    /** The member's addresses a rule names: all of them when it names the member, else those inside its prefixes. */
+    private List<IpPrefix> destinationAddresses(PolicyRule r, Subject x, Member m) {
+        List<IpPrefix> out = new ArrayList<>();
+        for (Selector s : r.destinations()) {
+            if (s.kind().byIdentity() && policy.matches(s, x)) {
+                return m.addresses().stream().map(CompiledTenantPolicy::hostPrefix).toList();
+            }
+        }
+        for (InetAddress a : m.addresses()) {
+            for (Selector s : r.destinations()) {
+                IpPrefix p = s.kind() == Selector.Kind.HOST ? policy.host(s.name()) : s.prefix();
+                if (p != null && p.contains(a)) {
+                    out.add(hostPrefix(a));
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public Explanation explain(String source, String destination, String protocol, int port) {
+        int number = ParsedPolicy.protocolNumber(protocol.toLowerCase(java.util.Locale.ROOT));
+        if ((number == FilterRule.TCP || number == FilterRule.UDP) && (port < 1 || port > 65_535)) {
+            throw new IllegalArgumentException("port " + port + " is out of range: ports are 1-65535");
+        }
+        List<Subject> from = policy.resolve(source, byId.values());
+        List<Subject> to = policy.resolve(destination, byId.values());
+        // A name may stand for several members (a tag): each pair is decided, and the answer is
+        // the first pair the policy refuses, else the first pair.
+        Explanation first = null;
+        for (Subject s : from) {
+            for (Subject d : to) {
+                Explanation e = policy.decide(s, d, number, port);
+                List<String> steps = new ArrayList<>();
+                steps.add(s.shown() + " -> " + d.shown() + " " + ParsedPolicy.flowText(number, port) + ":");
+                steps.addAll(e.steps());
+                Explanation named = new Explanation(e.accepted(), e.decidedBy(), steps);
+                if (!e.accepted()) {
+                    return named;
+                }
+                if (first == null) {
+                    first = named;
+                }
+            }
+        }
+        return first;
+    }
+}
