@@ -120,7 +120,7 @@ java -Xms1g -Xmx4g -Dclk.tck="$(getconf CLK_TCK)" -cp "$classpath" "$here/bench/
   --port "$port" --key "$key" --warm-key "$warm_key" --warm-nodes "$warm_nodes" --relay-pid "$relay_pid" --nodes "$nodes" \
   --watchers "$((watchers / 4)),$((watchers / 2)),$watchers" --rounds "$rounds" --warmup "$warmup" \
   --concurrency "$concurrency" --full-maps "$full_maps" --policy-rules "${POLICY_RULES:-0}" \
-  --admin "$dist/bin/cloudbridge exec --config $work/cloudbridge.yaml --state $work/state" || status=$?
+  --admin-socket "$work/state/admin.sock" || status=$?
 
 if ! kill -0 "$relay_pid" 2>/dev/null; then
   echo "the relay died during the run; end of its log:" >&2

@@ -131,15 +131,7 @@ public class ConnectIpTest {
 
             long quarter = session.quarter();
             byte[] ping = icmpEcho(mine, InetAddress.getByName(acmeAddress), 0x4242, 1);
-            byte[] reply = null;
-            long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-            while (reply == null && System.nanoTime() < deadline) {
-                h3.datagram(datagram(quarter, ping));
-                byte[] d = h3.datagrams.poll(500, TimeUnit.MILLISECONDS);
-                if (d != null) {
-                    reply = Arrays.copyOfRange(d, 2, d.length);
-                }
-            }
+            byte[] reply = echo(h3, quarter, ping, Duration.ofSeconds(15));
             assertTrue(reply != null, "no echo reply from acme's node through the gateway; relay:\n" + relay.exec("masque:tunnels").out()
                     + "\nnode:\n" + acme.exec("wg:show").out());
             assertEquals(InetAddress.getByName(acmeAddress), InetAddress.getByAddress(Arrays.copyOfRange(reply, 12, 16)), "from the node");
@@ -206,10 +198,61 @@ public class ConnectIpTest {
             assertEquals(mine, addresses(capsules(back, 1).get(0).value()).get(0)[1]);
             back.stream.shutdownOutput().sync();
             Await.until(Duration.ofSeconds(10), "that session over too", () -> relay.exec("masque:tunnels").out().contains("0 CONNECT-IP sessions"));
+            // The tenant's access policy names CONNECT-IP clients by who they are, like nodes: a client
+            // signed in as a node tagged vpn may ping a1, the untagged one may not, and a1 may not open
+            // a flow to a client (the gateway refuses it, by the policy compiled for its clients).
+            String vpnToken;
+            ManagedChannel vpnChannel = ControlPlaneTest.channel(controlPort);
+            try {
+                String vpnKey = relay.exec("relay:key", "create", "--tenant", "acme", "--tag", "tag:vpn").out().trim();
+                vpnToken = ControlPlaneTest.register(vpnChannel, vpnKey, RelayAbuseTest.randomKey()).getToken().getJwt();
+            } finally {
+                vpnChannel.shutdownNow();
+            }
+            Path policy = work.resolve("acme-policy.yaml");
+            Files.writeString(policy, String.join("\n", "tags:", "  tag:vpn: []", "rules:", "  - name: vpn clients ping a1",
+                    "    action: accept", "    src: [tag:vpn]", "    dst: [node:a1]", "    proto: icmp", ""));
+            Daemon.Result set = relay.exec("relay:policy", "set", "--tenant", "acme", policy.toString());
+            assertTrue(set.out().contains("policy version 1 in force"), set.out() + set.err());
+            Await.until(Duration.ofSeconds(10), "a1's filter in force", () -> acme.exec("cb:policy").out().contains("version 1"));
+            RawH3.Request vpn = h3.connect("connect-ip", path("*", "*"), vpnToken, true);
+            assertEquals("200", vpn.status.get(10, TimeUnit.SECONDS));
+            InetAddress vpnAddress = (InetAddress) addresses(capsules(vpn, 2).get(0).value()).get(0)[1];
+            Await.until(Duration.ofSeconds(10), "a1 has the tagged client's address from its map",
+                    () -> acme.exec("wg:show").out().contains(vpnAddress.getHostAddress() + "/32"));
+            byte[] allowed = echo(h3, vpn.quarter(), icmpEcho(vpnAddress, InetAddress.getByName(acmeAddress), 0x4343, 1),
+                    Duration.ofSeconds(15));
+            assertTrue(allowed != null, "the tagged client's echo is answered; a1:\n" + acme.exec("cb:policy").out());
+            RawH3.Request plain = h3.connect("connect-ip", path("*", "*"), acmeToken, true);
+            assertEquals("200", plain.status.get(10, TimeUnit.SECONDS));
+            InetAddress plainAddress = (InetAddress) addresses(capsules(plain, 2).get(0).value()).get(0)[1];
+            assertEquals(null, echo(h3, plain.quarter(), icmpEcho(plainAddress, InetAddress.getByName(acmeAddress), 0x4444, 1),
+                    Duration.ofSeconds(3)), "the untagged client's echo is refused by a1's filter");
+            Await.until(Duration.ofSeconds(5), "a1 counted the refusal", () -> acme.exec("cb:policy").out().matches("(?s).*default deny [1-9].*"));
+            Daemon.Result toClient = acme.exec("cb:ping", vpnAddress.getHostAddress(), "1");
+            assertTrue(toClient.exit() != 0, "a1 may not open a flow to a client: " + toClient.out());
+            Await.until(Duration.ofSeconds(5), "the gateway refused a1's echo by the policy",
+                    () -> relay.exec("masque:tunnels").out().contains("the tenant's policy refused {default deny="));
+            vpn.stream.shutdownOutput().sync();
+            plain.stream.shutdownOutput().sync();
             String carried = relay.exec("masque:tunnels").out();
             System.out.println("CONNECT-IP: " + carried);
             assertTrue(!carried.contains("gateway of tenant other"), "a refused request makes no gateway:\n" + carried);
         }
+    }
+
+    /** Sends {@code ping} on the session until a datagram comes back or {@code within} passes; the packet that came back, or null. */
+    static byte[] echo(RawH3 h3, long quarter, byte[] ping, Duration within) throws Exception {
+        h3.datagrams.clear();
+        long deadline = System.nanoTime() + within.toNanos();
+        while (System.nanoTime() < deadline) {
+            h3.datagram(datagram(quarter, ping));
+            byte[] d = h3.datagrams.poll(500, TimeUnit.MILLISECONDS);
+            if (d != null) {
+                return Arrays.copyOfRange(d, 2, d.length);
+            }
+        }
+        return null;
     }
 
     public static String path(String target, String ipproto) {

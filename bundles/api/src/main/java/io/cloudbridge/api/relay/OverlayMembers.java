@@ -26,6 +26,36 @@ public interface OverlayMembers {
      */
     Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers);
 
+    /**
+     * As {@link #join(String, NodeKey, String, List, Consumer)}, for a member that stands for
+     * clients of its own ({@link Membership#clients}): {@code filters} hears the tenant's policy
+     * compiled for their addresses, now and whenever it changes ({@code NodeFilter.OPEN} for a
+     * tenant without a policy), on the control plane's thread.
+     *
+     * @since 1.4
+     */
+    Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers,
+            Consumer<io.cloudbridge.api.policy.NodeFilter> filters);
+
+    /**
+     * Someone a member stands for in its tenant (a CONNECT-IP client), as the tenant's policy names
+     * it: by the node it signed in as ({@code nodeId}: that node's name, user, groups and tags), or
+     * by its OpenID {@code user} and the identity provider's {@code idpGroups}.
+     *
+     * @param id        stable while the client is there (its session)
+     * @param addresses the addresses it was given, among the member's allowed IPs
+     * @since 1.4
+     */
+    record Client(String id, String nodeId, String user, List<String> idpGroups, List<java.net.InetAddress> addresses) {
+        public Client {
+            java.util.Objects.requireNonNull(id, "id");
+            nodeId = nodeId == null ? "" : nodeId;
+            user = user == null ? "" : user;
+            idpGroups = List.copyOf(idpGroups);
+            addresses = List.copyOf(addresses);
+        }
+    }
+
     /** A peer as the map shows it. */
     record Member(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {
         public Member {
@@ -41,6 +71,15 @@ public interface OverlayMembers {
 
         /** Publishes new allowed IPs (a CONNECT-IP client's address came or went). */
         void allowedIps(List<IpPrefix> allowedIps);
+
+        /**
+         * Publishes new allowed IPs with the clients they belong to: the tenant's policy names each
+         * client by who it is, the member's peers see it when they may reach or be reached by one
+         * of its clients, and the member's filter covers its clients' addresses.
+         *
+         * @since 1.4
+         */
+        void clients(List<IpPrefix> allowedIps, List<Client> clients);
 
         /** Leaves the map. */
         @Override

@@ -35,9 +35,12 @@ import org.slf4j.LoggerFactory;
  * the figures to Micrometer when a registry is there.
  *
  * <p>A new filter replaces the old one in place: no tunnel, session or component restarts.
+ *
+ * <p>Delayed, not immediate: it starts when the node's engine or control plane first asks for it,
+ * so on a relay, which installs this bundle for its gateways' filters ({@link GatewayFilters}),
+ * there is no node filter, no file and no log line about either.
  */
-@Component(service = {PacketFilter.class, NodeFilters.class, NodeFilterService.class}, configurationPid = "cloudbridge.filter",
-        immediate = true)
+@Component(service = {PacketFilter.class, NodeFilters.class, NodeFilterService.class}, configurationPid = "cloudbridge.filter")
 @Designate(ocd = FilterConfig.class)
 public final class NodeFilterService implements PacketFilter, NodeFilters {
     private static final Logger LOG = LoggerFactory.getLogger(NodeFilterService.class);

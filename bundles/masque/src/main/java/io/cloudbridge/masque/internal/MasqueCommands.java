@@ -53,7 +53,8 @@ public final class MasqueCommands {
                         .append(g.key).append(", ").append(g.sessionCount()).append(" sessions, packets to nodes ")
                         .append(g.packetsToNodes.sum()).append(", from nodes ").append(g.packetsFromNodes.sum())
                         .append(g.drops().isEmpty() ? "" : ", dropped " + g.drops())
-                        .append(g.wireGuardDrops().isEmpty() ? "" : ", WireGuard refused " + g.wireGuardDrops()).append('\n');
+                        .append(g.wireGuardDrops().isEmpty() ? "" : ", WireGuard refused " + g.wireGuardDrops())
+                        .append(", the tenant's policy refused ").append(refusals(g.policyDrops())).append('\n');
             }
         }
         Admission.Limits limits = proxy.admission.limits();
@@ -66,5 +67,16 @@ public final class MasqueCommands {
         out.append("answered with an error since start: ").append(refused.isEmpty() ? "none" : refused.toString())
                 .append("; datagrams dropped: ").append(proxy.droppedDatagrams.sum()).append('\n');
         return out.toString();
+    }
+
+    /** The policy filter's non-zero drops, or "nothing". */
+    private static String refusals(java.util.Map<String, Long> drops) {
+        java.util.Map<String, Long> some = new java.util.TreeMap<>();
+        drops.forEach((k, v) -> {
+            if (v > 0) {
+                some.put(k, v);
+            }
+        });
+        return some.isEmpty() ? "nothing" : some.toString();
     }
 }

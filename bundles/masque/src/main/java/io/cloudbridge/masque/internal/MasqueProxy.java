@@ -166,7 +166,19 @@ public final class MasqueProxy implements QuicRoute {
     }
 
     /** Who asked: a node of a tenant, or a signed-in user of one. */
-    record Client(String tenant, String id) {
+    /**
+     * Who a request comes from: its tenant, an id for the admission's counts, and who it is as the
+     * tenant's access policy names it (the node it signed in as, or its OpenID user and groups).
+     */
+    record Client(String tenant, String id, String nodeId, String user, List<String> idpGroups) {
+        Client {
+            idpGroups = List.copyOf(idpGroups);
+        }
+
+        Client(String tenant, String id) {
+            this(tenant, id, "", "", List.of());
+        }
+
         String key() {
             return tenant + "/" + id;
         }
@@ -181,7 +193,7 @@ public final class MasqueProxy implements QuicRoute {
         CredentialRejectedException nodeRefusal;
         try {
             AuthenticatedNode node = nodes.authenticate(bearer);
-            return new Client(node.tenant(), "node " + node.nodeId());
+            return new Client(node.tenant(), "node " + node.nodeId(), node.nodeId(), "", List.of());
         } catch (CredentialRejectedException e) {
             nodeRefusal = e;
         }
@@ -190,7 +202,7 @@ public final class MasqueProxy implements QuicRoute {
             throw nodeRefusal;
         }
         VerifiedIdentity user = verifier.verify(bearer);
-        return new Client(user.tenant(), "user " + user.subject());
+        return new Client(user.tenant(), "user " + user.subject(), "", user.subject(), user.groups());
     }
 
     void refused(int status) {

@@ -63,6 +63,8 @@ public final class TenantGateways {
     private final AddressAllocator ipam;
     private final WireGuardEngines engines;
     private final RuntimeEnvironment environment;
+    /** The tenant's policy, enforced for the gateway's clients on what nodes send them. */
+    private final io.cloudbridge.api.policy.StatefulFilters filters;
     private final Path keys;
     private final Map<String, Gateway> byTenant = new ConcurrentHashMap<>();
     /**
@@ -77,7 +79,9 @@ public final class TenantGateways {
 
     @Activate
     public TenantGateways(@Reference OverlayMembers members, @Reference PacketSwitch dataPlane, @Reference AddressAllocator ipam,
-            @Reference WireGuardEngines engines, @Reference RuntimeEnvironment environment) {
+            @Reference WireGuardEngines engines, @Reference RuntimeEnvironment environment,
+            @Reference io.cloudbridge.api.policy.StatefulFilters filters) {
+        this.filters = filters;
         this.members = members;
         this.dataPlane = dataPlane;
         this.ipam = ipam;
@@ -157,6 +161,12 @@ public final class TenantGateways {
         final Lease lease;
         private final WireGuardEngine engine;
         private final OverlayMembers.Membership membership;
+        /**
+         * The tenant's policy for the clients' addresses: what nodes send a client is let in as the
+         * policy says (replies to the client's own flows always); what a client sends a node, the
+         * node's own filter decides. Fails closed until the control plane has told it the policy.
+         */
+        private final io.cloudbridge.api.policy.StatefulFilters.Filter policy;
         /** The gateway's port on its tenant's switch; replaced when the switch let go of it. Guarded by this. */
         private SwitchPort port;
         private volatile boolean closed;
@@ -172,13 +182,15 @@ public final class TenantGateways {
             this.tenant = tenant;
             byte[] privateKey = privateKey(tenant);
             this.secret = sha256(privateKey); // not the key itself: another use, another secret
+            this.policy = filters.create("CONNECT-IP gateway of tenant " + tenant);
             this.engine = engines.create(privateKey, this::transmit, this::fromNode);
             this.key = engine.publicKey();
             try {
                 this.lease = ipam.allocate(tenant, key);
-                this.membership = members.join(tenant, key, GATEWAY_NAME, own(), this::peersChanged);
+                this.membership = members.join(tenant, key, GATEWAY_NAME, own(), this::peersChanged, policy::install);
             } catch (AddressPoolExhaustedException | RuntimeException e) {
                 engine.close();
+                policy.close();
                 throw e;
             }
             try {
@@ -186,6 +198,7 @@ public final class TenantGateways {
             } catch (RuntimeException e) {
                 membership.close();
                 engine.close();
+                policy.close();
                 throw e;
             }
             LOG.info("CONNECT-IP gateway of tenant {}: key {}, overlay address {}", tenant, key, lease.ipv4().getHostAddress());
@@ -306,12 +319,18 @@ public final class TenantGateways {
             ipam.release(tenant, session.leaseKey);
         }
 
+        /** The clients' addresses among the gateway's allowed IPs, and who each client is, for the tenant's policy. */
         private void publish() {
             List<IpPrefix> allowed = new ArrayList<>(own());
+            Map<IpSession, List<InetAddress>> byClient = new java.util.LinkedHashMap<>();
             for (Map.Entry<InetAddress, IpSession> e : sessions.entrySet()) {
                 allowed.add(new IpPrefix(e.getKey(), e.getKey().getAddress().length == 4 ? 32 : 128));
+                byClient.computeIfAbsent(e.getValue(), k -> new ArrayList<>()).add(e.getKey());
             }
-            membership.allowedIps(allowed);
+            List<OverlayMembers.Client> clients = new ArrayList<>();
+            byClient.forEach((session, addresses) -> clients.add(new OverlayMembers.Client(session.leaseKey.toBase64(),
+                    session.client.nodeId(), session.client.user(), session.client.idpGroups(), addresses)));
+            membership.clients(allowed, clients);
         }
 
         boolean clientAddress(InetAddress a) {
@@ -322,8 +341,14 @@ public final class TenantGateways {
             return a.equals(lease.ipv4()) || a.equals(lease.ipv6());
         }
 
-        /** An IP packet from a client, into the overlay. */
+        /** An IP packet from a client, into the overlay: the policy filter notes its flow, so that the node's replies get back. */
         boolean toNodes(ByteBuf packet) {
+            byte[] copy = FILTER_BUFFER.get();
+            int length = packet.readableBytes();
+            if (length <= copy.length) {
+                packet.getBytes(packet.readerIndex(), copy, 0, length);
+                policy.noteOutbound(copy, 0, length);
+            }
             boolean sent = engine.send(packet.nioBuffer());
             if (sent) {
                 packetsToNodes.increment();
@@ -357,8 +382,27 @@ public final class TenantGateways {
                 drop(h == null ? "from node: " + why[0] : "from node: no session has the destination address");
                 return;
             }
+            if (!admittedByPolicy(ipPacket)) {
+                drop("from node: refused by the tenant's policy");
+                return;
+            }
             packetsFromNodes.increment();
             s.toClient(ipPacket);
+        }
+
+        private boolean admittedByPolicy(ByteBuffer ipPacket) {
+            if (ipPacket.hasArray()) {
+                return policy.admitInbound(ipPacket.array(), ipPacket.arrayOffset() + ipPacket.position(), ipPacket.remaining());
+            }
+            byte[] copy = FILTER_BUFFER.get();
+            int length = Math.min(copy.length, ipPacket.remaining());
+            ipPacket.duplicate().get(copy, 0, length);
+            return policy.admitInbound(copy, 0, length);
+        }
+
+        /** The filter's drops by reason, for masque:gateways. */
+        Map<String, Long> policyDrops() {
+            return policy.drops();
         }
 
         void drop(String why) {
@@ -393,6 +437,10 @@ public final class TenantGateways {
                 p.close();
             }
             membership.close();
+            policy.close();
         }
     }
+
+    /** A direct buffer's packet copied for the filter, which reads arrays; one per thread, as large as a packet gets. */
+    private static final ThreadLocal<byte[]> FILTER_BUFFER = ThreadLocal.withInitial(() -> new byte[65_535]);
 }

@@ -35,6 +35,8 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
     /** The same, accepting rules only: whom a member may reach is one intersection, without a copy. */
     private final Map<String, BitSet> asAcceptingSource;
     private final Map<String, BitSet> asDestination;
+    /** The rules that name a member as a source by who it is (not by an address): its addresses are their sources. */
+    private final Map<String, BitSet> asIdentitySource;
     private final BitSet accepting = new BitSet();
     private final List<List<IpPrefix>> sources;
     private final Map<String, NodeFilter> filters = new ConcurrentHashMap<>();
@@ -46,6 +48,7 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
         this.asSource = new HashMap<>();
         this.asAcceptingSource = new HashMap<>();
         this.asDestination = new HashMap<>();
+        this.asIdentitySource = new HashMap<>();
         this.sources = new ArrayList<>();
         List<PolicyRule> rules = policy.rules;
         for (int i = 0; i < rules.size(); i++) {
@@ -56,8 +59,21 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
         for (Member m : members) {
             place(m);
         }
-        for (PolicyRule r : rules) {
-            sources.add(sourceAddresses(r));
+        // Each rule's sources in one pass over the members' bits, not one pass over the members per rule.
+        List<Set<IpPrefix>> byRule = new ArrayList<>();
+        for (int i = 0; i < rules.size(); i++) {
+            byRule.add(new LinkedHashSet<>());
+        }
+        for (Member m : byId.values()) {
+            BitSet named = asIdentitySource.get(m.id());
+            for (int i = named.nextSetBit(0); i >= 0; i = named.nextSetBit(i + 1)) {
+                for (InetAddress a : m.addresses()) {
+                    byRule.get(i).add(hostPrefix(a));
+                }
+            }
+        }
+        for (int i = 0; i < rules.size(); i++) {
+            sources.add(sourceAddresses(i, byRule.get(i)));
         }
     }
 
@@ -69,30 +85,23 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
         this.asSource = new HashMap<>(from.asSource);
         this.asAcceptingSource = new HashMap<>(from.asAcceptingSource);
         this.asDestination = new HashMap<>(from.asDestination);
+        this.asIdentitySource = new HashMap<>(from.asIdentitySource);
         this.accepting.or(from.accepting);
         this.sources = new ArrayList<>(from.sources);
     }
 
     /** Puts a member in: which rules name it as a source, and which as a destination. */
     private void place(Member m) {
-        List<PolicyRule> rules = policy.rules;
         byId.put(m.id(), m);
-        Subject x = Subject.of(m);
-        BitSet src = new BitSet(rules.size());
-        BitSet dst = new BitSet(rules.size());
-        for (int i = 0; i < rules.size(); i++) {
-            if (policy.matchesAny(rules.get(i).sources(), x)) {
-                src.set(i);
-            }
-            if (policy.matchesAny(rules.get(i).destinations(), x)) {
-                dst.set(i);
-            }
-        }
+        BitSet[] named = policy.rulesNaming(Subject.of(m));
+        BitSet src = named[0];
+        BitSet dst = named[1];
         asSource.put(m.id(), src);
         BitSet accepted = (BitSet) src.clone();
         accepted.and(accepting);
         asAcceptingSource.put(m.id(), accepted);
         asDestination.put(m.id(), dst);
+        asIdentitySource.put(m.id(), named[2]);
     }
 
     @Override
@@ -113,6 +122,7 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
         BitSet before = next.asSource.remove(nodeId);
         next.asAcceptingSource.remove(nodeId);
         next.asDestination.remove(nodeId);
+        next.asIdentitySource.remove(nodeId);
         next.byId.remove(nodeId);
         next.refreshSources(before, null);
         return next;
@@ -128,14 +138,22 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
             changed.or(after);
         }
         for (int i = changed.nextSetBit(0); i >= 0; i = changed.nextSetBit(i + 1)) {
-            sources.set(i, sourceAddresses(policy.rules.get(i)));
+            Set<IpPrefix> members = new LinkedHashSet<>();
+            for (Member m : byId.values()) {
+                if (asIdentitySource.get(m.id()).get(i)) {
+                    for (InetAddress a : m.addresses()) {
+                        members.add(hostPrefix(a));
+                    }
+                }
+            }
+            sources.set(i, sourceAddresses(i, members));
         }
     }
 
-    /** Every address a rule's sources stand for: prefixes as written, members by their addresses. */
-    private List<IpPrefix> sourceAddresses(PolicyRule r) {
+    /** Every address a rule's sources stand for: prefixes as written, and the addresses of the members it names. */
+    private List<IpPrefix> sourceAddresses(int rule, Set<IpPrefix> members) {
         Set<IpPrefix> out = new LinkedHashSet<>();
-        for (Selector s : r.sources()) {
+        for (Selector s : policy.rules.get(rule).sources()) {
             switch (s.kind()) {
                 case ANY -> {
                     return EVERYWHERE;
@@ -143,14 +161,11 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
                 case PREFIX -> out.add(s.prefix());
                 case HOST -> out.add(policy.host(s.name()));
                 default -> {
-                    for (Member m : byId.values()) {
-                        if (policy.matches(s, Subject.of(m))) {
-                            m.addresses().forEach(a -> out.add(hostPrefix(a)));
-                        }
-                    }
+                    // members: below
                 }
             }
         }
+        out.addAll(members);
         return List.copyOf(out);
     }
 

@@ -9,6 +9,7 @@ import io.cloudbridge.api.policy.PolicyException;
 import io.cloudbridge.api.policy.PortRange;
 import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -33,6 +34,17 @@ final class ParsedPolicy implements PolicyCompiler.Policy {
     private record Flat(Set<String> nodes, Set<String> users, Set<String> idpGroups) {
     }
 
+    /** Rules by what they name, source side and destination side: a member's rules without a pass over them all. */
+    private final Map<String, BitSet> bySource = new java.util.HashMap<>();
+    private final Map<String, BitSet> byDestination = new java.util.HashMap<>();
+    /** Rules that name an address or prefix, which a member's addresses are checked against. */
+    private final List<AddressRule> byAddress = new java.util.ArrayList<>();
+    /** The groups a node name, a user and an identity provider's group are in (every nesting taken in). */
+    private final Map<String, Set<String>> groupsOf = new java.util.HashMap<>();
+
+    private record AddressRule(IpPrefix prefix, int rule, boolean source) {
+    }
+
     ParsedPolicy(Map<String, List<Selector>> groups, Map<String, List<Selector>> tags, Map<String, IpPrefix> hosts,
             List<PolicyRule> rules, List<PolicyTest> tests) {
         this.tags = tags;
@@ -42,6 +54,70 @@ final class ParsedPolicy implements PolicyCompiler.Policy {
         for (String g : groups.keySet()) {
             flatten(g, groups);
         }
+        for (Map.Entry<String, Flat> g : this.groups.entrySet()) {
+            g.getValue().nodes().forEach(n -> groupsOf.computeIfAbsent("node:" + n, k -> new HashSet<>()).add(g.getKey()));
+            g.getValue().users().forEach(u -> groupsOf.computeIfAbsent("user:" + u, k -> new HashSet<>()).add(g.getKey()));
+            g.getValue().idpGroups().forEach(i -> groupsOf.computeIfAbsent("idp:" + i, k -> new HashSet<>()).add(g.getKey()));
+        }
+        for (int i = 0; i < this.rules.size(); i++) {
+            index(this.rules.get(i).sources(), i, bySource, true);
+            index(this.rules.get(i).destinations(), i, byDestination, false);
+        }
+    }
+
+    private void index(List<Selector> selectors, int rule, Map<String, BitSet> into, boolean source) {
+        for (Selector s : selectors) {
+            switch (s.kind()) {
+                case HOST -> byAddress.add(new AddressRule(hosts.get(s.name()), rule, source));
+                case PREFIX -> byAddress.add(new AddressRule(s.prefix(), rule, source));
+                default -> into.computeIfAbsent(s.toString(), k -> new BitSet()).set(rule);
+            }
+        }
+    }
+
+    /**
+     * The rules that name {@code x} as a source and as a destination, found by what it is (its
+     * name, user, groups, tags, addresses), not by trying each rule: the same as {@link #matchesAny}
+     * rule by rule. The third set is the first's rules that name it by who it is, not by address.
+     */
+    BitSet[] rulesNaming(Subject x) {
+        BitSet src = new BitSet(rules.size());
+        BitSet dst = new BitSet(rules.size());
+        List<String> keys = new java.util.ArrayList<>();
+        keys.add("*");
+        if (!x.name().isEmpty()) {
+            keys.add("node:" + x.name());
+        }
+        if (!x.user().isEmpty()) {
+            keys.add("user:" + x.user());
+        }
+        x.idpGroups().forEach(g -> keys.add("idp:" + g));
+        x.tags().forEach(t -> keys.add("tag:" + t));
+        Set<String> inGroups = new HashSet<>();
+        for (int i = 1; i < keys.size(); i++) {
+            Set<String> g = groupsOf.get(keys.get(i));
+            if (g != null) {
+                inGroups.addAll(g);
+            }
+        }
+        inGroups.forEach(g -> keys.add("group:" + g));
+        for (String k : keys) {
+            BitSet s = bySource.get(k);
+            if (s != null) {
+                src.or(s);
+            }
+            BitSet d = byDestination.get(k);
+            if (d != null) {
+                dst.or(d);
+            }
+        }
+        BitSet srcByIdentity = (BitSet) src.clone();
+        for (AddressRule a : byAddress) {
+            if (holdsAddressIn(x, a.prefix())) {
+                (a.source() ? src : dst).set(a.rule());
+            }
+        }
+        return new BitSet[] {src, dst, srcByIdentity};
     }
 
     /** The parser refused cycles, so this ends. */
@@ -85,11 +161,23 @@ final class ParsedPolicy implements PolicyCompiler.Policy {
             case GROUP -> {
                 Flat g = groups.get(s.name());
                 yield (!x.name().isEmpty() && g.nodes().contains(x.name())) || (!x.user().isEmpty() && g.users().contains(x.user()))
-                        || x.idpGroups().stream().anyMatch(g.idpGroups()::contains);
+                        || containsAny(g.idpGroups(), x.idpGroups());
             }
             case HOST -> holdsAddressIn(x, hosts.get(s.name()));
             case PREFIX -> holdsAddressIn(x, s.prefix());
         };
+    }
+
+    private static boolean containsAny(Set<String> set, Set<String> candidates) {
+        if (set.isEmpty()) {
+            return false;
+        }
+        for (String c : candidates) {
+            if (set.contains(c)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean holdsAddressIn(Subject x, IpPrefix prefix) {

@@ -231,6 +231,21 @@ class PolicyLanguageTest {
     }
 
     @Test
+    void theIndexFindsTheRulesThatTryingEachRuleFinds() throws Exception {
+        ParsedPolicy p = (ParsedPolicy) compiler.parse(POLICY);
+        List<Member> subjects = new java.util.ArrayList<>(members());
+        subjects.add(member("n-x", "printer", "carol", Set.of("engineering", "sales"), Set.of("build", "db"), "100.64.0.3", "fd7a::3"));
+        for (Member m : subjects) {
+            Subject x = Subject.of(m);
+            java.util.BitSet[] named = p.rulesNaming(x);
+            for (int i = 0; i < p.rules.size(); i++) {
+                assertEquals(p.matchesAny(p.rules.get(i).sources(), x), named[0].get(i), m.name() + " as a source of rule " + (i + 1));
+                assertEquals(p.matchesAny(p.rules.get(i).destinations(), x), named[1].get(i), m.name() + " as a destination of " + (i + 1));
+            }
+        }
+    }
+
+    @Test
     void anEmptyRuleListDeniesEverything() throws Exception {
         PolicyCompiler.CompiledPolicy c = compiler.parse("rules: []\n").compile(7, members());
         assertTrue(c.filterFor("n-db").rules().isEmpty());

@@ -39,8 +39,18 @@ final class NetworkMaps {
     private final Function<String, List<Entry>> loader;
     private final Function<String, TenantPolicy> policies;
 
-    /** A peer of the map, and who it is as the tenant's policy names it. */
-    record Entry(Peer peer, Member member) {
+    /**
+     * A peer of the map, who it is as the tenant's policy names it, and whom it stands for (a
+     * CONNECT-IP gateway's clients, each a member of the policy with its own addresses).
+     */
+    record Entry(Peer peer, Member member, List<Member> clients) {
+        Entry {
+            clients = List.copyOf(clients);
+        }
+
+        Entry(Peer peer, Member member) {
+            this(peer, member, List.of());
+        }
     }
 
     /** A tenant's policy in force, parsed, and its version; {@link #NONE}: everyone sees and reaches everyone. */
@@ -79,9 +89,20 @@ final class NetworkMaps {
         return tenant(tenant).compiled();
     }
 
-    /** The tenant's members now, as a policy names them. */
+    /** The tenant's members now, as a policy names them (CONNECT-IP clients among them). */
     List<Member> members(String tenant) {
         return tenant(tenant).members();
+    }
+
+    /**
+     * Tells {@code listener} the filter for the clients of the peer {@code nodeId} stands for, now
+     * and whenever it changes, on the changing thread; the returned action stops it. For members
+     * inside the relay that police their clients' packets (the CONNECT-IP gateway).
+     */
+    Runnable clientFilters(String tenant, String nodeId, java.util.function.Consumer<NodeFilter> listener) {
+        TenantMap map = tenant(tenant);
+        map.listenToFilter(nodeId, listener);
+        return () -> map.stopFilter(nodeId, listener);
     }
 
     /**
@@ -137,6 +158,11 @@ final class NetworkMaps {
     private static final class TenantMap {
         private final Map<String, Peer> peers = new LinkedHashMap<>();
         private final Map<String, Member> members = new LinkedHashMap<>();
+        /** The clients each peer stands for (a gateway's), by the peer's id. */
+        private final Map<String, List<Member>> clients = new java.util.HashMap<>();
+        /** Who polices each peer's clients, and the filter it was told last. */
+        private final Map<String, java.util.function.Consumer<NodeFilter>> filterListeners = new java.util.HashMap<>();
+        private final Map<String, NodeFilter> filtersTold = new java.util.HashMap<>();
         /** The same peers' ids by key: which id holds a key, without a pass over the map per registration. */
         private final Map<com.google.protobuf.ByteString, String> byKey = new java.util.HashMap<>();
         final Map<Watcher, Boolean> watchers = new ConcurrentHashMap<>();
@@ -154,7 +180,14 @@ final class NetworkMaps {
             });
             version = 1;
             this.policy = policy;
-            compiled = policy.policy() == null ? null : policy.policy().compile(policy.version(), members.values());
+            compiled = policy.policy() == null ? null : policy.policy().compile(policy.version(), everyone());
+        }
+
+        /** The policy's members: the peers, and the clients they stand for. */
+        private List<Member> everyone() {
+            List<Member> all = new ArrayList<>(members.values());
+            clients.values().forEach(all::addAll);
+            return all;
         }
 
         synchronized PolicyCompiler.CompiledPolicy compiled() {
@@ -162,12 +195,76 @@ final class NetworkMaps {
         }
 
         synchronized List<Member> members() {
-            return List.copyOf(members.values());
+            return everyone();
         }
 
         /** Whether {@code watcher} sees {@code peer} under {@code c} (null: no policy, everyone sees everyone). */
-        private static boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer) {
-            return c == null || c.visible(watcher, peer);
+        private boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer) {
+            return sees(c, watcher, peer, clients.getOrDefault(peer, List.of()));
+        }
+
+        /** As above, with the clients the peer stood for then: a peer is seen by whoever may reach or be reached by it or one of them. */
+        private static boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer, List<Member> itsClients) {
+            if (c == null || c.visible(watcher, peer)) {
+                return true;
+            }
+            for (Member client : itsClients) {
+                if (c.visible(watcher, client.id())) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        synchronized void listenToFilter(String nodeId, java.util.function.Consumer<NodeFilter> listener) {
+            filterListeners.put(nodeId, listener);
+            filtersTold.remove(nodeId);
+            tellClientFilters();
+        }
+
+        synchronized void stopFilter(String nodeId, java.util.function.Consumer<NodeFilter> listener) {
+            if (filterListeners.remove(nodeId, listener)) {
+                filtersTold.remove(nodeId);
+            }
+        }
+
+        /**
+         * Tells each member that polices clients their filter, when it changed: the rules that name
+         * any of its clients as a destination, each with all of those clients' addresses that it
+         * names, in the policy's order.
+         */
+        private void tellClientFilters() {
+            for (Map.Entry<String, java.util.function.Consumer<NodeFilter>> l : filterListeners.entrySet()) {
+                NodeFilter now = compiled == null ? NodeFilter.OPEN
+                        : clientsFilter(compiled, clients.getOrDefault(l.getKey(), List.of()));
+                if (!now.equals(filtersTold.get(l.getKey()))) {
+                    filtersTold.put(l.getKey(), now);
+                    try {
+                        l.getValue().accept(now);
+                    } catch (RuntimeException e) {
+                        org.slf4j.LoggerFactory.getLogger(NetworkMaps.class).warn("the filter of {}'s clients was not taken: {}",
+                                l.getKey(), e.toString());
+                    }
+                }
+            }
+        }
+
+        static NodeFilter clientsFilter(PolicyCompiler.CompiledPolicy c, List<Member> itsClients) {
+            java.util.TreeMap<Integer, io.cloudbridge.api.policy.FilterRule> byPosition = new java.util.TreeMap<>();
+            for (Member client : itsClients) {
+                for (io.cloudbridge.api.policy.FilterRule r : c.filterFor(client.id()).rules()) {
+                    io.cloudbridge.api.policy.FilterRule had = byPosition.get(r.position());
+                    if (had == null) {
+                        byPosition.put(r.position(), r);
+                    } else {
+                        List<io.cloudbridge.api.net.IpPrefix> both = new ArrayList<>(had.destinations());
+                        both.addAll(r.destinations());
+                        byPosition.put(r.position(), new io.cloudbridge.api.policy.FilterRule(r.position(), r.name(), r.accept(),
+                                r.sources(), both, r.protocols(), r.ports()));
+                    }
+                }
+            }
+            return new NodeFilter(c.version(), List.copyOf(byPosition.values()));
         }
 
         /** The filter a watcher enforces: everything let in without a policy. */
@@ -195,13 +292,14 @@ final class NetworkMaps {
         synchronized void policy(TenantPolicy next) {
             PolicyCompiler.CompiledPolicy before = compiled;
             policy = next;
-            compiled = next.policy() == null ? null : next.policy().compile(next.version(), members.values());
+            compiled = next.policy() == null ? null : next.policy().compile(next.version(), everyone());
             version++;
             for (Watcher w : watchers.keySet()) {
                 if (!reconcile(w, before, true)) {
                     watchers.remove(w);
                 }
             }
+            tellClientFilters();
         }
 
         /**
@@ -254,6 +352,9 @@ final class NetworkMaps {
             Peer peer = entry == null ? null : entry.peer();
             Peer before = peer == null ? peers.remove(nodeId) : peers.put(nodeId, peer);
             Member memberBefore = entry == null ? members.remove(nodeId) : members.put(nodeId, entry.member());
+            List<Member> clientsBefore = entry == null ? clients.remove(nodeId) : clients.put(nodeId, entry.clients());
+            clientsBefore = clientsBefore == null ? List.of() : clientsBefore;
+            List<Member> clientsNow = entry == null ? List.of() : entry.clients();
             if (before != null) {
                 byKey.remove(before.getWireguardPublicKey(), nodeId);
             }
@@ -263,6 +364,18 @@ final class NetworkMaps {
             PolicyCompiler.CompiledPolicy compiledBefore = compiled;
             if (compiled != null && !java.util.Objects.equals(memberBefore, entry == null ? null : entry.member())) {
                 compiled = entry == null ? compiled.without(nodeId) : compiled.with(entry.member());
+            }
+            if (compiled != null && !clientsBefore.equals(clientsNow)) {
+                for (Member gone : clientsBefore) {
+                    if (clientsNow.stream().noneMatch(c -> c.id().equals(gone.id()))) {
+                        compiled = compiled.without(gone.id());
+                    }
+                }
+                for (Member client : clientsNow) {
+                    if (!clientsBefore.contains(client)) {
+                        compiled = compiled.with(client);
+                    }
+                }
             }
             boolean peerChanged = peer == null ? before != null : !peer.equals(before);
             if (!peerChanged && compiled == compiledBefore) {
@@ -278,8 +391,8 @@ final class NetworkMaps {
                     // Its own view follows who it is now.
                     alive = compiled == compiledBefore || reconcile(w, compiledBefore, true);
                 } else {
-                    boolean was = before != null && sees(compiledBefore, w.nodeId, nodeId);
-                    boolean now = peer != null && sees(compiled, w.nodeId, nodeId);
+                    boolean was = before != null && sees(compiledBefore, w.nodeId, nodeId, clientsBefore);
+                    boolean now = peer != null && sees(compiled, w.nodeId, nodeId, clientsNow);
                     alive = true;
                     if (now && (peerChanged || !was)) {
                         alive = w.send(update);
@@ -298,6 +411,9 @@ final class NetworkMaps {
             if (!listeners.isEmpty()) {
                 List<Peer> now = List.copyOf(peers.values());
                 listeners.forEach(l -> l.accept(now));
+            }
+            if (compiled != compiledBefore || !clientsBefore.equals(clientsNow)) {
+                tellClientFilters();
             }
         }
     }

@@ -38,6 +38,12 @@ final class RelayMembers implements OverlayMembers {
 
     @Override
     public Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers) {
+        return join(tenant, key, name, allowedIps, peers, null);
+    }
+
+    @Override
+    public Membership join(String tenant, NodeKey key, String name, List<IpPrefix> allowedIps, Consumer<List<Member>> peers,
+            Consumer<io.cloudbridge.api.policy.NodeFilter> filters) {
         // A stable id per tenant and key: the same member after a restart of the relay is the same peer.
         String nodeId = UUID.nameUUIDFromBytes((tenant + "/" + key).getBytes(StandardCharsets.UTF_8)).toString();
         reserve(tenant, key, nodeId, name);
@@ -54,6 +60,7 @@ final class RelayMembers implements OverlayMembers {
             }
             peers.accept(others);
         });
+        Runnable stopFilters = filters == null ? () -> { } : maps.clientFilters(tenant, nodeId, filters);
         LOG.info("{} joined tenant {}'s overlay as {} ({})", name, tenant, nodeId, allowedIps);
         return new Membership() {
             private volatile boolean closed;
@@ -71,9 +78,17 @@ final class RelayMembers implements OverlayMembers {
             }
 
             @Override
+            public void clients(List<IpPrefix> now, List<Client> clients) {
+                if (!closed) {
+                    maps.upsert(tenant, entry(nodeId, key, name, now, clients));
+                }
+            }
+
+            @Override
             public void close() {
                 if (!closed) {
                     closed = true;
+                    stopFilters.run();
                     stop.run();
                     maps.remove(tenant, nodeId);
                     LOG.info("{} left tenant {}'s overlay", name, tenant);
@@ -105,9 +120,8 @@ final class RelayMembers implements OverlayMembers {
     }
 
     /**
-     * The member's map entry. As a policy names it, it is its name and the single addresses among
-     * its allowed IPs; its clients' addresses stay its own to police (issue: the gateway's
-     * enforcement names them by the client's identity).
+     * The member's map entry, for a member that names no clients of its own: as a policy names it,
+     * it is its name and the single addresses among its allowed IPs.
      */
     private NetworkMaps.Entry entry(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {
         List<java.net.InetAddress> addresses = new ArrayList<>();
@@ -118,6 +132,48 @@ final class RelayMembers implements OverlayMembers {
         }
         return new NetworkMaps.Entry(peer(nodeId, key, name, allowedIps), new io.cloudbridge.api.policy.Member(nodeId, name, "",
                 java.util.Set.of(), java.util.Set.of(), addresses));
+    }
+
+    /**
+     * The member's entry with the clients it stands for: each a member of the tenant's policy of
+     * its own, named as the node it signed in as (that node's name, user, groups and tags) or as
+     * its OpenID user and groups. The member itself is its name and its own addresses.
+     */
+    private NetworkMaps.Entry entry(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps, List<Client> clients) {
+        java.util.Set<java.net.InetAddress> theirs = new java.util.HashSet<>();
+        List<io.cloudbridge.api.policy.Member> members = new ArrayList<>();
+        for (Client c : clients) {
+            theirs.addAll(c.addresses());
+            members.add(clientMember(nodeId, c));
+        }
+        List<java.net.InetAddress> own = new ArrayList<>();
+        for (IpPrefix p : allowedIps) {
+            if (p.length() == p.address().getAddress().length * 8 && !theirs.contains(p.address())) {
+                own.add(p.address());
+            }
+        }
+        return new NetworkMaps.Entry(peer(nodeId, key, name, allowedIps), new io.cloudbridge.api.policy.Member(nodeId, name, "",
+                java.util.Set.of(), java.util.Set.of(), own), members);
+    }
+
+    private io.cloudbridge.api.policy.Member clientMember(String memberId, Client c) {
+        String id = memberId + "/" + c.id();
+        if (!c.nodeId().isEmpty()) {
+            try {
+                java.util.Optional<RelayState.Node> node = state.node(c.nodeId());
+                if (node.isPresent()) {
+                    RelayState.Identity who = node.get().identity();
+                    return new io.cloudbridge.api.policy.Member(id, node.get().hostname(), who.user(), java.util.Set.copyOf(who.idpGroups()),
+                            java.util.Set.copyOf(who.tags()), c.addresses());
+                }
+            } catch (java.sql.SQLException e) {
+                LOG.warn("the node behind CONNECT-IP client {} could not be read ({}): the policy names it by nothing", c.id(),
+                        e.toString());
+            }
+            // A node removed meanwhile (its session ends with its token): named by nothing, reaching nothing.
+            return new io.cloudbridge.api.policy.Member(id, "", "", java.util.Set.of(), java.util.Set.of(), c.addresses());
+        }
+        return new io.cloudbridge.api.policy.Member(id, "", c.user(), java.util.Set.copyOf(c.idpGroups()), java.util.Set.of(), c.addresses());
     }
 
     private Peer peer(String nodeId, NodeKey key, String name, List<IpPrefix> allowedIps) {

@@ -67,9 +67,11 @@ final class TenantPolicies {
     /**
      * Checks {@code text} and its tests against the tenant's members, and puts it in force.
      *
+     * One change at a time: versions are put in force in the order they are stored.
+     *
      * @throws PolicyException with the line and the reason; the policy in force stays
      */
-    RelayState.PolicyVersion set(String tenant, String text, String by) throws PolicyException, SQLException {
+    synchronized RelayState.PolicyVersion set(String tenant, String text, String by) throws PolicyException, SQLException {
         PolicyCompiler.Policy parsed = compiler.parse(text);
         parsed.test(maps.members(tenant));
         RelayState.PolicyVersion stored = state.addPolicy(tenant, text, by, clock.instant());
@@ -80,7 +82,7 @@ final class TenantPolicies {
     }
 
     /** Takes the tenant back to no policy: everyone reaches everyone. Recorded as a version without text. */
-    RelayState.PolicyVersion delete(String tenant, String by) throws SQLException {
+    synchronized RelayState.PolicyVersion delete(String tenant, String by) throws SQLException {
         RelayState.PolicyVersion stored = state.addPolicy(tenant, null, by, clock.instant());
         maps.policy(tenant, NetworkMaps.TenantPolicy.NONE);
         ControlService.SECURITY.info("tenant {}'s access policy was removed (version {}) by {}: everyone reaches everyone", tenant,
