@@ -14,6 +14,11 @@
 # With PEERS=N every engine also has N more peers (random keys, a /32 and a /128 each, no traffic),
 # as a node of a large mesh has: each packet is routed among all of their prefixes.
 #
+# With POLICY=N the run is Java <-> Java on the default JDK only, three rounds interleaved: no
+# filter on the data path, the policy filter of a tenant without a policy (flows tracked, all let
+# in), and a policy of N rules (N - 1 that do not match the tunnel's flow, then one that accepts
+# it); medians of the three (ROUNDS=N: N rounds), each as a ratio to no filter.
+#
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
 # recording's JSON); JFR_DIR=DIR keeps the recordings.
@@ -182,6 +187,25 @@ print(f"  {sys.argv[3]}, side {sys.argv[4]}: encrypt path {enc:.0f} B/packet ove
       f" decrypt path {dec:.0f} B/packet over {received} packets")
 PY
 }
+
+if [ -n "${POLICY:-}" ]; then
+  home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  declare -A rounds=()
+  for round in $(seq "${ROUNDS:-3}"); do
+    rounds[none]+="$(run java java "$home" "no filter" | cut -d'|' -f2,3) "
+    rounds[open]+="$(run java java "$home" "open" --policy open | cut -d'|' -f2,3) "
+    rounds[rules]+="$(run java java "$home" "$POLICY rules" --policy "$POLICY" | cut -d'|' -f2,3) "
+  done
+  median() { tr ' ' '\n' | grep -v '^$' | cut -d'|' -f"$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  reference=$(echo "${rounds[none]}" | median 1)
+  printf '%-46s %10s %8s %14s   %s\n' "Java <-> Java (default JDK), filter" "Mbit/s" ratio "CPU s per GB" "rounds (Mbit/s|CPU s per GB)"
+  for k in none open rules; do
+    label=$([ "$k" = none ] && echo "none" || ([ "$k" = open ] && echo "no policy" || echo "policy of $POLICY rules"))
+    m=$(echo "${rounds[$k]}" | median 1); c=$(echo "${rounds[$k]}" | median 2)
+    printf '%-46s %10s %8.2f %14s   %s\n' "$label" "$m" "$(awk -v m="$m" -v r="$reference" 'BEGIN { print m / r }')" "$c" "${rounds[$k]}"
+  done
+  exit 0
+fi
 
 results=()
 results+=("$(run go go "" "wireguard-go <-> wireguard-go")")

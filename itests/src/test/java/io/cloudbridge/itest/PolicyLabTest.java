@@ -90,6 +90,7 @@ class PolicyLabTest {
         lab = new ChaosLab(work, "cbp");
         // A small connection table, so that the flood below fills it.
         lab.nodeSections = "filter:\n  maxFlows: 256\n";
+        lab.metrics = true; // the filter's counters on each node's /metrics
         try {
             lab.startOverlay();
             String dbKey = lab.admin(lab.relay, "relay:key create --tenant chaos --reusable --tag tag:db").trim();
@@ -136,6 +137,13 @@ class PolicyLabTest {
             String shown = lab.bravo.exec("cb:policy").out();
             assertTrue(shown.contains("clients to bravo") && shown.contains("not the proxy"), shown);
 
+            // The same counters on bravo's /metrics: drops by reason, new flows by rule and verdict.
+            String metrics = output(probe("bravo", "get", "http://127.0.0.1:9464/metrics"));
+            assertTrue(metrics.matches("(?s).*cloudbridge_filter_drops_total\\{[^}]*reason=\"default deny\"[^}]*\\} [1-9].*"), metrics);
+            assertTrue(metrics.matches("(?s).*cloudbridge_filter_rule_hits_total\\{[^}]*rule=\"rule 1 \\(not the proxy\\)\",[^}]*"
+                    + "verdict=\"deny\"[^}]*\\} [1-9].*"), metrics);
+            assertTrue(metrics.contains("cloudbridge_filter_flows"), metrics);
+
             // A policy that fails its own tests, and one that does not parse: refused with the line, the old one stays.
             Files.writeString(file, policy("8000-8999").replace("ports: [53]", "ports: [5353]"));
             AdminProtocol.Response failing = lab.adminResponse(lab.relay, "relay:policy set --tenant chaos " + file);
@@ -156,8 +164,13 @@ class PolicyLabTest {
             Files.writeString(file, policy("9000"));
             long changed = System.currentTimeMillis();
             lab.admin(lab.relay, "relay:policy set --tenant chaos " + file);
-            Await.until(Duration.ofSeconds(5), "the denied connection silent for a second",
-                    () -> System.currentTimeMillis() - Math.max(lastEcho.get(), changed) > 1000);
+            try {
+                Await.until(Duration.ofSeconds(5), "the denied connection silent for a second",
+                        () -> System.currentTimeMillis() - Math.max(lastEcho.get(), changed) > 1000);
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + ": last echo " + (lastEcho.get() - changed) + " ms after the change, now "
+                        + (System.currentTimeMillis() - changed) + " ms; bravo:\n" + lab.bravo.exec("cb:policy").out(), e);
+            }
             long stoppedAfter = lastEcho.get() - changed;
             assertTrue(stoppedAfter < 1000, "the denied connection echoed " + stoppedAfter + " ms after the change");
             assertTrue(tcp("alpha", bravo[0], 22), "what the new policy allows still flows, the tunnel was not restarted");
@@ -212,6 +225,12 @@ class PolicyLabTest {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         probes.add(p);
         return p;
+    }
+
+    private static String output(Process p) throws Exception {
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(20, TimeUnit.SECONDS) && p.exitValue() == 0, out);
+        return out;
     }
 
     private void serve(String node, int... ports) throws Exception {

@@ -22,6 +22,7 @@ import java.util.List;
  * <li>{@code udp ADDRESS PORT}: exit 0 when a datagram comes back within 2 s (three tries), else 1;</li>
  * <li>{@code flood ADDRESS COUNT FIRST_PORT}: one UDP datagram to each of COUNT ports from FIRST_PORT, each a new
  *     flow for the far end's filter;</li>
+ * <li>{@code get URL}: the body of an HTTP GET on stdout (the node's /metrics, from inside its namespace);</li>
  * <li>{@code stream ADDRESS PORT}: one connection, a byte every 50 ms, and a line "echo MILLIS" on stdout for each
  *     echo (the time since the epoch), until the connection breaks or the process is killed.</li>
  * </ul>
@@ -36,6 +37,9 @@ public final class PolicyProbe {
             case "tcp" -> System.exit(tcp(InetAddress.getByName(args[1]), Integer.parseInt(args[2])) ? 0 : 1);
             case "udp" -> System.exit(udp(InetAddress.getByName(args[1]), Integer.parseInt(args[2])) ? 0 : 1);
             case "stream" -> stream(InetAddress.getByName(args[1]), Integer.parseInt(args[2]));
+            case "get" -> System.out.print(java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(args[1])).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body());
             case "flood" -> flood(InetAddress.getByName(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }

@@ -167,6 +167,9 @@ final class FlowTable {
         /** The flow was seen now: it moves to the newest end of its list, the assured one if it just became assured. */
         void touch(Flow flow, long nowNanos) {
             flow.lastSeenNanos = nowNanos;
+            if (flow.newer == null && flow.listedAssured == flow.assured) {
+                return; // newest of its list already (a busy flow's every packet): nothing to move
+            }
             unlink(flow);
             link(flow);
         }

@@ -35,9 +35,16 @@ import java.util.function.LongSupplier;
  * (see {@link PacketHeaders}).
  *
  * <p>A new filter ({@link #install}) takes over at once; every flow a peer opened under the rules
- * before is checked against the new ones and forgotten if they refuse it, so its next packet is
- * decided, and refused, as a new flow; refusals are forgotten (the new rules may allow them); the
- * node's own flows stay.
+ * before is checked against the new ones and, if they refuse it, kept as refused: its packets are
+ * dropped, and the node's own packets on it (a server still answering) do not make it the node's;
+ * only a new connection of the node's (a TCP SYN, an echo request) takes a refused flow over.
+ * Earlier refusals are forgotten (the new rules may allow them); the node's own flows stay.
+ *
+ * <p>Without a policy the data path pays one read of a volatile field: nothing is parsed or
+ * tracked. When a tenant's first policy arrives, the flows open then are decided at their next
+ * packet like any other: a peer's by the rules, and the node's own by its next packet out, which
+ * opens it again as the node's (a TCP segment other than SYN+ACK or RST, a datagram, an echo
+ * request), so that its replies keep coming in.
  *
  * <p>Threads: both directions are called concurrently. A packet takes the lock of its flow's
  * stripe of the table, and reads the filter in force under it, so that a flow added under the old
@@ -64,6 +71,10 @@ final class StatefulFilter {
     }
 
     boolean admitInbound(byte[] packet, int offset, int length) {
+        CompiledFilter open = inForce;
+        if (open != null && open.open()) {
+            return true; // no policy: nothing to decide, nothing to track (see the class comment)
+        }
         PacketHeaders h = new PacketHeaders();
         if (!h.read(packet, offset, length)) {
             return drop(DropReason.MALFORMED);
@@ -160,6 +171,10 @@ final class StatefulFilter {
     }
 
     void noteOutbound(byte[] packet, int offset, int length) {
+        CompiledFilter open = inForce;
+        if (open != null && open.open()) {
+            return;
+        }
         PacketHeaders h = new PacketHeaders();
         if (!h.read(packet, offset, length) || h.laterFragment || h.isIcmpError()) {
             return; // nothing a reply could be matched to
@@ -179,7 +194,10 @@ final class StatefulFilter {
                 case US -> flow.seenFromOpener(h.tcpFlags); // an assured flow moves to its list in touch
                 case PEER -> flow.seenFromAnswerer(h.tcpFlags);
                 case DENIED -> {
-                    if (!opensFlow(h)) {
+                    // Only a new connection of this node's takes a refused flow over (a TCP SYN, an
+                    // echo request): a reply on it, or a server answering a flow the policy just
+                    // stopped, must not make it this node's own and let the peer in again.
+                    if (!opensNewConnection(h)) {
                         return;
                     }
                     flow.takenOverByUs();
@@ -188,6 +206,14 @@ final class StatefulFilter {
             }
             stripe.touch(flow, now);
         }
+    }
+
+    /** A TCP SYN (without ACK) or an ICMP echo request: unmistakably the start of something new. */
+    private static boolean opensNewConnection(PacketHeaders h) {
+        if (h.protocol == PacketHeaders.TCP) {
+            return (h.tcpFlags & (PacketHeaders.TCP_SYN | PacketHeaders.TCP_ACK)) == PacketHeaders.TCP_SYN;
+        }
+        return h.isIcmp() && h.isEchoRequest();
     }
 
     /** Whether a packet the node sends on no known flow opens one, rather than answering a flow the table lost. */
@@ -210,6 +236,7 @@ final class StatefulFilter {
         CompiledFilter compiled = CompiledFilter.of(filter);
         inForce = compiled;
         int[] stopped = {0};
+        java.util.List<Object[]> stops = new java.util.ArrayList<>();
         flows.retain(flow -> switch (flow.origin) {
             case US -> true;
             case DENIED -> false;
@@ -219,10 +246,21 @@ final class StatefulFilter {
                     flow.rule = rule;
                     yield true;
                 }
+                // Kept, as refused: forgotten, the flow's next packet from this node (a server
+                // answering what arrived just before) would open it again as this node's own.
+                flow.origin = Flow.Origin.DENIED;
+                flow.rule = rule;
+                flow.denial = rule == CompiledFilter.NO_RULE ? DropReason.DEFAULT_DENY : DropReason.DENIED_BY_RULE;
                 stopped[0]++;
-                yield false;
+                if (stops.size() < DenialLog.LINES_PER_SECOND) {
+                    stops.add(new Object[] {flow.key, rule == CompiledFilter.NO_RULE ? "no rule matched: default deny"
+                            : compiled.rule(rule).label()});
+                }
+                yield true;
             }
         });
+        // Each stopped flow is a refusal like any other: logged once (the log's own rate bound applies).
+        stops.forEach(stop -> denials.refused((FlowKey) stop[0], "stopped by the new policy, " + stop[1]));
         return stopped[0];
     }
 

@@ -69,6 +69,11 @@ final class FilterTestKit {
         return new StatefulFilter(maxFlows, Timeouts.of(config(maxFlows)), clock, log::add);
     }
 
+    /** A policy that accepts every flow: flows are parsed and tracked, unlike with no policy. */
+    static NodeFilter acceptAll() {
+        return filter(1, rule(1, "all", true, "0.0.0.0/0,::/0", "0.0.0.0/0,::/0", java.util.Set.of()));
+    }
+
     static NodeFilter filter(long version, FilterRule... rules) {
         return new NodeFilter(version, List.of(rules));
     }

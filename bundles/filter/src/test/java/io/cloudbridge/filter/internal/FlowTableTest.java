@@ -103,7 +103,7 @@ class FlowTableTest {
 
     @Test
     void aLowerBoundEvictsAtOnceAndTheSweepForgetsIdleFlows() {
-        filter.install(NodeFilter.OPEN);
+        filter.install(FilterTestKit.acceptAll());
         for (int port = 1; filter.flowCount() < BOUND; port++) { // until every stripe is full: flows fall where their hash says
             in(Packets.udp(PEER4, port, NODE4, 53));
         }
@@ -136,7 +136,7 @@ class FlowTableTest {
                             in(Packets.udp(PEER4, 53, NODE4, port));
                         }
                         if (seed == 0 && i % 5000 == 0) {
-                            filter.install(i % 10_000 == 0 ? NodeFilter.OPEN : StatefulFilterTest.POLICY);
+                            filter.install(i % 10_000 == 0 ? FilterTestKit.acceptAll() : StatefulFilterTest.POLICY);
                         }
                     }
                     return null;

@@ -53,7 +53,9 @@ class StatefulFilterTest {
         assertTrue(in(Packets.echo(PEER4, NODE4, false, 2)), "even a reply to nothing");
         assertTrue(in(Packets.icmpError(PEER4, NODE4, 3, 1, 0, Packets.udp(NODE4, 1, PEER4, 2))));
         assertTrue(in(Packets.ip(PEER6, NODE6, 47, new byte[24])), "GRE");
+        assertTrue(in(new byte[3]), "not even read");
         assertEquals(List.of(), log);
+        assertEquals(0, filter.flowCount(), "nothing tracked without a policy");
     }
 
     @Test
@@ -205,8 +207,12 @@ class StatefulFilterTest {
                 rule(2, "admin", true, OVERLAY, NODE, Set.of(TCP), "2222"));
         assertEquals(1, filter.install(stricter), "the ssh connection");
 
-        assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)), "ssh stops at its next packet");
-        assertTrue(log.get(log.size() - 1).contains("40000 -> 100.64.0.1:22: no rule matched"), log.toString());
+        assertTrue(log.get(log.size() - 1).contains("40000 -> 100.64.0.1:22: stopped by the new policy, no rule matched"),
+                log.toString());
+        // The server answers what arrived just before: that must not make the flow the node's own.
+        out(Packets.tcp(NODE4, 22, PEER4, 40_000, ACK));
+        assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)), "ssh stops at its next packet, and stays stopped");
+        assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)));
         assertTrue(in(Packets.tcp(PEER4, 40_001, NODE4, 8000, ACK)), "still allowed: kept");
         assertEquals(0, filter.inForce().hits(0).sum(), "kept, not decided again");
         assertTrue(in(Packets.tcp(PEER4, 443, NODE4, 41_000, ACK)), "the node's own connection stays");
@@ -296,7 +302,7 @@ class StatefulFilterTest {
 
     @Test
     void malformedPacketsOfEveryLengthAreCountedAndNeverThrow() {
-        filter.install(NodeFilter.OPEN);
+        filter.install(FilterTestKit.acceptAll());
         int count = 0;
         for (byte[] packet : PacketHeadersTest.samples()) {
             for (int length = 0; length < packet.length; length++) {

@@ -28,12 +28,17 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
  *         --peer BASE64 --endpoint 10.201.0.2:51820 --allowed 10.202.0.2/32 [--mtu 1420]
- *         [--offload true|false] [--crypto-threads N] [--more-peers FILE]
+ *         [--offload true|false] [--crypto-threads N] [--more-peers FILE] [--policy open|RULES]
  * </pre>
  *
  * {@code --more-peers} adds the peers of a file, a line each: a Base64 public key and its allowed
  * prefixes, comma-separated. They carry no traffic; the benchmark measures what a large mesh costs
  * the data path (routing every packet among everyone's prefixes).
+ *
+ * <p>{@code --policy} puts the node's stateful policy filter (the {@code filter} bundle's) on the
+ * data path: {@code open} as in a tenant without a policy (flows still tracked), or a policy of
+ * RULES rules compiled for this node: RULES - 1 deny rules for other sources and ports first, then
+ * the one that accepts the tunnel's prefix, so a new flow is tried against every rule.
  */
 public final class TunNode {
     private TunNode() {
@@ -78,6 +83,9 @@ public final class TunNode {
                 }
             }
         }, Clock.systemUTC());
+        if (o.containsKey("--policy")) {
+            device[0].filter(policyFilter(o.get("--policy"), o.get("--address")));
+        }
         if (o.containsKey("--crypto-threads")) {
             device[0].setCryptoThreads(Integer.parseInt(o.get("--crypto-threads")));
         }
@@ -113,6 +121,59 @@ public final class TunNode {
         }));
         TunPump.start(tun, device[0]);
         stopped.await();
+    }
+
+    private static io.cloudbridge.api.policy.PacketFilter policyFilter(String policy, String address) {
+        io.cloudbridge.filter.internal.FilterConfig defaults = new io.cloudbridge.filter.internal.FilterConfig() {
+            @Override
+            public Class<? extends java.lang.annotation.Annotation> annotationType() {
+                return io.cloudbridge.filter.internal.FilterConfig.class;
+            }
+
+            @Override
+            public int maxFlows() {
+                return 65_536;
+            }
+
+            @Override
+            public long tcpEstablishedSeconds() {
+                return 300;
+            }
+
+            @Override
+            public long tcpClosingSeconds() {
+                return 20;
+            }
+
+            @Override
+            public long udpSeconds() {
+                return 60;
+            }
+
+            @Override
+            public long icmpSeconds() {
+                return 30;
+            }
+        };
+        io.cloudbridge.api.policy.StatefulFilters.Filter f = new io.cloudbridge.filter.internal.GatewayFilters(defaults).create("bench");
+        if (policy.equals("open")) {
+            f.install(io.cloudbridge.api.policy.NodeFilter.OPEN);
+            return f;
+        }
+        int rules = Integer.parseInt(policy);
+        IpPrefix tunnel = IpPrefix.parse(address.split(",")[0]);
+        IpPrefix self = IpPrefix.parse(address.split(",")[0].split("/")[0] + "/32");
+        List<io.cloudbridge.api.policy.FilterRule> list = new ArrayList<>();
+        for (int i = 1; i < rules; i++) {
+            list.add(new io.cloudbridge.api.policy.FilterRule(i, "deny " + i, false,
+                    List.of(IpPrefix.parse("10.203." + (i >> 8 & 0xff) + "." + (i & 0xff) + "/32")), List.of(self),
+                    java.util.Set.of(io.cloudbridge.api.policy.FilterRule.TCP),
+                    List.of(new io.cloudbridge.api.policy.PortRange(1000 + i % 60_000, 1000 + i % 60_000))));
+        }
+        list.add(new io.cloudbridge.api.policy.FilterRule(rules, "the tunnel", true, List.of(new IpPrefix(tunnel.address(), tunnel.length())),
+                List.of(self), java.util.Set.of(), List.of()));
+        f.install(new io.cloudbridge.api.policy.NodeFilter(1, list));
+        return f;
     }
 
     private static InetSocketAddress address(String text) throws IOException {
