@@ -49,6 +49,14 @@ public interface PolicyCompiler {
         /** Whether one of the two may reach the other on something: then each is in the other's map. */
         boolean visible(String nodeId, String otherNodeId);
 
+        /**
+         * Every member {@code nodeId} sees ({@link #visible}), as the bits {@code indexOf} gives them:
+         * a whole map's worth of {@link #visible} at the cost of a few unions of bit sets. The
+         * caller numbers the members, from 0, and passes the same numbering every time; a member
+         * it gives no number (a negative one) is left out.
+         */
+        java.util.BitSet visibleFrom(String nodeId, java.util.function.ToIntFunction<String> indexOf);
+
         /** The filter for a member's own addresses; a member unknown to it gets one that lets nothing in. */
         NodeFilter filterFor(String nodeId);
 

@@ -188,6 +188,60 @@ final class CompiledTenantPolicy implements PolicyCompiler.CompiledPolicy {
         return aSrc.intersects(asDestination.get(otherNodeId)) || bSrc.intersects(asDestination.get(nodeId));
     }
 
+    /** By rule: the members it names as a destination, and as an accepting rule's source, in the caller's numbering. */
+    private volatile BitSet[][] byRule;
+
+    @Override
+    public BitSet visibleFrom(String nodeId, java.util.function.ToIntFunction<String> indexOf) {
+        BitSet out = new BitSet();
+        BitSet src = asAcceptingSource.get(nodeId);
+        BitSet dst = asDestination.get(nodeId);
+        if (src == null || dst == null) {
+            return out;
+        }
+        BitSet[][] index = byRule;
+        if (index == null) {
+            index = membersByRule(indexOf);
+            byRule = index;
+        }
+        BitSet[] destinations = index[0];
+        BitSet[] sourcesOf = index[1];
+        for (int r = src.nextSetBit(0); r >= 0; r = src.nextSetBit(r + 1)) {
+            out.or(destinations[r]); // it may reach them
+        }
+        for (int r = dst.nextSetBit(0); r >= 0; r = dst.nextSetBit(r + 1)) {
+            if (accepting.get(r)) {
+                out.or(sourcesOf[r]); // they may reach it
+            }
+        }
+        return out;
+    }
+
+    private BitSet[][] membersByRule(java.util.function.ToIntFunction<String> indexOf) {
+        int rules = policy.rules.size();
+        BitSet[] destinations = new BitSet[rules];
+        BitSet[] sourcesOf = new BitSet[rules];
+        for (int r = 0; r < rules; r++) {
+            destinations[r] = new BitSet();
+            sourcesOf[r] = new BitSet();
+        }
+        for (Member m : byId.values()) {
+            int i = indexOf.applyAsInt(m.id());
+            if (i < 0) {
+                continue;
+            }
+            BitSet dst = asDestination.get(m.id());
+            for (int r = dst.nextSetBit(0); r >= 0; r = dst.nextSetBit(r + 1)) {
+                destinations[r].set(i);
+            }
+            BitSet src = asAcceptingSource.get(m.id());
+            for (int r = src.nextSetBit(0); r >= 0; r = src.nextSetBit(r + 1)) {
+                sourcesOf[r].set(i);
+            }
+        }
+        return new BitSet[][] {destinations, sourcesOf};
+    }
+
     @Override
     public NodeFilter filterFor(String nodeId) {
         return filters.computeIfAbsent(nodeId, this::compileFilter);

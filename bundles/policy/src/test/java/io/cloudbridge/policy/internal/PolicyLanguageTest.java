@@ -227,6 +227,16 @@ class PolicyLanguageTest {
             }
         }
         assertTrue(step.visible("n-lonely", "n-app2"), "the tag made lonely a database for the app servers");
+        // Who sees whom as bit sets, in a numbering of the caller's, is the same answer.
+        List<String> ids = end.stream().map(Member::id).toList();
+        for (PolicyCompiler.CompiledPolicy c : List.of(whole, step)) {
+            for (Member a : end) {
+                java.util.BitSet seen = c.visibleFrom(a.id(), ids::indexOf);
+                for (int i = 0; i < ids.size(); i++) {
+                    assertEquals(c.visible(a.id(), ids.get(i)), seen.get(i), a.name() + " sees " + ids.get(i));
+                }
+            }
+        }
         assertFalse(step.filterFor("n-db").rules().get(0).sources().contains(IpPrefix.parse("100.64.0.9/32")), "bob left");
     }
 

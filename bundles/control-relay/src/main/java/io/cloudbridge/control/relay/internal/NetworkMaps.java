@@ -163,6 +163,13 @@ final class NetworkMaps {
         /** Who polices each peer's clients, and the filter it was told last. */
         private final Map<String, java.util.function.Consumer<NodeFilter>> filterListeners = new java.util.HashMap<>();
         private final Map<String, NodeFilter> filtersTold = new java.util.HashMap<>();
+        /**
+         * A number for every peer and client the map has had, for the compiled policy's bit sets of
+         * who sees whom: a policy change compares two of them per watcher instead of asking about
+         * every peer twice. Numbers are not reused (a peer that comes back keeps its number).
+         */
+        private final Map<String, Integer> numbers = new java.util.HashMap<>();
+        private final List<String> numbered = new ArrayList<>();
         /** The same peers' ids by key: which id holds a key, without a pass over the map per registration. */
         private final Map<com.google.protobuf.ByteString, String> byKey = new java.util.HashMap<>();
         final Map<Watcher, Boolean> watchers = new ConcurrentHashMap<>();
@@ -174,13 +181,46 @@ final class NetworkMaps {
 
         TenantMap(List<Entry> stored, TenantPolicy policy) {
             stored.forEach(e -> {
+                number(e.peer().getNodeId());
                 peers.put(e.peer().getNodeId(), e.peer());
                 members.put(e.peer().getNodeId(), e.member());
                 byKey.put(e.peer().getWireguardPublicKey(), e.peer().getNodeId());
             });
             version = 1;
+            clients.values().forEach(list -> list.forEach(c -> number(c.id())));
             this.policy = policy;
             compiled = policy.policy() == null ? null : policy.policy().compile(policy.version(), everyone());
+        }
+
+        private int number(String id) {
+            Integer n = numbers.get(id);
+            if (n == null) {
+                n = numbered.size();
+                numbers.put(id, n);
+                numbered.add(id);
+            }
+            return n;
+        }
+
+        /** Who {@code watcher} sees under {@code c}, by number; null: everyone (no policy). A peer is seen when one of its clients is. */
+        private java.util.BitSet seenBy(PolicyCompiler.CompiledPolicy c, String watcher) {
+            if (c == null) {
+                return null;
+            }
+            java.util.BitSet seen = c.visibleFrom(watcher, id -> {
+                Integer n = numbers.get(id);
+                return n == null ? -1 : n;
+            });
+            for (Map.Entry<String, List<Member>> e : clients.entrySet()) {
+                for (Member client : e.getValue()) {
+                    Integer n = numbers.get(client.id());
+                    if (n != null && seen.get(n)) {
+                        seen.set(number(e.getKey()));
+                        break;
+                    }
+                }
+            }
+            return seen;
         }
 
         /** The policy's members: the peers, and the clients they stand for. */
@@ -198,12 +238,11 @@ final class NetworkMaps {
             return everyone();
         }
 
-        /** Whether {@code watcher} sees {@code peer} under {@code c} (null: no policy, everyone sees everyone). */
-        private boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer) {
-            return sees(c, watcher, peer, clients.getOrDefault(peer, List.of()));
-        }
-
-        /** As above, with the clients the peer stood for then: a peer is seen by whoever may reach or be reached by it or one of them. */
+        /**
+         * Whether {@code watcher} sees {@code peer} under {@code c} (null: no policy, everyone sees
+         * everyone), with the clients the peer stood for then: a peer is seen by whoever may reach or
+         * be reached by it or one of them.
+         */
         private static boolean sees(PolicyCompiler.CompiledPolicy c, String watcher, String peer, List<Member> itsClients) {
             if (c == null || c.visible(watcher, peer)) {
                 return true;
@@ -274,8 +313,9 @@ final class NetworkMaps {
 
         synchronized void subscribe(Watcher w) {
             List<Peer> others = new ArrayList<>();
+            java.util.BitSet seen = seenBy(compiled, w.nodeId);
             for (Peer p : peers.values()) {
-                if (!p.getNodeId().equals(w.nodeId) && sees(compiled, w.nodeId, p.getNodeId())) {
+                if (!p.getNodeId().equals(w.nodeId) && (seen == null || seen.get(numbers.get(p.getNodeId())))) {
                     others.add(p);
                 }
             }
@@ -307,16 +347,29 @@ final class NetworkMaps {
          * too when {@code filterToo}. False when the watcher is gone.
          */
         private boolean reconcile(Watcher w, PolicyCompiler.CompiledPolicy before, boolean filterToo) {
-            for (Peer p : peers.values()) {
-                String id = p.getNodeId();
-                if (id.equals(w.nodeId)) {
-                    continue;
+            java.util.BitSet was = seenBy(before, w.nodeId);
+            java.util.BitSet now = seenBy(compiled, w.nodeId);
+            if (was != null || now != null) {
+                // Only the peers whose visibility differs are looked at: the two sets' difference
+                // (null is everyone: then the other set's complement).
+                java.util.BitSet differ;
+                if (was == null || now == null) {
+                    differ = new java.util.BitSet();
+                    differ.set(0, numbered.size());
+                    differ.andNot(was == null ? now : was);
+                } else {
+                    differ = (java.util.BitSet) was.clone();
+                    differ.xor(now);
                 }
-                boolean was = sees(before, w.nodeId, id);
-                boolean now = sees(compiled, w.nodeId, id);
-                if (was != now) {
+                for (int n = differ.nextSetBit(0); n >= 0; n = differ.nextSetBit(n + 1)) {
+                    String id = numbered.get(n);
+                    Peer p = peers.get(id);
+                    if (p == null || id.equals(w.nodeId)) {
+                        continue; // a client (not a peer of the map), a peer gone, or the watcher itself
+                    }
+                    boolean seesNow = now == null || now.get(n);
                     NetworkMapUpdate.Builder b = NetworkMapUpdate.newBuilder().setVersion(version);
-                    if (!w.send(now ? b.setUpsert(p).build() : b.setRemoved(PeerRemoved.newBuilder().setNodeId(id)).build())) {
+                    if (!w.send(seesNow ? b.setUpsert(p).build() : b.setRemoved(PeerRemoved.newBuilder().setNodeId(id)).build())) {
                         return false;
                     }
                 }
@@ -349,6 +402,10 @@ final class NetworkMaps {
          * in line, and every watcher whose filter it changes gets the new one.
          */
         synchronized void change(String nodeId, Entry entry) {
+            number(nodeId);
+            if (entry != null) {
+                entry.clients().forEach(c -> number(c.id()));
+            }
             Peer peer = entry == null ? null : entry.peer();
             Peer before = peer == null ? peers.remove(nodeId) : peers.put(nodeId, peer);
             Member memberBefore = entry == null ? members.remove(nodeId) : members.put(nodeId, entry.member());
