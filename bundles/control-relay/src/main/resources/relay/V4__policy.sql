@@ -10,6 +10,12 @@ CREATE TABLE IF NOT EXISTS relay_policy (
   created_at TIMESTAMP NOT NULL,
   CONSTRAINT relay_policy_pk PRIMARY KEY (tenant, version)
 );
+-- The node's name as policies name it (node:NAME): its hostname at its first sign-in, made unique in
+-- the tenant then, and never changed by the node (it chooses its hostname; it must not choose whose
+-- rights it gets). Nodes from before this version take their hostname.
+ALTER TABLE relay_node ADD COLUMN IF NOT EXISTS name VARCHAR(255);
+UPDATE relay_node SET name = hostname WHERE name IS NULL;
+CREATE INDEX IF NOT EXISTS relay_node_tenant_name ON relay_node (tenant, name);
 -- The OpenID subject that signed the node in and its identity provider's groups (comma-separated),
 -- and the node's tags (from its pre-auth key, or given by an administrator).
 ALTER TABLE relay_node ADD COLUMN IF NOT EXISTS user_name VARCHAR(255) DEFAULT '' NOT NULL;

@@ -15,6 +15,10 @@ public interface PacketFilter {
     /** Whether a decrypted packet from the overlay may go on to this node; a refusal is counted and logged once per flow. */
     boolean admitInbound(byte[] packet, int offset, int length);
 
-    /** A packet this node sends into the overlay: its flow's replies will be let in. */
-    void noteOutbound(byte[] packet, int offset, int length);
+    /**
+     * A packet this node sends into the overlay: its flow's replies will be let in. False when the
+     * packet belongs to a flow the policy stopped (a server still answering a peer the policy no
+     * longer lets in): it is not to be sent.
+     */
+    boolean noteOutbound(byte[] packet, int offset, int length);
 }

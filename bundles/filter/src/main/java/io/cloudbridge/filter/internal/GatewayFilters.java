@@ -75,8 +75,8 @@ public final class GatewayFilters implements StatefulFilters {
         }
 
         @Override
-        public void noteOutbound(byte[] packet, int offset, int length) {
-            filter.noteOutbound(packet, offset, length);
+        public boolean noteOutbound(byte[] packet, int offset, int length) {
+            return filter.noteOutbound(packet, offset, length);
         }
 
         @Override

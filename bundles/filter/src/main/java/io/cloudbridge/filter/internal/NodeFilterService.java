@@ -118,8 +118,8 @@ public final class NodeFilterService implements PacketFilter, NodeFilters {
     }
 
     @Override
-    public void noteOutbound(byte[] packet, int offset, int length) {
-        filter.noteOutbound(packet, offset, length);
+    public boolean noteOutbound(byte[] packet, int offset, int length) {
+        return filter.noteOutbound(packet, offset, length);
     }
 
     /**

@@ -31,6 +31,7 @@ final class PolicyReport {
                 .map(r -> r.label + " " + filter.drops(r)).collect(Collectors.joining(", ")));
         lines.add("let in without the rules: " + filter.laterFragmentsAdmitted() + " non-first fragments, "
                 + filter.relatedErrorsAdmitted() + " icmp errors about tracked flows");
+        lines.add("not sent: " + filter.outboundRefused() + " packets of this node's on flows the policy refused or stopped");
         lines.add("flows: " + filter.flowCount() + " of " + filter.flowBound() + " (" + census.ours + " opened by this node, "
                 + census.peers + " by peers, " + census.denied + " refused), " + filter.evictions() + " evicted, "
                 + filter.deniedFlows() + " refused so far");

@@ -25,8 +25,9 @@ import java.util.function.LongSupplier;
  * <p>ICMP: an echo reply is let in only as the reply to an echo request the node sent with the same
  * identifier. An error (destination unreachable, including fragmentation needed, packet too big,
  * time exceeded, parameter problem) is let in when the packet it quotes, a packet this node sent,
- * belongs to a flow the filter tracks and did not refuse: path MTU discovery and a refused
- * connection's quick failure keep working, and an error about nothing the node did is dropped.
+ * belongs to a flow the filter tracks and did not refuse, and the error comes from that flow's
+ * peer: path MTU discovery and a refused connection's quick failure keep working, and an error
+ * about nothing the node did, or about another peer's flow, is dropped.
  *
  * <p>Fragments: a non-first fragment is let in. It has no ports to filter on, and without its first
  * fragment, which is filtered like a whole packet, the node cannot reassemble it and discards it
@@ -58,6 +59,8 @@ final class StatefulFilter {
     private final LongAdder[] drops = new LongAdder[DropReason.values().length];
     private final LongAdder laterFragments = new LongAdder();
     private final LongAdder relatedErrors = new LongAdder();
+    /** The node's own packets on flows the filter refused, not sent. */
+    private final LongAdder outboundRefused = new LongAdder();
     /** Null until the node has had a filter: fail closed. */
     private volatile CompiledFilter inForce;
 
@@ -157,6 +160,11 @@ final class StatefulFilter {
             // No ports to find a flow by; and no error is ever sent about an error (RFC 1122, 3.2.2).
             return drop(DropReason.UNRELATED_ICMP_ERROR);
         }
+        if (quoted.destinationHigh != error.sourceHigh || quoted.destinationLow != error.sourceLow) {
+            // In the overlay the far end of a flow is the peer itself, which is who reports trouble
+            // with it: an error about another peer's flow would let any peer cut or shrink it.
+            return drop(DropReason.UNRELATED_ICMP_ERROR);
+        }
         FlowKey key = FlowKey.outbound(quoted);
         FlowTable.Stripe stripe = flows.stripe(key);
         long now = nanoTime.getAsLong();
@@ -170,14 +178,15 @@ final class StatefulFilter {
         return drop(DropReason.UNRELATED_ICMP_ERROR);
     }
 
-    void noteOutbound(byte[] packet, int offset, int length) {
+    /** False for a packet of a flow the filter refused (or the policy stopped): it is not to be sent. */
+    boolean noteOutbound(byte[] packet, int offset, int length) {
         CompiledFilter open = inForce;
         if (open != null && open.open()) {
-            return;
+            return true;
         }
         PacketHeaders h = new PacketHeaders();
         if (!h.read(packet, offset, length) || h.laterFragment || h.isIcmpError()) {
-            return; // nothing a reply could be matched to
+            return true; // nothing a reply could be matched to
         }
         FlowKey key = FlowKey.outbound(h);
         long now = nanoTime.getAsLong();
@@ -188,23 +197,27 @@ final class StatefulFilter {
                 if (opensFlow(h)) {
                     stripe.add(key, Flow.Origin.US, CompiledFilter.NO_RULE, null, now).seenFromOpener(h.tcpFlags);
                 }
-                return;
+                return true;
             }
             switch (flow.origin) {
                 case US -> flow.seenFromOpener(h.tcpFlags); // an assured flow moves to its list in touch
                 case PEER -> flow.seenFromAnswerer(h.tcpFlags);
                 case DENIED -> {
                     // Only a new connection of this node's takes a refused flow over (a TCP SYN, an
-                    // echo request): a reply on it, or a server answering a flow the policy just
-                    // stopped, must not make it this node's own and let the peer in again.
+                    // echo request). Anything else on it (a server still answering a peer the policy
+                    // stopped) is not sent, and keeps the refusal remembered: forgotten, the node's
+                    // next packet would open the flow again as its own and let the peer back in.
                     if (!opensNewConnection(h)) {
-                        return;
+                        stripe.touch(flow, now);
+                        outboundRefused.increment();
+                        return false;
                     }
                     flow.takenOverByUs();
                     flow.seenFromOpener(h.tcpFlags);
                 }
             }
             stripe.touch(flow, now);
+            return true;
         }
     }
 
@@ -239,7 +252,19 @@ final class StatefulFilter {
         java.util.List<Object[]> stops = new java.util.ArrayList<>();
         flows.retain(flow -> switch (flow.origin) {
             case US -> true;
-            case DENIED -> false;
+            case DENIED -> {
+                // A refusal stands unless the new rules accept the flow: then it is the peer's flow,
+                // admitted (forgetting it instead would let the node's next packet make it its own).
+                int rule = compiled.open() ? CompiledFilter.NO_RULE : compiled.match(flow.key);
+                if (compiled.open() || (rule != CompiledFilter.NO_RULE && compiled.accepts(rule))) {
+                    flow.origin = Flow.Origin.PEER;
+                    flow.denial = null;
+                } else {
+                    flow.denial = rule == CompiledFilter.NO_RULE ? DropReason.DEFAULT_DENY : DropReason.DENIED_BY_RULE;
+                }
+                flow.rule = rule;
+                yield true;
+            }
             case PEER -> {
                 int rule = compiled.open() ? CompiledFilter.NO_RULE : compiled.match(flow.key);
                 if (compiled.open() || (rule != CompiledFilter.NO_RULE && compiled.accepts(rule))) {
@@ -290,6 +315,10 @@ final class StatefulFilter {
 
     long laterFragmentsAdmitted() {
         return laterFragments.sum();
+    }
+
+    long outboundRefused() {
+        return outboundRefused.sum();
     }
 
     long relatedErrorsAdmitted() {

@@ -153,7 +153,9 @@ class StatefulFilterTest {
         filter.install(POLICY);
         byte[] https = Packets.tcp(NODE6, 41_000, PEER6, 443, SYN);
         out(https);
-        assertTrue(in(Packets.icmpError("fd7a:115c:a1e0::99", NODE6, 2, 0, 1280, https)), "packet too big from a router on the way");
+        assertTrue(in(Packets.icmpError(PEER6, NODE6, 2, 0, 1280, https)), "packet too big from the flow's peer");
+        assertFalse(in(Packets.icmpError("fd7a:115c:a1e0::99", NODE6, 2, 0, 1280, https)),
+                "another peer's packet too big about this flow: it could shrink or cut a flow it is no part of");
 
         byte[] vxlan = Packets.udp(NODE4, 33_000, PEER4, 4789);
         out(vxlan);
@@ -167,7 +169,8 @@ class StatefulFilterTest {
         assertFalse(in(Packets.tcp(OTHER4, 40_000, NODE4, 23, SYN)));
         byte[] refusedFlowsAnswer = Packets.tcp(NODE4, 23, OTHER4, 40_000, RST | ACK);
         assertFalse(in(Packets.icmpError(OTHER4, NODE4, 3, 3, 0, refusedFlowsAnswer)), "a refused flow has nothing related");
-        assertEquals(3, filter.drops(DropReason.UNRELATED_ICMP_ERROR));
+        assertFalse(in(Packets.icmpError(OTHER4, NODE4, 3, 3, 0, vxlan)), "port unreachable about PEER4's flow, from OTHER4");
+        assertEquals(5, filter.drops(DropReason.UNRELATED_ICMP_ERROR));
 
         byte[] cut = Packets.icmpError(PEER4, NODE4, 3, 4, 1380, vxlan);
         byte[] shortQuote = Packets.ip(PEER4, NODE4, ICMP, java.util.Arrays.copyOfRange(cut, 20, 20 + 8 + 12));
@@ -209,10 +212,14 @@ class StatefulFilterTest {
 
         assertTrue(log.get(log.size() - 1).contains("40000 -> 100.64.0.1:22: stopped by the new policy, no rule matched"),
                 log.toString());
-        // The server answers what arrived just before: that must not make the flow the node's own.
-        out(Packets.tcp(NODE4, 22, PEER4, 40_000, ACK));
+        // The server answers what arrived just before: that is not sent, and does not make the flow the node's own.
+        assertFalse(filter.noteOutbound(Packets.tcp(NODE4, 22, PEER4, 40_000, ACK), 0, 40), "the stopped flow's answer is not sent");
         assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)), "ssh stops at its next packet, and stays stopped");
         assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)));
+        // Another filter (the same policy, a member joined a source group): the refusal stands.
+        assertEquals(0, filter.install(filter(9, stricter.rules().toArray(io.cloudbridge.api.policy.FilterRule[]::new))));
+        assertFalse(filter.noteOutbound(Packets.tcp(NODE4, 22, PEER4, 40_000, ACK), 0, 40));
+        assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 22, ACK)), "still stopped after the next filter");
         assertTrue(in(Packets.tcp(PEER4, 40_001, NODE4, 8000, ACK)), "still allowed: kept");
         assertEquals(0, filter.inForce().hits(0).sum(), "kept, not decided again");
         assertTrue(in(Packets.tcp(PEER4, 443, NODE4, 41_000, ACK)), "the node's own connection stays");
@@ -233,7 +240,9 @@ class StatefulFilterTest {
 
         filter.install(filter(9, rule(1, "nothing", false, OVERLAY, NODE, Set.of())));
         assertFalse(in(Packets.tcp(PEER4, 40_000, NODE4, 2222, ACK)));
-        assertEquals(3, log.size(), "a new filter's refusal is news");
+        assertEquals(2, log.size(), "a refusal the new filter upholds is not news");
+        assertEquals(1, filter.drops(DropReason.DENIED_BY_RULE), "now refused by the new filter's rule");
+        assertFalse(in(Packets.tcp(PEER4, 40_003, NODE4, 2222, SYN)));
         assertTrue(log.get(2).endsWith("rule 1 (nothing)"), log.get(2));
     }
 

@@ -347,7 +347,10 @@ public final class TenantGateways {
             int length = packet.readableBytes();
             if (length <= copy.length) {
                 packet.getBytes(packet.readerIndex(), copy, 0, length);
-                policy.noteOutbound(copy, 0, length);
+                if (!policy.noteOutbound(copy, 0, length)) {
+                    drop("from client: a flow the tenant's policy stopped");
+                    return false;
+                }
             }
             boolean sent = engine.send(packet.nioBuffer());
             if (sent) {

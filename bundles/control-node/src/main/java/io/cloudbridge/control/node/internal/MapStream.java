@@ -45,6 +45,13 @@ final class MapStream {
         io.cloudbridge.api.policy.NodeFilters filters = session.nodeFilters;
         io.cloudbridge.api.policy.NodeFilter f = map.filter();
         if (filters != null && f != null) {
+            io.cloudbridge.api.policy.NodeFilter inForce = filters.installed();
+            if (map.filterAssumed() && inForce != null && !inForce.open()) {
+                // A relay that sends no filter (one from before policies) must not open a node that
+                // enforces its tenant's policy: the policy in force stays.
+                LOG.warn("the relay sent no filter; policy version {} stays in force", inForce.policyVersion());
+                return;
+            }
             try {
                 filters.install(f);
             } catch (RuntimeException e) {

@@ -26,6 +26,8 @@ final class NetworkMap {
     private volatile long mapVersion;
     /** The filter the relay sent last for this node's addresses; null before the first map. */
     private volatile io.cloudbridge.api.policy.NodeFilter filter;
+    /** The filter held is the "no policy" assumed for a relay that sends none, not one a relay sent. */
+    private volatile boolean filterAssumed;
 
     /**
      * Takes one update of the map stream: a whole map replaces what was held, a delta changes one
@@ -37,14 +39,21 @@ final class NetworkMap {
         boolean filterChanged = false;
         if (u.hasFilter()) {
             filter = FilterMessages.fromMessage(u.getFilter());
+            filterAssumed = false;
             filterChanged = true;
         } else if (u.getChangeCase() == NetworkMapUpdate.ChangeCase.FULL && filter == null) {
             // A relay that sends no filter has no policies: everything is let in.
             filter = io.cloudbridge.api.policy.NodeFilter.OPEN;
+            filterAssumed = true;
             filterChanged = true;
         }
         applyChange(u);
         return filterChanged;
+    }
+
+    /** Whether {@link #filter} is assumed (the relay sent none), not sent. */
+    boolean filterAssumed() {
+        return filterAssumed;
     }
 
     /** The filter the relay sent last; null before the first map. */

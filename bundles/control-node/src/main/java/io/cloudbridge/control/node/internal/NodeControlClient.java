@@ -200,12 +200,18 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         session.scheduler.execute(this::signIn);
     }
 
+    /** The largest map update the node takes from its relay (which it pinned). */
+    static final int MAX_MAP_BYTES = 32 << 20;
+
     private ManagedChannel newChannel() throws SSLException {
         NodeControlConfig config = session.config;
         int colon = config.relay().lastIndexOf(':');
         return NettyChannelBuilder.forAddress(config.relay().substring(0, colon), Integer.parseInt(config.relay().substring(colon + 1)))
                 .sslContext(GrpcSslContexts.forClient().trustManager(session.pin).protocols("TLSv1.3").build())
                 .keepAliveTime(30, TimeUnit.SECONDS)
+                // A full map with the node's filter: 10,000 peers are 1.5 MB, and a filter whose
+                // rules name large groups as sources adds their addresses (gRPC's default is 4 MiB).
+                .maxInboundMessageSize(MAX_MAP_BYTES)
                 .build();
     }
 

@@ -56,7 +56,7 @@ final class Heartbeats {
             state.updateEndpoints(node.id(), endpoints, now);
             if (!node.endpoints().equals(endpoints)) {
                 Lease lease = ipam.lease(node.tenant(), NodeKey.parse(node.key())).orElse(null);
-                maps.upsert(node.tenant(), peers.entry(new RelayState.Node(node.id(), node.tenant(), node.key(), node.hostname(), node.os(),
+                maps.updatePeer(node.tenant(), peers.peer(new RelayState.Node(node.id(), node.tenant(), node.key(), node.hostname(), node.os(),
                         endpoints, node.created(), now, node.identity()), lease));
             }
             reply.onNext(HeartbeatResponse.newBuilder().setServerTimeEpochMillis(now.toEpochMilli())

@@ -44,11 +44,14 @@ final class MapPeers {
         }
     }
 
-    /** The node as its tenant's map shows it, and as its tenant's policy names it. */
+    /**
+     * The node as its tenant's map shows it, and as its tenant's policy names it: by the name it got
+     * at its first sign-in (unique in the tenant), not by the hostname it reports now.
+     */
     NetworkMaps.Entry entry(RelayState.Node n, Lease lease) {
         List<java.net.InetAddress> addresses = lease == null ? List.of() : List.of(lease.ipv4(), lease.ipv6());
         RelayState.Identity who = n.identity();
-        return new NetworkMaps.Entry(peer(n, lease), new Member(n.id(), n.hostname(), who.user(), java.util.Set.copyOf(who.idpGroups()),
+        return new NetworkMaps.Entry(peer(n, lease), new Member(n.id(), who.name(), who.user(), java.util.Set.copyOf(who.idpGroups()),
                 java.util.Set.copyOf(who.tags()), addresses));
     }
 

@@ -79,6 +79,15 @@ final class NetworkMaps {
         tenant(tenant).change(nodeId, null);
     }
 
+    /**
+     * A peer's new entry in the map (its endpoints, say) without a word about who it is: the member
+     * the map has stays, so that a heartbeat read before an administrator's tag cannot put the old
+     * tags back.
+     */
+    void updatePeer(String tenant, Peer peer) {
+        tenant(tenant).updatePeer(peer);
+    }
+
     /** Puts a tenant's new policy in force: every watcher's map and filter follow at once. */
     void policy(String tenant, TenantPolicy policy) {
         tenant(tenant).policy(policy);
@@ -253,6 +262,13 @@ final class NetworkMaps {
                 }
             }
             return false;
+        }
+
+        synchronized void updatePeer(Peer peer) {
+            Member who = members.get(peer.getNodeId());
+            if (who != null) { // gone meanwhile: a heartbeat does not bring a removed node back
+                change(peer.getNodeId(), new Entry(peer, who, clients.getOrDefault(peer.getNodeId(), List.of())));
+            }
         }
 
         synchronized void listenToFilter(String nodeId, java.util.function.Consumer<NodeFilter> listener) {

@@ -128,12 +128,12 @@ public final class RelayCommands {
     }
 
     private static String nodeTable(List<RelayState.Node> nodes) {
-        StringBuilder out = new StringBuilder(String.format("%-36s %-16s %-20s %-45s %-28s %-20s %s%n", "ID", "TENANT", "HOSTNAME", "KEY",
-                "LAST SEEN", "USER", "TAGS"));
+        StringBuilder out = new StringBuilder(String.format("%-36s %-16s %-20s %-45s %-28s %-20s %-20s %s%n", "ID", "TENANT", "HOSTNAME",
+                "KEY", "LAST SEEN", "USER", "TAGS", "NAME (node:)"));
         for (RelayState.Node n : nodes) {
             RelayState.Identity who = n.identity();
-            out.append(String.format("%-36s %-16s %-20s %-45s %-28s %-20s %s%n", n.id(), n.tenant(), n.hostname(), n.key(), n.lastSeen(),
-                    who.user().isEmpty() ? "-" : who.user(), who.tags().isEmpty() ? "-" : "tag:" + String.join(",tag:", who.tags())));
+            out.append(String.format("%-36s %-16s %-20s %-45s %-28s %-20s %-20s %s%n", n.id(), n.tenant(), n.hostname(), n.key(), n.lastSeen(),
+                    who.user().isEmpty() ? "-" : who.user(), who.tags().isEmpty() ? "-" : "tag:" + String.join(",tag:", who.tags()), who.name()));
         }
         return out.toString();
     }

@@ -163,7 +163,7 @@ final class RelayMembers implements OverlayMembers {
                 java.util.Optional<RelayState.Node> node = state.node(c.nodeId());
                 if (node.isPresent()) {
                     RelayState.Identity who = node.get().identity();
-                    return new io.cloudbridge.api.policy.Member(id, node.get().hostname(), who.user(), java.util.Set.copyOf(who.idpGroups()),
+                    return new io.cloudbridge.api.policy.Member(id, who.name(), who.user(), java.util.Set.copyOf(who.idpGroups()),
                             java.util.Set.copyOf(who.tags()), c.addresses());
                 }
             } catch (java.sql.SQLException e) {

@@ -65,8 +65,12 @@ final class RelayState {
      * Who a node is, as a tenant's access policy names it: the OpenID subject that signed it in
      * (empty for a pre-auth key) with its identity provider's groups, and its tags.
      */
-    record Identity(String user, List<String> idpGroups, List<String> tags) {
-        static final Identity NONE = new Identity("", List.of(), List.of());
+    record Identity(String name, String user, List<String> idpGroups, List<String> tags) {
+        static final Identity NONE = new Identity("", "", List.of(), List.of());
+
+        Identity(String user, List<String> idpGroups, List<String> tags) {
+            this("", user, idpGroups, tags);
+        }
 
         Identity {
             idpGroups = List.copyOf(idpGroups);
@@ -145,7 +149,9 @@ final class RelayState {
                  PreparedStatement update = c.prepareStatement(
                          "UPDATE relay_node SET hostname = ?, os = ?, endpoints = ?, last_seen = ?, node_key = ? WHERE node_id = ?");
                  PreparedStatement insert = c.prepareStatement("INSERT INTO relay_node (node_id, tenant, node_key, hostname, os,"
-                         + " endpoints, created_at, last_seen, user_name, idp_groups, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                         + " endpoints, created_at, last_seen, user_name, idp_groups, tags, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                 PreparedStatement nameTaken = c.prepareStatement("SELECT 1 FROM relay_node WHERE tenant = ? AND name = ?"
+                         + " UNION SELECT 1 FROM relay_member_key WHERE tenant = ? AND name = ?");
                  PreparedStatement dropRefresh = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?");
                  PreparedStatement addRefresh = c.prepareStatement(
                          "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
@@ -205,8 +211,10 @@ final class RelayState {
                             out.add(new Registered(null, null, Refusal.KEY_TAKEN));
                             continue;
                         }
+                        String name = uniqueName(nameTaken, r.tenant(), r.hostname());
+                        RelayState.Identity who = r.identity();
                         node = new Node(UUID.randomUUID().toString(), r.tenant(), r.key(), r.hostname(), r.os(),
-                                List.copyOf(r.endpoints()), r.now(), r.now(), r.identity());
+                                List.copyOf(r.endpoints()), r.now(), r.now(), new Identity(name, who.user(), who.idpGroups(), who.tags()));
                         insert.setString(1, node.id());
                         insert.setString(2, r.tenant());
                         insert.setString(3, r.key());
@@ -218,6 +226,7 @@ final class RelayState {
                         insert.setString(9, r.identity().user());
                         insert.setString(10, String.join(",", r.identity().idpGroups()));
                         insert.setString(11, String.join(",", r.identity().tags()));
+                        insert.setString(12, node.identity().name());
                         insert.executeUpdate();
                     }
                     String secret = randomSecret();
@@ -236,6 +245,34 @@ final class RelayState {
                 c.setAutoCommit(true); // pooled connections go back as they came
             }
         }
+    }
+
+    /** Names no node takes: the relay's own members' (whose name may not have been reserved yet). */
+    static final java.util.Set<String> RESERVED_NAMES = java.util.Set.of("relay-gateway");
+
+    /**
+     * The name a new node gets: its hostname, or the hostname with -2, -3, ... when another node
+     * or member of the tenant has it (as the statement finds, in the registering transaction, so
+     * that a burst's later entries see its earlier ones).
+     */
+    private static String uniqueName(PreparedStatement taken, String tenant, String hostname) throws SQLException {
+        String base = hostname.length() > 240 ? hostname.substring(0, 240) : hostname;
+        for (int n = 1; n < 10_000; n++) {
+            String candidate = n == 1 ? base : base + "-" + n;
+            if (RESERVED_NAMES.contains(candidate)) {
+                continue;
+            }
+            taken.setString(1, tenant);
+            taken.setString(2, candidate);
+            taken.setString(3, tenant);
+            taken.setString(4, candidate);
+            try (ResultSet rows = taken.executeQuery()) {
+                if (!rows.next()) {
+                    return candidate;
+                }
+            }
+        }
+        return base + "-" + UUID.randomUUID(); // ten thousand of one name: give up counting
     }
 
     /**
@@ -387,7 +424,8 @@ final class RelayState {
         return new Node(r.getString("node_id"), r.getString("tenant"), r.getString("node_key"), r.getString("hostname"),
                 r.getString("os"), list(r.getString("endpoints")), r.getTimestamp("created_at").toInstant(),
                 r.getTimestamp("last_seen").toInstant(),
-                new Identity(r.getString("user_name"), list(r.getString("idp_groups")), list(r.getString("tags"))));
+                new Identity(r.getString("name") == null ? r.getString("hostname") : r.getString("name"), r.getString("user_name"),
+                        list(r.getString("idp_groups")), list(r.getString("tags"))));
     }
 
     /** A comma-separated column (its values never hold a comma). */

@@ -165,6 +165,32 @@ class PolicyMapTest {
     }
 
     @Test
+    void aNodeCannotTakeAnotherNodesNameAndWithItItsRights() throws Exception {
+        String plain = relay.preAuthKey("acme", true);
+        String tagged = relay.relay.state().createPreAuthKey("acme", true, Instant.now().plusSeconds(3600), Instant.now(), List.of("db"));
+        RegisterResponse db = RelayFixture.register(channel, tagged, RelayFixture.randomKey(), "db-1");
+        RegisterResponse app = RelayFixture.register(channel, plain, RelayFixture.randomKey(), "app-1");
+        byte[] laptopKey = RelayFixture.randomKey();
+        RegisterResponse laptop = RelayFixture.register(channel, plain, laptopKey, "laptop");
+        policies().set("acme", POLICY, "tester");
+        // A second node that calls itself app-1 is app-1-2 to the policy; the laptop renaming itself
+        // app-1 stays "laptop"; neither is the gateway.
+        RegisterResponse impostor = RelayFixture.register(channel, plain, RelayFixture.randomKey(), "app-1");
+        RelayFixture.registerWithToken(channel, laptop.getToken().getJwt(), laptopKey, "app-1");
+        RegisterResponse gatewayName = RelayFixture.register(channel, plain, RelayFixture.randomKey(), "relay-gateway");
+        java.util.Map<String, String> names = new java.util.HashMap<>();
+        relay.relay.state().nodes("acme").forEach(n -> names.put(n.id(), n.identity().name()));
+        assertEquals("app-1", names.get(app.getNodeId()));
+        assertEquals("app-1-2", names.get(impostor.getNodeId()));
+        assertEquals("laptop", names.get(laptop.getNodeId()));
+        assertEquals("relay-gateway-2", names.get(gatewayName.getNodeId()));
+        io.cloudbridge.control.v1.PacketFilter dbFilter = MapWatch.open(channel, db.getToken().getJwt()).next().getFilter();
+        assertEquals(Set.of(app.getIpv4Address().replaceAll("/.*", "/32"), app.getIpv6Address().replaceAll("/.*", "/128")),
+                Set.copyOf(dbFilter.getRules(0).getSourcesList()), "only the first app-1 is in group:app");
+        assertFalse(policies().explain("acme", "laptop", "db-1", "tcp", 5432).orElseThrow().accepted());
+    }
+
+    @Test
     void aNewWatcherGetsItsViewAndFilterInItsFirstMap() throws Exception {
         String plain = relay.preAuthKey("acme", true);
         RegisterResponse app = RelayFixture.register(channel, plain, RelayFixture.randomKey(), "app-1");

@@ -104,7 +104,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         }
 
         @Override
-        public void noteOutbound(byte[] packet, int offset, int length) {
+        public boolean noteOutbound(byte[] packet, int offset, int length) {
+            return true; // the peers' filters decide what they let in
         }
     };
 

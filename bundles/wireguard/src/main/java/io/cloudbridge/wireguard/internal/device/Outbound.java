@@ -54,12 +54,17 @@ final class Outbound {
         return true;
     }
 
-    /** A flow this node opens: the policy filter lets its replies in. */
-    private void noteOutbound(byte[] packet, int length) {
+    /**
+     * A flow this node opens: the policy filter lets its replies in. False (counted) for a packet of
+     * a flow the policy stopped, which is not sent.
+     */
+    private boolean noteOutbound(byte[] packet, int length) {
         io.cloudbridge.api.policy.PacketFilter policy = device.filter();
-        if (policy != null) {
-            policy.noteOutbound(packet, 0, length);
+        if (policy != null && !policy.noteOutbound(packet, 0, length)) {
+            device.drop("refused by policy");
+            return false;
         }
+        return true;
     }
 
     /** See {@link WireGuardDevice#send(byte[], int)}. */
@@ -69,7 +74,9 @@ final class Outbound {
             device.drop("no route");
             return false;
         }
-        noteOutbound(packet, length);
+        if (!noteOutbound(packet, length)) {
+            return false;
+        }
         return sendTo(best, packet, length);
     }
 
@@ -165,7 +172,9 @@ final class Outbound {
                     device.drop("no route");
                     continue;
                 }
-                noteOutbound(packet, length);
+                if (!noteOutbound(packet, length)) {
+                    continue;
+                }
                 Keypair keypair = peer.current;
                 if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
                     enqueue(peer, packet, length);
