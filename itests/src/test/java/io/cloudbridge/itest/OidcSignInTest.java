@@ -114,7 +114,10 @@ class OidcSignInTest {
         for (String o : oidc) {
             sections.add("  " + o);
         }
-        RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, relayPort, sections.toArray(new String[0])));
+        // Over the relay's QUIC listener, so that the nodes' overlay carries the policy test's echoes.
+        RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, name, relayPort, sections.toArray(new String[0]))
+                .replace("  features: [core, shell, client]", "  features: [core, shell, client, transport-quic]")
+                .replace("  maxBackoffSeconds: 2", "  maxBackoffSeconds: 2\n  transports: [quic://127.0.0.1:" + quicPort + "]"));
         return node;
     }
 
@@ -182,12 +185,22 @@ class OidcSignInTest {
                 Await.until(Duration.ofSeconds(10), "the policy in force on the node", () -> n.exec("cb:policy").out().contains("version 1"));
             }
             // The service's node lets in ICMP from alice's node's addresses, by the rule; alice's lets in nothing
-            // (replies to its own flows aside). Traffic through such filters is the policy lab's test.
+            // (replies to its own flows aside). Both in userspace mode, where the engine answers echoes itself.
             String personAddress = person.whoami("address").split("/")[0];
+            String serviceAddress = service.whoami("address").split("/")[0];
             String serviceFilter = service.exec("cb:policy").out();
             assertTrue(serviceFilter.contains("rule 1 (engineering to ops) accept from " + personAddress + "/32"), serviceFilter);
+            Await.until(Duration.ofSeconds(20), "both nodes on the relay over QUIC", () -> person.exec("cb:paths").out()
+                    .startsWith("relay path: quic") && service.exec("cb:paths").out().startsWith("relay path: quic"));
+            Daemon.Result ping = person.exec("cb:ping", serviceAddress);
+            assertTrue(ping.exit() == 0 && ping.out().contains("reply from " + serviceAddress), "alice's node may ping the service's: "
+                    + ping.out() + ping.err() + "\nservice:\n" + service.exec("cb:policy").out());
+            Daemon.Result back = service.exec("cb:ping", personAddress, "2");
+            assertTrue(!back.out().contains("reply from"), "the service's node may not ping alice's: " + back.out());
             String personFilter = person.exec("cb:policy").out();
-            assertTrue(personFilter.startsWith("policy version 1: 0 rules"), personFilter);
+            Matcher refusedEchoes = Pattern.compile("default deny (\\d+)").matcher(personFilter);
+            assertTrue(personFilter.startsWith("policy version 1: 0 rules") && refusedEchoes.find()
+                    && Long.parseLong(refusedEchoes.group(1)) > 0, "alice's node refused the service's echoes: " + personFilter);
         }
     }
 

@@ -17,4 +17,12 @@ public interface NodeFilters {
 
     /** The filter in force; null until the node has had one. */
     NodeFilter installed();
+
+    /**
+     * A control plane governs this node's filter (the node belongs to a tenant, which may have a
+     * policy): until its first filter arrives, nothing gets in but replies to the node's own flows.
+     * A node without one (its peers all from its own configuration) has no policy, and nothing is
+     * filtered; a filter kept from an earlier run stays in force either way.
+     */
+    void expectFromControlPlane();
 }

@@ -51,6 +51,11 @@ final class FilterStore {
     }
 
     /** The filter kept by an earlier run; empty when there is none or it cannot be read. */
+    /** Whether a filter was ever kept here (even one that no longer reads). */
+    boolean exists() {
+        return Files.exists(file);
+    }
+
     Optional<NodeFilter> load() {
         if (!Files.exists(file)) {
             return Optional.empty();

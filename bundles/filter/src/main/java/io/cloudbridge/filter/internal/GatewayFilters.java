@@ -92,6 +92,11 @@ public final class GatewayFilters implements StatefulFilters {
             return inForce == null ? null : inForce.filter;
         }
 
+        /** A gateway's filter always comes from the relay's control plane: it fails closed from the start. */
+        @Override
+        public void expectFromControlPlane() {
+        }
+
         @Override
         public Map<String, Long> drops() {
             Map<String, Long> out = new TreeMap<>();

@@ -55,6 +55,11 @@ public final class NodeFilterService implements PacketFilter, NodeFilters {
     /** Null when the state folder could not be had: filters are then enforced but not kept. */
     private final FilterStore store;
     private final Object installs = new Object();
+    /**
+     * No filter was kept and none installed: nothing is filtered, as fits a node whose peers all
+     * come from its own configuration, until a control plane says it governs the node.
+     */
+    private boolean assumedOpen;
     private ScheduledExecutorService sweeper;
 
     @Activate
@@ -77,6 +82,11 @@ public final class NodeFilterService implements PacketFilter, NodeFilters {
         if (kept.isPresent()) {
             filter.install(kept.get());
             LOG.info("{} from {} is in force until the control plane sends one", name(kept.get()), store.file());
+        } else if (store != null && !store.exists()) {
+            // Never had one: no tenant has governed this node yet (a node with static peers only
+            // stays so); a control plane that binds says so, and then it fails closed.
+            filter.install(NodeFilter.OPEN);
+            assumedOpen = true;
         } else {
             LOG.info("no filter yet: only replies to this node's own flows are let in until the control plane sends one");
         }
@@ -133,6 +143,7 @@ public final class NodeFilterService implements PacketFilter, NodeFilters {
             if (newFilter.equals(installed())) {
                 return;
             }
+            assumedOpen = false;
             int stopped = filter.install(newFilter);
             meters.rulesChanged();
             LOG.info("{} is in force; {} open flows it does not allow were stopped", name(newFilter), stopped);
@@ -150,8 +161,21 @@ public final class NodeFilterService implements PacketFilter, NodeFilters {
 
     @Override
     public NodeFilter installed() {
-        CompiledFilter inForce = filter.inForce();
-        return inForce == null ? null : inForce.filter;
+        synchronized (installs) {
+            CompiledFilter inForce = filter.inForce();
+            return inForce == null || assumedOpen ? null : inForce.filter;
+        }
+    }
+
+    @Override
+    public void expectFromControlPlane() {
+        synchronized (installs) {
+            if (assumedOpen) {
+                assumedOpen = false;
+                filter.clear();
+                LOG.info("no filter yet: only replies to this node's own flows are let in until the control plane sends one");
+            }
+        }
     }
 
     /** {@code cb:policy}'s lines. */

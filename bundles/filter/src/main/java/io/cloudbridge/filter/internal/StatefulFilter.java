@@ -289,6 +289,11 @@ final class StatefulFilter {
         return stopped[0];
     }
 
+    /** Back to no filter at all: nothing gets in but replies to the node's own flows (fail closed). */
+    synchronized void clear() {
+        inForce = null;
+    }
+
     /** The filter in force, or null before the first. */
     CompiledFilter inForce() {
         return inForce;

@@ -98,6 +98,7 @@ class NodeFilterServiceTest {
     void throughTheFrameworkTheFilterIsKeptOwnerOnlyInThePolicyStateFolder() throws IOException {
         NodeFilterService s = new NodeFilterService(environment(false), FilterTestKit.config(1024));
         try {
+            s.expectFromControlPlane();
             assertNull(s.installed());
             s.install(StatefulFilterTest.POLICY);
         } finally {
@@ -183,8 +184,24 @@ class NodeFilterServiceTest {
         return new FilterStore(state.resolve(NodeFilterService.FILE_NAME), FilterTestKit::writeOwnerOnly);
     }
 
+    /** A node's filter as a node with a control plane has it. */
     private NodeFilterService service(FilterStore store) {
-        return new NodeFilterService(store, FilterTestKit.config(1024), clock, log::add);
+        NodeFilterService s = new NodeFilterService(store, FilterTestKit.config(1024), clock, log::add);
+        s.expectFromControlPlane();
+        return s;
+    }
+
+    @Test
+    void aNodeWithoutAControlPlaneFiltersNothingUntilOneGovernsIt() {
+        NodeFilterService s = new NodeFilterService(store(), FilterTestKit.config(1024), clock, log::add);
+        assertNull(s.installed(), "no filter of its own");
+        assertTrue(in(s, Packets.tcp(PEER4, 40_000, NODE4, 22, SYN)), "static peers only: nothing filtered");
+        s.expectFromControlPlane();
+        assertFalse(in(s, Packets.tcp(PEER4, 40_001, NODE4, 22, SYN)), "governed, and no filter yet: fail closed");
+        s.install(StatefulFilterTest.POLICY);
+        NodeFilterService restarted = new NodeFilterService(store(), FilterTestKit.config(1024), clock, log::add);
+        assertEquals(StatefulFilterTest.POLICY, restarted.installed(), "a kept filter is in force before any control plane");
+        assertFalse(in(restarted, Packets.tcp(PEER4, 40_002, NODE4, 23, SYN)));
     }
 
     /** The kernel's environment on the test's folder; {@code broken}: one whose state folder cannot be had. */

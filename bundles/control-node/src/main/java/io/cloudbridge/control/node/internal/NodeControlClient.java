@@ -156,6 +156,7 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
     void bindNodeFilters(io.cloudbridge.api.policy.NodeFilters filters) {
         session.nodeFilters = filters;
+        filters.expectFromControlPlane();
         mapStream.installFilter();
     }
 

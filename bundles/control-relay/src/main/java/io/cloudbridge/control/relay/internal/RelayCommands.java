@@ -188,7 +188,7 @@ public final class RelayCommands {
                 }
                 String text = java.nio.file.Files.readString(file);
                 try {
-                    RelayState.PolicyVersion v = policies.set(tenant, text, by);
+                    PolicyVersion v = policies.set(tenant, text, by);
                     return "tenant " + tenant + ": policy version " + v.version() + " in force (sha256 " + v.sha256() + ")\n";
                 } catch (io.cloudbridge.api.policy.PolicyException e) {
                     throw new IllegalArgumentException("policy refused: " + file.getFileName() + ":" + (e.line() > 0 ? e.line() + ": " : " ")
@@ -196,11 +196,11 @@ public final class RelayCommands {
                 }
             }
             case "delete": {
-                RelayState.PolicyVersion v = policies.delete(tenant, by);
+                PolicyVersion v = policies.delete(tenant, by);
                 return "tenant " + tenant + ": no policy (version " + v.version() + "): every node reaches every node\n";
             }
             case "show": {
-                java.util.Optional<RelayState.PolicyVersion> v = policies.current(tenant);
+                java.util.Optional<PolicyVersion> v = policies.current(tenant);
                 if (v.isEmpty() || v.get().text() == null) {
                     return "tenant " + tenant + " has no policy: every node reaches every node\n";
                 }
@@ -209,7 +209,7 @@ public final class RelayCommands {
             }
             case "history": {
                 StringBuilder out = new StringBuilder(String.format("%-8s %-28s %-16s %s%n", "VERSION", "SET AT", "BY", "SHA256"));
-                for (RelayState.PolicyVersion v : policies.history(tenant)) {
+                for (PolicyVersion v : policies.history(tenant)) {
                     out.append(String.format("%-8d %-28s %-16s %s%n", v.version(), v.createdAt(), v.createdBy(),
                             v.text() == null ? "(no policy)" : v.sha256()));
                 }

@@ -50,10 +50,18 @@ final class RelayState {
     private record AcceptedKey(String hash, String tenant, Instant expires, Instant checkedAt, List<String> tags) {
     }
 
+    /** Every tenant's policy versions (their own table, their own class). */
+    private final PolicyVersions policyVersions;
+
     RelayState(DataSource db) throws SQLException {
         this.db = db;
+        this.policyVersions = new PolicyVersions(db);
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
                 "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
+    }
+
+    PolicyVersions policyVersions() {
+        return policyVersions;
     }
 
     /** A registered node. */
@@ -559,70 +567,6 @@ final class RelayState {
         return new PreAuthKey(r.getString("key_id"), r.getString("tenant"), r.getBoolean("reusable"),
                 r.getTimestamp("expires_at").toInstant(), r.getTimestamp("created_at").toInstant(),
                 used == null ? null : used.toInstant(), r.getBoolean("revoked"), list(r.getString("tags")));
-    }
-
-    // ---- access policies ----
-
-    /** One version of a tenant's policy; {@code text} null: the tenant went back to no policy. */
-    record PolicyVersion(String tenant, long version, String text, String sha256, String createdBy, Instant createdAt) {
-    }
-
-    /** Stores the next version of a tenant's policy (null text: none) and returns it. */
-    PolicyVersion addPolicy(String tenant, String text, String createdBy, Instant now) throws SQLException {
-        try (Connection c = db.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                long next;
-                try (PreparedStatement q = c.prepareStatement("SELECT COALESCE(MAX(version), 0) FROM relay_policy WHERE tenant = ?")) {
-                    q.setString(1, tenant);
-                    try (ResultSet r = q.executeQuery()) {
-                        r.next();
-                        next = r.getLong(1) + 1;
-                    }
-                }
-                PolicyVersion v = new PolicyVersion(tenant, next, text, text == null ? "" : sha256(text), createdBy, now);
-                try (PreparedStatement i = c.prepareStatement("INSERT INTO relay_policy (tenant, version, policy_text, sha256,"
-                        + " created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")) {
-                    i.setString(1, tenant);
-                    i.setLong(2, next);
-                    i.setString(3, text);
-                    i.setString(4, v.sha256());
-                    i.setString(5, createdBy);
-                    i.setTimestamp(6, Timestamp.from(now));
-                    i.executeUpdate();
-                }
-                c.commit();
-                return v;
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e; // two administrators at once: the second finds the version taken and tries again
-            } finally {
-                c.setAutoCommit(true);
-            }
-        }
-    }
-
-    /** The tenant's policy in force (its highest version), if it ever had one. */
-    Optional<PolicyVersion> currentPolicy(String tenant) throws SQLException {
-        List<PolicyVersion> all = policies(tenant, 1);
-        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(0));
-    }
-
-    /** The tenant's policy versions, newest first, at most {@code limit}. */
-    List<PolicyVersion> policies(String tenant, int limit) throws SQLException {
-        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
-                "SELECT * FROM relay_policy WHERE tenant = ? ORDER BY version DESC")) {
-            q.setString(1, tenant);
-            q.setMaxRows(limit);
-            List<PolicyVersion> out = new ArrayList<>();
-            try (ResultSet r = q.executeQuery()) {
-                while (r.next()) {
-                    out.add(new PolicyVersion(r.getString("tenant"), r.getLong("version"), r.getString("policy_text"),
-                            r.getString("sha256"), r.getString("created_by"), r.getTimestamp("created_at").toInstant()));
-                }
-            }
-            return out;
-        }
     }
 
     // ---- refresh tokens ----

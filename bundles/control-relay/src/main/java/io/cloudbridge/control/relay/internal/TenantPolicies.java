@@ -38,9 +38,9 @@ final class TenantPolicies {
 
     /** The tenant's policy in force as stored, parsed: what its map is made with. */
     NetworkMaps.TenantPolicy load(String tenant) {
-        Optional<RelayState.PolicyVersion> current;
+        Optional<PolicyVersion> current;
         try {
-            current = state.currentPolicy(tenant);
+            current = state.policyVersions().current(tenant);
         } catch (SQLException e) {
             throw io.grpc.Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException();
         }
@@ -71,10 +71,10 @@ final class TenantPolicies {
      *
      * @throws PolicyException with the line and the reason; the policy in force stays
      */
-    synchronized RelayState.PolicyVersion set(String tenant, String text, String by) throws PolicyException, SQLException {
+    synchronized PolicyVersion set(String tenant, String text, String by) throws PolicyException, SQLException {
         PolicyCompiler.Policy parsed = compiler.parse(text);
         parsed.test(maps.members(tenant));
-        RelayState.PolicyVersion stored = state.addPolicy(tenant, text, by, clock.instant());
+        PolicyVersion stored = state.policyVersions().add(tenant, text, by, clock.instant());
         maps.policy(tenant, new NetworkMaps.TenantPolicy(stored.version(), parsed));
         ControlService.SECURITY.info("tenant {}'s access policy is now version {} (sha256 {}), set by {}", tenant, stored.version(),
                 stored.sha256(), by);
@@ -82,20 +82,20 @@ final class TenantPolicies {
     }
 
     /** Takes the tenant back to no policy: everyone reaches everyone. Recorded as a version without text. */
-    synchronized RelayState.PolicyVersion delete(String tenant, String by) throws SQLException {
-        RelayState.PolicyVersion stored = state.addPolicy(tenant, null, by, clock.instant());
+    synchronized PolicyVersion delete(String tenant, String by) throws SQLException {
+        PolicyVersion stored = state.policyVersions().add(tenant, null, by, clock.instant());
         maps.policy(tenant, NetworkMaps.TenantPolicy.NONE);
         ControlService.SECURITY.info("tenant {}'s access policy was removed (version {}) by {}: everyone reaches everyone", tenant,
                 stored.version(), by);
         return stored;
     }
 
-    Optional<RelayState.PolicyVersion> current(String tenant) throws SQLException {
-        return state.currentPolicy(tenant);
+    Optional<PolicyVersion> current(String tenant) throws SQLException {
+        return state.policyVersions().current(tenant);
     }
 
-    List<RelayState.PolicyVersion> history(String tenant) throws SQLException {
-        return state.policies(tenant, 1000);
+    List<PolicyVersion> history(String tenant) throws SQLException {
+        return state.policyVersions().list(tenant, 1000);
     }
 
     /**

@@ -104,7 +104,7 @@ class PolicyMapTest {
         dbMap.next();
         appMap.next();
 
-        RelayState.PolicyVersion v1 = policies().set("acme", POLICY, "tester");
+        PolicyVersion v1 = policies().set("acme", POLICY, "tester");
         assertEquals(1, v1.version());
         // The database's filter: the app rule, from app-1's addresses to its own, TCP 5432.
         List<NetworkMapUpdate> toDb = untilFilter(dbMap);
@@ -160,7 +160,7 @@ class PolicyMapTest {
         List<NetworkMapUpdate> back = untilFilter(appMap);
         assertEquals(Set.of("app-2"), upserted(back));
         assertEquals(0, back.get(back.size() - 1).getFilter().getPolicyVersion());
-        assertEquals(List.of(2L, 1L), policies().history("acme").stream().map(RelayState.PolicyVersion::version).toList());
+        assertEquals(List.of(2L, 1L), policies().history("acme").stream().map(PolicyVersion::version).toList());
         assertNull(policies().history("acme").get(0).text());
     }
 
