@@ -167,7 +167,7 @@ final class NetworkMaps {
     private static final class TenantMap {
         private final Map<String, Peer> peers = new LinkedHashMap<>();
         private final Map<String, Member> members = new LinkedHashMap<>();
-        /** The clients each peer stands for (a gateway's), by the peer's id. */
+        /** The clients each peer stands for (a gateway's), by the peer's id; peers without clients have no entry. */
         private final Map<String, List<Member>> clients = new java.util.HashMap<>();
         /** Who polices each peer's clients, and the filter it was told last. */
         private final Map<String, java.util.function.Consumer<NodeFilter>> filterListeners = new java.util.HashMap<>();
@@ -425,7 +425,9 @@ final class NetworkMaps {
             Peer peer = entry == null ? null : entry.peer();
             Peer before = peer == null ? peers.remove(nodeId) : peers.put(nodeId, peer);
             Member memberBefore = entry == null ? members.remove(nodeId) : members.put(nodeId, entry.member());
-            List<Member> clientsBefore = entry == null ? clients.remove(nodeId) : clients.put(nodeId, entry.clients());
+            // Only peers that stand for clients (gateways) have an entry: each watcher's view walks them.
+            List<Member> clientsBefore = entry == null || entry.clients().isEmpty() ? clients.remove(nodeId)
+                    : clients.put(nodeId, entry.clients());
             clientsBefore = clientsBefore == null ? List.of() : clientsBefore;
             List<Member> clientsNow = entry == null ? List.of() : entry.clients();
             if (before != null) {
