@@ -11,6 +11,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 1; }
+# The test starts the daemons (and stops them); none from an earlier run may run beside them.
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 args=(-Dchaos.actions="${ACTIONS:-2000}" -Dchaos.prefix=cbx)
 # A new seed each run unless one is given (the test suite itself always runs its fixed seed).
 args+=(-Dchaos.seed="${SEED:-$(od -An -N6 -tu8 /dev/urandom | tr -d ' ')}")

@@ -49,6 +49,8 @@ warm_nodes=${WARM_NODES:-15000}
 
 [ -x "$dist/bin/cloudbridge" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
 [ "$watchers" -lt "$nodes" ] || { echo "WATCHERS ($watchers) must be fewer than NODES ($nodes)" >&2; exit 1; }
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 
 cpfile=$(mktemp)
 (cd "$here" && ./mvnw -q -o dependency:build-classpath -pl itests -Dmdep.outputFile="$cpfile" \
@@ -58,15 +60,13 @@ rm -f "$cpfile"
 
 umask 077
 work=$(mktemp -d)
+BENCH_WORK=$work
 relay_pid=
 cleanup() {
-  if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
-    kill -TERM "$relay_pid" 2>/dev/null || true
-    wait "$relay_pid" 2>/dev/null || true
-  fi
+  stop_all $relay_pid
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap_cleanup cleanup
 
 now_ms() { date +%s%3N; }
 

@@ -9,6 +9,9 @@
 # Usage: bench/fairness.sh      or      STEP=gatewayHandshakeFlood bench/fairness.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# The test starts the daemons (and stops them); none from an earlier run may run beside them.
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 cd "$here"
 test="TenantFairnessRun${STEP:+#$STEP}"
 ./mvnw -B -q -o verify -pl itests -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false || status=$?

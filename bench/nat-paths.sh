@@ -28,20 +28,23 @@ cb="$dist/bin/cloudbridge"
 P=cbb
 [ "$(id -u)" = 0 ] || { echo "the NAT lab needs root" >&2; exit 1; }
 [ -x "$lab" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 
 umask 077
 work=$(mktemp -d)
+BENCH_WORK=$work
 relay_pid=
 stun_pid=
+pid_a=
+pid_b=
 birthday=${BIRTHDAY:-1}
 cleanup() {
-  [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null || true
-  [ -n "$stun_pid" ] && kill "$stun_pid" 2>/dev/null || true
-  pkill -f "$work/" 2>/dev/null || true
+  stop_all $relay_pid $stun_pid $pid_a $pid_b
   "$lab" "$P" down 2>/dev/null || true
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap_cleanup cleanup
 
 ask() { who=$1; shift; "$cb" exec --config "$work/$who/cloudbridge.yaml" --state "$work/$who/state" "$@" 2>/dev/null; }
 now() { date +%s.%N; }
@@ -114,7 +117,7 @@ for cell in $cells; do
     addr_b=$(ask "$b" cb:whoami | awk '/^address:/ {split($2, x, "/"); print x[1]}' || true)
     if [ -z "$addr_b" ]; then
       printf '%s\t%s\tnot-up\t-\t-\t-\tno\n' "$natA" "$natB" | tee -a "$results"
-      kill "$pid_b" 2>/dev/null || true; wait "$pid_b" 2>/dev/null || true
+      kill "$pid_b" 2>/dev/null || true; wait "$pid_b" 2>/dev/null || true; pid_b=
       "$lab" "$P" remove "$a" "$b"
       continue
     fi
@@ -157,6 +160,7 @@ for cell in $cells; do
       | tee -a "$results"
     kill "$pid_a" "$pid_b" 2>/dev/null || true
     wait "$pid_a" "$pid_b" 2>/dev/null || true
+    pid_a=; pid_b=
     ask relay relay:node delete "$(grep -m1 -o '"registered with the relay as node [^ ]*' "$work/$a/log" | awk '{print $NF}')" >/dev/null || true
     ask relay relay:node delete "$(grep -m1 -o '"registered with the relay as node [^ ]*' "$work/$b/log" | awk '{print $NF}')" >/dev/null || true
     "$lab" "$P" remove "$a" "$b"

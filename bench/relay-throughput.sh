@@ -24,6 +24,8 @@ seconds=${SECONDS_PER_CASE:-10}
 [ -x "$dist/bin/cloudbridge" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
 command -v turnserver >/dev/null && command -v turnutils_uclient >/dev/null \
   || { echo "the reference needs coturn: apt-get install coturn" >&2; exit 1; }
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 
 cpfile=$(mktemp)
 (cd "$here" && ./mvnw -q -o dependency:build-classpath -pl itests -Dmdep.outputFile="$cpfile" -Dmdep.includeScope=test >/dev/null)
@@ -32,14 +34,14 @@ rm -f "$cpfile"
 
 umask 077
 work=$(mktemp -d)
+BENCH_WORK=$work
 relay_pid=
 turn_pid=
 cleanup() {
-  for p in $relay_pid $turn_pid; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_all $relay_pid $turn_pid
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap_cleanup cleanup
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 

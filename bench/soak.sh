@@ -11,6 +11,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" -eq 0 ] || { echo "needs root (network namespaces, TUN devices)" >&2; exit 1; }
+# The test starts the daemons (and stops them); none from an earlier run may run beside them.
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 cd "$here"
 ./mvnw -B -q -o verify -pl itests -Dtest=SoakRun -Dsurefire.failIfNoSpecifiedTests=false \
   -Dsoak.minutes="${MINUTES:-30}" -Dsoak.warmUpMinutes="${WARM_UP:-5}" || status=$?

@@ -22,6 +22,16 @@ target_start_ms=1500
 target_rss_kb=$((120 * 1024))
 
 [ -x "$dist/bin/cloudbridge" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests package" >&2; exit 1; }
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
+# Each run's daemon and state folder; stopped and removed on exit, also when interrupted.
+work=
+pid=
+cleanup() {
+  stop_all $pid
+  [ -z "$work" ] || rm -rf "$work"
+}
+trap_cleanup cleanup
 
 jdks=("default:")
 for t in /usr/lib/jvm/temurin-25-jdk-*; do
@@ -40,6 +50,7 @@ for entry in "${jdks[@]}"; do
   walls=(); jvms=(); rsss=(); stops=()
   for i in $(seq "$runs"); do
     work=$(mktemp -d)
+    BENCH_WORK=$work
     log=$work/daemon.log
     start=$(now_ms)
     if [ -n "$home" ]; then
@@ -63,6 +74,7 @@ for entry in "${jdks[@]}"; do
     kill -TERM "$pid"
     wait "$pid" || true
     stops+=($(( $(now_ms) - t0 )))
+    pid=
     rm -rf "$work"
   done
   wall=$(printf '%s\n' "${walls[@]}" | median)

@@ -33,6 +33,8 @@ duration=${DURATION:-10}
 for tool in wireguard-go wg iperf3 ip; do
   command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
+. "$here/bench/lib/daemons.sh"
+refuse_if_daemons_running
 
 cpfile=$(mktemp)
 # TunNode, the engine on its own, is a harness in the test classes; the TUN devices are a test dependency.
@@ -44,17 +46,18 @@ rm -f "$cpfile"
 
 umask 077
 work=$(mktemp -d)
+BENCH_WORK=$work
 cleanup() {
-  # Engines are started in command substitutions (subshells): their pids are kept in a file.
-  if [ -f "$work/pids" ]; then
-    while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
-  fi
-  sleep 0.5
+  # Engines (and iperf3 servers) are started in command substitutions (subshells): their pids are
+  # kept in a file. stop_all returns when they are gone.
+  local pids=()
+  if [ -f "$work/pids" ]; then mapfile -t pids < "$work/pids"; fi
+  stop_all "${pids[@]}"
   ip netns del cbbA 2>/dev/null || true
   ip netns del cbbB 2>/dev/null || true
   rm -rf "$work"
 }
-trap cleanup EXIT
+trap_cleanup cleanup
 
 ip netns add cbbA
 ip netns add cbbB
@@ -132,6 +135,7 @@ run() {
   b=$(start_engine "$2" cbbB b "$3" "${extra[@]}")
   ip netns exec cbbB iperf3 -s -1 -B 10.202.0.2 >/dev/null 2>&1 &
   local server=$!
+  echo "$server" >> "$work/pids"
   sleep 0.3
   ip netns exec cbbA ping -c 1 -W 5 10.202.0.2 >/dev/null || { echo "$4: no tunnel" >&2; cat "$work"/java-*.log >&2 2>/dev/null; ip -n cbbA addr >&2; exit 1; }
   local c0a c0b

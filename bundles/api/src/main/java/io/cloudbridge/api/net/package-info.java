@@ -3,7 +3,7 @@
  * reusable batch of packets the data path's threads fill and drain.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.cloudbridge.api.net;
 
 import org.osgi.annotation.bundle.Export;

@@ -15,6 +15,15 @@ public interface PortSink {
      */
     boolean deliver(NodeKey source, ByteBuffer packet);
 
+    /**
+     * Packets this sink took and then dropped before they left (its queue full, its connection
+     * backed up), by where they were dropped; only reasons that occurred. The switch counts the
+     * packets {@link #deliver} refused; these it cannot see.
+     */
+    default java.util.Map<String, Long> drops() {
+        return java.util.Map.of();
+    }
+
     /** The switch let go of this port (replaced by a newer session, node removed); the session closes with the reason. */
     void closed(String reason);
 }

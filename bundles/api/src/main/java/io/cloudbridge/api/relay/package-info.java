@@ -7,7 +7,7 @@
  * {@link io.cloudbridge.api.relay.CredentialRevocations}, so that it ends when the credential does.
  */
 @Export
-@Version("1.4.0")
+@Version("1.5.0")
 package io.cloudbridge.api.relay;
 
 import org.osgi.annotation.bundle.Export;

@@ -28,9 +28,20 @@ final class PathStatus {
             out.add(String.format("  %-10s priority %3d  %s", t.name(), t.priority(),
                     s == null ? (at == null ? "idle" : "connecting") : s.state().name().toLowerCase(java.util.Locale.ROOT) + ", "
                             + s.counters().packetsSent() + " sent, " + s.counters().packetsReceived() + " received, "
-                            + s.counters().packetsDropped() + " dropped"));
+                            + s.counters().packetsDropped() + " dropped" + dropReasons(s.counters())));
         }
+        io.cloudbridge.api.net.UdpBufferDrops.read().ifPresent(k -> out.add("  " + k.describe()));
         return out;
+    }
+
+    /** " (queue full 3, too large 1)", or nothing when nothing was dropped. */
+    static String dropReasons(io.cloudbridge.api.transport.TransportCounters counters) {
+        if (counters.dropsByReason().isEmpty()) {
+            return "";
+        }
+        StringBuilder out = new StringBuilder(" (");
+        counters.dropsByReason().forEach((reason, n) -> out.append(out.length() > 2 ? ", " : "").append(reason).append(' ').append(n));
+        return out.append(')').toString();
     }
 
     /** transport:list: each installed transport, its session to the home relay, and what went through it. */

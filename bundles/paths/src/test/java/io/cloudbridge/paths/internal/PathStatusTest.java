@@ -48,6 +48,19 @@ class PathStatusTest {
         assertEquals(List.of("tcp", "websocket", "quic"), lines.subList(1, 4).stream().map(l -> l.trim().split(" ")[0]).toList());
         assertTrue(lines.get(3).endsWith("connected, 0 sent, 0 received, 0 dropped"), lines.get(3));
         assertEquals("relay path: none (no relay yet)", PathStatus.describe(null, "no relay yet", installed, attempts).get(0));
+        if (System.getProperty("os.name").startsWith("Linux")) {
+            assertTrue(lines.get(4).startsWith("  kernel: ") && lines.get(4).contains("receive buffer room"), lines.get(4));
+        }
+    }
+
+    @Test
+    void dropsAreSplitByWhereTheyHappened() {
+        assertEquals("", PathStatus.dropReasons(new io.cloudbridge.api.transport.TransportCounters(5, 500, 5, 500, 0)));
+        var reasons = new java.util.LinkedHashMap<String, Long>();
+        reasons.put("queue full", 3L);
+        reasons.put("not connected", 1L);
+        assertEquals(" (queue full 3, not connected 1)",
+                PathStatus.dropReasons(new io.cloudbridge.api.transport.TransportCounters(5, 500, 5, 500, 4, reasons)));
     }
 
     @Test

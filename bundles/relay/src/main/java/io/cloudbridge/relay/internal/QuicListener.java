@@ -2,6 +2,7 @@ package io.cloudbridge.relay.internal;
 
 import io.cloudbridge.api.relay.RelayIdentity;
 import io.cloudbridge.relay.spi.QuicRoute;
+import io.cloudbridge.transport.support.SocketBuffers;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -149,7 +150,7 @@ public final class QuicListener {
             };
         }
         group = new MultiThreadIoEventLoopGroup(loops, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
-        Bootstrap bootstrap = new Bootstrap().group(group).handler(handler);
+        Bootstrap bootstrap = SocketBuffers.deep(new Bootstrap().group(group).handler(handler));
         if (epoll) {
             bootstrap.channel(EpollDatagramChannel.class)
                     .option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_RECV_UDP_PAYLOAD)
@@ -168,6 +169,7 @@ public final class QuicListener {
         // registers its channel with the group's next loop, so each socket has a loop of its own.
         Channel first = bootstrap.bind(new InetSocketAddress(config.address(), config.quicPort())).sync().channel();
         sockets.add(first);
+        SocketBuffers.check(first, "relay QUIC listener");
         int port = ((InetSocketAddress) first.localAddress()).getPort();
         for (int i = 1; i < loops; i++) {
             sockets.add(bootstrap.bind(new InetSocketAddress(config.address(), port)).sync().channel());

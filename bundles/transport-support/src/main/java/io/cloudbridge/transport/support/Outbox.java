@@ -16,7 +16,15 @@ import java.util.function.Function;
  * {@code [32-byte key][packet]} buffer (the caller's buffer is its own again on return) and wrapped
  * as the transport frames it (a WebSocket frame, a QUIC datagram); one task on the connection's
  * event loop writes however many arrived meanwhile and flushes once: one system call for a burst.
- * Bounded: a connection that cannot keep up drops, and the drop is counted.
+ * Bounded: a connection that cannot keep up drops, and the drop is counted by where it happened
+ * ({@link Drop}).
+ *
+ * <p>The connection's own backlog (Netty's write-buffer water marks) is judged by the drain, not by
+ * the thread that offers: the drain writes a burst before it flushes, so a burst of some 45
+ * full-size packets made the channel unwritable for the moment it took, and every packet offered
+ * meanwhile from another thread was dropped (seen as most of a relayed TCP transfer's
+ * retransmissions). Now the drain flushes when the buffer fills, and drops only what still finds
+ * no room: a WebSocket whose TCP connection is backed up, a QUIC stack that takes no more.
  */
 public final class Outbox {
     /** Packets waiting for the event loop, at most. */
@@ -31,14 +39,38 @@ public final class Outbox {
     private volatile int maxPacket;
     private final LongAdder packets = new LongAdder();
     private final LongAdder bytes = new LongAdder();
-    private final LongAdder dropped = new LongAdder();
+    private final LongAdder[] drops = new LongAdder[Drop.values().length];
     // Made once: a relay writes tens of thousands of packets a second through here.
     private final Runnable drainTask = this::drain;
     private final ChannelFutureListener countFailure = f -> {
         if (!f.isSuccess()) {
-            dropped.increment(); // e.g. larger than the path takes now
+            drop(Drop.REFUSED); // e.g. larger than the path takes now, or the QUIC stack's datagram queue full
         }
     };
+
+    /** Where a packet was dropped. */
+    public enum Drop {
+        /** The connection is closed. */
+        CLOSED("closed"),
+        /** Larger than the connection carries now. */
+        TOO_LARGE("too large"),
+        /** {@link #MAX_QUEUED} packets already wait for the event loop. */
+        QUEUE_FULL("queue full"),
+        /** The connection's write buffer stayed full after a flush (its transport is backed up). */
+        BACKLOG("connection backed up"),
+        /** The connection's protocol stack refused the write. */
+        REFUSED("refused by the connection");
+
+        private final String text;
+
+        Drop(String text) {
+            this.text = text;
+        }
+
+        public String text() {
+            return text;
+        }
+    }
 
     /**
      * @param frame     wraps the {@code [key][packet]} buffer as the transport's message (it owns the buffer)
@@ -48,6 +80,9 @@ public final class Outbox {
         this.channel = channel;
         this.frame = frame;
         this.maxPacket = maxPacket;
+        for (int i = 0; i < drops.length; i++) {
+            drops[i] = new LongAdder();
+        }
     }
 
     /** The largest packet changed (a QUIC path's datagram limit, say). */
@@ -62,8 +97,10 @@ public final class Outbox {
     /** Queues {@code packet} for {@code key}; false, and counted, when the connection cannot take it now. */
     public boolean offer(NodeKey key, ByteBuffer packet) {
         int length = packet.remaining();
-        if (!channel.isActive() || !channel.isWritable() || length > maxPacket || queued.get() >= MAX_QUEUED) {
-            dropped.increment();
+        Drop drop = !channel.isActive() ? Drop.CLOSED : length > maxPacket ? Drop.TOO_LARGE
+                : queued.get() >= MAX_QUEUED ? Drop.QUEUE_FULL : null;
+        if (drop != null) {
+            drop(drop);
             return false;
         }
         ByteBuf buffer = channel.alloc().directBuffer(KEY_LENGTH + length);
@@ -85,12 +122,22 @@ public final class Outbox {
         boolean wrote = false;
         for (Object m; (m = queue.poll()) != null; ) {
             queued.decrementAndGet();
-            if (channel.isActive()) {
-                channel.write(m).addListener(countFailure);
-                wrote = true;
-            } else {
+            if (!channel.isActive()) {
                 io.netty.util.ReferenceCountUtil.release(m);
+                drop(Drop.CLOSED);
+                continue;
             }
+            if (!channel.isWritable() && wrote) {
+                // This burst filled the write buffer: hand it on, and drop only if that made no room.
+                channel.flush();
+            }
+            if (!channel.isWritable()) {
+                io.netty.util.ReferenceCountUtil.release(m);
+                drop(Drop.BACKLOG);
+                continue;
+            }
+            channel.write(m).addListener(countFailure);
+            wrote = true;
         }
         if (wrote) {
             channel.flush();
@@ -113,7 +160,27 @@ public final class Outbox {
         return bytes.sum();
     }
 
+    private void drop(Drop where) {
+        drops[where.ordinal()].increment();
+    }
+
     public long dropped() {
-        return dropped.sum();
+        long sum = 0;
+        for (LongAdder d : drops) {
+            sum += d.sum();
+        }
+        return sum;
+    }
+
+    /** The drops by where they happened, only those that occurred. */
+    public java.util.Map<String, Long> droppedByReason() {
+        java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
+        for (Drop d : Drop.values()) {
+            long n = drops[d.ordinal()].sum();
+            if (n > 0) {
+                out.put(d.text(), n);
+            }
+        }
+        return out;
     }
 }

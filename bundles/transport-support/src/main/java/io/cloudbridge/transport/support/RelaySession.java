@@ -229,8 +229,13 @@ public abstract class RelaySession implements PacketSession {
     @Override
     public final TransportCounters counters() {
         Outbox o = outbox;
+        java.util.Map<String, Long> reasons = new java.util.LinkedHashMap<>(o == null ? java.util.Map.of() : o.droppedByReason());
+        long notConnected = droppedNotConnected.sum();
+        if (notConnected > 0) {
+            reasons.put("not connected", notConnected);
+        }
         return new TransportCounters(o == null ? 0 : o.packets(), o == null ? 0 : o.bytes(), packetsReceived.sum(),
-                bytesReceived.sum(), droppedNotConnected.sum() + (o == null ? 0 : o.dropped()));
+                bytesReceived.sum(), notConnected + (o == null ? 0 : o.dropped()), reasons);
     }
 
     @Override

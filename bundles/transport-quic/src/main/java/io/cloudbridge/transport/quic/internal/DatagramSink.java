@@ -31,6 +31,11 @@ final class DatagramSink implements PortSink {
     }
 
     @Override
+    public java.util.Map<String, Long> drops() {
+        return outbox.droppedByReason();
+    }
+
+    @Override
     public void closed(String reason) {
         closer.close(reason);
     }

@@ -4,6 +4,7 @@ import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.transport.support.Outbox;
 import io.cloudbridge.transport.support.RelaySession;
+import io.cloudbridge.transport.support.SocketBuffers;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.SessionCredentials;
 import io.netty.bootstrap.Bootstrap;
@@ -104,7 +105,7 @@ final class QuicSession extends RelaySession {
                 .initialMaxStreamsBidirectional(0) // the relay opens no streams
                 .datagram(4096, 4096)
                 .build();
-        Bootstrap udpBootstrap = new Bootstrap().group(group).handler(codec);
+        Bootstrap udpBootstrap = SocketBuffers.deep(new Bootstrap().group(group).handler(codec));
         if (PathMtu.canProbe()) {
             // Several datagrams per system call both ways, as on the relay: recvmmsg, and UDP GSO
             // for the packets of one flush (a burst of WireGuard packets is one send).
@@ -122,6 +123,7 @@ final class QuicSession extends RelaySession {
             }
             Channel udp = ((io.netty.channel.ChannelFuture) bound).channel();
             socket = udp;
+            SocketBuffers.check(udp, "QUIC session to " + address);
             Connection handler = new Connection();
             io.netty.handler.codec.quic.QuicChannelBootstrap quicBootstrap = QuicChannel.newBootstrap(udp);
             if (udp instanceof EpollDatagramChannel) {

@@ -304,6 +304,11 @@ public final class WebSocketRoute implements HttpRoute {
         }
 
         @Override
+        public java.util.Map<String, Long> drops() {
+            return outbox.droppedByReason();
+        }
+
+        @Override
         public void closed(String reason) {
             channel.writeAndFlush(new CloseWebSocketFrame(WebSocketCloseStatus.POLICY_VIOLATION, truncate(reason)))
                     .addListener(ChannelFutureListener.CLOSE);
