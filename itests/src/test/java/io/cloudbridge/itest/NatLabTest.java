@@ -66,7 +66,11 @@ class NatLabTest {
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [masque]",
                 "relay:", "  listenAddress: 0.0.0.0", "  controlPort: 7443", "  jwksPort: 0",
-                "listeners:", "  address: 0.0.0.0", "  tlsPort: 8443", "  quicPort: 8443", ""));
+                "listeners:", "  address: 0.0.0.0", "  tlsPort: 8443", "  quicPort: 8443",
+                // No fair-share limits (a node may send 400 Mbit/s by default, dropping beyond): the
+                // relayed-TCP test measures the data path's own losses.
+                "forwarding:", "  nodePacketsPerSecond: 0", "  nodeBytesPerSecond: 0", "  tenantPacketsPerSecond: 0",
+                "  tenantBytesPerSecond: 0", "  capacityPacketsPerSecond: 0", "  capacityBytesPerSecond: 0", ""));
         relay.start();
         Await.until(Duration.ofSeconds(20), "the relay's routes", () -> relay.logText().contains("relay QUIC protocol cloudbridge/1"));
         preAuthKey = relay.exec("relay:key", "create", "--tenant", "lab", "--reusable").out().trim();

@@ -53,6 +53,19 @@ public interface PathBinding extends AutoCloseable {
 
         /** A message that came another way without a sender (a TURN allocation, a MASQUE tunnel): routed by its index. */
         void arrived(ByteBuffer message);
+
+        /**
+         * As {@link #arrived}, for a message of a burst: what it decrypts to may be held (joined with
+         * the burst's other TCP segments for the TUN device) until {@link #burstEnd}, which the caller
+         * makes on the same thread once the burst is delivered.
+         */
+        default void arrivedInBurst(ByteBuffer message) {
+            arrived(message);
+        }
+
+        /** The burst this thread delivered with {@link #arrivedInBurst} is complete: deliver what is held. */
+        default void burstEnd() {
+        }
     }
 
     /** The UDP socket's local address (its port is what UAPI and wg:show report). */

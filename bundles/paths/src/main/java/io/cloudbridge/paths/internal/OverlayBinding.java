@@ -133,6 +133,22 @@ public final class OverlayBinding implements PathBinding {
         }
     }
 
+    /** One message of a burst (see {@link Arrivals#arrivedInBurst}); {@link #burstEnd} follows on this thread. */
+    public void deliverInBurst(ByteBuffer message) {
+        Arrivals a = arrivals;
+        if (a != null && !closed) {
+            a.arrivedInBurst(message);
+        }
+    }
+
+    /** The burst this thread delivered is complete. Also when closed meanwhile: what the engine holds is let go. */
+    public void burstEnd() {
+        Arrivals a = arrivals;
+        if (a != null) {
+            a.burstEnd();
+        }
+    }
+
     @Override
     public Sent send(NodeKey peer, InetSocketAddress endpoint, ByteBuffer message) {
         if (closed) {

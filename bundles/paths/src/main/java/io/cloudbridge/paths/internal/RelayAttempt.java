@@ -18,11 +18,20 @@ final class RelayAttempt implements PacketReceiver {
     volatile PacketSession session;
     volatile boolean ended;
     /** Where what the session carries goes: the engine's binding of the moment. */
-    private final Consumer<ByteBuffer> inbound;
+    private final Inbound inbound;
     /** Has the path layer decide again on its decisions thread, saying why. */
     private final Consumer<String> decide;
 
-    RelayAttempt(RelayTransport transport, Consumer<ByteBuffer> inbound, Consumer<String> decide) {
+    /** The engine's side of the session's packets (see {@link PacketReceiver#onPacketInBurst}). */
+    interface Inbound {
+        void deliver(ByteBuffer packet);
+
+        void deliverInBurst(ByteBuffer packet);
+
+        void burstEnd();
+    }
+
+    RelayAttempt(RelayTransport transport, Inbound inbound, Consumer<String> decide) {
         this.transport = transport;
         this.inbound = inbound;
         this.decide = decide;
@@ -30,7 +39,17 @@ final class RelayAttempt implements PacketReceiver {
 
     @Override
     public void onPacket(NodeKey source, ByteBuffer packet) {
-        inbound.accept(packet);
+        inbound.deliver(packet);
+    }
+
+    @Override
+    public void onPacketInBurst(NodeKey source, ByteBuffer packet) {
+        inbound.deliverInBurst(packet);
+    }
+
+    @Override
+    public void onBurstEnd() {
+        inbound.burstEnd();
     }
 
     @Override

@@ -216,12 +216,32 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
     }
 
     /** What the relay carried for the engine, to the binding of the moment. */
-    private void deliver(ByteBuffer message) {
-        OverlayBinding b = binding;
-        if (b != null) { // refused by a closed one: its engine is gone
-            b.deliver(message);
+    /** What the sessions receive, to the engine's binding of the moment (a closed one refuses it: its engine is gone). */
+    private final RelayAttempt.Inbound relayInbound = new RelayAttempt.Inbound() {
+        @Override
+        public void deliver(ByteBuffer message) {
+            OverlayBinding b = binding;
+            if (b != null) {
+                b.deliver(message);
+            }
         }
-    }
+
+        @Override
+        public void deliverInBurst(ByteBuffer message) {
+            OverlayBinding b = binding;
+            if (b != null) {
+                b.deliverInBurst(message);
+            }
+        }
+
+        @Override
+        public void burstEnd() {
+            OverlayBinding b = binding;
+            if (b != null) {
+                b.burstEnd();
+            }
+        }
+    };
 
     private void decide(String why) {
         try {
@@ -308,7 +328,7 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
     }
 
     private void start(RelayTransport t, RelayEndpoint endpoint, HomeRelay relay) {
-        RelayAttempt a = new RelayAttempt(t, this::deliver, this::decide);
+        RelayAttempt a = new RelayAttempt(t, relayInbound, this::decide);
         attempts.put(t, a);
         // Decided again when its head start ends, not at the next one-second tick: a node whose
         // UDP is blocked waits the race delay for WebSocket, not up to a second more.

@@ -80,7 +80,19 @@ final class PathsTestKit {
 
     /** An attempt as the path layer makes one, not yet connected: no session. */
     static RelayAttempt attempt(RelayTransport t) {
-        return new RelayAttempt(t, packet -> { }, why -> { });
+        return new RelayAttempt(t, new RelayAttempt.Inbound() {
+            @Override
+            public void deliver(ByteBuffer packet) {
+            }
+
+            @Override
+            public void deliverInBurst(ByteBuffer packet) {
+            }
+
+            @Override
+            public void burstEnd() {
+            }
+        }, why -> { });
     }
 
     /** An attempt whose session is up, its packet size settled. */

@@ -135,6 +135,24 @@ public abstract class RelaySession implements PacketSession {
         receiver.onPacket(source, packet);
     }
 
+    /**
+     * A packet of the burst one read of the connection brought, delivered to the node, which may
+     * hold what it made of it until {@link #burstEnded} (called on the same thread, at the read's
+     * end: Netty's channelReadComplete). Decrypted TCP segments of a burst then reach the TUN
+     * device as one large frame instead of a write each: the relayed path's receiving node spent
+     * 31 CPU seconds per GB against the direct path's 11, most of it in writing them one by one.
+     */
+    protected final void receivedInBurst(NodeKey source, ByteBuffer packet) {
+        packetsReceived.increment();
+        bytesReceived.add(packet.remaining());
+        receiver.onPacketInBurst(source, packet);
+    }
+
+    /** The read that {@link #receivedInBurst} delivered is over. */
+    protected final void burstEnded() {
+        receiver.onBurstEnd();
+    }
+
     /** A keepalive's round trip. */
     protected final void measuredRtt(long nanos) {
         rttNanos = nanos;

@@ -241,11 +241,17 @@ final class QuicSession extends RelaySession {
                 heard();
                 if (datagram.readableBytes() > QuicWire.KEY_LENGTH) {
                     datagram.readBytes(keyBytes);
-                    received(NodeKey.of(keyBytes), datagram.nioBuffer(datagram.readerIndex(), datagram.readableBytes()));
+                    receivedInBurst(NodeKey.of(keyBytes), datagram.nioBuffer(datagram.readerIndex(), datagram.readableBytes()));
                 }
             } finally {
                 datagram.release();
             }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            burstEnded(); // the datagrams of this read, decrypted, go to the TUN device together
+            ctx.fireChannelReadComplete();
         }
 
         @Override

@@ -163,6 +163,12 @@ final class WebSocketSession extends RelaySession {
         }
 
         @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            burstEnded(); // the frames of this read, decrypted, go to the TUN device together
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
         protected void channelRead0(ChannelHandlerContext ctx, WebSocketFrame frame) {
             lastHeardNanos = System.nanoTime();
             if (frame instanceof BinaryWebSocketFrame && frame.isFinalFragment()) {
@@ -171,7 +177,7 @@ final class WebSocketSession extends RelaySession {
                     return;
                 }
                 content.readBytes(keyBytes);
-                received(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), content.readableBytes()));
+                receivedInBurst(NodeKey.of(keyBytes), content.nioBuffer(content.readerIndex(), content.readableBytes()));
             } else if (frame instanceof io.netty.handler.codec.http.websocketx.PongWebSocketFrame) {
                 if (pingSentNanos != 0) {
                     measuredRtt(System.nanoTime() - pingSentNanos);

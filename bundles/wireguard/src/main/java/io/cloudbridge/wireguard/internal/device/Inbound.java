@@ -48,6 +48,8 @@ final class Inbound {
      * packets ({@link #receiveEncrypted}) come in on other threads and get their own.
      */
     private final ThreadLocal<byte[]> plaintextBuffers = ThreadLocal.withInitial(() -> new byte[MAX_PACKET]);
+    /** Relayed messages are copied here first (the transport's buffer may be direct): one per delivering thread. */
+    private final ThreadLocal<byte[]> arrivalBuffers = ThreadLocal.withInitial(() -> new byte[2048]);
     private byte[] plaintextBuffer() {
         return plaintextBuffers.get();
     }
@@ -102,13 +104,42 @@ final class Inbound {
 
     /** See {@link WireGuardDevice#receiveEncrypted}. */
     void receiveEncrypted(byte[] packet, int length) {
+        receiveEncryptedInBurst(packet, length);
+        burstEnd();
+    }
+
+    /**
+     * A relayed message of a burst, handled on the caller's thread; what it decrypts to may wait in
+     * this thread's part of the sink (the TUN device joins a burst's TCP segments) until
+     * {@link #burstEnd}. Nothing here keeps {@code packet} beyond the call.
+     */
+    void receiveEncryptedInBurst(byte[] packet, int length) {
         try {
             handle(packet, length, null);
-            sink.flush();
         } catch (RuntimeException e) {
             device.drop("internal error");
             LOG.warn("a relayed packet raised {}", e.toString());
         }
+    }
+
+    /** Delivers what this thread's burst left in the sink. */
+    void burstEnd() {
+        try {
+            sink.flush();
+        } catch (RuntimeException e) {
+            device.drop("internal error");
+            LOG.warn("delivering a relayed burst raised {}", e.toString());
+        }
+    }
+
+    /** A buffer of at least {@code length} bytes for a relayed message, this thread's own (handled before it returns). */
+    byte[] arrivalBuffer(int length) {
+        byte[] b = arrivalBuffers.get();
+        if (b.length < length) {
+            b = new byte[length];
+            arrivalBuffers.set(b);
+        }
+        return b;
     }
 
     /** See {@link WireGuardDevice#receiveRelayed}. */

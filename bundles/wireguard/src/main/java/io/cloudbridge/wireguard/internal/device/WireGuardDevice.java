@@ -70,9 +70,23 @@ public final class WireGuardDevice implements AutoCloseable {
 
         @Override
         public void arrived(ByteBuffer message) {
-            byte[] copy = new byte[message.remaining()];
-            message.duplicate().get(copy);
-            inbound.receiveEncrypted(copy, copy.length);
+            int length = message.remaining();
+            byte[] copy = inbound.arrivalBuffer(length);
+            message.duplicate().get(copy, 0, length);
+            inbound.receiveEncrypted(copy, length);
+        }
+
+        @Override
+        public void arrivedInBurst(ByteBuffer message) {
+            int length = message.remaining();
+            byte[] copy = inbound.arrivalBuffer(length);
+            message.duplicate().get(copy, 0, length);
+            inbound.receiveEncryptedInBurst(copy, length);
+        }
+
+        @Override
+        public void burstEnd() {
+            inbound.burstEnd();
         }
     };
     private final List<Peer> peers = new CopyOnWriteArrayList<>();
