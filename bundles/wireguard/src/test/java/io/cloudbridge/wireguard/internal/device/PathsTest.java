@@ -43,6 +43,8 @@ class PathsTest {
     InetSocketAddress bobAddress;
     volatile boolean relayed;
     final AtomicInteger relayedPackets = new AtomicInteger();
+    /** What bob's engine did with its sink, in order. */
+    final List<String> bobSinkEvents = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
 
     /** A path that hands each packet straight to the other device's inbound, as a relay would. */
     private DirectPath relayTo(WireGuardDevice target) {
@@ -82,9 +84,18 @@ class PathsTest {
                 replies.add(IcmpEcho.sequence(p));
             }
         }, Clock.systemUTC());
-        bob = new WireGuardDevice(bobId, bobSocket, (peer, p, n) -> {
-            if (IcmpEcho.isRequest(p, n)) {
-                bob.send(IcmpEcho.replyTo(p, n));
+        bob = new WireGuardDevice(bobId, bobSocket, new WireGuardDevice.PacketSink() {
+            @Override
+            public void deliver(Peer peer, byte[] p, int n) {
+                bobSinkEvents.add("deliver");
+                if (IcmpEcho.isRequest(p, n)) {
+                    bob.send(IcmpEcho.replyTo(p, n));
+                }
+            }
+
+            @Override
+            public void flush() {
+                bobSinkEvents.add("flush");
             }
         }, Clock.systemUTC());
         alice.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.2/32")), bobAddress);
@@ -107,6 +118,40 @@ class PathsTest {
         alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
                 (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, seq, new byte[4]));
         NamespaceLab.await(Duration.ofSeconds(5), "reply " + seq, () -> replies.contains(seq));
+    }
+
+    /**
+     * A burst of relayed packets (what one read of the relay's connection brought) is decrypted as
+     * it comes, and the sink (the TUN device, which joins a burst's TCP segments) is flushed once,
+     * at the burst's end, and not before.
+     */
+    @Test
+    void aRelayedBurstIsFlushedToTheSinkOnceAtItsEnd() throws Exception {
+        ping(1); // the session, over the socket
+        List<byte[]> held = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        DirectPath holding = relayPath(packet -> {
+            byte[] copy = new byte[packet.remaining()];
+            packet.get(copy);
+            held.add(copy);
+            return true;
+        });
+        aliceSocket.setRoutes(TestRoutes.via(() -> holding));
+        for (int seq = 10; seq < 13; seq++) {
+            alice.send(IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.1"),
+                    (Inet4Address) InetAddress.getByName("10.0.0.2"), 3, seq, new byte[4]));
+        }
+        NamespaceLab.await(Duration.ofSeconds(5), "three packets on the relay", () -> held.size() == 3);
+        bobSinkEvents.clear();
+        for (byte[] packet : held) {
+            bobSocket.deliverInBurst(ByteBuffer.wrap(packet));
+        }
+        assertEquals(List.of("deliver", "deliver", "deliver"), List.copyOf(bobSinkEvents), "decrypted and delivered, not flushed yet");
+        bobSocket.burstEnd();
+        assertEquals(List.of("deliver", "deliver", "deliver", "flush"), List.copyOf(bobSinkEvents));
+        // A packet delivered alone is flushed at once, as before.
+        bobSinkEvents.clear();
+        bobSocket.deliver(ByteBuffer.wrap(held.get(0)));
+        assertEquals(List.of("flush"), List.copyOf(bobSinkEvents), "a replay is refused, and the sink still flushed: " + bobSinkEvents);
     }
 
     /**
