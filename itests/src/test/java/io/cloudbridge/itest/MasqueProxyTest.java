@@ -423,8 +423,8 @@ class MasqueProxyTest {
             byte[] tooBig = new byte[1401];
             System.arraycopy(query, 0, tooBig, 0, query.length);
             h3.datagram(concat(new byte[] {(byte) quarter, 0x00}, tooBig));
-            Await.until(Duration.ofSeconds(5), "all three dropped and counted",
-                    () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 3"));
+            Await.until(Duration.ofSeconds(5), "all three dropped and counted, each where it was",
+                    () -> relay.exec("masque:tunnels").out().contains("datagrams dropped: 3 (unknown context 1, no tunnel 1, too large 1)"));
             assertTrue(h3.datagrams.isEmpty(), "nothing came back for them");
 
             h3.datagram(concat(new byte[] {(byte) quarter, 0x00}, query));

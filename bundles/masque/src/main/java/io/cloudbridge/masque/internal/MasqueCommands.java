@@ -65,7 +65,7 @@ public final class MasqueCommands {
         Map<Integer, Long> refused = new TreeMap<>();
         proxy.refusals.forEach((status, n) -> refused.put(status, n.sum()));
         out.append("answered with an error since start: ").append(refused.isEmpty() ? "none" : refused.toString())
-                .append("; datagrams dropped: ").append(proxy.droppedDatagrams.sum()).append('\n');
+                .append("; datagrams dropped: ").append(proxy.drops.describe()).append('\n');
         return out.toString();
     }
 

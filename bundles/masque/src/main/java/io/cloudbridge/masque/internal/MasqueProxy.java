@@ -101,7 +101,7 @@ public final class MasqueProxy implements QuicRoute {
     private final Set<QuicChannel> connections = ConcurrentHashMap.newKeySet();
     /** Requests refused, by HTTP status. */
     final Map<Integer, LongAdder> refusals = new ConcurrentHashMap<>();
-    final LongAdder droppedDatagrams = new LongAdder();
+    final DatagramDrops drops = new DatagramDrops();
 
     @Activate
     public MasqueProxy(@Reference NodeSessionAuthenticator nodes, @Reference CredentialRevocations revocations, MasqueConfig config) {
@@ -278,7 +278,7 @@ public final class MasqueProxy implements QuicRoute {
             }
             if (!stream.isWritable()) {
                 payload.release();
-                proxy.droppedDatagrams.increment();
+                proxy.drops.count(DatagramDrops.Reason.CLIENT_STREAM_FULL);
                 return Sent.DROPPED;
             }
             // The client did not enable HTTP Datagrams, or this one is over its limit: the stream carries it.
@@ -308,12 +308,12 @@ public final class MasqueProxy implements QuicRoute {
             try {
                 HttpDatagrams.Datagram d = HttpDatagrams.parseQuic(frame);
                 if (d == null || d.contextId() != HttpDatagrams.PAYLOAD_CONTEXT) {
-                    proxy.droppedDatagrams.increment(); // no context, or one this proxy never agreed to
+                    proxy.drops.count(DatagramDrops.Reason.UNKNOWN_CONTEXT); // no context, or one this proxy never agreed to
                     return;
                 }
                 StreamTunnel tunnel = byStream.get(d.streamId());
                 if (tunnel == null) {
-                    proxy.droppedDatagrams.increment(); // no such tunnel (yet, or any more)
+                    proxy.drops.count(DatagramDrops.Reason.NO_TUNNEL); // no such tunnel (yet, or any more)
                     return;
                 }
                 tunnel.fromClient(d.payload(), true);

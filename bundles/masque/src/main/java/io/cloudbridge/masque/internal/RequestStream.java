@@ -414,14 +414,14 @@ final class RequestStream extends Http3RequestStreamInboundHandler {
                 HttpDatagrams.Datagram d = HttpDatagrams.parseCapsuleValue(0, c.value());
                 int limit = tunnel == null ? proxy.config.maxPayload() : tunnel.maxPayload();
                 if (d == null || d.contextId() != HttpDatagrams.PAYLOAD_CONTEXT) {
-                    proxy.droppedDatagrams.increment();
+                    proxy.drops.count(DatagramDrops.Reason.UNKNOWN_CONTEXT);
                 } else if (d.payload().readableBytes() > limit) {
                     abort(ctx, "a DATAGRAM capsule of " + d.payload().readableBytes() + " bytes (the limit is " + limit + ")");
                     return;
                 } else if (tunnel != null) {
                     tunnel.fromClient(d.payload(), false);
                 } else {
-                    proxy.droppedDatagrams.increment(); // sent before the proxy answered: UDP may lose it
+                    proxy.drops.count(DatagramDrops.Reason.NO_TUNNEL); // sent before the proxy answered: UDP may lose it
                 }
             } finally {
                 c.value().release();

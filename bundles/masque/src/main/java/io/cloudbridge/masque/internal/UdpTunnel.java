@@ -61,11 +61,11 @@ final class UdpTunnel implements StreamTunnel {
             MasqueProxy.Client client, Admission.Slot slot, String asked, InetSocketAddress target) {
         Promise<UdpTunnel> done = stream.eventLoop().newPromise();
         UdpTunnel t = new UdpTunnel(proxy, connection, stream, client, slot, asked, target);
-        new Bootstrap().group(proxy.udpGroup).channel(NioDatagramChannel.class)
+        onLoopOf(stream, proxy)
                 .option(ChannelOption.SO_RCVBUF, 256 * 1024)
                 .option(ChannelOption.SO_SNDBUF, 1 << 20)
-                // The client's payloads arrive on the QUIC loop and are written on this one: a burst of
-                // a few hundred must queue here, not be dropped at the default 64 KiB high-water mark.
+                // A burst of a few hundred of the client's payloads must queue here, not be dropped at
+                // the default 64 KiB high-water mark.
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(512 * 1024, 1 << 20))
                 .handler(t.new FromTarget())
                 .connect(target).addListener(f -> stream.eventLoop().execute(() -> {
@@ -82,6 +82,25 @@ final class UdpTunnel implements StreamTunnel {
                     }
                 }));
         return done;
+    }
+
+    /**
+     * A bootstrap for the tunnel's socket on its QUIC connection's own event loop: a payload then
+     * crosses no thread either way (a hand-over to another loop cost a wake-up and a queue per
+     * datagram). Another loop, the proxy's own, only where the connection's cannot take a UDP
+     * socket of a kind known here.
+     */
+    static Bootstrap onLoopOf(QuicStreamChannel stream, MasqueProxy proxy) {
+        io.netty.channel.EventLoop loop = stream.eventLoop();
+        if (loop instanceof io.netty.channel.IoEventLoop io) {
+            if (io.isIoType(io.netty.channel.epoll.EpollIoHandler.class)) {
+                return new Bootstrap().group(loop).channel(io.netty.channel.epoll.EpollDatagramChannel.class);
+            }
+            if (io.isIoType(io.netty.channel.nio.NioIoHandler.class)) {
+                return new Bootstrap().group(loop).channel(NioDatagramChannel.class);
+            }
+        }
+        return new Bootstrap().group(proxy.udpGroup).channel(NioDatagramChannel.class);
     }
 
     MasqueProxy.Client client() {
@@ -103,17 +122,17 @@ final class UdpTunnel implements StreamTunnel {
     private void toTarget(ByteBuf payload) {
         DatagramChannel s = socket;
         if (closed.get() || s == null) {
-            proxy.droppedDatagrams.increment();
+            proxy.drops.count(DatagramDrops.Reason.NO_TUNNEL);
             return;
         }
         if (payload.readableBytes() > proxy.config.maxPayload()) {
-            proxy.droppedDatagrams.increment(); // over masque.maxPayload: a UDP datagram is dropped, not cut
+            proxy.drops.count(DatagramDrops.Reason.TOO_LARGE); // over masque.maxPayload: a UDP datagram is dropped, not cut
             return;
         }
         lastActivityNanos = System.nanoTime();
         bytesToTarget.add(payload.readableBytes());
         if (!s.isWritable()) {
-            proxy.droppedDatagrams.increment(); // the socket's buffer is full: UDP drops rather than queues
+            proxy.drops.count(DatagramDrops.Reason.TARGET_SOCKET_FULL); // the socket's buffer is full: UDP drops rather than queues
             return;
         }
         s.writeAndFlush(new DatagramPacket(payload.retainedDuplicate(), target), s.voidPromise());
@@ -130,9 +149,13 @@ final class UdpTunnel implements StreamTunnel {
             int size = payload.readableBytes();
             lastActivityNanos = System.nanoTime();
             bytesToClient.add(size);
+            if (stream.eventLoop().inEventLoop()) {
+                toClient(payload.retainedDuplicate(), size); // the socket is on the connection's loop: no hand-over
+                return;
+            }
             if (pendingToClient.incrementAndGet() > MasqueProxy.Connection.MAX_PENDING_TO_CLIENT) {
                 pendingToClient.decrementAndGet();
-                proxy.droppedDatagrams.increment(); // the client's loop is behind: UDP drops rather than queues
+                proxy.drops.count(DatagramDrops.Reason.CLIENT_BEHIND); // the client's loop is behind: UDP drops rather than queues
                 return;
             }
             ByteBuf copy = payload.retainedDuplicate();
@@ -146,7 +169,7 @@ final class UdpTunnel implements StreamTunnel {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             // An ICMP error for a connected UDP socket (port unreachable): UDP is lossy, the tunnel stays.
-            proxy.droppedDatagrams.increment();
+            proxy.drops.count(DatagramDrops.Reason.TARGET_ERROR);
         }
     }
 
