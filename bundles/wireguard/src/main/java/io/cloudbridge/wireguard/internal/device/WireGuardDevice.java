@@ -70,10 +70,8 @@ public final class WireGuardDevice implements AutoCloseable {
 
         @Override
         public void arrived(ByteBuffer message) {
-            int length = message.remaining();
-            byte[] copy = inbound.arrivalBuffer(length);
-            message.duplicate().get(copy, 0, length);
-            inbound.receiveEncrypted(copy, length);
+            arrivedInBurst(message);
+            burstEnd();
         }
 
         @Override
