@@ -50,6 +50,11 @@ class NatLabTest {
         Requirements.requireTools("apt-get install iproute2 nftables coturn iperf3 iputils-ping",
                 "ip", "nft", "turnserver", "iperf3", "ping");
         sh(false, LAB.toString(), P, "down");
+        // What docs/operations.md asks of an operator (the daemons warn otherwise): the kernel may
+        // grant the data path's UDP sockets 4 MiB buffers. These two limits are the host's, not a
+        // namespace's; they are put back afterwards.
+        socketBufferLimits.put(RMEM_MAX, raiseTo(RMEM_MAX, 4 << 20));
+        socketBufferLimits.put(WMEM_MAX, raiseTo(WMEM_MAX, 4 << 20));
         sh(true, LAB.toString(), P, "public");
         sh(true, LAB.toString(), P, "server", "stun", "198.51.100.2", "198.51.100.3");
         coturn = new ProcessBuilder("ip", "netns", "exec", P + "-stun", "turnserver", "--stun-only", "-L", "198.51.100.2", "-L",
@@ -76,8 +81,26 @@ class NatLabTest {
         preAuthKey = relay.exec("relay:key", "create", "--tenant", "lab", "--reusable").out().trim();
     }
 
+    static final Path RMEM_MAX = Path.of("/proc/sys/net/core/rmem_max");
+    static final Path WMEM_MAX = Path.of("/proc/sys/net/core/wmem_max");
+    /** The host's socket buffer limits as they were, to put back. */
+    static final Map<Path, Long> socketBufferLimits = new LinkedHashMap<>();
+
+    /** Raises a sysctl to at least {@code bytes}; what it was. */
+    static long raiseTo(Path sysctl, long bytes) throws java.io.IOException {
+        // (Lines, not readString: JDK 17's readString of a procfs file returned its first byte only.)
+        long was = Long.parseLong(Files.readAllLines(sysctl).get(0).trim());
+        if (was < bytes) {
+            Files.writeString(sysctl, Long.toString(bytes));
+        }
+        return was;
+    }
+
     @AfterAll
     static void down() throws Exception {
+        for (Map.Entry<Path, Long> limit : socketBufferLimits.entrySet()) {
+            Files.writeString(limit.getKey(), Long.toString(limit.getValue()));
+        }
         if (relay != null) {
             relay.close();
         }

@@ -16,8 +16,9 @@ public interface PortSink {
     boolean deliver(NodeKey source, ByteBuffer packet);
 
     /**
-     * Packets this sink took and then dropped before they left (its queue full, its connection
-     * backed up), by where they were dropped; only reasons that occurred. The switch counts the
+     * Packets this sink took (deliver returned true) and then dropped before they left (the
+     * connection closed or backed up, its protocol stack refusing them), by where they were
+     * dropped; only reasons that occurred. The switch counts the
      * packets {@link #deliver} refused; these it cannot see.
      */
     default java.util.Map<String, Long> drops() {

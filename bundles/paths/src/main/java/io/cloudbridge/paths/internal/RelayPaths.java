@@ -215,7 +215,6 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
         return finders.attach(finder);
     }
 
-    /** What the relay carried for the engine, to the binding of the moment. */
     /** What the sessions receive, to the engine's binding of the moment (a closed one refuses it: its engine is gone). */
     private final RelayAttempt.Inbound relayInbound = new RelayAttempt.Inbound() {
         @Override
@@ -230,18 +229,23 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
         public void deliverInBurst(ByteBuffer message) {
             OverlayBinding b = binding;
             if (b != null) {
+                burstTakenBy.set(b);
                 b.deliverInBurst(message);
             }
         }
 
         @Override
         public void burstEnd() {
-            OverlayBinding b = binding;
+            // The binding that took the burst, even if another has replaced it since: its engine holds the packets.
+            OverlayBinding b = burstTakenBy.get();
             if (b != null) {
+                burstTakenBy.remove();
                 b.burstEnd();
             }
         }
     };
+    /** Per session thread: the binding that took the burst being delivered. */
+    private final ThreadLocal<OverlayBinding> burstTakenBy = new ThreadLocal<>();
 
     private void decide(String why) {
         try {

@@ -51,20 +51,28 @@ public final class Outbox {
     /** Where a packet was dropped. */
     public enum Drop {
         /** The connection is closed. */
-        CLOSED("closed"),
+        CLOSED("closed", true),
         /** Larger than the connection carries now. */
-        TOO_LARGE("too large"),
+        TOO_LARGE("too large", true),
         /** {@link #MAX_QUEUED} packets already wait for the event loop. */
-        QUEUE_FULL("queue full"),
-        /** The connection's write buffer stayed full after a flush (its transport is backed up). */
-        BACKLOG("connection backed up"),
-        /** The connection's protocol stack refused the write. */
-        REFUSED("refused by the connection");
+        QUEUE_FULL("queue full", true),
+        /** Taken, and the connection closed before it was written. */
+        CLOSED_QUEUED("closed before it was sent", false),
+        /** Taken, and the connection's write buffer stayed full after a flush (its transport is backed up). */
+        BACKLOG("connection backed up", false),
+        /**
+         * Taken, and the connection's protocol stack refused the write. (A QUIC stack whose own
+         * datagram queue is full drops without refusing: those drops are not seen here.)
+         */
+        REFUSED("refused by the connection", false);
 
         private final String text;
+        /** Whether {@link #offer} refuses the packet (its caller sees false) rather than dropping one it took. */
+        private final boolean refusedAtOffer;
 
-        Drop(String text) {
+        Drop(String text, boolean refusedAtOffer) {
             this.text = text;
+            this.refusedAtOffer = refusedAtOffer;
         }
 
         public String text() {
@@ -120,16 +128,23 @@ public final class Outbox {
         // Reset first: a packet queued from here on schedules another drain; one queued before is taken below.
         drainScheduled.set(false);
         boolean wrote = false;
-        for (Object m; (m = queue.poll()) != null; ) {
+        // Set once a flush made no room (a WebSocket whose TCP connection is backed up): the rest of
+        // this run is dropped without flushing again for each packet.
+        boolean backedUp = false;
+        // At most a queue's worth per run, so that producers on other threads cannot keep this loop
+        // here while its other channels wait; what is left runs as a task of its own.
+        int budget = MAX_QUEUED;
+        for (Object m; budget-- > 0 && (m = queue.poll()) != null; ) {
             queued.decrementAndGet();
             if (!channel.isActive()) {
                 io.netty.util.ReferenceCountUtil.release(m);
-                drop(Drop.CLOSED);
+                drop(Drop.CLOSED_QUEUED);
                 continue;
             }
-            if (!channel.isWritable() && wrote) {
+            if (!channel.isWritable() && wrote && !backedUp) {
                 // This burst filled the write buffer: hand it on, and drop only if that made no room.
                 channel.flush();
+                backedUp = !channel.isWritable();
             }
             if (!channel.isWritable()) {
                 io.netty.util.ReferenceCountUtil.release(m);
@@ -141,6 +156,9 @@ public final class Outbox {
         }
         if (wrote) {
             channel.flush();
+        }
+        if (!queue.isEmpty() && drainScheduled.compareAndSet(false, true)) {
+            channel.eventLoop().execute(drainTask);
         }
     }
 
@@ -174,10 +192,22 @@ public final class Outbox {
 
     /** The drops by where they happened, only those that occurred. */
     public java.util.Map<String, Long> droppedByReason() {
+        return dropped(true);
+    }
+
+    /**
+     * The drops of packets {@link #offer} had taken (returned true for), by where: what the caller
+     * cannot count itself (a relay's switch counts the refusals as "destination busy").
+     */
+    public java.util.Map<String, Long> droppedAfterTaking() {
+        return dropped(false);
+    }
+
+    private java.util.Map<String, Long> dropped(boolean withRefusals) {
         java.util.Map<String, Long> out = new java.util.LinkedHashMap<>();
         for (Drop d : Drop.values()) {
             long n = drops[d.ordinal()].sum();
-            if (n > 0) {
+            if (n > 0 && (withRefusals || !d.refusedAtOffer)) {
                 out.put(d.text(), n);
             }
         }

@@ -41,6 +41,8 @@ public abstract class RelaySession implements PacketSession {
     private final LongAdder packetsReceived = new LongAdder();
     private final LongAdder bytesReceived = new LongAdder();
     private final LongAdder droppedNotConnected = new LongAdder();
+    /** A burst was delivered and not ended yet; the connection's event loop only. */
+    private boolean burstOpen;
     private volatile TransportState state = TransportState.CONNECTING;
     private volatile Outbox outbox;
     private volatile long rttNanos;
@@ -145,12 +147,20 @@ public abstract class RelaySession implements PacketSession {
     protected final void receivedInBurst(NodeKey source, ByteBuffer packet) {
         packetsReceived.increment();
         bytesReceived.add(packet.remaining());
+        burstOpen = true;
         receiver.onPacketInBurst(source, packet);
     }
 
-    /** The read that {@link #receivedInBurst} delivered is over. */
+    /**
+     * The read that {@link #receivedInBurst} delivered is over; nothing when no burst is open. Also
+     * called as the connection goes inactive: a read cut short by a close (Netty fires no
+     * channelReadComplete for a connection it freed) must not leave packets held.
+     */
     protected final void burstEnded() {
-        receiver.onBurstEnd();
+        if (burstOpen) {
+            burstOpen = false;
+            receiver.onBurstEnd();
+        }
     }
 
     /** A keepalive's round trip. */

@@ -119,6 +119,7 @@ class OutboxTest {
         channel.runPendingTasks();
         assertEquals(8, outbox.dropped(), "two packets fit the 2 KiB buffer (with their keys, the second crosses it)");
         assertEquals(Map.of("connection backed up", 8L), outbox.droppedByReason());
+        assertEquals(Map.of("connection backed up", 8L), outbox.droppedAfterTaking(), "taken, then dropped: the caller cannot see these");
         channel.finishAndReleaseAll();
     }
 
@@ -134,6 +135,7 @@ class OutboxTest {
         channel.close();
         assertFalse(outbox.offer(PEER, ByteBuffer.allocate(100)));
         assertEquals(Map.of("too large", 1L, "closed", 1L), outbox.droppedByReason());
+        assertEquals(Map.of(), outbox.droppedAfterTaking(), "both refused at the offer: the caller counted them");
         assertEquals(1, outbox.packets());
     }
 

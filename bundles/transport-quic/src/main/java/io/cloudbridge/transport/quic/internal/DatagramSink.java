@@ -32,7 +32,7 @@ final class DatagramSink implements PortSink {
 
     @Override
     public java.util.Map<String, Long> drops() {
-        return outbox.droppedByReason();
+        return outbox.droppedAfterTaking();
     }
 
     @Override

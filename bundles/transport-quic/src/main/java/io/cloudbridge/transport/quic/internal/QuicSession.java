@@ -349,6 +349,7 @@ final class QuicSession extends RelaySession {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            burstEnded(); // a read the close cut short: what it delivered is let go
             if (pings != null) {
                 pings.cancel(false);
             }

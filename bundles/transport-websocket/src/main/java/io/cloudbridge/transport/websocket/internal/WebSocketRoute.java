@@ -305,7 +305,7 @@ public final class WebSocketRoute implements HttpRoute {
 
         @Override
         public java.util.Map<String, Long> drops() {
-            return outbox.droppedByReason();
+            return outbox.droppedAfterTaking();
         }
 
         @Override

@@ -211,6 +211,7 @@ final class WebSocketSession extends RelaySession {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            burstEnded(); // a read the close cut short: what it delivered is let go
             channel = null;
             if (pings != null) {
                 pings.cancel(false);
