@@ -86,7 +86,7 @@ final class NodeTokens {
 
     private synchronized void load() throws SQLException {
         List<ECKey> loaded = new ArrayList<>();
-        for (RelayState.SigningKey k : state.signingKeys()) {
+        for (SigningKeys.Key k : state.signingKeys().list()) {
             try {
                 loaded.add(ECKey.parse(k.privateJwk()));
             } catch (ParseException e) {
@@ -101,19 +101,19 @@ final class NodeTokens {
         if (now.isBefore(rotateAt)) {
             return; // another thread rotated meanwhile
         }
-        List<RelayState.SigningKey> stored = state.signingKeys();
+        List<SigningKeys.Key> stored = state.signingKeys().list();
         if (stored.isEmpty() || !stored.get(0).created().plus(rotation).isAfter(now)) {
             try {
                 ECKey key = new ECKeyGenerator(Curve.P_256).keyID(UUID.randomUUID().toString())
                         .algorithm(JWSAlgorithm.ES256).generate();
-                state.addSigningKey(new RelayState.SigningKey(key.getKeyID(), key.toJSONString(), now));
+                state.signingKeys().add(new SigningKeys.Key(key.getKeyID(), key.toJSONString(), now));
             } catch (JOSEException e) {
                 throw new IllegalStateException("EC P-256 key generation failed", e);
             }
             // A key replaced more than a token lifetime ago has no live token left.
-            state.deleteSigningKeysBefore(now.minus(rotation).minus(lifetime).minus(CLOCK_SKEW));
+            state.signingKeys().deleteBefore(now.minus(rotation).minus(lifetime).minus(CLOCK_SKEW));
             load();
-            stored = state.signingKeys();
+            stored = state.signingKeys().list();
         }
         rotateAt = stored.get(0).created().plus(rotation);
         ECKey newest = keys.get(0);

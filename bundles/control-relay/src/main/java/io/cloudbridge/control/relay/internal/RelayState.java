@@ -20,8 +20,9 @@ import java.util.UUID;
 import javax.sql.DataSource;
 
 /**
- * The relay's records in its database: nodes, pre-auth keys, refresh tokens and token-signing
- * keys. Secrets handed out (pre-auth keys, refresh tokens) are kept only as SHA-256 hashes.
+ * The relay's records in its database: nodes and pre-auth keys here; refresh tokens, token-signing
+ * keys and policy versions in classes of their own on the same database (this class migrates its
+ * schema). Secrets handed out (pre-auth keys, refresh tokens) are kept only as SHA-256 hashes.
  */
 final class RelayState {
     static final String SCHEMA = "relay";
@@ -52,16 +53,28 @@ final class RelayState {
 
     /** Every tenant's policy versions (their own table, their own class). */
     private final PolicyVersions policyVersions;
+    private final RefreshTokens refreshTokens;
+    private final SigningKeys signingKeys;
 
     RelayState(DataSource db) throws SQLException {
         this.db = db;
         this.policyVersions = new PolicyVersions(db);
+        this.refreshTokens = new RefreshTokens(db);
+        this.signingKeys = new SigningKeys(db);
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
                 "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
     }
 
     PolicyVersions policyVersions() {
         return policyVersions;
+    }
+
+    RefreshTokens refreshTokens() {
+        return refreshTokens;
+    }
+
+    SigningKeys signingKeys() {
+        return signingKeys;
     }
 
     /** A registered node. */
@@ -567,108 +580,5 @@ final class RelayState {
         return new PreAuthKey(r.getString("key_id"), r.getString("tenant"), r.getBoolean("reusable"),
                 r.getTimestamp("expires_at").toInstant(), r.getTimestamp("created_at").toInstant(),
                 used == null ? null : used.toInstant(), r.getBoolean("revoked"), list(r.getString("tags")));
-    }
-
-    // ---- refresh tokens ----
-
-    /**
-     * A new refresh token for the node, replacing any it had: one live refresh token per node, so
-     * that sign-ins and restarts leave no valid token behind that nobody holds.
-     */
-    String createRefreshToken(String nodeId, Instant expires) throws SQLException {
-        String secret = randomSecret();
-        try (Connection c = db.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE node_id = ?")) {
-                    d.setString(1, nodeId);
-                    d.executeUpdate();
-                }
-                try (PreparedStatement i = c.prepareStatement(
-                        "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
-                    i.setString(1, sha256(secret));
-                    i.setString(2, nodeId);
-                    i.setTimestamp(3, Timestamp.from(expires));
-                    i.executeUpdate();
-                }
-                c.commit();
-            } catch (SQLException e) {
-                c.rollback();
-                throw e;
-            }
-        }
-        return secret;
-    }
-
-    /**
-     * Uses a refresh token up (each is good once); returns its node when it was valid. {@code admit}
-     * hears the node of a live token before it is used up, and refuses the renewal by throwing: the
-     * token then stays good.
-     */
-    Optional<String> useRefreshToken(String secret, Instant now, java.util.function.Consumer<String> admit) throws SQLException {
-        if (secret == null || secret.isEmpty() || secret.length() > 64) {
-            return Optional.empty();
-        }
-        String hash = sha256(secret);
-        try (Connection c = db.getConnection()) {
-            String node;
-            Instant expires;
-            try (PreparedStatement q = c.prepareStatement("SELECT node_id, expires_at FROM relay_refresh_token WHERE token_hash = ?")) {
-                q.setString(1, hash);
-                try (ResultSet r = q.executeQuery()) {
-                    if (!r.next()) {
-                        return Optional.empty();
-                    }
-                    node = r.getString(1);
-                    expires = r.getTimestamp(2).toInstant();
-                }
-            }
-            if (now.isBefore(expires)) {
-                admit.accept(node);
-            }
-            try (PreparedStatement d = c.prepareStatement("DELETE FROM relay_refresh_token WHERE token_hash = ?")) {
-                d.setString(1, hash);
-                if (d.executeUpdate() != 1) {
-                    return Optional.empty(); // used by a racing call
-                }
-            }
-            return now.isBefore(expires) ? Optional.of(node) : Optional.empty();
-        }
-    }
-
-    // ---- signing keys ----
-
-    record SigningKey(String kid, String privateJwk, Instant created) {
-    }
-
-    List<SigningKey> signingKeys() throws SQLException {
-        try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
-                "SELECT kid, private_jwk, created_at FROM relay_signing_key ORDER BY created_at DESC")) {
-            List<SigningKey> out = new ArrayList<>();
-            try (ResultSet r = q.executeQuery()) {
-                while (r.next()) {
-                    out.add(new SigningKey(r.getString(1), r.getString(2), r.getTimestamp(3).toInstant()));
-                }
-            }
-            return out;
-        }
-    }
-
-    void addSigningKey(SigningKey key) throws SQLException {
-        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
-                "INSERT INTO relay_signing_key (kid, private_jwk, created_at) VALUES (?, ?, ?)")) {
-            i.setString(1, key.kid());
-            i.setString(2, key.privateJwk());
-            i.setTimestamp(3, Timestamp.from(key.created()));
-            i.executeUpdate();
-        }
-    }
-
-    void deleteSigningKeysBefore(Instant cutoff) throws SQLException {
-        try (Connection c = db.getConnection(); PreparedStatement d = c.prepareStatement(
-                "DELETE FROM relay_signing_key WHERE created_at < ?")) {
-            d.setTimestamp(1, Timestamp.from(cutoff));
-            d.executeUpdate();
-        }
     }
 }

@@ -47,7 +47,7 @@ final class TokenRenewal {
         StringBuilder jwt = new StringBuilder();
         Instant expires = tokens.issue(nodeId, tenant, nodeKey, now, jwt);
         credentials.renewed(nodeId, nodeKey, expires);
-        String refresh = state.createRefreshToken(nodeId, now.plusSeconds(config.refreshLifetimeSeconds()));
+        String refresh = state.refreshTokens().create(nodeId, now.plusSeconds(config.refreshLifetimeSeconds()));
         return NodeToken.newBuilder().setJwt(jwt.toString()).setExpiresAtEpochSeconds(expires.getEpochSecond())
                 .setRefreshToken(refresh).build();
     }
@@ -57,7 +57,7 @@ final class TokenRenewal {
         try {
             Instant now = clock.instant();
             // Charged before the token is used up: a renewal refused for a budget leaves the node its token.
-            Optional<RelayState.Node> node = state.useRefreshToken(request.getRefreshToken(), now,
+            Optional<RelayState.Node> node = state.refreshTokens().use(request.getRefreshToken(), now,
                     id -> nodeOrEmpty(id).ifPresent(n -> budgets.charge(remote, now,
                             new CallBudgets.Charge("renew/node/" + n.id(), config.renewalsPerNodePerMinute(), "renewals of this node"),
                             new CallBudgets.Charge("renew/tenant/" + n.tenant(), config.renewalsPerTenantPerMinute(),

@@ -273,13 +273,13 @@ class RegistrationWriterTest {
         assertEquals(2, state.nodes("acme").size());
         assertEquals(1, state.nodes("other").size());
         // The refresh tokens were kept: each is good once.
-        assertEquals(two.node().id(), state.useRefreshToken(two.refreshToken(), Instant.now(), n -> { }).orElseThrow());
+        assertEquals(two.node().id(), state.refreshTokens().use(two.refreshToken(), Instant.now(), n -> { }).orElseThrow());
 
         // The node signs in again with its own token: same node, same address, a new refresh token.
         RegistrationWriter.Outcome again = writer.submit(registration("acme", 2, two.node().id())).get(10, TimeUnit.SECONDS);
         assertEquals(two.node().id(), again.node().id());
         assertEquals(two.lease(), again.lease());
-        assertTrue(state.useRefreshToken(again.refreshToken(), Instant.now(), n -> { }).isPresent());
+        assertTrue(state.refreshTokens().use(again.refreshToken(), Instant.now(), n -> { }).isPresent());
     }
 
     @Test

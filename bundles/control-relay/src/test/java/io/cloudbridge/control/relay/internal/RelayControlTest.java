@@ -497,7 +497,7 @@ class RelayControlTest {
     /** A token signed with the relay's real key but with a claim changed: only the check of that claim can refuse it. */
     private static String reissue(RelayFixture relay, JWTClaimsSet claims, java.util.function.UnaryOperator<JWTClaimsSet.Builder> change)
             throws Exception {
-        RelayState.SigningKey key = relay.relay.state().signingKeys().get(0);
+        SigningKeys.Key key = relay.relay.state().signingKeys().list().get(0);
         ECKey ec = ECKey.parse(key.privateJwk());
         return sign(new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).keyID(ec.getKeyID()).build(),
                 change.apply(new JWTClaimsSet.Builder(claims)).build()), new ECDSASigner(ec));
