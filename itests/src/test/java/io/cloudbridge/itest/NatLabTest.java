@@ -772,7 +772,15 @@ class NatLabTest {
 
     private static String awaitAddress(Daemon d) {
         Await.until(Duration.ofSeconds(20), "registered; log:\n" + d.logText(), () -> !d.whoami("address").isEmpty());
-        return d.whoami("address").split(" ")[0].split("/")[0];
+        String address = d.whoami("address").split(" ")[0].split("/")[0];
+        // The lease goes onto the TUN device the node opened at its start, in place: a new device
+        // would cost the first relayed ping a quarter of a second.
+        List<String> addrShow = new ArrayList<>(d.prefix);
+        addrShow.addAll(List.of("ip", "-o", "addr", "show"));
+        Await.until(Duration.ofSeconds(5), "the lease " + address + " on the TUN device",
+                () -> Daemon.run(addrShow).out().contains(" " + address + "/"));
+        assertEquals(2, d.logText().split("\"message\":\"TUN device ", -1).length, "one TUN device opened; log:\n" + d.logText());
+        return address;
     }
 
     /** A node in namespace P-name, with a TUN device and its overlay on UDP 51820; {@code iceLines} add to its ice section. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -109,6 +110,96 @@ class StartUpTest {
             assertEquals(0, daemon.exec("feature:uninstall", "relay").exit());
             assertFalse(daemon.logText().contains("\"level\":\"ERROR\""), daemon.logText());
             assertTrue(daemon.exec("cb:status").out().contains("health:          ok"), daemon.exec("cb:status").out());
+        }
+    }
+
+    /**
+     * The start script's class-data archive (issue 20: a node up fast): recorded when the first
+     * daemon stops, mapped by the starts after, and recorded again when it is missing, when a
+     * recording was cut short (mapping one crashes the JVM), when it was damaged later, and when
+     * the JDK or the distribution changed.
+     */
+    @Test
+    void theClassDataArchiveIsRecordedMappedAndRecordedAgainWhenMissingCutShortDamagedOrStale() throws Exception {
+        Daemon d = new Daemon(work);
+        d.env.remove(Daemon.START_CACHE);
+        Path jvm = d.state.resolve("jvm");
+
+        startAndStop(d, null);
+        Path recorded = only(jvm, ".jsa.new");
+        Path archive = recorded.resolveSibling(recorded.getFileName().toString().replace(".jsa.new", ".jsa"));
+        startAndStop(d, archive);
+        assertEquals(List.of(archive), files(jvm));
+
+        // Missing: the next start records one.
+        Files.delete(archive);
+        startAndStop(d, null);
+        assertEquals(List.of(recorded, recorded.resolveSibling(archive.getFileName() + ".started")), files(jvm));
+
+        // Cut short (the daemon killed while the JVM wrote it): caught before use; that start records again.
+        truncate(recorded, 64 * 1024);
+        startAndStop(d, null);
+        assertTrue(Files.size(recorded) > 1024 * 1024, "recorded again: " + files(jvm));
+        startAndStop(d, archive);
+
+        // Damaged later: the JVM leaves it aside (its checksums), the daemon removes it, the next start records again.
+        damage(archive);
+        startAndStop(d, null);
+        assertTrue(d.logText().contains("the class-data archive " + archive + " was not used"), d.logText());
+        assertEquals(List.of(), files(jvm));
+        startAndStop(d, null);
+        startAndStop(d, archive);
+
+        // Another JDK or version of the jars (the digest in its name changes; different JVM options
+        // stand in for them here): the old archive goes, a new one is recorded.
+        d.env.put("CLOUDBRIDGE_JAVA_OPTS", "-Dcloudbridge.test.stale=1");
+        startAndStop(d, null);
+        Path next = only(jvm, ".jsa.new");
+        assertFalse(next.equals(recorded), next.toString());
+        assertFalse(Files.exists(archive));
+        assertFalse(d.logText().contains("\"level\":\"ERROR\""), d.logText());
+    }
+
+    /** One start to a started runtime and a stop; {@code mapped}: the archive its JVM must map, or null for none of its own. */
+    private static void startAndStop(Daemon d, Path mapped) throws Exception {
+        int before = d.logText().split("runtime started", -1).length;
+        Process p = d.begin();
+        Await.until(Duration.ofSeconds(30), "the runtime started; log:\n" + d.logText(),
+                () -> !p.isAlive() || d.logText().split("runtime started", -1).length > before);
+        assertTrue(p.isAlive(), "the daemon died; log:\n" + d.logText());
+        String maps = Files.readString(Path.of("/proc/" + p.pid() + "/maps"));
+        if (mapped != null) {
+            assertTrue(maps.contains(mapped.toRealPath().toString()), "not mapped: " + mapped);
+        } else {
+            assertFalse(maps.contains(d.state.resolve("jvm").toRealPath().toString()), "an archive of the state folder is mapped");
+        }
+        d.stop();
+    }
+
+    private static List<Path> files(Path dir) throws java.io.IOException {
+        try (var s = Files.list(dir)) {
+            return s.sorted().toList();
+        }
+    }
+
+    private static Path only(Path dir, String suffix) throws java.io.IOException {
+        List<Path> found = files(dir).stream().filter(f -> f.getFileName().toString().endsWith(suffix)).toList();
+        assertEquals(1, found.size(), "one *" + suffix + " in " + files(dir));
+        return found.get(0);
+    }
+
+    private static void truncate(Path file, long size) throws java.io.IOException {
+        file.toFile().setWritable(true);
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.truncate(size);
+        }
+    }
+
+    /** Overwrites a run of bytes in the middle of the file: its header stays valid, its checksums do not. */
+    private static void damage(Path file) throws java.io.IOException {
+        file.toFile().setWritable(true);
+        try (var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.write(java.nio.ByteBuffer.wrap(new byte[4096]), Files.size(file) / 2);
         }
     }
 

@@ -292,6 +292,7 @@ public final class Launcher {
                     - java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
             log.info("runtime started: role={} features={} bundles={} failed={} startupMillis={}", role,
                     String.join(",", features), installed.size(), failed, startupMillis);
+            ClassDataArchive.started(log);
             framework.waitForStop(0);
             log.info("runtime stopped");
             if (StartupRefusal.problems().isPresent()) {

@@ -38,7 +38,7 @@ public final class ConfigLoader {
     public static final String ENV_PREFIX = "CLOUDBRIDGE_";
     /** Variables of the start script that share the prefix but are not configuration. */
     private static final Set<String> RESERVED_ENV = Set.of("CLOUDBRIDGE_HOME", "CLOUDBRIDGE_JAVA_OPTS",
-            "CLOUDBRIDGE_JAVA");
+            "CLOUDBRIDGE_JAVA", "CLOUDBRIDGE_START_CACHE");
 
     private ConfigLoader() {
     }

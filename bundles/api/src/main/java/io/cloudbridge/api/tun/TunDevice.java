@@ -42,6 +42,16 @@ public interface TunDevice extends AutoCloseable {
 
     void setMtu(int mtu) throws IOException;
 
+    /**
+     * Gives the device another address, such as {@code 100.64.0.2/18} or {@code fd00::2/64}, as
+     * {@link TunDevices#open} does: a node's new lease without closing the device (and every session
+     * through it).
+     */
+    void addAddress(String cidr) throws IOException;
+
+    /** Takes an address given at open or by {@link #addAddress} off the device. */
+    void removeAddress(String cidr) throws IOException;
+
     /** Routes a prefix (a peer's allowed IPs) into the device. */
     void addRoute(IpPrefix prefix) throws IOException;
 

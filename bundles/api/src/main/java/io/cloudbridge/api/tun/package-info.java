@@ -4,7 +4,7 @@
  * gateways' WireGuard engines have no device, does without it.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.cloudbridge.api.tun;
 
 import org.osgi.annotation.bundle.Export;

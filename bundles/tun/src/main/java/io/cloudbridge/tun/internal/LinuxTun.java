@@ -226,6 +226,11 @@ public final class LinuxTun implements AutoCloseable {
         ip("addr", "add", cidr, "dev", name);
     }
 
+    /** Removes an address given by {@link #addAddress}. */
+    public void removeAddress(String cidr) throws IOException {
+        ip("addr", "del", cidr, "dev", name);
+    }
+
     public void setMtu(int mtu) throws IOException {
         ip("link", "set", "dev", name, "mtu", Integer.toString(mtu));
     }

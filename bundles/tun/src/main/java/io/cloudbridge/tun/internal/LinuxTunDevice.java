@@ -81,6 +81,16 @@ final class LinuxTunDevice implements TunDevice {
     }
 
     @Override
+    public void addAddress(String cidr) throws IOException {
+        tun.addAddress(cidr);
+    }
+
+    @Override
+    public void removeAddress(String cidr) throws IOException {
+        tun.removeAddress(cidr);
+    }
+
+    @Override
     public void addRoute(IpPrefix prefix) throws IOException {
         tun.addRoute(prefix.toString());
     }

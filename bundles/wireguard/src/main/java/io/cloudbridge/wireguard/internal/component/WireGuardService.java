@@ -57,11 +57,11 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     /** The TUN device, or null (userspace); read per delivered packet. */
     private volatile TunDevice tun;
     private UapiServer uapi;
-    private final List<InetAddress> ownAddresses = new ArrayList<>();
-    private final List<IpPrefix> ownPrefixes = new ArrayList<>();
+    /** The interface's own addresses (replaced whole: the packet path reads them unlocked). */
+    private volatile List<InetAddress> ownAddresses = List.of();
+    private volatile List<IpPrefix> ownPrefixes = List.of();
     private final OverlayPings pings = new OverlayPings();
     private final Membership membership = new Membership();
-    private BundleContext context;
     /** Where configured paths start, and how the key file is written. */
     @org.osgi.service.component.annotations.Reference
     private io.cloudbridge.api.runtime.RuntimeEnvironment environment;
@@ -176,15 +176,10 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     @Activate
     void activate(BundleContext ctx, WireGuardConfig c) throws IOException, InvalidKeyException {
         this.config = c;
-        this.context = ctx;
         Path keyFile = c.privateKeyFile().isBlank() ? InterfaceKeys.defaultKeyFile(environment)
                 : environment.configuredPath(c.privateKeyFile());
         Identity identity = new Identity(InterfaceKeys.privateKey(keyFile, c.interfaceName(), credentials, environment));
-        for (String a : membership.addresses(c)) {
-            int slash = a.indexOf('/');
-            ownAddresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
-            ownPrefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
-        }
+        takeOwnAddresses(membership.addresses(c));
         WireGuardDevice.PacketSink sink = new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
@@ -267,8 +262,6 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             io.cloudbridge.wireguard.internal.noise.Identity previousIdentity = device == null ? null : device.identity();
             NodeKey before = previousIdentity == null ? null : NodeKey.of(previousIdentity.publicKey());
             closeInterface();
-            ownAddresses.clear();
-            ownPrefixes.clear();
             activate(ctx, c);
             NodeKey after = NodeKey.of(device.identity().publicKey());
             if (before != null && !before.equals(after)) {
@@ -289,21 +282,19 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
 
     @Override
     public synchronized void apply(List<io.cloudbridge.api.overlay.OverlayAddress> nodeAddresses, List<io.cloudbridge.api.overlay.OverlayPeer> peers) {
+        List<String> before = device != null ? membership.addresses(config) : List.of();
         boolean readdress = membership.controlPlane(nodeAddresses, peers);
         try {
             if (deactivated) {
                 return; // the component is gone; its successor gets the membership from the control plane
             }
-            if (readdress && device != null) {
-                // A new address is a new interface (rare: the first registration, a changed lease).
-                LOG.info("overlay addresses of {} now {}: re-creating the interface", config.interfaceName(), membership.addresses(config));
-                closeInterface();
-                ownAddresses.clear();
-                ownPrefixes.clear();
-                activate(context, config);
-            } else if (device != null) {
-                PeerReconciler.applyPeers(device, tun, membership.peers(config), config.interfaceName());
+            if (device == null) {
+                return; // activation takes the membership as it is then
             }
+            if (readdress) {
+                readdress(before, membership.addresses(config));
+            }
+            PeerReconciler.applyPeers(device, tun, membership.peers(config), config.interfaceName());
         } catch (IOException | InvalidKeyException e) {
             throw new IllegalStateException("applying the control plane's overlay membership failed: " + e.getMessage(), e);
         }
@@ -362,6 +353,40 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         }
     }
 
+    /**
+     * The control plane's new addresses (the first registration, a changed lease), on the open
+     * device: its sessions, and the relayed path the first registration just opened, carry on.
+     */
+    private void readdress(List<String> before, List<String> after) throws IOException {
+        LOG.info("overlay addresses of {} now {}", config.interfaceName(), after);
+        TunDevice tunDevice = tun;
+        if (tunDevice != null) {
+            for (String gone : before) {
+                if (!after.contains(gone)) {
+                    tunDevice.removeAddress(gone);
+                }
+            }
+            for (String added : after) {
+                if (!before.contains(added)) {
+                    tunDevice.addAddress(added);
+                }
+            }
+        }
+        takeOwnAddresses(after);
+    }
+
+    private void takeOwnAddresses(List<String> cidrs) throws java.net.UnknownHostException {
+        List<InetAddress> addresses = new ArrayList<>();
+        List<IpPrefix> prefixes = new ArrayList<>();
+        for (String a : cidrs) {
+            int slash = a.indexOf('/');
+            addresses.add(InetAddress.getByName(slash < 0 ? a : a.substring(0, slash)));
+            prefixes.add(IpPrefix.parse(slash < 0 ? a : a.substring(0, slash)));
+        }
+        ownAddresses = List.copyOf(addresses);
+        ownPrefixes = List.copyOf(prefixes);
+    }
+
     /** An ICMP echo through the tunnel; the round-trip time, or empty on timeout. */
     public Optional<Duration> ping(InetAddress target, Duration timeout) throws IOException {
         return pings.ping(device, ownAddresses, target, timeout);
@@ -417,7 +442,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
 
     @Override
     public List<IpPrefix> addresses() {
-        return List.copyOf(ownPrefixes);
+        return ownPrefixes;
     }
 
     @Override
