@@ -13,7 +13,8 @@
 # issue's targets: registered <= 1.0 s, first relayed ping <= 1.5 s (p50).
 #
 # Usage: sudo bench/node-up.sh [DIST]   (STARTS=20; MODES="on off"; build first:
-#        ./mvnw -B -DskipTests install; JAVA_HOME picks the JDK; KEEP_LOGS=DIR keeps the logs)
+#        ./mvnw -B -DskipTests install; JAVA_HOME picks the JDK; KEEP_LOGS=DIR keeps the logs;
+#        A_JAVA_OPTS: JVM options for node A alone, e.g. a flight recording of its starts)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,7 +104,7 @@ for i in $(seq "$starts"); do
     case "$mode" in on) cache=on ;; off) cache=off ;; *) echo "unknown mode $mode" >&2; exit 2 ;; esac
     launched=$(now)
     # (One lab namespace for A, so the two modes' nodes take turns in it with their own state folders.)
-    ip netns exec "$P-a" env CLOUDBRIDGE_START_CACHE="$cache" "$cb" up --config "$work/$name/cloudbridge.yaml" \
+    ip netns exec "$P-a" env CLOUDBRIDGE_START_CACHE="$cache" ${A_JAVA_OPTS:+CLOUDBRIDGE_JAVA_OPTS="$A_JAVA_OPTS"} "$cb" up --config "$work/$name/cloudbridge.yaml" \
       --state "$work/$name/state" --pre-auth-key-file "$work/key" > "$log" 2>&1 &
     pid=$!
     pids+=("$pid")

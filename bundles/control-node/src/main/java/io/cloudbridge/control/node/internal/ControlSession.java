@@ -80,7 +80,11 @@ final class ControlSession {
     }
 
     ControlServiceGrpc.ControlServiceBlockingStub blocking() {
-        return ControlServiceGrpc.newBlockingStub(channel).withDeadlineAfter(15, TimeUnit.SECONDS);
+        ManagedChannel now = channel;
+        if (now == null) { // (made on the control plane's thread just after the start)
+            throw io.grpc.Status.UNAVAILABLE.withDescription("no channel to the relay yet").asRuntimeException();
+        }
+        return ControlServiceGrpc.newBlockingStub(now).withDeadlineAfter(15, TimeUnit.SECONDS);
     }
 
     /** Tries again after a jittered wait that doubles with each failure, up to control.maxBackoffSeconds. */
