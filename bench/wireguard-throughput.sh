@@ -19,6 +19,10 @@
 # in), and a policy of N rules (N - 1 that do not match the tunnel's flow, then one that accepts
 # it); medians of the three (ROUNDS=N: N rounds), each as a ratio to no filter.
 #
+# With DATAPATH=1 the run is Java <-> Java on the default JDK only, ROUNDS (3) rounds interleaved,
+# for the data path's parts one by one: as it was (the JDK's ChaCha20-Poly1305), the engine's own
+# ChaCha20-Poly1305; medians, each as a ratio to the first (throughput and CPU s per GB).
+#
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
 # recording's JSON); JFR_DIR=DIR keeps the recordings.
@@ -115,7 +119,8 @@ start_engine() {
     if [ "${JFR:-0}" = 1 ]; then
       jfr=("-XX:StartFlightRecording=filename=$work/java-$side.jfr,settings=default")
     fi
-    ip netns exec "$ns" "$jhome/bin/java" -XX:+UseParallelGC -Xms256m -Xmx1g "${jfr[@]}" -cp "$classpath" \
+    # shellcheck disable=SC2086
+    ip netns exec "$ns" "$jhome/bin/java" -XX:+UseParallelGC -Xms256m -Xmx1g "${jfr[@]}" ${engine_jvm_opts:-} -cp "$classpath" \
       io.cloudbridge.wireguard.internal.device.TunNode --tun "$iface" --address "10.202.0.$self/24" \
       --listen "10.201.0.$self:51820" --private-key-file "$work/$side.key" \
       --peer "$(cat "$work/$([ "$side" = a ] && echo b || echo a).pub")" --endpoint "10.201.0.$other:51820" \
@@ -207,6 +212,33 @@ if [ -n "${POLICY:-}" ]; then
     label=$([ "$k" = none ] && echo "none" || ([ "$k" = open ] && echo "no policy" || echo "policy of $POLICY rules"))
     m=$(echo "${rounds[$k]}" | median 1); c=$(echo "${rounds[$k]}" | median 2)
     printf '%-46s %10s %8.2f %14s   %s\n' "$label" "$m" "$(awk -v m="$m" -v r="$reference" 'BEGIN { print m / r }')" "$c" "${rounds[$k]}"
+  done
+  exit 0
+fi
+
+if [ "${DATAPATH:-0}" = 1 ]; then
+  home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  # label|JVM options|TunNode options
+  variants=("as it was: the JDK's AEAD|-Dcloudbridge.wireguard.aead=jdk|"
+    "the engine's AEAD|-Dcloudbridge.wireguard.aead=engine|")
+  declare -A rounds=()
+  for round in $(seq "${ROUNDS:-3}"); do
+    for v in "${variants[@]}"; do
+      IFS='|' read -r label engine_jvm_opts opts <<<"$v"
+      # shellcheck disable=SC2086
+      rounds[$label]+="$(run java java "$home" "$label" $opts | cut -d'|' -f2,3) "
+    done
+  done
+  engine_jvm_opts=
+  median() { tr ' ' '\n' | grep -v '^$' | cut -d'|' -f"$1" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  first=${variants[0]%%|*}
+  m0=$(echo "${rounds[$first]}" | median 1); c0=$(echo "${rounds[$first]}" | median 2)
+  printf '%-46s %8s %6s %8s %6s   %s\n' "Java <-> Java ($(java -version 2>&1 | head -1 | cut -d'"' -f2))" "Mbit/s" ratio "CPU s/GB" ratio "rounds (Mbit/s|CPU s per GB)"
+  for v in "${variants[@]}"; do
+    label=${v%%|*}
+    m=$(echo "${rounds[$label]}" | median 1); c=$(echo "${rounds[$label]}" | median 2)
+    printf '%-46s %8s %6.2f %8s %6.2f   %s\n' "$label" "$m" "$(awk -v a="$m" -v b="$m0" 'BEGIN { print a / b }')" "$c" \
+      "$(awk -v a="$c" -v b="$c0" 'BEGIN { print a / b }')" "${rounds[$label]}"
   done
   exit 0
 fi

@@ -9,8 +9,8 @@ import javax.crypto.AEADBadTagException;
  * its replay window, and the two session indices that route messages to it.
  */
 public final class Keypair {
-    private final javax.crypto.SecretKey sendKey;
-    private final javax.crypto.SecretKey receiveKey;
+    private final TransportCipher.Key sendKey;
+    private final TransportCipher.Key receiveKey;
     private final int localIndex;
     private final int remoteIndex;
     private final boolean initiator;

@@ -10,21 +10,56 @@ import java.util.Random;
 
 /**
  * Run inside the lab namespace by the interop test: connects to HOST:PORT, sends MEGABYTES of
- * seeded pseudo-random data, and prints its SHA-256, for the receiver to compare.
+ * seeded pseudo-random data, and prints its SHA-256, for the receiver to compare; or with
+ * {@code --receive HOST PORT MEGABYTES} takes one connection there, reads MEGABYTES, and prints
+ * their SHA-256.
  */
 public final class ChecksumPeer {
     private ChecksumPeer() {
     }
 
     public static void main(String[] args) throws Exception {
-        String host = args[0];
-        int port = Integer.parseInt(args[1]);
-        long bytes = Long.parseLong(args[2]) * 1024 * 1024;
+        if (args[0].equals("--receive")) {
+            try (java.net.ServerSocket server = new java.net.ServerSocket()) {
+                server.bind(new InetSocketAddress(args[1], Integer.parseInt(args[2])));
+                server.setSoTimeout(30_000);
+                try (Socket s = server.accept()) {
+                    System.out.println(drain(s, Long.parseLong(args[3]) * 1024 * 1024));
+                }
+            }
+            return;
+        }
+        System.out.println(send(null, new InetSocketAddress(args[0], Integer.parseInt(args[1])), Integer.parseInt(args[2])));
+    }
+
+    /** Reads the connection to its end; returns the SHA-256 of exactly {@code expected} bytes, or fails. */
+    static String drain(Socket s, long expected) throws Exception {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        byte[] buf = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        InputStream in = s.getInputStream();
+        while ((n = in.read(buf)) > 0) {
+            sha.update(buf, 0, n);
+            total += n;
+        }
+        if (total != expected) {
+            throw new IllegalStateException("received " + total + " bytes, not " + expected);
+        }
+        return HexFormat.of().formatHex(sha.digest());
+    }
+
+    /** Sends MEGABYTES of the seeded data from {@code local} (null: any) to {@code to}; returns their SHA-256. */
+    static String send(InetSocketAddress local, InetSocketAddress to, int megabytes) throws Exception {
+        long bytes = (long) megabytes * 1024 * 1024;
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         Random random = new Random(20261125L);
         byte[] chunk = new byte[64 * 1024];
         try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress(host, port), 5000);
+            if (local != null) {
+                s.bind(local);
+            }
+            s.connect(to, 5000);
             OutputStream out = s.getOutputStream();
             for (long sent = 0; sent < bytes; sent += chunk.length) {
                 random.nextBytes(chunk);
@@ -36,6 +71,6 @@ public final class ChecksumPeer {
             InputStream in = s.getInputStream();
             in.read(); // the receiver closes once it has everything
         }
-        System.out.println(HexFormat.of().formatHex(sha.digest()));
+        return HexFormat.of().formatHex(sha.digest());
     }
 }

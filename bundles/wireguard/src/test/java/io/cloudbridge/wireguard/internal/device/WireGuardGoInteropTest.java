@@ -182,25 +182,7 @@ class WireGuardGoInteropTest {
             lab.inLab("wg", "set", IFACE, "peer", pub, "allowed-ips", "10.99.7.21/32,fd99:7::21/128");
             WireGuardDevice device = node.device;
             Peer v6 = device.peers().get(0);
-            node.sinkOverride = new WireGuardDevice.PacketSink() {
-                @Override
-                public void deliver(Peer peer, byte[] packet, int length) {
-                    try {
-                        tun.write(packet, length);
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                }
-
-                @Override
-                public void flush() {
-                    try {
-                        tun.flush();
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                }
-            };
+            node.sinkOverride = tunSink(tun);
             TunPump.start(tun, device);
             node.extraAllowed(IpPrefix.parse("fd99:7::/64"), v6);
 
@@ -215,33 +197,9 @@ class WireGuardGoInteropTest {
             assertTrue(back6.contains("2 received"), back6);
 
             // 100 MB over TCP from the namespace to a receiver here, through the tunnel: same SHA-256.
-            try (java.net.ServerSocket receiver = new java.net.ServerSocket(0, 1, InetAddress.getByName("10.99.7.21"))) {
-                Process sender = new ProcessBuilder("ip", "netns", "exec", lab.namespace,
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
-                        System.getProperty("java.class.path"), ChecksumPeer.class.getName(), "10.99.7.21",
-                        Integer.toString(receiver.getLocalPort()), "100")
-                        .redirectErrorStream(true).start();
-                String received;
-                try (java.net.Socket s = receiver.accept()) {
-                    java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
-                    byte[] buf = new byte[64 * 1024];
-                    long total = 0;
-                    int n;
-                    java.io.InputStream in = s.getInputStream();
-                    while ((n = in.read(buf)) > 0) {
-                        sha.update(buf, 0, n);
-                        total += n;
-                    }
-                    assertEquals(100L * 1024 * 1024, total);
-                    received = java.util.HexFormat.of().formatHex(sha.digest());
-                }
-                String sent = new String(sender.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
-                assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
-                assertEquals(received, sent, "SHA-256 of what was sent and what arrived");
-                assertTrue(tun.packetsWritten() > tun.framesWritten(),
-                        "received segments were joined: " + tun.packetsWritten() + " packets in "
-                                + tun.framesWritten() + " frames");
-            }
+            fromTheNamespace("10.99.7.21", 100);
+            assertTrue(tun.packetsWritten() > tun.framesWritten(),
+                    "received segments were joined: " + tun.packetsWritten() + " packets in " + tun.framesWritten() + " frames");
 
             Process server = new ProcessBuilder("ip", "netns", "exec", lab.namespace, "iperf3", "-s", "-1", "-B", "10.99.7.2")
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
@@ -258,6 +216,111 @@ class WireGuardGoInteropTest {
             }
             assertEquals(0L, device.drops().getOrDefault("source not allowed", 0L), String.valueOf(device.drops()));
         }
+    }
+
+    /**
+     * Under a pre-shared key, with 5 % of the tunnel's datagrams dropped at random each way
+     * (nftables {@code numgen} in wireguard-go's namespace), TCP crosses intact both ways, whichever
+     * end's handshake opened the session (the first transfer's sender's engine initiates).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "the Java end initiates: {0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void underAPresharedKeyAndFivePercentLossEachWayTcpCrossesIntactBothWays(boolean javaInitiates) throws Exception {
+        io.cloudbridge.testing.Requirements.requireTool("nft", "apt-get install nftables");
+        String address = javaInitiates ? "10.99.7.31" : "10.99.7.32";
+        Path rules = Files.createTempFile("cbloss", ".nft");
+        Files.writeString(rules, String.join("\n", "table inet cbloss {",
+                "  chain in { type filter hook input priority 0; udp dport 51820 numgen random mod 100 < 5 counter drop; }",
+                "  chain out { type filter hook output priority 0; udp sport 51820 numgen random mod 100 < 5 counter drop; }",
+                "}", ""));
+        try (JavaEnd node = new JavaEnd(address, psk, true);
+                io.cloudbridge.api.tun.TunDevice tun = new io.cloudbridge.tun.internal.LinuxTunDevices().open(
+                        javaInitiates ? "cbtun8" : "cbtun9", 1420, List.of(address + "/32"), List.of(IpPrefix.parse("10.99.7.2/32")), true)) {
+            node.sinkOverride = tunSink(tun);
+            TunPump.start(tun, node.device);
+            lab.inLab("nft", "-f", rules.toString());
+            if (javaInitiates) {
+                toTheNamespace(address, 10);
+                fromTheNamespace(address, 10);
+            } else {
+                fromTheNamespace(address, 10);
+                toTheNamespace(address, 10);
+            }
+            String counters = lab.inLab("nft", "list", "table", "inet", "cbloss");
+            java.util.regex.Matcher dropped = java.util.regex.Pattern.compile("packets (\\d+)").matcher(counters);
+            for (String way : List.of("in", "out")) {
+                assertTrue(dropped.find() && Long.parseLong(dropped.group(1)) > 100, way + ": datagrams dropped\n" + counters);
+            }
+            assertTrue(lab.inLab("wg", "show", IFACE, "preshared-keys").contains(Base64.getEncoder().encodeToString(psk)));
+            assertTrue(node.peer.lastHandshake() != null);
+        } finally {
+            lab.inLab("sh", "-c", "nft delete table inet cbloss 2>/dev/null || true");
+            Files.deleteIfExists(rules);
+        }
+    }
+
+    /** MEGABYTES over TCP from wireguard-go's namespace to a receiver on {@code host} here, through the tunnel: same SHA-256. */
+    private void fromTheNamespace(String host, int megabytes) throws Exception {
+        try (java.net.ServerSocket receiver = new java.net.ServerSocket(0, 1, InetAddress.getByName(host))) {
+            Process sender = new ProcessBuilder("ip", "netns", "exec", lab.namespace,
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                    System.getProperty("java.class.path"), ChecksumPeer.class.getName(), host,
+                    Integer.toString(receiver.getLocalPort()), Integer.toString(megabytes))
+                    .redirectErrorStream(true).start();
+            receiver.setSoTimeout(20_000);
+            String received;
+            try (java.net.Socket s = receiver.accept()) {
+                received = ChecksumPeer.drain(s, (long) megabytes * 1024 * 1024);
+            }
+            String sent = new String(sender.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+            assertTrue(sender.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(received, sent, "SHA-256 of what the namespace sent and what arrived here");
+        }
+    }
+
+    /** MEGABYTES over TCP from here (bound to {@code host}) to a receiver in wireguard-go's namespace: same SHA-256. */
+    private void toTheNamespace(String host, int megabytes) throws Exception {
+        int port = 5201 + megabytes;
+        Process receiver = new ProcessBuilder("ip", "netns", "exec", lab.namespace,
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+                ChecksumPeer.class.getName(), "--receive", "10.99.7.2", Integer.toString(port), Integer.toString(megabytes))
+                .redirectErrorStream(true).start();
+        String sent = null;
+        long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (sent == null) {
+            try {
+                sent = ChecksumPeer.send(new InetSocketAddress(host, 0), new InetSocketAddress("10.99.7.2", port), megabytes);
+            } catch (java.net.ConnectException notYet) {
+                assertTrue(System.nanoTime() < end && receiver.isAlive(), "the receiver in the namespace did not listen");
+                Thread.sleep(100);
+            }
+        }
+        String received = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
+        assertTrue(receiver.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
+        assertEquals(sent, received, "SHA-256 of what was sent here and what arrived in the namespace");
+    }
+
+    /** The Java end's packets to a TUN device, flushed at each batch's end. */
+    private static WireGuardDevice.PacketSink tunSink(io.cloudbridge.api.tun.TunDevice tun) {
+        return new WireGuardDevice.PacketSink() {
+            @Override
+            public void deliver(Peer peer, byte[] packet, int length) {
+                try {
+                    tun.write(packet, length);
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+
+            @Override
+            public void flush() {
+                try {
+                    tun.flush();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        };
     }
 
     /**
