@@ -20,8 +20,9 @@
 # it); medians of the three (ROUNDS=N: N rounds), each as a ratio to no filter.
 #
 # With DATAPATH=1 the run is Java <-> Java on the default JDK only, ROUNDS (3) rounds interleaved,
-# for the data path's parts one by one: as it was (the JDK's ChaCha20-Poly1305), the engine's own
-# ChaCha20-Poly1305; medians, each as a ratio to the first (throughput and CPU s per GB).
+# for the data path's parts one by one: as it was (the JDK's ChaCha20-Poly1305, the JDK's socket: a
+# datagram a system call), the engine's own ChaCha20-Poly1305, then the epoll socket (bursts a
+# system call: UDP GSO and GRO); medians, each as a ratio to the first (throughput, CPU s per GB).
 #
 # With JFR=1 the Java engines of the Java <-> Java pairs also record a flight recording, and the
 # script reports the bytes each data-path thread allocated per packet it carried (python3 reads the
@@ -219,8 +220,9 @@ fi
 if [ "${DATAPATH:-0}" = 1 ]; then
   home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
   # label|JVM options|TunNode options
-  variants=("as it was: the JDK's AEAD|-Dcloudbridge.wireguard.aead=jdk|"
-    "the engine's AEAD|-Dcloudbridge.wireguard.aead=engine|")
+  variants=("as it was: JDK's AEAD, a datagram a call|-Dcloudbridge.wireguard.aead=jdk|--socket-batching false"
+    "engine's AEAD, a datagram a call|-Dcloudbridge.wireguard.aead=engine|--socket-batching false"
+    "engine's AEAD, bursts a call (GSO, GRO)|-Dcloudbridge.wireguard.aead=engine|--socket-batching true")
   declare -A rounds=()
   for round in $(seq "${ROUNDS:-3}"); do
     for v in "${variants[@]}"; do

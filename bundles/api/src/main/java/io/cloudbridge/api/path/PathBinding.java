@@ -86,6 +86,19 @@ public interface PathBinding extends AutoCloseable {
     Sent send(NodeKey peer, InetSocketAddress endpoint, ByteBuffer message);
 
     /**
+     * Sends {@code count} sealed messages to one peer, in order, as {@link #send} would each (a
+     * burst of the peer's traffic: the segments of one TCP send, mostly), putting each one's
+     * outcome at the same index of {@code outcomes}. This default sends them one by one; a binding
+     * with a socket of its own may hand a burst to the kernel in one system call. The buffers are
+     * the caller's again when this returns.
+     */
+    default void send(NodeKey peer, InetSocketAddress endpoint, ByteBuffer[] messages, int from, int count, Sent[] outcomes) {
+        for (int i = from; i < from + count; i++) {
+            outcomes[i] = send(peer, endpoint, messages[i]);
+        }
+    }
+
+    /**
      * Waits a little (a few hundred milliseconds at most) for the UDP socket's datagrams and adds
      * those that may be WireGuard's to {@code batch}, up to its capacity; anything else (STUN, as
      * RFC 7983 tells them apart) goes wherever the binding sends it. One thread receives.

@@ -6,7 +6,7 @@
  * business, and the engine never learns which way one came.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.cloudbridge.api.path;
 
 import org.osgi.annotation.bundle.Export;

@@ -6,12 +6,7 @@ import io.cloudbridge.api.path.PathBinding;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.SelectionKey;
-import java.nio.channels.Selector;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,9 +16,10 @@ import org.slf4j.LoggerFactory;
  * same 5-tuple), and per peer the route the paths choose, else the socket to the peer's endpoint.
  *
  * <p>Stages of a send: the peer's route ({@link Routes}: a direct path, the relay), if it has one;
- * else the socket to the endpoint, waiting briefly while its send buffer is full. Stages of a
- * receive: drain the socket into the batch, handing what is not WireGuard-shaped to the claims
- * first; wait on the selector while it is empty.
+ * else the socket to the endpoint, waiting briefly while its send buffer is full; a burst to one
+ * peer goes to the socket in one call. Stages of a receive: the socket's datagrams into the batch,
+ * what is not WireGuard-shaped to the claims first. The socket is Linux's epoll one (bursts a
+ * system call, UDP GSO and GRO) where it can be had, else the JDK's ({@link OverlaySocket}).
  */
 public final class OverlayBinding implements PathBinding {
     private static final Logger LOG = LoggerFactory.getLogger(OverlayBinding.class);
@@ -42,17 +38,8 @@ public final class OverlayBinding implements PathBinding {
 
     private static final Routes NO_ROUTES = (peer, message) -> null;
     private static final Claims NO_CLAIMS = (from, datagram) -> false;
-    /** A full socket send buffer is retried this many times, {@link #SEND_RETRY_NANOS} apart, before the datagram is dropped. */
-    private static final int SEND_RETRIES = 200;
-    private static final long SEND_RETRY_NANOS = 25_000;
-    /** How long a receive waits for a datagram before it returns to let its caller look whether to stop. */
-    private static final int POLL_MILLIS = 200;
-    private static final int MAX_DATAGRAM = 65_535;
 
-    private final DatagramChannel channel;
-    private final Selector selector;
-    /** The receive thread's buffer. */
-    private final ByteBuffer receiveBuffer = ByteBuffer.allocateDirect(MAX_DATAGRAM);
+    private final OverlaySocket socket;
     private volatile Routes routes;
     private final Claims claims;
     private volatile Arrivals arrivals;
@@ -69,36 +56,56 @@ public final class OverlayBinding implements PathBinding {
 
     /** Takes over a bound channel: deep buffers, non-blocking from now on. */
     public OverlayBinding(DatagramChannel channel, Routes routes, Claims claims) throws IOException {
-        this.channel = channel;
         this.routes = routes;
         this.claims = claims;
-        // Bursts arrive faster than one thread decrypts them: ask for deep socket buffers (the
-        // kernel grants up to net.core.rmem_max / wmem_max).
-        try {
-            channel.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 4 << 20);
-            channel.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 4 << 20);
-        } catch (IOException | UnsupportedOperationException e) {
-            LOG.debug("socket buffers left at their defaults: {}", e.toString());
-        }
-        channel.configureBlocking(false);
-        selector = Selector.open();
-        try {
-            channel.register(selector, SelectionKey.OP_READ);
-        } catch (IOException | RuntimeException e) {
-            selector.close();
-            throw e;
-        }
+        this.socket = new JdkOverlaySocket(channel, this::claimed);
     }
 
-    /** Opens a socket bound to {@code address} (port 0: any free port). */
-    static OverlayBinding bind(InetSocketAddress address, Routes routes, Claims claims) throws IOException {
+    private OverlayBinding(InetSocketAddress address, Routes routes, Claims claims, boolean batching) throws IOException {
+        this.routes = routes;
+        this.claims = claims;
+        this.socket = openSocket(address, batching);
+    }
+
+    /**
+     * Opens a socket bound to {@code address} (port 0: any free port), with no routes or claims.
+     *
+     * @param batching whether to use Linux's epoll, with UDP GSO and GRO where the kernel has them
+     *                 (the JDK's socket otherwise, and where epoll is missing)
+     */
+    public static OverlayBinding open(InetSocketAddress address, boolean batching) throws IOException {
+        return new OverlayBinding(address, NO_ROUTES, NO_CLAIMS, batching);
+    }
+
+    /** Opens a socket bound to {@code address}; {@code batching}: see {@link #open}. */
+    static OverlayBinding bind(InetSocketAddress address, Routes routes, Claims claims, boolean batching) throws IOException {
+        return new OverlayBinding(address, routes, claims, batching);
+    }
+
+    private OverlaySocket openSocket(InetSocketAddress address, boolean batching) throws IOException {
+        if (batching && EpollOverlaySocket.available()) {
+            EpollOverlaySocket epoll = EpollOverlaySocket.bind(address, this::claimed, true);
+            LOG.info("the overlay's UDP socket {} sends bursts {} and receives them {}", epoll.localAddress(),
+                    epoll.gso() ? "as one datagram each (UDP GSO)" : "in one system call each (sendmmsg)",
+                    epoll.gro() ? "joined by the kernel (UDP GRO)" : "datagram by datagram");
+            return epoll;
+        }
+        if (batching) {
+            LOG.info("the overlay's UDP socket sends and receives datagram by datagram: epoll is not available ({})",
+                    EpollOverlaySocket.unavailability());
+        }
         DatagramChannel channel = DatagramChannel.open().bind(address);
         try {
-            return new OverlayBinding(channel, routes, claims);
+            return new JdkOverlaySocket(channel, this::claimed);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
         }
+    }
+
+    /** The socket under this binding (for tests). */
+    OverlaySocket socket() {
+        return socket;
     }
 
     /** Replaces the routes (for tests that move a peer between paths). */
@@ -108,11 +115,7 @@ public final class OverlayBinding implements PathBinding {
 
     @Override
     public InetSocketAddress localAddress() {
-        try {
-            return (InetSocketAddress) channel.getLocalAddress();
-        } catch (IOException e) {
-            return null; // closed
-        }
+        return socket.localAddress();
     }
 
     /** Whether the binding is still open. */
@@ -163,78 +166,63 @@ public final class OverlayBinding implements PathBinding {
         if (endpoint == null) {
             return Sent.NO_ENDPOINT;
         }
-        try {
-            return sendDatagram(message, endpoint) ? Sent.SENT : Sent.BUFFER_FULL;
-        } catch (IOException e) {
-            return Sent.FAILED;
+        return sendDatagrams(new ByteBuffer[] {message}, 0, 1, endpoint) == 1 ? Sent.SENT : Sent.BUFFER_FULL;
+    }
+
+    /**
+     * A burst to one peer: by its route one by one when it has one (the route decides per message:
+     * the relay's queue, a direct path), else to its endpoint over the socket in one go.
+     */
+    @Override
+    public void send(NodeKey peer, InetSocketAddress endpoint, ByteBuffer[] messages, int from, int count, Sent[] outcomes) {
+        if (closed || count == 0) {
+            java.util.Arrays.fill(outcomes, from, from + count, Sent.FAILED);
+            return;
         }
+        if (peer != null) {
+            Sent routed = routes.send(peer, messages[from]);
+            if (routed != null) {
+                outcomes[from] = routed;
+                for (int i = from + 1; i < from + count; i++) {
+                    outcomes[i] = send(peer, endpoint, messages[i]);
+                }
+                return;
+            }
+        }
+        if (endpoint == null) {
+            java.util.Arrays.fill(outcomes, from, from + count, Sent.NO_ENDPOINT);
+            return;
+        }
+        int taken = sendDatagrams(messages, from, count, endpoint);
+        int at = from;
+        for (; at < from + taken; at++) {
+            outcomes[at] = Sent.SENT;
+        }
+        java.util.Arrays.fill(outcomes, at, from + count, taken < 0 ? Sent.FAILED : Sent.BUFFER_FULL);
     }
 
     /** Sends a datagram that is not WireGuard's (a STUN answer) from this socket's 5-tuple; false when it could not go. */
     public boolean sendRaw(InetSocketAddress to, ByteBuffer datagram) {
-        try {
-            return sendDatagram(datagram, to);
-        } catch (IOException e) {
-            return false; // closed (the interface is being re-created), or the network is unreachable
-        }
+        return sendDatagrams(new ByteBuffer[] {datagram}, 0, 1, to) == 1;
     }
 
-    /**
-     * Sends one datagram. The socket is non-blocking (the receive thread drains it in batches), so a
-     * full send buffer returns at once: wait briefly for the kernel to drain it, as a blocking send
-     * would, and give up after about 5 ms.
-     */
-    private boolean sendDatagram(ByteBuffer datagram, InetSocketAddress to) throws IOException {
-        for (int attempt = 0;; attempt++) {
-            if (channel.send(datagram, to) > 0) {
-                return true;
-            }
-            if (attempt == SEND_RETRIES) {
-                return false;
-            }
-            LockSupport.parkNanos(SEND_RETRY_NANOS);
+    /** How many the socket took; -1 when it refused (closed, the network unreachable). */
+    private int sendDatagrams(ByteBuffer[] datagrams, int from, int count, InetSocketAddress to) {
+        try {
+            return socket.send(datagrams, from, count, to);
+        } catch (IOException e) {
+            return -1; // closed (the interface is being re-created), or the network is unreachable
         }
     }
 
     @Override
     public int receive(DatagramBatch batch) throws IOException {
-        boolean any = false;
-        try {
-            while (!batch.isFull()) {
-                receiveBuffer.clear();
-                InetSocketAddress from = (InetSocketAddress) channel.receive(receiveBuffer);
-                if (from == null) {
-                    break;
-                }
-                any = true;
-                receiveBuffer.flip();
-                if (!wireGuardShaped(receiveBuffer) && claimed(from, receiveBuffer)) {
-                    continue;
-                }
-                batch.add(receiveBuffer, from);
-            }
-            if (!any) {
-                selector.select(POLL_MILLIS);
-                selector.selectedKeys().clear();
-            }
-            return batch.count();
-        } catch (ClosedChannelException | ClosedSelectorException closed) {
-            return -1;
-        }
+        return socket.receive(batch);
     }
 
-    /**
-     * Whether a datagram may be WireGuard's: a message type of 1 to 4 and three reserved zero
-     * bytes. STUN (first byte 0 or 1, with a method in the second) and TURN channel data (64-79)
-     * never are, so they go to the claims (RFC 7983).
-     */
+    /** Whether a datagram may be WireGuard's (see {@link OverlaySocket#wireGuardShaped}). */
     static boolean wireGuardShaped(ByteBuffer datagram) {
-        int at = datagram.position();
-        if (datagram.remaining() < 4) {
-            return false;
-        }
-        int type = datagram.get(at) & 0xff;
-        return type >= 1 && type <= 4 && datagram.get(at + 1) == 0 && datagram.get(at + 2) == 0 && datagram.get(at + 3) == 0;
+        return OverlaySocket.wireGuardShaped(datagram);
     }
 
     private boolean claimed(InetSocketAddress from, ByteBuffer datagram) {
@@ -252,15 +240,6 @@ public final class OverlayBinding implements PathBinding {
         closed = true;
         arrivals = null;
         routes = NO_ROUTES;
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.debug("closing the overlay's socket: {}", e.toString());
-        }
-        try {
-            selector.close(); // completes the channel's close, which waits for its deregistration
-        } catch (IOException e) {
-            LOG.debug("closing the overlay's selector: {}", e.toString());
-        }
+        socket.close();
     }
 }

@@ -23,4 +23,14 @@ public @interface PathsConfig {
 
     @AttributeDefinition(description = "Milliseconds a transport that is going away waits for the next one to take its peers")
     long handoverMillis() default 3000;
+
+    /**
+     * The overlay's UDP socket through Linux's epoll: a burst of one peer's datagrams in one system
+     * call (as one datagram with UDP GSO, which the kernel cuts as late as it can), and received
+     * bursts joined by the kernel (UDP GRO). Off, or where epoll is missing, the JDK's socket takes
+     * a system call a datagram. Read when the overlay binds its socket.
+     */
+    @AttributeDefinition(description = "Whether the overlay's UDP socket sends and receives bursts in one system call (Linux's epoll, "
+            + "UDP GSO and GRO where the kernel has them); false: a datagram a call")
+    boolean socketBatching() default true;
 }

@@ -205,7 +205,7 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
             previous.close();
         }
         monitor.excludeInterface(overlayInterface);
-        OverlayBinding b = OverlayBinding.bind(listen, this, finders);
+        OverlayBinding b = OverlayBinding.bind(listen, this, finders, config.socketBatching());
         binding = b;
         return b;
     }

@@ -55,6 +55,11 @@ final class PathsTestKit {
             public long handoverMillis() {
                 return handoverMillis;
             }
+
+            @Override
+            public boolean socketBatching() {
+                return true;
+            }
         };
     }
 

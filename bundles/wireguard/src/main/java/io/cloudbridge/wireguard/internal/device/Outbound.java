@@ -129,6 +129,10 @@ final class Outbound {
         private final byte[][] messages;
         private final ByteBuffer[] wrappers;
         private final int[] messageLengths;
+        /** A run of one peer's sealed messages, handed to the binding in one call (a burst), and their outcomes. */
+        private final ByteBuffer[] run;
+        private final int[] runIndex;
+        private final PathBinding.Sent[] outcomes;
         private io.cloudbridge.api.net.PacketBatch batch;
         private final java.util.function.IntConsumer sealTask = this::seal;
 
@@ -140,6 +144,9 @@ final class Outbound {
             messages = new byte[capacity][];
             wrappers = new ByteBuffer[capacity];
             messageLengths = new int[capacity];
+            run = new ByteBuffer[capacity];
+            runIndex = new int[capacity];
+            outcomes = new PathBinding.Sent[capacity];
             for (int i = 0; i < capacity; i++) {
                 messages[i] = new byte[2048];
                 wrappers[i] = ByteBuffer.wrap(messages[i]);
@@ -190,21 +197,47 @@ final class Outbound {
                 keypairs[i] = keypair;
             }
             workers.forEach(n, sealTask);
+            // In the batch's order, consecutive messages of one peer together: the binding may hand
+            // such a run (one TCP send's segments, mostly) to the kernel in one system call.
+            int runLength = 0;
+            Peer runPeer = null;
             for (int i = 0; i < n; i++) {
                 Keypair keypair = keypairs[i];
                 if (keypair == null) {
                     continue;
                 }
-                Peer peer = peers[i];
-                keypairs[i] = null;
-                peers[i] = null;
                 if (messageLengths[i] < 0) {
+                    keypairs[i] = null;
+                    peers[i] = null;
                     device.drop("internal error");
                     continue;
                 }
+                if (peers[i] != runPeer && runLength > 0) {
+                    sendRun(runPeer, runLength, packets, now);
+                    runLength = 0;
+                }
+                runPeer = peers[i];
                 ByteBuffer message = wrappers[i];
                 message.clear().limit(messageLengths[i]);
-                afterSend(peer, keypair, transmit(peer, message, packets.length(i)), now);
+                run[runLength] = message;
+                runIndex[runLength++] = i;
+            }
+            if (runLength > 0) {
+                sendRun(runPeer, runLength, packets, now);
+            }
+        }
+
+        /** Sends a run of one peer's messages (indices in {@link #runIndex}) and accounts for each. */
+        private void sendRun(Peer peer, int length, io.cloudbridge.api.net.PacketBatch packets, Instant now) {
+            device.paths().send(peer.key, peer.endpoint, run, 0, length, outcomes);
+            for (int r = 0; r < length; r++) {
+                int i = runIndex[r];
+                Keypair keypair = keypairs[i];
+                keypairs[i] = null;
+                peers[i] = null;
+                run[r] = null;
+                afterSend(peer, keypair, accounted(peer, outcomes[r], packets.length(i)), now);
+                outcomes[r] = null;
             }
         }
 
@@ -239,7 +272,11 @@ final class Outbound {
     }
 
     private boolean transmit(Peer peer, ByteBuffer message, int plainLength) {
-        PathBinding.Sent sent = device.paths().send(peer.key, peer.endpoint, message);
+        return accounted(peer, device.paths().send(peer.key, peer.endpoint, message), plainLength);
+    }
+
+    /** Counts a message's outcome: a drop by its reason, or the bytes it carried. */
+    private boolean accounted(Peer peer, PathBinding.Sent sent, int plainLength) {
         if (sent != PathBinding.Sent.SENT) {
             device.drop(sent.reason());
             return false;

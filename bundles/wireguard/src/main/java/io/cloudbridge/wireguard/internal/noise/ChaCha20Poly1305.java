@@ -94,53 +94,18 @@ final class ChaCha20Poly1305 {
         return diff == 0;
     }
 
-    /** XORs the keystream from block 1 on; the scratch's keystream block serves the last, partial one. */
+    /** XORs the keystream from block 1 on, a block at a time through the scratch's keystream block. */
     private static void xor(int[] key, int n0, int n1, int n2, byte[] in, int inOffset, int length, byte[] out, int outOffset,
             byte[] scratch) {
         int counter = 1;
         int done = 0;
-        int k0 = key[0], k1 = key[1], k2 = key[2], k3 = key[3], k4 = key[4], k5 = key[5], k6 = key[6], k7 = key[7];
         while (length - done >= 64) {
-            int x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
-            int x4 = k0, x5 = k1, x6 = k2, x7 = k3, x8 = k4, x9 = k5, x10 = k6, x11 = k7;
-            int x12 = counter, x13 = n0, x14 = n1, x15 = n2;
-            for (int r = 0; r < 10; r++) {
-                x0 += x4; x12 = Integer.rotateLeft(x12 ^ x0, 16); x8 += x12; x4 = Integer.rotateLeft(x4 ^ x8, 12);
-                x0 += x4; x12 = Integer.rotateLeft(x12 ^ x0, 8); x8 += x12; x4 = Integer.rotateLeft(x4 ^ x8, 7);
-                x1 += x5; x13 = Integer.rotateLeft(x13 ^ x1, 16); x9 += x13; x5 = Integer.rotateLeft(x5 ^ x9, 12);
-                x1 += x5; x13 = Integer.rotateLeft(x13 ^ x1, 8); x9 += x13; x5 = Integer.rotateLeft(x5 ^ x9, 7);
-                x2 += x6; x14 = Integer.rotateLeft(x14 ^ x2, 16); x10 += x14; x6 = Integer.rotateLeft(x6 ^ x10, 12);
-                x2 += x6; x14 = Integer.rotateLeft(x14 ^ x2, 8); x10 += x14; x6 = Integer.rotateLeft(x6 ^ x10, 7);
-                x3 += x7; x15 = Integer.rotateLeft(x15 ^ x3, 16); x11 += x15; x7 = Integer.rotateLeft(x7 ^ x11, 12);
-                x3 += x7; x15 = Integer.rotateLeft(x15 ^ x3, 8); x11 += x15; x7 = Integer.rotateLeft(x7 ^ x11, 7);
-                x0 += x5; x15 = Integer.rotateLeft(x15 ^ x0, 16); x10 += x15; x5 = Integer.rotateLeft(x5 ^ x10, 12);
-                x0 += x5; x15 = Integer.rotateLeft(x15 ^ x0, 8); x10 += x15; x5 = Integer.rotateLeft(x5 ^ x10, 7);
-                x1 += x6; x12 = Integer.rotateLeft(x12 ^ x1, 16); x11 += x12; x6 = Integer.rotateLeft(x6 ^ x11, 12);
-                x1 += x6; x12 = Integer.rotateLeft(x12 ^ x1, 8); x11 += x12; x6 = Integer.rotateLeft(x6 ^ x11, 7);
-                x2 += x7; x13 = Integer.rotateLeft(x13 ^ x2, 16); x8 += x13; x7 = Integer.rotateLeft(x7 ^ x8, 12);
-                x2 += x7; x13 = Integer.rotateLeft(x13 ^ x2, 8); x8 += x13; x7 = Integer.rotateLeft(x7 ^ x8, 7);
-                x3 += x4; x14 = Integer.rotateLeft(x14 ^ x3, 16); x9 += x14; x4 = Integer.rotateLeft(x4 ^ x9, 12);
-                x3 += x4; x14 = Integer.rotateLeft(x14 ^ x3, 8); x9 += x14; x4 = Integer.rotateLeft(x4 ^ x9, 7);
-            }
+            block(key, counter++, n0, n1, n2, scratch, KEYSTREAM);
             int i = inOffset + done;
             int o = outOffset + done;
-            put(out, o, in, i, x0 + 0x61707865);
-            put(out, o + 4, in, i + 4, x1 + 0x3320646e);
-            put(out, o + 8, in, i + 8, x2 + 0x79622d32);
-            put(out, o + 12, in, i + 12, x3 + 0x6b206574);
-            put(out, o + 16, in, i + 16, x4 + k0);
-            put(out, o + 20, in, i + 20, x5 + k1);
-            put(out, o + 24, in, i + 24, x6 + k2);
-            put(out, o + 28, in, i + 28, x7 + k3);
-            put(out, o + 32, in, i + 32, x8 + k4);
-            put(out, o + 36, in, i + 36, x9 + k5);
-            put(out, o + 40, in, i + 40, x10 + k6);
-            put(out, o + 44, in, i + 44, x11 + k7);
-            put(out, o + 48, in, i + 48, x12 + counter);
-            put(out, o + 52, in, i + 52, x13 + n0);
-            put(out, o + 56, in, i + 56, x14 + n1);
-            put(out, o + 60, in, i + 60, x15 + n2);
-            counter++;
+            for (int w = 0; w < 64; w += 8) {
+                LE_LONG.set(out, o + w, (long) LE_LONG.get(in, i + w) ^ (long) LE_LONG.get(scratch, KEYSTREAM + w));
+            }
             done += 64;
         }
         if (done < length) {
@@ -149,10 +114,6 @@ final class ChaCha20Poly1305 {
                 out[outOffset + done + j] = (byte) (in[inOffset + done + j] ^ scratch[KEYSTREAM + j]);
             }
         }
-    }
-
-    private static void put(byte[] out, int o, byte[] in, int i, int keystream) {
-        LE_INT.set(out, o, (int) LE_INT.get(in, i) ^ keystream);
     }
 
     /** One ChaCha20 block (RFC 8439 section 2.3) into {@code out[at, at+64)}. */

@@ -34,6 +34,7 @@ public final class ChecksumPeer {
 
     /** Reads the connection to its end; returns the SHA-256 of exactly {@code expected} bytes, or fails. */
     static String drain(Socket s, long expected) throws Exception {
+        s.setSoTimeout(30_000); // a stalled tunnel fails the test instead of hanging it
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         byte[] buf = new byte[64 * 1024];
         long total = 0;
@@ -59,7 +60,7 @@ public final class ChecksumPeer {
             if (local != null) {
                 s.bind(local);
             }
-            s.connect(to, 5000);
+            s.connect(to, 30_000); // under loss a handshake may need a retry or two, 5 s apart
             OutputStream out = s.getOutputStream();
             for (long sent = 0; sent < bytes; sent += chunk.length) {
                 random.nextBytes(chunk);

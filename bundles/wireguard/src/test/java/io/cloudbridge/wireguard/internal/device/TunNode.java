@@ -9,7 +9,6 @@ import io.cloudbridge.wireguard.internal.noise.Identity;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.channels.DatagramChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -29,7 +28,11 @@ import java.util.concurrent.CountDownLatch;
  * TunNode --tun cb0 --address 10.202.0.1/24 --listen 10.201.0.1:51820 --private-key-file key
  *         --peer BASE64 --endpoint 10.201.0.2:51820 --allowed 10.202.0.2/32 [--mtu 1420]
  *         [--offload true|false] [--crypto-threads N] [--more-peers FILE] [--policy open|RULES]
+ *         [--socket-batching true|false]
  * </pre>
+ *
+ * {@code --socket-batching} (true by default, as in the runtime) gives the engine the paths
+ * bundle's epoll socket (bursts a system call, UDP GSO and GRO); false, the JDK's.
  *
  * {@code --more-peers} adds the peers of a file, a line each: a Base64 public key and its allowed
  * prefixes, comma-separated. They carry no traffic; the benchmark measures what a large mesh costs
@@ -62,9 +65,9 @@ public final class TunNode {
         }
         TunDevice tun = new LinuxTunDevices().open(o.get("--tun"), Integer.parseInt(o.getOrDefault("--mtu", "1420")),
                 List.of(o.get("--address").split(",")), allowed, !"false".equals(o.get("--offload")));
-        DatagramChannel channel = DatagramChannel.open().bind(address(o.get("--listen")));
+        OverlayBinding binding = OverlayBinding.open(address(o.get("--listen")), !"false".equals(o.get("--socket-batching")));
         WireGuardDevice[] device = new WireGuardDevice[1];
-        device[0] = new WireGuardDevice(identity, new OverlayBinding(channel), new WireGuardDevice.PacketSink() {
+        device[0] = new WireGuardDevice(identity, binding, new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
                 try {
