@@ -41,28 +41,10 @@ cleanup() {
 }
 trap_cleanup cleanup
 
-ask() { who=$1; shift; "$cb" exec --config "$work/$who/cloudbridge.yaml" --state "$work/$who/state" "$@" 2>/dev/null; }
-now() { date +%s.%N; }
-# Seconds since the epoch of the first JSON log line of $1 holding $2, or empty.
-logtime() { grep -m1 -F "$2" "$1" 2>/dev/null | sed -n 's/^{"time":"\([^"]*\)".*/\1/p' | { read -r t && date -d "$t" +%s.%N; } || true; }
+. "$here/bench/lib/lab.sh"
 
-"$lab" "$P" down 2>/dev/null || true
-"$lab" "$P" public
-mkdir -p "$work/relay"
-cat > "$work/relay/cloudbridge.yaml" <<YAML
-relay:
-  listenAddress: 0.0.0.0
-  controlPort: 7443
-  jwksPort: 0
-listeners:
-  address: 0.0.0.0
-  tlsPort: 8443
-  quicPort: 8443
-YAML
-ip netns exec "$P-relay" "$cb" relay --config "$work/relay/cloudbridge.yaml" --state "$work/relay/state" > "$work/relay/log" 2>&1 &
-pids+=($!)
-for _ in $(seq 150); do ask relay relay:fingerprint >/dev/null && break; sleep 0.2; done
-ask relay relay:key create --tenant bench --reusable | tr -d '\r\n' > "$work/key"
+lab_relay < /dev/null
+pids+=("$relay_pid")
 
 node_config() { # name -> config file
   mkdir -p "$work/$1"

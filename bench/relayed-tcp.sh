@@ -47,29 +47,17 @@ cleanup() {
 trap_cleanup cleanup
 
 cpu_ticks() { for p in "$@"; do awk '{printf "%d ", $14 + $15}' "/proc/$p/stat"; done; }
-ask() { who=$1; shift; "$cb" exec --config "$work/$who/cloudbridge.yaml" --state "$work/$who/state" "$@" 2>/dev/null; }
+. "$here/bench/lib/lab.sh"
 
-"$lab" "$P" down 2>/dev/null || true
-"$lab" "$P" public
-mkdir -p "$work/relay"
-cat > "$work/relay/cloudbridge.yaml" <<YAML
-relay:
-  listenAddress: 0.0.0.0
-  controlPort: 7443
-  jwksPort: 0
-listeners:
-  address: 0.0.0.0
-  tlsPort: 8443
-  quicPort: 8443
 # No fair-share limits: a node may send 400 Mbit/s by default, and this measures the data path,
 # not the policy (RELAY_LIMITS=1 keeps the defaults).
-$([ "${RELAY_LIMITS:-0}" = 1 ] || printf 'forwarding:\n  nodePacketsPerSecond: 0\n  nodeBytesPerSecond: 0\n  tenantPacketsPerSecond: 0\n  tenantBytesPerSecond: 0\n  capacityPacketsPerSecond: 0\n  capacityBytesPerSecond: 0')
-YAML
-ip netns exec "$P-relay" "$cb" relay --config "$work/relay/cloudbridge.yaml" --state "$work/relay/state" > "$work/relay/log" 2>&1 &
-relay_pid=$!
+if [ "${RELAY_LIMITS:-0}" = 1 ]; then
+  lab_relay < /dev/null
+else
+  # (a redirection, not a pipe: lab_relay sets relay_pid in this shell)
+  lab_relay < <(printf 'forwarding:\n  nodePacketsPerSecond: 0\n  nodeBytesPerSecond: 0\n  tenantPacketsPerSecond: 0\n  tenantBytesPerSecond: 0\n  capacityPacketsPerSecond: 0\n  capacityBytesPerSecond: 0\n')
+fi
 pids+=("$relay_pid")
-for _ in $(seq 150); do ask relay relay:fingerprint >/dev/null && break; sleep 0.2; done
-ask relay relay:key create --tenant bench --reusable | tr -d '\r\n' > "$work/key"
 
 node_config() { # name transports -> config file
   mkdir -p "$work/$1"

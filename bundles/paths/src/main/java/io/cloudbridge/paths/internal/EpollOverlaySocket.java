@@ -18,6 +18,7 @@ import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.SegmentedDatagramPacket;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -233,16 +234,28 @@ final class EpollOverlaySocket implements OverlaySocket {
         }
     }
 
-    /** A GSO send the kernel refused: where the egress device cannot checksum segments (EIO), bursts go as datagrams from then on. */
+    /**
+     * A GSO send the kernel refused. EIO: the egress device cannot checksum segments, so bursts go
+     * as datagrams from then on. Anything else (a burst larger than the path takes, an unreachable
+     * network) is that burst's alone, lost as a datagram would be.
+     */
     private ChannelFutureListener gsoRefused(InetSocketAddress to) {
         return future -> {
-            if (!future.isSuccess() && gso && !closed) {
+            Throwable cause = future.cause();
+            if (future.isSuccess() || closed) {
+                return;
+            }
+            if (cause instanceof Errors.NativeIoException refused && refused.expectedErr() == -EIO && gso) {
                 gso = false;
-                LOG.warn("the kernel refused a segmented send to {} ({}); the overlay's socket sends datagram by datagram from now on",
-                        to, future.cause() == null ? "unknown" : future.cause().toString());
+                LOG.warn("the kernel cannot segment the overlay's bursts to {} ({}): datagram by datagram from now on", to, cause.toString());
+            } else {
+                LOG.debug("a burst to {} was refused: {}", to, String.valueOf(cause));
             }
         };
     }
+
+    /** Linux's errno for an I/O error (the same on every architecture). */
+    private static final int EIO = 5;
 
     @Override
     public int receive(DatagramBatch batch) throws IOException {

@@ -198,6 +198,19 @@ class OverlaySocketTest {
         assertEquals(List.of(PathBinding.Sent.FAILED, PathBinding.Sent.FAILED), Arrays.asList(outcomes));
     }
 
+    /** The engine binds 0.0.0.0 by default: as the JDK's socket, the epoll one then reaches IPv6 peers too (one dual-stack socket). */
+    @Test
+    void aSocketBoundToTheIpv4WildcardReachesIpv6PeersAsTheJdksDoes() throws Exception {
+        try (OverlayBinding wildcard = OverlayBinding.open(new InetSocketAddress("0.0.0.0", 0), true);
+                OverlaySocket v6 = new JdkOverlaySocket(DatagramChannel.open().bind(new InetSocketAddress("::1", 0)), (f, d) -> false)) {
+            ByteBuffer[] messages = burst(3, 200, 100);
+            PathBinding.Sent[] outcomes = new PathBinding.Sent[3];
+            wildcard.send(null, v6.localAddress(), messages, 0, 3, outcomes);
+            assertEquals(List.of(PathBinding.Sent.SENT), Arrays.stream(outcomes).distinct().toList());
+            assertSame(messages, receive(v6, 3));
+        }
+    }
+
     /** Batching off, or no epoll: the JDK's socket under the same binding. */
     @Test
     void withoutBatchingTheBindingTakesTheJdksSocket() throws Exception {
