@@ -6,9 +6,9 @@
 #   registered  the node's log line "registered with the relay" (its JSON time stamp)
 #   ping        the first overlay ping A -> B answered (tried every 20 ms, 50 ms each)
 #   runtime     the node's own "runtime started" (every bundle started)
-# Starts alternate between the start-up caches on (the default: the framework cache kept between
-# starts and a class-data archive of the JDK and the class path) and off (CLOUDBRIDGE_START_CACHE=off:
-# a clean framework cache and the JDK's default archive only), so both are measured in one sitting;
+# Starts alternate between the start-up cache on (the default: the daemon's class-data archive in
+# STATE/jvm, recorded at its first stop) and off (CLOUDBRIDGE_START_CACHE=off: the JDK's default
+# archive only), so both are measured in one sitting;
 # each mode's first start (no cache or archive yet) is reported on its own. The reference is the
 # issue's targets: registered <= 1.0 s, first relayed ping <= 1.5 s (p50).
 #

@@ -18,7 +18,6 @@ import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.socket.DatagramPacket;
-import io.netty.channel.unix.Errors;
 import io.netty.channel.unix.SegmentedDatagramPacket;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -40,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  * <li>a burst of equal-size messages to one peer (the segments of one TCP send on the TUN device)
  * leaves as one datagram with UDP GSO: the kernel cuts it into the datagrams on the wire, as late
- * as it can; where GSO is missing, the burst leaves in one {@code sendmmsg};
+ * as it can; where GSO is missing or was refused, the burst leaves in one {@code sendmmsg};
  * <li>with UDP GRO, the kernel joins a peer's datagrams that arrive back to back and one
  * {@code recvmsg} brings them all, handed on one by one.
  * </ul>
@@ -55,9 +54,12 @@ final class EpollOverlaySocket implements OverlaySocket {
     /** The kernel's most segments in one GSO send (UDP_MAX_SEGMENTS), and its most bytes in one UDP datagram, with room for headers. */
     static final int MAX_SEGMENTS = 64;
     static final int MAX_GSO_BYTES = 65_000;
-    /** Datagrams held for the receive thread: reading pauses above the first, resumes below the second. */
-    private static final int QUEUE_PAUSE = 256;
-    private static final int QUEUE_RESUME = 64;
+    /**
+     * Datagrams held for the receive thread: reading pauses above the first, resumes below the
+     * second. Each holds (a share of) the 64 KiB its read took, so the queue pins 8 MiB at most.
+     */
+    private static final int QUEUE_PAUSE = 128;
+    private static final int QUEUE_RESUME = 32;
     /** Bytes handed to the socket's thread and not yet written: beyond this a send waits, as a full socket buffer makes it. */
     private static final long PENDING_LIMIT = BUFFER_BYTES;
     private static final long SEND_WAIT_NANOS = 5_000_000;
@@ -66,7 +68,7 @@ final class EpollOverlaySocket implements OverlaySocket {
     private final EventLoopGroup loop;
     private final Channel channel;
     private final boolean gro;
-    /** Off for good once the kernel refused a GSO send (EIO: an egress device without checksum offload). */
+    /** Off for good once the kernel refused a GSO send (see {@link #gsoRefused}). */
     private volatile boolean gso;
     private final ConcurrentLinkedQueue<DatagramPacket> received = new ConcurrentLinkedQueue<>();
     private final AtomicInteger held = new AtomicInteger();
@@ -140,6 +142,11 @@ final class EpollOverlaySocket implements OverlaySocket {
         return gro;
     }
 
+    /** Whether reading is paused: the engine's queue is full and the kernel's buffer holds the rest (for tests). */
+    boolean readingPaused() {
+        return !channel.config().isAutoRead();
+    }
+
     /** Whether a burst leaves as one GSO datagram. */
     boolean gso() {
         return gso;
@@ -159,7 +166,10 @@ final class EpollOverlaySocket implements OverlaySocket {
         for (int i = from; i < from + count; i++) {
             total += datagrams[i].remaining();
         }
-        if (!room(total)) {
+        boolean onLoop = channel.eventLoop().inEventLoop();
+        // On the socket's own thread (a claim answered from there) nothing can make room while it
+        // waits: it writes at once, or not at all.
+        if (onLoop ? pending.get() + total > PENDING_LIMIT || !channel.isWritable() : !room(total)) {
             return 0;
         }
         // One copy into native memory, as the JDK makes of a heap buffer for each datagram it sends.
@@ -183,6 +193,10 @@ final class EpollOverlaySocket implements OverlaySocket {
         int[] sizes = lengths;
         pending.addAndGet(total);
         int bytes = total;
+        if (onLoop) {
+            write(burst, bytes, segmented, segment, sizes, to);
+            return count;
+        }
         try {
             channel.eventLoop().execute(() -> write(burst, bytes, segmented, segment, sizes, to));
         } catch (RejectedExecutionException e) {
@@ -219,7 +233,8 @@ final class EpollOverlaySocket implements OverlaySocket {
                     if (take <= segment) {
                         channel.write(new DatagramPacket(part, to), channel.voidPromise());
                     } else {
-                        channel.write(new SegmentedDatagramPacket(part, segment, to)).addListener(gsoRefused(to));
+                        // (One reference more for the listener: a refused burst is sent again datagram by datagram.)
+                        channel.write(new SegmentedDatagramPacket(part.retain(), segment, to)).addListener(gsoRefused(part, segment, to));
                     }
                 }
             } else {
@@ -235,27 +250,32 @@ final class EpollOverlaySocket implements OverlaySocket {
     }
 
     /**
-     * A GSO send the kernel refused. EIO: the egress device cannot checksum segments, so bursts go
-     * as datagrams from then on. Anything else (a burst larger than the path takes, an unreachable
-     * network) is that burst's alone, lost as a datagram would be.
+     * A GSO send the kernel refused: EIO where the egress device cannot checksum segments, EINVAL
+     * where a segment is larger than the route's MTU (a datagram would be fragmented instead). The
+     * burst goes again datagram by datagram, and so do all bursts from then on (said once).
      */
-    private ChannelFutureListener gsoRefused(InetSocketAddress to) {
+    private ChannelFutureListener gsoRefused(ByteBuf part, int segment, InetSocketAddress to) {
         return future -> {
-            Throwable cause = future.cause();
-            if (future.isSuccess() || closed) {
-                return;
-            }
-            if (cause instanceof Errors.NativeIoException refused && refused.expectedErr() == -EIO && gso) {
-                gso = false;
-                LOG.warn("the kernel cannot segment the overlay's bursts to {} ({}): datagram by datagram from now on", to, cause.toString());
-            } else {
-                LOG.debug("a burst to {} was refused: {}", to, String.valueOf(cause));
+            try {
+                if (future.isSuccess() || closed) {
+                    return;
+                }
+                if (gso) {
+                    gso = false;
+                    LOG.warn("the kernel refused a segmented burst to {} ({}): the overlay's socket sends datagram by datagram from now on",
+                            to, String.valueOf(future.cause()));
+                }
+                for (int at = part.readerIndex(); at < part.writerIndex(); at += segment) {
+                    int length = Math.min(segment, part.writerIndex() - at);
+                    channel.write(new DatagramPacket(part.retainedSlice(at, length), to), channel.voidPromise());
+                }
+                channel.flush();
+            } finally {
+                part.release();
             }
         };
     }
 
-    /** Linux's errno for an I/O error (the same on every architecture). */
-    private static final int EIO = 5;
 
     @Override
     public int receive(DatagramBatch batch) throws IOException {
@@ -291,7 +311,11 @@ final class EpollOverlaySocket implements OverlaySocket {
     /** Reading paused while the queue was full (see {@link Arrivals}): on again once the receive thread has emptied it enough. */
     private void resumeReading() {
         if (!closed && held.get() <= QUEUE_RESUME && !channel.config().isAutoRead()) {
-            channel.config().setAutoRead(true);
+            try {
+                channel.config().setAutoRead(true);
+            } catch (RuntimeException closing) {
+                // closed meanwhile: its loop takes no more tasks
+            }
         }
     }
 
@@ -317,8 +341,10 @@ final class EpollOverlaySocket implements OverlaySocket {
             }
             received.add(packet);
             if (held.incrementAndGet() >= QUEUE_PAUSE && ctx.channel().config().isAutoRead()) {
-                // The rest waits in the kernel's buffer; the receive thread turns reading on again.
+                // The rest waits in the kernel's buffer; the receive thread turns reading on again
+                // (and if it emptied the queue meanwhile, it may not look again for a while: so here).
                 ctx.channel().config().setAutoRead(false);
+                resumeReading();
             }
         }
 

@@ -67,8 +67,15 @@ final class JdkOverlaySocket implements OverlaySocket {
     @Override
     public int send(ByteBuffer[] datagrams, int from, int count, InetSocketAddress to) throws IOException {
         for (int i = from; i < from + count; i++) {
-            if (!sendOne(datagrams[i].duplicate(), to)) {
-                return i - from;
+            try {
+                if (!sendOne(datagrams[i].duplicate(), to)) {
+                    return i - from;
+                }
+            } catch (IOException e) {
+                if (i == from) {
+                    throw e;
+                }
+                return i - from; // those sent are sent; the rest is refused (the next call says why)
             }
         }
         return count;

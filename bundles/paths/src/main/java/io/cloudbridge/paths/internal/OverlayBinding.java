@@ -166,7 +166,8 @@ public final class OverlayBinding implements PathBinding {
         if (endpoint == null) {
             return Sent.NO_ENDPOINT;
         }
-        return sendDatagrams(new ByteBuffer[] {message}, 0, 1, endpoint) == 1 ? Sent.SENT : Sent.BUFFER_FULL;
+        int taken = sendDatagrams(new ByteBuffer[] {message}, 0, 1, endpoint);
+        return taken == 1 ? Sent.SENT : taken < 0 ? Sent.FAILED : Sent.BUFFER_FULL;
     }
 
     /**

@@ -181,8 +181,14 @@ class OverlaySocketTest {
             for (ByteBuffer m : messages) {
                 sender.send(m.duplicate(), epoll.localAddress());
             }
-            Thread.sleep(300); // the socket's thread queues what it may, then stops reading
+            // The socket's thread queues what it may, then stops reading; the kernel holds the rest.
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (!((EpollOverlaySocket) epoll).readingPaused() && System.nanoTime() < end) {
+                Thread.onSpinWait();
+            }
+            assertTrue(((EpollOverlaySocket) epoll).readingPaused(), "reading paused with 256 datagrams queued");
             assertSame(messages, receive(epoll, 400));
+            assertTrue(!((EpollOverlaySocket) epoll).readingPaused(), "reading resumed");
         }
     }
 

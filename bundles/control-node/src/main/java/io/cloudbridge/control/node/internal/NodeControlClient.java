@@ -188,7 +188,13 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
             return;
         }
         int colon = c.relay().lastIndexOf(':');
-        if (colon <= 0) {
+        int port;
+        try {
+            port = colon <= 0 ? -1 : Integer.parseInt(c.relay().substring(colon + 1));
+        } catch (NumberFormatException e) {
+            port = -1;
+        }
+        if (port < 1 || port > 65_535) {
             throw new IOException("control.relay must be host:port, not '" + c.relay() + "'");
         }
         session.pin = new RelayPin(c.relayFingerprint(), session.stateFolder.resolve("relay-pin"), environment);
@@ -200,16 +206,30 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         // The channel is made on the control plane's own thread: its TLS context loads the JDK's TLS
         // provider, a fifth of a second at a node's start that the bundles starting after this one
         // need not wait for (a node up fast, issue 20).
-        session.scheduler.execute(() -> {
+        session.scheduler.execute(this::connect);
+    }
+
+    /** Makes the channel to the relay, then signs in; tried again every 5 s while it cannot be made. */
+    private void connect() {
+        ManagedChannel made;
+        try {
+            made = newChannel();
+        } catch (SSLException | RuntimeException e) {
+            session.status = "no channel to the relay: " + e.getMessage();
+            LOG.error("cannot make a channel to the relay {}: {}; trying again in 5 s", session.config.relay(), e.toString());
             try {
-                session.channel = newChannel();
-            } catch (SSLException e) {
-                session.status = "no channel to the relay: " + e.getMessage();
-                LOG.error("cannot make a channel to the relay {}: {}", c.relay(), e.toString());
-                return;
+                session.scheduler.schedule(this::connect, 5, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                // deactivated meanwhile
             }
-            signIn();
-        });
+            return;
+        }
+        session.channel = made;
+        if (session.scheduler.isShutdown()) {
+            made.shutdownNow(); // deactivated while it was made: deactivate may have looked before it was set
+            return;
+        }
+        signIn();
     }
 
     /** The largest map update the node takes from its relay (which it pinned). */

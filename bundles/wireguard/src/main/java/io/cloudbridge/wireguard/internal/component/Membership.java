@@ -17,17 +17,15 @@ final class Membership {
     private List<OverlayAddress> controlAddresses = List.of();
     private List<PeerSpec> controlPeers = List.of();
 
-    /** Takes the control plane's part; true when its addresses changed (a new address is a new interface). */
-    synchronized boolean controlPlane(List<OverlayAddress> nodeAddresses, List<OverlayPeer> peers) {
+    /** Takes the control plane's part. */
+    synchronized void controlPlane(List<OverlayAddress> nodeAddresses, List<OverlayPeer> peers) {
         List<PeerSpec> specs = new ArrayList<>();
         for (OverlayPeer p : peers) {
             // A keepalive every 25 s keeps the relay's and any NAT's state of the path warm.
             specs.add(new PeerSpec(p.key(), p.endpoint().orElse(null), p.allowedIps(), Duration.ofSeconds(25)));
         }
-        boolean readdress = !controlAddresses.equals(List.copyOf(nodeAddresses));
         controlAddresses = List.copyOf(nodeAddresses);
         controlPeers = List.copyOf(specs);
-        return readdress;
     }
 
     /** The section's addresses, then the control plane's. */

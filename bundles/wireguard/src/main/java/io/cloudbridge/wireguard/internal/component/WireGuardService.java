@@ -57,6 +57,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     /** The TUN device, or null (userspace); read per delivered packet. */
     private volatile TunDevice tun;
     private UapiServer uapi;
+    /** The addresses the interface holds now (the device's, in TUN mode): what the next change is made against. */
+    private List<String> deviceAddresses = List.of();
     /** The interface's own addresses (replaced whole: the packet path reads them unlocked). */
     private volatile List<InetAddress> ownAddresses = List.of();
     private volatile List<IpPrefix> ownPrefixes = List.of();
@@ -179,7 +181,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         Path keyFile = c.privateKeyFile().isBlank() ? InterfaceKeys.defaultKeyFile(environment)
                 : environment.configuredPath(c.privateKeyFile());
         Identity identity = new Identity(InterfaceKeys.privateKey(keyFile, c.interfaceName(), credentials, environment));
-        takeOwnAddresses(membership.addresses(c));
+        deviceAddresses = membership.addresses(c);
+        takeOwnAddresses(deviceAddresses);
         WireGuardDevice.PacketSink sink = new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
@@ -282,8 +285,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
 
     @Override
     public synchronized void apply(List<io.cloudbridge.api.overlay.OverlayAddress> nodeAddresses, List<io.cloudbridge.api.overlay.OverlayPeer> peers) {
-        List<String> before = device != null ? membership.addresses(config) : List.of();
-        boolean readdress = membership.controlPlane(nodeAddresses, peers);
+        membership.controlPlane(nodeAddresses, peers);
         try {
             if (deactivated) {
                 return; // the component is gone; its successor gets the membership from the control plane
@@ -291,8 +293,9 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             if (device == null) {
                 return; // activation takes the membership as it is then
             }
-            if (readdress) {
-                readdress(before, membership.addresses(config));
+            List<String> wanted = membership.addresses(config);
+            if (!wanted.equals(deviceAddresses)) { // a new lease; or one that failed to apply last time, again
+                readdress(deviceAddresses, wanted);
             }
             PeerReconciler.applyPeers(device, tun, membership.peers(config), config.interfaceName());
         } catch (IOException | InvalidKeyException e) {
@@ -359,20 +362,37 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
      */
     private void readdress(List<String> before, List<String> after) throws IOException {
         LOG.info("overlay addresses of {} now {}", config.interfaceName(), after);
+        List<String> applied = new ArrayList<>(before);
         TunDevice tunDevice = tun;
         if (tunDevice != null) {
-            for (String gone : before) {
-                if (!after.contains(gone)) {
-                    tunDevice.removeAddress(gone);
-                }
-            }
+            // The new ones first: the last IPv4 address of a device takes the device's IPv4 routes
+            // (the peers') with it when it goes.
             for (String added : after) {
                 if (!before.contains(added)) {
-                    tunDevice.addAddress(added);
+                    try {
+                        tunDevice.addAddress(added);
+                        applied.add(added);
+                    } catch (IOException e) {
+                        LOG.warn("{}: cannot add the overlay address {}: {}; tried again with the control plane's next update",
+                                config.interfaceName(), added, e.getMessage());
+                    }
                 }
             }
+            for (String gone : before) {
+                if (!after.contains(gone)) {
+                    try {
+                        tunDevice.removeAddress(gone);
+                        applied.remove(gone);
+                    } catch (IOException e) {
+                        LOG.warn("{}: cannot remove the old overlay address {}: {}", config.interfaceName(), gone, e.getMessage());
+                    }
+                }
+            }
+        } else {
+            applied = new ArrayList<>(after);
         }
-        takeOwnAddresses(after);
+        deviceAddresses = List.copyOf(applied);
+        takeOwnAddresses(deviceAddresses);
     }
 
     private void takeOwnAddresses(List<String> cidrs) throws java.net.UnknownHostException {
