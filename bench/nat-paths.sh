@@ -55,21 +55,7 @@ ip netns exec "$P-stun" turnserver --stun-only -L 198.51.100.2 --no-cli --no-tls
 stun_pid=$!
 
 node_config() { # name -> config file
-  mkdir -p "$work/$1"
-  cat > "$work/$1/cloudbridge.yaml" <<YAML
-kernel:
-  features: [core, shell, client]
-wireguard:
-  interfaceName: cbn$1
-  privateKeyFile: $work/$1/wg.key
-  listenAddress: 0.0.0.0
-  listenPort: 51820
-  userspace: false
-  uapiDirectory: ""
-control:
-  relay: 198.51.100.1:7443
-  hostname: $1
-  transports: [quic://198.51.100.1:8443, wss://198.51.100.1:8443]
+  lab_node_config "$1" "cbn$1" "quic://198.51.100.1:8443, wss://198.51.100.1:8443" <<YAML
 ice:
   checkTimeoutMillis: 3000
   stunServers: [198.51.100.2:3478]

@@ -46,24 +46,7 @@ trap_cleanup cleanup
 lab_relay < /dev/null
 pids+=("$relay_pid")
 
-node_config() { # name -> config file
-  mkdir -p "$work/$1"
-  cat > "$work/$1/cloudbridge.yaml" <<YAML
-kernel:
-  features: [core, shell, client]
-wireguard:
-  interfaceName: cbu$1
-  privateKeyFile: $work/$1/wg.key
-  listenAddress: 0.0.0.0
-  listenPort: 51820
-  userspace: false
-  uapiDirectory: ""
-control:
-  relay: 198.51.100.1:7443
-  hostname: $1
-  transports: [quic://198.51.100.1:8443]
-YAML
-}
+node_config() { lab_node_config "$1" "cbu$1" "quic://198.51.100.1:8443" < /dev/null; } # name -> config file
 
 # B: up for the whole run.
 node_config b

@@ -60,24 +60,7 @@ fi
 pids+=("$relay_pid")
 
 node_config() { # name transports -> config file
-  mkdir -p "$work/$1"
-  cat > "$work/$1/cloudbridge.yaml" <<YAML
-kernel:
-  features: [core, shell, client]
-wireguard:
-  interfaceName: cbt$1
-  privateKeyFile: $work/$1/wg.key
-  listenAddress: 0.0.0.0
-  listenPort: 51820
-  userspace: false
-  uapiDirectory: ""
-control:
-  relay: 198.51.100.1:7443
-  hostname: $1
-  transports: [$2]
-ice:
-  checkTimeoutMillis: 2000
-YAML
+  lab_node_config "$1" "cbt$1" "$2" < <(printf 'ice:\n  checkTimeoutMillis: 2000\n')
 }
 
 up() { # name

@@ -28,3 +28,28 @@ lab_relay() {
   for _ in $(seq 150); do ask relay relay:fingerprint >/dev/null && break; sleep 0.2; done
   ask relay relay:key create --tenant bench --reusable | tr -d '\r\n' > "$work/key"
 }
+
+# Writes the configuration of lab node $1 (a sub-folder of $work): a TUN device named $2 on UDP
+# 51820, the lab's relay, the transports $3 (a YAML list's items); more YAML from stdin
+# (</dev/null for none).
+lab_node_config() {
+  mkdir -p "$work/$1"
+  {
+    cat <<YAML
+kernel:
+  features: [core, shell, client]
+wireguard:
+  interfaceName: $2
+  privateKeyFile: $work/$1/wg.key
+  listenAddress: 0.0.0.0
+  listenPort: 51820
+  userspace: false
+  uapiDirectory: ""
+control:
+  relay: 198.51.100.1:7443
+  hostname: $1
+  transports: [$3]
+YAML
+    cat
+  } > "$work/$1/cloudbridge.yaml"
+}
