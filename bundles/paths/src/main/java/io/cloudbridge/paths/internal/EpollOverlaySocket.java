@@ -180,7 +180,10 @@ final class EpollOverlaySocket implements OverlaySocket {
             int length = datagrams[i].remaining();
             // GSO cuts into equal segments, the last one possibly shorter.
             even &= i == from + count - 1 ? length <= segment : length == segment;
-            burst.writeBytes(datagrams[i].duplicate());
+            ByteBuffer datagram = datagrams[i];
+            int at = datagram.position();
+            burst.writeBytes(datagram);
+            datagram.position(at); // (the caller's buffer, as it was)
         }
         boolean segmented = gso && count > 1 && even && segment > 0;
         int[] lengths = null;

@@ -68,7 +68,7 @@ final class JdkOverlaySocket implements OverlaySocket {
     public int send(ByteBuffer[] datagrams, int from, int count, InetSocketAddress to) throws IOException {
         for (int i = from; i < from + count; i++) {
             try {
-                if (!sendOne(datagrams[i].duplicate(), to)) {
+                if (!sendOne(datagrams[i], to)) {
                     return i - from;
                 }
             } catch (IOException e) {
@@ -87,8 +87,10 @@ final class JdkOverlaySocket implements OverlaySocket {
      * up after about 5 ms.
      */
     private boolean sendOne(ByteBuffer datagram, InetSocketAddress to) throws IOException {
+        int at = datagram.position();
         for (int attempt = 0;; attempt++) {
             if (channel.send(datagram, to) > 0) {
+                datagram.position(at); // (the caller's buffer, as it was)
                 return true;
             }
             if (attempt == SEND_RETRIES) {

@@ -293,16 +293,14 @@ class WireGuardGoInteropTest {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
                 ChecksumPeer.class.getName(), "--receive", "10.99.7.2", Integer.toString(port), Integer.toString(megabytes))
                 .redirectErrorStream(true).start();
-        String sent = null;
-        long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (sent == null) {
+        NamespaceLab.await(Duration.ofSeconds(20), "the receiver listening in the namespace", () -> {
             try {
-                sent = ChecksumPeer.send(new InetSocketAddress(host, 0), new InetSocketAddress("10.99.7.2", port), megabytes);
-            } catch (java.net.ConnectException notYet) {
-                assertTrue(System.nanoTime() < end && receiver.isAlive(), "the receiver in the namespace did not listen");
-                Thread.sleep(100);
+                return lab.inLab("ss", "-Hltn", "sport", "=", ":" + port).contains(":" + port);
+            } catch (Exception e) {
+                return false;
             }
-        }
+        });
+        String sent = ChecksumPeer.send(new InetSocketAddress(host, 0), new InetSocketAddress("10.99.7.2", port), megabytes);
         String received = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim();
         assertTrue(receiver.waitFor(60, java.util.concurrent.TimeUnit.SECONDS));
         assertEquals(sent, received, "SHA-256 of what was sent here and what arrived in the namespace");
