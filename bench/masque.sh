@@ -10,6 +10,7 @@
 #
 # Usage: bench/masque.sh [DIST]   (DIST defaults to runtime/target/cloudbridge; build first: ./mvnw -B -DskipTests install)
 #        SIZE=1200 PINGS=2000 SECONDS_PER_CASE=10 RATE=0 (datagrams/s; 0: as fast as the sender goes)
+#        WARM_UP=3 (seconds of round trips through each path before its steady-state figures)
 #        RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay and the node on that JDK.
 set -euo pipefail
 
@@ -26,7 +27,7 @@ tunnel=$(echo "$opened" | grep -o 'UDP 127.0.0.1:[0-9]*' | cut -d: -f2)
 echo "$opened"
 java -Xmx512m -Dclk.tck="$(getconf CLK_TCK)" "$here/bench/MasqueBench.java" --target-port "$target" --tunnel-port "$tunnel" \
   --relay-pid "$relay_pid" --node-pid "$node_pid" --size "${SIZE:-1200}" --pings "${PINGS:-2000}" \
-  --seconds "${SECONDS_PER_CASE:-10}" --rate "${RATE:-0}"
+  --seconds "${SECONDS_PER_CASE:-10}" --rate "${RATE:-0}" --warm-up "${WARM_UP:-3}"
 echo
 relay_exec masque:tunnels
 report_log_problems
