@@ -60,14 +60,22 @@ public class MasqueBench {
 
     /** Sequential round trips: p50 and p99 in microseconds, and how many were lost (1 s timeout). */
     static double[] pings(int port, int size, int count) throws Exception {
+        return summary(roundTrips(port, size, count, 200));
+    }
+
+    /**
+     * Sequential round trips after WARM_UPS unmeasured ones: each one's nanoseconds (the first
+     * slot: how many were lost, 1 s timeout).
+     */
+    static long[] roundTrips(int port, int size, int count, int warmUps) throws Exception {
         try (DatagramSocket s = new DatagramSocket()) {
             s.setSoTimeout(1000);
             byte[] out = new byte[size];
             byte[] in = new byte[65_535];
-            long[] rtt = new long[count];
+            long[] rtt = new long[count + 1];
             int got = 0;
             int lost = 0;
-            for (int i = 0; i < count + 200; i++) {
+            for (int i = 0; i < count + warmUps; i++) {
                 out[0] = (byte) i;
                 out[1] = (byte) (i >> 8);
                 long t0 = System.nanoTime();
@@ -78,19 +86,39 @@ public class MasqueBench {
                         s.receive(p);
                     } while (in[0] != out[0] || in[1] != out[1]); // a late answer to an earlier ping
                 } catch (SocketTimeoutException e) {
-                    if (i >= 200) {
+                    if (i >= warmUps) {
                         lost++;
                     }
                     continue;
                 }
-                if (i >= 200) { // the first 200 warm up
-                    rtt[got++] = System.nanoTime() - t0;
+                if (i >= warmUps) {
+                    rtt[1 + got++] = System.nanoTime() - t0;
                 }
             }
-            long[] done = Arrays.copyOf(rtt, got);
-            Arrays.sort(done);
-            return new double[] {done[got / 2] / 1000.0, done[Math.min(got - 1, (int) (got * 0.99))] / 1000.0, lost};
+            rtt[0] = lost;
+            return Arrays.copyOf(rtt, got + 1);
         }
+    }
+
+    /** p50 and p99 in microseconds, and the count lost, of {@link #roundTrips} (one or more runs joined). */
+    static double[] summary(long[]... runs) {
+        long lost = 0;
+        int n = 0;
+        for (long[] run : runs) {
+            lost += run[0];
+            n += run.length - 1;
+        }
+        long[] all = new long[n];
+        int at = 0;
+        for (long[] run : runs) {
+            System.arraycopy(run, 1, all, at, run.length - 1);
+            at += run.length - 1;
+        }
+        Arrays.sort(all);
+        if (n == 0) {
+            return new double[] {Double.NaN, Double.NaN, lost};
+        }
+        return new double[] {all[n / 2] / 1000.0, all[Math.min(n - 1, (int) (n * 0.99))] / 1000.0, lost};
     }
 
     /** Sequential round trips for SECONDS, unmeasured: the paths' code compiled as it runs in the steady state. */
@@ -208,10 +236,17 @@ public class MasqueBench {
         // steady state is measured after WARM_UP seconds of round trips through each path.
         double[] direct = pings(targetPort, size, count);
         double[] tunnelCold = pings(tunnelPort, size, count);
-        pingFor(targetPort, size, warmUpSeconds);
-        double[] directWarm = pings(targetPort, size, count);
         pingFor(tunnelPort, size, warmUpSeconds);
-        double[] tunnel = pings(tunnelPort, size, count);
+        // Then both paths in turns of a tenth each, so that both see the same machine (the node's
+        // and relay's compilers, still at work after the warm-up, take a core from both alike).
+        long[][] directTurns = new long[10][];
+        long[][] tunnelTurns = new long[10][];
+        for (int turn = 0; turn < 10; turn++) {
+            directTurns[turn] = roundTrips(targetPort, size, Math.max(1, count / 10), 20);
+            tunnelTurns[turn] = roundTrips(tunnelPort, size, Math.max(1, count / 10), 20);
+        }
+        double[] directWarm = summary(directTurns);
+        double[] tunnel = summary(tunnelTurns);
         System.out.printf("%-34s %10s %10s %6s%n", "round trip", "p50 us", "p99 us", "lost");
         System.out.printf("%-34s %10.0f %10.0f %6.0f%n", "plain UDP", direct[0], direct[1], direct[2]);
         System.out.printf("%-34s %10.0f %10.0f %6.0f%n", "CONNECT-UDP, cold (just started)", tunnelCold[0], tunnelCold[1], tunnelCold[2]);
