@@ -45,6 +45,9 @@ public final class RuntimeProperties {
         for (String p : List.of("org.slf4j", "org.slf4j.spi", "org.slf4j.event", "org.slf4j.helpers")) {
             sb.append(p).append(";version=").append(slf4j).append(',');
         }
+        // Also as 1.7.36, as SLF4J 2's own bundle exports them: libraries built against SLF4J 1
+        // (HikariCP imports org.slf4j [1.6,2)) use only the API that 2 kept.
+        sb.append("org.slf4j;version=1.7.36,org.slf4j.helpers;version=1.7.36,");
         for (String exports : BootLibraries.exports()) {
             sb.append(exports).append(',');
         }

@@ -3,26 +3,35 @@ package io.cloudbridge.store;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.List;
-import org.h2.jdbcx.JdbcConnectionPool;
+import io.cloudbridge.testing.TestDatabase;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+/** The same scripts run on both engines: embedded H2 here, PostgreSQL in {@link MigrationsOnPostgresTest}. */
 class MigrationsTest {
+    @TempDir
+    Path dir;
+
+    TestDatabase database(Path folder) {
+        return TestDatabase.h2(folder);
+    }
+
     @Test
     void scriptsRunOnceInOrderAndSurviveAReopen() throws Exception {
-        Path dir = Files.createTempDirectory("migrations");
-        String url = "jdbc:h2:file:" + dir.resolve("db").toAbsolutePath();
-        JdbcConnectionPool pool = JdbcConnectionPool.create(url, "", "");
+        TestDatabase database = database(dir);
+        TestDatabase.Pool first = database.open();
+        var pool = first.dataSource();
         assertEquals(1, Migrations.migrate(pool, "test", MigrationsTest.class, List.of("migrations-test/V1.sql")));
         assertEquals(2, Migrations.migrate(pool, "test", MigrationsTest.class, List.of("migrations-test/V1.sql", "migrations-test/V2.sql")));
-        pool.dispose();
+        first.close();
 
-        JdbcConnectionPool again = JdbcConnectionPool.create(url, "", "");
+        TestDatabase.Pool reopened = database.open();
+        var again = reopened.dataSource();
         assertEquals(2, Migrations.migrate(again, "test", MigrationsTest.class, List.of("migrations-test/V1.sql", "migrations-test/V2.sql")));
         try (Connection c = again.getConnection(); ResultSet r = c.createStatement().executeQuery("SELECT COUNT(*), MAX(label) FROM item")) {
             r.next();
@@ -32,19 +41,20 @@ class MigrationsTest {
         assertEquals(0, Migrations.migrate(again, "other", MigrationsTest.class, List.of()));
         // Software older than the database refuses it.
         assertThrows(SQLException.class, () -> Migrations.migrate(again, "test", MigrationsTest.class, List.of("migrations-test/V1.sql")));
-        again.dispose();
+        reopened.close();
     }
 
     @Test
     void aFailingScriptIsNotRecordedAndItsFixedVersionCompletes() throws Exception {
-        JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:mem:failing;DB_CLOSE_DELAY=-1", "", "");
+        TestDatabase.Pool opened = database(dir).open();
+        var pool = opened.dataSource();
         assertThrows(SQLException.class, () -> Migrations.migrate(pool, "bad", MigrationsTest.class, List.of("migrations-test/Broken.sql")));
         try (Connection c = pool.getConnection()) {
             assertEquals(0, Migrations.currentVersion(c, "bad"), "a failed script is not recorded");
         }
         // The fixed script re-runs its first statement (IF NOT EXISTS) and completes.
         assertEquals(1, Migrations.migrate(pool, "bad", MigrationsTest.class, List.of("migrations-test/Fixed.sql")));
-        pool.dispose();
+        opened.close();
     }
 
     @Test

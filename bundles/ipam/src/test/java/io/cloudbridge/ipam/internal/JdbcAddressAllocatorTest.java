@@ -21,7 +21,8 @@ import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.h2.jdbcx.JdbcConnectionPool;
+import io.cloudbridge.testing.TestDatabase;
+import javax.sql.DataSource;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,17 +33,31 @@ class JdbcAddressAllocatorTest {
 
     @TempDir
     Path dir;
-    private final List<JdbcConnectionPool> pools = new ArrayList<>();
+    private TestDatabase database;
+    private final List<TestDatabase.Pool> pools = new ArrayList<>();
+
+    /** The engine these tests run on: embedded H2 here, PostgreSQL in {@link JdbcAddressAllocatorOnPostgresTest}. */
+    TestDatabase database(Path folder) {
+        return TestDatabase.h2(folder);
+    }
 
     @AfterEach
     void closePools() {
-        pools.forEach(JdbcConnectionPool::dispose);
+        pools.forEach(TestDatabase.Pool::close);
     }
 
-    private JdbcConnectionPool open() {
-        JdbcConnectionPool pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay").toAbsolutePath(), "", "");
+    /** A new pool on the test's database (a relay restarted, or another relay, opens one). */
+    private DataSource open() {
+        if (database == null) {
+            database = database(dir);
+        }
+        TestDatabase.Pool pool = database.open();
         pools.add(pool);
-        return pool;
+        return pool.dataSource();
+    }
+
+    private void close(DataSource dataSource) {
+        pools.stream().filter(p -> p.dataSource() == dataSource).forEach(TestDatabase.Pool::close);
     }
 
     private static NodeKey key(int n) {
@@ -53,7 +68,7 @@ class JdbcAddressAllocatorTest {
 
     @Test
     void theSameKeyGetsTheSameLeaseAlsoAfterReopening() throws Exception {
-        JdbcConnectionPool pool = open();
+        DataSource pool = open();
         JdbcAddressAllocator ipam = new JdbcAddressAllocator(pool, DEFAULTS);
         Lease first = ipam.allocate("acme", key(1));
         Lease other = ipam.allocate("acme", key(2));
@@ -61,7 +76,7 @@ class JdbcAddressAllocatorTest {
         assertEquals(Optional.of(first), ipam.lease("acme", key(1)));
         assertEquals(InetAddress.getByName("100.64.0.1"), first.ipv4());
         assertNotEquals(first.ipv4(), other.ipv4());
-        pool.dispose();
+        close(pool);
 
         JdbcAddressAllocator again = new JdbcAddressAllocator(open(), DEFAULTS);
         assertEquals(first, again.allocate("acme", key(1)));
@@ -216,14 +231,14 @@ class JdbcAddressAllocatorTest {
 
     @Test
     void theGeneratedUlaIsAFdSlash48AndSurvivesReopening() throws Exception {
-        JdbcConnectionPool pool = open();
+        DataSource pool = open();
         JdbcAddressAllocator ipam = new JdbcAddressAllocator(pool, DEFAULTS);
         IpPrefix ula = ipam.ipv6Pool();
         assertEquals(48, ula.length());
         assertTrue(IpPrefix.parse("fd00::/8").contains(ula.address()), ula.toString());
         Lease lease = ipam.allocate("acme", key(1));
         assertTrue(ula.contains(lease.ipv6()));
-        pool.dispose();
+        close(pool);
 
         JdbcAddressAllocator again = new JdbcAddressAllocator(open(), DEFAULTS);
         assertEquals(ula, again.ipv6Pool());
@@ -241,7 +256,7 @@ class JdbcAddressAllocatorTest {
 
     @Test
     void thePoolsCannotChangeUnderExistingTenants() throws Exception {
-        JdbcConnectionPool pool = open();
+        DataSource pool = open();
         new JdbcAddressAllocator(pool, DEFAULTS).allocate("acme", key(1));
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> new JdbcAddressAllocator(pool, new JdbcAddressAllocator.Settings("10.0.0.0/8", 18, "")));

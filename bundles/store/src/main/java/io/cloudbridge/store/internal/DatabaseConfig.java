@@ -7,7 +7,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 @ObjectClassDefinition(name = "Database", description = "The relay's SQL database.")
 public @interface DatabaseConfig {
     @AttributeDefinition(description = "A JDBC URL; empty for the embedded H2 database in the state folder"
-            + " (state/relay/relay.mv.db).", required = false)
+            + " (state/relay/relay.mv.db); jdbc:postgresql://HOST[:PORT][,HOST2...]/DATABASE for a PostgreSQL server"
+            + " that relays share.", required = false)
     String url() default "";
 
     @AttributeDefinition(description = "The database user.", required = false)

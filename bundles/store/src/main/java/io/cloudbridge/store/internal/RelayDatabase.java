@@ -10,7 +10,6 @@ import java.sql.SQLException;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import javax.sql.DataSource;
-import org.h2.jdbcx.JdbcConnectionPool;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
@@ -25,9 +24,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Opens the relay's database and offers it as a {@link DataSource} service
  * ({@code cloudbridge.database=relay}) once a connection works. The default is an embedded H2 file
- * in the state folder, opened by this process alone; a configured JDBC URL points elsewhere, with
- * the driver as a bundle of its own. A change of the section closes the pool and opens a new one
- * (DS re-activates the component), so the components using it re-bind.
+ * in the state folder, opened by this process alone; a PostgreSQL URL names the server that a fleet
+ * of relays shares ({@link DatabasePool}). A change of the section closes the pool and opens a new
+ * one (DS re-activates the component), so the components using it re-bind.
  */
 @Component(configurationPid = "cloudbridge.database", configurationPolicy = ConfigurationPolicy.OPTIONAL, immediate = true)
 @Designate(ocd = DatabaseConfig.class)
@@ -39,7 +38,7 @@ public final class RelayDatabase {
     private static final Logger LOG = LoggerFactory.getLogger(RelayDatabase.class);
     public static final String PROPERTY = "cloudbridge.database";
 
-    private JdbcConnectionPool pool;
+    private DatabasePool pool;
     private ServiceRegistration<DataSource> registration;
     private ServiceRegistration<Durability> durability;
 
@@ -55,22 +54,25 @@ public final class RelayDatabase {
             url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
         }
         String password = config.passwordFile().isBlank() ? "" : Files.readString(environment.configuredPath(config.passwordFile())).trim();
-        pool = JdbcConnectionPool.create(url, config.user(), password);
-        pool.setMaxConnections(config.maxConnections());
-        try (Connection c = pool.getConnection()) {
-            LOG.info("relay database open: {} ({})", c.getMetaData().getDatabaseProductName(), redact(url));
+        try {
+            pool = DatabasePool.open(url, config.user(), password, config.maxConnections());
         } catch (SQLException e) {
-            pool.dispose();
+            throw new SQLException("cannot open the relay database " + redact(url) + ": " + e.getMessage(), e);
+        }
+        try (Connection c = pool.dataSource().getConnection()) {
+            LOG.info("relay database open: {} {} ({})", c.getMetaData().getDatabaseProductName(),
+                    c.getMetaData().getDatabaseProductVersion(), redact(url));
+        } catch (SQLException e) {
+            pool.close();
             throw new SQLException("cannot open the relay database " + redact(url) + ": " + e.getMessage(), e);
         }
         Dictionary<String, Object> props = new Hashtable<>();
         props.put(PROPERTY, "relay");
         // By hand: the service is the pool this component opened, not the component (DS registers only that).
-        registration = ctx.registerService(DataSource.class, pool, props);
+        registration = ctx.registerService(DataSource.class, pool.dataSource(), props);
         // An embedded H2 file needs its writes forced; a database server's commits are durable.
-        boolean embeddedH2 = url.startsWith("jdbc:h2:") && !url.startsWith("jdbc:h2:tcp:") && !url.startsWith("jdbc:h2:ssl:")
-                && !url.startsWith("jdbc:h2:mem:");
-        durability = ctx.registerService(Durability.class, embeddedH2 ? new GroupCommit(pool) : GroupCommit.COMMITS_ARE_DURABLE, props);
+        durability = ctx.registerService(Durability.class,
+                pool.embeddedH2() ? new GroupCommit(pool.dataSource()) : GroupCommit.COMMITS_ARE_DURABLE, props);
     }
 
     @Deactivate
@@ -82,7 +84,7 @@ public final class RelayDatabase {
             registration.unregister();
         }
         if (pool != null) {
-            pool.dispose();
+            pool.close();
         }
     }
 

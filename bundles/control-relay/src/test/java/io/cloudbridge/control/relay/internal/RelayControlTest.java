@@ -48,9 +48,14 @@ class RelayControlTest {
     RelayFixture relay;
     ManagedChannel channel;
 
+    /** A relay for these tests, on the engine they run on: embedded H2 here, PostgreSQL in {@link RelayControlOnPostgresTest}. */
+    RelayFixture fixture(RelayConfig config) throws Exception {
+        return new RelayFixture(config);
+    }
+
     @BeforeAll
     void start() throws Exception {
-        relay = new RelayFixture();
+        relay = fixture(RelayFixture.config(900));
         channel = relay.channel();
     }
 
@@ -281,7 +286,7 @@ class RelayControlTest {
     /** A node silent past the expiry is removed and its address released; a node that reports stays. */
     @Test
     void silentNodesExpireAndFreeTheirAddresses() throws Exception {
-        RelayFixture expiring = new RelayFixture(RelayFixture.config(900, 2));
+        RelayFixture expiring = fixture(RelayFixture.config(900, 2));
         ManagedChannel ch = expiring.channel();
         try {
             String key = expiring.preAuthKey("ephemeral", true);
@@ -514,7 +519,7 @@ class RelayControlTest {
     @Test
     void badPreAuthKeysAndBadNodeInfoAreRefused() throws Exception {
         // A relay of its own: the guessing budget it uses up is per source address, and every test here is 127.0.0.1.
-        RelayFixture relay = new RelayFixture();
+        RelayFixture relay = fixture(RelayFixture.config(900));
         ManagedChannel channel = relay.channel();
         try {
             refusals(relay, channel);

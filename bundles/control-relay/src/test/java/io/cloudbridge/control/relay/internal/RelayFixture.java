@@ -17,15 +17,18 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.concurrent.Executor;
-import org.h2.jdbcx.JdbcConnectionPool;
+import io.cloudbridge.testing.TestDatabase;
+import javax.sql.DataSource;
 
 /**
- * A real relay control service for tests: TLS 1.3 on loopback, an embedded H2 database in a fresh
- * folder, the real IPAM allocator, and clients that trust exactly the relay's own certificate.
+ * A real relay control service for tests: TLS 1.3 on loopback, a database of its own (an embedded H2
+ * file in a fresh folder, or a PostgreSQL database on a real server), the real IPAM allocator, and
+ * clients that trust exactly the relay's own certificate.
  */
 final class RelayFixture implements AutoCloseable {
     final Path home;
-    final JdbcConnectionPool pool;
+    final DataSource pool;
+    private final TestDatabase.Pool opened;
     final JdbcAddressAllocator ipam;
     /** The running control service; {@link #restart()} replaces it. */
     RelayControlServer relay = new RelayControlServer();
@@ -39,9 +42,17 @@ final class RelayFixture implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicInteger flushesHeld = new java.util.concurrent.atomic.AtomicInteger();
 
     RelayFixture(RelayConfig config) throws Exception {
+        this(config, null);
+    }
+
+    /** On {@code database}; null for an embedded H2 file in the fixture's folder. */
+    RelayFixture(RelayConfig config, TestDatabase database) throws Exception {
         this.config = config;
         home = Files.createTempDirectory("relay-test");
-        pool = JdbcConnectionPool.create("jdbc:h2:file:" + home.resolve("relay").toAbsolutePath(), "", "");
+        TestDatabase engine = database == null ? TestDatabase.h2(home) : database;
+        opened = engine.open();
+        pool = opened.dataSource();
+        boolean h2 = "H2".equals(engine.engine());
         ipam = new JdbcAddressAllocator(pool, new io.cloudbridge.ipam.internal.IpamConfig() {
             @Override
             public Class<? extends Annotation> annotationType() {
@@ -70,8 +81,10 @@ final class RelayFixture implements AutoCloseable {
                     Thread.currentThread().interrupt();
                 }
             }
-            try (java.sql.Connection c = pool.getConnection(); java.sql.Statement s = c.createStatement()) {
-                s.execute("CHECKPOINT");
+            if (h2) { // (a server's commits are durable already, as RelayDatabase tells the relay)
+                try (java.sql.Connection c = pool.getConnection(); java.sql.Statement s = c.createStatement()) {
+                    s.execute("CHECKPOINT");
+                }
             }
         };
         relay.bind(pool, ipam, durability, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
@@ -314,6 +327,6 @@ final class RelayFixture implements AutoCloseable {
     @Override
     public void close() throws Exception {
         relay.deactivate();
-        pool.dispose();
+        opened.close();
     }
 }
