@@ -38,14 +38,20 @@ class ControlPlaneTest {
     @TempDir
     Path work;
 
-    private Daemon relay(int port) throws Exception {
-        Daemon relay = new Daemon(Files.createDirectories(work.resolve("relay")));
+    /** The relay's database section: none here (the embedded H2 file); a PostgreSQL server in {@link ControlPlaneOnPostgresTest}. */
+    String databaseSection(Path relayFolder) throws Exception {
+        return "";
+    }
+
+    Daemon relay(int port) throws Exception {
+        Path folder = Files.createDirectories(work.resolve("relay"));
+        Daemon relay = new Daemon(folder);
         RuntimeTestSupport.writeOwnerOnly(relay.config, String.join("\n",
                 "kernel:", "  features: [core, shell, relay]",
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + port, "  jwksPort: 0",
                 // short-lived tokens, so that renewal across expiry happens within the test
                 "  tokenLifetimeSeconds: 10",
-                ""));
+                databaseSection(folder)));
         return relay;
     }
 

@@ -18,6 +18,11 @@ public @interface DatabaseConfig {
             required = false)
     String passwordFile() default "";
 
+    @AttributeDefinition(description = "A file holding the fleet key (32 random bytes in Base64, owner-only, the same"
+            + " file on every relay of a fleet) that seals the secrets kept in the database (token-signing keys);"
+            + " required with a PostgreSQL server, optional with the embedded database.", required = false)
+    String fleetKeyFile() default "";
+
     @AttributeDefinition(min = "1", max = "256", description = "Connections kept open at most.")
     int maxConnections() default 16;
 }

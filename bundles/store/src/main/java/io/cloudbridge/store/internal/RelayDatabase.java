@@ -2,6 +2,8 @@ package io.cloudbridge.store.internal;
 
 import io.cloudbridge.api.runtime.RuntimeEnvironment;
 import io.cloudbridge.store.Durability;
+import io.cloudbridge.store.FleetKeySealer;
+import io.cloudbridge.store.SecretSealer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,6 +43,7 @@ public final class RelayDatabase {
     private DatabasePool pool;
     private ServiceRegistration<DataSource> registration;
     private ServiceRegistration<Durability> durability;
+    private ServiceRegistration<SecretSealer> sealer;
 
     @Activate
     void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
@@ -52,6 +55,17 @@ public final class RelayDatabase {
             // with H2's delayed writes alone a relay killed right after telling a node its address
             // forgot it (the control plane test caught a node given another address after a SIGKILL).
             url = "jdbc:h2:file:" + folder.resolve("relay").toAbsolutePath() + ";FILE_LOCK=FS";
+        }
+        SecretSealer secrets;
+        if (!config.fleetKeyFile().isBlank()) {
+            secrets = FleetKeySealer.load(environment.configuredPath(config.fleetKeyFile()));
+        } else if (url.startsWith("jdbc:h2:")) {
+            secrets = FleetKeySealer.NONE; // one relay's own file, in its owner-only state folder
+        } else {
+            throw new IOException("a database server that relays share needs database.fleetKeyFile: the token-signing keys"
+                    + " kept in it would otherwise be readable by anyone who reads the database, and so would let them forge"
+                    + " tokens (make one with: head -c 32 /dev/urandom | base64 > fleet.key; chmod 600 fleet.key; the same file"
+                    + " on every relay)");
         }
         String password = config.passwordFile().isBlank() ? "" : Files.readString(environment.configuredPath(config.passwordFile())).trim();
         try {
@@ -71,6 +85,7 @@ public final class RelayDatabase {
         // By hand: the service is the pool this component opened, not the component (DS registers only that).
         registration = ctx.registerService(DataSource.class, pool.dataSource(), props);
         // An embedded H2 file needs its writes forced; a database server's commits are durable.
+        sealer = ctx.registerService(SecretSealer.class, secrets, props);
         durability = ctx.registerService(Durability.class,
                 pool.embeddedH2() ? new GroupCommit(pool.dataSource()) : GroupCommit.COMMITS_ARE_DURABLE, props);
     }
@@ -79,6 +94,9 @@ public final class RelayDatabase {
     void deactivate() {
         if (durability != null) {
             durability.unregister();
+        }
+        if (sealer != null) {
+            sealer.unregister();
         }
         if (registration != null) {
             registration.unregister();

@@ -58,6 +58,9 @@ public final class RelayControlServer {
     /** What makes an answer's writes survive a crash before the answer goes out. */
     @Reference(target = "(cloudbridge.database=relay)")
     private io.cloudbridge.store.Durability durability;
+    /** Seals the token-signing keys with the fleet key before they reach the database. */
+    @Reference(target = "(cloudbridge.database=relay)")
+    private io.cloudbridge.store.SecretSealer secrets;
     /** OIDC sign-in, when the identity section configures a provider. */
     private volatile io.cloudbridge.api.auth.IdentityVerifier identity;
 
@@ -122,7 +125,7 @@ public final class RelayControlServer {
     /** @param clock the relay's time: tokens, expiry and rate limits (tests move it instead of waiting) */
     void start(RuntimeEnvironment environment, RelayConfig config, Clock clock) throws IOException, SQLException {
         Path relayState = environment.stateFolder("relay");
-        state = new RelayState(database);
+        state = new RelayState(database, secrets);
         NodeTokens tokens = new NodeTokens(state, config.issuer(), Duration.ofSeconds(config.tokenLifetimeSeconds()),
                 Duration.ofSeconds(config.signingKeyRotationSeconds()));
         tokens.rotateIfDue(clock.instant());
@@ -220,8 +223,9 @@ public final class RelayControlServer {
         }
     }
 
-    void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync,
+    void bind(DataSource db, AddressAllocator allocator, io.cloudbridge.store.Durability sync, io.cloudbridge.store.SecretSealer sealer,
             io.cloudbridge.api.policy.PolicyCompiler compiler) {
+        this.secrets = sealer;
         this.policyCompiler = compiler;
         this.database = db;
         this.ipam = allocator;

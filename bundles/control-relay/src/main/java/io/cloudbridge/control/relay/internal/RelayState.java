@@ -56,11 +56,12 @@ final class RelayState {
     private final RefreshTokens refreshTokens;
     private final SigningKeys signingKeys;
 
-    RelayState(DataSource db) throws SQLException {
+    /** @param secrets seals the secrets kept in the database (the fleet key's, or none) */
+    RelayState(DataSource db, io.cloudbridge.store.SecretSealer secrets) throws SQLException {
         this.db = db;
         this.policyVersions = new PolicyVersions(db);
         this.refreshTokens = new RefreshTokens(db);
-        this.signingKeys = new SigningKeys(db);
+        this.signingKeys = new SigningKeys(db, secrets);
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
                 "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
     }

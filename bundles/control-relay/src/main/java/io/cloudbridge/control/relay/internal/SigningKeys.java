@@ -8,17 +8,27 @@ import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import io.cloudbridge.store.SecretSealer;
 import javax.sql.DataSource;
 
 /**
  * The relay's token-signing keys in its database ({@code relay_signing_key}, made by
- * {@link RelayState}'s migrations), newest first.
+ * {@link RelayState}'s migrations), newest first. The private keys are sealed with the fleet key
+ * where the relay has one ({@link SecretSealer}); a key stored in the clear before the fleet key
+ * was configured is sealed in place when it is next read.
  */
 final class SigningKeys {
     private final DataSource db;
+    private final SecretSealer secrets;
 
-    SigningKeys(DataSource db) {
+    SigningKeys(DataSource db, SecretSealer secrets) {
         this.db = db;
+        this.secrets = secrets;
+    }
+
+    /** What a sealed key is bound to: its table and its key id (it opens in no other row). */
+    private static String context(String kid) {
+        return "relay_signing_key:" + kid;
     }
 
     record Key(String kid, String privateJwk, Instant created) {
@@ -28,9 +38,25 @@ final class SigningKeys {
         try (Connection c = db.getConnection(); PreparedStatement q = c.prepareStatement(
                 "SELECT kid, private_jwk, created_at FROM relay_signing_key ORDER BY created_at DESC")) {
             List<Key> out = new ArrayList<>();
+            List<Key> inTheClear = new ArrayList<>();
             try (ResultSet r = q.executeQuery()) {
                 while (r.next()) {
-                    out.add(new Key(r.getString(1), r.getString(2), r.getTimestamp(3).toInstant()));
+                    String kid = r.getString(1);
+                    String stored = r.getString(2);
+                    Key key = new Key(kid, secrets.open(stored, context(kid)), r.getTimestamp(3).toInstant());
+                    out.add(key);
+                    if (secrets.sealing() && !secrets.isSealed(stored)) {
+                        inTheClear.add(key);
+                    }
+                }
+            }
+            for (Key key : inTheClear) {
+                try (PreparedStatement u = c.prepareStatement(
+                        "UPDATE relay_signing_key SET private_jwk = ? WHERE kid = ? AND private_jwk = ?")) {
+                    u.setString(1, secrets.seal(key.privateJwk(), context(key.kid())));
+                    u.setString(2, key.kid());
+                    u.setString(3, key.privateJwk());
+                    u.executeUpdate();
                 }
             }
             return out;
@@ -41,7 +67,7 @@ final class SigningKeys {
         try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
                 "INSERT INTO relay_signing_key (kid, private_jwk, created_at) VALUES (?, ?, ?)")) {
             i.setString(1, key.kid());
-            i.setString(2, key.privateJwk());
+            i.setString(2, secrets.seal(key.privateJwk(), context(key.kid())));
             i.setTimestamp(3, Timestamp.from(key.created()));
             i.executeUpdate();
         }

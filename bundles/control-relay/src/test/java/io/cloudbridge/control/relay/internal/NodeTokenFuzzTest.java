@@ -26,7 +26,7 @@ class NodeTokenFuzzTest {
     @BeforeAll
     static void relay() throws Exception {
         db = JdbcConnectionPool.create("jdbc:h2:mem:fuzz-tokens;DB_CLOSE_DELAY=-1", "", "");
-        tokens = new NodeTokens(new RelayState(db), "relay", Duration.ofMinutes(15), Duration.ofDays(365));
+        tokens = new NodeTokens(new RelayState(db, io.cloudbridge.store.FleetKeySealer.NONE), "relay", Duration.ofMinutes(15), Duration.ofDays(365));
         tokens.issue("n1", "acme", "key", NOW, new StringBuilder()); // the signing key, made once
     }
 

@@ -19,7 +19,7 @@ class NodeTokensTest {
         try {
             Duration lifetime = Duration.ofMinutes(15);
             Duration rotation = Duration.ofHours(1);
-            NodeTokens tokens = new NodeTokens(new RelayState(db), "relay", lifetime, rotation);
+            NodeTokens tokens = new NodeTokens(new RelayState(db, io.cloudbridge.store.FleetKeySealer.NONE), "relay", lifetime, rotation);
             Instant t0 = Instant.parse("2026-11-25T10:00:00Z");
             StringBuilder first = new StringBuilder();
             tokens.issue("n1", "acme", "key", t0, first);
@@ -36,7 +36,7 @@ class NodeTokensTest {
             assertEquals("n1", tokens.verify(lastOfOld.toString(), t1.plusSeconds(60)).nodeId());
 
             // A restarted relay (a new instance on the same database) honours both.
-            NodeTokens restarted = new NodeTokens(new RelayState(db), "relay", lifetime, rotation);
+            NodeTokens restarted = new NodeTokens(new RelayState(db, io.cloudbridge.store.FleetKeySealer.NONE), "relay", lifetime, rotation);
             assertEquals("n1", restarted.verify(second.toString(), t1).nodeId());
             assertEquals("n1", restarted.verify(lastOfOld.toString(), t1).nodeId());
 

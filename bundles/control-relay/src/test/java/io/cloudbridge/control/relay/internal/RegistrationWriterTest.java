@@ -55,7 +55,7 @@ class RegistrationWriterTest {
 
     private RelayState open(int tenantPrefixLength, int bound) throws Exception {
         pool = JdbcConnectionPool.create("jdbc:h2:file:" + dir.resolve("relay").toAbsolutePath(), "", "");
-        RelayState state = new RelayState(pool);
+        RelayState state = new RelayState(pool, io.cloudbridge.store.FleetKeySealer.NONE);
         ipam = new JdbcAddressAllocator(pool, ipamConfig(tenantPrefixLength));
         Durability heldOnce = () -> {
             if (flushes.getAndIncrement() == 0) {

@@ -29,6 +29,8 @@ final class RelayFixture implements AutoCloseable {
     final Path home;
     final DataSource pool;
     private final TestDatabase.Pool opened;
+    /** The fleet key's sealer on PostgreSQL (as a relay sharing a server must have one), none on H2. */
+    final io.cloudbridge.store.SecretSealer secrets;
     final JdbcAddressAllocator ipam;
     /** The running control service; {@link #restart()} replaces it. */
     RelayControlServer relay = new RelayControlServer();
@@ -53,6 +55,7 @@ final class RelayFixture implements AutoCloseable {
         opened = engine.open();
         pool = opened.dataSource();
         boolean h2 = "H2".equals(engine.engine());
+        secrets = h2 ? io.cloudbridge.store.FleetKeySealer.NONE : fleetKey(home);
         ipam = new JdbcAddressAllocator(pool, new io.cloudbridge.ipam.internal.IpamConfig() {
             @Override
             public Class<? extends Annotation> annotationType() {
@@ -87,7 +90,7 @@ final class RelayFixture implements AutoCloseable {
                 }
             }
         };
-        relay.bind(pool, ipam, durability, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
+        relay.bind(pool, ipam, durability, secrets, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
         relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
                 java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
                 config, clock);
@@ -100,7 +103,7 @@ final class RelayFixture implements AutoCloseable {
     void restart() throws Exception {
         relay.deactivate();
         relay = new RelayControlServer();
-        relay.bind(pool, ipam, durability, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
+        relay.bind(pool, ipam, durability, secrets, new io.cloudbridge.policy.internal.YamlPolicyCompiler());
         relay.start(new io.cloudbridge.kernel.internal.environment.DaemonEnvironment(
                 java.util.Map.of("cloudbridge.home", home.toString(), "cloudbridge.state", home.resolve("state").toString())::get),
                 config, clock);
@@ -128,6 +131,16 @@ final class RelayFixture implements AutoCloseable {
         public Instant instant() {
             return Instant.now().plus(ahead);
         }
+    }
+
+    /** A new fleet key file in {@code folder} (owner-only), loaded. */
+    static io.cloudbridge.store.FleetKeySealer fleetKey(Path folder) throws java.io.IOException {
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        Path file = folder.resolve("fleet.key");
+        Files.writeString(file, java.util.Base64.getEncoder().encodeToString(key) + "\n");
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        return io.cloudbridge.store.FleetKeySealer.load(file);
     }
 
     RelayFixture() throws Exception {
