@@ -30,7 +30,8 @@
 # Sizes come from the environment: WARM_NODES=15000 NODES=10000 WATCHERS=1000 ROUNDS=20 WARMUP=5 CONCURRENCY=64
 # FULLMAPS=8 POLICY_RULES=0. RELAY_JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64 runs the relay on that JDK.
 # The relay runs as shipped (its -Xmx512m heap, H2 database); the client runs in its own JVM on
-# the same machine.
+# the same machine. DATABASE=postgresql: the relay's database on a PostgreSQL server of the
+# benchmark's own (bench/lib/postgres.sh: durable as shipped, on this machine's cores too).
 #
 # Usage: bench/control-plane.sh [DIST]   (DIST defaults to runtime/target/cloudbridge; build it
 #        first: ./mvnw -B -DskipTests install)
@@ -50,6 +51,7 @@ warm_nodes=${WARM_NODES:-15000}
 [ -x "$dist/bin/cloudbridge" ] || { echo "no distribution at $dist; run ./mvnw -B -DskipTests install" >&2; exit 1; }
 [ "$watchers" -lt "$nodes" ] || { echo "WATCHERS ($watchers) must be fewer than NODES ($nodes)" >&2; exit 1; }
 . "$here/bench/lib/daemons.sh"
+. "$here/bench/lib/postgres.sh"
 refuse_if_daemons_running
 
 cpfile=$(mktemp)
@@ -64,6 +66,7 @@ BENCH_WORK=$work
 relay_pid=
 cleanup() {
   stop_all $relay_pid
+  postgres_stop
   rm -rf "$work"
 }
 trap_cleanup cleanup
@@ -87,6 +90,11 @@ relay:
   registrationsPerPreAuthKeyPerMinute: 1000000
   mapOpensPerTenantPerMinute: 1000000
 EOF
+case "${DATABASE:-h2}" in
+  h2) ;;
+  postgresql) postgres_start "$work"; postgres_relay_section >> "$work/cloudbridge.yaml" ;;
+  *) echo "DATABASE is h2 or postgresql, not ${DATABASE}" >&2; exit 2 ;;
+esac
 
 log=$work/relay.log
 # The relay runs on the default JDK unless RELAY_JAVA_HOME names another (e.g. Temurin 25).
@@ -113,6 +121,7 @@ warm_key=$(relay_env "$dist/bin/cloudbridge" exec --config "$work/cloudbridge.ya
 java_version=$(java -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/')
 relay_jdk=$(tr '\0' ' ' < "/proc/$relay_pid/cmdline" | awk '{print $1}')
 echo "relay pid $relay_pid on 127.0.0.1:$port; relay JDK $("$relay_jdk" -version 2>&1 | head -1 | sed 's/.*version "\([^"]*\)".*/\1/'), client JDK $java_version; $(nproc) cores"
+echo "database ${DATABASE:-h2}${pg_url:+ ($pg_url)}"
 echo "nodes $nodes, watchers $((watchers / 4)),$((watchers / 2)),$watchers, rounds $rounds (+$warmup warm-up), concurrency $concurrency, full maps in flight $full_maps"
 
 status=0
