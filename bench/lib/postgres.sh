@@ -5,7 +5,7 @@
 # benchmark's owner-only work folder). Durable as shipped (fsync and synchronous commits on), so that a
 # figure is what an operator's server gives. The caller stops it with postgres_stop (in its cleanup).
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true) # (none: only DATABASE=postgresql needs it)
 pg_folder=
 
 # As the server's owner: nobody when root, else the caller.

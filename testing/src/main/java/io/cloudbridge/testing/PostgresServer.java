@@ -34,6 +34,8 @@ public final class PostgresServer {
     public static final String USER = "cloudbridge";
     private static final int NOBODY = 65_534;
     private static PostgresServer shared;
+    /** Why the server could not start, once: the tests after the first fail at once instead of trying again. */
+    private static IllegalStateException failed;
 
     private final Path folder;
     private final Path bin;
@@ -68,6 +70,9 @@ public final class PostgresServer {
 
     /** The JVM's server, started now if it is not running yet; skips (fails in CI) where PostgreSQL is not installed. */
     public static synchronized PostgresServer shared() {
+        if (failed != null) {
+            throw failed;
+        }
         if (shared == null) {
             Optional<Path> bin = binaries();
             Requirements.require(bin.isPresent(), "PostgreSQL's server (initdb and pg_ctl under /usr/lib/postgresql/*/bin)",
@@ -79,10 +84,9 @@ public final class PostgresServer {
             try {
                 shared = start(bin.get(), root);
             } catch (IOException e) {
-                throw new IllegalStateException("cannot start PostgreSQL: " + e.getMessage(), e);
+                failed = new IllegalStateException("cannot start PostgreSQL: " + e.getMessage(), e);
+                throw failed;
             }
-            PostgresServer server = shared;
-            Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "postgres-stop"));
         }
         return shared;
     }
@@ -122,6 +126,8 @@ public final class PostgresServer {
             port = probe.getLocalPort();
         }
         PostgresServer server = new PostgresServer(folder, bin, asNobody, port, password);
+        // Stopped and removed when the JVM ends, also when it failed to start half-way.
+        Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "postgres-stop"));
         if (asNobody) {
             // The cluster's user must own its folder, and enter every folder above it (/tmp does).
             try (Stream<Path> files = Files.walk(folder)) {
@@ -185,10 +191,12 @@ public final class PostgresServer {
     }
 
     private void stop() {
-        try {
-            run(List.of(bin.resolve("pg_ctl").toString(), "-D", folder.resolve("data").toString(), "-m", "immediate", "-w", "stop"));
-        } catch (IOException e) {
-            // going anyway: the folder below goes with what is left
+        if (Files.isDirectory(folder.resolve("data"))) {
+            try {
+                run(List.of(bin.resolve("pg_ctl").toString(), "-D", folder.resolve("data").toString(), "-m", "immediate", "-w", "stop"));
+            } catch (IOException e) {
+                // going anyway: the folder below goes with what is left
+            }
         }
         try (Stream<Path> files = Files.walk(folder)) {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

@@ -37,7 +37,7 @@ public final class FleetKeySealer implements SecretSealer {
 
         @Override
         public String open(String stored, String context) throws SQLException {
-            if (stored.startsWith(PREFIX)) {
+            if (isSealed(stored)) {
                 throw new SQLException("the database holds secrets sealed with a fleet key, and this relay has none"
                         + " (database.fleetKeyFile): give it the fleet's key file");
             }
@@ -46,7 +46,7 @@ public final class FleetKeySealer implements SecretSealer {
 
         @Override
         public boolean isSealed(String stored) {
-            return stored.startsWith(PREFIX);
+            return sealed(stored);
         }
 
         @Override
@@ -54,6 +54,10 @@ public final class FleetKeySealer implements SecretSealer {
             return false;
         }
     };
+
+    private static boolean sealed(String stored) {
+        return stored.startsWith(PREFIX);
+    }
 
     private final SecretKeySpec key;
     private final SecureRandom random = new SecureRandom();
@@ -64,22 +68,28 @@ public final class FleetKeySealer implements SecretSealer {
 
     /** The fleet key in {@code file}; refused where the file is missing, readable by others, or not 32 bytes in Base64. */
     public static FleetKeySealer load(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("database.fleetKeyFile " + file + " does not exist (make it with: head -c 32 /dev/urandom | base64 > "
-                    + file + "; chmod 600 " + file + ")");
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.US_ASCII);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException("database.fleetKeyFile " + file + " does not exist (a new fleet: head -c 32 /dev/urandom | base64 > "
+                    + file + "; chmod 600 " + file + "; a relay joining one: a copy of the fleet's file)");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IOException("database.fleetKeyFile " + file + " is not Base64 text (make it with: head -c 32 /dev/urandom | base64)");
         }
         try {
             Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(file);
-            if (permissions.contains(PosixFilePermission.GROUP_READ) || permissions.contains(PosixFilePermission.OTHERS_READ)) {
-                throw new IOException("database.fleetKeyFile " + file + " is readable by group or others; restrict it with 'chmod 600 "
-                        + file + "'");
+            if (permissions.contains(PosixFilePermission.GROUP_READ) || permissions.contains(PosixFilePermission.OTHERS_READ)
+                    || permissions.contains(PosixFilePermission.GROUP_WRITE) || permissions.contains(PosixFilePermission.OTHERS_WRITE)) {
+                throw new IOException("database.fleetKeyFile " + file + " is readable or writable by group or others; restrict it with"
+                        + " 'chmod 600 " + file + "'");
             }
         } catch (UnsupportedOperationException notPosix) {
             // Windows: the file's ACL is the operator's to set
         }
         byte[] key;
         try {
-            key = Base64.getDecoder().decode(Files.readString(file, StandardCharsets.US_ASCII).trim());
+            key = Base64.getDecoder().decode(text.trim());
         } catch (IllegalArgumentException e) {
             throw new IOException("database.fleetKeyFile " + file + " is not Base64: " + e.getMessage());
         }
@@ -113,7 +123,7 @@ public final class FleetKeySealer implements SecretSealer {
 
     @Override
     public String open(String stored, String context) throws SQLException {
-        if (!stored.startsWith(PREFIX)) {
+        if (!sealed(stored)) {
             return stored; // stored before the fleet key was configured: sealed when it is next written
         }
         byte[] in;
@@ -140,7 +150,7 @@ public final class FleetKeySealer implements SecretSealer {
 
     @Override
     public boolean isSealed(String stored) {
-        return stored.startsWith(PREFIX);
+        return sealed(stored);
     }
 
     @Override

@@ -7,8 +7,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 @ObjectClassDefinition(name = "Database", description = "The relay's SQL database.")
 public @interface DatabaseConfig {
     @AttributeDefinition(description = "A JDBC URL; empty for the embedded H2 database in the state folder"
-            + " (state/relay/relay.mv.db); jdbc:postgresql://HOST[:PORT][,HOST2...]/DATABASE for a PostgreSQL server"
-            + " that relays share.", required = false)
+            + " (state/relay/relay.mv.db); jdbc:postgresql://HOST[:PORT][,HOST2...]/DATABASE for a PostgreSQL server.",
+            required = false)
     String url() default "";
 
     @AttributeDefinition(description = "The database user.", required = false)
@@ -18,9 +18,9 @@ public @interface DatabaseConfig {
             required = false)
     String passwordFile() default "";
 
-    @AttributeDefinition(description = "A file holding the fleet key (32 random bytes in Base64, owner-only, the same"
-            + " file on every relay of a fleet) that seals the secrets kept in the database (token-signing keys);"
-            + " required with a PostgreSQL server, optional with the embedded database.", required = false)
+    @AttributeDefinition(description = "A file holding the fleet key (32 random bytes in Base64, owner-only) that seals"
+            + " the secrets kept in the database (token-signing keys); required with a database server, optional with the"
+            + " embedded database.", required = false)
     String fleetKeyFile() default "";
 
     @AttributeDefinition(min = "1", max = "256", description = "Connections kept open at most.")

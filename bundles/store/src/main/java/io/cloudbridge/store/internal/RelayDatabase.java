@@ -59,10 +59,10 @@ public final class RelayDatabase {
         SecretSealer secrets;
         if (!config.fleetKeyFile().isBlank()) {
             secrets = FleetKeySealer.load(environment.configuredPath(config.fleetKeyFile()));
-        } else if (url.startsWith("jdbc:h2:")) {
+        } else if (DatabasePool.ownDatabase(url)) {
             secrets = FleetKeySealer.NONE; // one relay's own file, in its owner-only state folder
         } else {
-            throw new IOException("a database server that relays share needs database.fleetKeyFile: the token-signing keys"
+            throw new IOException("a database server needs database.fleetKeyFile: the token-signing keys"
                     + " kept in it would otherwise be readable by anyone who reads the database, and so would let them forge"
                     + " tokens (make one with: head -c 32 /dev/urandom | base64 > fleet.key; chmod 600 fleet.key; the same file"
                     + " on every relay)");

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,6 +45,26 @@ class DatabasePoolTest {
         try (DatabasePool pool = DatabasePool.open(twoHosts, database.user(), database.password(), 2)) {
             assertEquals("PostgreSQL", product(pool));
         }
+    }
+
+    @Test
+    void aSecondRelayOnTheSameDatabaseIsRefusedUntilTheFirstHasGone() throws Exception {
+        PostgresServer.Database database = PostgresServer.shared().newDatabase();
+        DatabasePool first = DatabasePool.open(database.url(), database.user(), database.password(), 2);
+        SQLException refused = assertThrows(SQLException.class,
+                () -> DatabasePool.open(database.url(), database.user(), database.password(), 2, Duration.ZERO));
+        assertTrue(refused.getMessage().contains("another relay uses this database"), refused.getMessage());
+        first.close();
+        try (DatabasePool second = DatabasePool.open(database.url(), database.user(), database.password(), 2, Duration.ofSeconds(5))) {
+            assertEquals("PostgreSQL", product(second));
+        }
+    }
+
+    @Test
+    void aMalformedUrlIsRefusedWithoutRepeatingItsPassword() {
+        SQLException refused = assertThrows(SQLException.class,
+                () -> DatabasePool.open("jdbc:postgresql://db:notaport/relay?password=secret", "", "", 2));
+        assertFalse(refused.getMessage().contains("secret"), refused.getMessage());
     }
 
     @Test

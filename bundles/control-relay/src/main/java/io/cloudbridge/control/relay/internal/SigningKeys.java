@@ -51,12 +51,18 @@ final class SigningKeys {
                 }
             }
             for (Key key : inTheClear) {
+                // (Only if it is still the value read: another relay may have sealed it meanwhile.)
                 try (PreparedStatement u = c.prepareStatement(
                         "UPDATE relay_signing_key SET private_jwk = ? WHERE kid = ? AND private_jwk = ?")) {
                     u.setString(1, secrets.seal(key.privateJwk(), context(key.kid())));
                     u.setString(2, key.kid());
                     u.setString(3, key.privateJwk());
                     u.executeUpdate();
+                } catch (SQLException e) {
+                    // A database this relay may read but not write (a standby, a read-only role): the
+                    // keys read fine, and sealing them can wait for a relay that may write.
+                    org.slf4j.LoggerFactory.getLogger(SigningKeys.class).warn(
+                            "token-signing key {} is stored in the clear and could not be sealed now: {}", key.kid(), e.getMessage());
                 }
             }
             return out;
