@@ -44,6 +44,8 @@ public final class RelayDatabase {
     private ServiceRegistration<DataSource> registration;
     private ServiceRegistration<Durability> durability;
     private ServiceRegistration<SecretSealer> sealer;
+    private ServiceRegistration<java.time.Clock> clockRegistration;
+    private DatabaseClock databaseClock;
 
     @Activate
     void activate(BundleContext ctx, DatabaseConfig config) throws IOException, SQLException {
@@ -85,6 +87,19 @@ public final class RelayDatabase {
         // By hand: the service is the pool this component opened, not the component (DS registers only that).
         registration = ctx.registerService(DataSource.class, pool.dataSource(), props);
         // An embedded H2 file needs its writes forced; a database server's commits are durable.
+        // The relay's time: a server's clock where relays may share it, this machine's for its own file.
+        java.time.Clock clock = java.time.Clock.systemUTC();
+        if (!DatabasePool.ownDatabase(url)) {
+            try {
+                databaseClock = DatabaseClock.start(pool.dataSource(), java.time.Duration.ofMinutes(1));
+            } catch (SQLException e) {
+                pool.close();
+                throw new SQLException("cannot read the database server's time: " + e.getMessage(), e);
+            }
+            clock = databaseClock;
+            LOG.info("relay time from the database server (this machine's clock {} ms off it)", databaseClock.offset().toMillis());
+        }
+        clockRegistration = ctx.registerService(java.time.Clock.class, clock, props);
         sealer = ctx.registerService(SecretSealer.class, secrets, props);
         durability = ctx.registerService(Durability.class,
                 pool.embeddedH2() ? new GroupCommit(pool.dataSource()) : GroupCommit.COMMITS_ARE_DURABLE, props);
@@ -97,6 +112,12 @@ public final class RelayDatabase {
         }
         if (sealer != null) {
             sealer.unregister();
+        }
+        if (clockRegistration != null) {
+            clockRegistration.unregister();
+        }
+        if (databaseClock != null) {
+            databaseClock.close();
         }
         if (registration != null) {
             registration.unregister();

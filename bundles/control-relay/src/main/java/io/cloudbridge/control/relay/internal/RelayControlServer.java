@@ -58,6 +58,12 @@ public final class RelayControlServer {
     /** What makes an answer's writes survive a crash before the answer goes out. */
     @Reference(target = "(cloudbridge.database=relay)")
     private io.cloudbridge.store.Durability durability;
+    /**
+     * The relay's time: the database server's, where relays may share one (tokens, pre-auth keys and
+     * nodes expire by one clock), this machine's with its own embedded file.
+     */
+    @Reference(target = "(cloudbridge.database=relay)")
+    private Clock databaseClock;
     /** Seals the token-signing keys with the fleet key before they reach the database. */
     @Reference(target = "(cloudbridge.database=relay)")
     private io.cloudbridge.store.SecretSealer secrets;
@@ -87,7 +93,7 @@ public final class RelayControlServer {
 
     @Activate
     void activate(BundleContext ctx, RelayConfig config) throws IOException, SQLException {
-        start(environment, config);
+        start(environment, config, databaseClock);
         published.add(ctx.registerService(io.cloudbridge.api.relay.RelayIdentity.class, certificate, null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.NodeSessionAuthenticator.class, service.sessionAuthenticator(), null));
         published.add(ctx.registerService(io.cloudbridge.api.relay.CredentialRevocations.class, service.credentials(), null));
@@ -117,12 +123,10 @@ public final class RelayControlServer {
         }
     }
 
-    /** @param environment where the relay's state is kept and configured paths start */
-    void start(RuntimeEnvironment environment, RelayConfig config) throws IOException, SQLException {
-        start(environment, config, Clock.systemUTC());
-    }
-
-    /** @param clock the relay's time: tokens, expiry and rate limits (tests move it instead of waiting) */
+    /**
+     * @param environment where the relay's state is kept and configured paths start
+     * @param clock the relay's time: tokens, expiry and rate limits (the database's; tests move it instead of waiting)
+     */
     void start(RuntimeEnvironment environment, RelayConfig config, Clock clock) throws IOException, SQLException {
         Path relayState = environment.stateFolder("relay");
         state = new RelayState(database, secrets);

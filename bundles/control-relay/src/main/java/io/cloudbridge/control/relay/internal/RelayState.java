@@ -63,7 +63,7 @@ final class RelayState {
         this.refreshTokens = new RefreshTokens(db);
         this.signingKeys = new SigningKeys(db, secrets);
         Migrations.migrate(db, SCHEMA, RelayState.class, List.of("relay/V1__relay.sql", "relay/V2__refresh_token_by_node.sql",
-                "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
+                "relay/V3__member_keys.sql", "relay/V4__policy.sql", "relay/V5__timestamps_with_time_zone.sql"));
     }
 
     PolicyVersions policyVersions() {
