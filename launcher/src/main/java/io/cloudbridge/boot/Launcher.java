@@ -234,11 +234,14 @@ public final class Launcher {
         frameworkConfig.put("felix.log.logger", new FelixLogBridge());
 
         BootLibraries.initialiseSharedState();
+        // Under a systemd notify unit: READY when the start is done, STOPPING, STATUS, WATCHDOG.
+        SystemdNotifier systemd = SystemdNotifier.fromEnvironment(System.getenv());
         Framework framework = new FrameworkFactory().newFramework(frameworkConfig);
         // SIGTERM runs the hook while the main thread waits for the framework to stop; the JVM halts
         // once the hook returns, so the hook waits (briefly) for the main thread's last words.
         java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
         Thread stopper = new Thread(() -> {
+            systemd.stopping("stopping: signalled");
             stop(framework, log);
             try {
                 finished.await(2, java.util.concurrent.TimeUnit.SECONDS);
@@ -249,6 +252,7 @@ public final class Launcher {
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             StartProgress.begin();
+            systemd.status("starting: " + bundles.size() + " bundles of " + String.join(",", features));
             framework.init();
             log.debug("framework initialised");
             BundleContext ctx = framework.getBundleContext();
@@ -293,7 +297,10 @@ public final class Launcher {
             log.info("runtime started: role={} features={} bundles={} failed={} startupMillis={}", role,
                     String.join(",", features), installed.size(), failed, startupMillis);
             ClassDataArchive.started(log);
+            systemd.ready("running: " + role + ", " + installed.size() + " bundles" + (failed > 0 ? ", " + failed + " failed to start" : ""));
+            systemd.startWatchdog(() -> framework.getState() == Bundle.ACTIVE);
             framework.waitForStop(0);
+            systemd.stopping("stopped");
             log.info("runtime stopped");
             if (StartupRefusal.problems().isPresent()) {
                 System.err.println("cloudbridge: configuration refused:");
@@ -303,6 +310,7 @@ public final class Launcher {
             return 0;
         } catch (BundleException | RuntimeException e) {
             StartProgress.finish();
+            systemd.status("failed to start: " + e.getMessage());
             log.error("the runtime failed to start", e);
             stop(framework, log);
             return EXIT_FAILED;
@@ -311,6 +319,7 @@ public final class Launcher {
             return EXIT_FAILED;
         } finally {
             StartProgress.finish();
+            systemd.close();
             try {
                 lockChannel.close();
             } catch (IOException ignored) {

@@ -70,6 +70,10 @@ public final class RuntimeProperties {
         p.put("org.osgi.framework.system.packages.extra", systemPackagesExtra());
         p.put(STATE, stateDir.toString());
         p.put("felix.fileinstall.dir", deployDir.toString());
+        // Its working copies in the state folder, not the system's temporary one: FileInstall tries
+        // to make its folder there forever, and a service whose /tmp it may not write (a read-only
+        // system, another user's tmpfs) never finished starting.
+        p.put("felix.fileinstall.tmpdir", stateDir.resolve("fileinstall").toString());
         // Jars only: configuration reaches ConfigAdmin through the YAML bridge alone.
         p.put("felix.fileinstall.filter", ".*\\.jar");
         p.put("felix.fileinstall.poll", Long.toString(deployPollMillis));
