@@ -26,10 +26,20 @@ final class HttpDatagrams {
         if ((streamId & 3) != 0) {
             throw new IllegalArgumentException("not a client-initiated bidirectional stream: " + streamId);
         }
-        ByteBuf header = alloc.buffer(VarInt.size(streamId >> 2) + 1);
-        VarInt.write(header, streamId >> 2);
-        VarInt.write(header, PAYLOAD_CONTEXT);
-        return alloc.compositeBuffer(2).addComponents(true, header, payload);
+        // One direct buffer, header and payload together: the QUIC channel copies a composite into a
+        // direct buffer of its own before quiche takes it, a copy and two allocations per datagram.
+        ByteBuf datagram = alloc.directBuffer(VarInt.size(streamId >> 2) + 1 + payload.readableBytes());
+        try {
+            VarInt.write(datagram, streamId >> 2);
+            VarInt.write(datagram, PAYLOAD_CONTEXT);
+            datagram.writeBytes(payload);
+        } catch (RuntimeException e) {
+            datagram.release();
+            throw e;
+        } finally {
+            payload.release();
+        }
+        return datagram;
     }
 
     /** A QUIC DATAGRAM frame too short for a Quarter Stream ID: RFC 9297 makes it a connection error. */
