@@ -65,13 +65,18 @@ class SystemdUnitTest {
     @Test
     void theUnitsVerifyAndTheirExposureIsWithinItsTarget() throws Exception {
         Path analyze = Requirements.requireTool("systemd-analyze", "apt-get install systemd");
+        Matcher version = Pattern.compile("systemd (\\d+)").matcher(Daemon.run(List.of(analyze.toString(), "--version")).out());
+        Requirements.require(version.find() && Integer.parseInt(version.group(1)) >= 250, "systemd 250 or newer (security --offline)",
+                "a newer distribution");
         Path relay = unit("cloudbridge-relay.service");
         Path node = unit("cloudbridge-node.service");
         Daemon.Result verified = Daemon.run(List.of(analyze.toString(), "verify", relay.toString(), node.toString()));
         assertEquals(0, verified.exit(), verified.out() + verified.err());
-        assertEquals("", (verified.out() + verified.err()).trim(), "no warning about either unit");
-        assertTrue(exposure(analyze, relay) < 2.0, "the relay's exposure");
-        assertTrue(exposure(analyze, node) < 4.0, "the node's exposure");
+        String said = verified.out() + verified.err();
+        assertTrue(!said.contains("cloudbridge-relay.service") && !said.contains("cloudbridge-node.service"), "no warning about either unit: " + said);
+        // (The bounds are 2.0 and 4.0; these are the scores as built, so that a line lost shows.)
+        assertTrue(exposure(analyze, relay) <= 1.8, "the relay's exposure");
+        assertTrue(exposure(analyze, node) <= 2.0, "the node's exposure");
     }
 
     private static double exposure(Path analyze, Path unit) {
@@ -88,6 +93,9 @@ class SystemdUnitTest {
         Requirements.requireRoot("to run the daemons as another user with one capability each");
         Requirements.requireTool("bwrap", "apt-get install bubblewrap");
         Requirements.requireTool("setpriv", "apt-get install util-linux");
+        Requirements.require(Daemon.run(List.of("bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--dev", "/dev", "--proc", "/proc",
+                "true")).exit() == 0, "bwrap able to make mount and process namespaces", "a machine or container that allows them");
+        Requirements.require(Files.exists(Path.of("/dev/net/tun")), "/dev/net/tun", "modprobe tun");
         int controlPort = freeLowPort();
         Path relayFolder = folder("relay");
         writeAsNobody(relayFolder.resolve("cloudbridge.yaml"), String.join("\n", "kernel:", "  features: [core, shell, relay]",
@@ -171,16 +179,15 @@ class SystemdUnitTest {
             status = systemd.receive(Duration.ofSeconds(60));
         }
         assertNotNull(status, "no READY within 60 s of starting; log:\n" + log(folder));
-        assertTrue(status.startsWith("READY=1\n") && status.contains("\nMAINPID="), status);
+        assertTrue(status.startsWith("READY=1\nSTATUS=running: "), status);
         assertTrue(!log(folder).contains("\"level\":\"ERROR\""), "no error starting under the unit's conditions:\n" + log(folder));
         return status;
     }
 
-    /** SIGTERM to the JVM (as systemd sends it): STOPPING comes first, then the JVM is gone. */
+    /** SIGTERM to the JVM (as systemd sends it): STOPPING comes first, then the JVM is gone with 143, which the unit calls a success. */
     private static void stopAndAwaitStopping(Process wrapper, NotifySocket systemd) throws Exception {
         ProcessHandle jvm = wrapper.descendants().filter(p -> p.info().commandLine().orElse("").contains("io.cloudbridge.boot.Launcher"))
                 .findFirst().orElseThrow();
-        systemd.drain(Duration.ZERO);
         jvm.destroy();
         String stopping = systemd.receive(Duration.ofSeconds(10));
         while (stopping != null && !stopping.startsWith("STOPPING=1")) {
@@ -188,6 +195,7 @@ class SystemdUnitTest {
         }
         assertNotNull(stopping, "STOPPING=1 after SIGTERM");
         assertTrue(wrapper.waitFor(30, TimeUnit.SECONDS), "stopped within the unit's TimeoutStopSec");
+        assertEquals(143, wrapper.exitValue(), "the exit status SuccessExitStatus= names");
     }
 
     private Path folder(String name) throws IOException {

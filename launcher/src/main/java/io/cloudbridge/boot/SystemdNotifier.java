@@ -32,6 +32,8 @@ final class SystemdNotifier implements AutoCloseable {
     private static final int SOCK_DGRAM = 2;
     private static final int SOCK_CLOEXEC = 0x80000;
     private static final int MSG_NOSIGNAL = 0x4000;
+    /** Never wait on systemd: its socket full (a manager that stopped reading) must not hold up a stop. */
+    private static final int MSG_DONTWAIT = 0x40;
     /** sun_path's size in struct sockaddr_un on Linux. */
     private static final int SUN_PATH = 108;
 
@@ -58,6 +60,8 @@ final class SystemdNotifier implements AutoCloseable {
     private ScheduledExecutorService watchdog;
     private boolean failedOnce;
     private boolean closed;
+    /** STOPPING was said: a start that ends after it is not READY, and starts no watchdog. */
+    private boolean stopping;
 
     private SystemdNotifier(byte[] address, int fd, long watchdogMicros) {
         this.address = address;
@@ -122,25 +126,30 @@ final class SystemdNotifier implements AutoCloseable {
         return address != null;
     }
 
-    /** The start is done: READY, with a status line and the daemon's pid. */
-    void ready(String status) {
-        send("READY=1\nSTATUS=" + oneLine(status) + "\nMAINPID=" + ProcessHandle.current().pid());
+    /** The start is done: READY, with a status line (the daemon is the unit's main process: no MAINPID). */
+    synchronized void ready(String status) {
+        if (!stopping) {
+            send("READY=1\nSTATUS=" + oneLine(status));
+        }
     }
 
     void status(String status) {
         send("STATUS=" + oneLine(status));
     }
 
-    void stopping(String status) {
+    synchronized void stopping(String status) {
+        stopping = true;
         send("STOPPING=1\nSTATUS=" + oneLine(status));
     }
 
     /**
-     * Pings the watchdog at half its interval while {@code alive} says so: a framework that stopped
-     * answering, or a daemon whose start never ended, is restarted by systemd after the interval.
+     * Pings the watchdog at half its interval, from a thread of its own, while {@code alive} says
+     * so: a JVM that stops making progress (stuck, or collecting an exhausted heap without end)
+     * misses its pings and systemd restarts it after the interval. (A start that never ends is
+     * {@code TimeoutStartSec}'s: systemd arms the watchdog at READY.)
      */
     synchronized void startWatchdog(BooleanSupplier alive) {
-        if (!active() || watchdogMicros == 0 || watchdog != null) {
+        if (!active() || watchdogMicros == 0 || watchdog != null || stopping) {
             return;
         }
         watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -166,7 +175,7 @@ final class SystemdNotifier implements AutoCloseable {
         }
         byte[] bytes = message.getBytes(StandardCharsets.UTF_8);
         try {
-            LibC.sendto(fd, bytes, new NativeLong(bytes.length), MSG_NOSIGNAL, address, address.length);
+            LibC.sendto(fd, bytes, new NativeLong(bytes.length), MSG_NOSIGNAL | MSG_DONTWAIT, address, address.length);
         } catch (LastErrorException e) {
             if (!failedOnce) { // (said once: a watchdog ping every few seconds would repeat it)
                 failedOnce = true;

@@ -57,7 +57,12 @@ public final class NotifySocket implements AutoCloseable {
             address.put(name).put((byte) 0);
         }
         int fd = LibC.socket(1, 2, 0);
-        LibC.bind(fd, address.array(), address.capacity());
+        try {
+            LibC.bind(fd, address.array(), address.capacity());
+        } catch (LastErrorException e) {
+            LibC.close(fd);
+            throw e;
+        }
         return new NotifySocket(fd);
     }
 
