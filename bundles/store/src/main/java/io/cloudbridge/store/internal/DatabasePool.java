@@ -4,8 +4,8 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import javax.sql.DataSource;
 import org.h2.jdbcx.JdbcConnectionPool;
@@ -97,27 +97,24 @@ final class DatabasePool implements AutoCloseable {
      * connection ends, also when the relay holding it is killed.
      */
     private static Connection oneRelayOnly(Connection connection, Duration wait) throws SQLException {
-        long deadline = System.nanoTime() + wait.toNanos();
-        try (PreparedStatement take = connection.prepareStatement("SELECT pg_try_advisory_lock(?)")) {
-            take.setLong(1, ONE_RELAY_LOCK);
-            while (true) {
-                try (ResultSet r = take.executeQuery()) {
-                    if (r.next() && r.getBoolean(1)) {
-                        return connection;
-                    }
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    connection.close();
+        try {
+            // The server waits for the lock, up to lock_timeout (0 would be for ever), then refuses.
+            try (Statement limit = connection.createStatement()) {
+                limit.execute("SET lock_timeout = " + Math.max(1, wait.toMillis()));
+            }
+            try (PreparedStatement take = connection.prepareStatement("SELECT pg_advisory_lock(?)")) {
+                take.setLong(1, ONE_RELAY_LOCK);
+                take.execute();
+            } catch (SQLException e) {
+                if ("55P03".equals(e.getSQLState())) { // lock_not_available
                     throw new SQLException("another relay uses this database: one relay per database until relays form a fleet");
                 }
-                try {
-                    Thread.sleep(250);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    connection.close();
-                    throw new SQLException("interrupted while waiting for the database's relay lock");
-                }
+                throw e;
             }
+            try (Statement reset = connection.createStatement()) {
+                reset.execute("SET lock_timeout = 0");
+            }
+            return connection;
         } catch (SQLException e) {
             connection.close();
             throw e;
