@@ -6,6 +6,8 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -13,9 +15,14 @@ import java.util.Map;
  * configured, a rotating file. Every SLF4J logger and the OSGi log end up here.
  */
 public final class JsonLogWriter {
+    /** The last lines kept in memory, for a bug report ({@code cb:bugreport}): at most this many, and this many characters. */
+    static final int RECENT_LINES = 1_000;
+    static final int RECENT_CHARS = 512 * 1024;
     private final PrintStream stdout;
     private RotatingFileSink fileSink;
     private boolean toStdout = true;
+    private final ArrayDeque<String> recent = new ArrayDeque<>();
+    private int recentChars;
 
     JsonLogWriter(PrintStream stdout) {
         this.stdout = stdout;
@@ -31,6 +38,11 @@ public final class JsonLogWriter {
         if (settings.file() != null && fileSink == null) {
             fileSink = new RotatingFileSink(settings.file(), settings.maxFileBytes(), settings.maxFiles());
         }
+    }
+
+    /** The last lines written, oldest first. */
+    synchronized List<String> recent() {
+        return List.copyOf(recent);
     }
 
     /** Formats an event; public so that tests and the OSGi log bridge produce the same shape. */
@@ -62,6 +74,13 @@ public final class JsonLogWriter {
     }
 
     synchronized void write(String line) {
+        // (A line longer than the ring, a long stack trace, is kept cut short rather than emptying it.)
+        String kept = line.length() > RECENT_CHARS / 8 ? line.substring(0, RECENT_CHARS / 8) + "...\"}" : line;
+        recent.addLast(kept);
+        recentChars += kept.length();
+        while (recent.size() > RECENT_LINES || recentChars > RECENT_CHARS) {
+            recentChars -= recent.removeFirst().length();
+        }
         if (toStdout) {
             stdout.println(line);
             stdout.flush();

@@ -49,6 +49,11 @@ public final class LogControl {
         WRITER.write(line);
     }
 
+    /** The daemon's last log lines (up to a thousand, half a megabyte), oldest first: what a bug report carries. */
+    public static java.util.List<String> recentLines() {
+        return WRITER.recent();
+    }
+
     /** Logs one event as one JSON line, for sources that are not SLF4J loggers (the OSGi log). */
     public static void log(LogLevel level, String logger, String message, Map<String, String> context,
             Throwable error) {

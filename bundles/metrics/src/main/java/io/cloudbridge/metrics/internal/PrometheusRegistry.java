@@ -31,7 +31,11 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
  * instance, and Micrometer's registry is a class, not an interface. Starts with JVM figures and the kernel's own: bundles by state,
  * installed and active features, configuration reloads.
  */
-@Component(service = MeterRegistry.class, immediate = true)
+@Component(service = MeterRegistry.class, immediate = true, property = {
+    // metrics:show, the figures as /metrics serves them, also where the endpoint is off (a bug report carries them)
+    "osgi.command.scope=metrics",
+    "osgi.command.function=show"
+})
 public final class PrometheusRegistry extends PrometheusMeterRegistry {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -45,6 +49,11 @@ public final class PrometheusRegistry extends PrometheusMeterRegistry {
 
     public PrometheusRegistry() {
         super(PrometheusConfig.DEFAULT);
+    }
+
+    /** {@code metrics:show}: every meter in the Prometheus text format. */
+    public String show() {
+        return scrape();
     }
 
     @Activate

@@ -129,6 +129,6 @@ public final class RelayDatabase {
 
     /** A URL without what may be a password in it. */
     static String redact(String url) {
-        return url.replaceAll("(?i)(password=)[^;&]*", "$1***");
+        return io.cloudbridge.boot.config.SecretText.mask(url);
     }
 }

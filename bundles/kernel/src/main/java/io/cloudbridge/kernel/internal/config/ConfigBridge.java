@@ -516,7 +516,12 @@ public final class ConfigBridge implements ConfigurationView {
         return out;
     }
 
+    /** A value as shown, a secret inside it masked (a database URL's password: its key names no secret). */
     private static String display(Object value) {
+        return io.cloudbridge.boot.config.SecretText.mask(joined(value));
+    }
+
+    private static String joined(Object value) {
         if (value instanceof List<?> list) {
             return String.join(",", list.stream().map(String::valueOf).toList());
         }
