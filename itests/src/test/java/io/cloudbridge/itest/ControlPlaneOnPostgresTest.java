@@ -2,12 +2,11 @@ package io.cloudbridge.itest;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.FleetKeyFiles;
 import io.cloudbridge.testing.PostgresServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.Base64;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -35,9 +34,7 @@ class ControlPlaneOnPostgresTest extends ControlPlaneTest {
         RuntimeTestSupport.writeOwnerOnly(password, database.password() + "\n");
         Path fleetKey = relayFolder.resolve("fleet.key");
         if (withFleetKey && !Files.exists(fleetKey)) { // (a restarted relay keeps its key)
-            byte[] key = new byte[32];
-            new SecureRandom().nextBytes(key);
-            RuntimeTestSupport.writeOwnerOnly(fleetKey, Base64.getEncoder().encodeToString(key) + "\n");
+            FleetKeyFiles.write(fleetKey, 32);
         }
         return String.join("\n", "database:", "  url: " + database.url(), "  user: " + database.user(),
                 "  passwordFile: " + password, withFleetKey ? "  fleetKeyFile: " + fleetKey : "", "");

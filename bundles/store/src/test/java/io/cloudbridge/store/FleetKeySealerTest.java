@@ -6,13 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.testing.FleetKeyFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.sql.SQLException;
-import java.util.Base64;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,12 +20,7 @@ class FleetKeySealerTest {
     Path dir;
 
     private Path keyFile(String name, int bytes) throws IOException {
-        byte[] key = new byte[bytes];
-        new SecureRandom().nextBytes(key);
-        Path file = dir.resolve(name);
-        Files.writeString(file, Base64.getEncoder().encodeToString(key) + "\n");
-        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
-        return file;
+        return FleetKeyFiles.write(dir.resolve(name), bytes);
     }
 
     @Test

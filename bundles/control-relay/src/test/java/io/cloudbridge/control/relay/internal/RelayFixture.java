@@ -135,12 +135,7 @@ final class RelayFixture implements AutoCloseable {
 
     /** A new fleet key file in {@code folder} (owner-only), loaded. */
     static io.cloudbridge.store.FleetKeySealer fleetKey(Path folder) throws java.io.IOException {
-        byte[] key = new byte[32];
-        new SecureRandom().nextBytes(key);
-        Path file = folder.resolve("fleet.key");
-        Files.writeString(file, java.util.Base64.getEncoder().encodeToString(key) + "\n");
-        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
-        return io.cloudbridge.store.FleetKeySealer.load(file);
+        return io.cloudbridge.store.FleetKeySealer.load(io.cloudbridge.testing.FleetKeyFiles.write(folder.resolve("fleet.key"), 32));
     }
 
     RelayFixture() throws Exception {

@@ -44,22 +44,10 @@ class TimestampMigrationTest {
             try (TestDatabase.Pool old = database.open()) {
                 Migrations.migrate(old.dataSource(), RelayState.SCHEMA, RelayState.class, List.of("relay/V1__relay.sql",
                         "relay/V2__refresh_token_by_node.sql", "relay/V3__member_keys.sql", "relay/V4__policy.sql"));
-                try (Connection c = old.dataSource().getConnection(); PreparedStatement i = c.prepareStatement(
-                        "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
-                    i.setString(1, "before");
-                    i.setString(2, "n1");
-                    i.setTimestamp(3, Timestamp.from(expires));
-                    i.executeUpdate();
-                }
+                insertRefreshToken(old.dataSource(), "before", "n1", expires);
                 // Migrated by this version, still in that zone: the value keeps its instant.
                 new RelayState(old.dataSource(), FleetKeySealer.NONE);
-                try (Connection c = old.dataSource().getConnection(); PreparedStatement i = c.prepareStatement(
-                        "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
-                    i.setString(1, "after");
-                    i.setString(2, "n2");
-                    i.setTimestamp(3, Timestamp.from(expires));
-                    i.executeUpdate();
-                }
+                insertRefreshToken(old.dataSource(), "after", "n2", expires);
             }
             // Read by a relay in UTC+14: the same instants.
             TimeZone.setDefault(TimeZone.getTimeZone("Pacific/Kiritimati"));
@@ -74,6 +62,16 @@ class TimestampMigrationTest {
             }
         } finally {
             TimeZone.setDefault(before);
+        }
+    }
+
+    private static void insertRefreshToken(javax.sql.DataSource db, String hash, String node, Instant expires) throws java.sql.SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement i = c.prepareStatement(
+                "INSERT INTO relay_refresh_token (token_hash, node_id, expires_at) VALUES (?, ?, ?)")) {
+            i.setString(1, hash);
+            i.setString(2, node);
+            i.setTimestamp(3, Timestamp.from(expires));
+            i.executeUpdate();
         }
     }
 }
