@@ -43,20 +43,18 @@ final class JsonLogger extends AbstractLogger {
             Throwable throwable) {
         if (FloodGuard.guards(name)) {
             for (String report : FLOOD_GUARD.quietReports()) {
-                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name, report, Map.of(), null));
+                LogControl.emit(Instant.now(), LogLevel.WARN, name, report, Map.of(), null);
             }
             long leftOut = FLOOD_GUARD.admit(pattern, args);
             if (leftOut < 0) {
                 return;
             }
             if (leftOut > 0) {
-                LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.WARN, name,
-                        FloodGuard.report(leftOut, pattern), Map.of(), null));
+                LogControl.emit(Instant.now(), LogLevel.WARN, name, FloodGuard.report(leftOut, pattern), Map.of(), null);
             }
         }
         String message = MessageFormatter.basicArrayFormat(pattern, args);
         Map<String, String> context = MDC.getCopyOfContextMap();
-        LogControl.write(JsonLogWriter.format(Instant.now(), LogLevel.valueOf(level.name()), name, message,
-                context, throwable));
+        LogControl.emit(Instant.now(), LogLevel.valueOf(level.name()), name, message, context, throwable);
     }
 }

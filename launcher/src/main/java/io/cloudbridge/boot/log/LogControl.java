@@ -1,7 +1,9 @@
 package io.cloudbridge.boot.log;
 
 import java.io.IOException;
+import java.time.Instant;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The one switchboard of the log: the level checks every logger makes and the writer they share.
@@ -11,6 +13,14 @@ import java.util.Map;
 public final class LogControl {
     private static final JsonLogWriter WRITER = new JsonLogWriter(System.out);
     private static volatile LogSettings settings = LogSettings.DEFAULT;
+    private static final CopyOnWriteArrayList<Tapped> TAPS = new CopyOnWriteArrayList<>();
+
+    /** A tap and the events it takes: its loggers (a prefix, as in the level settings) from a level up. */
+    private record Tapped(String loggerPrefix, LogLevel lowest, LogTap tap) {
+        boolean takes(String logger, LogLevel level) {
+            return (logger.equals(loggerPrefix) || logger.startsWith(loggerPrefix + ".")) && lowest.enables(level);
+        }
+    }
 
     private LogControl() {
     }
@@ -41,8 +51,49 @@ public final class LogControl {
         return best == null ? s.level() : s.loggerLevels().get(best);
     }
 
+    /** Whether an event is wanted at all: by the log's level, or by a tap. */
     public static boolean isEnabled(String loggerName, LogLevel level) {
-        return levelFor(loggerName).enables(level);
+        return levelFor(loggerName).enables(level) || tapped(loggerName, level);
+    }
+
+    /**
+     * Hands {@code tap} every event of the loggers named {@code loggerPrefix} (and below it) from
+     * {@code lowest} up, whether or not the log writes them; closing the result stops it.
+     */
+    public static AutoCloseable tap(String loggerPrefix, LogLevel lowest, LogTap tap) {
+        Tapped tapped = new Tapped(loggerPrefix, lowest, tap);
+        TAPS.add(tapped);
+        return () -> TAPS.remove(tapped);
+    }
+
+    private static boolean tapped(String logger, LogLevel level) {
+        if (TAPS.isEmpty()) {
+            return false;
+        }
+        for (Tapped t : TAPS) {
+            if (t.takes(logger, level)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** One event: written where the log's level wants it, and handed to the taps that take it. */
+    static void emit(Instant time, LogLevel level, String logger, String message, Map<String, String> context,
+            Throwable error) {
+        if (levelFor(logger).enables(level)) {
+            write(JsonLogWriter.format(time, level, logger, message, context, error));
+        }
+        for (Tapped t : TAPS) {
+            if (t.takes(logger, level)) {
+                try {
+                    t.tap().event(time, level, logger, message, context == null ? Map.of() : context);
+                } catch (RuntimeException e) {
+                    write(JsonLogWriter.format(Instant.now(), LogLevel.ERROR, "io.cloudbridge.boot.log",
+                            "a log tap failed: " + e, Map.of(), null));
+                }
+            }
+        }
     }
 
     static void write(String line) {
@@ -58,7 +109,7 @@ public final class LogControl {
     public static void log(LogLevel level, String logger, String message, Map<String, String> context,
             Throwable error) {
         if (isEnabled(logger, level)) {
-            write(JsonLogWriter.format(java.time.Instant.now(), level, logger, message, context, error));
+            emit(Instant.now(), level, logger, message, context, error);
         }
     }
 }

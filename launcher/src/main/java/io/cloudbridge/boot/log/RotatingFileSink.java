@@ -11,7 +11,7 @@ import java.nio.file.StandardOpenOption;
  * A log file that rolls over by size: {@code name} is live, {@code name.1} the newest rotated
  * one, up to {@code name.N}. Not thread-safe: {@link JsonLogWriter} serialises writes.
  */
-final class RotatingFileSink implements AutoCloseable {
+public final class RotatingFileSink implements AutoCloseable {
     private final Path file;
     private final long maxBytes;
     private final int maxFiles;
@@ -50,18 +50,27 @@ final class RotatingFileSink implements AutoCloseable {
 
     private void rotate() throws IOException {
         out.close();
-        Files.deleteIfExists(numbered(maxFiles));
-        for (int i = maxFiles - 1; i >= 1; i--) {
-            Path from = numbered(i);
-            if (Files.exists(from)) {
-                Files.move(from, numbered(i + 1), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        Files.move(file, numbered(1), StandardCopyOption.REPLACE_EXISTING);
+        shift(file, maxFiles);
         open();
     }
 
-    private Path numbered(int n) {
+    /**
+     * Moves {@code file} to {@code file.1}, {@code file.1} to {@code file.2} and so on, deleting
+     * {@code file.maxFiles}: the rotation of this log and of the audit trail.
+     */
+    public static void shift(Path file, int maxFiles) throws IOException {
+        Files.deleteIfExists(numbered(file, maxFiles));
+        for (int i = maxFiles - 1; i >= 1; i--) {
+            Path from = numbered(file, i);
+            if (Files.exists(from)) {
+                Files.move(from, numbered(file, i + 1), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Files.move(file, numbered(file, 1), StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** {@code file.n}. */
+    public static Path numbered(Path file, int n) {
         return file.resolveSibling(file.getFileName() + "." + n);
     }
 

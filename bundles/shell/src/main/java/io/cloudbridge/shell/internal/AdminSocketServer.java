@@ -1,5 +1,9 @@
 package io.cloudbridge.shell.internal;
 
+import io.cloudbridge.api.audit.AuditEvent;
+import io.cloudbridge.api.audit.AuditTrail;
+import io.cloudbridge.api.runtime.AdminSession;
+import io.cloudbridge.boot.config.SecretText;
 import io.cloudbridge.boot.RuntimeProperties;
 import io.cloudbridge.boot.admin.AdminProtocol;
 import java.io.IOException;
@@ -14,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -32,6 +37,9 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +57,10 @@ public final class AdminSocketServer {
 
     @Reference
     private CommandProcessor processor;
+    /** Every command, and every peer refused, goes into the audit trail. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile AuditTrail audit;
 
     private Path socketPath;
     private ServerSocketChannel server;
@@ -184,6 +196,8 @@ public final class AdminSocketServer {
         try {
             if (!authorised(channel, socketPath)) {
                 refused.incrementAndGet();
+                audit("refused", peerUser(channel), AuditEvent.FAILED, Map.of("session", id,
+                        "reason", "neither the daemon's user nor root"));
                 reply(channel, AdminProtocol.PROTOCOL_ERROR, "permission denied: only the daemon's user or root may"
                         + " administer it");
                 return;
@@ -236,7 +250,7 @@ public final class AdminSocketServer {
         InputStream noInput = InputStream.nullInputStream();
         CommandSession session = processor.createSession(noInput, out, out);
         // Who runs the commands: an administrator's change is recorded under this name (policy history).
-        session.put(io.cloudbridge.api.runtime.AdminSession.USER, peerUser(channel));
+        session.put(AdminSession.USER, peerUser(channel));
         try {
             long sequence = 0;
             while (running) {
@@ -274,6 +288,11 @@ public final class AdminSocketServer {
                 } else {
                     status = execute(session, command, out);
                 }
+                // The command as typed, masked as the logs mask secrets (a pre-auth key, a token, a
+                // password in a URL); who ran it, from the socket's peer credentials.
+                audit("command", AdminSession.user(session.get(AdminSession.USER)),
+                        status == AdminProtocol.OK ? AuditEvent.OK : AuditEvent.FAILED,
+                        Map.of("command", SecretText.mask(command.strip()), "session", id + "." + sequence));
                 out.flush();
                 output.target(null);
                 if (!reply(channel, status, buffer.text())) {
@@ -282,6 +301,13 @@ public final class AdminSocketServer {
             }
         } finally {
             session.close();
+        }
+    }
+
+    private void audit(String action, String user, String outcome, Map<String, String> details) {
+        AuditTrail trail = audit;
+        if (trail != null) {
+            trail.record(new AuditEvent("admin", action, user, outcome, details));
         }
     }
 

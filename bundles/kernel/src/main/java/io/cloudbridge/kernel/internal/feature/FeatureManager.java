@@ -1,5 +1,7 @@
 package io.cloudbridge.kernel.internal.feature;
 
+import io.cloudbridge.api.audit.AuditEvent;
+import io.cloudbridge.api.audit.AuditTrail;
 import io.cloudbridge.api.event.StateChangeEvent;
 import io.cloudbridge.api.event.StateChangePublisher;
 import io.cloudbridge.api.runtime.FeatureInfo;
@@ -76,6 +78,10 @@ public final class FeatureManager implements FeatureService {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile StateChangePublisher events;
+    /** Feature changes go into the audit trail (the admin command or configuration edit that asked is there too). */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile AuditTrail audit;
 
     private BundleContext context;
     private FeatureCatalog catalog;
@@ -465,7 +471,22 @@ public final class FeatureManager implements FeatureService {
 
     private void announce(List<String> before, List<String> after) {
         StateChangePublisher publisher = events;
+        AuditTrail trail = audit;
         Instant now = Instant.now();
+        if (trail != null) {
+            for (String name : after) {
+                if (!before.contains(name)) {
+                    trail.record(new AuditEvent("feature", "installed", "daemon", AuditEvent.OK,
+                            Map.of("feature", name, "inForce", String.join(",", after))));
+                }
+            }
+            for (String name : before) {
+                if (!after.contains(name)) {
+                    trail.record(new AuditEvent("feature", "uninstalled", "daemon", AuditEvent.OK,
+                            Map.of("feature", name, "inForce", String.join(",", after))));
+                }
+            }
+        }
         for (String name : after) {
             if (!before.contains(name)) {
                 LOG.info("feature {} installed", name);
