@@ -47,7 +47,11 @@ final class SyslogForwarder implements AutoCloseable {
         if (!"udp".equals(uri.getScheme()) || uri.getHost() == null) {
             throw new IOException("audit.syslog '" + address + "' is not HOST:PORT or udp://HOST:PORT (only UDP is supported)");
         }
-        InetSocketAddress server = new InetSocketAddress(uri.getHost(), uri.getPort() < 0 ? 514 : uri.getPort());
+        int port = uri.getPort() < 0 ? 514 : uri.getPort();
+        if (port == 0 || port > 65535) {
+            throw new IOException("audit.syslog '" + address + "': port " + port + " is not 1-65535");
+        }
+        InetSocketAddress server = new InetSocketAddress(uri.getHost(), port);
         if (server.isUnresolved()) {
             throw new IOException("audit.syslog host '" + uri.getHost() + "' does not resolve");
         }
