@@ -104,6 +104,8 @@ class AuditTrailTest {
             assertTrue(lines.stream().anyMatch(l -> l.contains("\"category\":\"security\"") && l.contains("pre-auth key")),
                     "the refused registration");
             assertTrue(written.contains("\"action\":\"closed\""), "the stop");
+            assertEquals(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"),
+                    Files.getPosixFilePermissions(trail.resolveSibling("checkpoint.key")), "the signing key, owner-only");
             for (String secret : List.of(FIRST_SECRET, SECOND_SECRET, "Q".repeat(43))) {
                 assertFalse(written.contains(secret), "no secret in the trail");
             }

@@ -3,8 +3,9 @@ package io.cloudbridge.audit.internal;
 import io.cloudbridge.api.audit.AuditEvent;
 import io.cloudbridge.boot.log.RotatingFileSink;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,10 +23,11 @@ import java.util.function.Consumer;
  * ({@code prev}) and its own ({@code hash}, SHA-256 of the line up to that field), so that a line
  * changed, removed or moved breaks the chain at that place. Every {@code checkpointEntries}
  * entries, before a rotation and at close, a checkpoint entry signs the chain's head with the
- * daemon's key ({@link CheckpointKey}): a rewrite of the whole file, chain and all, then fails
- * the signatures. Rotation renames {@code audit.jsonl} to {@code audit.jsonl.1} (and so on, up
- * to {@code maxFiles}) and the chain goes on in the new file. Not thread-safe: the trail
- * serialises calls.
+ * daemon's key ({@link CheckpointKey}), and the interval it promises: a rewrite of the whole
+ * file, chain and all, then fails the signatures, and one without checkpoints their absence.
+ * Rotation renames {@code audit.jsonl} to {@code audit.jsonl.1} (and so on, up to
+ * {@code maxFiles}); the old file ends with a checkpoint, the new one begins with a
+ * {@code continued} entry, and the chain goes on. Not thread-safe: the trail serialises calls.
  */
 final class AuditChain implements AutoCloseable {
     static final String FILE_NAME = "audit.jsonl";
@@ -33,6 +35,8 @@ final class AuditChain implements AutoCloseable {
     static final String GENESIS = "0".repeat(64);
     static final String HASH_FIELD = ",\"hash\":\"";
     static final String CHECKPOINT_ACTION = "checkpoint";
+    /** The first entry of every file after the first: where the verifier may find a trail's oldest file begin. */
+    static final String CONTINUED_ACTION = "continued";
 
     private final Path file;
     private final long maxFileBytes;
@@ -40,7 +44,7 @@ final class AuditChain implements AutoCloseable {
     private final int checkpointEntries;
     private final CheckpointKey key;
     private final Consumer<String> written;
-    private OutputStream out;
+    private FileChannel out;
     private long fileBytes;
     private long sequence;
     private String head;
@@ -88,7 +92,7 @@ final class AuditChain implements AutoCloseable {
             return;
         }
         long seq = sequence + 1;
-        String signature = key.sign(signedText(seq, head));
+        String signature = key.sign(signedText(seq, head, checkpointEntries, key.id()));
         sinceCheckpoint = 0;
         // (In this order: the verifier reads a checkpoint by its shape.)
         Map<String, String> details = new LinkedHashMap<>();
@@ -98,9 +102,13 @@ final class AuditChain implements AutoCloseable {
         write(time, new AuditEvent("audit", CHECKPOINT_ACTION, "daemon", AuditEvent.OK, details));
     }
 
-    /** What a checkpoint at {@code seq} signs: the hash of the entry before it, which commits to every one before that. */
-    static String signedText(long seq, String prev) {
-        return "cloudbridge-audit-checkpoint\n" + seq + "\n" + prev;
+    /**
+     * What a checkpoint at {@code seq} signs: the hash of the entry before it, which commits to
+     * every one before that, and the interval it promises (so that it cannot be stretched to let
+     * entries after it go unsigned).
+     */
+    static String signedText(long seq, String prev, long every, String keyId) {
+        return "cloudbridge-audit-checkpoint\n" + seq + "\n" + prev + "\n" + every + "\n" + keyId;
     }
 
     private void write(Instant time, AuditEvent event) throws IOException {
@@ -134,9 +142,21 @@ final class AuditChain implements AutoCloseable {
             write(time, event);
             return;
         }
-        // One write of the whole line: a reader (or a crash) never sees half of it followed by another.
-        out.write(bytes);
-        out.flush();
+        // One write of the whole line; one that fails part way is cut off again, so that the next
+        // entry does not run on from a fragment (a full disk).
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        try {
+            while (buffer.hasRemaining()) {
+                out.write(buffer);
+            }
+        } catch (IOException e) {
+            try {
+                out.truncate(fileBytes);
+            } catch (IOException stillFailing) {
+                e.addSuppressed(stillFailing);
+            }
+            throw e;
+        }
         fileBytes += bytes.length;
         sequence = seq;
         head = hash;
@@ -160,7 +180,8 @@ final class AuditChain implements AutoCloseable {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    // (Also the line breaks a regular expression's '.' stops at: a line stays one line.)
+                    if (c < 0x20 || c == 0x7f || c == 0x85 || c == 0x2028 || c == 0x2029) {
                         sb.append(String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);
@@ -226,11 +247,11 @@ final class AuditChain implements AutoCloseable {
     }
 
     private void open() throws IOException {
-        out = Files.newOutputStream(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
-        fileBytes = Files.size(file);
+        out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+        fileBytes = out.size();
         if (fileBytes > 0 && !endsWithNewline(file)) {
             // A line cut short stays as it is (the verifier names it); the next entry starts on a line of its own.
-            out.write('\n');
+            out.write(ByteBuffer.wrap(new byte[] {'\n'}));
             fileBytes++;
         }
     }
@@ -242,10 +263,21 @@ final class AuditChain implements AutoCloseable {
         }
     }
 
+    /** The live file aside and a new one begun; whatever fails, the trail is open again after it. */
     private void rotate() throws IOException {
         out.close();
-        RotatingFileSink.shift(file, maxFiles);
-        open();
+        boolean shifted = false;
+        try {
+            RotatingFileSink.shift(file, maxFiles);
+            shifted = true;
+        } finally {
+            open();
+        }
+        if (shifted) {
+            write(Instant.now(), new AuditEvent("audit", CONTINUED_ACTION, "daemon", AuditEvent.OK,
+                    Map.of("previous", FILE_NAME + ".1")));
+            sinceCheckpoint++;
+        }
     }
 
     @Override

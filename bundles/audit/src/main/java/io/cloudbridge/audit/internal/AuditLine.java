@@ -21,7 +21,7 @@ record AuditLine(long seq, String category, String action, String prev, String h
     private static final String STRING = "\"((?:[^\"\\\\]|\\\\.)*)\"";
     private static final Pattern SHAPE = Pattern.compile("^\\{\"seq\":(\\d{1,18}),\"time\":\"[^\"]+\",\"category\":" + STRING
             + ",\"action\":" + STRING + ",\"actor\":" + STRING + ",\"outcome\":" + STRING
-            + ",\"details\":(\\{.*\\}),\"prev\":\"([0-9a-f]{64})\",\"hash\":\"([0-9a-f]{64})\"\\}$");
+            + ",\"details\":(\\{.*\\}),\"prev\":\"([0-9a-f]{64})\",\"hash\":\"([0-9a-f]{64})\"\\}$", Pattern.DOTALL);
     private static final Pattern CHECKPOINT = Pattern.compile(
             "^\\{\"key\":\"([0-9a-f]{16})\",\"every\":\"(\\d{1,9})\",\"signature\":\"([A-Za-z0-9+/=]+)\"\\}$");
 
@@ -39,6 +39,11 @@ record AuditLine(long seq, String category, String action, String prev, String h
 
     boolean isCheckpoint() {
         return "audit".equals(category) && AuditChain.CHECKPOINT_ACTION.equals(action);
+    }
+
+    /** The first entry of a file that continues the one before it (after a rotation). */
+    boolean isContinued() {
+        return "audit".equals(category) && AuditChain.CONTINUED_ACTION.equals(action);
     }
 
     /** A checkpoint's key id, interval and signature, or null when this is none (or not of that shape). */

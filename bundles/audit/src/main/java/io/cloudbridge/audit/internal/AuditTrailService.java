@@ -9,7 +9,9 @@ import io.cloudbridge.boot.log.LogLevel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -32,7 +34,10 @@ import org.slf4j.LoggerFactory;
  * {@link AuditTrail} (configuration, features, admin commands), and what it watches itself: bundles
  * installed, updated and uninstalled (by a feature, by a command or through {@code deploy/}), and
  * every event of the security logger ({@code io.cloudbridge.security}: refused sign-ins and
- * callers, by reason), whatever the log's level. A new configuration closes the trail (signed) and
+ * callers, by reason) that the log's flood guard admits, whatever the log's level, at most
+ * {@value #SECURITY_PER_SECOND} a second after a burst of {@value #SECURITY_BURST} (beyond that
+ * they are counted, and the count recorded): callers who are refused must not be able to rotate
+ * the administrators' history out of the trail. A new configuration closes the trail (signed) and
  * opens it again with the new settings.
  */
 @Component(configurationPid = "cloudbridge.audit", immediate = true, service = {AuditTrail.class, AuditTrailService.class})
@@ -40,6 +45,10 @@ import org.slf4j.LoggerFactory;
 public final class AuditTrailService implements AuditTrail {
     private static final Logger LOG = LoggerFactory.getLogger(AuditTrailService.class);
     static final String SECURITY_LOGGER = "io.cloudbridge.security";
+    static final int SECURITY_BURST = 200;
+    static final int SECURITY_PER_SECOND = 20;
+    /** The category only the trail itself writes: its checkpoints, openings and continuations. */
+    static final String OWN_CATEGORY = "audit";
 
     @Reference
     private RuntimeEnvironment runtime;
@@ -54,6 +63,10 @@ public final class AuditTrailService implements AuditTrail {
     private BundleContext context;
     private SynchronousBundleListener bundleListener;
     private ScheduledExecutorService checkpoints;
+    /** Security events the budget left out since the last summary of them. */
+    private final AtomicLong securityLeftOut = new AtomicLong();
+    private double securityTokens = SECURITY_BURST;
+    private long securityRefilledNanos = System.nanoTime();
 
     @Activate
     void activate(BundleContext context, AuditConfig config) throws IOException {
@@ -61,7 +74,12 @@ public final class AuditTrailService implements AuditTrail {
         folder = config.folder().isBlank() ? runtime.stateFolder("audit") : runtime.configuredPath(config.folder());
         key = CheckpointKey.loadOrCreate(folder, runtime::writeSecret);
         if (!config.syslog().isBlank()) {
-            syslog = SyslogForwarder.to(config.syslog());
+            try {
+                syslog = SyslogForwarder.to(config.syslog());
+            } catch (IOException e) {
+                // (The validator refuses such an edit; a trail without its copy beats no trail.)
+                LOG.error("audit lines are not forwarded: {}", e.getMessage());
+            }
         }
         synchronized (this) {
             chain = new AuditChain(folder, config.maxFileBytes(), config.maxFiles(), config.checkpointEntries(), key,
@@ -71,9 +89,9 @@ public final class AuditTrailService implements AuditTrail {
         opened.put("role", runtime.role());
         opened.put("file", chain.file().toString());
         opened.put("key", key.id());
-        opened.put("syslog", syslog == null ? "" : syslog.server().toString());
+        opened.put("syslog", syslog == null ? "" : syslog.target());
         opened.put("bundles", bundleList(context));
-        record(new AuditEvent("audit", "opened", "daemon", AuditEvent.OK, opened));
+        recordOwn(new AuditEvent(OWN_CATEGORY, "opened", "daemon", AuditEvent.OK, opened));
         checkpointNow();
         bundleListener = this::bundleChanged;
         context.addBundleListener(bundleListener);
@@ -86,7 +104,12 @@ public final class AuditTrailService implements AuditTrail {
             if (correlation != null) {
                 details.put("correlationId", correlation);
             }
-            record(new AuditEvent("security", "event", "remote", level == LogLevel.INFO ? AuditEvent.OK : AuditEvent.FAILED,
+            if (!takeSecurityToken()) {
+                securityLeftOut.incrementAndGet();
+                return;
+            }
+            recordLeftOutSecurityEvents();
+            recordOwn(new AuditEvent("security", "event", "remote", level == LogLevel.INFO ? AuditEvent.OK : AuditEvent.FAILED,
                     details));
         });
         checkpoints = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -97,7 +120,7 @@ public final class AuditTrailService implements AuditTrail {
         checkpoints.scheduleWithFixedDelay(this::checkpointNow, config.checkpointSeconds(), config.checkpointSeconds(),
                 TimeUnit.SECONDS);
         LOG.info("audit trail in {} (entry {}; checkpoints signed by key {}{})", chain.file(), chain.sequence(), key.id(),
-                syslog == null ? "" : "; forwarded to syslog at " + syslog.server());
+                syslog == null ? "" : "; forwarded to syslog at " + syslog.target());
     }
 
     @Deactivate
@@ -109,7 +132,8 @@ public final class AuditTrailService implements AuditTrail {
         if (bundleListener != null) {
             context.removeBundleListener(bundleListener);
         }
-        record(new AuditEvent("audit", "closed", "daemon", AuditEvent.OK, Map.of()));
+        recordLeftOutSecurityEvents();
+        recordOwn(new AuditEvent(OWN_CATEGORY, "closed", "daemon", AuditEvent.OK, Map.of()));
         synchronized (this) {
             try {
                 chain.checkpoint(Instant.now());
@@ -122,8 +146,18 @@ public final class AuditTrailService implements AuditTrail {
         closeQuietly(syslog);
     }
 
+    /** Another component's event; the trail's own category is refused (a forged checkpoint would fail verification). */
     @Override
     public void record(AuditEvent event) {
+        if (OWN_CATEGORY.equals(event.category())) {
+            failures.incrementAndGet();
+            LOG.warn("an audit entry in the trail's own category '{}' refused ({})", OWN_CATEGORY, event.action());
+            return;
+        }
+        recordOwn(event);
+    }
+
+    private void recordOwn(AuditEvent event) {
         Instant now = Instant.now();
         synchronized (this) {
             if (chain == null) {
@@ -157,7 +191,64 @@ public final class AuditTrailService implements AuditTrail {
         return forwardFailures.get();
     }
 
+    /** A token of the security events' budget, refilled continuously. */
+    private synchronized boolean takeSecurityToken() {
+        long now = System.nanoTime();
+        securityTokens = Math.min(SECURITY_BURST, securityTokens + (now - securityRefilledNanos) * SECURITY_PER_SECOND / 1e9);
+        securityRefilledNanos = now;
+        if (securityTokens < 1) {
+            return false;
+        }
+        securityTokens--;
+        return true;
+    }
+
+    /** How many security events the budget left out, as one entry, when any were. */
+    private void recordLeftOutSecurityEvents() {
+        long leftOut = securityLeftOut.getAndSet(0);
+        if (leftOut > 0) {
+            recordOwn(new AuditEvent("security", "left out", "daemon", AuditEvent.FAILED, Map.of("events", Long.toString(leftOut),
+                    "why", "more than " + SECURITY_PER_SECOND + " a second after a burst of " + SECURITY_BURST)));
+        }
+    }
+
+    /**
+     * The trail's files as they are now, for {@code audit:verify}: linked (or copied) aside under
+     * the trail's lock, so that a rotation or a line being written meanwhile is not taken for
+     * tampering; the live file up to what it held then.
+     */
+    Snapshot snapshot() throws IOException {
+        synchronized (this) {
+            Path aside = java.nio.file.Files.createTempDirectory(folder, ".verify-");
+            List<Path> files = new ArrayList<>();
+            long liveBytes = -1;
+            for (Path file : AuditVerifier.files(folder)) {
+                Path copy = aside.resolve(file.getFileName());
+                try {
+                    java.nio.file.Files.createLink(copy, file);
+                } catch (IOException | UnsupportedOperationException noLinks) {
+                    java.nio.file.Files.copy(file, copy);
+                }
+                files.add(copy);
+                liveBytes = java.nio.file.Files.size(file);
+            }
+            return new Snapshot(aside, files, liveBytes);
+        }
+    }
+
+    /** Files set aside for a verification; closing removes them (the trail's own stay). */
+    record Snapshot(Path folder, List<Path> files, long liveBytes) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
+            for (Path f : files) {
+                java.nio.file.Files.deleteIfExists(f);
+            }
+            java.nio.file.Files.deleteIfExists(folder);
+        }
+    }
+
     private synchronized void checkpointNow() {
+        recordLeftOutSecurityEvents();
         if (chain == null) {
             return;
         }
@@ -195,7 +286,7 @@ public final class AuditTrailService implements AuditTrail {
         Bundle origin = event.getOrigin();
         String actor = event.getType() != BundleEvent.INSTALLED || origin == null || origin.getBundleId() == 0 ? "daemon"
                 : String.valueOf(origin.getSymbolicName());
-        record(new AuditEvent("bundle", action, actor, AuditEvent.OK, details));
+        recordOwn(new AuditEvent("bundle", action, actor, AuditEvent.OK, details));
     }
 
     private static String bundleList(BundleContext context) {

@@ -18,7 +18,8 @@ public final class SyslogAddressValidator implements ConfigurationValidator {
         if (!(values.get("syslog") instanceof String address) || address.isBlank()) {
             return List.of();
         }
-        try (SyslogForwarder probe = SyslogForwarder.to(address)) {
+        try {
+            SyslogForwarder.Address.parse(address).resolve();
             return List.of();
         } catch (IOException e) {
             return List.of("syslog: " + e.getMessage());

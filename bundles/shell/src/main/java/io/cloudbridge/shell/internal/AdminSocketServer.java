@@ -250,7 +250,9 @@ public final class AdminSocketServer {
         InputStream noInput = InputStream.nullInputStream();
         CommandSession session = processor.createSession(noInput, out, out);
         // Who runs the commands: an administrator's change is recorded under this name (policy history).
-        session.put(AdminSession.USER, peerUser(channel));
+        // The audit trail takes it from here, not from the session, where a command could change it.
+        String user = peerUser(channel);
+        session.put(AdminSession.USER, user);
         try {
             long sequence = 0;
             while (running) {
@@ -286,13 +288,16 @@ public final class AdminSocketServer {
                     out.println("the daemon is stopping; command not run");
                     status = AdminProtocol.COMMAND_FAILED;
                 } else {
+                    // The command as typed, masked as the logs mask secrets (a pre-auth key, a token,
+                    // a password in a URL), and who runs it, from the socket's peer credentials:
+                    // recorded before it runs (a command that stops the trail is in it), and its
+                    // outcome after.
+                    String commandId = id + "." + sequence;
+                    audit("command", user, "started", Map.of("command", SecretText.mask(command.strip()), "session", commandId));
                     status = execute(session, command, out);
+                    audit("command", user, status == AdminProtocol.OK ? AuditEvent.OK : AuditEvent.FAILED,
+                            Map.of("session", commandId));
                 }
-                // The command as typed, masked as the logs mask secrets (a pre-auth key, a token, a
-                // password in a URL); who ran it, from the socket's peer credentials.
-                audit("command", AdminSession.user(session.get(AdminSession.USER)),
-                        status == AdminProtocol.OK ? AuditEvent.OK : AuditEvent.FAILED,
-                        Map.of("command", SecretText.mask(command.strip()), "session", id + "." + sequence));
                 out.flush();
                 output.target(null);
                 if (!reply(channel, status, buffer.text())) {
