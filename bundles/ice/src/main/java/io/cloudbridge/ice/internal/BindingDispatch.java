@@ -1,5 +1,6 @@
 package io.cloudbridge.ice.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 
@@ -64,11 +65,13 @@ final class BindingDispatch {
             ctx.count("check refused");
             return;
         }
-        if (p.purpose() == PendingRequest.Purpose.PROBE) {
-            s.probing.onProbeAnswered(p, from, m.mapped());
-            return;
+        try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
+            if (p.purpose() == PendingRequest.Purpose.PROBE) {
+                s.probing.onProbeAnswered(p, from, m.mapped());
+                return;
+            }
+            s.checklist.onSuccess(p, m.mapped());
         }
-        s.checklist.onSuccess(p, m.mapped());
     }
 
     private void onCheck(InetSocketAddress from, IceWire.Received m, IceEngine.Base via) {
@@ -96,6 +99,8 @@ final class BindingDispatch {
         if (previous) {
             return; // answered, so a working path keeps its consent; the checks of the new credentials decide the rest
         }
-        s.checklist.onCheck(from, m.priority(), m.nominates(), via);
+        try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
+            s.checklist.onCheck(from, m.priority(), m.nominates(), via);
+        }
     }
 }

@@ -1,5 +1,6 @@
 package io.cloudbridge.ice.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
 import io.cloudbridge.api.path.DirectPath;
@@ -305,7 +306,13 @@ final class IceEngine {
             LOG.debug("an offer from {} refused: {}", from, e.getMessage());
             return;
         }
-        submit("offer", () -> session(from).onOffer(offer));
+        submit("offer", () -> {
+            PeerSession s = session(from);
+            // The attempt the offer belongs to: ours when we control, else the one its sender's credentials name.
+            try (Correlation.Scope flow = Correlation.open(s.controlling ? s.correlationId() : PeerSession.idOf(offer.ufrag()))) {
+                s.onOffer(offer);
+            }
+        });
     }
 
     /** Runs work on the engine's thread, or drops it (counted) when too much is waiting: a flood must not grow the heap. */
@@ -417,7 +424,9 @@ final class IceEngine {
             ctx.sessions.put(peer, s);
             ctx.byLocalUfrag.put(s.localUfrag, s);
             published.put(peer, s);
-            s.sendOffer(true);
+            try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
+                s.sendOffer(true);
+            }
         }
         return s;
     }
@@ -434,7 +443,7 @@ final class IceEngine {
                 }
             }
             for (PeerSession s : ctx.sessions.values()) {
-                try {
+                try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
                     s.tick(now);
                 } catch (RuntimeException e) {
                     LOG.warn("hole punching's timer failed for {}: {}", s.peer, e.toString(), e);

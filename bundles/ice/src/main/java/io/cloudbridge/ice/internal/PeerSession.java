@@ -64,6 +64,21 @@ final class PeerSession {
         this.probing = new BirthdayProbing(this);
     }
 
+    /**
+     * The path attempt's id, the same on both nodes: the controlling side's credentials name it, so
+     * new credentials (a restart) are a new attempt; null on the controlled side until the
+     * controlling side's offer arrives. In every log line of the attempt, here, on the relay that
+     * forwards its offers, and on the peer.
+     */
+    String correlationId() {
+        return idOf(controlling ? localUfrag : remoteUfrag);
+    }
+
+    /** The id of the attempt whose controlling side has {@code ufrag}. */
+    static String idOf(String ufrag) {
+        return ufrag == null ? null : "ice-" + java.util.HexFormat.of().formatHex(ufrag.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
     void sendOffer(boolean wantsAnswer) {
         lastOfferNanos = System.nanoTime();
         if (wantsAnswer) {

@@ -1,5 +1,6 @@
 package io.cloudbridge.paths.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
 import io.cloudbridge.api.net.NodeKey;
@@ -341,10 +342,23 @@ public final class RelayPaths implements PeerPaths, OverlayBinding.Routes {
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
             // deactivated meanwhile
         }
+        // One attempt, one id: in this node's lines for it, and (WebSocket) in the relay's.
+        String flow = Correlation.newId("relay");
+        try (Correlation.Scope attempt = Correlation.open(flow)) {
+            open(t, endpoint, relay, a);
+        }
+    }
+
+    private void open(RelayTransport t, RelayEndpoint endpoint, HomeRelay relay, RelayAttempt a) {
         LOG.info("opening a relay session over {} to {}", t.name(), endpoint.uri());
+        String flow = Correlation.current();
         t.open(endpoint, relay.credentials(), a).whenComplete((session, failure) -> {
             try {
-                decisions.execute(() -> opened(t, a, session, failure));
+                decisions.execute(() -> {
+                    try (Correlation.Scope attempt = Correlation.open(flow)) {
+                        opened(t, a, session, failure);
+                    }
+                });
             } catch (java.util.concurrent.RejectedExecutionException stopping) {
                 // Deactivated while it opened: nobody will use the session, so it ends here.
                 if (session != null) {

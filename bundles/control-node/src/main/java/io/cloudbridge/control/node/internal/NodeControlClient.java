@@ -244,6 +244,7 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
                 // A full map with the node's filter: 10,000 peers are 1.5 MB, and a filter whose
                 // rules name large groups as sources adds their addresses (gRPC's default is 4 MiB).
                 .maxInboundMessageSize(MAX_MAP_BYTES)
+                .intercept(new CorrelationHeader())
                 .build();
     }
 

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.node.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import com.google.protobuf.ByteString;
 import io.cloudbridge.api.auth.TokenProvider;
 import io.cloudbridge.api.net.HostName;
@@ -64,7 +65,22 @@ final class NodeRegistration {
         this.heartbeats = heartbeats;
     }
 
+    /**
+     * One registration, from its first attempt to its answer, is one flow: its id is in every log
+     * line of it here and, through the calls' metadata, on the relay.
+     */
+    private String registrationId;
+
     void signIn() {
+        if (registrationId == null) {
+            registrationId = Correlation.newId("reg");
+        }
+        try (Correlation.Scope flow = Correlation.open(registrationId)) {
+            signInUnderItsId();
+        }
+    }
+
+    private void signInUnderItsId() {
         OverlayDevice device = session.overlay;
         if (device != null) {
             session.nodeKey = device.publicKey(); // the key now, not the one of a retry scheduled before it changed
@@ -133,6 +149,7 @@ final class NodeRegistration {
             renewal.saveToken(r.getToken());
             session.failures = 0;
             session.status = "registered";
+            registrationId = null; // the next registration (a new key, a relay that forgot us) is a flow of its own
             LOG.info("registered with the relay as node {} in tenant {}: {} {}", r.getNodeId(), r.getTenant(),
                     r.getIpv4Address(), r.getIpv6Address());
             homeRelay.publish();

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.node.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import com.google.protobuf.ByteString;
 import io.cloudbridge.api.mesh.SignalListener;
 import io.cloudbridge.api.mesh.Signalling;
@@ -132,11 +133,14 @@ final class SignallingStream {
         }
         NodeKey key = NodeKey.of(from.getWireguardPublicKey().toByteArray());
         byte[] payload = m.getPayload().toByteArray();
-        for (SignalListener l : signalListeners) {
-            try {
-                l.onSignal(key, m.getPayloadType(), m.getPayloadVersion(), payload);
-            } catch (RuntimeException e) {
-                LOG.warn("a signal listener failed on {}: {}", m.getPayloadType(), e.toString());
+        // The listeners hear it under the sender's flow id (they carry it on, as hole punching does).
+        try (Correlation.Scope flow = Correlation.open(Correlation.valid(m.getCorrelationId()) ? m.getCorrelationId() : null)) {
+            for (SignalListener l : signalListeners) {
+                try {
+                    l.onSignal(key, m.getPayloadType(), m.getPayloadVersion(), payload);
+                } catch (RuntimeException e) {
+                    LOG.warn("a signal listener failed on {}: {}", m.getPayloadType(), e.toString());
+                }
             }
         }
     }
@@ -169,8 +173,13 @@ final class SignallingStream {
         if (nodeId == null) {
             return false;
         }
-        SignalMessage m = SignalMessage.newBuilder().setToNodeId(nodeId)
-                .setPayloadType(type).setPayloadVersion(version).setPayload(ByteString.copyFrom(payload)).build();
+        SignalMessage.Builder message = SignalMessage.newBuilder().setToNodeId(nodeId)
+                .setPayloadType(type).setPayloadVersion(version).setPayload(ByteString.copyFrom(payload));
+        String flow = Correlation.current();
+        if (Correlation.valid(flow)) {
+            message.setCorrelationId(flow); // the sender's flow (a path attempt): the relay and the peer log under it
+        }
+        SignalMessage m = message.build();
         synchronized (out) {
             try {
                 out.onNext(m);

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.relay.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import com.google.protobuf.ByteString;
 import io.cloudbridge.api.ipam.AddressAllocator;
 import io.cloudbridge.api.ipam.Lease;
@@ -138,8 +139,13 @@ final class NodeRegistration {
             }
             // The call's thread goes back to the pool while the writer works: the answer is made on
             // the pool when the write is flushed.
-            pending.whenCompleteAsync((outcome, failure) -> answer(outcome, failure, tenant, key, own, rotating, now, remote, reply),
-                    answers);
+            // (Answered on another thread: under this call's id all the same.)
+            String flow = Correlation.current();
+            pending.whenCompleteAsync((outcome, failure) -> {
+                try (Correlation.Scope answering = Correlation.open(flow)) {
+                    answer(outcome, failure, tenant, key, own, rotating, now, remote, reply);
+                }
+            }, answers);
         } catch (StatusRuntimeException e) {
             ControlService.fail(reply, e);
         } catch (SQLException e) {

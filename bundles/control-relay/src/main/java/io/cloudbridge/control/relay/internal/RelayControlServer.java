@@ -153,6 +153,8 @@ public final class RelayControlServer {
                 .maxConcurrentCallsPerConnection(16)
                 .executor(calls)
                 .intercept(service.authenticator())
+                // (Added last, so it runs first: the authenticator's refusals carry the call's id.)
+                .intercept(new CallCorrelation())
                 .addStreamTracerFactory(service.refusalWatcher())
                 .addService(service)
                 .build()

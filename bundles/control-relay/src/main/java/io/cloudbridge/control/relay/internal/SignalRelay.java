@@ -1,11 +1,14 @@
 package io.cloudbridge.control.relay.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.control.v1.SignalMessage;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Signalling between the nodes of a tenant: each node keeps one stream open, and the relay passes
@@ -15,6 +18,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * when either side ends it or the binding does, and leaves the table of streams.
  */
 final class SignalRelay {
+    private static final Logger LOG = LoggerFactory.getLogger(SignalRelay.class);
     static final int MAX_SIGNAL_PAYLOAD = 16 * 1024;
 
     private final Map<String, SignalStream> signalStreams = new ConcurrentHashMap<>();
@@ -72,6 +76,14 @@ final class SignalRelay {
         return new StreamObserver<>() {
             @Override
             public void onNext(SignalMessage m) {
+                // Under the exchange's own id (the stream's is the one it was opened with).
+                try (Correlation.Scope flow = Correlation.open(Correlation.valid(m.getCorrelationId()) ? m.getCorrelationId()
+                        : Correlation.current())) {
+                    forward(m);
+                }
+            }
+
+            private void forward(SignalMessage m) {
                 if (m.getPayload().size() > MAX_SIGNAL_PAYLOAD || m.getPayloadType().length() > 64 || m.getToNodeId().isEmpty()) {
                     refusals.count("bad signal message");
                     return;
@@ -87,6 +99,7 @@ final class SignalRelay {
                     refusals.count("signal recipient not reading");
                     return;
                 }
+                LOG.debug("signal {} from node {} to node {}", m.getPayloadType(), me.nodeId(), m.getToNodeId());
                 try {
                     to.send(m.toBuilder().setFromNodeId(me.nodeId()).build());
                 } catch (RuntimeException e) {

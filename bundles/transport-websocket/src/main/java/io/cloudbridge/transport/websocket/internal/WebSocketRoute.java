@@ -1,5 +1,6 @@
 package io.cloudbridge.transport.websocket.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.relay.AuthenticatedNode;
@@ -89,8 +90,18 @@ public final class WebSocketRoute implements HttpRoute {
         return Frames.PATH;
     }
 
+    /**
+     * Under the session attempt's id from the node ({@code cloudbridge-correlation-id}), or a new
+     * {@code ws-} one: every log line of its check, upgrade and attachment here has it.
+     */
     @Override
     public void accept(ChannelHandlerContext ctx, FullHttpRequest request) {
+        try (Correlation.Scope flow = Correlation.open(Correlation.accept(request.headers().get(Correlation.HEADER), "ws"))) {
+            acceptUnderItsId(ctx, request);
+        }
+    }
+
+    private void acceptUnderItsId(ChannelHandlerContext ctx, FullHttpRequest request) {
         Channel channel = ctx.channel();
         String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
         if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -105,7 +116,7 @@ public final class WebSocketRoute implements HttpRoute {
         FullHttpRequest kept = request.retainedDuplicate();
         channel.config().setAutoRead(false); // nothing more is read until the node is known
         try {
-            checks.execute(() -> {
+            checks.execute(Correlation.carry(() -> {
                 AuthenticatedNode node;
                 Revocation revocation = new Revocation(channel);
                 try {
@@ -114,20 +125,20 @@ public final class WebSocketRoute implements HttpRoute {
                     // or found by the revocation, which reaches the channel's loop before or after the upgrade.
                     revocation.binding = revocations.bind(token, revocation);
                 } catch (CredentialRejectedException e) {
-                    channel.eventLoop().execute(() -> {
+                    channel.eventLoop().execute(Correlation.carry(() -> {
                         kept.release();
                         refuse(ctx, HttpResponseStatus.UNAUTHORIZED, e.getMessage(), channel);
-                    });
+                    }));
                     return;
                 } catch (RuntimeException e) {
                     LOG.warn("authenticating a WebSocket session failed: {}", e.toString());
-                    channel.eventLoop().execute(() -> {
+                    channel.eventLoop().execute(Correlation.carry(() -> {
                         kept.release();
                         refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "the relay cannot check tokens now", channel);
-                    });
+                    }));
                     return;
                 }
-                channel.eventLoop().execute(() -> {
+                channel.eventLoop().execute(Correlation.carry(() -> {
                     try {
                         if (revocation.reason != null) {
                             refuse(ctx, HttpResponseStatus.UNAUTHORIZED, revocation.reason, channel);
@@ -137,8 +148,8 @@ public final class WebSocketRoute implements HttpRoute {
                     } finally {
                         kept.release();
                     }
-                });
-            });
+                }));
+            }));
         } catch (RejectedExecutionException busy) {
             kept.release();
             refuse(ctx, HttpResponseStatus.SERVICE_UNAVAILABLE, "too many sessions signing in; try again", channel);
@@ -161,7 +172,17 @@ public final class WebSocketRoute implements HttpRoute {
         }
         Session session = new Session(channel, node);
         channel.pipeline().remove("aggregator");
+        String flow = Correlation.current();
         handshaker.handshake(channel, request).addListener(done -> {
+            try (Correlation.Scope attaching = Correlation.open(flow)) {
+                attach(done, channel, session, node, revocation);
+            }
+        });
+    }
+
+    private void attach(io.netty.util.concurrent.Future<? super Void> done, Channel channel, Session session, AuthenticatedNode node,
+            Revocation revocation) {
+        {
             if (!done.isSuccess()) {
                 LOG.debug("WebSocket handshake with node {} failed: {}", node.nodeId(), done.cause().toString());
                 channel.close();
@@ -181,7 +202,7 @@ public final class WebSocketRoute implements HttpRoute {
                 session.outbox.discard();
             });
             channel.config().setAutoRead(true);
-        });
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.cloudbridge.transport.websocket.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.transport.support.Outbox;
@@ -48,6 +49,8 @@ final class WebSocketSession extends RelaySession {
     private static final Logger LOG = LoggerFactory.getLogger(WebSocketSession.class);
 
     private final EventLoopGroup group;
+    /** The path attempt that opened this session (its redials too): sent to the relay with each upgrade. */
+    private final String flow = Correlation.current();
     private final SessionCredentials credentials;
     private final URI uri;
     private final SslContext tls;
@@ -95,6 +98,9 @@ final class WebSocketSession extends RelaySession {
         }
         DefaultHttpHeaders headers = new DefaultHttpHeaders();
         headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + credentials.token().get());
+        if (Correlation.valid(flow)) {
+            headers.set(Correlation.HEADER, flow); // the attempt that opened it: the relay logs its side under it
+        }
         WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder().webSocketUri(uri)
                 .subprotocol(Frames.SUBPROTOCOL).customHeaders(headers).maxFramePayloadLength(Frames.MAX_FRAME)
                 .handshakeTimeoutMillis(10_000).handleCloseFrames(false).dropPongFrames(false).build();

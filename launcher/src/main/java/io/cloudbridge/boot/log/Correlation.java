@@ -1,0 +1,92 @@
+package io.cloudbridge.boot.log;
+
+import java.security.SecureRandom;
+import java.util.concurrent.Executor;
+import java.util.regex.Pattern;
+import org.slf4j.MDC;
+
+/**
+ * One id per flow (a registration, a signalling exchange, a path attempt, an admin command) in every
+ * log line it causes, on the node and on the relay: the {@value #KEY} field of the JSON log. It
+ * travels in gRPC metadata and the transports' session requests as {@value #HEADER}, so that one
+ * {@code grep} of it finds the flow end to end. An id from the other side is taken only when it is
+ * one ({@link #accept}): a peer cannot put text of its choosing into this daemon's log.
+ */
+public final class Correlation {
+    /** The MDC key, and so the JSON field. */
+    public static final String KEY = "correlationId";
+    /** The gRPC metadata key and HTTP header that carry it between daemons. */
+    public static final String HEADER = "cloudbridge-correlation-id";
+    private static final Pattern VALID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+    private static final SecureRandom RANDOM = new SecureRandom();
+    private static final char[] DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
+
+    private Correlation() {
+    }
+
+    /** A new id for a flow of {@code kind} ({@code reg}, {@code path}, {@code ws}, ...): the kind and 10 random characters. */
+    public static String newId(String kind) {
+        StringBuilder sb = new StringBuilder(kind.length() + 11).append(kind).append('-');
+        for (int i = 0; i < 10; i++) {
+            sb.append(DIGITS[RANDOM.nextInt(DIGITS.length)]);
+        }
+        return sb.toString();
+    }
+
+    /** Whether {@code id} is one: 1 to 64 of letters, digits and {@code . _ : -}. */
+    public static boolean valid(String id) {
+        return id != null && VALID.matcher(id).matches();
+    }
+
+    /** The id the other side sent when it is one, else a new one of {@code kind}. */
+    public static String accept(String received, String kind) {
+        return valid(received) ? received : newId(kind);
+    }
+
+    /** The id of the flow this thread works for, or null. */
+    public static String current() {
+        return MDC.get(KEY);
+    }
+
+    /** This thread works for {@code id} until the scope closes, when the id it had before comes back. */
+    public static Scope open(String id) {
+        String before = MDC.get(KEY);
+        if (id == null) {
+            MDC.remove(KEY);
+        } else {
+            MDC.put(KEY, id);
+        }
+        return () -> {
+            if (before == null) {
+                MDC.remove(KEY);
+            } else {
+                MDC.put(KEY, before);
+            }
+        };
+    }
+
+    /** {@code task}, run with the id the calling thread has now (for work handed to another thread). */
+    public static Runnable carry(Runnable task) {
+        String id = current();
+        if (id == null) {
+            return task;
+        }
+        return () -> {
+            try (Scope scope = open(id)) {
+                task.run();
+            }
+        };
+    }
+
+    /** {@code executor}, each task run with the id its submitter had. */
+    public static Executor carrying(Executor executor) {
+        return task -> executor.execute(carry(task));
+    }
+
+    /** A flow's id on this thread; closing gives back the one before. */
+    @FunctionalInterface
+    public interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+}

@@ -1,0 +1,78 @@
+package io.cloudbridge.boot.log;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** Flow ids: their shape, what is accepted from another daemon, and how a scope and a hand-over keep them. */
+class CorrelationTest {
+
+    @Test
+    void newIdsHaveTheirKindAndDiffer() {
+        String a = Correlation.newId("reg");
+        assertTrue(a.matches("reg-[0-9a-z]{10}"), a);
+        assertTrue(Correlation.valid(a));
+        assertNotEquals(a, Correlation.newId("reg"));
+    }
+
+    @Test
+    void onlyAnIdIsAcceptedFromTheOtherSide() {
+        assertEquals("ice-6162636465666768", Correlation.accept("ice-6162636465666768", "rpc"));
+        // Text of the sender's choosing does not reach the log: a new line, quotes, a very long value, nothing.
+        for (String bad : new String[] {null, "", "a\nb", "x\",\"level\":\"ERROR", "a".repeat(65), "sp ace", "ünïcode"}) {
+            String taken = Correlation.accept(bad, "rpc");
+            assertTrue(taken.matches("rpc-[0-9a-z]{10}"), bad + " -> " + taken);
+        }
+    }
+
+    @Test
+    void aScopeGivesBackTheIdBeforeIt() {
+        assertNull(Correlation.current());
+        try (Correlation.Scope outer = Correlation.open("admin-1.1")) {
+            try (Correlation.Scope inner = Correlation.open("reg-abc")) {
+                assertEquals("reg-abc", Correlation.current());
+            }
+            assertEquals("admin-1.1", Correlation.current());
+            try (Correlation.Scope none = Correlation.open(null)) {
+                assertNull(Correlation.current());
+            }
+            assertEquals("admin-1.1", Correlation.current());
+        }
+        assertNull(Correlation.current());
+    }
+
+    @Test
+    void workHandedToAnotherThreadKeepsItsId() throws Exception {
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            AtomicReference<String> seen = new AtomicReference<>("unset");
+            try (Correlation.Scope flow = Correlation.open("relay-xyz")) {
+                Correlation.carrying(other).execute(() -> seen.set(Correlation.current()));
+            }
+            other.submit(() -> { }).get(5, TimeUnit.SECONDS);
+            assertEquals("relay-xyz", seen.get());
+            // and the pool's thread, started during the flow, has none of it afterwards (not inherited)
+            assertNull(other.submit(Correlation::current).get(5, TimeUnit.SECONDS));
+            assertFalse(Correlation.valid(Correlation.current()));
+        } finally {
+            other.shutdownNow();
+        }
+    }
+
+    @Test
+    void theIdIsAFieldOfEachLogLine() {
+        try (Correlation.Scope flow = Correlation.open("reg-0123456789")) {
+            String line = JsonLogWriter.format(java.time.Instant.EPOCH, LogLevel.INFO, "test", "registered",
+                    org.slf4j.MDC.getCopyOfContextMap(), null);
+            assertTrue(line.contains("\"correlationId\":\"reg-0123456789\""), line);
+        }
+    }
+}
