@@ -17,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
  * One id per flow across daemons, so that one grep finds it end to end: a node's registration has
  * the same {@code correlationId} in its lines and the relay's (gRPC metadata); a hole-punching
  * attempt the same in both nodes' lines and the relay's that forwarded its offers (the signal
- * message's field); a relay session over WebSocket the same in the node's line that opened it and
- * the relay's that attached it (the upgrade request's header).
+ * message's field); a relay session over QUIC or WebSocket the same in the node's line that opened
+ * it and the relay's that attached it (the AUTH line of QUIC protocol version 2, the upgrade
+ * request's header).
  */
 class CorrelationTest {
     @TempDir
@@ -64,6 +65,14 @@ class CorrelationTest {
                 assertEquals(alphaPath, bravoPath, "one attempt, one id on both nodes");
                 assertTrue(r.logText().lines().anyMatch(l -> l.contains("signal ice.offer from node") && l.contains("\"correlationId\":\""
                         + alphaPath + "\"")), "the relay forwarded the attempt's offers under its id");
+
+                // A relay session over QUIC: the node's attempt and the relay's attachment.
+                Await.until(Duration.ofSeconds(10), "alpha over QUIC", () -> a.exec("cb:paths").out().startsWith("relay path: quic"));
+                String quicAttempt = id(line(a.logText(), "opening a relay session over quic"));
+                assertTrue(quicAttempt.startsWith("relay-"), quicAttempt);
+                Await.until(Duration.ofSeconds(5), "the relay's QUIC session",
+                        () -> r.logText().lines().anyMatch(l -> l.contains("connected over quic")
+                                && l.contains("\"correlationId\":\"" + quicAttempt + "\"")));
 
                 // A relay session over WebSocket (QUIC taken away on alpha): the node's attempt and the relay's attachment.
                 assertEquals(0, a.exec("feature:uninstall", "transport-quic").exit());

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The relay's QUIC listener (UDP): TLS 1.3 with the relay's certificate, a Retry for address
  * validation, and each connection handed by its ALPN to the route that serves it
- * ({@code cloudbridge/1}: the QUIC transport; {@code h3}: MASQUE). A protocol without a route
+ * ({@code cloudbridge/2} and {@code cloudbridge/1}: the QUIC transport; {@code h3}: MASQUE). A protocol without a route
  * is closed at once with the reason. Routes come and go with their plugins; the port stays.
  */
 // The 'listeners' section's description is designated once, by TlsListener; both read it.
@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
 public final class QuicListener {
     private static final Logger LOG = LoggerFactory.getLogger(QuicListener.class);
     /** The protocols the relay speaks over QUIC: its transport, and HTTP/3 for MASQUE. */
-    static final String[] PROTOCOLS = {"cloudbridge/1", "h3"};
+    /** Version 2 of the QUIC transport first: a node that offers both gets it (the AUTH line carries the flow's id). */
+    static final String[] PROTOCOLS = {"cloudbridge/2", "cloudbridge/1", "h3"};
     /**
      * The largest UDP payload received, and advertised to peers (QUIC's max_udp_payload_size):
      * room for a 1,500-byte link's 1,472 and some slack. It is also the slot size of a batched

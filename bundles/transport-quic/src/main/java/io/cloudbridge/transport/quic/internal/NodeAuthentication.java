@@ -1,5 +1,6 @@
 package io.cloudbridge.transport.quic.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.auth.CredentialRejectedException;
 import io.cloudbridge.api.relay.AuthenticatedNode;
 import io.cloudbridge.api.relay.CredentialRevocations;
@@ -66,10 +67,17 @@ final class NodeAuthentication {
         }, authSeconds, TimeUnit.SECONDS);
     }
 
-    /** On the loop: the node's AUTH line came, with {@code token}; the check runs off it. */
-    void begin(String token) {
-        try {
-            relay.checks().execute(() -> authenticate(token));
+    /**
+     * On the loop: the node's AUTH line came, with its token and, from a node of
+     * {@code cloudbridge/2}, the session attempt's id after it; the check runs off the loop, and
+     * it, the attachment and their log lines under that id (a new {@code quic-} one without).
+     */
+    void begin(String argument) {
+        int space = argument.indexOf(' ');
+        String token = space < 0 ? argument : argument.substring(0, space);
+        String flow = Correlation.accept(space < 0 ? null : argument.substring(space + 1).trim(), "quic");
+        try (Correlation.Scope attempt = Correlation.open(flow)) {
+            relay.checks().execute(Correlation.carry(() -> authenticate(token)));
         } catch (RejectedExecutionException busy) {
             closer.refuseForNow("too many sessions signing in");
         }
@@ -102,7 +110,7 @@ final class NodeAuthentication {
      * nothing is attached, and the binding made meanwhile is let go here rather than never.
      */
     private void onLoop(Runnable task) {
-        if (!io.cloudbridge.transport.support.ChannelLoops.runOn(connection, task)) {
+        if (!io.cloudbridge.transport.support.ChannelLoops.runOn(connection, Correlation.carry(task))) {
             closeBinding();
         }
     }

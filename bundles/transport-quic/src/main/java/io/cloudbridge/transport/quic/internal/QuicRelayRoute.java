@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * </pre>
  */
 // Configured by the 'quic' section (authSeconds), whose description QuicTransport designates.
-@Component(service = QuicRoute.class, configurationPid = "cloudbridge.quic", immediate = true)
+@Component(service = {QuicRoute.class, QuicRelayRoute.class}, configurationPid = "cloudbridge.quic", immediate = true)
 public final class QuicRelayRoute implements QuicRoute {
     /** The session's parts log under the route's name, as they did when they were one class. */
     static final Logger LOG = LoggerFactory.getLogger(QuicRelayRoute.class);

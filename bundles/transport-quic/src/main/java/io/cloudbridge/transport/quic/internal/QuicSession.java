@@ -1,5 +1,6 @@
 package io.cloudbridge.transport.quic.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.transport.support.Outbox;
@@ -45,6 +46,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class QuicSession extends RelaySession {
     private final EventLoopGroup group;
+    /** The path attempt that opened this session (its redials too): sent with AUTH where the relay takes it. */
+    private final String flow = Correlation.current();
     private final SessionCredentials credentials;
     private final InetSocketAddress address;
     private final QuicSslContext tls;
@@ -70,7 +73,7 @@ final class QuicSession extends RelaySession {
         this.credentials = credentials;
         URI u = relay.uri();
         this.address = new InetSocketAddress(u.getHost(), u.getPort() > 0 ? u.getPort() : 443);
-        QuicSslContextBuilder builder = QuicSslContextBuilder.forClient().applicationProtocols(QuicWire.ALPN);
+        QuicSslContextBuilder builder = QuicSslContextBuilder.forClient().applicationProtocols(QuicWire.ALPN_WITH_FLOW, QuicWire.ALPN);
         if (relay.certificateSha256().isPresent()) {
             builder.trustManager(relay.pinnedTrust());
         }
@@ -144,7 +147,11 @@ final class QuicSession extends RelaySession {
                         return;
                     }
                     QuicStreamChannel stream = (QuicStreamChannel) s.getNow();
-                    stream.writeAndFlush(Unpooled.copiedBuffer("AUTH " + credentials.token().get() + "\n", StandardCharsets.UTF_8));
+                    // The attempt's id to a relay that takes it (the protocol both agreed on says so).
+                    boolean takesFlow = quic.sslEngine() != null
+                            && QuicWire.ALPN_WITH_FLOW.equals(quic.sslEngine().getApplicationProtocol());
+                    String auth = "AUTH " + credentials.token().get() + (takesFlow && Correlation.valid(flow) ? " " + flow : "");
+                    stream.writeAndFlush(Unpooled.copiedBuffer(auth + "\n", StandardCharsets.UTF_8));
                 });
             });
         });

@@ -38,6 +38,13 @@ import java.util.function.Consumer;
  */
 final class QuicWire {
     static final String ALPN = "cloudbridge/1";
+    /**
+     * The same protocol, but the AUTH line may carry the session attempt's correlation id after
+     * the token ({@code AUTH <token> <id>}): a relay of this version serves both, and a node offers
+     * both, so that either side may be the older one. (A relay that knows only version 1 closes a
+     * session on any line it does not know, so the id could not simply be added to it.)
+     */
+    static final String ALPN_WITH_FLOW = "cloudbridge/2";
     static final int KEY_LENGTH = 32;
     /** A control line, at most. */
     static final int MAX_LINE = 8 * 1024;
