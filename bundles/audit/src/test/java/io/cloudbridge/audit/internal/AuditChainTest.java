@@ -70,6 +70,28 @@ class AuditChainTest {
         Files.write(live(), lines, StandardCharsets.UTF_8);
     }
 
+    /**
+     * {@code lines} re-linked as a forger without the key would: the checkpoints whose ordinal
+     * (1, 2, ...) {@code keep} refuses dropped, every entry renumbered and its hashes recomputed.
+     */
+    private static List<String> rechain(List<String> lines, java.util.function.IntPredicate keep) {
+        List<String> out = new ArrayList<>();
+        String prev = AuditChain.GENESIS;
+        long seq = 0;
+        int checkpoints = 0;
+        for (String line : lines) {
+            if (AuditLine.parse(line).isCheckpoint() && !keep.test(++checkpoints)) {
+                continue;
+            }
+            String body = line.substring(0, line.lastIndexOf(AuditChain.HASH_FIELD))
+                    .replaceFirst("^\\{\"seq\":\\d+", "{\"seq\":" + (++seq))
+                    .replaceFirst("\"prev\":\"[0-9a-f]{64}\"$", "\"prev\":\"" + prev + "\"");
+            prev = AuditChain.sha256(body);
+            out.add(body + AuditChain.HASH_FIELD + prev + "\"}");
+        }
+        return out;
+    }
+
     @Test
     void aTrailAsWrittenVerifies() throws IOException {
         write(250, 16 << 20, 10, 100);
@@ -158,24 +180,9 @@ class AuditChainTest {
     @Test
     void checkpointsRemovedFromTheMiddleBreakTheOneAfter() throws IOException {
         write(350, 16 << 20, 10, 100);
-        // The second and third checkpoints go (the chain re-linked and renumbered by hand); the
-        // fourth, signed over the numbers and hashes as they were, then fails.
-        List<String> kept = new ArrayList<>();
-        String prev = null;
-        long seq = 0;
-        int seen = 0;
-        for (String line : lines()) {
-            AuditLine parsed = AuditLine.parse(line);
-            if (parsed.isCheckpoint() && (++seen == 2 || seen == 3)) {
-                continue;
-            }
-            String b = line.substring(0, line.lastIndexOf(AuditChain.HASH_FIELD)).replaceFirst("^\\{\"seq\":\\d+", "{\"seq\":" + (++seq));
-            if (prev != null) {
-                b = b.replaceFirst("\"prev\":\"[0-9a-f]{64}\"$", "\"prev\":\"" + prev + "\"");
-            }
-            prev = AuditChain.sha256(b);
-            kept.add(b + AuditChain.HASH_FIELD + prev + "\"}");
-        }
+        // The second and third checkpoints go (the chain re-linked and renumbered); the fourth,
+        // signed over the numbers and hashes as they were, then fails.
+        List<String> kept = rechain(lines(), n -> n != 2 && n != 3);
         rewrite(kept);
         AuditVerifier.Report report = verify();
         assertFalse(report.ok());
@@ -253,19 +260,7 @@ class AuditChainTest {
     void aWholeTrailRewrittenWithoutCheckpointsFails() throws IOException {
         write(150, 16 << 20, 10, 100);
         // Recompute the chain over every entry but the checkpoints, renumbered: hashes all consistent.
-        List<String> rebuilt = new ArrayList<>();
-        String prev = AuditChain.GENESIS;
-        long seq = 0;
-        for (String line : lines()) {
-            if (AuditLine.parse(line).isCheckpoint()) {
-                continue;
-            }
-            String body = line.substring(0, line.lastIndexOf(AuditChain.HASH_FIELD))
-                    .replaceFirst("^\\{\"seq\":\\d+", "{\"seq\":" + (++seq))
-                    .replaceFirst("\"prev\":\"[0-9a-f]{64}\"$", "\"prev\":\"" + prev + "\"");
-            prev = AuditChain.sha256(body);
-            rebuilt.add(body + AuditChain.HASH_FIELD + prev + "\"}");
-        }
+        List<String> rebuilt = rechain(lines(), n -> false);
         rewrite(rebuilt);
         AuditVerifier.Report report = verify();
         assertFalse(report.ok());
@@ -275,26 +270,9 @@ class AuditChainTest {
     @Test
     void checkpointsRemovedFromTheEndAreFound() throws IOException {
         write(250, 16 << 20, 10, 100);
-        List<String> lines = lines();
-        // The last two checkpoints go, and the entries after the first are kept (re-chained by hand would
-        // need the key for the next checkpoint; without it the tail is too long to be unsigned).
-        List<String> kept = new ArrayList<>();
-        String prev = null;
-        long seq = 0;
-        int checkpointsSeen = 0;
-        for (String line : lines) {
-            AuditLine parsed = AuditLine.parse(line);
-            if (parsed.isCheckpoint() && ++checkpointsSeen > 1) {
-                continue;
-            }
-            String body = line.substring(0, line.lastIndexOf(AuditChain.HASH_FIELD))
-                    .replaceFirst("^\\{\"seq\":\\d+", "{\"seq\":" + (++seq));
-            if (prev != null) {
-                body = body.replaceFirst("\"prev\":\"[0-9a-f]{64}\"$", "\"prev\":\"" + prev + "\"");
-            }
-            prev = AuditChain.sha256(body);
-            kept.add(body + AuditChain.HASH_FIELD + prev + "\"}");
-        }
+        // The last two checkpoints go, the entries after the first kept and re-chained (the next
+        // checkpoint would need the key; without one the tail is too long to be unsigned).
+        List<String> kept = rechain(lines(), n -> n == 1);
         rewrite(kept);
         AuditVerifier.Report report = verify();
         assertFalse(report.ok());

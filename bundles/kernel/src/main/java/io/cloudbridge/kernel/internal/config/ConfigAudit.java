@@ -1,6 +1,7 @@
 package io.cloudbridge.kernel.internal.config;
 
 import io.cloudbridge.api.audit.AuditEvent;
+import io.cloudbridge.api.audit.AuditTrail;
 import io.cloudbridge.boot.config.ConfigEntry;
 import io.cloudbridge.boot.config.ConfigSnapshot;
 import io.cloudbridge.boot.config.KeyNames;
@@ -19,15 +20,60 @@ import javax.crypto.spec.SecretKeySpec;
  * The configuration as the audit trail records it: value by value ({@code section.key}), every
  * value masked as the logs mask it, and a secret never shown: it is named, and a diff says it
  * changed. Whether a secret changed is told by an HMAC under a key that lives only in this process,
- * so that no figure derived from the secret reaches the trail.
+ * so that no figure derived from the secret reaches the trail. Loads and edits are told from the
+ * bridge's executor only; the trail itself may come and go on any thread.
  */
 final class ConfigAudit {
+    /** Where changes are recorded; absent while the trail is (re)starting. */
+    private volatile AuditTrail trail;
+    /** The values last applied, as the trail sees them. */
+    private Map<String, String> lastValues = Map.of();
+
+    void bind(AuditTrail arrived) {
+        trail = arrived;
+    }
+
+    void unbind(AuditTrail leaving) {
+        if (trail == leaving) {
+            trail = null;
+        }
+    }
+
+    /** The trail has just arrived: it is told the configuration in force, so that later edits show what they changed from. */
+    void inForce(AuditTrail arrived, ConfigSnapshot snapshot, Map<String, SectionSchema> schemas) {
+        if (snapshot != null && trail == arrived) {
+            arrived.record(event("in force", "audit trail started", AuditEvent.OK, shown(values(snapshot, schemas))));
+        }
+    }
+
+    /** An applied load: everything the first time, else what changed (nothing when no value did). */
+    void applied(String trigger, boolean first, Map<String, String> values) {
+        Map<String, String> before = lastValues;
+        lastValues = values;
+        AuditTrail to = trail;
+        if (to == null) {
+            return;
+        }
+        if (first) {
+            to.record(event("loaded", trigger, AuditEvent.OK, shown(values)));
+            return;
+        }
+        Map<String, String> changed = diff(before, values);
+        if (!changed.isEmpty()) {
+            to.record(event("applied", trigger, AuditEvent.OK, changed));
+        }
+    }
+
+    /** An edit refused whole, with its reason (masked). */
+    void refused(String trigger, String reason) {
+        AuditTrail to = trail;
+        if (to != null) {
+            to.record(event("refused", trigger, AuditEvent.FAILED, Map.of("reason", SecretText.mask(reason))));
+        }
+    }
     private static final byte[] PROCESS_KEY = randomKey();
     static final String SECRET = "***";
     static final String UNSET = "(unset)";
-
-    private ConfigAudit() {
-    }
 
     /** Every value of {@code snapshot}, masked; a secret (by its schema or its name) as a keyed digest. */
     static Map<String, String> values(ConfigSnapshot snapshot, Map<String, SectionSchema> schemas) {

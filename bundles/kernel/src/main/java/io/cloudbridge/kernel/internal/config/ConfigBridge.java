@@ -1,6 +1,5 @@
 package io.cloudbridge.kernel.internal.config;
 
-import io.cloudbridge.api.audit.AuditEvent;
 import io.cloudbridge.api.audit.AuditTrail;
 import io.cloudbridge.api.runtime.ConfigStatus;
 import io.cloudbridge.api.runtime.ConfigValue;
@@ -102,10 +101,8 @@ public final class ConfigBridge implements ConfigurationView {
     private final Map<String, Dictionary<String, Object>> pushed = new HashMap<>();
     private volatile Applied applied = new Applied(null, Map.of(), List.of(), null);
     private volatile String lastRejection;
-    /** Where changes are recorded; absent while the trail is (re)starting. */
-    private volatile AuditTrail audit;
-    /** The values last applied, as the audit trail sees them (only touched on the executor). */
-    private Map<String, String> auditedValues = Map.of();
+    /** What the audit trail is told of each load, edit and refusal. */
+    private final ConfigAudit audit = new ConfigAudit();
 
     /** The configuration in force: the snapshot it came from and the schemas it was checked against. */
     private record Applied(ConfigSnapshot snapshot, Map<String, SectionSchema> schemas, List<String> pending,
@@ -131,23 +128,15 @@ public final class ConfigBridge implements ConfigurationView {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindAudit(AuditTrail trail) {
-        audit = trail;
+        audit.bind(trail);
         ScheduledExecutorService running = executor;
         if (running != null) {
-            running.execute(() -> {
-                Applied a = applied;
-                if (a.snapshot() != null && audit == trail) {
-                    trail.record(ConfigAudit.event("in force", "audit trail started", AuditEvent.OK,
-                            ConfigAudit.shown(ConfigAudit.values(a.snapshot(), a.schemas()))));
-                }
-            });
+            running.execute(() -> audit.inForce(trail, applied.snapshot(), applied.schemas()));
         }
     }
 
     void unbindAudit(AuditTrail trail) {
-        if (audit == trail) {
-            audit = null;
-        }
+        audit.unbind(trail);
     }
 
     @Activate
@@ -371,7 +360,7 @@ public final class ConfigBridge implements ConfigurationView {
         List<String> changed = push(wanted, keep);
         boolean first = applied.snapshot() == null;
         applied = new Applied(snapshot, schemas, List.copyOf(pending), Instant.now());
-        recordApplied(trigger, first, ConfigAudit.values(snapshot, schemas));
+        audit.applied(trigger, first, ConfigAudit.values(snapshot, schemas));
         lastRejection = null;
         accepted.incrementAndGet();
         if (!pending.isEmpty()) {
@@ -379,24 +368,6 @@ public final class ConfigBridge implements ConfigurationView {
                     + " is installed", pending);
         }
         LOG.info("configuration applied ({}): changed {}", trigger, changed.isEmpty() ? "nothing" : changed);
-    }
-
-    /** Tells the audit trail what an applied edit changed (everything, the first time); nothing when no value changed. */
-    private void recordApplied(String trigger, boolean first, Map<String, String> values) {
-        Map<String, String> before = auditedValues;
-        auditedValues = values;
-        AuditTrail trail = audit;
-        if (trail == null) {
-            return;
-        }
-        if (first) {
-            trail.record(ConfigAudit.event("loaded", trigger, AuditEvent.OK, ConfigAudit.shown(values)));
-            return;
-        }
-        Map<String, String> diff = ConfigAudit.diff(before, values);
-        if (!diff.isEmpty()) {
-            trail.record(ConfigAudit.event("applied", trigger, AuditEvent.OK, diff));
-        }
     }
 
     /** Runs the section's whiteboard validators over its typed values. */
@@ -427,11 +398,7 @@ public final class ConfigBridge implements ConfigurationView {
         // The reason first, then the count: whoever sees the count go up finds its reason.
         lastRejection = sb.toString();
         rejected.incrementAndGet();
-        AuditTrail trail = audit;
-        if (trail != null) {
-            trail.record(ConfigAudit.event("refused", trigger, AuditEvent.FAILED,
-                    Map.of("reason", io.cloudbridge.boot.config.SecretText.mask(lastRejection))));
-        }
+        audit.refused(trigger, lastRejection);
         if ((applied.snapshot() == null || StartupRefusal.starting()) && strictStart) {
             // Nothing good was ever applied: rather than run on defaults the operator did not
             // choose, stop, and let the launcher report why.
