@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * attempt the same in both nodes' lines and the relay's that forwarded its offers (the signal
  * message's field); a relay session over QUIC or WebSocket the same in the node's line that opened
  * it and the relay's that attached it (the AUTH line of QUIC protocol version 2, the upgrade
- * request's header).
+ * request's header); an admin command the same in each of its lines, whichever thread makes them.
  */
 class CorrelationTest {
     @TempDir
@@ -39,7 +39,9 @@ class CorrelationTest {
                 "relay:", "  listenAddress: 127.0.0.1", "  controlPort: " + controlPort, "  jwksPort: 0",
                 "listeners:", "  address: 127.0.0.1", "  tlsPort: " + tlsPort, "  quicPort: " + quicPort, "  stunPort: " + stunPort, ""));
         try (Daemon r = relay.start()) {
+            Await.until(Duration.ofSeconds(20), "the relay's control plane", () -> r.logText().contains("relay control service listening"));
             String key = r.exec("relay:key", "create", "--tenant", "flows", "--reusable").out().trim();
+            assertTrue(key.startsWith("cbk_"), key);
             try (Daemon a = node("alpha", controlPort, quicPort, tlsPort, stunPort, key);
                  Daemon b = node("bravo", controlPort, quicPort, tlsPort, stunPort, key)) {
                 Await.until(Duration.ofSeconds(20), "both registered",
@@ -58,9 +60,9 @@ class CorrelationTest {
 
                 // A hole-punching attempt: both nodes' lines for the path it found, and the relay's forwarding of its offers.
                 Await.until(Duration.ofSeconds(20), "a direct path on both nodes",
-                        () -> a.logText().contains("direct path to ") && b.logText().contains("direct path to "));
-                String alphaPath = id(line(a.logText(), "direct path to "));
-                String bravoPath = id(line(b.logText(), "direct path to "));
+                        () -> a.logText().contains("\"message\":\"direct path to ") && b.logText().contains("\"message\":\"direct path to "));
+                String alphaPath = id(line(a.logText(), "\"message\":\"direct path to "));
+                String bravoPath = id(line(b.logText(), "\"message\":\"direct path to "));
                 assertTrue(alphaPath.startsWith("ice-"), alphaPath);
                 assertEquals(alphaPath, bravoPath, "one attempt, one id on both nodes");
                 assertTrue(r.logText().lines().anyMatch(l -> l.contains("signal ice.offer from node") && l.contains("\"correlationId\":\""
@@ -74,8 +76,13 @@ class CorrelationTest {
                         () -> r.logText().lines().anyMatch(l -> l.contains("connected over quic")
                                 && l.contains("\"correlationId\":\"" + quicAttempt + "\"")));
 
-                // A relay session over WebSocket (QUIC taken away on alpha): the node's attempt and the relay's attachment.
+                // An admin command: its lines on the node (Gogo runs it on a thread of the session's; the
+                // feature change on the kernel's) carry the command's id.
                 assertEquals(0, a.exec("feature:uninstall", "transport-quic").exit());
+                String uninstalled = line(a.logText(), "feature transport-quic uninstalled");
+                assertTrue(id(uninstalled).matches("admin-\\d+\\.1"), uninstalled);
+
+                // A relay session over WebSocket (QUIC taken away on alpha): the node's attempt and the relay's attachment.
                 Await.until(Duration.ofSeconds(10), "alpha over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket"));
                 String opening = line(a.logText(), "opening a relay session over websocket");
                 String attempt = id(opening);

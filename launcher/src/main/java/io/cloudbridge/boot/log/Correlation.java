@@ -33,14 +33,47 @@ public final class Correlation {
         return sb.toString();
     }
 
+    /**
+     * The kinds of flow another daemon may name: a node's registration, admin command, path
+     * attempt and relay session. An id of any other kind from outside (one of this daemon's own,
+     * {@code config-}, {@code rpc-}, ...) is not taken: a caller cannot pass itself off as one of
+     * them. (Any caller may still name a flow of these kinds: an id is for finding lines, not proof
+     * of who sent them.)
+     */
+    private static final java.util.List<String> PEER_KINDS = java.util.List.of("reg-", "admin-", "ice-", "relay-");
+
+    /**
+     * The threads the calling thread starts from now on log under its flow id as it is at each
+     * moment (they share its MDC): for an admin session, whose commands Gogo runs on threads of
+     * its own.
+     */
+    public static void shareWithThreadsStartedHere() {
+        if (org.slf4j.MDC.getMDCAdapter() instanceof ThreadMdcAdapter adapter) {
+            adapter.shareWithThreadsStartedHere();
+        }
+    }
+
     /** Whether {@code id} is one: 1 to 64 of letters, digits and {@code . _ : -}. */
     public static boolean valid(String id) {
         return id != null && VALID.matcher(id).matches();
     }
 
-    /** The id the other side sent when it is one, else a new one of {@code kind}. */
+    /** The id the other side sent when it is one of a kind it may send, else a new one of {@code kind}. */
     public static String accept(String received, String kind) {
-        return valid(received) ? received : newId(kind);
+        return fromPeer(received) ? received : newId(kind);
+    }
+
+    /** Whether another daemon may have sent {@code id}: valid, and of a kind a peer names. */
+    public static boolean fromPeer(String id) {
+        if (!valid(id)) {
+            return false;
+        }
+        for (String kind : PEER_KINDS) {
+            if (id.startsWith(kind)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The id of the flow this thread works for, or null. */

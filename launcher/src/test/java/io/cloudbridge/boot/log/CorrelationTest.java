@@ -27,7 +27,9 @@ class CorrelationTest {
     void onlyAnIdIsAcceptedFromTheOtherSide() {
         assertEquals("ice-6162636465666768", Correlation.accept("ice-6162636465666768", "rpc"));
         // Text of the sender's choosing does not reach the log: a new line, quotes, a very long value, nothing.
-        for (String bad : new String[] {null, "", "a\nb", "x\",\"level\":\"ERROR", "a".repeat(65), "sp ace", "ünïcode"}) {
+        // Nor an id of a kind only this daemon makes: a caller cannot pass itself off as its configuration or one of its calls.
+        for (String bad : new String[] {null, "", "a\nb", "x\",\"level\":\"ERROR", "a".repeat(65), "sp ace", "ünïcode",
+            "config-1", "rpc-0123456789", "quic-x"}) {
             String taken = Correlation.accept(bad, "rpc");
             assertTrue(taken.matches("rpc-[0-9a-z]{10}"), bad + " -> " + taken);
         }
@@ -65,6 +67,38 @@ class CorrelationTest {
         } finally {
             other.shutdownNow();
         }
+    }
+
+    @Test
+    void anAdminSessionsThreadsLogUnderItsCommandOfTheMoment() throws Exception {
+        AtomicReference<String> seen = new AtomicReference<>();
+        Thread session = new Thread(() -> {
+            Correlation.shareWithThreadsStartedHere();
+            ExecutorService commands = Executors.newSingleThreadExecutor(); // as Gogo's session pool
+            try {
+                try (Correlation.Scope first = Correlation.open("admin-7.1")) {
+                    commands.submit(() -> seen.set(Correlation.current())).get(5, TimeUnit.SECONDS);
+                    assertEquals("admin-7.1", seen.get());
+                }
+                try (Correlation.Scope second = Correlation.open("admin-7.2")) {
+                    // The same pool thread, started during the first command: it logs under the second
+                    // now, and so does a thread it starts in turn (Gogo's pipe, under its job).
+                    commands.submit(() -> {
+                        Thread pipe = new Thread(() -> seen.set(Correlation.current()));
+                        pipe.start();
+                        pipe.join(5_000);
+                        return null;
+                    }).get(5, TimeUnit.SECONDS);
+                }
+            } catch (Exception e) {
+                seen.set(e.toString());
+            } finally {
+                commands.shutdownNow();
+            }
+        });
+        session.start();
+        session.join(10_000);
+        assertEquals("admin-7.2", seen.get());
     }
 
     @Test

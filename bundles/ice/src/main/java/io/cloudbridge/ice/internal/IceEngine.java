@@ -424,9 +424,7 @@ final class IceEngine {
             ctx.sessions.put(peer, s);
             ctx.byLocalUfrag.put(s.localUfrag, s);
             published.put(peer, s);
-            try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
-                s.sendOffer(true);
-            }
+            s.sendOffer(true);
         }
         return s;
     }
@@ -444,9 +442,11 @@ final class IceEngine {
             }
             for (PeerSession s : ctx.sessions.values()) {
                 try (Correlation.Scope flow = Correlation.open(s.correlationId())) {
-                    s.tick(now);
-                } catch (RuntimeException e) {
-                    LOG.warn("hole punching's timer failed for {}: {}", s.peer, e.toString(), e);
+                    try {
+                        s.tick(now);
+                    } catch (RuntimeException e) {
+                        LOG.warn("hole punching's timer failed for {}: {}", s.peer, e.toString(), e);
+                    }
                 }
             }
         } catch (RuntimeException e) {

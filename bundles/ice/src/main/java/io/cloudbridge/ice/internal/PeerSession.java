@@ -1,5 +1,6 @@
 package io.cloudbridge.ice.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.net.NodeKey;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -71,8 +72,17 @@ final class PeerSession {
      * forwards its offers, and on the peer.
      */
     String correlationId() {
-        return idOf(controlling ? localUfrag : remoteUfrag);
+        String ufrag = controlling ? localUfrag : remoteUfrag;
+        if (ufrag != idUfrag) { // (credentials are replaced, never changed in place: identity tells)
+            idUfrag = ufrag;
+            id = idOf(ufrag);
+        }
+        return id;
     }
+
+    /** The id {@link #correlationId} made last, and of which credentials: made again only when they change (each tick asks). */
+    private String id;
+    private String idUfrag;
 
     /** The id of the attempt whose controlling side has {@code ufrag}. */
     static String idOf(String ufrag) {
@@ -85,7 +95,12 @@ final class PeerSession {
             offerAnswered = false;
         }
         IceOffer offer = new IceOffer(localUfrag, localPassword, wantsAnswer, gatherer.localCandidates());
-        if (!ctx.signals.send(peer, offer.encode())) {
+        boolean sent;
+        // Under the attempt its credentials name, whoever calls (a tick, a trickled candidate, a restart).
+        try (Correlation.Scope flow = Correlation.open(correlationId())) {
+            sent = ctx.signals.send(peer, offer.encode());
+        }
+        if (!sent) {
             LOG.debug("offer to {} not sent now (signalling down); trying again", peer);
             offerAnswered = false; // sent again when signalling is back (resendUnansweredOffers) or at the retry
         }

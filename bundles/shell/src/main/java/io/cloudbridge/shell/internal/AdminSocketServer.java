@@ -1,5 +1,6 @@
 package io.cloudbridge.shell.internal;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.audit.AuditEvent;
 import io.cloudbridge.api.audit.AuditTrail;
 import io.cloudbridge.api.runtime.AdminSession;
@@ -192,6 +193,10 @@ public final class AdminSocketServer {
 
     private void serve(SocketChannel channel, String id) {
         open.add(channel);
+        // Gogo runs each command on a thread of the session's own: those threads log under the
+        // command this thread runs at the time (admin-N.M), and so do the relay's lines for the
+        // calls they make (gRPC metadata).
+        Correlation.shareWithThreadsStartedHere();
         MDC.put("correlationId", id);
         try {
             if (!authorised(channel, socketPath)) {

@@ -1,5 +1,6 @@
 package io.cloudbridge.transport.support;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.net.NodeKey;
 import io.cloudbridge.api.transport.PacketReceiver;
 import io.cloudbridge.api.transport.PacketSession;
@@ -30,6 +31,14 @@ import org.slf4j.LoggerFactory;
  * {@link #connected}, {@link #received} and {@link #lost}) and {@link #disconnect()}.
  */
 public abstract class RelaySession implements PacketSession {
+    /**
+     * The id of the dial under way (its flow: docs/architecture.md, "One id per flow"): the path
+     * attempt's that opened the session for its first dial, a new one for each redial; the
+     * transport sends it to the relay, and this session's own lines carry it.
+     */
+    private volatile String flow = Correlation.current();
+    private boolean dialledOnce;
+
     private static final Logger LOG = LoggerFactory.getLogger(RelaySession.class);
 
     protected final RelayEndpoint relay;
@@ -93,7 +102,9 @@ public abstract class RelaySession implements PacketSession {
         busyRefusals = 0;
         goingAway = false;
         state = TransportState.CONNECTED;
-        LOG.info("relay session {} connected over {} ({})", relay.name(), transportName(), description);
+        try (Correlation.Scope dialled = Correlation.open(flow)) {
+            LOG.info("relay session {} connected over {} ({})", relay.name(), transportName(), description);
+        }
         if (!opened.complete(this)) {
             receiver.onStateChanged(this, TransportState.CONNECTED, "");
         }
@@ -218,15 +229,31 @@ public abstract class RelaySession implements PacketSession {
             long backoff = Math.min(maxBackoffMillis, minBackoffMillis << Math.min(attempts++, 16));
             delay = backoff / 2 + ThreadLocalRandom.current().nextLong(backoff / 2 + 1);
         }
-        LOG.info("relay session {} over {} lost ({}); again in {} ms", relay.name(), transportName(), reason, delay);
+        try (Correlation.Scope dialled = Correlation.open(flow)) {
+            LOG.info("relay session {} over {} lost ({}); again in {} ms", relay.name(), transportName(), reason, delay);
+        }
         if (timers.isShuttingDown()) {
             return; // the plugin is going: its sessions end with it, nothing is dialled again
         }
         timers.schedule(() -> {
             if (state == TransportState.RECONNECTING) {
-                dial();
+                redial();
             }
         }, delay, TimeUnit.MILLISECONDS);
+    }
+
+    /** A dial after the first: a flow of its own, so that a reconnection days later is not filed under the first attempt. */
+    private void redial() {
+        flow = Correlation.newId("relay");
+        try (Correlation.Scope dialling = Correlation.open(flow)) {
+            LOG.debug("relay session {} dialled again over {}", relay.name(), transportName());
+        }
+        dial();
+    }
+
+    /** The id of the dial under way, for the transport to send to the relay with its sign-in. */
+    protected final String flow() {
+        return flow;
     }
 
     /** Whether the session still wants to be connected (neither closed nor failed). */

@@ -7,7 +7,7 @@
  * {@link io.cloudbridge.transport.support.RetryAfter} (a relay's "come back in N seconds").
  */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package io.cloudbridge.transport.support;
 
 import org.osgi.annotation.bundle.Export;

@@ -152,13 +152,17 @@ final class NodeRegistration {
             registrationId = null; // the next registration (a new key, a relay that forgot us) is a flow of its own
             LOG.info("registered with the relay as node {} in tenant {}: {} {}", r.getNodeId(), r.getTenant(),
                     r.getIpv4Address(), r.getIpv6Address());
-            homeRelay.publish();
-            overlaySync.queue();
-            // Streams opened under an earlier registration carry its token (the old key's, after a
-            // rotation): both start over under this one.
-            mapStream.watch();
-            signalling.reopen();
-            heartbeats.schedule(1);
+            // What the registration sets going is no part of it: the streams last for hours, and the
+            // relay would run them under this id (it comes with each call's metadata).
+            try (Correlation.Scope after = Correlation.open(null)) {
+                homeRelay.publish();
+                overlaySync.queue();
+                // Streams opened under an earlier registration carry its token (the old key's, after a
+                // rotation): both start over under this one.
+                mapStream.watch();
+                signalling.reopen();
+                heartbeats.schedule(1);
+            }
         } catch (StatusRuntimeException e) {
             TokenProvider oidc = session.tokens;
             if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED && oidc != null) {

@@ -134,7 +134,7 @@ final class SignallingStream {
         NodeKey key = NodeKey.of(from.getWireguardPublicKey().toByteArray());
         byte[] payload = m.getPayload().toByteArray();
         // The listeners hear it under the sender's flow id (they carry it on, as hole punching does).
-        try (Correlation.Scope flow = Correlation.open(Correlation.valid(m.getCorrelationId()) ? m.getCorrelationId() : null)) {
+        try (Correlation.Scope flow = Correlation.open(Correlation.fromPeer(m.getCorrelationId()) ? m.getCorrelationId() : null)) {
             for (SignalListener l : signalListeners) {
                 try {
                     l.onSignal(key, m.getPayloadType(), m.getPayloadVersion(), payload);

@@ -53,6 +53,8 @@ final class ControlRefusals {
         return new io.grpc.ServerStreamTracer.Factory() {
             @Override
             public io.grpc.ServerStreamTracer newServerStreamTracer(String method, Metadata headers) {
+                // The refusal's line under the call's id, as the relay's own refusals are (CallCorrelation).
+                String flow = io.cloudbridge.boot.log.Correlation.accept(headers.get(CallCorrelation.KEY), "rpc");
                 return new io.grpc.ServerStreamTracer() {
                     private volatile String remote = "unknown";
 
@@ -67,8 +69,10 @@ final class ControlRefusals {
                         String kind = grpcRefusal(status);
                         if (kind != null) {
                             count(kind);
-                            ControlService.SECURITY.warn("control request refused: {} in {} ({}) (from {})", kind, method, status.getCode(),
-                                    remote);
+                            try (io.cloudbridge.boot.log.Correlation.Scope call = io.cloudbridge.boot.log.Correlation.open(flow)) {
+                                ControlService.SECURITY.warn("control request refused: {} in {} ({}) (from {})", kind, method,
+                                        status.getCode(), remote);
+                            }
                         }
                     }
                 };

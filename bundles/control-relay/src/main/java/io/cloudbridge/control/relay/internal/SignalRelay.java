@@ -76,10 +76,11 @@ final class SignalRelay {
         return new StreamObserver<>() {
             @Override
             public void onNext(SignalMessage m) {
-                // Under the exchange's own id (the stream's is the one it was opened with).
-                try (Correlation.Scope flow = Correlation.open(Correlation.valid(m.getCorrelationId()) ? m.getCorrelationId()
-                        : Correlation.current())) {
-                    forward(m);
+                // Under the exchange's own id, or none (not the stream's, which outlives every exchange on it).
+                boolean named = Correlation.fromPeer(m.getCorrelationId());
+                try (Correlation.Scope flow = Correlation.open(named ? m.getCorrelationId() : null)) {
+                    // An id that is not one goes no further than here (it would be free text to the peer).
+                    forward(named || m.getCorrelationId().isEmpty() ? m : m.toBuilder().clearCorrelationId().build());
                 }
             }
 

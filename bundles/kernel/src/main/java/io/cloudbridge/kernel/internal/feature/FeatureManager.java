@@ -1,5 +1,6 @@
 package io.cloudbridge.kernel.internal.feature;
 
+import io.cloudbridge.boot.log.Correlation;
 import io.cloudbridge.api.audit.AuditEvent;
 import io.cloudbridge.api.audit.AuditTrail;
 import io.cloudbridge.api.event.StateChangeEvent;
@@ -142,13 +143,18 @@ public final class FeatureManager implements FeatureService {
      * launcher is about to start, or starting one it has not reached, would race it.
      */
     private <T> T change(Callable<T> work) throws FeatureOperationException {
+        // On the changes' thread under the caller's flow id (an admin command's): its lines, the
+        // bundles it installs, are that command's.
+        String flow = Correlation.current();
         try {
             return changes.submit(() -> {
-                awaitStart();
-                if (stopping()) {
-                    throw new FeatureOperationException("the daemon is stopping; the feature change was not made");
+                try (Correlation.Scope caller = Correlation.open(flow)) {
+                    awaitStart();
+                    if (stopping()) {
+                        throw new FeatureOperationException("the daemon is stopping; the feature change was not made");
+                    }
+                    return work.call();
                 }
-                return work.call();
             }).get(CHANGE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             throw new FeatureOperationException("the daemon is stopping; the feature change was not made", e);

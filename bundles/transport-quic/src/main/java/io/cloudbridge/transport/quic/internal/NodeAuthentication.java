@@ -77,9 +77,11 @@ final class NodeAuthentication {
         String token = space < 0 ? argument : argument.substring(0, space);
         String flow = Correlation.accept(space < 0 ? null : argument.substring(space + 1).trim(), "quic");
         try (Correlation.Scope attempt = Correlation.open(flow)) {
-            relay.checks().execute(Correlation.carry(() -> authenticate(token)));
-        } catch (RejectedExecutionException busy) {
-            closer.refuseForNow("too many sessions signing in");
+            try {
+                relay.checks().execute(Correlation.carry(() -> authenticate(token)));
+            } catch (RejectedExecutionException busy) {
+                closer.refuseForNow("too many sessions signing in");
+            }
         }
     }
 

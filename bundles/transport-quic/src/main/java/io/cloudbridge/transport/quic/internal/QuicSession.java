@@ -46,8 +46,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class QuicSession extends RelaySession {
     private final EventLoopGroup group;
-    /** The path attempt that opened this session (its redials too): sent with AUTH where the relay takes it. */
-    private final String flow = Correlation.current();
     private final SessionCredentials credentials;
     private final InetSocketAddress address;
     private final QuicSslContext tls;
@@ -150,6 +148,7 @@ final class QuicSession extends RelaySession {
                     // The attempt's id to a relay that takes it (the protocol both agreed on says so).
                     boolean takesFlow = quic.sslEngine() != null
                             && QuicWire.ALPN_WITH_FLOW.equals(quic.sslEngine().getApplicationProtocol());
+                    String flow = flow();
                     String auth = "AUTH " + credentials.token().get() + (takesFlow && Correlation.valid(flow) ? " " + flow : "");
                     stream.writeAndFlush(Unpooled.copiedBuffer(auth + "\n", StandardCharsets.UTF_8));
                 });

@@ -49,8 +49,6 @@ final class WebSocketSession extends RelaySession {
     private static final Logger LOG = LoggerFactory.getLogger(WebSocketSession.class);
 
     private final EventLoopGroup group;
-    /** The path attempt that opened this session (its redials too): sent to the relay with each upgrade. */
-    private final String flow = Correlation.current();
     private final SessionCredentials credentials;
     private final URI uri;
     private final SslContext tls;
@@ -98,8 +96,9 @@ final class WebSocketSession extends RelaySession {
         }
         DefaultHttpHeaders headers = new DefaultHttpHeaders();
         headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + credentials.token().get());
+        String flow = flow();
         if (Correlation.valid(flow)) {
-            headers.set(Correlation.HEADER, flow); // the attempt that opened it: the relay logs its side under it
+            headers.set(Correlation.HEADER, flow); // this dial's id: the relay logs its side under it
         }
         WebSocketClientProtocolConfig config = WebSocketClientProtocolConfig.newBuilder().webSocketUri(uri)
                 .subprotocol(Frames.SUBPROTOCOL).customHeaders(headers).maxFramePayloadLength(Frames.MAX_FRAME)
