@@ -1,6 +1,5 @@
 package io.cloudbridge.boot.log;
 
-import java.security.SecureRandom;
 import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 import org.slf4j.MDC;
@@ -18,17 +17,21 @@ public final class Correlation {
     /** The gRPC metadata key and HTTP header that carry it between daemons. */
     public static final String HEADER = "cloudbridge-correlation-id";
     private static final Pattern VALID = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
-    private static final SecureRandom RANDOM = new SecureRandom();
     private static final char[] DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
 
     private Correlation() {
     }
 
-    /** A new id for a flow of {@code kind} ({@code reg}, {@code path}, {@code ws}, ...): the kind and 10 random characters. */
+    /**
+     * A new id for a flow of {@code kind} ({@code reg}, {@code relay}, {@code rpc}, ...): the kind and
+     * 10 random characters (51 bits). Not a secret, only unlikely to repeat: made on every control
+     * call that comes without one, so from a fast generator, not a cryptographic one.
+     */
     public static String newId(String kind) {
+        java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         StringBuilder sb = new StringBuilder(kind.length() + 11).append(kind).append('-');
         for (int i = 0; i < 10; i++) {
-            sb.append(DIGITS[RANDOM.nextInt(DIGITS.length)]);
+            sb.append(DIGITS[random.nextInt(DIGITS.length)]);
         }
         return sb.toString();
     }

@@ -53,8 +53,9 @@ final class ControlRefusals {
         return new io.grpc.ServerStreamTracer.Factory() {
             @Override
             public io.grpc.ServerStreamTracer newServerStreamTracer(String method, Metadata headers) {
-                // The refusal's line under the call's id, as the relay's own refusals are (CallCorrelation).
-                String flow = io.cloudbridge.boot.log.Correlation.accept(headers.get(CallCorrelation.KEY), "rpc");
+                // The refusal's line under the id the call came with, as the relay's own refusals are
+                // (CallCorrelation); looked at only when there is a refusal to log.
+                String sent = headers.get(CallCorrelation.KEY);
                 return new io.grpc.ServerStreamTracer() {
                     private volatile String remote = "unknown";
 
@@ -69,6 +70,7 @@ final class ControlRefusals {
                         String kind = grpcRefusal(status);
                         if (kind != null) {
                             count(kind);
+                            String flow = io.cloudbridge.boot.log.Correlation.fromPeer(sent) ? sent : null;
                             try (io.cloudbridge.boot.log.Correlation.Scope call = io.cloudbridge.boot.log.Correlation.open(flow)) {
                                 ControlService.SECURITY.warn("control request refused: {} in {} ({}) (from {})", kind, method,
                                         status.getCode(), remote);
