@@ -80,7 +80,7 @@ class CorrelationTest {
                 // feature change on the kernel's) carry the command's id.
                 assertEquals(0, a.exec("feature:uninstall", "transport-quic").exit());
                 String uninstalled = line(a.logText(), "feature transport-quic uninstalled");
-                assertTrue(id(uninstalled).matches("admin-\\d+\\.1"), uninstalled);
+                assertTrue(id(uninstalled).matches("admin-[0-9a-z]{10}\\.1"), uninstalled);
 
                 // A relay session over WebSocket (QUIC taken away on alpha): the node's attempt and the relay's attachment.
                 Await.until(Duration.ofSeconds(10), "alpha over WebSocket", () -> a.exec("cb:paths").out().startsWith("relay path: websocket"));

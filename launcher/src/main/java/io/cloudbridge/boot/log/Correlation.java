@@ -40,20 +40,29 @@ public final class Correlation {
      * The kinds of flow another daemon may name: a node's registration, admin command, path
      * attempt and relay session. An id of any other kind from outside (one of this daemon's own,
      * {@code config-}, {@code rpc-}, ...) is not taken: a caller cannot pass itself off as one of
-     * them. (Any caller may still name a flow of these kinds: an id is for finding lines, not proof
-     * of who sent them.)
+     * them. (Any caller may still name a flow of these kinds, an admin command's too: an id is for
+     * finding lines, not proof of who sent them. Admin session ids are random, so one daemon's do
+     * not meet another's by chance.)
      */
     private static final java.util.List<String> PEER_KINDS = java.util.List.of("reg-", "admin-", "ice-", "relay-");
 
     /**
-     * The threads the calling thread starts from now on log under its flow id as it is at each
-     * moment (they share its MDC): for an admin session, whose commands Gogo runs on threads of
-     * its own.
+     * Where a thread that has no flow id of its own finds one: the admin shell answers with the
+     * command a Gogo pipe thread runs (Gogo runs each command on threads of its own, which know
+     * their job only). Asked on every log line of a thread without an id: it must be cheap, and
+     * answer null on any thread that is not one of its own. Closing the result removes it (if it is
+     * still the one in place).
      */
-    public static void shareWithThreadsStartedHere() {
-        if (org.slf4j.MDC.getMDCAdapter() instanceof ThreadMdcAdapter adapter) {
-            adapter.shareWithThreadsStartedHere();
+    public static AutoCloseable ambient(java.util.function.Supplier<String> supplier) {
+        if (!(org.slf4j.MDC.getMDCAdapter() instanceof ThreadMdcAdapter adapter)) {
+            return () -> { };
         }
+        adapter.ambient(supplier);
+        return () -> {
+            if (adapter.ambient() == supplier) {
+                adapter.ambient(null);
+            }
+        };
     }
 
     /** Whether {@code id} is one: 1 to 64 of letters, digits and {@code . _ : -}. */
@@ -86,7 +95,8 @@ public final class Correlation {
 
     /** This thread works for {@code id} until the scope closes, when the id it had before comes back. */
     public static Scope open(String id) {
-        String before = MDC.get(KEY);
+        // The thread's own id, not an ambient one (which would otherwise stay behind as its own).
+        String before = MDC.getMDCAdapter() instanceof ThreadMdcAdapter adapter ? adapter.own(KEY) : MDC.get(KEY);
         if (id == null) {
             MDC.remove(KEY);
         } else {

@@ -3,6 +3,7 @@ package io.cloudbridge.boot.log;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Supplier;
 import org.slf4j.helpers.ThreadLocalMapOfStacks;
 import org.slf4j.spi.MDCAdapter;
 
@@ -10,36 +11,41 @@ import org.slf4j.spi.MDCAdapter;
  * The MDC of each thread, not handed to the threads it starts. SLF4J's own adapter gives every
  * child thread a copy, and a pool's thread started during a flow (an event loop, a scheduler's
  * first task) would then carry that flow's {@code correlationId} on every line it ever logs for
- * any other: the ids would lie. The one exception is a thread that asked for it
- * ({@link #shareWithThreadsStartedHere()}: an admin session, whose commands Gogo runs on threads
- * the session starts): the threads it starts share its MDC, the very map, so that they log under
- * the command it runs now, not the one it ran when they were started. Each thread keeps its map
- * once made (an empty one too): a flow's scope opened and closed many times a second allocates
- * nothing.
+ * any other: the ids would lie. A thread without an id of its own may have one from its
+ * surroundings ({@link Correlation#ambient}: the admin command a Gogo pipe thread runs). Each
+ * thread keeps its map once made (an empty one too): a flow's scope opened and closed many times
+ * a second allocates nothing.
  */
 final class ThreadMdcAdapter implements MDCAdapter {
-    /** Whether the threads this one starts share its MDC: inherited, since Gogo's job thread starts the pipe's threads in turn. */
-    private final InheritableThreadLocal<Boolean> sharing = new InheritableThreadLocal<>();
-    private final InheritableThreadLocal<Map<String, String>> values = new InheritableThreadLocal<>() {
-        @Override
-        protected Map<String, String> childValue(Map<String, String> parent) {
-            // (Called on the parent thread, as it starts the child.)
-            return Boolean.TRUE.equals(sharing.get()) ? parent : null;
-        }
-    };
+    private final ThreadLocal<Map<String, String>> values = new ThreadLocal<>();
     private final ThreadLocalMapOfStacks stacks = new ThreadLocalMapOfStacks();
+    private volatile Supplier<String> ambient;
 
-    /** The threads this thread starts from now on share its MDC. */
-    void shareWithThreadsStartedHere() {
-        sharing.set(Boolean.TRUE);
-        map();
+    /** Where a thread without a correlation id of its own finds one; null for nowhere. */
+    void ambient(Supplier<String> supplier) {
+        ambient = supplier;
+    }
+
+    Supplier<String> ambient() {
+        return ambient;
+    }
+
+    private String ambientId() {
+        Supplier<String> supplier = ambient;
+        if (supplier == null) {
+            return null;
+        }
+        try {
+            return supplier.get();
+        } catch (RuntimeException e) {
+            return null; // (a bundle's supplier going away as it is asked)
+        }
     }
 
     private Map<String, String> map() {
         Map<String, String> map = values.get();
         if (map == null) {
-            // Synchronized: a shared map is read by the threads that share it.
-            map = java.util.Collections.synchronizedMap(new HashMap<>());
+            map = new HashMap<>();
             values.set(map);
         }
         return map;
@@ -53,10 +59,17 @@ final class ThreadMdcAdapter implements MDCAdapter {
         map().put(key, value);
     }
 
+    /** The thread's own value for {@code key}, without the ambient id. */
+    String own(String key) {
+        Map<String, String> map = values.get();
+        return map == null || key == null ? null : map.get(key);
+    }
+
     @Override
     public String get(String key) {
         Map<String, String> map = values.get();
-        return map == null || key == null ? null : map.get(key);
+        String value = map == null || key == null ? null : map.get(key);
+        return value == null && Correlation.KEY.equals(key) ? ambientId() : value;
     }
 
     @Override
@@ -78,22 +91,23 @@ final class ThreadMdcAdapter implements MDCAdapter {
     @Override
     public Map<String, String> getCopyOfContextMap() {
         Map<String, String> map = values.get();
-        if (map == null) {
-            return null;
+        Map<String, String> copy = map == null || map.isEmpty() ? null : new HashMap<>(map);
+        if (copy == null || !copy.containsKey(Correlation.KEY)) {
+            String id = ambientId();
+            if (id != null) {
+                copy = copy == null ? new HashMap<>() : copy;
+                copy.put(Correlation.KEY, id);
+            }
         }
-        synchronized (map) {
-            return map.isEmpty() ? null : new HashMap<>(map);
-        }
+        return copy;
     }
 
     @Override
     public void setContextMap(Map<String, String> contextMap) {
         Map<String, String> map = map();
-        synchronized (map) {
-            map.clear();
-            if (contextMap != null) {
-                map.putAll(contextMap);
-            }
+        map.clear();
+        if (contextMap != null) {
+            map.putAll(contextMap);
         }
     }
 

@@ -70,35 +70,37 @@ class CorrelationTest {
     }
 
     @Test
-    void anAdminSessionsThreadsLogUnderItsCommandOfTheMoment() throws Exception {
-        AtomicReference<String> seen = new AtomicReference<>();
-        Thread session = new Thread(() -> {
-            Correlation.shareWithThreadsStartedHere();
-            ExecutorService commands = Executors.newSingleThreadExecutor(); // as Gogo's session pool
+    void aThreadWithoutAnIdTakesTheAmbientOneAndOnlyThen() throws Exception {
+        ThreadLocal<String> gogoJob = new ThreadLocal<>(); // as Gogo's: set on its own threads only
+        try (AutoCloseable ambient = Correlation.ambient(gogoJob::get)) {
+            assertNull(Correlation.current(), "no job here");
+            ExecutorService pipe = Executors.newSingleThreadExecutor();
             try {
-                try (Correlation.Scope first = Correlation.open("admin-7.1")) {
-                    commands.submit(() -> seen.set(Correlation.current())).get(5, TimeUnit.SECONDS);
-                    assertEquals("admin-7.1", seen.get());
-                }
-                try (Correlation.Scope second = Correlation.open("admin-7.2")) {
-                    // The same pool thread, started during the first command: it logs under the second
-                    // now, and so does a thread it starts in turn (Gogo's pipe, under its job).
-                    commands.submit(() -> {
-                        Thread pipe = new Thread(() -> seen.set(Correlation.current()));
-                        pipe.start();
-                        pipe.join(5_000);
-                        return null;
-                    }).get(5, TimeUnit.SECONDS);
-                }
-            } catch (Exception e) {
-                seen.set(e.toString());
+                String seen = pipe.submit(() -> {
+                    gogoJob.set("admin-abcdefghij.2");
+                    String inJob = Correlation.current();
+                    java.util.Map<String, String> copy = org.slf4j.MDC.getCopyOfContextMap();
+                    // A thread the command starts (a bundle's pool) has no job, and so no id.
+                    AtomicReference<String> child = new AtomicReference<>("unset");
+                    Thread started = new Thread(() -> child.set(Correlation.current()));
+                    started.start();
+                    started.join(5_000);
+                    gogoJob.remove();
+                    return inJob + "|" + copy.get(Correlation.KEY) + "|" + child.get();
+                }).get(5, TimeUnit.SECONDS);
+                assertEquals("admin-abcdefghij.2|admin-abcdefghij.2|null", seen);
             } finally {
-                commands.shutdownNow();
+                pipe.shutdownNow();
             }
-        });
-        session.start();
-        session.join(10_000);
-        assertEquals("admin-7.2", seen.get());
+            // An id of the thread's own comes first.
+            gogoJob.set("admin-abcdefghij.3");
+            try (Correlation.Scope own = Correlation.open("reg-0123456789")) {
+                assertEquals("reg-0123456789", Correlation.current());
+            }
+            assertEquals("admin-abcdefghij.3", Correlation.current());
+            gogoJob.remove();
+        }
+        assertNull(Correlation.current());
     }
 
     @Test

@@ -77,8 +77,16 @@ public final class AdminSocketServer {
     /** The system bundle: its state tells whether the daemon is on its way down. */
     private volatile org.osgi.framework.Bundle framework;
 
+    /** The session attribute with the command being run, for the threads Gogo runs it on. */
+    static final String COMMAND_ID = "cloudbridge.admin.command";
+    private AutoCloseable ambientIds;
+
     @Activate
     void activate(BundleContext ctx, ShellConfig config) throws IOException {
+        // Gogo runs each command on threads of its own, which know only their job (a thread-local
+        // of Gogo's, not inherited): their lines, and the relay's for the calls they make, carry
+        // the command's id through it. No other thread is affected.
+        ambientIds = Correlation.ambient(AdminSocketServer::commandOfThisThread);
         framework = ctx.getBundle(0);
         socketPath = resolveSocket(ctx, config);
         sessions = new Semaphore(config.maxSessions());
@@ -110,8 +118,20 @@ public final class AdminSocketServer {
      * {@code @Modified} is deliberately absent: a new socket path or session limit re-creates the
      * component, which closes the old socket and opens the new one.
      */
+    /** The admin command a Gogo thread runs, or null on any other thread. */
+    private static String commandOfThisThread() {
+        org.apache.felix.service.command.Job job = org.apache.felix.service.command.Job.Utils.current();
+        Object id = job == null ? null : job.session().get(COMMAND_ID);
+        return id instanceof String s ? s : null;
+    }
+
     @Deactivate
     void deactivate() {
+        try {
+            ambientIds.close();
+        } catch (Exception e) {
+            LOG.warn("removing the admin shell's correlation ids: {}", e.toString());
+        }
         running = false;
         idleCloser.shutdownNow();
         try {
@@ -178,7 +198,10 @@ public final class AdminSocketServer {
                 closeQuietly(channel);
                 continue;
             }
-            String id = "admin-" + connectionIds.incrementAndGet();
+            // Random, not a count: the id goes to the relay with the calls a command makes, and every
+            // daemon's first session would otherwise be admin-1.
+            connectionIds.incrementAndGet();
+            String id = Correlation.newId("admin");
             Thread t = new Thread(() -> {
                 try {
                     serve(channel, id);
@@ -193,10 +216,6 @@ public final class AdminSocketServer {
 
     private void serve(SocketChannel channel, String id) {
         open.add(channel);
-        // Gogo runs each command on a thread of the session's own: those threads log under the
-        // command this thread runs at the time (admin-N.M), and so do the relay's lines for the
-        // calls they make (gRPC metadata).
-        Correlation.shareWithThreadsStartedHere();
         MDC.put("correlationId", id);
         try {
             if (!authorised(channel, socketPath)) {
@@ -298,6 +317,8 @@ public final class AdminSocketServer {
                     // recorded before it runs (a command that stops the trail is in it), and its
                     // outcome after.
                     String commandId = id + "." + sequence;
+                    // For the threads Gogo runs it on (the ambient id, see activate).
+                    session.put(COMMAND_ID, commandId);
                     audit("command", user, "started", Map.of("command", SecretText.mask(command.strip()), "session", commandId));
                     status = execute(session, command, out);
                     audit("command", user, status == AdminProtocol.OK ? AuditEvent.OK : AuditEvent.FAILED,

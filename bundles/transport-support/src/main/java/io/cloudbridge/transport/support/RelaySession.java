@@ -37,7 +37,6 @@ public abstract class RelaySession implements PacketSession {
      * transport sends it to the relay, and this session's own lines carry it.
      */
     private volatile String flow = Correlation.current();
-    private boolean dialledOnce;
 
     private static final Logger LOG = LoggerFactory.getLogger(RelaySession.class);
 

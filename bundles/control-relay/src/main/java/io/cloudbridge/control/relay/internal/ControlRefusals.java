@@ -54,7 +54,7 @@ final class ControlRefusals {
             @Override
             public io.grpc.ServerStreamTracer newServerStreamTracer(String method, Metadata headers) {
                 // The refusal's line under the id the call came with, as the relay's own refusals are
-                // (CallCorrelation); looked at only when there is a refusal to log.
+                // (CallCorrelation); checked, and a scope opened, only when there is a refusal to log.
                 String sent = headers.get(CallCorrelation.KEY);
                 return new io.grpc.ServerStreamTracer() {
                     private volatile String remote = "unknown";
