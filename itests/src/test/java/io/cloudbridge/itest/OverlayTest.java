@@ -7,6 +7,7 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.concurrent.TimeUnit;
 import javax.crypto.KeyAgreement;
@@ -71,6 +72,9 @@ class OverlayTest {
         RuntimeTestSupport.writeOwnerOnly(nodeA.config, config(dirA, "a", a[0], portA, "10.77.0.1", b[1], portB, "10.77.0.2"));
         RuntimeTestSupport.writeOwnerOnly(nodeB.config, config(dirB, "b", b[0], portB, "10.77.0.2", a[1], portA, "10.77.0.1"));
         try (Daemon da = nodeA.start(); Daemon db = nodeB.start()) {
+            // The admin socket answers before the overlay's bundles have started: ping once both have.
+            Await.until(Duration.ofSeconds(20), "both runtimes started",
+                    () -> da.logText().contains("runtime started") && db.logText().contains("runtime started"));
             Daemon.Result ping = da.exec("cb:ping", "10.77.0.2");
             assertEquals(0, ping.exit(), ping.out() + ping.err());
             assertTrue(ping.out().contains("3 sent, 3 received"), ping.out());
