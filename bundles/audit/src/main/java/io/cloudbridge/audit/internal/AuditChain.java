@@ -72,11 +72,6 @@ final class AuditChain implements AutoCloseable {
         return sequence;
     }
 
-    /** Entries written since the last checkpoint. */
-    long unsigned() {
-        return sinceCheckpoint;
-    }
-
     /** Appends {@code event}, and a checkpoint after it when one is due. */
     void append(Instant time, AuditEvent event) throws IOException {
         write(time, event);

@@ -69,7 +69,6 @@ public final class AdminSocketServer {
     private Semaphore sessions;
     private int idleTimeoutMillis;
     private final Set<SocketChannel> open = ConcurrentHashMap.newKeySet();
-    private final AtomicLong connectionIds = new AtomicLong();
     private final AtomicLong refused = new AtomicLong();
     private volatile boolean running;
     private ScheduledExecutorService idleCloser;
@@ -200,7 +199,6 @@ public final class AdminSocketServer {
             }
             // Random, not a count: the id goes to the relay with the calls a command makes, and every
             // daemon's first session would otherwise be admin-1.
-            connectionIds.incrementAndGet();
             String id = Correlation.newId("admin");
             Thread t = new Thread(() -> {
                 try {
