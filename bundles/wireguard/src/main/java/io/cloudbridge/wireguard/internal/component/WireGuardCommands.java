@@ -33,6 +33,7 @@ public final class WireGuardCommands {
             out.append("  endpoint: ").append(p.endpoint() == null ? "(none)" : p.endpoint().getAddress().getHostAddress()
                     + ":" + p.endpoint().getPort()).append('\n');
             out.append("  path: ").append(wireguard.pathOf(p)).append('\n');
+            out.append("  link: ").append(wireguard.linkOf(p)).append('\n');
             out.append("  allowed ips: ").append(String.join(", ", p.allowedIps().stream().map(IpPrefix::toString).toList()))
                     .append('\n');
             Instant hs = p.lastHandshake();

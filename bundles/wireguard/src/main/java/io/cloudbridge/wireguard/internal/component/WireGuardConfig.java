@@ -44,6 +44,14 @@ public @interface WireGuardConfig {
             + " allowedIps=CIDR[,CIDR] keepalive=SECONDS' (endpoint and keepalive optional).", required = false)
     String[] peers() default {};
 
+    @AttributeDefinition(min = "0", max = "3600", description = "Seconds between the link probes each peer with a"
+            + " session gets through the tunnel (its RTT, jitter and loss on the path in use); 0: none.")
+    int probeIntervalSeconds() default 5;
+
+    @AttributeDefinition(min = "0", description = "At most this many peers get per-peer metrics series (12 each);"
+            + " the others are only counted, so that a large tenant cannot blow up the metrics' size.")
+    int peerMetricsLimit() default 100;
+
     @AttributeDefinition(description = "Where the UAPI socket goes, for the stock wg tool; empty for none.",
             required = false)
     String uapiDirectory() default "/var/run/wireguard";

@@ -63,6 +63,13 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     private volatile List<InetAddress> ownAddresses = List.of();
     private volatile List<IpPrefix> ownPrefixes = List.of();
     private final OverlayPings pings = new OverlayPings();
+    private final LinkQuality linkQuality = new LinkQuality();
+    private final PeerMeters peerMeters = new PeerMeters(linkQuality, this::pathKind, 100);
+    /** The device the receive path answers probes on: written before the device starts, read per packet. */
+    private volatile WireGuardDevice liveDevice;
+    /** Sends the link probes each {@code probeIntervalSeconds}; null while off. */
+    private java.util.concurrent.ScheduledExecutorService prober;
+    private int probeInterval = -1;
     private final Membership membership = new Membership();
     /** Where configured paths start, and how the key file is written. */
     @org.osgi.service.component.annotations.Reference
@@ -190,6 +197,12 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             }
 
             @Override
+            public boolean answerBeforePolicy(Peer peer, byte[] packet, int length) {
+                WireGuardDevice d = liveDevice;
+                return d != null && linkQuality.answer(d, peer, packet, length);
+            }
+
+            @Override
             public void flush() {
                 TunDevice tunDevice = tun;
                 if (tunDevice != null) {
@@ -205,6 +218,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         // (bindPaths, unbindPaths) then finds the device and moves it.
         synchronized (this) {
             device = new WireGuardDevice(identity, openBinding(paths, c), sink, Clock.systemUTC());
+            liveDevice = device;
             io.cloudbridge.api.policy.PacketFilter f = packetFilter;
             device.filter(f == null ? FAIL_CLOSED : f);
         }
@@ -232,6 +246,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
                 }
             }
             device.start();
+            probeEvery(c.probeIntervalSeconds());
+            peerMeters.limit(c.peerMetricsLimit());
             if (!c.uapiDirectory().isBlank()) {
                 try {
                     uapi = new UapiServer(device, Path.of(c.uapiDirectory()), c.interfaceName());
@@ -280,7 +296,69 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             return;
         }
         config = c;
+        probeEvery(c.probeIntervalSeconds());
+        peerMeters.limit(c.peerMetricsLimit());
         PeerReconciler.applyPeers(device, tun, membership.peers(c), config.interfaceName());
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+        peerMeters.bind(registry);
+    }
+
+    void unbindMeterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+        peerMeters.unbind(registry);
+    }
+
+    /** (Re)starts the link probes at a new interval; 0 stops them. */
+    private void probeEvery(int seconds) {
+        if (seconds == probeInterval && (prober != null || seconds == 0)) {
+            return;
+        }
+        stopProbes();
+        probeInterval = seconds;
+        if (seconds > 0) {
+            prober = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "cloudbridge-link-probes");
+                t.setDaemon(true);
+                return t;
+            });
+            prober.scheduleWithFixedDelay(this::probeRound, seconds, seconds, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    private void probeRound() {
+        try {
+            WireGuardDevice d = liveDevice;
+            if (d == null) {
+                return;
+            }
+            List<java.net.Inet4Address> sources = ownAddresses.stream().filter(a -> a instanceof java.net.Inet4Address)
+                    .map(a -> (java.net.Inet4Address) a).toList();
+            linkQuality.probe(d, sources);
+            peerMeters.reconcile(d.peers());
+        } catch (RuntimeException e) {
+            LOG.warn("a round of link probes failed: {}", e.toString()); // the next round tries again
+        }
+    }
+
+    private void stopProbes() {
+        if (prober != null) {
+            prober.shutdownNow();
+            prober = null;
+        }
+        probeInterval = -1;
+    }
+
+    /** The kind of path a peer's packets take now, as the per-peer metrics name it. */
+    private String pathKind(Peer peer) {
+        PeerPaths p = paths;
+        if (p == null) {
+            return "none";
+        }
+        return p.info(NodeKey.of(peer.publicKey())).map(i -> i.kind().name().toLowerCase(java.util.Locale.ROOT))
+                .orElse(peer.endpoint() != null ? "direct" : "none");
     }
 
     @Override
@@ -321,6 +399,8 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     /** Closes the interface, its socket, UAPI and TUN device; the component may open them again. */
     private void closeInterface() {
         tunMtu.stop();
+        stopProbes();
+        liveDevice = null;
         try {
             if (uapi != null) {
                 uapi.close();
@@ -419,6 +499,12 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
     /** The path a peer's packets take now, in words: the paths' answer, else the socket to the peer's endpoint. */
     public String pathOf(Peer peer) {
         return PathDescriptions.pathOf(paths, peer);
+    }
+
+    /** The link probes' figures for a peer, in words, for {@code wg:show}. */
+    public String linkOf(Peer peer) {
+        return linkQuality.link(peer).map(l -> String.format(java.util.Locale.ROOT, "rtt %.2f ms, jitter %.2f ms, loss %.0f%%",
+                l.rttSeconds() * 1e3, l.jitterSeconds() * 1e3, l.lossRatio() * 100)).orElse("(no probe yet)");
     }
 
     /** The path towards an overlay address: that of the peer whose allowed IPs hold it. */

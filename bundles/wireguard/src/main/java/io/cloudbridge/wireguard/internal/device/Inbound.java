@@ -387,6 +387,10 @@ final class Inbound {
             device.drop("source not allowed");
             return;
         }
+        if (sink.answerBeforePolicy(peer, plain, declared)) {
+            countReceived(peer, declared, now);
+            return;
+        }
         // The tenant's policy, after cryptokey routing (the source is the peer's own): the filter
         // counts and logs what it refuses.
         io.cloudbridge.api.policy.PacketFilter policy = device.filter();
@@ -394,12 +398,17 @@ final class Inbound {
             device.drop("refused by policy");
             return;
         }
-        peer.rxBytes.addAndGet(declared);
+        countReceived(peer, declared, now);
+        sink.deliver(peer, plain, declared);
+    }
+
+    /** A packet of the peer's taken in: its figures, and the passive keepalive's clock. */
+    private static void countReceived(Peer peer, int length, Instant now) {
+        peer.rxBytes.addAndGet(length);
         peer.rxPackets.incrementAndGet();
         if (peer.dataReceivedUnanswered == null) {
             peer.dataReceivedUnanswered = now;
         }
-        sink.deliver(peer, plain, declared);
     }
 
     private static Keypair keypairFor(Peer peer, int index) {

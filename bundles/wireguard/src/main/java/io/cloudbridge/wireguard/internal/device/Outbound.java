@@ -80,12 +80,27 @@ final class Outbound {
         return sendTo(best, packet, length);
     }
 
+    /** See {@link WireGuardDevice#sendOnSession}. */
+    boolean sendOnSession(Peer peer, byte[] packet, int length) {
+        Boolean sent = sendOverCurrentSession(peer, packet, length);
+        return sent != null && sent;
+    }
+
     private boolean sendTo(Peer peer, byte[] packet, int length) {
+        Boolean sent = sendOverCurrentSession(peer, packet, length);
+        if (sent == null) {
+            enqueue(peer, packet, length);
+            return true;
+        }
+        return sent;
+    }
+
+    /** Seals and sends over the peer's current session: whether it went out, or null when there is no usable session. */
+    private Boolean sendOverCurrentSession(Peer peer, byte[] packet, int length) {
         Keypair keypair = peer.current;
         Instant now = clock.instant();
         if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
-            enqueue(peer, packet, length);
-            return true;
+            return null;
         }
         boolean sent = transmit(peer, ByteBuffer.wrap(keypair.seal(packet, length)), length);
         afterSend(peer, keypair, sent, now);

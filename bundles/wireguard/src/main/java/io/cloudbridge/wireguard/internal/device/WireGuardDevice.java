@@ -49,6 +49,15 @@ public final class WireGuardDevice implements AutoCloseable {
          */
         default void flush() {
         }
+
+        /**
+         * Packets the daemon answers itself, whatever the tenant's policy says: the overlay's link
+         * probes. Asked about every authenticated packet from {@code peer} (cryptokey routing already
+         * checked, counted in the peer's figures) before the policy filter; true when taken.
+         */
+        default boolean answerBeforePolicy(Peer peer, byte[] packet, int length) {
+            return false;
+        }
     }
 
     private final Identity identity;
@@ -382,6 +391,16 @@ public final class WireGuardDevice implements AutoCloseable {
      */
     public boolean send(byte[] packet, int length) {
         return outbound.send(packet, length);
+    }
+
+    /**
+     * Sends a packet the daemon makes itself (a link probe, or its answer) to {@code peer} over the
+     * session it has now, outside routing and the policy filter. Never waits for a handshake nor
+     * starts one: false when the peer has no usable session, so that probing an idle peer does
+     * not keep its session up.
+     */
+    public boolean sendOnSession(Peer peer, byte[] packet) {
+        return outbound.sendOnSession(peer, packet, packet.length);
     }
 
     /** A sender for batches of up to {@code capacity} packets, for one thread's use. */
