@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.jvm.DiskSpaceMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
@@ -43,6 +44,9 @@ public final class PrometheusRegistry extends PrometheusMeterRegistry {
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile ConfigurationView configuration;
+    /** Where the state folder is, whose disk the metrics watch. */
+    @Reference
+    private io.cloudbridge.api.runtime.RuntimeEnvironment environment;
 
     private final MeterRegistry registry = this;
     private JvmGcMetrics gcMetrics;
@@ -67,6 +71,12 @@ public final class PrometheusRegistry extends PrometheusMeterRegistry {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
+        // The state folder's disk (disk_free_bytes, disk_total_bytes): keys, leases, the audit trail and
+        // the logs live there, and a full disk stops the daemon from recording any of them.
+        new DiskSpaceMetrics(environment.stateFolder().toFile()).bindTo(registry);
+        Gauge.builder("process.resident.memory", ResidentMemory::bytes).baseUnit("bytes")
+                .description("Resident set size of the process (heap, metaspace, direct buffers, thread stacks, code)")
+                .register(registry);
         bindKernelFigures(ctx);
     }
 
