@@ -1,5 +1,6 @@
 package io.cloudbridge.relay.internal;
 
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -22,13 +23,18 @@ import java.util.concurrent.atomic.LongAdder;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The relay's STUN responder (UDP, port 3478 by default): answers Binding requests with the
  * address and port they came from, so that a node behind a NAT learns its server-reflexive
- * candidate for NAT traversal. {@code relay:stun} shows what it answered and dropped.
+ * candidate for NAT traversal. {@code relay:stun} shows what it answered and dropped; the drops go
+ * to Micrometer too when a registry is there ({@link RelayMeters}).
  *
  * <p>Answers are rate limited per source address (a spoofed source could otherwise aim the
  * answers at a victim, even if each is barely larger than its request): the limits live in a
@@ -46,6 +52,7 @@ public final class StunListener {
 
     private final Map<StunBinding.Outcome, LongAdder> outcomes = new EnumMap<>(StunBinding.Outcome.class);
     private final LongAdder rateLimited = new LongAdder();
+    private final RelayMeters meters = RelayMeters.of(this);
     private TokenBucket[] perSource;
     private EventLoopGroup group;
     private Channel socket;
@@ -83,6 +90,15 @@ public final class StunListener {
         LOG.info("relay STUN responder on {} (UDP)", socket.localAddress());
     }
 
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(MeterRegistry registry) {
+        meters.bind(registry);
+    }
+
+    void unbindMeterRegistry(MeterRegistry registry) {
+        meters.unbind(registry);
+    }
+
     @Deactivate
     void deactivate() {
         if (socket != null) {
@@ -98,6 +114,20 @@ public final class StunListener {
         StringBuilder out = new StringBuilder("STUN responder on ").append(socket == null ? "-" : socket.localAddress()).append(':');
         outcomes.forEach((o, n) -> out.append(' ').append(o.name().toLowerCase(java.util.Locale.ROOT)).append('=').append(n.sum()));
         return out.append(" rate_limited=").append(rateLimited.sum()).append('\n').toString();
+    }
+
+    long outcome(StunBinding.Outcome outcome) {
+        return outcomes.get(outcome).sum();
+    }
+
+    /** Answers withheld because their source was over its rate. */
+    long rateLimited() {
+        return rateLimited.sum();
+    }
+
+    /** The address the responder listens on, when it does. */
+    InetSocketAddress localAddress() {
+        return socket == null ? null : (InetSocketAddress) socket.localAddress();
     }
 
     /** A secret per start: which addresses share a bucket is not for a stranger to work out and aim at. */

@@ -6,15 +6,21 @@ import io.cloudbridge.api.relay.ForwardResult;
 import io.cloudbridge.api.relay.PacketSwitch;
 import io.cloudbridge.api.relay.PortSink;
 import io.cloudbridge.api.relay.SwitchPort;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.ByteBuffer;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * a packet can only reach a node of its sender's tenant. Packets are handed straight to the
  * destination's session (its sink copies or drops); nothing waits here, so a node that is slow
  * or gone costs the others nothing but a counted drop. The relay reads only the WireGuard
- * message type, to refuse what is not WireGuard; the rest stays encrypted end to end.
+ * message type, to refuse what is not WireGuard; the rest stays encrypted end to end. Its figures
+ * go to Micrometer when a registry is there ({@link RelayMeters}).
  */
 @Component(service = {PacketSwitch.class, TenantSwitch.class}, configurationPid = "cloudbridge.forwarding")
 @Designate(ocd = ForwardingConfig.class)
@@ -35,6 +42,11 @@ public final class TenantSwitch implements PacketSwitch {
     static final int MIN_PACKET = 32;
     /** No WireGuard message over an IP path is larger. */
     static final int MAX_PACKET = 65_535;
+    /**
+     * The transports of this project's plugins (the QUIC and WebSocket transports, and MASQUE's
+     * CONNECT-IP gateways): their meters are there, at zero, before their first session.
+     */
+    static final List<String> KNOWN_TRANSPORTS = List.of("quic", "websocket", "connect-ip");
 
     /** How long a replaced session is kept before it is told to close (see attach). */
     private static final java.util.concurrent.Executor REPLACED_GRACE =
@@ -44,7 +56,13 @@ public final class TenantSwitch implements PacketSwitch {
     private final FairShare rates;
     private final Map<ForwardResult, LongAdder> outcomes = new EnumMap<>(ForwardResult.class);
     private final LongAdder bytesForwarded = new LongAdder();
+    /**
+     * Sessions attached since the relay started, by transport. The names come from the transport
+     * plugins' code (see {@link PacketSwitch#attach}), never from a node, so the table stays small.
+     */
+    private final Map<String, LongAdder> attaches = new ConcurrentHashMap<>();
     private final LongSupplier nanoClock;
+    private final RelayMeters meters = RelayMeters.of(this);
 
     @Activate
     public TenantSwitch(ForwardingConfig config) {
@@ -60,6 +78,16 @@ public final class TenantSwitch implements PacketSwitch {
         for (ForwardResult r : ForwardResult.values()) {
             outcomes.put(r, new LongAdder());
         }
+        KNOWN_TRANSPORTS.forEach(t -> attaches.put(t, new LongAdder()));
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(MeterRegistry registry) {
+        meters.bind(registry);
+    }
+
+    void unbindMeterRegistry(MeterRegistry registry) {
+        meters.unbind(registry);
     }
 
     @Override
@@ -84,8 +112,24 @@ public final class TenantSwitch implements PacketSwitch {
                 }
             });
         }
+        attachesOver(transport).increment();
         LOG.info("node {} of tenant {} connected over {}", node.nodeId(), node.tenant(), transport);
         return port;
+    }
+
+    /** The transport's count of attached sessions; a transport met for the first time gets its meters. */
+    private LongAdder attachesOver(String transport) {
+        LongAdder known = attaches.get(transport);
+        if (known != null) {
+            return known;
+        }
+        LongAdder added = new LongAdder();
+        LongAdder raced = attaches.putIfAbsent(transport, added);
+        if (raced != null) {
+            return raced;
+        }
+        meters.transportAppeared(this, transport);
+        return added;
     }
 
     @Override
@@ -118,8 +162,40 @@ public final class TenantSwitch implements PacketSwitch {
         return out;
     }
 
+    long outcome(ForwardResult result) {
+        return outcomes.get(result).sum();
+    }
+
     long bytesForwarded() {
         return bytesForwarded.sum();
+    }
+
+    /** The transports known up front and those sessions attached with since. */
+    Set<String> transports() {
+        return Set.copyOf(attaches.keySet());
+    }
+
+    /** Sessions attached over {@code transport} since the relay started. */
+    long attaches(String transport) {
+        LongAdder n = attaches.get(transport);
+        return n == null ? 0 : n.sum();
+    }
+
+    /**
+     * Sessions attached over {@code transport} now: the ports delivery goes to, as relay:sessions
+     * lists them. Counted from the table when asked (a scrape's few microseconds per thousand
+     * sessions), rather than kept up to date through replacements, hand-backs and disconnects.
+     */
+    long sessions(String transport) {
+        long n = 0;
+        for (Map<NodeKey, Port> ports : tenants.values()) {
+            for (Port p : ports.values()) {
+                if (p.transport.equals(transport)) {
+                    n++;
+                }
+            }
+        }
+        return n;
     }
 
     private ForwardResult count(ForwardResult result) {

@@ -147,6 +147,11 @@ class QuicListenerLoopsTest {
     }
 
     private static ListenerConfig config(int loops) {
+        return config(loops, -1, 20);
+    }
+
+    /** The listeners on loopback, on ports the system picks, but for the STUN responder's: {@code stunPort} (-1: none). */
+    static ListenerConfig config(int loops, int stunPort, int stunAnswersPerSourcePerSecond) {
         return new ListenerConfig() {
             @Override
             public Class<? extends Annotation> annotationType() {
@@ -170,12 +175,12 @@ class QuicListenerLoopsTest {
 
             @Override
             public int stunPort() {
-                return -1;
+                return stunPort;
             }
 
             @Override
             public int stunAnswersPerSourcePerSecond() {
-                return 20;
+                return stunAnswersPerSourcePerSecond;
             }
 
             @Override

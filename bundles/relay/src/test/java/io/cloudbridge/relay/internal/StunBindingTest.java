@@ -121,7 +121,7 @@ class StunBindingTest {
     }
 
     /** A Binding request with a SOFTWARE attribute, and a FINGERPRINT when asked. */
-    private static ByteBuffer request(byte[] tx, boolean fingerprint) {
+    static ByteBuffer request(byte[] tx, boolean fingerprint) {
         ByteBuffer b = ByteBuffer.allocate(20 + 12 + (fingerprint ? 8 : 0));
         b.putShort((short) 1).putShort((short) 0).putInt(StunBinding.MAGIC_COOKIE).put(tx);
         b.putShort((short) 0x8022).putShort((short) 7).put("tester!".getBytes()).put((byte) 0);
@@ -134,7 +134,7 @@ class StunBindingTest {
         return b.flip();
     }
 
-    private static byte[] transaction(int seed) {
+    static byte[] transaction(int seed) {
         byte[] tx = new byte[12];
         new Random(seed).nextBytes(tx);
         return tx;

@@ -9,6 +9,7 @@ import io.cloudbridge.api.relay.AuthenticatedNode;
 import io.cloudbridge.api.relay.ForwardResult;
 import io.cloudbridge.api.relay.PortSink;
 import io.cloudbridge.api.relay.SwitchPort;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.annotation.Annotation;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -137,6 +138,69 @@ class TenantSwitchTest {
         assertFalse(now.isOpen());
         assertEquals(ForwardResult.NOT_CONNECTED, peerPort.forward(key(1), packet(40, 4)));
         assertFalse(sw.disconnect("a", key(1), "again"));
+    }
+
+    @Test
+    void theMetersReadTheSwitchsCountsByReasonAndTransportAndGoWithTheRegistry() {
+        TenantSwitch sw = newSwitch(0, 0, 0);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        sw.bindMeterRegistry(registry);
+        for (String transport : TenantSwitch.KNOWN_TRANSPORTS) {
+            assertEquals(0, sessions(registry, transport), "there before the first session: " + transport);
+            assertEquals(0, accepted(registry, transport));
+        }
+        assertEquals(5, registry.get("cloudbridge.relay.drops").functionCounters().size(), "one per reason, there before the first drop");
+
+        Recording peer = new Recording();
+        SwitchPort a1 = sw.attach(node("a", 1), "quic", new Recording());
+        sw.attach(node("a", 2), "websocket", peer);
+        assertEquals(ForwardResult.FORWARDED, a1.forward(key(2), packet(100, 1)));
+        assertEquals(ForwardResult.NOT_CONNECTED, a1.forward(key(9), packet(100, 2)));
+        assertEquals(ForwardResult.NOT_CONNECTED, a1.forward(key(8), packet(100, 3)));
+        assertEquals(ForwardResult.MALFORMED, a1.forward(key(2), packet(31, 4)));
+        peer.full = true;
+        assertEquals(ForwardResult.DESTINATION_BUSY, a1.forward(key(2), packet(100, 5)));
+        assertEquals(1, registry.get("cloudbridge.relay.forwarded.packets").functionCounter().count());
+        assertEquals(100, registry.get("cloudbridge.relay.forwarded.bytes").functionCounter().count());
+        assertEquals(2, drops(registry, "not_connected"));
+        assertEquals(1, drops(registry, "malformed"));
+        assertEquals(1, drops(registry, "destination_busy"));
+        assertEquals(0, drops(registry, "rate_limited"));
+        assertEquals(1, sessions(registry, "quic"));
+        assertEquals(1, sessions(registry, "websocket"));
+        assertEquals(1, accepted(registry, "quic"));
+
+        // A transport the switch had not met (a vendor's plugin): its meters join at its first session.
+        SwitchPort newer = sw.attach(node("a", 1), "vendor", new Recording());
+        assertEquals(1, sessions(registry, "vendor"));
+        assertEquals(1, accepted(registry, "vendor"));
+        assertEquals(0, sessions(registry, "quic"), "the replaced session no longer counts");
+        assertEquals(ForwardResult.PORT_CLOSED, a1.forward(key(2), packet(100, 6)));
+        assertEquals(1, drops(registry, "port_closed"));
+        newer.close();
+        assertEquals(1, sessions(registry, "quic"), "delivery went back to the older session");
+        assertEquals(0, sessions(registry, "vendor"));
+        assertEquals(1, accepted(registry, "vendor"), "a count of sessions accepted: it does not go down");
+
+        sw.unbindMeterRegistry(registry);
+        assertEquals(List.of(), registry.getMeters());
+        SimpleMeterRegistry next = new SimpleMeterRegistry();
+        sw.bindMeterRegistry(next);
+        assertEquals(1, accepted(next, "vendor"), "a registry bound later has the transports met before it");
+        assertEquals(1, next.get("cloudbridge.relay.forwarded.packets").functionCounter().count());
+    }
+
+    private static double sessions(SimpleMeterRegistry registry, String transport) {
+        return registry.get("cloudbridge.relay.sessions").tag("transport", transport).gauge().value();
+    }
+
+    private static double accepted(SimpleMeterRegistry registry, String transport) {
+        return registry.get("cloudbridge.relay.session.accepts").tags("transport", transport, "outcome", "accepted", "reason", "none")
+                .functionCounter().count();
+    }
+
+    private static double drops(SimpleMeterRegistry registry, String reason) {
+        return registry.get("cloudbridge.relay.drops").tag("reason", reason).functionCounter().count();
     }
 
     /**

@@ -47,15 +47,15 @@ final class CallAuthentication {
                 String header = headers.get(ControlService.AUTHORIZATION);
                 try {
                     if (header == null || !header.startsWith("Bearer ")) {
-                        throw new NodeTokens.Refused("no bearer token");
+                        throw new NodeTokens.Refused(NodeTokens.Refused.Kind.MALFORMED, "no bearer token");
                     }
                     NodeTokens.Claims claims = tokens.verify(header.substring(7).trim(), clock.instant());
                     Optional<RelayState.Node> node = state.node(claims.nodeId());
                     if (node.isEmpty()) {
-                        throw new NodeTokens.Refused("node removed");
+                        throw new NodeTokens.Refused(NodeTokens.Refused.Kind.NODE_REMOVED, "node removed");
                     }
                     if (!node.get().tenant().equals(claims.tenant()) || !node.get().key().equals(claims.nodeKey())) {
-                        throw new NodeTokens.Refused("token does not match the node");
+                        throw new NodeTokens.Refused(NodeTokens.Refused.Kind.NODE_REMOVED, "token does not match the node");
                     }
                     return Contexts.interceptCall(context.withValue(ControlService.NODE, claims), call, headers, next);
                 } catch (NodeTokens.Refused e) {
@@ -80,7 +80,7 @@ final class CallAuthentication {
             try {
                 claims = tokens.verify(token, clock.instant());
             } catch (NodeTokens.Refused e) {
-                throw sessionRefused(e.getMessage());
+                throw sessionRefused(e.getMessage(), AuthRefusal.session(e.kind()));
             }
             Optional<RelayState.Node> node;
             try {
@@ -90,14 +90,14 @@ final class CallAuthentication {
                 throw new io.cloudbridge.api.relay.CredentialCheckUnavailableException("the relay's database failed; try again", e);
             }
             if (node.isEmpty() || !node.get().key().equals(claims.nodeKey())) {
-                throw sessionRefused("node removed");
+                throw sessionRefused("node removed", AuthRefusal.SESSION_NODE_REMOVED);
             }
             return new io.cloudbridge.api.relay.AuthenticatedNode(claims.nodeId(), claims.tenant(), NodeKey.parse(claims.nodeKey()));
         };
     }
 
-    private io.cloudbridge.api.auth.CredentialRejectedException sessionRefused(String reason) {
-        refusals.count(reason);
+    private io.cloudbridge.api.auth.CredentialRejectedException sessionRefused(String reason, AuthRefusal kind) {
+        refusals.count(reason, kind);
         ControlService.SECURITY.warn("relay session refused: {}", reason);
         return new io.cloudbridge.api.auth.CredentialRejectedException(reason);
     }

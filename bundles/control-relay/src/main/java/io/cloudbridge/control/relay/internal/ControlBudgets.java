@@ -29,11 +29,23 @@ final class ControlBudgets {
         }
     }
 
-    /** RESOURCE_EXHAUSTED naming the budget, with when to come back as text and as gRPC's retry pushback. */
-    StatusRuntimeException overBudget(CallBudgets.Overdrawn over, String remote) {
+    /** As {@link #charge(String, Instant, CallBudgets.Charge...)}, for a sign-in: an overdrawn budget is counted as its refusal too. */
+    void charge(AuthRefusal signIn, String remote, Instant now, CallBudgets.Charge... charges) {
+        Optional<CallBudgets.Overdrawn> over = budgets.take(now, charges);
+        if (over.isPresent()) {
+            throw overBudget(over.get(), remote, signIn);
+        }
+    }
+
+    /**
+     * RESOURCE_EXHAUSTED naming the budget, with when to come back as text and as gRPC's retry pushback.
+     *
+     * @param signIns the sign-in refused, if it was one
+     */
+    StatusRuntimeException overBudget(CallBudgets.Overdrawn over, String remote, AuthRefusal... signIns) {
         long millis = over.retryAfter().toMillis();
         String reason = "too many " + over.what() + ": try again in " + Math.max(1, (millis + 999) / 1000) + " s";
-        refusals.count(reason);
+        refusals.count(reason, signIns);
         ControlService.SECURITY.warn("control request refused: {} (from {})", reason, remote);
         Metadata trailers = new Metadata();
         trailers.put(RETRY_PUSHBACK, Long.toString(millis));

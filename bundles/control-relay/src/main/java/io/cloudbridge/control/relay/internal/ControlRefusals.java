@@ -5,6 +5,7 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.net.SocketAddress;
+import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -12,10 +13,24 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * What the control plane refuses, counted by kind and logged as security events: the refusals of
  * every role of {@link ControlService} (they all report here, so that relay:status has one table),
- * and the ones gRPC makes itself before any of the relay's code runs.
+ * and the ones gRPC makes itself before any of the relay's code runs. A refused sign-in is counted
+ * by its {@link AuthRefusal} too, in a table fixed from the start, which the meters read.
  */
 final class ControlRefusals {
     private final Map<String, LongAdder> refusals = new ConcurrentHashMap<>();
+    /** Filled here and never changed after: read without a lock. */
+    private final Map<AuthRefusal, LongAdder> signIns = new EnumMap<>(AuthRefusal.class);
+
+    ControlRefusals() {
+        for (AuthRefusal r : AuthRefusal.values()) {
+            signIns.put(r, new LongAdder());
+        }
+    }
+
+    /** Sign-ins refused for {@code reason} since the relay started. */
+    long refused(AuthRefusal reason) {
+        return signIns.get(reason).sum();
+    }
 
     /** Refusals by reason, for relay:status and tests. */
     Map<String, Long> counts() {
@@ -24,8 +39,9 @@ final class ControlRefusals {
         return out;
     }
 
-    StatusRuntimeException refuse(Status status, String reason, String remote) {
-        count(reason);
+    /** @param signIns what the refusal was of, when it was of a sign-in (a refused key rotation is a refused registration too) */
+    StatusRuntimeException refuse(Status status, String reason, String remote, AuthRefusal... signIns) {
+        count(reason, signIns);
         ControlService.SECURITY.warn("control request refused: {} (from {})", reason, remote);
         return status.withDescription(reason).asRuntimeException();
     }
@@ -34,7 +50,10 @@ final class ControlRefusals {
      * Counts a refusal by its kind: the reason up to its first ':' (what follows may be the caller's
      * own text, e.g. a token's "alg"), in a table of bounded size, so that no input grows it.
      */
-    void count(String reason) {
+    void count(String reason, AuthRefusal... signIns) {
+        for (AuthRefusal signIn : signIns) {
+            this.signIns.get(signIn).increment();
+        }
         int colon = reason.indexOf(':');
         String kind = colon < 0 ? reason : reason.substring(0, colon);
         if (kind.length() > 64 || refusals.size() >= 128 && !refusals.containsKey(kind)) {

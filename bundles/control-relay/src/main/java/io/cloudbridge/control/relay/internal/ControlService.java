@@ -111,6 +111,26 @@ final class ControlService extends ControlServiceGrpc.ControlServiceImplBase {
         return refusals.counts();
     }
 
+    /** Sign-ins refused for {@code reason} since the relay started, for the meters. */
+    long refused(AuthRefusal reason) {
+        return refusals.refused(reason);
+    }
+
+    /** Registrations accepted since the relay started, for the meters. */
+    long registered() {
+        return registration.registered();
+    }
+
+    /** Key rotations accepted since the relay started, for the meters. */
+    long rotated() {
+        return registration.rotated();
+    }
+
+    /** Token renewals accepted since the relay started, for the meters. */
+    long renewed() {
+        return renewal.renewed();
+    }
+
     @Override
     public void register(RegisterRequest request, StreamObserver<RegisterResponse> reply) {
         registration.register(request, reply);

@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +60,9 @@ final class NodeRegistration {
     private final ControlRefusals refusals;
     private final ControlBudgets budgets;
     private final PreAuthKeyFailures failedKeys;
+    /** Registrations answered with a node token, and those of them that moved a node to a new key. */
+    private final LongAdder registered = new LongAdder();
+    private final LongAdder rotated = new LongAdder();
 
     NodeRegistration(RelayState state, NodeTokens tokens, AddressAllocator ipam, NetworkMaps maps, MapPeers peers, Clock clock,
             RelayConfig config, java.util.function.Supplier<io.cloudbridge.api.auth.IdentityVerifier> identity,
@@ -94,7 +98,7 @@ final class NodeRegistration {
                 problem = "wireguard_public_key is a low-order point";
             }
             if (problem != null) {
-                throw refusals.refuse(Status.INVALID_ARGUMENT, "bad node info: " + problem, remote);
+                throw refusals.refuse(Status.INVALID_ARGUMENT, "bad node info: " + problem, remote, AuthRefusal.REGISTRATION_BAD_NODE_INFO);
             }
             Instant now = clock.instant();
             NodeKey key = NodeKey.of(info.getWireguardPublicKey().toByteArray());
@@ -108,7 +112,7 @@ final class NodeRegistration {
                 case OIDC_ACCESS_TOKEN -> tenantOfAccessToken(request.getOidcAccessToken(), remote);
                 // Who the node is was recorded when it first signed in; its own token names no one new.
                 case NODE_TOKEN -> new SignedIn(own.tenant(), RelayState.Identity.NONE);
-                default -> throw refusals.refuse(Status.UNAUTHENTICATED, "no credential", remote);
+                default -> throw refusals.refuse(Status.UNAUTHENTICATED, "no credential", remote, AuthRefusal.REGISTRATION_NO_CREDENTIAL);
             };
             String tenant = signedIn.tenant();
             if (own != null || request.getCredentialCase() == RegisterRequest.CredentialCase.OIDC_ACCESS_TOKEN) {
@@ -127,7 +131,7 @@ final class NodeRegistration {
             Optional<String> holder = maps.holder(tenant, key);
             if (holder.isPresent() && !holder.get().equals(ownNodeId)) {
                 throw refusals.refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
-                        + " or an administrator removes it (relay:node delete)", remote);
+                        + " or an administrator removes it (relay:node delete)", remote, AuthRefusal.REGISTRATION_KEY_TAKEN);
             }
             java.util.concurrent.CompletableFuture<RegistrationWriter.Outcome> pending;
             try {
@@ -135,7 +139,8 @@ final class NodeRegistration {
                         info.getEndpointsList(), ownNodeId, own == null ? null : own.nodeKey(), now,
                         now.plusSeconds(config.refreshLifetimeSeconds()), signedIn.identity()));
             } catch (RegistrationWriter.QueueFull full) {
-                throw budgets.overBudget(new CallBudgets.Overdrawn("registrations waiting at the relay", QUEUE_RETRY), remote);
+                throw budgets.overBudget(new CallBudgets.Overdrawn("registrations waiting at the relay", QUEUE_RETRY), remote,
+                        AuthRefusal.REGISTRATION_QUEUE_FULL);
             }
             // The call's thread goes back to the pool while the writer works: the answer is made on
             // the pool when the write is flushed.
@@ -164,21 +169,22 @@ final class NodeRegistration {
                 throw cause instanceof SQLException sql ? sql : new SQLException("writing the registration failed: " + cause, cause);
             }
             if (outcome.exhausted() != null) {
-                throw refusals.refuse(Status.RESOURCE_EXHAUSTED, outcome.exhausted(), remote);
+                throw refusals.refuse(Status.RESOURCE_EXHAUSTED, outcome.exhausted(), remote, AuthRefusal.REGISTRATION_ADDRESSES_EXHAUSTED);
             }
             if (outcome.refusal() == RelayState.Refusal.KEY_TAKEN) {
                 throw refusals.refuse(Status.ALREADY_EXISTS, "this key is registered already: the node signs in with its own token,"
-                        + " or an administrator removes it (relay:node delete)", remote);
+                        + " or an administrator removes it (relay:node delete)", remote, AuthRefusal.REGISTRATION_KEY_TAKEN);
             }
             if (outcome.refusal() == RelayState.Refusal.KEY_RESERVED) {
                 throw refusals.refuse(Status.PERMISSION_DENIED, "this key is reserved for the relay's CONNECT-IP gateway of the tenant",
-                        remote);
+                        remote, AuthRefusal.REGISTRATION_KEY_RESERVED);
             }
             if (outcome.refusal() == RelayState.Refusal.NODE_REMOVED) {
-                throw refusals.refuse(Status.UNAUTHENTICATED, "node removed", remote);
+                throw refusals.refuse(Status.UNAUTHENTICATED, "node removed", remote, AuthRefusal.REGISTRATION_NODE_REMOVED);
             }
             if (outcome.refusal() == RelayState.Refusal.KEY_CHANGED) {
-                throw refusals.refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
+                throw refusals.refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote,
+                        AuthRefusal.REGISTRATION_KEY_CHANGED);
             }
             RelayState.Node node = outcome.node();
             Lease lease = outcome.lease();
@@ -205,7 +211,9 @@ final class NodeRegistration {
                 }
                 ControlService.SECURITY.info("node {} of tenant {} rotated its key {} -> {}", node.id(), tenant, own.nodeKey(),
                         key.toBase64());
+                rotated.increment();
             }
+            registered.increment();
             LOG.info("node {} ({}) registered in tenant {}", node.id(), node.hostname(), tenant);
             try {
                 reply.onNext(response);
@@ -224,6 +232,16 @@ final class NodeRegistration {
         }
     }
 
+    /** Registrations accepted since the relay started: written, and their token made. */
+    long registered() {
+        return registered.sum();
+    }
+
+    /** Key rotations accepted since the relay started. */
+    long rotated() {
+        return rotated.sum();
+    }
+
     /** Charges a registration to the node (its key; its id when it used its own token), its tenant and its pre-auth key. */
     private void chargeRegistration(String tenant, NodeKey key, String nodeId, String preAuthKeyId, String remote, Instant now) {
         List<CallBudgets.Charge> charges = new ArrayList<>(4);
@@ -238,7 +256,7 @@ final class NodeRegistration {
             charges.add(new CallBudgets.Charge("register/pre-auth/" + preAuthKeyId, config.registrationsPerPreAuthKeyPerMinute(),
                     "registrations with this pre-auth key"));
         }
-        budgets.charge(remote, now, charges.toArray(CallBudgets.Charge[]::new));
+        budgets.charge(AuthRefusal.REGISTRATION_OVER_BUDGET, remote, now, charges.toArray(CallBudgets.Charge[]::new));
     }
 
     /** The tenant a credential names, and who it says the node is (for the tenant's access policy). */
@@ -249,12 +267,14 @@ final class NodeRegistration {
     private SignedIn tenantOfPreAuthKey(String presented, String remote, Instant now, java.util.function.Consumer<String> admit)
             throws SQLException {
         if (failedKeys.overFailureBudget(remote, now, false)) {
-            throw refusals.refuse(Status.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute", remote);
+            throw refusals.refuse(Status.RESOURCE_EXHAUSTED, "too many failed pre-auth keys from this address; wait a minute", remote,
+                    AuthRefusal.REGISTRATION_TOO_MANY_FAILED_KEYS);
         }
         RelayState.KeyVerdict verdict = state.usePreAuthKey(presented, now, admit);
         if (verdict.check() != RelayState.KeyCheck.ACCEPTED) {
             failedKeys.overFailureBudget(remote, now, true);
-            throw refusals.refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote);
+            throw refusals.refuse(Status.UNAUTHENTICATED, "pre-auth key " + verdict.check().name().toLowerCase(), remote,
+                    AuthRefusal.registration(verdict.check()));
         }
         return new SignedIn(verdict.tenant(), new RelayState.Identity("", List.of(), verdict.tags()));
     }
@@ -266,12 +286,14 @@ final class NodeRegistration {
      */
     private void checkRotationProof(RegisterRequest request, NodeTokens.Claims own, NodeKey key, String remote, Instant now) {
         if (!request.hasKeyRotation()) {
-            throw refusals.refuse(Status.PERMISSION_DENIED, "a new key needs proof of the key the token names (key_rotation)", remote);
+            throw refusals.refuse(Status.PERMISSION_DENIED, "a new key needs proof of the key the token names (key_rotation)", remote,
+                    AuthRefusal.REGISTRATION_NO_ROTATION_PROOF, AuthRefusal.KEY_ROTATION_NO_PROOF);
         }
         String why = rotations.check(own.nodeId(), NodeKey.parse(own.nodeKey()), key,
                 request.getKeyRotation().getMadeAtEpochSeconds(), request.getKeyRotation().getMac().toByteArray(), now);
         if (why != null) {
-            throw refusals.refuse(Status.PERMISSION_DENIED, why, remote);
+            throw refusals.refuse(Status.PERMISSION_DENIED, why, remote, AuthRefusal.REGISTRATION_BAD_ROTATION_PROOF,
+                    AuthRefusal.KEY_ROTATION_BAD_PROOF);
         }
     }
 
@@ -279,17 +301,20 @@ final class NodeRegistration {
     private SignedIn tenantOfAccessToken(String token, String remote) {
         io.cloudbridge.api.auth.IdentityVerifier verifier = identity.get();
         if (verifier == null) {
-            throw refusals.refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay (section identity)", remote);
+            throw refusals.refuse(Status.UNIMPLEMENTED, "OIDC sign-in is not configured on this relay (section identity)", remote,
+                    AuthRefusal.REGISTRATION_OIDC_NOT_CONFIGURED);
         }
         try {
             io.cloudbridge.api.auth.VerifiedIdentity who = verifier.verify(token);
             if (who.subject() != null && who.subject().length() > 255) {
-                throw refusals.refuse(Status.UNAUTHENTICATED, "access token: its subject is longer than 255 characters", remote);
+                throw refusals.refuse(Status.UNAUTHENTICATED, "access token: its subject is longer than 255 characters", remote,
+                        AuthRefusal.REGISTRATION_BAD_ACCESS_TOKEN);
             }
             LOG.info("OIDC sign-in of {} from {} for tenant {}", who.subject(), who.issuer(), who.tenant());
             return new SignedIn(who.tenant(), new RelayState.Identity(who.subject() == null ? "" : who.subject(), who.groups(), List.of()));
         } catch (io.cloudbridge.api.auth.CredentialRejectedException e) {
-            throw refusals.refuse(Status.UNAUTHENTICATED, "access token: " + e.getMessage(), remote);
+            throw refusals.refuse(Status.UNAUTHENTICATED, "access token: " + e.getMessage(), remote,
+                    AuthRefusal.REGISTRATION_BAD_ACCESS_TOKEN);
         }
     }
 
@@ -303,14 +328,15 @@ final class NodeRegistration {
         try {
             claims = tokens.verify(token, now);
         } catch (NodeTokens.Refused e) {
-            throw refusals.refuse(Status.UNAUTHENTICATED, e.getMessage(), remote);
+            throw refusals.refuse(Status.UNAUTHENTICATED, e.getMessage(), remote, AuthRefusal.registration(e.kind()));
         }
         Optional<RelayState.Node> node = state.node(claims.nodeId());
         if (node.isEmpty()) {
-            throw refusals.refuse(Status.UNAUTHENTICATED, "node removed", remote);
+            throw refusals.refuse(Status.UNAUTHENTICATED, "node removed", remote, AuthRefusal.REGISTRATION_NODE_REMOVED);
         }
         if (!node.get().key().equals(claims.nodeKey())) {
-            throw refusals.refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote);
+            throw refusals.refuse(Status.PERMISSION_DENIED, "the token belongs to another node key", remote,
+                    AuthRefusal.REGISTRATION_KEY_CHANGED);
         }
         return claims;
     }

@@ -79,8 +79,23 @@ final class NodeTokens {
     static final class Refused extends Exception {
         private static final long serialVersionUID = 1L;
 
-        Refused(String reason) {
+        /**
+         * The refusal's kind, for the meters; the message says more (and may quote the token's
+         * header). BAD_SIGNATURE: not signed by a key of the relay's (another algorithm, an unknown
+         * key id, a signature that fails); WRONG_ISSUER: another issuer or audience; NODE_REMOVED:
+         * a good token whose node is gone or has another key now.
+         */
+        enum Kind { MALFORMED, BAD_SIGNATURE, WRONG_ISSUER, EXPIRED, NOT_YET_VALID, NODE_REMOVED }
+
+        private final Kind kind;
+
+        Refused(Kind kind, String reason) {
             super(reason, null, false, false);
+            this.kind = kind;
+        }
+
+        Kind kind() {
+            return kind;
         }
     }
 
@@ -163,55 +178,55 @@ final class NodeTokens {
     /** Verifies a presented token: our signature (ES256 only, known key id), issuer, audience, times. */
     Claims verify(String token, Instant now) throws Refused {
         if (token == null || token.isEmpty()) {
-            throw new Refused("no token");
+            throw new Refused(Refused.Kind.MALFORMED, "no token");
         }
         if (token.length() > MAX_TOKEN_LENGTH) {
-            throw new Refused("token too long");
+            throw new Refused(Refused.Kind.MALFORMED, "token too long");
         }
         SignedJWT jwt;
         try {
             jwt = SignedJWT.parse(token);
         } catch (ParseException e) {
-            throw new Refused("malformed token"); // includes unsigned ("alg": "none") tokens
+            throw new Refused(Refused.Kind.MALFORMED, "malformed token"); // includes unsigned ("alg": "none") tokens
         }
         // Only the algorithm we sign with: no "none", no HS256 keyed with our public key.
         if (!JWSAlgorithm.ES256.equals(jwt.getHeader().getAlgorithm())) {
-            throw new Refused("algorithm not allowed: " + jwt.getHeader().getAlgorithm());
+            throw new Refused(Refused.Kind.BAD_SIGNATURE, "algorithm not allowed: " + jwt.getHeader().getAlgorithm());
         }
         String kid = jwt.getHeader().getKeyID();
         ECKey key = keys.stream().filter(k -> k.getKeyID().equals(kid)).findFirst().orElse(null);
         if (key == null) {
-            throw new Refused("unknown key id");
+            throw new Refused(Refused.Kind.BAD_SIGNATURE, "unknown key id");
         }
         try {
             if (!jwt.verify(new ECDSAVerifier(key.toECPublicKey()))) {
-                throw new Refused("bad signature");
+                throw new Refused(Refused.Kind.BAD_SIGNATURE, "bad signature");
             }
         } catch (JOSEException e) {
-            throw new Refused("bad signature");
+            throw new Refused(Refused.Kind.BAD_SIGNATURE, "bad signature");
         }
         JWTClaimsSet c;
         try {
             c = jwt.getJWTClaimsSet();
         } catch (ParseException e) {
-            throw new Refused("malformed claims");
+            throw new Refused(Refused.Kind.MALFORMED, "malformed claims");
         }
         if (!issuer.equals(c.getIssuer())) {
-            throw new Refused("wrong issuer");
+            throw new Refused(Refused.Kind.WRONG_ISSUER, "wrong issuer");
         }
         if (c.getAudience() == null || !c.getAudience().contains(AUDIENCE)) {
-            throw new Refused("wrong audience");
+            throw new Refused(Refused.Kind.WRONG_ISSUER, "wrong audience");
         }
         if (c.getExpirationTime() == null || !now.minus(CLOCK_SKEW).isBefore(c.getExpirationTime().toInstant())) {
-            throw new Refused("expired");
+            throw new Refused(Refused.Kind.EXPIRED, "expired");
         }
         if (c.getNotBeforeTime() != null && now.plus(CLOCK_SKEW).isBefore(c.getNotBeforeTime().toInstant())) {
-            throw new Refused("not yet valid");
+            throw new Refused(Refused.Kind.NOT_YET_VALID, "not yet valid");
         }
         Object tenant = c.getClaim(TENANT_CLAIM);
         Object nodeKey = c.getClaim(KEY_CLAIM);
         if (c.getSubject() == null || !(tenant instanceof String t) || !(nodeKey instanceof String k)) {
-            throw new Refused("claims missing");
+            throw new Refused(Refused.Kind.MALFORMED, "claims missing");
         }
         return new Claims(c.getSubject(), t, k, c.getExpirationTime().toInstant());
     }

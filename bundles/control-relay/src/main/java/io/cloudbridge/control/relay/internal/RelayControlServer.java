@@ -78,6 +78,7 @@ public final class RelayControlServer {
 
     private RelayState state;
     private ControlService service;
+    private final ControlMeters meters = new ControlMeters();
     /**
      * The TLS identity and the session authenticator, for the data plane's listeners. Registered by
      * hand: they are objects this component makes when it starts (its certificate, its control
@@ -121,6 +122,17 @@ public final class RelayControlServer {
         if (s != null) {
             s.credentials().revokeUsers("the relay's identity provider configuration changed");
         }
+    }
+
+    @Reference(cardinality = org.osgi.service.component.annotations.ReferenceCardinality.OPTIONAL,
+            policy = org.osgi.service.component.annotations.ReferencePolicy.DYNAMIC,
+            policyOption = org.osgi.service.component.annotations.ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+        meters.bind(registry);
+    }
+
+    void unbindMeterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+        meters.unbind(registry);
     }
 
     /**
@@ -174,6 +186,7 @@ public final class RelayControlServer {
         LOG.info("relay control service listening on {}:{} (TLS 1.3); certificate fingerprint {} (nodes pin it);"
                 + " token keys at https://{}:{}{}", config.listenAddress(), server.getPort(), certificate.fingerprint(),
                 config.listenAddress(), jwks.port(), JwksEndpoint.PATH);
+        meters.serving(service);
     }
 
     /**
@@ -208,6 +221,7 @@ public final class RelayControlServer {
 
     @Deactivate
     void deactivate() throws InterruptedException {
+        meters.serving(null);
         published.forEach(org.osgi.framework.ServiceRegistration::unregister);
         published.clear();
         if (expiry != null) {

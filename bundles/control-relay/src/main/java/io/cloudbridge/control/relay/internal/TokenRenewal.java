@@ -12,6 +12,7 @@ import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Token renewal: a node trades its one-time refresh token for a new node token and a new refresh
@@ -29,6 +30,8 @@ final class TokenRenewal {
     private final CredentialRegistry credentials;
     private final ControlRefusals refusals;
     private final ControlBudgets budgets;
+    /** Renewals answered with new tokens since the relay started. */
+    private final LongAdder renewals = new LongAdder();
 
     TokenRenewal(RelayState state, NodeTokens tokens, Clock clock, RelayConfig config, io.cloudbridge.store.Durability durability,
             KeyRotationVerifier rotations, CredentialRegistry credentials, ControlRefusals refusals, ControlBudgets budgets) {
@@ -58,16 +61,18 @@ final class TokenRenewal {
             Instant now = clock.instant();
             // Charged before the token is used up: a renewal refused for a budget leaves the node its token.
             Optional<RelayState.Node> node = state.refreshTokens().use(request.getRefreshToken(), now,
-                    id -> nodeOrEmpty(id).ifPresent(n -> budgets.charge(remote, now,
+                    id -> nodeOrEmpty(id).ifPresent(n -> budgets.charge(AuthRefusal.RENEWAL_OVER_BUDGET, remote, now,
                             new CallBudgets.Charge("renew/node/" + n.id(), config.renewalsPerNodePerMinute(), "renewals of this node"),
                             new CallBudgets.Charge("renew/tenant/" + n.tenant(), config.renewalsPerTenantPerMinute(),
                                     "renewals in this tenant")))).flatMap(this::nodeOrEmpty);
             if (node.isEmpty()) {
-                throw refusals.refuse(Status.UNAUTHENTICATED, "refresh token unknown, used or expired", remote);
+                throw refusals.refuse(Status.UNAUTHENTICATED, "refresh token unknown, used or expired", remote,
+                        AuthRefusal.RENEWAL_BAD_REFRESH_TOKEN);
             }
             RelayState.Node n = node.get();
             NodeToken renewed = token(n.id(), n.tenant(), n.key(), now);
             durability.sync(); // the new refresh token is kept, the used one gone, before the node hears of it
+            renewals.increment();
             reply.onNext(RefreshTokenResponse.newBuilder().setToken(renewed)
                     .setRelayKey(ByteString.copyFrom(rotations.publicKey().toBytes())).build());
             reply.onCompleted();
@@ -76,6 +81,10 @@ final class TokenRenewal {
         } catch (SQLException e) {
             reply.onError(Status.UNAVAILABLE.withDescription("the relay's database failed; try again").asRuntimeException());
         }
+    }
+
+    long renewed() {
+        return renewals.sum();
     }
 
     private Optional<RelayState.Node> nodeOrEmpty(String id) {

@@ -16,6 +16,7 @@ import io.cloudbridge.control.v1.WatchNetworkMapRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.BlockingQueue;
@@ -110,10 +111,20 @@ class CredentialRevocationTest {
         assertTrue(b1.expires().isAfter(Instant.now().plusSeconds(800)), "the token's expiry: " + b1.expires());
         Ends<SignalMessage> signalling = signal(token);
         Ends<NetworkMapUpdate> map = watch(token);
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        relay.relay.bindMeterRegistry(meters);
         // A listener checked the token (as NodeSessionAuthenticator does) before the removal...
         relay.relay.service().sessionAuthenticator().authenticate(token);
+        assertThrows(CredentialRejectedException.class, () -> relay.relay.service().sessionAuthenticator().authenticate("not.a.token"));
+        assertEquals(1, sessionsRefused(meters, "malformed"));
 
         relay.relay.service().deleteNode(n.getNodeId());
+        assertEquals("node removed", assertThrows(CredentialRejectedException.class,
+                () -> relay.relay.service().sessionAuthenticator().authenticate(token)).getMessage(), "a listener checking it after");
+        assertEquals(1, sessionsRefused(meters, "node_removed"));
+        assertEquals(0, sessionsRefused(meters, "expired"));
+        relay.relay.unbindMeterRegistry(meters);
+        assertEquals(java.util.List.of(), meters.getMeters());
 
         assertEquals("node removed", transport.ended.poll(1, TimeUnit.SECONDS));
         assertEquals("node removed", tunnel.ended.poll(1, TimeUnit.SECONDS));
@@ -124,6 +135,11 @@ class CredentialRevocationTest {
         CredentialRejectedException refused = assertThrows(CredentialRejectedException.class, () -> registry().bind(token, late));
         assertEquals("node removed", refused.getMessage());
         assertEquals(0, registry().sessions(), "nothing of the node's left bound");
+    }
+
+    private static double sessionsRefused(SimpleMeterRegistry meters, String reason) {
+        return meters.get(ControlMeters.SESSION_ACCEPTS)
+                .tags("transport", ControlMeters.ANY_TRANSPORT, "outcome", "refused", "reason", reason).functionCounter().count();
     }
 
     @Test

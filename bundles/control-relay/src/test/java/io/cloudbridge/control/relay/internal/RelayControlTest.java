@@ -29,6 +29,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
@@ -47,6 +48,8 @@ import org.junit.jupiter.api.TestInstance;
 class RelayControlTest {
     RelayFixture relay;
     ManagedChannel channel;
+    /** The shared relay's meters: the tests that share it read what their own calls added. */
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
     /** A relay for these tests, on the engine they run on: embedded H2 here, PostgreSQL in {@link RelayControlOnPostgresTest}. */
     RelayFixture fixture(RelayConfig config) throws Exception {
@@ -56,6 +59,7 @@ class RelayControlTest {
     @BeforeAll
     void start() throws Exception {
         relay = fixture(RelayFixture.config(900));
+        relay.relay.bindMeterRegistry(meters);
         channel = relay.channel();
     }
 
@@ -331,6 +335,10 @@ class RelayControlTest {
         long now = java.time.Instant.now().getEpochSecond();
         byte[][] next = RelayFixture.keyPair();
         String jwt = node.getToken().getJwt();
+        double rotationsBefore = count(meters, ControlMeters.ROTATIONS, "accepted", "none");
+        double noProofBefore = count(meters, ControlMeters.ROTATIONS, "refused", "no_proof");
+        double badProofBefore = count(meters, ControlMeters.ROTATIONS, "refused", "bad_proof");
+        double keyTakenBefore = count(meters, ControlMeters.REGISTRATIONS, "refused", "key_taken");
 
         // A token alone is not enough: its holder would become the node under a key of their own.
         assertEquals(Status.Code.PERMISSION_DENIED, assertThrows(StatusRuntimeException.class,
@@ -350,8 +358,15 @@ class RelayControlTest {
         assertEquals(Status.Code.ALREADY_EXISTS, assertThrows(StatusRuntimeException.class, () -> RelayFixture.rotate(channel, jwt,
                 watcherKey, "rotor", RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], watcherKey, now))).getStatus().getCode());
 
+        assertEquals(0, count(meters, ControlMeters.ROTATIONS, "accepted", "none") - rotationsBefore);
+        assertEquals(1, count(meters, ControlMeters.ROTATIONS, "refused", "no_proof") - noProofBefore);
+        assertEquals(3, count(meters, ControlMeters.ROTATIONS, "refused", "bad_proof") - badProofBefore, "forged, stale, for another key");
+        assertEquals(1, count(meters, ControlMeters.REGISTRATIONS, "refused", "key_taken") - keyTakenBefore,
+                "a good proof for a taken key: a refused registration, not a refused proof");
+
         RegisterResponse rotated = RelayFixture.rotate(channel, jwt, next[1], "rotor",
                 RelayFixture.proof(old[0], relayKey, node.getNodeId(), old[1], next[1], now));
+        assertEquals(1, count(meters, ControlMeters.ROTATIONS, "accepted", "none") - rotationsBefore);
         assertEquals(node.getNodeId(), rotated.getNodeId());
         assertEquals(node.getIpv4Address(), rotated.getIpv4Address());
         assertEquals(node.getIpv6Address(), rotated.getIpv6Address());
@@ -391,6 +406,8 @@ class RelayControlTest {
     @Test
     void refreshTokensWorkOnceAndRenewedTokensWork() throws Exception {
         RegisterResponse n = RelayFixture.register(channel, relay.preAuthKey("refresh", false), RelayFixture.randomKey(), "r1");
+        double renewedBefore = count(meters, ControlMeters.RENEWALS, "accepted", "none");
+        double refusedBefore = count(meters, ControlMeters.RENEWALS, "refused", "bad_refresh_token");
         var stub = ControlServiceGrpc.newBlockingStub(channel);
         var renewed = stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(n.getToken().getRefreshToken()).build());
         as(renewed.getToken().getJwt()).heartbeat(HeartbeatRequest.getDefaultInstance());
@@ -404,6 +421,13 @@ class RelayControlTest {
                 () -> stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(renewed.getToken().getRefreshToken()).build()))
                 .getStatus().getCode());
         stub.refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(again.getToken().getRefreshToken()).build());
+        assertEquals(2, count(meters, ControlMeters.RENEWALS, "accepted", "none") - renewedBefore);
+        assertEquals(2, count(meters, ControlMeters.RENEWALS, "refused", "bad_refresh_token") - refusedBefore, "used, and replaced");
+    }
+
+    /** A sign-in counter's count: {@code reason} "none" for the accepted. */
+    static double count(SimpleMeterRegistry meters, String name, String outcome, String reason) {
+        return meters.get(name).tags("outcome", outcome, "reason", reason).functionCounter().count();
     }
 
     @Test
@@ -521,8 +545,24 @@ class RelayControlTest {
         // A relay of its own: the guessing budget it uses up is per source address, and every test here is 127.0.0.1.
         RelayFixture relay = fixture(RelayFixture.config(900));
         ManagedChannel channel = relay.channel();
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        relay.relay.bindMeterRegistry(meters);
         try {
             refusals(relay, channel);
+            assertEquals(2, count(meters, ControlMeters.REGISTRATIONS, "accepted", "none"));
+            assertEquals(1, count(meters, ControlMeters.REGISTRATIONS, "refused", "pre_auth_key_used"));
+            assertEquals(1, count(meters, ControlMeters.REGISTRATIONS, "refused", "pre_auth_key_revoked"));
+            assertEquals(1, count(meters, ControlMeters.REGISTRATIONS, "refused", "pre_auth_key_expired"));
+            assertEquals(7, count(meters, ControlMeters.REGISTRATIONS, "refused", "pre_auth_key_unknown"),
+                    "the guesses until the used, revoked and expired keys and these made ten failures");
+            assertEquals(5, count(meters, ControlMeters.REGISTRATIONS, "refused", "bad_node_info"));
+            assertEquals(4, count(meters, ControlMeters.REGISTRATIONS, "refused", "too_many_failed_keys"),
+                    "three guesses and the right key");
+            assertEquals(AuthRefusal.values().length + 3, meters.getMeters().size(),
+                    "a refused counter per fixed reason, an accepted one per sign-in, nothing the callers' words added");
+            // The control service stops (a change of its section): its meters go with it.
+            relay.restart();
+            assertEquals(List.of(), meters.getMeters());
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             relay.close();
