@@ -107,6 +107,7 @@ final class Checklist {
 
     void startRound() {
         roundStarted = System.nanoTime();
+        s.attemptStarts(roundStarted);
         firstSuccessNanos = -1;
         s.retryAtNanos = -1;
         for (CandidatePair p : pairs.values()) {
@@ -144,6 +145,7 @@ final class Checklist {
             roundStarted = -1;
             ordered.forEach(p -> p.failed = p.failed || !p.succeeded);
             if (s.selection.selected == null) {
+                s.attemptFailed();
                 s.reason = PathStatus.describeFailure(ordered, s.gatherer);
                 s.lastFailure = s.reason;
                 s.retryAtNanos = now + s.retryDelayNanos;

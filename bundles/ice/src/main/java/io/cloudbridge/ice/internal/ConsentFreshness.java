@@ -41,8 +41,12 @@ final class ConsentFreshness {
             LOG.info("direct path to {} ({}) stopped answering for {} ms: back to the relay", s.peer, selection.selectedDescription,
                     TimeUnit.NANOSECONDS.toMillis(now - lastConsentNanos));
             boolean onBirthdaySocket = s.probing.owns(selection.selected.via);
+            ctx.meters.lost(selection.selected.kind());
             selection.selected = null;
             selection.path = null;
+            if (s.checklist.roundStarted >= 0) {
+                s.attemptStarts(now); // a round still under way (on TURN, looking for a direct pair) now looks for any path
+            }
             if (onBirthdaySocket) {
                 s.probing.dropBirthday();
             }

@@ -13,6 +13,7 @@ import io.cloudbridge.api.path.DirectPathSocket;
 import io.cloudbridge.api.path.DirectPaths;
 import io.cloudbridge.api.path.PeerPaths;
 import io.cloudbridge.api.transport.HomeRelay;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -121,6 +122,18 @@ public final class IceAgent implements DirectPaths, SignalListener {
         }
     }
 
+    /** Path attempts and losses, counted across engines (a new configuration starts a new one). */
+    private final PathMeters pathMeters = new PathMeters();
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(MeterRegistry registry) {
+        pathMeters.bind(registry);
+    }
+
+    void unbindMeterRegistry(MeterRegistry registry) {
+        pathMeters.unbind(registry);
+    }
+
     private IceConfig config;
     private volatile IceEngine engine;
     /** The STUN servers, resolved off the engine's thread (a slow DNS must not stall consent checks). */
@@ -184,7 +197,7 @@ public final class IceAgent implements DirectPaths, SignalListener {
                 return local == null ? 0 : local.getPort();
             }
         }, (to, offer) -> signalling.send(to, IceOffer.TYPE, IceOffer.VERSION, offer), timers, this::hostAddresses, this::stunServers,
-                () -> resolvedTurnServers, loop);
+                () -> resolvedTurnServers, loop, pathMeters);
         engine.onOtherBasePacket((packet, via) -> {
             DirectPathSocket s = socket;
             if (s != null) {

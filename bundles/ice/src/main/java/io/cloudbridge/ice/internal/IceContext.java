@@ -33,6 +33,8 @@ final class IceContext {
     final IceEngine.Timers timers;
     final ScheduledExecutorService loop;
     final BaseInput baseInput;
+    /** Path attempts and losses, for the meters; the component's, which outlives this engine. */
+    final PathMeters meters;
     final IceWire wire = new IceWire();
     final Map<NodeKey, PeerSession> sessions = new HashMap<>();
     final Map<String, PeerSession> byLocalUfrag = new HashMap<>();
@@ -45,13 +47,14 @@ final class IceContext {
     volatile boolean birthdayProbing;
 
     IceContext(NodeKey self, IceEngine.Socket socket, IceEngine.Signals signals, IceEngine.Timers timers, ScheduledExecutorService loop,
-            BaseInput baseInput) {
+            BaseInput baseInput, PathMeters meters) {
         this.self = self;
         this.socket = socket;
         this.signals = signals;
         this.timers = timers;
         this.loop = loop;
         this.baseInput = baseInput;
+        this.meters = meters;
     }
 
     void count(String why) {

@@ -109,8 +109,9 @@ final class IceEngine {
     private static final int MAX_QUEUED = 4096;
 
     IceEngine(NodeKey self, Socket socket, Signals signals, Timers timers, Supplier<List<InetAddress>> hostAddresses,
-            Supplier<List<InetSocketAddress>> stunServers, Supplier<List<TurnServer>> turnServers, ScheduledExecutorService loop) {
-        this.ctx = new IceContext(self, socket, signals, timers, loop, this::onBaseDatagram);
+            Supplier<List<InetSocketAddress>> stunServers, Supplier<List<TurnServer>> turnServers, ScheduledExecutorService loop,
+            PathMeters meters) {
+        this.ctx = new IceContext(self, socket, signals, timers, loop, this::onBaseDatagram, meters);
         this.gatherer = new Gatherer(ctx, hostAddresses, stunServers, turnServers);
         this.dispatch = new BindingDispatch(ctx, gatherer);
         this.loop = loop;

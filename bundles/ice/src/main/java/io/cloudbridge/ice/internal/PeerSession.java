@@ -47,6 +47,8 @@ final class PeerSession {
     String lastFailure;
     long retryAtNanos = -1;
     long retryDelayNanos;
+    /** When the path attempt under way started, or -1 while none is (a pair is selected, or a failed round waits out its backoff). */
+    private long attemptStartedNanos = -1;
     final Checklist checklist;
     final Selection selection;
     final ConsentFreshness consent;
@@ -173,6 +175,32 @@ final class PeerSession {
             reason = why + "; checking again";
         }
         sendOffer(true);
+    }
+
+    /**
+     * A path attempt starts at {@code nanos}, unless one is under way or a pair is selected. An
+     * attempt runs from its first round of checks (the offers before it wait on the peer being
+     * online, which says nothing of the path) to the selection of a pair or the end of a round
+     * without one.
+     */
+    void attemptStarts(long nanos) {
+        if (attemptStartedNanos < 0 && selection.selected == null) {
+            attemptStartedNanos = nanos;
+        }
+    }
+
+    /** A pair was selected where none was: the attempt under way, if any, succeeded. */
+    void attemptSucceeded(CandidatePair p, long now) {
+        ctx.meters.established(p.kind(), attemptStartedNanos < 0 ? -1 : now - attemptStartedNanos);
+        attemptStartedNanos = -1;
+    }
+
+    /** A round ended without a pair selected: the attempt under way failed (a round that began with a pair selected was none). */
+    void attemptFailed() {
+        if (attemptStartedNanos >= 0) {
+            ctx.meters.failed();
+            attemptStartedNanos = -1;
+        }
     }
 
     void tick(long now) {

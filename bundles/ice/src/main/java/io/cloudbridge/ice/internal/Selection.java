@@ -57,6 +57,9 @@ final class Selection {
 
     void select(CandidatePair p) {
         boolean moved = selected != p;
+        if (selected == null) {
+            s.attemptSucceeded(p, System.nanoTime());
+        }
         selected = p;
         s.probing.onSelected(p.via);
         if (!p.detour()) {
@@ -86,6 +89,9 @@ final class Selection {
         selected = null;
         path = null;
         s.reason = why;
+        if (s.checklist.roundStarted >= 0) {
+            s.attemptStarts(System.nanoTime()); // the round under way now looks for the path (else the next one does)
+        }
     }
 
     /** The path ICE selected to one peer: the pair's remote address, from the shared socket or through another base. */

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.cloudbridge.api.mesh.PathInfo;
 import io.cloudbridge.api.mesh.PathKind;
 import io.cloudbridge.api.net.NodeKey;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -47,6 +49,9 @@ class IceEngineTest {
         /** A stream that broke under the sender: what it sends is accepted and never arrives. */
         final AtomicBoolean signallingLoses = new AtomicBoolean();
         IceEngine engine;
+        /** Its path attempts, on a registry of its own. */
+        final PathMeters meters = new PathMeters();
+        final SimpleMeterRegistry registry = new SimpleMeterRegistry();
         final Thread reader;
 
         Node(byte keyByte) throws IOException {
@@ -54,6 +59,7 @@ class IceEngineTest {
             k[0] = keyByte;
             key = NodeKey.of(k);
             channel = DatagramChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            meters.bind(registry);
             reader = new Thread(() -> {
                 ByteBuffer buf = ByteBuffer.allocate(2048);
                 while (channel.isOpen()) {
@@ -74,6 +80,15 @@ class IceEngineTest {
                     }
                 }
             });
+        }
+
+        /** What {@code cloudbridge.path.attempts} says for this kind and outcome. */
+        double attempts(String kind, String outcome) {
+            return registry.get("cloudbridge.path.attempts").tags("kind", kind, "outcome", outcome).functionCounter().count();
+        }
+
+        Timer establish(String kind) {
+            return registry.get("cloudbridge.path.establish").tag("kind", kind).timer();
         }
 
         void start(Node other, List<InetSocketAddress> stun) {
@@ -97,7 +112,7 @@ class IceEngineTest {
                 }
                 return true;
             }, timers, () -> List.of(InetAddress.getLoopbackAddress()), () -> stun, () -> turnServers,
-                    Executors.newSingleThreadScheduledExecutor());
+                    Executors.newSingleThreadScheduledExecutor(), meters);
             engine.onOtherBasePacket((packet, kind) -> relayedIn.incrementAndGet());
             engine.start();
             reader.start();
@@ -145,6 +160,15 @@ class IceEngineTest {
         assertEquals("host 127.0.0.1:" + alpha.channel.socket().getLocalPort() + " -> host 127.0.0.1:"
                 + bravo.channel.socket().getLocalPort(), info.candidatePair().orElseThrow());
         assertTrue(found < Duration.ofSeconds(2).toNanos(), "found after " + found / 1_000_000 + " ms");
+        for (Node n : List.of(alpha, bravo)) {
+            assertEquals(1, n.attempts("direct", "established"), "one attempt, one direct path");
+            assertEquals(0, n.attempts("turn", "established") + n.attempts("masque", "established") + n.attempts("direct", "failed"));
+            assertEquals(1, n.establish("direct").count());
+            double tookMillis = n.establish("direct").totalTime(java.util.concurrent.TimeUnit.MILLISECONDS);
+            assertTrue(tookMillis > 0 && tookMillis <= found / 1e6, "from the first checks to the selection: " + tookMillis + " ms");
+            assertEquals(PathMeters.ESTABLISH_BUCKETS.length, n.establish("direct").takeSnapshot().histogramCounts().length,
+                    "the buckets histogram_quantile reads");
+        }
 
         // The direct path carries packets to the other's socket, beside the checks.
         int before = bravo.wireGuardLike.get();
@@ -163,9 +187,20 @@ class IceEngineTest {
         assertEquals(PathKind.RELAY, alpha.engine.info(bravo.key).orElseThrow().kind());
         assertTrue(alpha.engine.info(bravo.key).orElseThrow().relayedReason().orElseThrow().contains("stopped answering"),
                 alpha.engine.info(bravo.key).toString());
+        for (Node n : List.of(alpha, bravo)) {
+            assertEquals(1, n.registry.get("cloudbridge.path.losses").tag("kind", "direct").functionCounter().count());
+            assertEquals(1, n.attempts("direct", "established"), "a loss is no attempt");
+        }
 
         bravo.deaf.set(false);
         await(Duration.ofSeconds(4), "the direct path is found again", () -> direct(alpha, bravo) && direct(bravo, alpha));
+        for (Node n : List.of(alpha, bravo)) {
+            assertEquals(2, n.attempts("direct", "established"), "found again: a second attempt");
+            assertEquals(2, n.establish("direct").count());
+        }
+
+        alpha.meters.unbind(alpha.registry);
+        assertEquals(List.of(), alpha.registry.getMeters(), "the meters go with the registry");
     }
 
     /**
@@ -211,6 +246,9 @@ class IceEngineTest {
         await(Duration.ofSeconds(4), "alpha gives up the round",
                 () -> alpha.engine.info(bravo.key).flatMap(PathInfo::relayedReason).orElse("").startsWith("no candidate pair succeeded"));
         assertEquals(PathKind.RELAY, alpha.engine.info(bravo.key).orElseThrow().kind());
+        assertTrue(alpha.attempts("direct", "failed") >= 1, "the round that gave up is a failed attempt");
+        assertEquals(0, alpha.attempts("direct", "established"));
+        assertEquals(0, alpha.establish("direct").count(), "nothing established, nothing timed");
     }
 
     /**

@@ -158,6 +158,11 @@ class TurnTest {
         PathInfo b = bravo.engine.info(alpha.key).orElseThrow();
         assertTrue(b.candidatePair().orElseThrow().contains("-> relay 127.0.0.1:"), b.toString());
         assertTrue(alpha.engine.turnStates().get(0).contains("relayed address 127.0.0.1:"), alpha.engine.turnStates().toString());
+        for (IceEngineTest.Node n : List.of(alpha, bravo)) {
+            assertEquals(1, n.attempts("turn", "established"), "the attempt selected a pair through TURN");
+            assertEquals(0, n.attempts("direct", "established"));
+            assertEquals(1, n.establish("turn").count());
+        }
 
         // WireGuard's packets both ways: alpha's go out in ChannelData, bravo's come back unwrapped.
         byte[] packet = {4, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};

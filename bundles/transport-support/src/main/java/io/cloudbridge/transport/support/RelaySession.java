@@ -8,6 +8,7 @@ import io.cloudbridge.api.transport.RelayBusyException;
 import io.cloudbridge.api.transport.RelayEndpoint;
 import io.cloudbridge.api.transport.TransportCounters;
 import io.cloudbridge.api.transport.TransportState;
+import io.cloudbridge.transport.support.internal.RelaySessionMeters;
 import io.netty.util.concurrent.EventExecutorGroup;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -58,6 +59,8 @@ public abstract class RelaySession implements PacketSession {
     private volatile boolean goingAway;
     private volatile Runnable whenEnded = () -> { };
     private int attempts;
+    /** When the dial under way started, or -1 between dials (connected, or waiting to dial again): for the meters. */
+    private volatile long dialStartedNanos = -1;
     /** Busy refusals in a row; see BUSY_REFUSALS_HONOURED. */
     private int busyRefusals;
     /** How many busy refusals in a row are dialled again after just the asked wait. */
@@ -90,12 +93,14 @@ public abstract class RelaySession implements PacketSession {
             lost("the transport is being removed", true);
             return opened;
         }
+        dialStartedNanos = System.nanoTime();
         dial();
         return opened;
     }
 
     /** The connection is up and the relay accepted the node: packets go out through {@code out}. */
     protected final void connected(Outbox out, String description) {
+        dialEnded(RelaySessionMeters.Outcome.ESTABLISHED);
         outbox = out;
         attempts = 0;
         busyRefusals = 0;
@@ -202,6 +207,10 @@ public abstract class RelaySession implements PacketSession {
         if (state == TransportState.CLOSED || state == TransportState.FAILED) {
             return;
         }
+        // Of a dial: the relay asked to come back later, or refused the node (only a relay's refusal
+        // of the node ends a session for good while it dials); else the dial failed.
+        dialEnded(retryAfter != null ? RelaySessionMeters.Outcome.BUSY
+                : terminal ? RelaySessionMeters.Outcome.REFUSED : RelaySessionMeters.Outcome.FAILED);
         if (terminal || !opened.isDone()) {
             // The first connection decides: the caller learns why it failed and picks another transport.
             state = TransportState.FAILED;
@@ -247,7 +256,17 @@ public abstract class RelaySession implements PacketSession {
         try (Correlation.Scope dialling = Correlation.open(flow)) {
             LOG.debug("relay session {} dialled again over {}", relay.name(), transportName());
         }
+        dialStartedNanos = System.nanoTime();
         dial();
+    }
+
+    /** The dial under way, if any (a loss of a connected session is none), ended with {@code outcome}. */
+    private void dialEnded(RelaySessionMeters.Outcome outcome) {
+        long started = dialStartedNanos;
+        if (started >= 0) {
+            dialStartedNanos = -1;
+            RelaySessionMeters.dialEnded(transportName(), outcome, System.nanoTime() - started);
+        }
     }
 
     /** The id of the dial under way, for the transport to send to the relay with its sign-in. */

@@ -67,6 +67,8 @@ final class ControlSession {
     volatile String jwt;
     volatile String status = "starting";
     volatile int failures;
+    /** How the relay answered the sign-ins and renewals, for the meters. */
+    final AuthMeters authMeters = new AuthMeters();
 
     CallCredentials bearer() {
         return new CallCredentials() {

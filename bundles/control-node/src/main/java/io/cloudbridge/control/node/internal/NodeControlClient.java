@@ -17,6 +17,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.NettyChannelBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
@@ -164,6 +165,15 @@ public final class NodeControlClient implements Signalling, PeerDirectory, State
         if (session.nodeFilters == filters) {
             session.nodeFilters = null;
         }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindMeterRegistry(MeterRegistry registry) {
+        session.authMeters.bind(registry);
+    }
+
+    void unbindMeterRegistry(MeterRegistry registry) {
+        session.authMeters.unbind(registry);
     }
 
     @Override

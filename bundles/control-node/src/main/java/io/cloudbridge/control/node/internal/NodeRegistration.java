@@ -92,6 +92,9 @@ final class NodeRegistration {
             session.scheduler.schedule(this::signIn, 200, TimeUnit.MILLISECONDS);
             return;
         }
+        NodeKey previous = registeredKey;
+        boolean rotation = previous != null && !previous.equals(registering);
+        boolean refreshRefused = false;
         try {
             RegisterRequest.Builder request = RegisterRequest.newBuilder().setNode(nodeInfo(registering));
             String refresh = refreshTokens.read();
@@ -113,6 +116,7 @@ final class NodeRegistration {
                     }
                     LOG.warn("the stored refresh token was refused ({}); signing in afresh", e.getStatus().getDescription());
                     refreshTokens.forget();
+                    refreshRefused = true;
                 }
             }
             if (request.getCredentialCase() == RegisterRequest.CredentialCase.CREDENTIAL_NOT_SET) {
@@ -134,12 +138,17 @@ final class NodeRegistration {
                         return;
                     }
                 } else {
+                    if (refreshRefused) {
+                        // The relay's refusal of the stored refresh token ends this sign-in: none other to offer.
+                        session.authMeters.registration(AuthMeters.Reason.UNAUTHENTICATED, rotation);
+                    }
                     session.status = "not signed in: no credential (set control.preAuthKeyFile, or configure oidc and run cb:login)";
                     LOG.warn(session.status);
                     return;
                 }
             }
             RegisterResponse r = session.blocking().register(request.build());
+            session.authMeters.registration(AuthMeters.Reason.NONE, rotation);
             session.registration = r;
             registeredKey = registering;
             registeredNodeId = r.getNodeId();
@@ -164,6 +173,8 @@ final class NodeRegistration {
                 heartbeats.schedule(1);
             }
         } catch (StatusRuntimeException e) {
+            // (Only the calls to the relay throw these: the Register call, or the refresh-token exchange before it.)
+            session.authMeters.registration(AuthMeters.Reason.of(e.getStatus().getCode()), rotation);
             TokenProvider oidc = session.tokens;
             if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED && oidc != null) {
                 // The provider's token was refused: forget it and wait for a new sign-in (cb:login).

@@ -69,10 +69,12 @@ final class TokenRenewal {
                 return;
             }
             NodeToken token = session.blocking().refreshToken(RefreshTokenRequest.newBuilder().setRefreshToken(refresh).build()).getToken();
+            session.authMeters.renewal(AuthMeters.Reason.NONE);
             renewals++;
             renewalFailures = 0;
             saveToken(token);
         } catch (StatusRuntimeException e) {
+            session.authMeters.renewal(AuthMeters.Reason.of(e.getStatus().getCode()));
             if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
                 session.registration = null;
                 session.status = "signed out: " + e.getStatus().getDescription();

@@ -7,11 +7,29 @@ import io.cloudbridge.api.overlay.OverlayAddress;
 import io.cloudbridge.api.overlay.OverlayDevice;
 import io.cloudbridge.api.overlay.OverlayPeer;
 import io.cloudbridge.api.overlay.OverlayPeers;
+import io.cloudbridge.control.v1.ControlServiceGrpc;
+import io.cloudbridge.control.v1.NodeToken;
 import io.cloudbridge.control.v1.Peer;
+import io.cloudbridge.control.v1.RefreshTokenRequest;
+import io.cloudbridge.control.v1.RefreshTokenResponse;
+import io.cloudbridge.control.v1.RegisterRequest;
 import io.cloudbridge.control.v1.RegisterResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
 import java.lang.annotation.Annotation;
+import java.lang.reflect.Proxy;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -63,6 +81,74 @@ final class ControlTestKit {
     static RegisterResponse registered(String nodeId) {
         return RegisterResponse.newBuilder().setNodeId(nodeId).setTenant("acme")
                 .setIpv4Address("100.64.0.1/10").setIpv6Address("fd7a:115c:a1e0::1/48").build();
+    }
+
+    /**
+     * The relay's control service as far as sign-in goes: Register and RefreshToken, on loopback
+     * without TLS, each answered with a new token, or refused with {@link #refusal} while it is set.
+     * The node's channel to it is {@link #channel}.
+     */
+    static final class FakeRelay implements AutoCloseable {
+        volatile Status refusal;
+        final ManagedChannel channel;
+        private final Server server;
+
+        FakeRelay() throws IOException {
+            server = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                    .addService(new ControlServiceGrpc.ControlServiceImplBase() {
+                        @Override
+                        public void register(RegisterRequest request, StreamObserver<RegisterResponse> answer) {
+                            answer(answer, registered("node-1").toBuilder().setToken(token()).build());
+                        }
+
+                        @Override
+                        public void refreshToken(RefreshTokenRequest request, StreamObserver<RefreshTokenResponse> answer) {
+                            answer(answer, RefreshTokenResponse.newBuilder().setToken(token()).build());
+                        }
+                    }).build().start();
+            channel = NettyChannelBuilder.forAddress(InetAddress.getLoopbackAddress().getHostAddress(), server.getPort()).usePlaintext()
+                    .build();
+        }
+
+        private <T> void answer(StreamObserver<T> answer, T accepted) {
+            Status refused = refusal;
+            if (refused != null) {
+                answer.onError(refused.asRuntimeException());
+                return;
+            }
+            answer.onNext(accepted);
+            answer.onCompleted();
+        }
+
+        private static NodeToken token() {
+            return NodeToken.newBuilder().setJwt("jwt").setRefreshToken("refresh").setExpiresAtEpochSeconds(Instant.now().getEpochSecond() + 3600)
+                    .build();
+        }
+
+        @Override
+        public void close() {
+            channel.shutdownNow();
+            server.shutdownNow();
+        }
+    }
+
+    /** A framework that takes any service registered (the home relay a registration publishes) and does nothing with it. */
+    static org.osgi.framework.BundleContext acceptingContext() {
+        ClassLoader loader = ControlTestKit.class.getClassLoader();
+        Object registration = Proxy.newProxyInstance(loader, new Class<?>[] {org.osgi.framework.ServiceRegistration.class},
+                (proxy, method, args) -> null);
+        return (org.osgi.framework.BundleContext) Proxy.newProxyInstance(loader, new Class<?>[] {org.osgi.framework.BundleContext.class},
+                (proxy, method, args) -> method.getName().equals("registerService") ? registration : null);
+    }
+
+    /** What an auth counter ({@code cloudbridge.auth.*}) says over all its outcomes and reasons. */
+    static double authTotal(MeterRegistry registry, String name) {
+        return registry.get(name).functionCounters().stream().mapToDouble(FunctionCounter::count).sum();
+    }
+
+    /** What an auth counter ({@code cloudbridge.auth.*}) says for this outcome and reason. */
+    static double authCount(MeterRegistry registry, String name, String outcome, String reason) {
+        return registry.get(name).tags("outcome", outcome, "reason", reason).functionCounter().count();
     }
 
     /** A session as activation leaves it, on a queueing scheduler and without a channel. */

@@ -1,5 +1,6 @@
 package io.cloudbridge.control.node.internal;
 
+import static io.cloudbridge.control.node.internal.ControlTestKit.authCount;
 import static io.cloudbridge.control.node.internal.ControlTestKit.key;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,9 +12,13 @@ import io.cloudbridge.api.auth.AccessToken;
 import io.cloudbridge.api.auth.TokenProvider;
 import io.cloudbridge.api.overlay.KeyRotationProof;
 import io.cloudbridge.control.node.internal.ControlTestKit.FakeOverlay;
+import io.cloudbridge.control.node.internal.ControlTestKit.FakeRelay;
 import io.cloudbridge.control.node.internal.ControlTestKit.QueueingScheduler;
 import io.cloudbridge.control.v1.NodeInfo;
 import io.cloudbridge.control.v1.RegisterRequest;
+import io.grpc.Status;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Locale;
@@ -144,6 +149,59 @@ class NodeRegistrationTest {
         RegisterRequest.Builder request = RegisterRequest.newBuilder();
         registration.proveRotation(request, key(2));
         assertFalse(request.hasKeyRotation(), "the relay will refuse it, and the log says why");
+    }
+
+    /**
+     * Each sign-in that reached for the relay is counted once, by its answer: not reached, refused
+     * (also in the refresh-token exchange before Register), accepted; one under another key than
+     * the one registered last is also a key rotation.
+     */
+    @Test
+    void eachSignInIsCountedByTheRelaysAnswerAndANewKeysAlsoAsARotation() throws Exception {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        session.authMeters.bind(meters);
+        Path preAuthKey = Files.writeString(state.resolve("pre-auth-key"), "pak-1");
+        session.config = ControlTestKit.config("relay.example:7443", "node-a", preAuthKey.toString(), 30);
+        session.overlay = new FakeOverlay(key(2));
+
+        registration.signIn(); // no channel to the relay yet
+        assertEquals(1, authCount(meters, "cloudbridge.auth.registrations", "failed", "unavailable"));
+
+        try (FakeRelay relay = new FakeRelay()) {
+            session.channel = relay.channel;
+            session.context = ControlTestKit.acceptingContext();
+            relay.refusal = Status.RESOURCE_EXHAUSTED.withDescription("over the tenant's registration budget");
+            registration.signIn();
+            assertEquals(1, authCount(meters, "cloudbridge.auth.registrations", "refused", "resource_exhausted"));
+
+            relay.refusal = null;
+            registration.signIn();
+            assertEquals("registered", session.status);
+            assertEquals(1, authCount(meters, "cloudbridge.auth.registrations", "accepted", "none"));
+            assertEquals(0, ControlTestKit.authTotal(meters, "cloudbridge.auth.key.rotations"),
+                    "a first registration rotates nothing");
+
+            // The interface has a new key: the relay refuses it (here at the refresh-token exchange before Register), then takes it.
+            session.overlay = new FakeOverlay(key(3));
+            relay.refusal = Status.PERMISSION_DENIED.withDescription("stale proof");
+            registration.signIn();
+            assertEquals(1, authCount(meters, "cloudbridge.auth.registrations", "refused", "permission_denied"));
+            assertEquals(1, authCount(meters, "cloudbridge.auth.key.rotations", "refused", "permission_denied"));
+            relay.refusal = null;
+            registration.signIn();
+            assertEquals(2, authCount(meters, "cloudbridge.auth.registrations", "accepted", "none"));
+            assertEquals(1, authCount(meters, "cloudbridge.auth.key.rotations", "accepted", "none"));
+
+            // The stored refresh token refused, and no other credential: the sign-in ends refused.
+            session.config = ControlTestKit.config("relay.example:7443", "node-a", "", 30);
+            relay.refusal = Status.UNAUTHENTICATED.withDescription("refresh token revoked");
+            registration.signIn();
+            assertEquals(1, authCount(meters, "cloudbridge.auth.registrations", "refused", "unauthenticated"));
+        }
+        assertEquals(6, ControlTestKit.authTotal(meters, "cloudbridge.auth.registrations"),
+                "six sign-ins, each counted once");
+        session.authMeters.unbind(meters);
+        assertEquals(java.util.List.of(), meters.getMeters(), "the meters go with the registry");
     }
 
     /** As a registration under {@code key} left it, with the relay's rotation key known. */

@@ -4,8 +4,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.cloudbridge.control.node.internal.ControlTestKit.FakeRelay;
 import io.cloudbridge.control.node.internal.ControlTestKit.QueueingScheduler;
 import io.cloudbridge.control.v1.NodeToken;
+import io.grpc.Status;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -89,6 +92,29 @@ class TokenRenewalTest {
         assertEquals(1, signIns, "a new sign-in was asked for");
         assertEquals(null, session.registration);
         assertEquals("signed out: the refresh token is gone", session.status);
+    }
+
+    @Test
+    void eachRenewalIsCountedByTheRelaysAnswer() throws Exception {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        session.authMeters.bind(meters);
+        session.registration = ControlTestKit.registered("node-1");
+        renewal.saveToken(token("jwt-1", Instant.now().plusSeconds(300), "refresh-1"));
+
+        renewal.renew(); // no channel to the relay yet
+        assertEquals(1, ControlTestKit.authCount(meters, "cloudbridge.auth.token.renewals", "failed", "unavailable"));
+        try (FakeRelay relay = new FakeRelay()) {
+            session.channel = relay.channel;
+            renewal.renew();
+            assertEquals(1, renewal.renewals());
+            assertEquals(1, ControlTestKit.authCount(meters, "cloudbridge.auth.token.renewals", "accepted", "none"));
+
+            relay.refusal = Status.UNAUTHENTICATED.withDescription("refresh token revoked");
+            renewal.renew();
+            assertEquals(1, ControlTestKit.authCount(meters, "cloudbridge.auth.token.renewals", "refused", "unauthenticated"));
+        }
+        assertEquals(0, ControlTestKit.authTotal(meters, "cloudbridge.auth.registrations"),
+                "a renewal is no registration");
     }
 
     private static NodeToken token(String jwt, Instant expires, String refresh) {
