@@ -214,6 +214,12 @@ public final class Launcher {
             catalog.warnings().forEach(w -> log.warn("{}", w));
             features = catalog.effective(configured, FeatureState.read(state));
             bundles = catalog.bundlesOf(features);
+            String platform = io.cloudbridge.boot.feature.Platform.current();
+            for (String name : catalog.closure(configured)) {
+                if (!features.contains(name)) {
+                    log.warn("feature {} is left out on {}: {}", name, platform, catalog.notRunningOn(name, platform).orElse("?"));
+                }
+            }
         } catch (FeatureException e) {
             log.error("features cannot be assembled: {}", e.getMessage());
             System.err.println("cloudbridge: " + e.getMessage());

@@ -159,7 +159,8 @@ public final class FeatureCatalog {
         }
         Object base = map.get("base");
         return new FeatureDefinition(name, description == null ? "" : description.toString(),
-                Boolean.TRUE.equals(base), strings(where, map.get("requires")), strings(where, map.get("bundles")));
+                Boolean.TRUE.equals(base), strings(where, map.get("requires")), strings(where, map.get("bundles")),
+                strings(where, map.get("platforms")));
     }
 
     /**
@@ -175,10 +176,10 @@ public final class FeatureCatalog {
             return List.of();
         }
         if (!(value instanceof List<?> list)) {
-            throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists");
+            throw new FeatureException("feature file " + file + ": 'requires', 'bundles' and 'platforms' must be lists");
         }
         if (!list.stream().allMatch(FeatureCatalog::isPlain)) {
-            throw new FeatureException("feature file " + file + ": 'requires' and 'bundles' must be lists of names");
+            throw new FeatureException("feature file " + file + ": 'requires', 'bundles' and 'platforms' must be lists of names");
         }
         return list.stream().map(String::valueOf).toList();
     }
@@ -291,6 +292,14 @@ public final class FeatureCatalog {
      * but never a base one or one that another remaining feature requires.
      */
     public List<String> effective(Collection<String> configured, FeatureState state) throws FeatureException {
+        return effective(configured, state, Platform.current());
+    }
+
+    /**
+     * As {@link #effective(Collection, FeatureState)}, on {@code platform}: a feature that does not
+     * run there is left out, with every feature that requires it (see {@link #notRunningOn}).
+     */
+    public List<String> effective(Collection<String> configured, FeatureState state, String platform) throws FeatureException {
         LinkedHashSet<String> wanted = new LinkedHashSet<>(baseFeatures());
         for (String name : configured) {
             feature(name);
@@ -299,6 +308,28 @@ public final class FeatureCatalog {
         wanted.addAll(state.added().stream().filter(features::containsKey).toList());
         wanted.removeAll(state.removed());
         wanted.addAll(baseFeatures());
-        return closure(wanted);
+        List<String> all = closure(wanted);
+        List<String> out = new ArrayList<>();
+        for (String name : all) {
+            if (notRunningOn(name, platform).isEmpty()) {
+                out.add(name);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Why a feature does not run on {@code platform}: the feature (itself or one it requires) that
+     * names other platforms, and which; empty when it runs there.
+     */
+    public java.util.Optional<String> notRunningOn(String name, String platform) throws FeatureException {
+        for (String needed : closure(List.of(name))) {
+            FeatureDefinition def = feature(needed);
+            if (!def.runsOn(platform)) {
+                return java.util.Optional.of("feature '" + needed + "' runs on " + String.join(", ", def.platforms())
+                        + " only (its native library has no build for " + platform + " in this distribution)");
+            }
+        }
+        return java.util.Optional.empty();
     }
 }

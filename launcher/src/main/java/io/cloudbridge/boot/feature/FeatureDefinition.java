@@ -11,12 +11,20 @@ import java.util.List;
  *                    installed and cannot be uninstalled, so that swapping a plugin never reloads it
  * @param requires    features that must be installed with this one
  * @param bundles     bundle symbolic names, in start order
+ * @param platforms   the platforms ({@link Platform}) the feature runs on, where it needs a native
+ *                    library the distribution carries for those only; empty: every platform
  */
 public record FeatureDefinition(String name, String description, boolean base, List<String> requires,
-        List<String> bundles) {
+        List<String> bundles, List<String> platforms) {
 
     public FeatureDefinition {
         requires = List.copyOf(requires);
         bundles = List.copyOf(bundles);
+        platforms = List.copyOf(platforms);
+    }
+
+    /** Whether the feature runs on {@code platform}. */
+    public boolean runsOn(String platform) {
+        return platforms.isEmpty() || platforms.contains(platform);
     }
 }

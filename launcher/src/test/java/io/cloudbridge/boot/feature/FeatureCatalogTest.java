@@ -123,4 +123,29 @@ class FeatureCatalogTest {
         assertTrue(FeatureCatalog.compareVersions("1.0.0.b", "1.0.0.a") > 0);
         assertEquals(0, FeatureCatalog.compareVersions("1", "1.0.0"));
     }
+
+    /** A feature limited to some platforms is left out elsewhere, with the features that require it, saying why. */
+    @Test
+    void aFeatureForOtherPlatformsIsLeftOutWithThoseThatRequireIt() throws Exception {
+        Files.writeString(features.resolve("extra.yaml"),
+                "requires: [core]\nplatforms: [linux-x86_64, linux-aarch_64]\nbundles: [org.example.b]\n");
+        FeatureCatalog c = FeatureCatalog.load(features, bundles);
+        assertEquals(List.of("core", "extra", "top"), c.effective(List.of("top"), FeatureState.empty(), "linux-aarch_64"));
+        assertEquals(List.of("core"), c.effective(List.of("top"), FeatureState.empty(), "linux-x86_32"));
+        String why = c.notRunningOn("top", "linux-x86_32").orElseThrow();
+        assertTrue(why.contains("'extra' runs on linux-x86_64, linux-aarch_64 only") && why.contains("linux-x86_32"), why);
+        assertTrue(c.notRunningOn("core", "linux-x86_32").isEmpty());
+        Files.writeString(features.resolve("extra.yaml"), "requires: [core]\nplatforms: linux-x86_64\nbundles: [org.example.b]\n");
+        FeatureException notAList = assertThrows(FeatureException.class, () -> FeatureCatalog.load(features, bundles));
+        assertTrue(notAList.getMessage().contains("'platforms' must be lists"), notAList.getMessage());
+    }
+
+    @Test
+    void namesPlatformsAsTheNativeJarsDo() {
+        assertEquals("linux-x86_64", Platform.of("Linux", "amd64"));
+        assertEquals("linux-aarch_64", Platform.of("Linux", "aarch64"));
+        assertEquals("linux-x86_32", Platform.of("Linux", "i386"));
+        assertEquals("osx-aarch_64", Platform.of("Mac OS X", "aarch64"));
+        assertEquals("windows-x86_64", Platform.of("Windows 11", "amd64"));
+    }
 }

@@ -267,6 +267,15 @@ public final class FeatureManager implements FeatureService {
             throw new FeatureOperationException("feature '" + name + "' is already installed");
         }
         try {
+            String platform = io.cloudbridge.boot.feature.Platform.current();
+            java.util.Optional<String> notHere = catalog.notRunningOn(name, platform);
+            if (notHere.isPresent()) {
+                throw new FeatureOperationException("feature '" + name + "' cannot be installed on " + platform + ": " + notHere.get());
+            }
+        } catch (FeatureException e) {
+            throw new FeatureOperationException("installing '" + name + "' failed: " + e.getMessage(), e);
+        }
+        try {
             FeatureState state = FeatureState.read(stateDir).withInstalled(name, configured.contains(name));
             reconcile(catalog.effective(configured, state));
             state.write(stateDir);

@@ -16,8 +16,8 @@ import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * The node's QUIC transport, tried first ({@link #priority()} 10): relays named
- * {@code quic://HOST:PORT}. Where QUIC's native code cannot load, it reaches no relay and the node
- * uses the next transport.
+ * {@code quic://HOST:PORT}. Where QUIC's native code cannot load, the bundle does not start
+ * ({@link QuicBundleLifecycle}) and the node uses the next transport.
  */
 @Component(service = io.cloudbridge.api.transport.RelayTransport.class, configurationPid = "cloudbridge.quic", immediate = true)
 @Designate(ocd = QuicTransportConfig.class)
