@@ -30,6 +30,10 @@ final class LibcBinding {
             NativeLibrary libc = NativeLibrary.getInstance("c");
             Native.register(LinuxTun.LibC.class, libc);
             Native.register(LinuxTun.QuietLibC.class, libc);
+            if (LinuxTun.LONG_IS_32_BITS) {
+                Native.register(LinuxTun.LibC32.class, libc);
+                Native.register(LinuxTun.QuietLibC32.class, libc);
+            }
             bound = true;
         }
     }
@@ -62,6 +66,11 @@ final class LibcBinding {
         Native.unregister(LinuxTun.LibC.class);
         Native.unregister(LinuxTun.QuietLibC.class);
         forgetInJnaCaches(LinuxTun.LibC.class, LinuxTun.QuietLibC.class);
+        if (LinuxTun.LONG_IS_32_BITS) {
+            Native.unregister(LinuxTun.LibC32.class);
+            Native.unregister(LinuxTun.QuietLibC32.class);
+            forgetInJnaCaches(LinuxTun.LibC32.class, LinuxTun.QuietLibC32.class);
+        }
         bound = false;
         LOG.debug("libc binding released");
         return true;

@@ -54,6 +54,59 @@ public final class LinuxTun implements AutoCloseable {
         }
     }
 
+    /**
+     * The calls whose arguments or result are a C {@code long} or {@code size_t} ({@code ioctl}'s
+     * request, {@code read}'s and {@code write}'s count and result, {@code poll}'s count), as a
+     * 32-bit libc takes them: a Java {@code long} there is two stack words, which shifts every
+     * argument after it ({@code TUNSETIFF} failed with EFAULT on i386). Bound only where
+     * {@link #LONG_IS_32_BITS}.
+     */
+    static final class LibC32 {
+
+        static native int ioctl(int fd, int request, byte[] ifreq) throws LastErrorException;
+
+        static native int write(int fd, Pointer buffer, int count) throws LastErrorException;
+
+        static native int poll(byte[] fds, int nfds, int timeoutMillis) throws LastErrorException;
+
+        private LibC32() {
+        }
+    }
+
+    /** {@link QuietLibC}'s calls for a 32-bit libc (see {@link LibC32}). */
+    static final class QuietLibC32 {
+
+        static native int read(int fd, Pointer buffer, int count);
+
+        static native int ioctl(int fd, int request, int value);
+
+        private QuietLibC32() {
+        }
+    }
+
+    /** A C {@code long} is 32 bits (i386): the calls go through {@link LibC32} and {@link QuietLibC32}. */
+    static final boolean LONG_IS_32_BITS = Native.LONG_SIZE == 4;
+
+    private static int ioctl(int fd, long request, byte[] ifreq) {
+        return LONG_IS_32_BITS ? LibC32.ioctl(fd, (int) request, ifreq) : LibC.ioctl(fd, request, ifreq);
+    }
+
+    private static int quietIoctl(int fd, long request, int value) {
+        return LONG_IS_32_BITS ? QuietLibC32.ioctl(fd, (int) request, value) : QuietLibC.ioctl(fd, request, value);
+    }
+
+    private static long quietRead(int fd, Pointer buffer, int count) {
+        return LONG_IS_32_BITS ? QuietLibC32.read(fd, buffer, count) : QuietLibC.read(fd, buffer, count);
+    }
+
+    private static long write(int fd, Pointer buffer, int count) {
+        return LONG_IS_32_BITS ? LibC32.write(fd, buffer, count) : LibC.write(fd, buffer, count);
+    }
+
+    private static int poll(byte[] fds, int nfds, int timeoutMillis) {
+        return LONG_IS_32_BITS ? LibC32.poll(fds, nfds, timeoutMillis) : LibC.poll(fds, nfds, timeoutMillis);
+    }
+
     private static final short POLLIN = 0x1;
     /** How long a read waits before it looks again whether the device was closed. */
     private static final int POLL_MILLIS = 200;
@@ -150,12 +203,12 @@ public final class LinuxTun implements AutoCloseable {
         ifreq[16] = (byte) flags;
         ifreq[17] = (byte) (flags >> 8);
         try {
-            LibC.ioctl(fd, TUNSETIFF, ifreq);
+            ioctl(fd, TUNSETIFF, ifreq);
         } catch (LastErrorException e) {
             LibC.close(fd);
             throw new IOException("TUNSETIFF " + name + " failed (errno " + e.getErrorCode() + ")", e);
         }
-        boolean offloaded = offload && QuietLibC.ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
+        boolean offloaded = offload && quietIoctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0;
         LibcBinding.opened();
         return new LinuxTun(name, fd, offloaded);
     }
@@ -182,7 +235,7 @@ public final class LinuxTun implements AutoCloseable {
                     return -1;
                 }
                 // Under load a packet is usually waiting: one system call, not two.
-                long n = QuietLibC.read(fd, readPointer, Math.min(buffer.length, MAX_FRAME));
+                long n = quietRead(fd, readPointer, Math.min(buffer.length, MAX_FRAME));
                 if (n >= 0) {
                     readBuffer.get(0, buffer, 0, (int) n);
                     return (int) n;
@@ -193,7 +246,7 @@ public final class LinuxTun implements AutoCloseable {
                 }
                 pollfd[6] = 0;
                 pollfd[7] = 0;
-                LibC.poll(pollfd, 1, POLL_MILLIS);
+                poll(pollfd, 1, POLL_MILLIS);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == 4) { // EINTR
                     continue;
@@ -213,7 +266,7 @@ public final class LinuxTun implements AutoCloseable {
                 throw new IOException("TUN device " + name + " is closed");
             }
             WRITE_BUFFERS.get().put(0, packet, 0, length);
-            LibC.write(fd, WRITE_POINTERS.get(), length);
+            write(fd, WRITE_POINTERS.get(), length);
         } catch (LastErrorException e) {
             throw new IOException("TUN write failed (errno " + e.getErrorCode() + ")", e);
         } finally {
