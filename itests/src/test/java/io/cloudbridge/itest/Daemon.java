@@ -21,6 +21,24 @@ final class Daemon implements AutoCloseable {
     private Process process;
     /** Environment variables for the daemon, beyond the test's own (whose CLOUDBRIDGE_* are dropped). */
     final java.util.Map<String, String> env = new java.util.HashMap<>();
+    /** The pre-auth key's file of a node made by {@link #node}; null for others. */
+    Path preAuthKeyFile;
+
+    /**
+     * A node ({@code up}) in its own folder {@code dir}, with {@code preAuthKey} in an owner-only
+     * file beside its configuration; start it with {@code start("--pre-auth-key-file",
+     * preAuthKeyFile.toString(), ...)}.
+     */
+    static Daemon node(Path dir, String preAuthKey) throws IOException {
+        Files.createDirectories(dir);
+        Path keyFile = dir.resolve("preauth.key");
+        RuntimeTestSupport.writeOwnerOnly(keyFile, preAuthKey + "\n");
+        Daemon node = new Daemon(dir);
+        node.command = "up";
+        node.preAuthKeyFile = keyFile;
+        return node;
+    }
+
     /** The launcher command that starts it: {@code run}, or a role ({@code relay}, {@code up}). */
     String command = "run";
     /** What the daemon runs under, e.g. {@code ip netns exec NS} to start it in a network namespace. */

@@ -180,29 +180,23 @@ class MetricsTest {
 
     private Daemon node(String name, int controlPort, int quicPort, int tlsPort, int stunPort, String key, int metricsPort)
             throws Exception {
-        Path dir = Files.createDirectories(work.resolve(name));
-        Path keyFile = dir.resolve("preauth.key");
-        RuntimeTestSupport.writeOwnerOnly(keyFile, key + "\n");
-        Daemon node = new Daemon(dir);
-        node.command = "up";
+        Path dir = work.resolve(name);
+        Daemon node = Daemon.node(dir, key);
         String yaml = RuntimeTestSupport.nodeYaml(dir, name, controlPort,
                 "  transports: [quic://127.0.0.1:" + quicPort + ", wss://127.0.0.1:" + tlsPort + "]",
                 "ice:", "  stunPort: " + stunPort, metricsSection(metricsPort));
         // Probes each second, so that the test need not wait out the default five.
         RuntimeTestSupport.writeOwnerOnly(node.config, yaml.replace("  uapiDirectory: \"\"\n",
                 "  uapiDirectory: \"\"\n  probeIntervalSeconds: 1\n"));
-        return node.start("--pre-auth-key-file", keyFile.toString(), "--userspace");
+        return node.start("--pre-auth-key-file", node.preAuthKeyFile.toString(), "--userspace");
     }
 
     /** A node with a key the relay never issued: it is refused, and stopped. */
     private void refusedNode(int controlPort, Daemon relay) throws Exception {
-        Path dir = Files.createDirectories(work.resolve("refused"));
-        Path keyFile = dir.resolve("preauth.key");
-        RuntimeTestSupport.writeOwnerOnly(keyFile, "cbk_0123456789ab_" + "Q".repeat(43) + "\n");
-        Daemon node = new Daemon(dir);
-        node.command = "up";
+        Path dir = work.resolve("refused");
+        Daemon node = Daemon.node(dir, "cbk_0123456789ab_" + "Q".repeat(43));
         RuntimeTestSupport.writeOwnerOnly(node.config, RuntimeTestSupport.nodeYaml(dir, "refused", controlPort));
-        try (Daemon n = node.start("--pre-auth-key-file", keyFile.toString(), "--userspace")) {
+        try (Daemon n = node.start("--pre-auth-key-file", node.preAuthKeyFile.toString(), "--userspace")) {
             Await.until(Duration.ofSeconds(20), "the refusal", () -> relay.logText().contains("control request refused"));
         }
     }
