@@ -215,9 +215,12 @@ public final class Launcher {
             features = catalog.effective(configured, FeatureState.read(state));
             bundles = catalog.bundlesOf(features);
             String platform = io.cloudbridge.boot.feature.Platform.current();
-            for (String name : catalog.closure(configured)) {
+            List<String> asked = new ArrayList<>(configured);
+            asked.addAll(FeatureState.read(state).added());
+            for (String name : catalog.closure(asked.stream().filter(catalog.features()::containsKey).toList())) {
+                // Only those left out for the platform: one uninstalled at run time is left out on purpose.
                 if (!features.contains(name)) {
-                    log.warn("feature {} is left out on {}: {}", name, platform, catalog.notRunningOn(name, platform).orElse("?"));
+                    catalog.notRunningOn(name, platform).ifPresent(why -> log.warn("feature {} is left out on {}: {}", name, platform, why));
                 }
             }
         } catch (FeatureException e) {

@@ -111,6 +111,10 @@ public final class FeatureCatalog {
 
     private void checkComplete() throws FeatureException {
         for (FeatureDefinition def : features.values()) {
+            if (def.base() && !def.platforms().isEmpty()) {
+                // A base feature is always installed: one that could be left out would break that promise.
+                throw new FeatureException("feature '" + def.name() + "' is a base feature and cannot be limited to platforms");
+            }
             for (String required : def.requires()) {
                 if (!features.containsKey(required)) {
                     throw new FeatureException("feature '" + def.name() + "' requires unknown feature '" + required + "'");

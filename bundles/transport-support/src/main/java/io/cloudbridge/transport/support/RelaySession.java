@@ -60,7 +60,7 @@ public abstract class RelaySession implements PacketSession {
     private volatile Runnable whenEnded = () -> { };
     private int attempts;
     /** When the dial under way started, or -1 between dials (connected, or waiting to dial again): for the meters. */
-    private volatile long dialStartedNanos = -1;
+    private final java.util.concurrent.atomic.AtomicLong dialStartedNanos = new java.util.concurrent.atomic.AtomicLong(-1);
     /** Busy refusals in a row; see BUSY_REFUSALS_HONOURED. */
     private int busyRefusals;
     /** How many busy refusals in a row are dialled again after just the asked wait. */
@@ -93,7 +93,7 @@ public abstract class RelaySession implements PacketSession {
             lost("the transport is being removed", true);
             return opened;
         }
-        dialStartedNanos = System.nanoTime();
+        dialStartedNanos.set(System.nanoTime());
         dial();
         return opened;
     }
@@ -256,15 +256,15 @@ public abstract class RelaySession implements PacketSession {
         try (Correlation.Scope dialling = Correlation.open(flow)) {
             LOG.debug("relay session {} dialled again over {}", relay.name(), transportName());
         }
-        dialStartedNanos = System.nanoTime();
+        dialStartedNanos.set(System.nanoTime());
         dial();
     }
 
     /** The dial under way, if any (a loss of a connected session is none), ended with {@code outcome}. */
     private void dialEnded(RelaySessionMeters.Outcome outcome) {
-        long started = dialStartedNanos;
+        // Taken once: the transport's event loop and a timer may both end the same dial.
+        long started = dialStartedNanos.getAndSet(-1);
         if (started >= 0) {
-            dialStartedNanos = -1;
             RelaySessionMeters.dialEnded(transportName(), outcome, System.nanoTime() - started);
         }
     }

@@ -36,6 +36,12 @@ final class AuthMeters {
         UNAUTHENTICATED(Outcome.REFUSED),
         PERMISSION_DENIED(Outcome.REFUSED),
         RESOURCE_EXHAUSTED(Outcome.REFUSED),
+        /** The relay's answer to a key another node holds (key_taken, on the relay's side). */
+        ALREADY_EXISTS(Outcome.REFUSED),
+        /** The relay's answer to a registration it cannot take as sent (bad_node_info). */
+        INVALID_ARGUMENT(Outcome.REFUSED),
+        /** The relay's answer to a sign-in method it does not offer (oidc_not_configured). */
+        UNIMPLEMENTED(Outcome.REFUSED),
         UNAVAILABLE(Outcome.FAILED),
         DEADLINE_EXCEEDED(Outcome.FAILED),
         OTHER(Outcome.FAILED);
@@ -52,6 +58,9 @@ final class AuthMeters {
                 case UNAUTHENTICATED -> UNAUTHENTICATED;
                 case PERMISSION_DENIED -> PERMISSION_DENIED;
                 case RESOURCE_EXHAUSTED -> RESOURCE_EXHAUSTED;
+                case ALREADY_EXISTS -> ALREADY_EXISTS;
+                case INVALID_ARGUMENT -> INVALID_ARGUMENT;
+                case UNIMPLEMENTED -> UNIMPLEMENTED;
                 case UNAVAILABLE -> UNAVAILABLE;
                 case DEADLINE_EXCEEDED -> DEADLINE_EXCEEDED;
                 default -> OTHER;

@@ -29,8 +29,10 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #PROBE_ID identifier} and {@link #MAGIC payload}; any other WireGuard peer's own stack
  * answers it as the ordinary echo it is.
  *
- * <p>Probes go only over a session that is up ({@link WireGuardDevice#sendOnSession}): they never
- * start a handshake, so a peer without a session has no figures rather than 100% loss.
+ * <p>Probes go only over a session that is up ({@link WireGuardDevice#sendOnSession}), and are not
+ * data for the session's timers: they never start a handshake nor renew a session, and a peer
+ * without a session has no figures rather than 100% loss. A request is answered only when it is
+ * exactly a probe and addressed to this node's own overlay address.
  */
 final class LinkQuality {
     /** The ICMP identifier of the probes (cb:ping's is 0xcb01). */
@@ -51,7 +53,7 @@ final class LinkQuality {
      */
     void probe(WireGuardDevice device, List<Inet4Address> ownAddresses) {
         List<Peer> peers = device.peers();
-        links.keySet().retainAll(peers);
+        links.keySet().retainAll(new java.util.HashSet<>(peers));
         Inet4Address source = ownAddresses.isEmpty() ? null : ownAddresses.get(0);
         for (Peer peer : peers) {
             PeerLink link = links.computeIfAbsent(peer, p -> new PeerLink());
@@ -64,23 +66,33 @@ final class LinkQuality {
             }
             int seq = sequence.incrementAndGet() & 0xffff;
             byte[] request = IcmpEcho.request(source, target.get(), PROBE_ID, seq, MAGIC);
-            long sentAt = System.nanoTime();
-            if (device.sendOnSession(peer, request)) {
-                link.sent(seq, sentAt);
+            // Noted before it goes: its answer may come back on a receive thread before send returns.
+            link.sent(seq, System.nanoTime());
+            if (!device.sendOnSession(peer, request)) {
+                link.noSession(); // no figures for a peer without a session, rather than old ones
             }
         }
+    }
+
+    /** The interface is gone: so are its peers' figures. */
+    void forgetAll() {
+        links.clear();
     }
 
     /**
      * A probe from a peer is answered, and a probe's answer is taken; true for either (the packet
      * goes no further). Anything else: false, untouched.
      */
-    boolean answer(WireGuardDevice device, Peer peer, byte[] packet, int length) {
+    boolean answer(WireGuardDevice device, Peer peer, byte[] packet, int length, List<java.net.InetAddress> ownAddresses) {
         if (!isProbe(packet, length)) {
             return false;
         }
         if (IcmpEcho.isRequest(packet, length)) {
-            device.sendOnSession(peer, IcmpEcho.replyTo(packet, length));
+            // Only a probe to this node's own address is answered past the policy: nothing else can
+            // be reached this way, and the answer is no larger than the probe.
+            if (ownAddresses.contains(io.cloudbridge.wireguard.internal.device.IpPackets.destination(packet, length))) {
+                device.sendOnSession(peer, IcmpEcho.replyTo(packet, length));
+            }
             return true;
         }
         PeerLink link = links.get(peer);
@@ -95,7 +107,8 @@ final class LinkQuality {
             return false;
         }
         int payload = (packet[0] & 0x0f) * 4 + 8;
-        return payload + MAGIC.length <= length
+        // Exactly the magic: a probe is never larger than this, so neither is an answer.
+        return payload + MAGIC.length == length
                 && Arrays.equals(packet, payload, payload + MAGIC.length, MAGIC, 0, MAGIC.length);
     }
 
@@ -137,6 +150,17 @@ final class LinkQuality {
         synchronized void sent(int seq, long at) {
             outstanding = seq;
             sentAt = at;
+        }
+
+        /** The peer has no session now: whatever was measured is forgotten, and nothing is counted lost. */
+        synchronized void noSession() {
+            outstanding = -1;
+            smoothedRttNanos = -1;
+            lastRttNanos = -1;
+            jitterNanos = 0;
+            answers = 0;
+            windowFill = 0;
+            windowNext = 0;
         }
 
         /** The probe still out is lost: true when there was one. */

@@ -31,7 +31,8 @@ final class PeerMeters {
 
     private final LinkQuality quality;
     private final Function<Peer, String> pathKind;
-    private final Map<Peer, List<Meter>> listed = new LinkedHashMap<>();
+    /** The peers with series, in the order they got them, and the label each has them under. */
+    private final Map<Peer, Listed> listed = new LinkedHashMap<>();
     private final List<Meter> fixed = new ArrayList<>();
     private volatile List<Peer> current = List.of();
     /** How many peers have series; read by a scrape without this object's lock. */
@@ -72,31 +73,47 @@ final class PeerMeters {
         reconcile(current);
     }
 
-    /** The device's peers now: meters for new ones (within the limit), none left for those gone. */
+    /** A listed peer's label and meters. */
+    private record Listed(String label, List<Meter> meters) {
+    }
+
+    /**
+     * The device's peers now: meters for new ones (within the limit), none left for those gone,
+     * new ones for a peer whose address changed (a new lease). A peer whose label another listed
+     * peer still holds (addresses swapped between two peers) waits for the next round: one series
+     * id is one meter, and two peers must not share it.
+     */
     synchronized void reconcile(List<Peer> peers) {
         current = List.copyOf(peers);
         if (registry == null) {
             return;
         }
+        java.util.Set<Peer> present = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        present.addAll(current);
         listed.entrySet().removeIf(e -> {
-            boolean gone = !current.contains(e.getKey());
-            if (gone) {
-                e.getValue().forEach(registry::remove);
+            boolean drop = !present.contains(e.getKey()) || !e.getValue().label().equals(label(e.getKey()));
+            if (drop) {
+                e.getValue().meters().forEach(registry::remove);
             }
-            return gone;
+            return drop;
         });
         while (listed.size() > limit) { // the limit came down: the newest go first
             Peer last = null;
             for (Peer p : listed.keySet()) {
                 last = p;
             }
-            listed.remove(last).forEach(registry::remove);
+            listed.remove(last).meters().forEach(registry::remove);
         }
+        java.util.Set<String> labels = new java.util.HashSet<>();
+        listed.values().forEach(l -> labels.add(l.label()));
         for (Peer peer : current) {
             if (listed.size() >= limit) {
                 break;
             }
-            listed.computeIfAbsent(peer, this::register);
+            String label = label(peer);
+            if (!listed.containsKey(peer) && labels.add(label)) {
+                listed.put(peer, new Listed(label, register(peer, label)));
+            }
         }
         listedSize = listed.size();
     }
@@ -105,8 +122,7 @@ final class PeerMeters {
         return listedSize;
     }
 
-    private List<Meter> register(Peer peer) {
-        String label = label(peer);
+    private List<Meter> register(Peer peer, String label) {
         List<Meter> meters = new ArrayList<>();
         for (String kind : PATH_KINDS) {
             meters.add(Gauge.builder("cloudbridge.peer.path", peer, p -> kind.equals(pathKind.apply(p)) ? 1 : 0)
@@ -151,7 +167,7 @@ final class PeerMeters {
     private void removeAll() {
         if (registry != null) {
             fixed.forEach(registry::remove);
-            listed.values().forEach(ms -> ms.forEach(registry::remove));
+            listed.values().forEach(l -> l.meters().forEach(registry::remove));
         }
         fixed.clear();
         listed.clear();

@@ -199,7 +199,7 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
             @Override
             public boolean answerBeforePolicy(Peer peer, byte[] packet, int length) {
                 WireGuardDevice d = liveDevice;
-                return d != null && linkQuality.answer(d, peer, packet, length);
+                return d != null && linkQuality.answer(d, peer, packet, length, ownAddresses);
             }
 
             @Override
@@ -311,32 +311,41 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         peerMeters.unbind(registry);
     }
 
-    /** (Re)starts the link probes at a new interval; 0 stops them. */
+    /** How often the per-peer meters follow the peers while the probes are off. */
+    private static final int METER_ROUND_SECONDS = 5;
+
+    /**
+     * (Re)starts the rounds at a new probe interval: each round probes the peers (unless the
+     * interval is 0) and brings the per-peer meters up to date with the peers.
+     */
     private void probeEvery(int seconds) {
-        if (seconds == probeInterval && (prober != null || seconds == 0)) {
+        if (seconds == probeInterval && prober != null) {
             return;
         }
         stopProbes();
         probeInterval = seconds;
-        if (seconds > 0) {
-            prober = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
-                Thread t = new Thread(r, "cloudbridge-link-probes");
-                t.setDaemon(true);
-                return t;
-            });
-            prober.scheduleWithFixedDelay(this::probeRound, seconds, seconds, java.util.concurrent.TimeUnit.SECONDS);
-        }
+        int every = seconds > 0 ? seconds : METER_ROUND_SECONDS;
+        prober = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "cloudbridge-link-probes");
+            t.setDaemon(true);
+            return t;
+        });
+        prober.scheduleWithFixedDelay(() -> round(seconds > 0), 0, every, java.util.concurrent.TimeUnit.SECONDS);
     }
 
-    private void probeRound() {
+    private void round(boolean probing) {
         try {
             WireGuardDevice d = liveDevice;
             if (d == null) {
                 return;
             }
-            List<java.net.Inet4Address> sources = ownAddresses.stream().filter(a -> a instanceof java.net.Inet4Address)
-                    .map(a -> (java.net.Inet4Address) a).toList();
-            linkQuality.probe(d, sources);
+            if (probing) {
+                List<java.net.Inet4Address> sources = ownAddresses.stream().filter(a -> a instanceof java.net.Inet4Address)
+                        .map(a -> (java.net.Inet4Address) a).toList();
+                linkQuality.probe(d, sources);
+            } else {
+                linkQuality.forgetAll();
+            }
             peerMeters.reconcile(d.peers());
         } catch (RuntimeException e) {
             LOG.warn("a round of link probes failed: {}", e.toString()); // the next round tries again
@@ -401,6 +410,9 @@ public final class WireGuardService implements OverlayDevice, io.cloudbridge.api
         tunMtu.stop();
         stopProbes();
         liveDevice = null;
+        // Its peers go with it: no series left for them, nor figures (a new interface starts afresh).
+        peerMeters.reconcile(List.of());
+        linkQuality.forgetAll();
         try {
             if (uapi != null) {
                 uapi.close();

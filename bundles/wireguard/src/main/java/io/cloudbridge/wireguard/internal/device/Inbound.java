@@ -359,11 +359,6 @@ final class Inbound {
         }
         peer.lastReceived = now;
         peer.dataSentUnanswered = null;
-        if (keypair.initiator() && Timers.age(keypair, now).compareTo(
-                timers.rejectAfterTime().minus(timers.keepaliveTimeout()).minus(timers.rekeyTimeout())) >= 0) {
-            // Our session is about to expire while traffic still arrives: renew it from here.
-            handshakes.initiateIfDue(peer, "the session nears its end");
-        }
         boolean confirmed = false;
         synchronized (peer) {
             if (keypair == peer.next) {
@@ -375,6 +370,7 @@ final class Inbound {
             outbound.flush(peer);
         }
         if (plainLength == 0) {
+            renewIfNearItsEnd(peer, keypair, now);
             return; // keepalive
         }
         int declared = IpPackets.declaredLength(plain, plainLength);
@@ -388,9 +384,12 @@ final class Inbound {
             return;
         }
         if (sink.answerBeforePolicy(peer, plain, declared)) {
-            countReceived(peer, declared, now);
+            // A link probe or its answer: counted, but not traffic that keeps the session up or wants a keepalive back.
+            peer.rxBytes.addAndGet(declared);
+            peer.rxPackets.incrementAndGet();
             return;
         }
+        renewIfNearItsEnd(peer, keypair, now);
         // The tenant's policy, after cryptokey routing (the source is the peer's own): the filter
         // counts and logs what it refuses.
         io.cloudbridge.api.policy.PacketFilter policy = device.filter();
@@ -400,6 +399,14 @@ final class Inbound {
         }
         countReceived(peer, declared, now);
         sink.deliver(peer, plain, declared);
+    }
+
+    /** Our session is about to expire while traffic still arrives: renew it from here. */
+    private void renewIfNearItsEnd(Peer peer, Keypair keypair, Instant now) {
+        if (keypair.initiator() && Timers.age(keypair, now).compareTo(
+                timers.rejectAfterTime().minus(timers.keepaliveTimeout()).minus(timers.rekeyTimeout())) >= 0) {
+            handshakes.initiateIfDue(peer, "the session nears its end");
+        }
     }
 
     /** A packet of the peer's taken in: its figures, and the passive keepalive's clock. */

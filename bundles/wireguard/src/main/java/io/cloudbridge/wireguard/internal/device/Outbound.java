@@ -80,27 +80,32 @@ final class Outbound {
         return sendTo(best, packet, length);
     }
 
-    /** See {@link WireGuardDevice#sendOnSession}. */
+    /**
+     * See {@link WireGuardDevice#sendOnSession}. Counted in the peer's figures and as a send for
+     * the persistent keepalive (the path stays as warm as a keepalive keeps it), but not as data
+     * for the session's timers: it neither renews an old session nor expects an answer that would
+     * start a handshake when none comes, so probes alone never keep a session up.
+     */
     boolean sendOnSession(Peer peer, byte[] packet, int length) {
-        Boolean sent = sendOverCurrentSession(peer, packet, length);
-        return sent != null && sent;
-    }
-
-    private boolean sendTo(Peer peer, byte[] packet, int length) {
-        Boolean sent = sendOverCurrentSession(peer, packet, length);
-        if (sent == null) {
-            enqueue(peer, packet, length);
-            return true;
-        }
-        return sent;
-    }
-
-    /** Seals and sends over the peer's current session: whether it went out, or null when there is no usable session. */
-    private Boolean sendOverCurrentSession(Peer peer, byte[] packet, int length) {
         Keypair keypair = peer.current;
         Instant now = clock.instant();
         if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
-            return null;
+            return false;
+        }
+        if (!transmit(peer, ByteBuffer.wrap(keypair.seal(packet, length)), length)) {
+            return false;
+        }
+        peer.txPackets.incrementAndGet();
+        peer.lastSent = now;
+        return true;
+    }
+
+    private boolean sendTo(Peer peer, byte[] packet, int length) {
+        Keypair keypair = peer.current;
+        Instant now = clock.instant();
+        if (keypair == null || !timers.usable(keypair, now) || keypair.exhausted()) {
+            enqueue(peer, packet, length);
+            return true;
         }
         boolean sent = transmit(peer, ByteBuffer.wrap(keypair.seal(packet, length)), length);
         afterSend(peer, keypair, sent, now);

@@ -396,8 +396,8 @@ public final class WireGuardDevice implements AutoCloseable {
     /**
      * Sends a packet the daemon makes itself (a link probe, or its answer) to {@code peer} over the
      * session it has now, outside routing and the policy filter. Never waits for a handshake nor
-     * starts one: false when the peer has no usable session, so that probing an idle peer does
-     * not keep its session up.
+     * starts one, now or later (it is not data for the session's timers): false when the peer has
+     * no usable session, so that probing a peer does not keep its session up.
      */
     public boolean sendOnSession(Peer peer, byte[] packet) {
         return outbound.sendOnSession(peer, packet, packet.length);

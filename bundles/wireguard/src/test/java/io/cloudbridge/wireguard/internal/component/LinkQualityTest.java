@@ -44,12 +44,18 @@ class LinkQualityTest {
 
     @BeforeEach
     void devices() throws Exception {
+        devices(io.cloudbridge.wireguard.internal.device.Timers.STANDARD);
+    }
+
+    private void devices(io.cloudbridge.wireguard.internal.device.Timers timers) throws Exception {
         aliceAddress = (Inet4Address) InetAddress.getByName("10.0.0.1");
         DatagramChannel a = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         DatagramChannel b = DatagramChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         InetSocketAddress bobEndpoint = (InetSocketAddress) b.getLocalAddress();
-        alice = new WireGuardDevice(aliceId, new OverlayBinding(a), sink(() -> alice, aliceLinks, () -> true), Clock.systemUTC());
-        bob = new WireGuardDevice(bobId, new OverlayBinding(b), sink(() -> bob, bobLinks, () -> bobAnswers), Clock.systemUTC());
+        alice = new WireGuardDevice(aliceId, new OverlayBinding(a), sink(() -> alice, aliceLinks, "10.0.0.1", () -> true),
+                Clock.systemUTC(), 1000, timers);
+        bob = new WireGuardDevice(bobId, new OverlayBinding(b), sink(() -> bob, bobLinks, "10.0.0.2", () -> bobAnswers),
+                Clock.systemUTC(), 1000, timers);
         bob.filter(WireGuardService.FAIL_CLOSED);
         alice.addPeer(bobId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.2/32")), bobEndpoint);
         bob.addPeer(aliceId.publicKey(), null, List.of(IpPrefix.parse("10.0.0.1/32")), null);
@@ -58,7 +64,8 @@ class LinkQualityTest {
     }
 
     private WireGuardDevice.PacketSink sink(java.util.function.Supplier<WireGuardDevice> self, LinkQuality links,
-            BooleanSupplier answering) {
+            String ownAddress, BooleanSupplier answering) throws Exception {
+        List<InetAddress> own = List.of(InetAddress.getByName(ownAddress));
         return new WireGuardDevice.PacketSink() {
             @Override
             public void deliver(Peer peer, byte[] packet, int length) {
@@ -70,7 +77,7 @@ class LinkQualityTest {
                 if (!answering.getAsBoolean()) {
                     return true; // a quiet peer takes the probe and says nothing, as one that went away would
                 }
-                return links.answer(self.get(), peer, packet, length);
+                return links.answer(self.get(), peer, packet, length, own);
             }
         };
     }
@@ -121,9 +128,22 @@ class LinkQualityTest {
         int before = bobDelivered.get();
         byte[] ordinary = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.2"), LinkQuality.PROBE_ID,
                 7, "a host's own ping".getBytes(StandardCharsets.US_ASCII));
-        assertFalse(bobLinks.answer(bob, bob.peers().get(0), ordinary, ordinary.length));
-        assertFalse(aliceLinks.answer(alice, toBob, ordinary, ordinary.length));
+        assertFalse(bobLinks.answer(bob, bob.peers().get(0), ordinary, ordinary.length, List.of(InetAddress.getByName("10.0.0.2"))));
+        assertFalse(aliceLinks.answer(alice, toBob, ordinary, ordinary.length, List.of(aliceAddress)));
         assertEquals(before, bobDelivered.get());
+
+        // A probe to an address that is not bob's own: taken, and not answered.
+        Peer toAlice = bob.peers().get(0);
+        byte[] elsewhere = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.99"),
+                LinkQuality.PROBE_ID, 9, LinkQuality.MAGIC);
+        long received = toBob.rxPackets();
+        assertTrue(bobLinks.answer(bob, toAlice, elsewhere, elsewhere.length, List.of(InetAddress.getByName("10.0.0.2"))));
+        byte[] toBobsOwn = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.2"),
+                LinkQuality.PROBE_ID, 10, LinkQuality.MAGIC);
+        assertTrue(bobLinks.answer(bob, toAlice, toBobsOwn, toBobsOwn.length, List.of(InetAddress.getByName("10.0.0.2"))));
+        waitFor(() -> toBob.rxPackets() == received + 1, "the one answer, to the probe of bob's own address");
+        Thread.sleep(200);
+        assertEquals(received + 1, toBob.rxPackets());
     }
 
     @Test
@@ -151,6 +171,36 @@ class LinkQualityTest {
         assertTrue(registry.find("cloudbridge.peer.sent.bytes").meters().isEmpty(), "a peer gone takes its series along");
         meters.unbind(registry);
         assertTrue(registry.getMeters().isEmpty());
+    }
+
+    /**
+     * Probes are not data for the session's timers: with the protocol's durations shrunk (rekey
+     * after 1 s, sessions unusable after 3 s), a second of probes answered and unanswered starts no
+     * handshake and renews nothing, the session lapses as an idle one would, and its figures go
+     * with it.
+     */
+    @Test
+    void probesNeitherRenewNorStartASessionAndLapseWithIt() throws Exception {
+        close();
+        devices(new io.cloudbridge.wireguard.internal.device.Timers(java.time.Duration.ofSeconds(1),
+                java.time.Duration.ofSeconds(3), java.time.Duration.ofSeconds(9), java.time.Duration.ofMillis(200),
+                java.time.Duration.ofMillis(200), java.time.Duration.ZERO));
+        Peer toBob = openSession();
+        aliceLinks.probe(alice, List.of(aliceAddress));
+        waitFor(() -> aliceLinks.answeredTotal() == 1, "the first probe answered");
+        int handshakes = toBob.handshakesCompleted();
+        long until = System.nanoTime() + 1_500_000_000L;
+        while (System.nanoTime() < until) { // past the rekey age, answered, then unanswered
+            bobAnswers = System.nanoTime() < until - 700_000_000L;
+            aliceLinks.probe(alice, List.of(aliceAddress));
+            Thread.sleep(100);
+        }
+        assertTrue(aliceLinks.lostTotal() > 0, "bob went quiet");
+        bobAnswers = true;
+        Thread.sleep(2_000); // the session passes its 3 s
+        aliceLinks.probe(alice, List.of(aliceAddress));
+        assertEquals(handshakes, toBob.handshakesCompleted(), "no handshake for the probes' sake");
+        assertTrue(Double.isNaN(aliceLinks.link(toBob).orElseThrow().rttSeconds()), "no session, no figures");
     }
 
     /**
