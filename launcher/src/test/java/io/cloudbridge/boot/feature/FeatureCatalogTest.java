@@ -140,6 +140,15 @@ class FeatureCatalogTest {
         assertTrue(notAList.getMessage().contains("'platforms' must be lists"), notAList.getMessage());
     }
 
+    /** A base feature is always installed: limiting it to platforms is refused when the catalog is read. */
+    @Test
+    void aBaseFeatureCannotBeLimitedToPlatforms() throws Exception {
+        Files.writeString(features.resolve("core.yaml"),
+                "base: true\nplatforms: [linux-x86_64]\nbundles: [org.example.a, org.example.frag]\n");
+        FeatureException refused = assertThrows(FeatureException.class, () -> FeatureCatalog.load(features, bundles));
+        assertTrue(refused.getMessage().contains("'core' is a base feature and cannot be limited to platforms"), refused.getMessage());
+    }
+
     @Test
     void namesPlatformsAsTheNativeJarsDo() {
         assertEquals("linux-x86_64", Platform.of("Linux", "amd64"));
