@@ -38,6 +38,8 @@ class LinkQualityTest {
     /** What reached either host past its engine: nothing may (bob's policy refuses all, probes stop before it). */
     final AtomicInteger bobDelivered = new AtomicInteger();
     volatile boolean bobAnswers = true;
+    /** The sequence numbers of the probe answers either engine received. */
+    final java.util.Set<Integer> probeRepliesSeen = java.util.concurrent.ConcurrentHashMap.newKeySet();
     WireGuardDevice alice;
     WireGuardDevice bob;
     Inet4Address aliceAddress;
@@ -74,6 +76,9 @@ class LinkQualityTest {
 
             @Override
             public boolean answerBeforePolicy(Peer peer, byte[] packet, int length) {
+                if (IcmpEcho.isReply(packet, length) && IcmpEcho.id(packet) == LinkQuality.PROBE_ID) {
+                    probeRepliesSeen.add(IcmpEcho.sequence(packet));
+                }
                 if (!answering.getAsBoolean()) {
                     return true; // a quiet peer takes the probe and says nothing, as one that went away would
                 }
@@ -136,14 +141,16 @@ class LinkQualityTest {
         Peer toAlice = bob.peers().get(0);
         byte[] elsewhere = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.99"),
                 LinkQuality.PROBE_ID, 9, LinkQuality.MAGIC);
-        long received = toBob.rxPackets();
+        // Bob's side of the session is up once alice's first packet reached him; a packet he sends tells.
+        byte[] fromBob = IcmpEcho.request((Inet4Address) InetAddress.getByName("10.0.0.2"), aliceAddress, 1, 3, new byte[8]);
+        waitFor(() -> bob.sendOnSession(toAlice, fromBob), "bob's session");
         assertTrue(bobLinks.answer(bob, toAlice, elsewhere, elsewhere.length, List.of(InetAddress.getByName("10.0.0.2"))));
         byte[] toBobsOwn = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.2"),
                 LinkQuality.PROBE_ID, 10, LinkQuality.MAGIC);
         assertTrue(bobLinks.answer(bob, toAlice, toBobsOwn, toBobsOwn.length, List.of(InetAddress.getByName("10.0.0.2"))));
-        waitFor(() -> toBob.rxPackets() == received + 1, "the one answer, to the probe of bob's own address");
-        Thread.sleep(200);
-        assertEquals(received + 1, toBob.rxPackets());
+        // Both would go out in this order on one session: once the second's answer is in, the first's would be.
+        waitFor(() -> probeRepliesSeen.contains(10), "the answer to the probe of bob's own address");
+        assertFalse(probeRepliesSeen.contains(9), "a probe to another address was answered");
     }
 
     @Test
@@ -197,7 +204,8 @@ class LinkQualityTest {
         }
         assertTrue(aliceLinks.lostTotal() > 0, "bob went quiet");
         bobAnswers = true;
-        Thread.sleep(2_000); // the session passes its 3 s
+        byte[] echo = IcmpEcho.request(aliceAddress, (Inet4Address) InetAddress.getByName("10.0.0.2"), 1, 2, new byte[8]);
+        waitFor(() -> !alice.sendOnSession(toBob, echo), "the session past its 3 s");
         aliceLinks.probe(alice, List.of(aliceAddress));
         assertEquals(handshakes, toBob.handshakesCompleted(), "no handshake for the probes' sake");
         assertTrue(Double.isNaN(aliceLinks.link(toBob).orElseThrow().rttSeconds()), "no session, no figures");
