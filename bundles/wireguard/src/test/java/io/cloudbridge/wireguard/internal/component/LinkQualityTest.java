@@ -118,9 +118,11 @@ class LinkQualityTest {
         assertEquals(0, bobDelivered.get(), "probes never reach the host behind the policy");
 
         bobAnswers = false;
+        Peer toAlice = bob.peers().get(0);
         for (int round = 0; round < 4; round++) {
+            long heard = toAlice.rxPackets();
             aliceLinks.probe(alice, List.of(aliceAddress));
-            Thread.sleep(50);
+            waitFor(() -> toAlice.rxPackets() > heard, "bob hearing probe " + (round + 5) + " and keeping quiet");
         }
         aliceLinks.probe(alice, List.of(aliceAddress)); // the last unanswered one is counted lost here
         assertEquals(4, aliceLinks.lostTotal());
